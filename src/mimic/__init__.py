@@ -1,0 +1,1 @@
+"""Mimic: one TradingView signal, fanned out as orders on every follower\x27s exchange account."""

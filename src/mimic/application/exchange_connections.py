@@ -1,0 +1,137 @@
+"""A follower's exchange connections and the admin's review of them."""
+
+import uuid
+from dataclasses import dataclass
+
+from mimic.domain.accounts import (
+    PAPER_EXCHANGE,
+    ConnectionStatus,
+    ExchangeAccount,
+    mask_api_key,
+)
+from mimic.domain.errors import Conflict, InvalidField, NotFound
+from mimic.ports.exchange import ExchangeGateways, PaperMarket
+from mimic.ports.repositories import ExchangeAccountRepository, TransactionManager
+from mimic.ports.services import Clock
+
+MAX_LABEL_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectExchangeCommand:
+    user_id: str
+    exchange: str
+    label: str | None = None
+    api_key: str | None = None
+    api_secret: str | None = None
+    password: str | None = None
+
+
+class ConnectExchange:
+    def __init__(
+        self,
+        accounts: ExchangeAccountRepository,
+        gateways: ExchangeGateways,
+        paper: PaperMarket,
+        tx: TransactionManager,
+        clock: Clock,
+    ) -> None:
+        self._accounts = accounts
+        self._gateways = gateways
+        self._paper = paper
+        self._tx = tx
+        self._clock = clock
+
+    async def __call__(self, command: ConnectExchangeCommand) -> ExchangeAccount:
+        exchange = command.exchange.strip().lower()
+        if not self._gateways.supports(exchange):
+            raise InvalidField("exchange", f"{command.exchange!r} is not a supported exchange")
+        label = (command.label or exchange).strip()
+        if not label or len(label) > MAX_LABEL_LENGTH:
+            raise InvalidField("label", f"must be 1-{MAX_LABEL_LENGTH} characters")
+        if exchange != PAPER_EXCHANGE:
+            # Credentials for live exchanges are stored encrypted by the connection work
+            # (issue 4); until then only the paper exchange can be connected.
+            raise InvalidField("exchange", "only the paper exchange can be connected for now")
+        account = ExchangeAccount(
+            id=uuid.uuid4().hex,
+            user_id=command.user_id,
+            exchange=exchange,
+            label=label,
+            created_at=self._clock.now(),
+            api_key_masked=mask_api_key(command.api_key) if command.api_key else None,
+        )
+        await self._accounts.add(account)
+        await self._paper.open_account(account.id)
+        await self._tx.commit()
+        return account
+
+
+class ListConnections:
+    def __init__(self, accounts: ExchangeAccountRepository) -> None:
+        self._accounts = accounts
+
+    async def __call__(self, user_id: str) -> list[ExchangeAccount]:
+        return await self._accounts.list_for_user(user_id)
+
+    async def by_status(self, status: ConnectionStatus | None) -> list[ExchangeAccount]:
+        return await self._accounts.list_by_status(status)
+
+
+class ManageConnection:
+    """A follower enables, disables or deletes one of their own connections."""
+
+    def __init__(self, accounts: ExchangeAccountRepository, tx: TransactionManager) -> None:
+        self._accounts = accounts
+        self._tx = tx
+
+    async def _own(self, user_id: str, account_id: str) -> ExchangeAccount:
+        account = await self._accounts.get(account_id)
+        if account is None or account.user_id != user_id:
+            raise NotFound("exchange connection not found")
+        return account
+
+    async def set_enabled(self, user_id: str, account_id: str, enabled: bool) -> ExchangeAccount:
+        account = await self._own(user_id, account_id)
+        account.enabled = enabled
+        await self._accounts.save(account)
+        await self._tx.commit()
+        return account
+
+    async def delete(self, user_id: str, account_id: str) -> None:
+        await self._own(user_id, account_id)
+        await self._accounts.delete(account_id)
+        await self._tx.commit()
+
+
+class ReviewConnection:
+    """The admin approves or rejects a pending connection."""
+
+    def __init__(self, accounts: ExchangeAccountRepository, tx: TransactionManager) -> None:
+        self._accounts = accounts
+        self._tx = tx
+
+    async def approve(self, account_id: str) -> ExchangeAccount:
+        return await self._decide(account_id, ConnectionStatus.APPROVED, None)
+
+    async def reject(self, account_id: str, reason: str) -> ExchangeAccount:
+        reason = reason.strip()
+        if not reason:
+            raise InvalidField("reason", "is required when rejecting a connection")
+        return await self._decide(account_id, ConnectionStatus.REJECTED, reason[:500])
+
+    async def _decide(
+        self, account_id: str, status: ConnectionStatus, reason: str | None
+    ) -> ExchangeAccount:
+        account = await self._accounts.get(account_id)
+        if account is None:
+            raise NotFound("exchange connection not found")
+        if account.status is status:
+            return account
+        if account.status is not ConnectionStatus.PENDING and status is ConnectionStatus.APPROVED:
+            raise Conflict(f"connection is {account.status}; only pending ones can be approved")
+        account.status = status
+        account.status_reason = reason
+        await self._accounts.save(account)
+        await self._tx.commit()
+        return account

@@ -1,0 +1,328 @@
+import asyncio
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from mimic.domain.accounts import ExchangeAccount, User
+from mimic.domain.errors import ExchangeError, OutcomeUnknown
+from mimic.domain.market import MarketRules
+from mimic.domain.orders import (
+    IntentStatus,
+    OrderIntent,
+    OrderLeg,
+    OrderRequest,
+    client_order_id,
+)
+from mimic.domain.planning import PlannedLeg, plan_account_orders, skip_account
+from mimic.domain.risk import PlatformRiskSettings, resolve_risk
+from mimic.domain.signal import Signal, SignalAction, SignalStatus
+from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
+from mimic.ports.repositories import (
+    ExchangeAccountRepository,
+    OrderIntentRepository,
+    SettingsRepository,
+    SignalRepository,
+    TransactionManager,
+)
+from mimic.ports.services import Clock
+
+log = logging.getLogger(__name__)
+
+_LEG_ORDER = {OrderLeg.CLOSE: 0, OrderLeg.ENTRY: 1}
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPolicy:
+    concurrency_per_exchange: int = 64
+    claim_batch: int = 1000
+    lease: timedelta = timedelta(seconds=60)
+    # An order is only sent while this much of its lease is left, so that no other worker
+    # can take the intent over while the request is in flight.
+    send_margin: timedelta = timedelta(seconds=20)
+    max_signal_age: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSummary:
+    signal_id: str
+    counts: dict[str, int]
+    finished: bool
+
+
+class ExecuteSignal:
+    """Worker side of the fan-out: plan every eligible account, then place concurrently.
+
+    Re-running it for the same signal is safe at any point: intents are unique per
+    (signal, account, leg), an intent is placed only by the worker holding its lease, and an
+    intent that may already exist on the exchange is looked up by its client order id
+    before anything is sent again.
+    """
+
+    def __init__(
+        self,
+        signals: SignalRepository,
+        accounts: ExchangeAccountRepository,
+        intents: OrderIntentRepository,
+        settings: SettingsRepository,
+        gateways: ExchangeGateways,
+        tx: TransactionManager,
+        clock: Clock,
+        policy: ExecutionPolicy,
+    ) -> None:
+        self._signals = signals
+        self._accounts = accounts
+        self._intents = intents
+        self._settings = settings
+        self._gateways = gateways
+        self._tx = tx
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self, signal_id: str) -> ExecutionSummary:
+        signal = await self._signals.get(signal_id)
+        if signal is None or signal.status is SignalStatus.DONE:
+            return ExecutionSummary(signal_id, {}, finished=True)
+        if signal.status is SignalStatus.RECEIVED:
+            await self._signals.set_status(signal_id, SignalStatus.PROCESSING)
+            await self._tx.commit()
+        await self._plan_new_accounts(signal)
+        while True:
+            intents = await self._intents.list_for_signal(signal_id)
+            todo = [
+                i.id
+                for i in sorted(intents, key=lambda i: _LEG_ORDER[i.leg])
+                if not i.status.is_final
+            ]
+            if not todo:
+                break
+            now = self._clock.now()
+            claimed = await self._intents.claim(
+                todo[: self._policy.claim_batch], now=now, lease_until=now + self._policy.lease
+            )
+            await self._tx.commit()
+            if not claimed:
+                break  # held by another worker, or waiting for a retry
+            deadline = time.monotonic() + (self._policy.lease - self._policy.send_margin).seconds
+            await self._place(signal, claimed, intents, deadline)
+            await self._intents.save_results(claimed)
+            await self._tx.commit()
+            if any(i.status is IntentStatus.PENDING for i in claimed):
+                break  # unsettled outcomes are retried by the sweeper, lookup first
+        intents = await self._intents.list_for_signal(signal_id)
+        counts: dict[str, int] = defaultdict(int)
+        for intent in intents:
+            counts[intent.status.value] += 1
+        finished = all(i.status.is_final for i in intents)
+        if finished:
+            await self._signals.set_status(signal_id, SignalStatus.DONE)
+            await self._tx.commit()
+        return ExecutionSummary(signal_id, dict(counts), finished)
+
+    def _expired(self, signal: Signal) -> bool:
+        return self._clock.now() - signal.received_at > self._policy.max_signal_age
+
+    async def _plan_new_accounts(self, signal: Signal) -> None:
+        planned = {i.account_id for i in await self._intents.list_for_signal(signal.id)}
+        candidates = [
+            (a, u) for a, u in await self._accounts.list_copy_candidates() if a.id not in planned
+        ]
+        if not candidates:
+            return
+        platform = await self._settings.get_platform_risk()
+        limits = self._limits()
+        rules_cache: dict[tuple[str, str], MarketRules] = {}
+
+        async def plan_one(account: ExchangeAccount, user: User) -> list[OrderIntent]:
+            async with limits[account.exchange]:
+                legs = await self._plan_legs(signal, account, user, platform, rules_cache)
+            return self._to_intents(signal, account, user, legs)
+
+        planned_lists = await asyncio.gather(*(plan_one(a, u) for a, u in candidates))
+        await self._intents.add_new([i for lst in planned_lists for i in lst])
+        await self._tx.commit()
+
+    async def _plan_legs(
+        self,
+        signal: Signal,
+        account: ExchangeAccount,
+        user: User,
+        platform: PlatformRiskSettings,
+        rules_cache: dict[tuple[str, str], MarketRules],
+    ) -> list[PlannedLeg]:
+        params = signal.params
+        if self._expired(signal):
+            return [
+                skip_account(
+                    params.action, f"signal expired: older than {self._policy.max_signal_age}"
+                )
+            ]
+        if not account.enabled:
+            return [skip_account(params.action, "exchange connection is disabled")]
+        try:
+            gateway = await self._gateways.for_account(account)
+            key = (account.exchange, params.symbol)
+            if key not in rules_cache:
+                rules_cache[key] = await gateway.market_rules(params.symbol)
+            rules = rules_cache[key]
+            position = await gateway.fetch_position(params.symbol)
+            if params.action is SignalAction.CLOSE or user.settings.paused:
+                equity, mark = Decimal(0), Decimal(0)
+            else:
+                balance = await gateway.fetch_balance()
+                equity, mark = balance.equity, await gateway.fetch_mark_price(params.symbol)
+        except ExchangeError as exc:
+            return [skip_account(params.action, f"could not read the account: {exc.reason}")]
+        risk = resolve_risk(
+            platform=platform,
+            caps=user.caps,
+            follower=user.settings,
+            signal_risk_perc=params.risk_perc,
+            signal_leverage=params.leverage,
+            market_max_leverage=rules.max_leverage,
+        )
+        return plan_account_orders(
+            action=params.action,
+            position=position,
+            paused=user.settings.paused,
+            equity=equity,
+            mark_price=mark,
+            rules=rules,
+            risk=risk,
+        )
+
+    def _to_intents(
+        self, signal: Signal, account: ExchangeAccount, user: User, legs: list[PlannedLeg]
+    ) -> list[OrderIntent]:
+        now = self._clock.now()
+        intents = []
+        for leg in legs:
+            intent = OrderIntent(
+                id=uuid.uuid4().hex,
+                signal_id=signal.id,
+                account_id=account.id,
+                user_id=user.id,
+                leg=leg.leg,
+                symbol=signal.params.symbol,
+                side=leg.side,
+                quantity=leg.quantity,
+                reduce_only=leg.reduce_only,
+                leverage=leg.leverage,
+                client_order_id=client_order_id(signal.id, account.id, leg.leg),
+                created_at=now,
+                updated_at=now,
+            )
+            if leg.skip_reason is not None:
+                intent.skip(leg.skip_reason, now)
+            intents.append(intent)
+        return intents
+
+    def _limits(self) -> dict[str, asyncio.Semaphore]:
+        size = self._policy.concurrency_per_exchange
+        return defaultdict(lambda: asyncio.Semaphore(size))
+
+    async def _place(
+        self,
+        signal: Signal,
+        claimed: Sequence[OrderIntent],
+        all_intents: Sequence[OrderIntent],
+        deadline: float,
+    ) -> None:
+        accounts = {a.id: a for a in await self._accounts.get_many({i.account_id for i in claimed})}
+        by_account: dict[str, list[OrderIntent]] = defaultdict(list)
+        for intent in claimed:
+            by_account[intent.account_id].append(intent)
+        earlier_legs: dict[str, list[OrderIntent]] = defaultdict(list)
+        claimed_ids = {i.id for i in claimed}
+        for intent in all_intents:
+            if intent.id not in claimed_ids:
+                earlier_legs[intent.account_id].append(intent)
+        limits = self._limits()
+
+        async def run_account(account_id: str, legs: list[OrderIntent]) -> None:
+            account = accounts.get(account_id)
+            now = self._clock.now()
+            if account is None:
+                for intent in legs:
+                    intent.skip("exchange connection was deleted", now)
+                return
+            async with limits[account.exchange]:
+                try:
+                    gateway = await self._gateways.for_account(account)
+                except ExchangeError as exc:
+                    for intent in legs:
+                        intent.retry_later(exc.reason, self._clock.now())
+                    return
+                previous = earlier_legs[account_id]
+                for intent in sorted(legs, key=lambda i: _LEG_ORDER[i.leg]):
+                    if any(
+                        p.leg is OrderLeg.CLOSE and p.status is not IntentStatus.FILLED
+                        for p in previous
+                    ):
+                        intent.skip(
+                            "the opposite position could not be closed first", self._clock.now()
+                        )
+                        continue
+                    await self._place_one(signal, intent, gateway, deadline)
+                    previous.append(intent)
+
+        await asyncio.gather(*(run_account(a, legs) for a, legs in by_account.items()))
+
+    async def _place_one(
+        self, signal: Signal, intent: OrderIntent, gateway: ExchangeGateway, deadline: float
+    ) -> None:
+        try:
+            if intent.attempts > 1:
+                found = await gateway.find_order(intent.symbol, intent.client_order_id)
+                if found is not None:
+                    intent.record_fill(found, self._clock.now())
+                    return
+            if self._expired(signal):
+                intent.skip(
+                    f"signal expired before the order could be sent "
+                    f"(older than {self._policy.max_signal_age})",
+                    self._clock.now(),
+                )
+                return
+            if time.monotonic() > deadline:
+                intent.retry_later("lease ran short before sending", self._clock.now())
+                return
+            if intent.leverage is not None:
+                await gateway.set_leverage(intent.symbol, intent.leverage)
+            fill = await gateway.place_market_order(
+                OrderRequest(
+                    symbol=intent.symbol,
+                    side=intent.side,
+                    quantity=intent.quantity,
+                    client_order_id=intent.client_order_id,
+                    reduce_only=intent.reduce_only,
+                )
+            )
+            intent.record_fill(fill, self._clock.now())
+        except OutcomeUnknown as exc:
+            await self._settle_unknown(intent, gateway, exc)
+        except ExchangeError as exc:
+            if exc.retryable:
+                intent.retry_later(exc.reason, self._clock.now())
+            else:
+                intent.reject(exc.reason, self._clock.now())
+
+    async def _settle_unknown(
+        self, intent: OrderIntent, gateway: ExchangeGateway, exc: OutcomeUnknown
+    ) -> None:
+        try:
+            found = await gateway.find_order(intent.symbol, intent.client_order_id)
+        except ExchangeError:
+            found = None
+        if found is not None:
+            intent.record_fill(found, self._clock.now())
+        else:
+            log.warning("order %s outcome unknown: %s", intent.client_order_id, exc.reason)
+            intent.retry_later(
+                f"outcome unknown ({exc.reason}); looked up before any resend",
+                self._clock.now(),
+            )

@@ -1,0 +1,43 @@
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mimic.domain.accounts import User
+from mimic.domain.errors import NotFound
+from mimic.domain.risk import FollowerRiskSettings, validate_follower_settings
+from mimic.ports.repositories import SettingsRepository, TransactionManager, UserRepository
+
+SETTINGS_FIELDS = frozenset({"risk_perc", "leverage", "paused"})
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    """Only the fields named in `given` change; None for risk_perc/leverage = "default"."""
+
+    user_id: str
+    values: FollowerRiskSettings
+    given: frozenset[str]
+
+
+class UpdateFollowerSettings:
+    def __init__(
+        self, users: UserRepository, settings: SettingsRepository, tx: TransactionManager
+    ) -> None:
+        self._users = users
+        self._settings = settings
+        self._tx = tx
+
+    async def __call__(self, change: SettingsChange) -> User:
+        user = await self._users.get(change.user_id)
+        if user is None:
+            raise NotFound("user not found")
+        updates: dict[str, Any] = {
+            name: getattr(change.values, name) for name in change.given & SETTINGS_FIELDS
+        }
+        new_settings = replace(user.settings, **updates)
+        validate_follower_settings(
+            new_settings, await self._settings.get_platform_risk(), user.caps
+        )
+        user.settings = new_settings
+        await self._users.save(user)
+        await self._tx.commit()
+        return user

@@ -1,0 +1,68 @@
+"""Admin-only platform operations: global risk settings, paper prices, the sweeper."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from mimic.domain.errors import InvalidField
+from mimic.domain.risk import PlatformRiskSettings
+from mimic.ports.exchange import PaperMarket, SymbolCatalog
+from mimic.ports.repositories import SettingsRepository, SignalRepository, TransactionManager
+from mimic.ports.services import Clock, SignalQueue
+
+log = logging.getLogger(__name__)
+
+
+class ManagePlatformSettings:
+    def __init__(self, settings: SettingsRepository, tx: TransactionManager) -> None:
+        self._settings = settings
+        self._tx = tx
+
+    async def get(self) -> PlatformRiskSettings:
+        return await self._settings.get_platform_risk()
+
+    async def replace(self, new: PlatformRiskSettings) -> PlatformRiskSettings:
+        await self._settings.save_platform_risk(new)
+        await self._tx.commit()
+        return new
+
+
+class SetPaperPrice:
+    def __init__(self, paper: PaperMarket, catalog: SymbolCatalog) -> None:
+        self._paper = paper
+        self._catalog = catalog
+
+    async def __call__(self, symbol: str, price: Decimal) -> None:
+        if not price.is_finite() or price <= 0:
+            raise InvalidField("price", "must be a positive number")
+        if not await self._catalog.is_tradable(symbol):
+            raise InvalidField("symbol", f"{symbol} is not listed on the paper exchange")
+        await self._paper.set_mark_price(symbol, price)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    requeued: list[str]
+
+
+class SweepUnfinishedSignals:
+    """Re-drives signals a lost queue message or a dead worker left unfinished."""
+
+    def __init__(
+        self, signals: SignalRepository, queue: SignalQueue, clock: Clock, grace: timedelta
+    ) -> None:
+        self._signals = signals
+        self._queue = queue
+        self._clock = clock
+        self._grace = grace
+
+    async def __call__(self) -> SweepResult:
+        unfinished = await self._signals.list_unfinished(
+            received_before=self._clock.now() - self._grace
+        )
+        for signal_id in unfinished:
+            await self._queue.enqueue_execution(signal_id)
+        if unfinished:
+            log.info("sweeper re-queued %d unfinished signal(s)", len(unfinished))
+        return SweepResult(unfinished)

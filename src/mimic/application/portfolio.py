@@ -1,0 +1,67 @@
+"""What a follower holds: positions and balances read live from each exchange, orders."""
+
+import asyncio
+from dataclasses import dataclass
+
+from mimic.domain.accounts import ConnectionStatus, ExchangeAccount
+from mimic.domain.errors import ExchangeError
+from mimic.domain.orders import OrderIntent
+from mimic.domain.positions import Balance, Position
+from mimic.ports.exchange import ExchangeGateways
+from mimic.ports.repositories import ExchangeAccountRepository, OrderIntentRepository
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPositions:
+    account: ExchangeAccount
+    positions: list[Position]
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBalance:
+    account: ExchangeAccount
+    balance: Balance | None
+    error: str | None = None
+
+
+class ViewPortfolio:
+    def __init__(
+        self,
+        accounts: ExchangeAccountRepository,
+        intents: OrderIntentRepository,
+        gateways: ExchangeGateways,
+    ) -> None:
+        self._accounts = accounts
+        self._intents = intents
+        self._gateways = gateways
+
+    async def _approved(self, user_id: str) -> list[ExchangeAccount]:
+        return [
+            a
+            for a in await self._accounts.list_for_user(user_id)
+            if a.status is ConnectionStatus.APPROVED
+        ]
+
+    async def positions(self, user_id: str) -> list[AccountPositions]:
+        async def read(account: ExchangeAccount) -> AccountPositions:
+            try:
+                gateway = await self._gateways.for_account(account)
+                return AccountPositions(account, await gateway.fetch_positions())
+            except ExchangeError as exc:
+                return AccountPositions(account, [], error=exc.reason)
+
+        return list(await asyncio.gather(*(read(a) for a in await self._approved(user_id))))
+
+    async def balances(self, user_id: str) -> list[AccountBalance]:
+        async def read(account: ExchangeAccount) -> AccountBalance:
+            try:
+                gateway = await self._gateways.for_account(account)
+                return AccountBalance(account, await gateway.fetch_balance())
+            except ExchangeError as exc:
+                return AccountBalance(account, None, error=exc.reason)
+
+        return list(await asyncio.gather(*(read(a) for a in await self._approved(user_id))))
+
+    async def orders(self, user_id: str, limit: int = 200) -> list[OrderIntent]:
+        return await self._intents.list_for_user(user_id, limit=limit)

@@ -1,0 +1,59 @@
+import re
+import uuid
+from dataclasses import dataclass
+
+from mimic.domain.accounts import Role, User
+from mimic.domain.errors import InvalidField
+from mimic.ports.repositories import TransactionManager, UserRepository
+from mimic.ports.services import Clock, PasswordHasher
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+
+
+def check_password_policy(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidField(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidField(field, f"must be at most {MAX_PASSWORD_LENGTH} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterUserCommand:
+    username: str
+    email: str
+    password: str
+    role: Role = Role.USER
+
+
+class RegisterUser:
+    def __init__(
+        self, users: UserRepository, hasher: PasswordHasher, tx: TransactionManager, clock: Clock
+    ) -> None:
+        self._users = users
+        self._hasher = hasher
+        self._tx = tx
+        self._clock = clock
+
+    async def __call__(self, command: RegisterUserCommand) -> User:
+        if not _USERNAME.match(command.username):
+            raise InvalidField(
+                "username", "must be 3-32 characters: letters, digits, '_', '.', '-'"
+            )
+        email = command.email.strip().lower()
+        if len(email) > 254 or not _EMAIL.match(email):
+            raise InvalidField("email", "is not a valid email address")
+        check_password_policy(command.password)
+        user = User(
+            id=uuid.uuid4().hex,
+            username=command.username,
+            email=email,
+            password_hash=self._hasher.hash(command.password),
+            role=command.role,
+            created_at=self._clock.now(),
+        )
+        await self._users.add(user)
+        await self._tx.commit()
+        return user

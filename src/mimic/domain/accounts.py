@@ -1,0 +1,69 @@
+"""People and their exchange connections."""
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mimic.domain.risk import FollowerRiskSettings, UserCaps
+
+PAPER_EXCHANGE = "paper"
+
+
+class Role(enum.StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+@dataclass(slots=True)
+class User:
+    id: str
+    username: str
+    email: str
+    password_hash: str
+    role: Role
+    created_at: datetime
+    active: bool = True
+    settings: FollowerRiskSettings = field(default_factory=FollowerRiskSettings)
+    caps: UserCaps = field(default_factory=UserCaps)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+class ConnectionStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(slots=True)
+class ExchangeAccount:
+    """A follower's connection to one exchange account."""
+
+    id: str
+    user_id: str
+    exchange: str
+    label: str
+    created_at: datetime
+    status: ConnectionStatus = ConnectionStatus.PENDING
+    enabled: bool = True
+    api_key_masked: str | None = None
+    status_reason: str | None = None
+
+
+def mask_api_key(api_key: str) -> str:
+    """Enough to recognise a key, never enough to use it."""
+    if len(api_key) <= 8:
+        return "*" * len(api_key)
+    return f"{api_key[:4]}...{api_key[-4:]}"
+
+
+@dataclass(slots=True)
+class SignalSource:
+    """A master whose alerts are copied; found by the hash of its webhook passphrase."""
+
+    id: str
+    name: str
+    passphrase_hash: str
+    active: bool = True

@@ -1,0 +1,92 @@
+"""Domain errors: each carries a message a person can act on."""
+
+
+class DomainError(Exception):
+    """Base of every rule violation the domain reports."""
+
+
+class InvalidField(DomainError):
+    """A value given by a caller is malformed or out of range."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+
+class Conflict(DomainError):
+    """The request contradicts the current state (duplicate, wrong status, ...)."""
+
+
+class PermissionDenied(DomainError):
+    """The caller is authenticated but not allowed to do this."""
+
+
+class AuthenticationFailed(DomainError):
+    """Credentials or a passphrase did not match."""
+
+
+class ExchangeError(DomainError):
+    """An exchange refused or failed an operation; `reason` is kept for the follower."""
+
+    retryable = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InsufficientMargin(ExchangeError):
+    pass
+
+
+class BelowMinNotional(ExchangeError):
+    pass
+
+
+class InvalidPrecision(ExchangeError):
+    pass
+
+
+class ReduceOnlyRejected(ExchangeError):
+    pass
+
+
+class DuplicateClientOrderId(ExchangeError):
+    pass
+
+
+class AuthRejected(ExchangeError):
+    pass
+
+
+class UnknownSymbol(ExchangeError):
+    pass
+
+
+class OrderRejected(ExchangeError):
+    """Any other definitive refusal."""
+
+
+class RateLimited(ExchangeError):
+    retryable = True
+
+    def __init__(self, reason: str, retry_after_seconds: float = 1.0) -> None:
+        super().__init__(reason)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ExchangeUnavailable(ExchangeError):
+    """The exchange could not be reached and certainly did not act."""
+
+    retryable = True
+
+
+class OutcomeUnknown(ExchangeError):
+    """The request may or may not have been executed (timeout, 5xx, -1007)."""
+
+    retryable = True

@@ -1,0 +1,119 @@
+"""Order intents: what Mimic decided to send to one follower account for one signal."""
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+CLIENT_ORDER_ID_PREFIX = "mimic-"
+
+
+class OrderSide(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderLeg(enum.StrEnum):
+    """Role of an order within a signal; part of its deterministic client order id."""
+
+    CLOSE = "close"
+    ENTRY = "entry"
+
+
+class IntentStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUBMITTING = "submitting"
+    FILLED = "filled"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset({IntentStatus.FILLED, IntentStatus.REJECTED, IntentStatus.SKIPPED})
+
+
+def client_order_id(signal_id: str, account_id: str, leg: OrderLeg) -> str:
+    """Deterministic id: a re-run of the same (signal, account, leg) can find its order.
+
+    Binance allows at most 36 characters from `[.A-Z:/a-z0-9_-]`; this yields 34.
+    """
+    digest = hashlib.sha256(f"{signal_id}:{account_id}:{leg.value}".encode()).hexdigest()
+    return CLIENT_ORDER_ID_PREFIX + digest[:28]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What an exchange gateway is asked to do."""
+
+    symbol: str
+    side: OrderSide
+    quantity: Decimal
+    client_order_id: str
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFill:
+    """What an exchange reports about an executed order."""
+
+    exchange_order_id: str
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    quantity: Decimal
+    average_price: Decimal
+    fee: Decimal
+    reduce_only: bool = False
+
+
+@dataclass(slots=True)
+class OrderIntent:
+    id: str
+    signal_id: str
+    account_id: str
+    user_id: str
+    leg: OrderLeg
+    symbol: str
+    side: OrderSide
+    quantity: Decimal
+    reduce_only: bool
+    leverage: int | None
+    client_order_id: str
+    created_at: datetime
+    status: IntentStatus = IntentStatus.PENDING
+    reason: str | None = None
+    attempts: int = 0
+    exchange_order_id: str | None = None
+    filled_quantity: Decimal | None = None
+    average_price: Decimal | None = None
+    fee: Decimal | None = None
+    updated_at: datetime | None = field(default=None)
+
+    def record_fill(self, fill: OrderFill, now: datetime) -> None:
+        self.status = IntentStatus.FILLED
+        self.reason = None
+        self.exchange_order_id = fill.exchange_order_id
+        self.filled_quantity = fill.quantity
+        self.average_price = fill.average_price
+        self.fee = fill.fee
+        self.updated_at = now
+
+    def reject(self, reason: str, now: datetime) -> None:
+        self.status = IntentStatus.REJECTED
+        self.reason = reason
+        self.updated_at = now
+
+    def skip(self, reason: str, now: datetime) -> None:
+        self.status = IntentStatus.SKIPPED
+        self.reason = reason
+        self.updated_at = now
+
+    def retry_later(self, reason: str, now: datetime) -> None:
+        """Outcome not settled (unknown, rate limited): the sweeper tries again."""
+        self.status = IntentStatus.PENDING
+        self.reason = reason
+        self.updated_at = now

@@ -1,0 +1,125 @@
+"""What to send to one follower account for one signal: the sizing rule lives here.
+
+margin = equity x risk_perc / 100; notional = margin x leverage;
+quantity = notional / mark price, rounded DOWN to the market's step size.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from mimic.domain.market import MarketRules
+from mimic.domain.orders import OrderLeg, OrderSide
+from mimic.domain.positions import Position, PositionSide
+from mimic.domain.risk import EffectiveRisk
+from mimic.domain.signal import SignalAction
+
+PAUSED_REASON = "copying is paused for this follower"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedLeg:
+    """One order to place, or (with `skip_reason`) one that will not be placed and why."""
+
+    leg: OrderLeg
+    side: OrderSide
+    quantity: Decimal
+    reduce_only: bool
+    leverage: int | None = None
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sized:
+    quantity: Decimal
+    notional: Decimal
+
+
+def size_entry(
+    *, equity: Decimal, mark_price: Decimal, rules: MarketRules, risk: EffectiveRisk
+) -> Sized | str:
+    """The entry quantity, or the reason there is none."""
+    if equity <= 0:
+        return "no equity available on the account"
+    if mark_price <= 0:
+        return f"no valid mark price for {rules.symbol}"
+    margin = equity * risk.risk_perc / 100
+    notional = margin * risk.leverage
+    quantity = rules.round_quantity_down(min(notional / mark_price, rules.max_qty))
+    if quantity < rules.min_qty:
+        return (
+            f"below minimum quantity: {quantity} < {rules.min_qty} {rules.symbol} "
+            f"(margin {margin:.2f} x leverage {risk.leverage})"
+        )
+    order_notional = quantity * mark_price
+    if order_notional < rules.min_notional:
+        return (
+            f"below min notional: {order_notional:.4f} < {rules.min_notional} USDT "
+            f"(margin {margin:.2f} x leverage {risk.leverage})"
+        )
+    return Sized(quantity=quantity, notional=order_notional)
+
+
+def plan_account_orders(
+    *,
+    action: SignalAction,
+    position: Position | None,
+    paused: bool,
+    equity: Decimal,
+    mark_price: Decimal,
+    rules: MarketRules,
+    risk: EffectiveRisk,
+) -> list[PlannedLeg]:
+    """Legs for one account, in the order they must be executed.
+
+    A close applies to paused followers too: a position opened by copying is also closed by
+    copying. A signal against an open position first closes it (reduce-only), then enters.
+    """
+    if action is SignalAction.CLOSE:
+        if position is None:
+            return [_skipped(OrderLeg.CLOSE, OrderSide.SELL, "no open position to close")]
+        return [_close(position)]
+    target = PositionSide.LONG if action is SignalAction.LONG else PositionSide.SHORT
+    if paused:
+        return [_skipped(OrderLeg.ENTRY, target.opening_side, PAUSED_REASON)]
+    if position is not None and position.side is target:
+        return [
+            _skipped(OrderLeg.ENTRY, target.opening_side, f"a {target} position is already open")
+        ]
+    legs = [_close(position)] if position is not None else []
+    sized = size_entry(equity=equity, mark_price=mark_price, rules=rules, risk=risk)
+    if isinstance(sized, str):
+        legs.append(_skipped(OrderLeg.ENTRY, target.opening_side, sized))
+    else:
+        legs.append(
+            PlannedLeg(
+                leg=OrderLeg.ENTRY,
+                side=target.opening_side,
+                quantity=sized.quantity,
+                reduce_only=False,
+                leverage=risk.leverage,
+            )
+        )
+    return legs
+
+
+def skip_account(action: SignalAction, reason: str) -> PlannedLeg:
+    """The account takes no part in this signal, for `reason`."""
+    if action is SignalAction.CLOSE:
+        return _skipped(OrderLeg.CLOSE, OrderSide.SELL, reason)
+    target = PositionSide.LONG if action is SignalAction.LONG else PositionSide.SHORT
+    return _skipped(OrderLeg.ENTRY, target.opening_side, reason)
+
+
+def _close(position: Position) -> PlannedLeg:
+    return PlannedLeg(
+        leg=OrderLeg.CLOSE,
+        side=position.side.closing_side,
+        quantity=position.quantity,
+        reduce_only=True,
+    )
+
+
+def _skipped(leg: OrderLeg, side: OrderSide, reason: str) -> PlannedLeg:
+    return PlannedLeg(
+        leg=leg, side=side, quantity=Decimal(0), reduce_only=False, skip_reason=reason
+    )

@@ -1,0 +1,57 @@
+from decimal import Decimal
+from typing import Protocol
+
+from mimic.domain.accounts import ExchangeAccount
+from mimic.domain.market import MarketRules
+from mimic.domain.orders import OrderFill, OrderRequest
+from mimic.domain.positions import Balance, Position
+
+
+class ExchangeGateway(Protocol):
+    """One follower account on one exchange. Every failure is a domain `ExchangeError`."""
+
+    async def market_rules(self, symbol: str) -> MarketRules: ...
+
+    async def fetch_mark_price(self, symbol: str) -> Decimal: ...
+
+    async def fetch_balance(self) -> Balance: ...
+
+    async def fetch_positions(self) -> list[Position]: ...
+
+    async def fetch_position(self, symbol: str) -> Position | None: ...
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None: ...
+
+    async def place_market_order(self, request: OrderRequest) -> OrderFill:
+        """Raises `OutcomeUnknown` when the order may or may not exist."""
+        ...
+
+    async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        """The executed order with this client id, or None when the exchange proves absence."""
+        ...
+
+
+class ExchangeGateways(Protocol):
+    """Hands out gateways for accounts; pools and closes whatever they hold."""
+
+    def supports(self, exchange: str) -> bool: ...
+
+    async def for_account(self, account: ExchangeAccount) -> ExchangeGateway: ...
+
+
+class PaperMarket(Protocol):
+    """The simulated exchange's price board (admin-set mark prices)."""
+
+    async def set_mark_price(self, symbol: str, price: Decimal) -> None: ...
+
+    async def mark_prices(self) -> dict[str, Decimal]: ...
+
+    async def open_account(self, account_id: str) -> None:
+        """Give a new paper account its starting balance (idempotent)."""
+        ...
+
+
+class SymbolCatalog(Protocol):
+    async def is_tradable(self, symbol: str) -> bool:
+        """Whether any exchange Mimic trades on lists this normalised symbol."""
+        ...

@@ -1,0 +1,105 @@
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
+from mimic.domain.orders import OrderIntent
+from mimic.domain.risk import PlatformRiskSettings
+from mimic.domain.signal import Signal, SignalStatus
+
+
+class TransactionManager(Protocol):
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Raises `Conflict` when the username or email is taken."""
+        ...
+
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def get_by_username(self, username: str) -> User | None: ...
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> list[User]: ...
+
+    async def save(self, user: User) -> None: ...
+
+
+class SignalSourceRepository(Protocol):
+    async def add(self, source: SignalSource) -> None: ...
+
+    async def get_by_passphrase_hash(self, passphrase_hash: str) -> SignalSource | None: ...
+
+    async def count(self) -> int: ...
+
+
+class SignalRepository(Protocol):
+    async def add_unless_duplicate(
+        self, signal: Signal, *, expiring_after: datetime
+    ) -> tuple[Signal, bool]:
+        """Store `signal` unless its source already has one with the same dedupe key.
+
+        Keys that expire (body hashes) only collide with signals received after
+        `expiring_after`. Returns the stored signal and whether it was a duplicate; safe
+        under concurrent calls (a unique constraint decides).
+        """
+        ...
+
+    async def get(self, signal_id: str) -> Signal | None: ...
+
+    async def list_recent(self, *, limit: int) -> list[Signal]: ...
+
+    async def set_status(self, signal_id: str, status: SignalStatus) -> None: ...
+
+    async def list_unfinished(self, *, received_before: datetime) -> list[str]: ...
+
+
+class ExchangeAccountRepository(Protocol):
+    async def add(self, account: ExchangeAccount) -> None: ...
+
+    async def get(self, account_id: str) -> ExchangeAccount | None: ...
+
+    async def get_many(self, account_ids: Collection[str]) -> list[ExchangeAccount]: ...
+
+    async def list_for_user(self, user_id: str) -> list[ExchangeAccount]: ...
+
+    async def list_by_status(self, status: ConnectionStatus | None) -> list[ExchangeAccount]: ...
+
+    async def save(self, account: ExchangeAccount) -> None: ...
+
+    async def delete(self, account_id: str) -> None: ...
+
+    async def list_copy_candidates(self) -> list[tuple[ExchangeAccount, User]]:
+        """Approved connections of active users, whatever their enabled/paused state."""
+        ...
+
+
+class OrderIntentRepository(Protocol):
+    async def add_new(self, intents: Sequence[OrderIntent]) -> None:
+        """Insert; an intent whose (signal, account, leg) exists already is ignored."""
+        ...
+
+    async def list_for_signal(self, signal_id: str) -> list[OrderIntent]: ...
+
+    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]: ...
+
+    async def claim(
+        self, intent_ids: Sequence[str], *, now: datetime, lease_until: datetime
+    ) -> list[OrderIntent]:
+        """Atomically take the intents that are pending or whose lease ran out.
+
+        Their `attempts` grows by one; a claimed intent with attempts > 1 may already
+        exist on the exchange. Intents another worker holds are not returned.
+        """
+        ...
+
+    async def save_results(self, intents: Sequence[OrderIntent]) -> None: ...
+
+
+class SettingsRepository(Protocol):
+    async def get_platform_risk(self) -> PlatformRiskSettings: ...
+
+    async def save_platform_risk(self, settings: PlatformRiskSettings) -> None: ...

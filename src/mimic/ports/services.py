@@ -1,0 +1,22 @@
+from datetime import datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Current time, timezone-aware UTC."""
+        ...
+
+
+class SignalQueue(Protocol):
+    async def enqueue_execution(self, signal_id: str) -> None:
+        """Best effort: the sweeper re-drives anything a lost message leaves behind."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
