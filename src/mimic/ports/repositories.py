@@ -56,6 +56,10 @@ class SignalRepository(Protocol):
 
     async def list_unfinished(self, *, received_before: datetime) -> list[str]: ...
 
+    async def has_unfinished_before(self, signal: Signal) -> bool:
+        """Whether the same source has a not-done signal on the same symbol received earlier."""
+        ...
+
 
 class ExchangeAccountRepository(Protocol):
     async def add(self, account: ExchangeAccount) -> None: ...

@@ -1,0 +1,645 @@
+"""Repository ports on SQLAlchemy Core: rows are mapped to domain objects and never leak.
+
+Every repository shares the request's `AsyncSession`; the caller commits through the
+`TransactionManager`. Statements that must be safe under concurrency (signal dedupe,
+intent claims) rely on a unique constraint or a compare-and-set UPDATE, not on a prior read.
+"""
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import (
+    BindParameter,
+    Column,
+    Dialect,
+    RowMapping,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mimic.adapters.sqlalchemy.tables import (
+    exchange_accounts,
+    order_intents,
+    platform_settings,
+    signal_sources,
+    signals,
+    users,
+)
+from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
+from mimic.domain.errors import Conflict
+from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
+from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
+from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus, key_expires
+from mimic.ports.repositories import (
+    ExchangeAccountRepository,
+    OrderIntentRepository,
+    SettingsRepository,
+    SignalRepository,
+    SignalSourceRepository,
+    TransactionManager,
+    UserRepository,
+)
+
+# Bound parameters per statement stay far below SQLite's and asyncpg's limits.
+CHUNK_SIZE = 500
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK_SIZE) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _dialect(session: AsyncSession) -> Dialect:
+    return session.get_bind().dialect
+
+
+def _insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT, which knows ON CONFLICT (both spell it the same way)."""
+    if _dialect(session).name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _param(column: Column[Any]) -> BindParameter[Any]:
+    # Prefixed: a bindparam named like a column is reserved in UPDATE ... SET.
+    return bindparam(f"p_{column.name}", type_=column.type)
+
+
+class SqlTransactionManager(TransactionManager):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def commit(self) -> None:
+        await self._session.commit()
+
+    async def rollback(self) -> None:
+        await self._session.rollback()
+
+
+def _user_values(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "password_hash": user.password_hash,
+        "role": user.role.value,
+        "active": user.active,
+        "risk_perc": user.settings.risk_perc,
+        "leverage": user.settings.leverage,
+        "paused": user.settings.paused,
+        "max_risk_perc": user.caps.max_risk_perc,
+        "max_leverage": user.caps.max_leverage,
+        "created_at": user.created_at,
+    }
+
+
+def _user(row: RowMapping) -> User:
+    c = users.c
+    return User(
+        id=row[c.id],
+        username=row[c.username],
+        email=row[c.email],
+        password_hash=row[c.password_hash],
+        role=Role(row[c.role]),
+        created_at=row[c.created_at],
+        active=row[c.active],
+        settings=FollowerRiskSettings(
+            risk_perc=row[c.risk_perc], leverage=row[c.leverage], paused=row[c.paused]
+        ),
+        caps=UserCaps(max_risk_perc=row[c.max_risk_perc], max_leverage=row[c.max_leverage]),
+    )
+
+
+class SqlUserRepository(UserRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, user: User) -> None:
+        await self._write(user, users.insert().values(_user_values(user)))
+
+    async def get(self, user_id: str) -> User | None:
+        return await self._one(users.c.id == user_id)
+
+    async def get_by_username(self, username: str) -> User | None:
+        return await self._one(users.c.username == username)
+
+    async def save(self, user: User) -> None:
+        values = _user_values(user)
+        del values["id"], values["created_at"]
+        await self._write(user, update(users).where(users.c.id == user.id).values(values))
+
+    async def _write(self, user: User, statement: Any) -> None:
+        await self._raise_if_taken(user)
+        try:
+            await self._session.execute(statement)
+        except IntegrityError:
+            # A concurrent registration won the race between check and write. Postgres has
+            # aborted the transaction: roll back, then the winner's row is visible to name.
+            await self._session.rollback()
+            await self._raise_if_taken(user)
+            raise
+
+    async def _raise_if_taken(self, user: User) -> None:
+        taken = (
+            await self._session.execute(
+                select(users.c.username).where(
+                    or_(users.c.username == user.username, users.c.email == user.email),
+                    users.c.id != user.id,
+                )
+            )
+        ).scalars()
+        names = set(taken)
+        if user.username in names:
+            raise Conflict("username is taken")
+        if names:
+            raise Conflict("email is already registered")
+
+    async def _one(self, condition: Any) -> User | None:
+        row = (await self._session.execute(select(users).where(condition))).mappings().first()
+        return None if row is None else _user(row)
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> list[User]:
+        result = await self._session.execute(
+            select(users).order_by(users.c.created_at, users.c.id).offset(offset).limit(limit)
+        )
+        return [_user(row) for row in result.mappings()]
+
+
+class SqlSignalSourceRepository(SignalSourceRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, source: SignalSource) -> None:
+        await self._session.execute(
+            signal_sources.insert().values(
+                id=source.id,
+                name=source.name,
+                passphrase_hash=source.passphrase_hash,
+                active=source.active,
+            )
+        )
+
+    async def get_by_passphrase_hash(self, passphrase_hash: str) -> SignalSource | None:
+        c = signal_sources.c
+        statement = select(signal_sources).where(c.passphrase_hash == passphrase_hash)
+        row = (await self._session.execute(statement)).mappings().first()
+        if row is None:
+            return None
+        return SignalSource(
+            id=row[c.id],
+            name=row[c.name],
+            passphrase_hash=row[c.passphrase_hash],
+            active=row[c.active],
+        )
+
+    async def count(self) -> int:
+        statement = select(func.count()).select_from(signal_sources)
+        return int((await self._session.execute(statement)).scalar_one())
+
+
+def _signal_values(signal: Signal) -> dict[str, Any]:
+    params = signal.params
+    return {
+        "id": signal.id,
+        "source_id": signal.source_id,
+        "symbol": params.symbol,
+        "action": params.action.value,
+        "risk_perc": params.risk_perc,
+        "leverage": params.leverage,
+        "tp_perc": params.tp_perc,
+        "sl_perc": params.sl_perc,
+        "external_id": params.external_id,
+        "dedupe_key": signal.dedupe_key,
+        "received_at": signal.received_at,
+        "status": signal.status.value,
+    }
+
+
+def _signal(row: RowMapping) -> Signal:
+    c = signals.c
+    return Signal(
+        id=row[c.id],
+        source_id=row[c.source_id],
+        params=SignalParams(
+            symbol=row[c.symbol],
+            action=SignalAction(row[c.action]),
+            risk_perc=row[c.risk_perc],
+            leverage=row[c.leverage],
+            tp_perc=row[c.tp_perc],
+            sl_perc=row[c.sl_perc],
+            external_id=row[c.external_id],
+        ),
+        dedupe_key=row[c.dedupe_key],
+        received_at=row[c.received_at],
+        status=SignalStatus(row[c.status]),
+    )
+
+
+def retired_dedupe_key(key: str, signal_id: str) -> str:
+    """Where an expired key moves so it frees the unique (source, key) slot.
+
+    Unique because it carries the signal's id; the key is cut, never the id, to fit.
+    """
+    suffix = f"#{signal_id}"
+    length = cast(String, signals.c.dedupe_key.type).length or 0
+    return key[: length - len(suffix)] + suffix
+
+
+class SqlSignalRepository(SignalRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_unless_duplicate(
+        self, signal: Signal, *, expiring_after: datetime
+    ) -> tuple[Signal, bool]:
+        key = signal.dedupe_key
+        if await self._insert_if_new(signal):
+            return signal, False
+        existing = await self._by_key(signal.source_id, key)
+        if existing is not None:
+            if not key_expires(key) or existing.received_at > expiring_after:
+                return existing, True
+            # Outside the window: move the old one's key aside. The guard makes a concurrent
+            # caller that did the same a no-op; Postgres makes it wait for that one's commit.
+            await self._session.execute(
+                update(signals)
+                .where(signals.c.id == existing.id, signals.c.dedupe_key == key)
+                .values(dedupe_key=retired_dedupe_key(key, existing.id))
+            )
+        if await self._insert_if_new(signal):
+            return signal, False
+        winner = await self._by_key(signal.source_id, key)
+        if winner is None:  # the insert just conflicted on this very key
+            raise RuntimeError(f"signal key {key!r} conflicts but cannot be read")
+        return winner, True
+
+    async def _insert_if_new(self, signal: Signal) -> bool:
+        statement = (
+            _insert(self._session, signals)
+            .values(_signal_values(signal))
+            .on_conflict_do_nothing(index_elements=[signals.c.source_id, signals.c.dedupe_key])
+            .returning(signals.c.id)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def _by_key(self, source_id: str, key: str) -> Signal | None:
+        return await self._one(and_(signals.c.source_id == source_id, signals.c.dedupe_key == key))
+
+    async def _one(self, condition: Any) -> Signal | None:
+        row = (await self._session.execute(select(signals).where(condition))).mappings().first()
+        return None if row is None else _signal(row)
+
+    async def get(self, signal_id: str) -> Signal | None:
+        return await self._one(signals.c.id == signal_id)
+
+    async def list_recent(self, *, limit: int) -> list[Signal]:
+        result = await self._session.execute(
+            select(signals).order_by(signals.c.received_at.desc(), signals.c.id.desc()).limit(limit)
+        )
+        return [_signal(row) for row in result.mappings()]
+
+    async def set_status(self, signal_id: str, status: SignalStatus) -> None:
+        await self._session.execute(
+            update(signals).where(signals.c.id == signal_id).values(status=status.value)
+        )
+
+    async def list_unfinished(self, *, received_before: datetime) -> list[str]:
+        result = await self._session.execute(
+            select(signals.c.id)
+            .where(
+                signals.c.status != SignalStatus.DONE.value,
+                signals.c.received_at < received_before,
+            )
+            .order_by(signals.c.received_at, signals.c.id)
+        )
+        return list(result.scalars())
+
+    async def has_unfinished_before(self, signal: Signal) -> bool:
+        c = signals.c
+        # Ties on received_at are broken by id, so of two simultaneous signals one goes first.
+        earlier = or_(
+            c.received_at < signal.received_at,
+            and_(c.received_at == signal.received_at, c.id < signal.id),
+        )
+        statement = (
+            select(c.id)
+            .where(
+                c.source_id == signal.source_id,
+                c.symbol == signal.params.symbol,
+                c.status != SignalStatus.DONE.value,
+                c.id != signal.id,
+                earlier,
+            )
+            .limit(1)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+
+def _account_values(account: ExchangeAccount) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "user_id": account.user_id,
+        "exchange": account.exchange,
+        "label": account.label,
+        "status": account.status.value,
+        "enabled": account.enabled,
+        "api_key_masked": account.api_key_masked,
+        "status_reason": account.status_reason,
+        "created_at": account.created_at,
+    }
+
+
+def _account(row: RowMapping) -> ExchangeAccount:
+    c = exchange_accounts.c
+    return ExchangeAccount(
+        id=row[c.id],
+        user_id=row[c.user_id],
+        exchange=row[c.exchange],
+        label=row[c.label],
+        created_at=row[c.created_at],
+        status=ConnectionStatus(row[c.status]),
+        enabled=row[c.enabled],
+        api_key_masked=row[c.api_key_masked],
+        status_reason=row[c.status_reason],
+    )
+
+
+class SqlExchangeAccountRepository(ExchangeAccountRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, account: ExchangeAccount) -> None:
+        await self._session.execute(exchange_accounts.insert().values(_account_values(account)))
+
+    async def get(self, account_id: str) -> ExchangeAccount | None:
+        found = await self._where(exchange_accounts.c.id == account_id)
+        return found[0] if found else None
+
+    async def get_many(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
+        found: list[ExchangeAccount] = []
+        for chunk in _chunks(sorted(set(account_ids))):
+            found.extend(await self._where(exchange_accounts.c.id.in_(chunk)))
+        return found
+
+    async def list_for_user(self, user_id: str) -> list[ExchangeAccount]:
+        return await self._where(exchange_accounts.c.user_id == user_id)
+
+    async def list_by_status(self, status: ConnectionStatus | None) -> list[ExchangeAccount]:
+        if status is None:
+            return await self._where(None)
+        return await self._where(exchange_accounts.c.status == status.value)
+
+    async def save(self, account: ExchangeAccount) -> None:
+        values = _account_values(account)
+        del values["id"], values["created_at"]
+        await self._session.execute(
+            update(exchange_accounts).where(exchange_accounts.c.id == account.id).values(values)
+        )
+
+    async def delete(self, account_id: str) -> None:
+        await self._session.execute(
+            delete(exchange_accounts).where(exchange_accounts.c.id == account_id)
+        )
+
+    async def list_copy_candidates(self) -> list[tuple[ExchangeAccount, User]]:
+        statement = (
+            select(exchange_accounts, users)
+            .join(users, users.c.id == exchange_accounts.c.user_id)
+            .where(
+                exchange_accounts.c.status == ConnectionStatus.APPROVED.value,
+                users.c.active.is_(True),
+            )
+            .order_by(exchange_accounts.c.created_at, exchange_accounts.c.id)
+        )
+        result = await self._session.execute(statement)
+        return [(_account(row), _user(row)) for row in result.mappings()]
+
+    async def _where(self, condition: Any) -> list[ExchangeAccount]:
+        statement = select(exchange_accounts).order_by(
+            exchange_accounts.c.created_at, exchange_accounts.c.id
+        )
+        if condition is not None:
+            statement = statement.where(condition)
+        return [_account(row) for row in (await self._session.execute(statement)).mappings()]
+
+
+def _intent_values(intent: OrderIntent) -> dict[str, Any]:
+    return {
+        "id": intent.id,
+        "signal_id": intent.signal_id,
+        "account_id": intent.account_id,
+        "user_id": intent.user_id,
+        "leg": intent.leg.value,
+        "symbol": intent.symbol,
+        "side": intent.side.value,
+        "quantity": intent.quantity,
+        "reduce_only": intent.reduce_only,
+        "leverage": intent.leverage,
+        "client_order_id": intent.client_order_id,
+        "status": intent.status.value,
+        "reason": intent.reason,
+        "attempts": intent.attempts,
+        "lease_until": None,
+        "exchange_order_id": intent.exchange_order_id,
+        "filled_quantity": intent.filled_quantity,
+        "average_price": intent.average_price,
+        "fee": intent.fee,
+        "created_at": intent.created_at,
+        "updated_at": intent.updated_at,
+    }
+
+
+def _intent(row: RowMapping) -> OrderIntent:
+    c = order_intents.c
+    return OrderIntent(
+        id=row[c.id],
+        signal_id=row[c.signal_id],
+        account_id=row[c.account_id],
+        user_id=row[c.user_id],
+        leg=OrderLeg(row[c.leg]),
+        symbol=row[c.symbol],
+        side=OrderSide(row[c.side]),
+        quantity=row[c.quantity],
+        reduce_only=row[c.reduce_only],
+        leverage=row[c.leverage],
+        client_order_id=row[c.client_order_id],
+        created_at=row[c.created_at],
+        status=IntentStatus(row[c.status]),
+        reason=row[c.reason],
+        attempts=row[c.attempts],
+        exchange_order_id=row[c.exchange_order_id],
+        filled_quantity=row[c.filled_quantity],
+        average_price=row[c.average_price],
+        fee=row[c.fee],
+        updated_at=row[c.updated_at],
+    )
+
+
+# What save_results writes; attempts and lease belong to claim().
+_RESULT_COLUMNS = (
+    order_intents.c.status,
+    order_intents.c.reason,
+    order_intents.c.exchange_order_id,
+    order_intents.c.filled_quantity,
+    order_intents.c.average_price,
+    order_intents.c.fee,
+    order_intents.c.updated_at,
+)
+
+
+class SqlOrderIntentRepository(OrderIntentRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_new(self, intents: Sequence[OrderIntent]) -> None:
+        c = order_intents.c
+        statement = _insert(self._session, order_intents).on_conflict_do_nothing(
+            index_elements=[c.signal_id, c.account_id, c.leg]
+        )
+        for chunk in _chunks(intents):
+            await self._session.execute(statement, [_intent_values(i) for i in chunk])
+
+    async def list_for_signal(self, signal_id: str) -> list[OrderIntent]:
+        c = order_intents.c
+        return await self._select(
+            select(order_intents).where(c.signal_id == signal_id).order_by(c.created_at, c.id)
+        )
+
+    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
+        c = order_intents.c
+        return await self._select(
+            select(order_intents)
+            .where(c.user_id == user_id)
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+
+    async def claim(
+        self, intent_ids: Sequence[str], *, now: datetime, lease_until: datetime
+    ) -> list[OrderIntent]:
+        c = order_intents.c
+        returning = _dialect(self._session).update_returning
+        claimed: list[OrderIntent] = []
+        for chunk in _chunks(list(dict.fromkeys(intent_ids))):
+            # Compare-and-set: of concurrent claimers only one sees its WHERE still true.
+            claim = (
+                update(order_intents)
+                .where(
+                    c.id.in_(chunk),
+                    or_(
+                        c.status == IntentStatus.PENDING.value,
+                        and_(
+                            c.status == IntentStatus.SUBMITTING.value,
+                            or_(c.lease_until.is_(None), c.lease_until < now),
+                        ),
+                    ),
+                )
+                .values(
+                    status=IntentStatus.SUBMITTING.value,
+                    attempts=c.attempts + 1,
+                    lease_until=lease_until,
+                )
+            )
+            if returning:
+                claimed += await self._select(claim.returning(*order_intents.c))
+            else:  # SQLite before 3.35: the write lock is ours until commit, read it back
+                await self._session.execute(claim)
+                claimed += await self._select(
+                    select(order_intents).where(
+                        c.id.in_(chunk),
+                        c.status == IntentStatus.SUBMITTING.value,
+                        c.lease_until == lease_until,
+                    )
+                )
+        position = {intent_id: n for n, intent_id in enumerate(intent_ids)}
+        return sorted(claimed, key=lambda intent: position[intent.id])
+
+    async def save_results(self, intents: Sequence[OrderIntent]) -> None:
+        c = order_intents.c
+        values: dict[str, Any] = {column.name: _param(column) for column in _RESULT_COLUMNS}
+        by_id = update(order_intents).where(c.id == _param(c.id))
+        final = [i for i in intents if i.status.is_final]
+        unsettled = [i for i in intents if not i.status.is_final]
+        # A settled intent holds no lease; an unsettled one keeps its lease until it runs out.
+        for group, statement in (
+            (final, by_id.values({**values, "lease_until": None})),
+            (unsettled, by_id.values(values)),
+        ):
+            for chunk in _chunks(group):
+                await self._session.execute(statement, [self._result_params(i) for i in chunk])
+
+    @staticmethod
+    def _result_params(intent: OrderIntent) -> dict[str, Any]:
+        return {
+            "p_id": intent.id,
+            "p_status": intent.status.value,
+            "p_reason": intent.reason,
+            "p_exchange_order_id": intent.exchange_order_id,
+            "p_filled_quantity": intent.filled_quantity,
+            "p_average_price": intent.average_price,
+            "p_fee": intent.fee,
+            "p_updated_at": intent.updated_at,
+        }
+
+    async def _select(self, statement: Any) -> list[OrderIntent]:
+        return [_intent(row) for row in (await self._session.execute(statement)).mappings()]
+
+
+PLATFORM_RISK_KEY = "platform_risk"
+
+
+class SqlSettingsRepository(SettingsRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get_platform_risk(self) -> PlatformRiskSettings:
+        raw = (
+            await self._session.execute(
+                select(platform_settings.c.value).where(
+                    platform_settings.c.key == PLATFORM_RISK_KEY
+                )
+            )
+        ).scalar_one_or_none()
+        if raw is None:
+            return PlatformRiskSettings()
+        data = json.loads(raw)
+        return PlatformRiskSettings(
+            default_risk_perc=Decimal(data["default_risk_perc"]),
+            default_leverage=int(data["default_leverage"]),
+            max_risk_perc=Decimal(data["max_risk_perc"]),
+            max_leverage=int(data["max_leverage"]),
+        )
+
+    async def save_platform_risk(self, settings: PlatformRiskSettings) -> None:
+        # Decimals as strings: JSON numbers would go through float.
+        value = json.dumps(
+            {
+                "default_risk_perc": str(settings.default_risk_perc),
+                "default_leverage": settings.default_leverage,
+                "max_risk_perc": str(settings.max_risk_perc),
+                "max_leverage": settings.max_leverage,
+            }
+        )
+        insert = _insert(self._session, platform_settings).values(
+            key=PLATFORM_RISK_KEY, value=value
+        )
+        await self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[platform_settings.c.key], set_={"value": insert.excluded.value}
+            )
+        )

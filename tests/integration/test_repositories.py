@@ -1,0 +1,528 @@
+"""The SQL repositories against real SQLite and Postgres, each test on both."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
+from mimic.adapters.sqlalchemy.migrations import upgrade
+from mimic.adapters.sqlalchemy.repositories import (
+    SqlExchangeAccountRepository,
+    SqlOrderIntentRepository,
+    SqlSettingsRepository,
+    SqlSignalRepository,
+    SqlSignalSourceRepository,
+    SqlUserRepository,
+    retired_dedupe_key,
+)
+from mimic.adapters.sqlalchemy.tables import signals as signals_table
+from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
+from mimic.domain.errors import Conflict
+from mimic.domain.orders import (
+    IntentStatus,
+    OrderFill,
+    OrderIntent,
+    OrderLeg,
+    OrderSide,
+    client_order_id,
+)
+from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
+from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
+
+Sessions = async_sessionmaker[AsyncSession]
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(seconds=60)
+TINY = Decimal("0.000000000000000001")
+HUGE = Decimal("12345678901234567.5")
+BODY_KEY = "body:" + "ab" * 32
+SOURCE_ID = "s" * 32
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[Sessions]:
+    await asyncio.to_thread(upgrade, database_url)
+    engine = create_engine(database_url)
+    factory = create_session_factory(engine)
+    async with factory() as session:
+        await SqlSignalSourceRepository(session).add(SignalSource(SOURCE_ID, "master", "hash"))
+        await session.commit()
+    yield factory
+    await engine.dispose()
+
+
+def make_user(name: str, **changes: object) -> User:
+    user = User(
+        id=new_id(),
+        username=name,
+        email=f"{name}@example.com",
+        password_hash="argon2-hash",
+        role=Role.USER,
+        created_at=NOW,
+    )
+    for field, value in changes.items():
+        setattr(user, field, value)
+    return user
+
+
+def make_signal(
+    key: str = BODY_KEY, *, received_at: datetime = NOW, symbol: str = "BTCUSDT"
+) -> Signal:
+    return Signal(
+        id=new_id(),
+        source_id=SOURCE_ID,
+        params=SignalParams(symbol=symbol, action=SignalAction.LONG),
+        dedupe_key=key,
+        received_at=received_at,
+    )
+
+
+def make_account(user: User, status: ConnectionStatus, **changes: object) -> ExchangeAccount:
+    account = ExchangeAccount(
+        id=new_id(), user_id=user.id, exchange="paper", label="main", created_at=NOW
+    )
+    account.status = status
+    for field, value in changes.items():
+        setattr(account, field, value)
+    return account
+
+
+def make_intent(signal: Signal, account_id: str, leg: OrderLeg = OrderLeg.ENTRY) -> OrderIntent:
+    return OrderIntent(
+        id=new_id(),
+        signal_id=signal.id,
+        account_id=account_id,
+        user_id="u" * 32,
+        leg=leg,
+        symbol=signal.params.symbol,
+        side=OrderSide.BUY,
+        quantity=HUGE,
+        reduce_only=False,
+        leverage=5,
+        client_order_id=client_order_id(signal.id, account_id, leg),
+        created_at=NOW,
+    )
+
+
+async def store_signal(sessions: Sessions, signal: Signal) -> None:
+    async with sessions() as session:
+        _, duplicate = await SqlSignalRepository(session).add_unless_duplicate(
+            signal, expiring_after=signal.received_at - WINDOW
+        )
+        assert not duplicate
+        await session.commit()
+
+
+async def count_signals(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return int(
+            (await session.execute(select(func.count()).select_from(signals_table))).scalar_one()
+        )
+
+
+async def test_user_round_trips_settings_caps_and_utc_times(sessions: Sessions) -> None:
+    created = datetime(2025, 3, 1, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    user = make_user(
+        "alice",
+        created_at=created,
+        settings=FollowerRiskSettings(risk_perc=TINY, leverage=7, paused=True),
+        caps=UserCaps(max_risk_perc=HUGE, max_leverage=10),
+    )
+    async with sessions() as session:
+        await SqlUserRepository(session).add(user)
+        await session.commit()
+    async with sessions() as session:
+        loaded = await SqlUserRepository(session).get(user.id)
+        by_name = await SqlUserRepository(session).get_by_username("alice")
+    assert loaded == user == by_name
+    assert loaded is not None
+    assert loaded.settings.risk_perc == TINY
+    assert str(loaded.settings.risk_perc) == str(TINY)
+    assert loaded.caps.max_risk_perc == HUGE
+    assert str(loaded.caps.max_risk_perc) == str(HUGE)
+    assert loaded.created_at.tzinfo is UTC
+    assert loaded.created_at == created
+
+    loaded.active = False
+    loaded.role = Role.ADMIN
+    loaded.settings = FollowerRiskSettings()
+    async with sessions() as session:
+        await SqlUserRepository(session).save(loaded)
+        await session.commit()
+    async with sessions() as session:
+        assert await SqlUserRepository(session).get(user.id) == loaded
+        assert await SqlUserRepository(session).get("missing") is None
+
+
+async def test_user_list_pages_in_creation_order(sessions: Sessions) -> None:
+    async with sessions() as session:
+        repo = SqlUserRepository(session)
+        for n in range(5):
+            await repo.add(make_user(f"user{n}", created_at=NOW + timedelta(seconds=n)))
+        await session.commit()
+        page = await repo.list(offset=1, limit=2)
+    assert [u.username for u in page] == ["user1", "user2"]
+
+
+async def test_user_add_reports_which_field_is_taken(sessions: Sessions) -> None:
+    async with sessions() as session:
+        repo = SqlUserRepository(session)
+        await repo.add(make_user("alice"))
+        await session.commit()
+        with pytest.raises(Conflict, match="username is taken"):
+            await repo.add(make_user("alice", email="other@example.com"))
+        with pytest.raises(Conflict, match="email is already registered"):
+            await repo.add(make_user("bob", email="alice@example.com"))
+        bob = make_user("bob")
+        await repo.add(bob)
+        await repo.save(bob)  # its own name and email are not a conflict
+        bob.username = "alice"
+        with pytest.raises(Conflict, match="username is taken"):
+            await repo.save(bob)
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ({"email": "other@example.com"}, "username is taken"),
+        ({"username": "bob"}, "email is already registered"),
+    ],
+)
+async def test_user_add_race_is_decided_by_the_unique_constraint(
+    sessions: Sessions, second: dict[str, str], message: str
+) -> None:
+    """The second registration passes the check (the first is uncommitted), then loses."""
+    async with sessions() as first, sessions() as other:
+        await SqlUserRepository(first).add(make_user("alice"))
+        late = asyncio.create_task(SqlUserRepository(other).add(make_user("alice", **second)))
+        await asyncio.sleep(0.3)  # let it reach the INSERT, which waits for the first
+        await first.commit()
+        with pytest.raises(Conflict, match=message):
+            await late
+
+
+async def test_signal_round_trip_keeps_decimals_and_utc(sessions: Sessions) -> None:
+    signal = make_signal("id:alert-1", received_at=NOW.astimezone(timezone(timedelta(hours=-5))))
+    signal.params = SignalParams(
+        symbol="ETHUSDT",
+        action=SignalAction.SHORT,
+        risk_perc=TINY,
+        leverage=3,
+        tp_perc=HUGE,
+        sl_perc=Decimal("2.5"),
+        external_id="alert-1",
+    )
+    await store_signal(sessions, signal)
+    async with sessions() as session:
+        loaded = await SqlSignalRepository(session).get(signal.id)
+    assert loaded == signal
+    assert loaded is not None
+    assert loaded.received_at.tzinfo is UTC
+    assert str(loaded.params.risk_perc) == str(TINY)
+
+
+async def test_ten_concurrent_identical_signals_store_one(sessions: Sessions) -> None:
+    async def receive() -> tuple[Signal, bool]:
+        async with sessions() as session:
+            result = await SqlSignalRepository(session).add_unless_duplicate(
+                make_signal(), expiring_after=NOW - WINDOW
+            )
+            await session.commit()
+            return result
+
+    results = await asyncio.gather(*(receive() for _ in range(10)))
+    stored = [signal for signal, duplicate in results if not duplicate]
+    duplicates = [signal for signal, duplicate in results if duplicate]
+    assert len(stored) == 1
+    assert len(duplicates) == 9
+    assert {signal.id for signal in duplicates} == {stored[0].id}
+    assert await count_signals(sessions) == 1
+
+
+async def test_body_key_outside_the_window_stores_a_new_signal(sessions: Sessions) -> None:
+    old = make_signal(received_at=NOW - 2 * WINDOW)
+    await store_signal(sessions, old)
+    async with sessions() as session:
+        repo = SqlSignalRepository(session)
+        fresh, duplicate = await repo.add_unless_duplicate(
+            make_signal(), expiring_after=NOW - WINDOW
+        )
+        assert not duplicate
+        assert fresh.id != old.id
+        # A resend within the window of the new one is its duplicate.
+        again, duplicate = await repo.add_unless_duplicate(
+            make_signal(received_at=NOW + timedelta(seconds=5)), expiring_after=NOW - WINDOW
+        )
+        assert duplicate
+        assert again.id == fresh.id
+        await session.commit()
+        kept_old = await repo.get(old.id)
+    assert kept_old is not None
+    assert kept_old.dedupe_key == f"{BODY_KEY}#{old.id}"
+    assert await count_signals(sessions) == 2
+
+
+async def test_concurrent_signals_after_the_window_store_exactly_one(sessions: Sessions) -> None:
+    await store_signal(sessions, make_signal(received_at=NOW - 2 * WINDOW))
+
+    async def receive() -> tuple[Signal, bool]:
+        async with sessions() as session:
+            result = await SqlSignalRepository(session).add_unless_duplicate(
+                make_signal(), expiring_after=NOW - WINDOW
+            )
+            await session.commit()
+            return result
+
+    results = await asyncio.gather(*(receive() for _ in range(10)))
+    stored = [signal for signal, duplicate in results if not duplicate]
+    assert len(stored) == 1
+    assert {signal.id for signal, _ in results} == {stored[0].id}
+    assert await count_signals(sessions) == 2
+
+
+async def test_explicit_id_keys_never_expire(sessions: Sessions) -> None:
+    old = make_signal("id:order-42", received_at=NOW - timedelta(days=30))
+    await store_signal(sessions, old)
+    async with sessions() as session:
+        found, duplicate = await SqlSignalRepository(session).add_unless_duplicate(
+            make_signal("id:order-42"), expiring_after=NOW - WINDOW
+        )
+    assert duplicate
+    assert found.id == old.id
+
+
+def test_longest_id_key_fits_when_retired() -> None:
+    key = "id:" + "x" * 197
+    retired = retired_dedupe_key(key, "f" * 32)
+    assert len(retired) == 200
+    assert retired.endswith("#" + "f" * 32)
+
+
+async def test_unfinished_signals(sessions: Sessions) -> None:
+    first = make_signal("id:1", received_at=NOW - timedelta(seconds=30))
+    second = make_signal("id:2", received_at=NOW - timedelta(seconds=20))
+    other_symbol = make_signal("id:3", received_at=NOW - timedelta(seconds=25), symbol="ETHUSDT")
+    late = make_signal("id:4", received_at=NOW)
+    for signal in (second, first, other_symbol, late):
+        await store_signal(sessions, signal)
+    async with sessions() as session:
+        repo = SqlSignalRepository(session)
+        assert await repo.list_unfinished(received_before=NOW) == [
+            first.id,
+            other_symbol.id,
+            second.id,
+        ]
+        assert await repo.has_unfinished_before(second)
+        assert not await repo.has_unfinished_before(first)
+        assert not await repo.has_unfinished_before(other_symbol)
+        await repo.set_status(first.id, SignalStatus.DONE)
+        await session.commit()
+        assert not await repo.has_unfinished_before(second)
+        assert await repo.list_unfinished(received_before=NOW) == [other_symbol.id, second.id]
+        recent = await repo.list_recent(limit=2)
+    assert [s.id for s in recent] == [late.id, second.id]
+
+
+async def test_accounts_and_copy_candidates(sessions: Sessions) -> None:
+    active = make_user("active")
+    paused = make_user("paused", settings=FollowerRiskSettings(paused=True))
+    inactive = make_user("inactive", active=False)
+    approved = make_account(active, ConnectionStatus.APPROVED, api_key_masked="abcd...wxyz")
+    disabled = make_account(active, ConnectionStatus.APPROVED, enabled=False)
+    pending = make_account(active, ConnectionStatus.PENDING)
+    rejected = make_account(paused, ConnectionStatus.REJECTED, status_reason="bad key")
+    of_paused = make_account(paused, ConnectionStatus.APPROVED)
+    of_inactive = make_account(inactive, ConnectionStatus.APPROVED)
+    everyone = [approved, disabled, pending, rejected, of_paused, of_inactive]
+    for n, account in enumerate(everyone):
+        account.created_at = NOW + timedelta(seconds=n)
+    async with sessions() as session:
+        for user in (active, paused, inactive):
+            await SqlUserRepository(session).add(user)
+        repo = SqlExchangeAccountRepository(session)
+        for account in everyone:
+            await repo.add(account)
+        await session.commit()
+
+    async with sessions() as session:
+        repo = SqlExchangeAccountRepository(session)
+        candidates = await repo.list_copy_candidates()
+        assert [(a.id, u.id) for a, u in candidates] == [
+            (approved.id, active.id),
+            (disabled.id, active.id),
+            (of_paused.id, paused.id),
+        ]
+        assert candidates[0] == (approved, active)
+        assert candidates[2][1].settings.paused
+
+        assert await repo.get(rejected.id) == rejected
+        # More ids than one IN list holds: the query is chunked.
+        wanted = [approved.id, of_inactive.id, *(new_id() for _ in range(600))]
+        assert {a.id for a in await repo.get_many(wanted)} == {approved.id, of_inactive.id}
+        assert await repo.list_for_user(active.id) == [approved, disabled, pending]
+        assert await repo.list_by_status(ConnectionStatus.PENDING) == [pending]
+        assert len(await repo.list_by_status(None)) == len(everyone)
+
+        pending.status = ConnectionStatus.APPROVED
+        pending.enabled = False
+        await repo.save(pending)
+        await repo.delete(disabled.id)
+        await session.commit()
+        assert await repo.get(pending.id) == pending
+        assert await repo.get(disabled.id) is None
+
+
+async def test_add_new_ignores_intents_already_planned(sessions: Sessions) -> None:
+    signal = make_signal()
+    await store_signal(sessions, signal)
+    entry = make_intent(signal, "a" * 32)
+    close = make_intent(signal, "a" * 32, OrderLeg.CLOSE)
+    async with sessions() as session:
+        repo = SqlOrderIntentRepository(session)
+        await repo.add_new([entry])
+        await repo.add_new([make_intent(signal, "a" * 32), close])  # entry planned again
+        await repo.add_new([])
+        await session.commit()
+        stored = await repo.list_for_signal(signal.id)
+    assert {i.id for i in stored} == {entry.id, close.id}
+    assert next(i for i in stored if i.id == entry.id) == entry
+    assert stored[0].quantity == HUGE
+    assert str(stored[0].quantity) == str(HUGE)
+
+
+async def test_add_new_in_bulk(sessions: Sessions) -> None:
+    signal = make_signal()
+    await store_signal(sessions, signal)
+    intents = [make_intent(signal, new_id()) for _ in range(1200)]
+    async with sessions() as session:
+        repo = SqlOrderIntentRepository(session)
+        await repo.add_new(intents)
+        await repo.add_new(intents[:10])
+        await session.commit()
+        assert len(await repo.list_for_signal(signal.id)) == 1200
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["returning", "update-then-select"])
+async def test_claim_is_exclusive_until_the_lease_runs_out(
+    sessions: Sessions, returning: bool
+) -> None:
+    signal = make_signal()
+    await store_signal(sessions, signal)
+    intents = [make_intent(signal, new_id()) for _ in range(3)]
+    ids = [i.id for i in intents]
+    lease = timedelta(seconds=60)
+    async with sessions() as session:
+        # Without RETURNING (SQLite before 3.35) the claim reads its rows back instead.
+        session.get_bind().dialect.update_returning = returning
+        repo = SqlOrderIntentRepository(session)
+        await repo.add_new(intents)
+        await session.commit()
+
+        claimed = await repo.claim(ids, now=NOW, lease_until=NOW + lease)
+        await session.commit()
+        assert [i.id for i in claimed] == ids
+        assert all(i.status is IntentStatus.SUBMITTING and i.attempts == 1 for i in claimed)
+        assert await repo.claim(ids, now=NOW + lease / 2, lease_until=NOW + lease * 2) == []
+
+        later = NOW + lease + timedelta(seconds=1)
+        again = await repo.claim(ids[:2], now=later, lease_until=later + lease)
+        await session.commit()
+        assert [(i.id, i.attempts) for i in again] == [(ids[0], 2), (ids[1], 2)]
+
+
+async def test_concurrent_claims_split_the_intents(sessions: Sessions) -> None:
+    signal = make_signal()
+    await store_signal(sessions, signal)
+    intents = [make_intent(signal, new_id()) for _ in range(50)]
+    async with sessions() as session:
+        await SqlOrderIntentRepository(session).add_new(intents)
+        await session.commit()
+
+    async def claim() -> list[OrderIntent]:
+        async with sessions() as session:
+            claimed = await SqlOrderIntentRepository(session).claim(
+                [i.id for i in intents], now=NOW, lease_until=NOW + timedelta(seconds=60)
+            )
+            await session.commit()
+            return claimed
+
+    results = await asyncio.gather(*(claim() for _ in range(5)))
+    claimed_ids = [i.id for result in results for i in result]
+    assert sorted(claimed_ids) == sorted(i.id for i in intents)
+
+
+async def test_save_results_settles_or_releases(sessions: Sessions) -> None:
+    signal = make_signal()
+    await store_signal(sessions, signal)
+    filled, rejected, unsettled = (make_intent(signal, new_id()) for _ in range(3))
+    ids = [filled.id, rejected.id, unsettled.id]
+    async with sessions() as session:
+        repo = SqlOrderIntentRepository(session)
+        await repo.add_new([filled, rejected, unsettled])
+        claimed = await repo.claim(ids, now=NOW, lease_until=NOW + timedelta(seconds=60))
+        by_id = {i.id: i for i in claimed}
+        later = NOW + timedelta(seconds=2)
+        by_id[filled.id].record_fill(
+            OrderFill("x-1", filled.client_order_id, "BTCUSDT", OrderSide.BUY, HUGE, TINY, TINY),
+            later,
+        )
+        by_id[rejected.id].reject("margin is insufficient", later)
+        by_id[unsettled.id].retry_later("outcome unknown", later)
+        await repo.save_results(claimed)
+        await session.commit()
+
+    async with sessions() as session:
+        repo = SqlOrderIntentRepository(session)
+        stored = {i.id: i for i in await repo.list_for_signal(signal.id)}
+        assert stored == by_id
+        assert stored[filled.id].average_price == TINY
+        assert stored[filled.id].updated_at == later
+        # The unsettled one is pending again: claimable at once, attempts counting on.
+        retried = await repo.claim(ids, now=later, lease_until=later + timedelta(seconds=60))
+    assert [(i.id, i.attempts) for i in retried] == [(unsettled.id, 2)]
+
+
+async def test_list_for_user_newest_first(sessions: Sessions) -> None:
+    signal = make_signal()
+    await store_signal(sessions, signal)
+    intents = [make_intent(signal, new_id()) for _ in range(4)]
+    for n, intent in enumerate(intents):
+        intent.created_at = NOW + timedelta(seconds=n)
+    intents[3].user_id = "v" * 32
+    async with sessions() as session:
+        repo = SqlOrderIntentRepository(session)
+        await repo.add_new(intents)
+        await session.commit()
+        mine = await repo.list_for_user("u" * 32, limit=2)
+    assert [i.id for i in mine] == [intents[2].id, intents[1].id]
+
+
+async def test_platform_risk_settings(sessions: Sessions) -> None:
+    async with sessions() as session:
+        repo = SqlSettingsRepository(session)
+        assert await repo.get_platform_risk() == PlatformRiskSettings()
+        first = PlatformRiskSettings(
+            default_risk_perc=Decimal("0.25"),
+            default_leverage=3,
+            max_risk_perc=Decimal("2.125"),
+            max_leverage=10,
+        )
+        await repo.save_platform_risk(first)
+        await session.commit()
+        second = PlatformRiskSettings(default_risk_perc=TINY, max_leverage=50)
+        await repo.save_platform_risk(second)
+        await session.commit()
+    async with sessions() as session:
+        loaded = await SqlSettingsRepository(session).get_platform_risk()
+    assert loaded == second
+    assert str(loaded.default_risk_perc) == str(TINY)
