@@ -1,0 +1,60 @@
+"""ExchangeGateway for paper accounts: a thin view of one account on the shared venue."""
+
+from decimal import Decimal
+
+from mimic.adapters.paper.venue import PaperVenue
+from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
+from mimic.domain.errors import ExchangeUnavailable
+from mimic.domain.market import MarketRules
+from mimic.domain.orders import OrderFill, OrderRequest
+from mimic.domain.positions import Balance, Position
+from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
+
+
+class PaperGateway(ExchangeGateway):
+    def __init__(self, venue: PaperVenue, account_id: str) -> None:
+        self._venue = venue
+        self.account_id = account_id
+
+    async def market_rules(self, symbol: str) -> MarketRules:
+        return await self._venue.market_rules(symbol)
+
+    async def fetch_mark_price(self, symbol: str) -> Decimal:
+        return await self._venue.mark_price(symbol)
+
+    async def fetch_balance(self) -> Balance:
+        return await self._venue.balance(self.account_id)
+
+    async def fetch_positions(self) -> list[Position]:
+        return await self._venue.positions(self.account_id)
+
+    async def fetch_position(self, symbol: str) -> Position | None:
+        return await self._venue.position(self.account_id, symbol)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        await self._venue.set_leverage(self.account_id, symbol, leverage)
+
+    async def place_market_order(self, request: OrderRequest) -> OrderFill:
+        return await self._venue.place_market_order(self.account_id, request)
+
+    async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        return await self._venue.find_order(self.account_id, symbol, client_order_id)
+
+
+class PaperGateways(ExchangeGateways):
+    """Gateways hold no connection of their own, so there is nothing to close."""
+
+    def __init__(self, venue: PaperVenue) -> None:
+        self._venue = venue
+        self._gateways: dict[str, PaperGateway] = {}
+
+    def supports(self, exchange: str) -> bool:
+        return exchange == PAPER_EXCHANGE
+
+    async def for_account(self, account: ExchangeAccount) -> ExchangeGateway:
+        if not self.supports(account.exchange):
+            raise ExchangeUnavailable(f"{account.exchange} is not served by the paper exchange")
+        gateway = self._gateways.get(account.id)
+        if gateway is None:
+            gateway = self._gateways[account.id] = PaperGateway(self._venue, account.id)
+        return gateway
