@@ -5,9 +5,6 @@ from mimic.domain.errors import AuthenticationFailed
 from mimic.ports.repositories import TransactionManager, UserRepository
 from mimic.ports.services import PasswordHasher
 
-# Verified when the username is unknown, so both failures cost the same time.
-_DUMMY_PASSWORD = "not-a-real-password"  # noqa: S105
-
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -22,17 +19,18 @@ class AuthenticateUser:
         self._users = users
         self._hasher = hasher
         self._tx = tx
-        self._dummy_hash = hasher.hash(_DUMMY_PASSWORD)
 
     async def __call__(self, credentials: Credentials) -> User:
         user = await self._users.get_by_username(credentials.username)
         if user is None:
-            self._hasher.verify(self._dummy_hash, credentials.password)
+            # Hash anyway, so an unknown username costs the same time as a wrong password.
+            await self._hasher.hash(credentials.password)
             raise AuthenticationFailed("wrong username or password")
-        if not self._hasher.verify(user.password_hash, credentials.password) or not user.active:
+        valid = await self._hasher.verify(user.password_hash, credentials.password)
+        if not valid or not user.active:
             raise AuthenticationFailed("wrong username or password")
         if self._hasher.needs_rehash(user.password_hash):
-            user.password_hash = self._hasher.hash(credentials.password)
+            user.password_hash = await self._hasher.hash(credentials.password)
             await self._users.save(user)
             await self._tx.commit()
         return user

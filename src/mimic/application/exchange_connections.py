@@ -62,8 +62,9 @@ class ConnectExchange:
             api_key_masked=mask_api_key(command.api_key) if command.api_key else None,
         )
         await self._accounts.add(account)
-        await self._paper.open_account(account.id)
         await self._tx.commit()
+        # The venue keeps its own books (own transaction): open them after ours is committed.
+        await self._paper.open_account(account.id)
         return account
 
 

@@ -45,6 +45,7 @@ class ExecutionPolicy:
     # can take the intent over while the request is in flight.
     send_margin: timedelta = timedelta(seconds=20)
     max_signal_age: timedelta = timedelta(minutes=5)
+    order_wait: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,8 @@ class ExecuteSignal:
         signal = await self._signals.get(signal_id)
         if signal is None or signal.status is SignalStatus.DONE:
             return ExecutionSummary(signal_id, {}, finished=True)
+        if not await self._earlier_signals_settled(signal):
+            return ExecutionSummary(signal_id, {}, finished=False)
         if signal.status is SignalStatus.RECEIVED:
             await self._signals.set_status(signal_id, SignalStatus.PROCESSING)
             await self._tx.commit()
@@ -107,11 +110,12 @@ class ExecuteSignal:
             await self._tx.commit()
             if not claimed:
                 break  # held by another worker, or waiting for a retry
-            deadline = time.monotonic() + (self._policy.lease - self._policy.send_margin).seconds
+            usable = self._policy.lease - self._policy.send_margin
+            deadline = time.monotonic() + usable.total_seconds()
             await self._place(signal, claimed, intents, deadline)
             await self._intents.save_results(claimed)
             await self._tx.commit()
-            if any(i.status is IntentStatus.PENDING for i in claimed):
+            if any(not i.status.is_final for i in claimed):
                 break  # unsettled outcomes are retried by the sweeper, lookup first
         intents = await self._intents.list_for_signal(signal_id)
         counts: dict[str, int] = defaultdict(int)
@@ -122,6 +126,23 @@ class ExecuteSignal:
             await self._signals.set_status(signal_id, SignalStatus.DONE)
             await self._tx.commit()
         return ExecutionSummary(signal_id, dict(counts), finished)
+
+    async def _earlier_signals_settled(self, signal: Signal) -> bool:
+        """Signals of one source on one symbol run in the order they arrived.
+
+        A close and a new entry sent on the same bar must not race: both would read the
+        same position. A later signal waits (a bounded time; then the sweeper re-drives it).
+        """
+        deadline = time.monotonic() + self._policy.order_wait.total_seconds()
+        while await self._signals.has_unfinished_before(signal):
+            await self._tx.commit()  # end the read transaction so the next poll sees news
+            if time.monotonic() >= deadline:
+                log.info(
+                    "signal %s waits for an earlier signal on %s", signal.id, signal.params.symbol
+                )
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     def _expired(self, signal: Signal) -> bool:
         return self._clock.now() - signal.received_at > self._policy.max_signal_age
@@ -259,15 +280,17 @@ class ExecuteSignal:
                     return
                 previous = earlier_legs[account_id]
                 for intent in sorted(legs, key=lambda i: _LEG_ORDER[i.leg]):
-                    if any(
-                        p.leg is OrderLeg.CLOSE and p.status is not IntentStatus.FILLED
-                        for p in previous
-                    ):
+                    blocker = _unfilled_close(previous)
+                    if blocker is None:
+                        await self._place_one(signal, intent, gateway, deadline)
+                    elif blocker.status.is_final:
                         intent.skip(
                             "the opposite position could not be closed first", self._clock.now()
                         )
-                        continue
-                    await self._place_one(signal, intent, gateway, deadline)
+                    else:
+                        intent.retry_later(
+                            "waiting for the close of the opposite position", self._clock.now()
+                        )
                     previous.append(intent)
 
         await asyncio.gather(*(run_account(a, legs) for a, legs in by_account.items()))
@@ -322,7 +345,15 @@ class ExecuteSignal:
             intent.record_fill(found, self._clock.now())
         else:
             log.warning("order %s outcome unknown: %s", intent.client_order_id, exc.reason)
-            intent.retry_later(
+            intent.await_outcome(
                 f"outcome unknown ({exc.reason}); looked up before any resend",
                 self._clock.now(),
             )
+
+
+def _unfilled_close(legs: Sequence[OrderIntent]) -> OrderIntent | None:
+    """The entry of a flip waits for its close leg, and is dropped if the close failed."""
+    return next(
+        (i for i in legs if i.leg is OrderLeg.CLOSE and i.status is not IntentStatus.FILLED),
+        None,
+    )

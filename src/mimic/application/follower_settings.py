@@ -33,11 +33,14 @@ class UpdateFollowerSettings:
         updates: dict[str, Any] = {
             name: getattr(change.values, name) for name in change.given & SETTINGS_FIELDS
         }
-        new_settings = replace(user.settings, **updates)
+        # Only what the follower sends now is checked against the caps: values stored before
+        # the admin lowered a cap are capped at execution, and must not block a pause.
         validate_follower_settings(
-            new_settings, await self._settings.get_platform_risk(), user.caps
+            replace(FollowerRiskSettings(), **updates),
+            await self._settings.get_platform_risk(),
+            user.caps,
         )
-        user.settings = new_settings
+        user.settings = replace(user.settings, **updates)
         await self._users.save(user)
         await self._tx.commit()
         return user

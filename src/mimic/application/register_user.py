@@ -38,19 +38,19 @@ class RegisterUser:
         self._clock = clock
 
     async def __call__(self, command: RegisterUserCommand) -> User:
-        if not _USERNAME.match(command.username):
+        if not _USERNAME.fullmatch(command.username):
             raise InvalidField(
                 "username", "must be 3-32 characters: letters, digits, '_', '.', '-'"
             )
         email = command.email.strip().lower()
-        if len(email) > 254 or not _EMAIL.match(email):
+        if len(email) > 254 or not _EMAIL.fullmatch(email):
             raise InvalidField("email", "is not a valid email address")
         check_password_policy(command.password)
         user = User(
             id=uuid.uuid4().hex,
             username=command.username,
             email=email,
-            password_hash=self._hasher.hash(command.password),
+            password_hash=await self._hasher.hash(command.password),
             role=command.role,
             created_at=self._clock.now(),
         )

@@ -112,6 +112,15 @@ class OrderIntent:
         self.reason = reason
         self.updated_at = now
 
+    def await_outcome(self, reason: str, now: datetime) -> None:
+        """Sent, outcome unknown: keep the lease, so nobody resends before it runs out.
+
+        By then a late execution shows up in the lookup that precedes any resend.
+        """
+        self.status = IntentStatus.SUBMITTING
+        self.reason = reason
+        self.updated_at = now
+
     def retry_later(self, reason: str, now: datetime) -> None:
         """Outcome not settled (unknown, rate limited): the sweeper tries again."""
         self.status = IntentStatus.PENDING

@@ -14,6 +14,7 @@ MAX_LEVERAGE = 125
 MAX_TP_PERC = Decimal(1000)
 MAX_SL_PERC = Decimal(100)
 MAX_EXTERNAL_ID_LENGTH = 128
+MAX_DIGITS = 12  # no alert value needs more; stops 1e-999999999 from reaching storage
 
 
 class SignalAction(enum.StrEnum):
@@ -52,6 +53,8 @@ def _decimal(field: str, value: object) -> Decimal | None:
         raise InvalidField(field, f"{value!r} is not a number") from None
     if not result.is_finite():
         raise InvalidField(field, "must be a finite number")
+    if result != 0 and (result.adjusted() > MAX_DIGITS or result.adjusted() < -MAX_DIGITS):
+        raise InvalidField(field, f"{value!r} is out of range")
     return result
 
 
@@ -80,10 +83,14 @@ def parse_signal(
         raise InvalidField("symbol", "is required")
     if not isinstance(action, str):
         raise InvalidField("action", "is required: long, short or close")
+    word = action.strip().lower()
     try:
-        parsed_action = SignalAction(action.strip().lower())
+        # "flat" is what {{strategy.market_position}} says after an exit.
+        parsed_action = SignalAction.CLOSE if word == "flat" else SignalAction(word)
     except ValueError:
-        raise InvalidField("action", f"{action!r} is not one of long, short, close") from None
+        raise InvalidField(
+            "action", f"{action!r} is not one of long, short, close (or flat)"
+        ) from None
     risk = _decimal("risk_perc", risk_perc)
     _in_range("risk_perc", risk, MAX_RISK_PERC, inclusive=True)
     lev = _decimal("leverage", leverage)

@@ -1,0 +1,34 @@
+import asyncio
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher as Argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from mimic.ports.services import Clock, PasswordHasher
+
+
+class SystemClock(Clock):
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class Argon2PasswordHasher(PasswordHasher):
+    """argon2id above OWASP's minimum (19 MiB, t=2, p=1): 64 MiB, t=3, p=1."""
+
+    def __init__(self, memory_kib: int = 64 * 1024, time_cost: int = 3) -> None:
+        self._argon = Argon2(memory_cost=memory_kib, time_cost=time_cost, parallelism=1)
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._argon.hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        return await asyncio.to_thread(self._verify, password_hash, password)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._argon.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._argon.check_needs_rehash(password_hash)

@@ -1,0 +1,166 @@
+"""`mimic run` (embedded), `serve`, `worker`, `scheduler`, `migrate`."""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+from dishka.integrations.taskiq import setup_dishka
+from taskiq import AsyncBroker
+from taskiq.acks import AcknowledgeType
+from taskiq.api import run_receiver_task
+from taskiq.kicker import AsyncKicker
+
+from mimic.adapters.sqlalchemy.migrations import upgrade
+from mimic.application.bootstrap import BootstrapPlatform, BootstrapResult
+from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.app import create_app
+from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.worker.tasks import KEEPALIVE_TASK, SWEEP_TASK, create_broker
+
+log = logging.getLogger("mimic")
+
+KEEPALIVE_SECONDS = 20.0
+
+
+async def bootstrap(settings: Settings) -> BootstrapResult:
+    container = build_container(settings, create_broker(settings))
+    try:
+        async with container() as request:
+            interactor = await request.get(BootstrapPlatform)
+            return await interactor(settings.admin_password, settings.webhook_passphrase)
+    finally:
+        await container.close()
+
+
+def migrate_and_bootstrap(settings: Settings) -> BootstrapResult:
+    upgrade(settings.database_url)
+    result = asyncio.run(bootstrap(settings))
+    _print_first_start(settings, result)
+    return result
+
+
+def _print_first_start(settings: Settings, result: BootstrapResult) -> None:
+    lines = []
+    if result.generated_admin_password:
+        lines.append(f"  admin password (shown once): {result.generated_admin_password}")
+    if result.generated_webhook_passphrase:
+        lines.append(f"  webhook passphrase (shown once): {result.generated_webhook_passphrase}")
+    passphrase = (
+        result.generated_webhook_passphrase
+        or settings.webhook_passphrase
+        or "<the webhook passphrase printed at first start>"
+    )
+    alert = json.dumps(
+        {
+            "passphrase": passphrase,
+            "symbol": "{{ticker}}",
+            "action": "{{strategy.market_position}}",
+            "id": "{{strategy.order.id}}-{{timenow}}",
+        }
+    )
+    print("\nMimic is ready.")
+    print(*lines, sep="\n")
+    print(f"  admin login: admin at {settings.base_url}/api/auth/login")
+    print(f"  webhook URL: {settings.base_url}/webhook")
+    print(f"  TradingView alert message:\n    {alert}\n", flush=True)
+
+
+def serve(settings: Settings, *, embedded_worker: bool | None) -> None:
+    app = create_app(settings, embedded_worker=embedded_worker)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+async def run_worker(settings: Settings, max_async_tasks: int) -> None:
+    if settings.redis_url is None:
+        raise SystemExit(
+            "mimic worker needs MIMIC_REDIS_URL (the embedded mode runs it in-process)"
+        )
+    broker = create_broker(settings)
+    container = build_container(settings, broker)
+    setup_dishka(container, broker)
+    broker.is_worker_process = True
+    await broker.startup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    receiver = asyncio.create_task(
+        run_receiver_task(
+            broker,
+            max_async_tasks=max_async_tasks,
+            ack_time=AcknowledgeType.WHEN_EXECUTED,
+        )
+    )
+    log.info("worker started on %s", settings.queue_name)
+    await stop.wait()
+    receiver.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await receiver
+    await broker.shutdown()
+    await container.close()
+
+
+async def run_scheduler(settings: Settings) -> None:
+    """Exactly one per deployment: kicks the sweeper and a keep-alive on a timer."""
+    if settings.redis_url is None:
+        raise SystemExit("mimic scheduler needs MIMIC_REDIS_URL")
+    broker: AsyncBroker = create_broker(settings)
+    await broker.startup()
+    sweep: AsyncKicker[[], None] = AsyncKicker(SWEEP_TASK, broker, labels={})
+    keepalive: AsyncKicker[[], None] = AsyncKicker(KEEPALIVE_TASK, broker, labels={})
+    sweep_every = settings.sweep_interval.total_seconds()
+    loop = asyncio.get_running_loop()
+    next_sweep = next_keepalive = loop.time()
+    try:
+        while True:
+            now = loop.time()
+            with contextlib.suppress(Exception):
+                if now >= next_sweep:
+                    await sweep.kiq()
+                    next_sweep = now + sweep_every
+                if now >= next_keepalive:
+                    await keepalive.kiq()
+                    next_keepalive = now + KEEPALIVE_SECONDS
+            await asyncio.sleep(min(next_sweep, next_keepalive) - loop.time() + 0.01)
+    finally:
+        await broker.shutdown()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="mimic", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="embedded: migrate, bootstrap, serve HTTP + in-process worker")
+    commands.add_parser("serve", help="HTTP only (production, with MIMIC_REDIS_URL)")
+    worker = commands.add_parser("worker", help="a worker process (production)")
+    worker.add_argument("--max-tasks", type=int, default=20)
+    commands.add_parser("scheduler", help="the one scheduler process (production)")
+    commands.add_parser("migrate", help="apply migrations and bootstrap the admin")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.from_env()
+    if args.command == "run":
+        migrate_and_bootstrap(settings)
+        serve(settings, embedded_worker=True if settings.embedded else None)
+    elif args.command == "serve":
+        serve(settings, embedded_worker=None)
+    elif args.command == "worker":
+        asyncio.run(run_worker(settings, args.max_tasks))
+    elif args.command == "scheduler":
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_scheduler(settings))
+    elif args.command == "migrate":
+        migrate_and_bootstrap(settings)
+    else:  # pragma: no cover - argparse rejects unknown commands
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Settings from the environment (MIMIC_*); the embedded default needs none of them."""
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def _secret_file(path: Path) -> str:
+    """A secret generated once and kept in a 0600 file, so restarts keep sessions valid."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+    access_token_minutes: int = 60 * 12
+    admin_password: str | None = field(default=None, repr=False)
+    webhook_passphrase: str | None = field(default=None, repr=False)
+    dedupe_window: timedelta = timedelta(seconds=60)
+    max_signal_age: timedelta = timedelta(minutes=5)
+    intent_lease: timedelta = timedelta(seconds=60)
+    sweep_interval: timedelta = timedelta(seconds=15)
+    fanout_concurrency: int = 64
+    paper_starting_balance: Decimal = Decimal(10000)
+    # Simulated exchange round trip, for demos and crash tests; zero by default.
+    paper_latency: timedelta = timedelta(0)
+    max_body_bytes: int = 64 * 1024
+    queue_name: str = "mimic:signals"
+    redis_idle_timeout: timedelta = timedelta(seconds=60)
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis: the worker runs inside the HTTP process on an in-memory broker."""
+        return self.redis_url is None
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        var_dir = Path(os.environ.get("MIMIC_VAR_DIR", str(DEFAULT_VAR_DIR)))
+        database_url = os.environ.get("MIMIC_DATABASE_URL") or (
+            f"sqlite+aiosqlite:///{var_dir / 'mimic.db'}"
+        )
+        jwt_secret = os.environ.get("MIMIC_SECRET_KEY") or _secret_file(var_dir / "secret_key")
+        return cls(
+            database_url=database_url,
+            redis_url=os.environ.get("MIMIC_REDIS_URL") or None,
+            host=os.environ.get("MIMIC_HOST", "127.0.0.1"),
+            port=_int("MIMIC_PORT", 8000),
+            public_url=os.environ.get("MIMIC_PUBLIC_URL") or None,
+            jwt_secret=jwt_secret,
+            admin_password=os.environ.get("MIMIC_ADMIN_PASSWORD") or None,
+            webhook_passphrase=os.environ.get("MIMIC_WEBHOOK_PASSPHRASE") or None,
+            dedupe_window=timedelta(seconds=_int("MIMIC_DEDUPE_WINDOW_SECONDS", 60)),
+            max_signal_age=timedelta(seconds=_int("MIMIC_MAX_SIGNAL_AGE_SECONDS", 300)),
+            intent_lease=timedelta(seconds=_int("MIMIC_INTENT_LEASE_SECONDS", 60)),
+            sweep_interval=timedelta(seconds=_int("MIMIC_SWEEP_INTERVAL_SECONDS", 15)),
+            fanout_concurrency=_int("MIMIC_FANOUT_CONCURRENCY", 64),
+            paper_starting_balance=Decimal(os.environ.get("MIMIC_PAPER_BALANCE", "10000")),
+            paper_latency=timedelta(milliseconds=_int("MIMIC_PAPER_LATENCY_MS", 0)),
+            queue_name=os.environ.get("MIMIC_QUEUE_NAME", "mimic:signals"),
+            redis_idle_timeout=timedelta(seconds=_int("MIMIC_REDIS_IDLE_TIMEOUT_SECONDS", 60)),
+        )

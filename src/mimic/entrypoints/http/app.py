@@ -1,0 +1,84 @@
+"""The Litestar application; `create_app(settings, *overrides)` is what tests build too."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from dishka import Provider
+from dishka.integrations.litestar import DishkaRouter
+from dishka.integrations.litestar import setup_dishka as setup_litestar_dishka
+from dishka.integrations.taskiq import setup_dishka as setup_taskiq_dishka
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from taskiq import AsyncBroker
+
+from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.domain.errors import DomainError
+from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.errors import domain_error_handler
+from mimic.entrypoints.http.routes import ROUTE_HANDLERS
+from mimic.entrypoints.http.security import make_jwt_auth
+from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.worker.tasks import create_broker
+
+log = logging.getLogger(__name__)
+
+
+async def _sweep_forever(app: Litestar, interval: float) -> None:
+    """Embedded mode's scheduler: re-drive unfinished signals now and then."""
+    container = app.state.dishka_container
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with container() as request_container:
+                sweeper = await request_container.get(SweepUnfinishedSignals)
+                await sweeper()
+        except Exception:  # keep sweeping; the next round retries
+            log.exception("sweeper round failed")
+
+
+def create_app(
+    settings: Settings,
+    *overrides: Provider,
+    broker: AsyncBroker | None = None,
+    embedded_worker: bool | None = None,
+) -> Litestar:
+    """`embedded_worker` (default: when no Redis is configured) runs tasks in this process."""
+    broker = broker or create_broker(settings)
+    run_worker = settings.embedded if embedded_worker is None else embedded_worker
+    container = build_container(settings, broker, *overrides)
+    jwt_auth = make_jwt_auth(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await broker.startup()
+        sweeper = None
+        if run_worker:
+            sweeper = asyncio.create_task(
+                _sweep_forever(app, settings.sweep_interval.total_seconds())
+            )
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+            await broker.shutdown()
+            await container.close()
+
+    app = Litestar(
+        route_handlers=[DishkaRouter("", route_handlers=ROUTE_HANDLERS)],
+        on_app_init=[jwt_auth.on_app_init],
+        exception_handlers={DomainError: domain_error_handler},
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0"),
+        request_max_body_size=1024 * 1024,
+        debug=False,
+    )
+    app.state.jwt_auth = jwt_auth
+    setup_litestar_dishka(container, app)
+    if run_worker:
+        setup_taskiq_dishka(container, broker)
+    return app

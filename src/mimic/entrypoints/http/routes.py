@@ -1,0 +1,309 @@
+"""Route handlers (API.md). Handlers translate; interactors decide."""
+
+from typing import Annotated, Any
+
+import msgspec
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mimic.application.authenticate_user import AuthenticateUser, Credentials
+from mimic.application.exchange_connections import (
+    ConnectExchange,
+    ConnectExchangeCommand,
+    ListConnections,
+    ManageConnection,
+    ReviewConnection,
+)
+from mimic.application.follower_settings import SettingsChange, UpdateFollowerSettings
+from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
+from mimic.application.portfolio import ViewPortfolio
+from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
+from mimic.application.register_user import RegisterUser, RegisterUserCommand
+from mimic.application.signal_reports import ReportSignals
+from mimic.domain.accounts import ConnectionStatus, User
+from mimic.domain.errors import InvalidField
+from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
+from mimic.domain.symbols import normalize_symbol
+from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http import schemas, views
+from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.security import admin_only
+
+WEBHOOK_MAX_BODY = 64 * 1024
+
+AuthRequest = Request[User, Any, Any]
+
+
+class HealthController(Controller):
+    path = "/health"
+
+    @get("/", operation_id="health")
+    async def health(self) -> schemas.Health:
+        return schemas.Health(status="ok")
+
+    @get("/ready", operation_id="health_ready")
+    async def ready(
+        self, session: FromDishka[AsyncSession], settings: FromDishka[Settings]
+    ) -> Response[Any]:
+        try:
+            await session.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not ready"
+            return Response(error_body(503, f"database: {exc.__class__.__name__}"), status_code=503)
+        if settings.redis_url is not None:
+            client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+            try:
+                await client.ping()
+            except Exception as exc:
+                return Response(
+                    error_body(503, f"redis: {exc.__class__.__name__}"), status_code=503
+                )
+            finally:
+                await client.aclose()
+        return Response({"status": "ok"}, status_code=200)
+
+
+class WebhookController(Controller):
+    path = "/webhook"
+
+    @post(
+        "/",
+        operation_id="receive_webhook",
+        request_max_body_size=WEBHOOK_MAX_BODY,
+        status_code=HTTP_202_ACCEPTED,
+    )
+    async def receive(
+        self, request: Request[Any, Any, Any], receive_signal: FromDishka[ReceiveSignal]
+    ) -> Response[schemas.WebhookAccepted]:
+        # TradingView sends JSON as text/plain unless the alert text is valid JSON: read raw.
+        body = await request.body()
+        try:
+            payload = msgspec.json.decode(body)
+        except msgspec.DecodeError as exc:
+            raise HTTPException(status_code=400, detail=f"body is not valid JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise HTTPException(status_code=400, detail="body must be a JSON object")
+        result = await receive_signal(ReceiveSignalCommand(payload=payload, raw_body=body))
+        return Response(
+            schemas.WebhookAccepted(signal_id=result.signal_id, duplicate=result.duplicate),
+            status_code=HTTP_200_OK if result.duplicate else HTTP_202_ACCEPTED,
+        )
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+
+    @post("/register", operation_id="register", status_code=201)
+    async def register(
+        self, data: schemas.RegisterRequest, register_user: FromDishka[RegisterUser]
+    ) -> schemas.ProfileOut:
+        user = await register_user(
+            RegisterUserCommand(username=data.username, email=data.email, password=data.password)
+        )
+        return views.profile(user, PlatformRiskSettings())
+
+    @post("/login", operation_id="login", status_code=200)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: schemas.LoginRequest,
+        authenticate: FromDishka[AuthenticateUser],
+    ) -> schemas.TokenResponse:
+        user = await authenticate(Credentials(username=data.username, password=data.password))
+        token = request.app.state.jwt_auth.create_token(identifier=user.id)
+        return schemas.TokenResponse(access_token=token)
+
+
+class MeController(Controller):
+    path = "/api/me"
+
+    @get("/", operation_id="me")
+    async def me(
+        self, request: AuthRequest, platform: FromDishka[ManagePlatformSettings]
+    ) -> schemas.ProfileOut:
+        return views.profile(request.user, await platform.get())
+
+    @patch("/settings", operation_id="update_my_settings")
+    async def update_settings(
+        self,
+        request: AuthRequest,
+        data: schemas.SettingsPatch,
+        update: FromDishka[UpdateFollowerSettings],
+        platform: FromDishka[ManagePlatformSettings],
+    ) -> schemas.ProfileOut:
+        given = frozenset(
+            name
+            for name in ("risk_perc", "leverage", "paused")
+            if getattr(data, name) is not msgspec.UNSET
+        )
+        values = FollowerRiskSettings(
+            risk_perc=_unset_to_none(data.risk_perc),
+            leverage=_unset_to_none(data.leverage),
+            paused=bool(_unset_to_none(data.paused)),
+        )
+        user = await update(SettingsChange(user_id=request.user.id, values=values, given=given))
+        return views.profile(user, await platform.get())
+
+
+def _unset_to_none(value: Any) -> Any:
+    return None if value is msgspec.UNSET else value
+
+
+class ExchangeController(Controller):
+    path = "/api/exchanges"
+
+    @post("/", operation_id="connect_exchange", status_code=201)
+    async def connect(
+        self,
+        request: AuthRequest,
+        data: schemas.ConnectExchangeRequest,
+        connect: FromDishka[ConnectExchange],
+    ) -> schemas.ExchangeOut:
+        account = await connect(
+            ConnectExchangeCommand(
+                user_id=request.user.id,
+                exchange=data.exchange,
+                label=data.label,
+                api_key=data.api_key,
+                api_secret=data.api_secret,
+                password=data.password,
+            )
+        )
+        return views.exchange(account)
+
+    @get("/", operation_id="list_my_exchanges")
+    async def list_mine(
+        self, request: AuthRequest, connections: FromDishka[ListConnections]
+    ) -> list[schemas.ExchangeOut]:
+        return [views.exchange(a) for a in await connections(request.user.id)]
+
+    @patch("/{account_id:str}", operation_id="set_exchange_enabled")
+    async def set_enabled(
+        self,
+        request: AuthRequest,
+        account_id: str,
+        data: schemas.EnablePatch,
+        manage: FromDishka[ManageConnection],
+    ) -> schemas.ExchangeOut:
+        account = await manage.set_enabled(request.user.id, account_id, data.enabled)
+        return views.exchange(account)
+
+    @delete("/{account_id:str}", operation_id="delete_exchange", status_code=HTTP_204_NO_CONTENT)
+    async def remove(
+        self, request: AuthRequest, account_id: str, manage: FromDishka[ManageConnection]
+    ) -> None:
+        await manage.delete(request.user.id, account_id)
+
+
+class PortfolioController(Controller):
+    path = "/api"
+
+    @get("/positions", operation_id="list_positions")
+    async def positions(
+        self, request: AuthRequest, portfolio: FromDishka[ViewPortfolio]
+    ) -> list[schemas.PositionOut]:
+        return views.positions(await portfolio.positions(request.user.id))
+
+    @get("/orders", operation_id="list_orders")
+    async def orders(
+        self,
+        request: AuthRequest,
+        portfolio: FromDishka[ViewPortfolio],
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
+    ) -> list[schemas.OrderOut]:
+        return [views.order(o) for o in await portfolio.orders(request.user.id, limit)]
+
+    @get("/balance", operation_id="get_balance")
+    async def balance(
+        self, request: AuthRequest, portfolio: FromDishka[ViewPortfolio]
+    ) -> list[schemas.BalanceOut]:
+        return views.balances(await portfolio.balances(request.user.id))
+
+
+class SignalController(Controller):
+    path = "/api/signals"
+    guards = [admin_only]  # noqa: RUF012
+
+    @get("/", operation_id="list_signals")
+    async def list_signals(
+        self,
+        reports: FromDishka[ReportSignals],
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    ) -> list[schemas.SignalOut]:
+        return [views.signal(s) for s in await reports.list_recent(limit)]
+
+    @get("/{signal_id:str}", operation_id="get_signal")
+    async def get_signal(
+        self, signal_id: str, reports: FromDishka[ReportSignals]
+    ) -> schemas.SignalReportOut:
+        return views.signal_report(await reports.report(signal_id))
+
+
+class AdminController(Controller):
+    path = "/api/admin"
+    guards = [admin_only]  # noqa: RUF012
+
+    @get("/exchanges", operation_id="admin_list_exchanges")
+    async def list_exchanges(
+        self, connections: FromDishka[ListConnections], status: str | None = None
+    ) -> list[schemas.ExchangeOut]:
+        try:
+            wanted = ConnectionStatus(status) if status else None
+        except ValueError:
+            raise InvalidField("status", "must be pending, approved or rejected") from None
+        return [views.exchange(a) for a in await connections.by_status(wanted)]
+
+    @post("/exchanges/{account_id:str}/approve", operation_id="approve_exchange", status_code=200)
+    async def approve(
+        self, account_id: str, review: FromDishka[ReviewConnection]
+    ) -> schemas.ExchangeOut:
+        return views.exchange(await review.approve(account_id))
+
+    @post("/exchanges/{account_id:str}/reject", operation_id="reject_exchange", status_code=200)
+    async def reject(
+        self, account_id: str, data: schemas.RejectRequest, review: FromDishka[ReviewConnection]
+    ) -> schemas.ExchangeOut:
+        return views.exchange(await review.reject(account_id, data.reason))
+
+    @get("/settings", operation_id="get_platform_settings")
+    async def get_settings(
+        self, platform: FromDishka[ManagePlatformSettings]
+    ) -> schemas.PlatformSettingsBody:
+        return views.platform_settings(await platform.get())
+
+    @put("/settings", operation_id="put_platform_settings")
+    async def put_settings(
+        self, data: schemas.PlatformSettingsBody, platform: FromDishka[ManagePlatformSettings]
+    ) -> schemas.PlatformSettingsBody:
+        new = PlatformRiskSettings(
+            default_risk_perc=data.default_risk_perc,
+            default_leverage=data.default_leverage,
+            max_risk_perc=data.max_risk_perc,
+            max_leverage=data.max_leverage,
+        )
+        return views.platform_settings(await platform.replace(new))
+
+    @put("/paper/prices/{symbol:str}", operation_id="set_paper_price")
+    async def set_paper_price(
+        self, symbol: str, data: schemas.PaperPriceRequest, set_price: FromDishka[SetPaperPrice]
+    ) -> schemas.PaperPriceOut:
+        normalized = normalize_symbol(symbol)
+        await set_price(normalized, data.price)
+        return schemas.PaperPriceOut(symbol=normalized, price=data.price)
+
+
+ROUTE_HANDLERS = [
+    HealthController,
+    WebhookController,
+    AuthController,
+    MeController,
+    ExchangeController,
+    PortfolioController,
+    SignalController,
+    AdminController,
+]

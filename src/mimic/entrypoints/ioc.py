@@ -1,0 +1,183 @@
+"""The composition root: dishka providers, one per layer, overridable by tests."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from taskiq import AsyncBroker
+
+from mimic.adapters.paper.faults import PaperFaults
+from mimic.adapters.paper.gateway import PaperGateways
+from mimic.adapters.paper.venue import PaperVenue
+from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
+from mimic.adapters.sqlalchemy.repositories import (
+    SqlExchangeAccountRepository,
+    SqlOrderIntentRepository,
+    SqlSettingsRepository,
+    SqlSignalRepository,
+    SqlSignalSourceRepository,
+    SqlTransactionManager,
+    SqlUserRepository,
+)
+from mimic.adapters.system import Argon2PasswordHasher, SystemClock
+from mimic.adapters.taskiq_queue import TaskiqSignalQueue
+from mimic.application.authenticate_user import AuthenticateUser
+from mimic.application.bootstrap import BootstrapPlatform
+from mimic.application.exchange_connections import (
+    ConnectExchange,
+    ListConnections,
+    ManageConnection,
+    ReviewConnection,
+)
+from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
+from mimic.application.follower_settings import UpdateFollowerSettings
+from mimic.application.platform_admin import (
+    ManagePlatformSettings,
+    SetPaperPrice,
+    SweepUnfinishedSignals,
+)
+from mimic.application.portfolio import ViewPortfolio
+from mimic.application.receive_signal import ReceiveSignal
+from mimic.application.register_user import RegisterUser
+from mimic.application.signal_reports import ReportSignals
+from mimic.entrypoints.config import Settings
+from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
+from mimic.ports.repositories import (
+    ExchangeAccountRepository,
+    OrderIntentRepository,
+    SettingsRepository,
+    SignalRepository,
+    SignalSourceRepository,
+    TransactionManager,
+    UserRepository,
+)
+from mimic.ports.services import Clock, PasswordHasher, SignalQueue
+
+
+class InfrastructureProvider(Provider):
+    """APP scope: one engine, broker, venue and gateway pool per process."""
+
+    scope = Scope.APP
+    settings = from_context(provides=Settings)
+    broker = from_context(provides=AsyncBroker)
+    clock = provide(SystemClock, provides=Clock)
+    queue = provide(TaskiqSignalQueue, provides=SignalQueue)
+
+    @provide
+    def hasher(self) -> PasswordHasher:
+        return Argon2PasswordHasher()
+
+    @provide
+    async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine(settings.database_url)
+        yield engine
+        await engine.dispose()
+
+    @provide
+    def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+        return create_session_factory(engine)
+
+    @provide
+    def paper_venue(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings
+    ) -> PaperVenue:
+        return PaperVenue(
+            sessions,
+            clock,
+            starting_balance=settings.paper_starting_balance,
+            faults=PaperFaults(latency=settings.paper_latency.total_seconds()),
+        )
+
+    @provide
+    def paper_market(self, venue: PaperVenue) -> PaperMarket:
+        return venue
+
+    @provide
+    def symbol_catalog(self, venue: PaperVenue) -> SymbolCatalog:
+        return venue
+
+    @provide
+    def gateways(self, venue: PaperVenue) -> ExchangeGateways:
+        return PaperGateways(venue)
+
+    @provide
+    def execution_policy(self, settings: Settings) -> ExecutionPolicy:
+        return ExecutionPolicy(
+            concurrency_per_exchange=settings.fanout_concurrency,
+            lease=settings.intent_lease,
+            send_margin=min(settings.intent_lease / 3, timedelta(seconds=20)),
+            max_signal_age=settings.max_signal_age,
+        )
+
+
+class PersistenceProvider(Provider):
+    """REQUEST scope: one session per request or task, never shared across tasks."""
+
+    scope = Scope.REQUEST
+
+    @provide
+    async def session(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
+        async with sessions() as session:
+            yield session
+
+    tx = provide(SqlTransactionManager, provides=TransactionManager)
+    users = provide(SqlUserRepository, provides=UserRepository)
+    sources = provide(SqlSignalSourceRepository, provides=SignalSourceRepository)
+    signals = provide(SqlSignalRepository, provides=SignalRepository)
+    accounts = provide(SqlExchangeAccountRepository, provides=ExchangeAccountRepository)
+    intents = provide(SqlOrderIntentRepository, provides=OrderIntentRepository)
+    settings_repo = provide(SqlSettingsRepository, provides=SettingsRepository)
+
+
+class InteractorProvider(Provider):
+    scope = Scope.REQUEST
+
+    @provide
+    def receive_signal(
+        self,
+        sources: SignalSourceRepository,
+        signals: SignalRepository,
+        catalog: SymbolCatalog,
+        tx: TransactionManager,
+        queue: SignalQueue,
+        clock: Clock,
+        settings: Settings,
+    ) -> ReceiveSignal:
+        return ReceiveSignal(sources, signals, catalog, tx, queue, clock, settings.dedupe_window)
+
+    @provide
+    def sweep(
+        self, signals: SignalRepository, queue: SignalQueue, clock: Clock, settings: Settings
+    ) -> SweepUnfinishedSignals:
+        # Signals younger than a lease are most likely still being worked on.
+        return SweepUnfinishedSignals(signals, queue, clock, grace=settings.intent_lease)
+
+    execute_signal = provide(ExecuteSignal)
+    register_user = provide(RegisterUser)
+    authenticate_user = provide(AuthenticateUser)
+    update_settings = provide(UpdateFollowerSettings)
+    connect_exchange = provide(ConnectExchange)
+    list_connections = provide(ListConnections)
+    manage_connection = provide(ManageConnection)
+    review_connection = provide(ReviewConnection)
+    portfolio = provide(ViewPortfolio)
+    reports = provide(ReportSignals)
+    platform_settings = provide(ManagePlatformSettings)
+    set_paper_price = provide(SetPaperPrice)
+    bootstrap = provide(BootstrapPlatform)
+
+
+def build_container(
+    settings: Settings, broker: AsyncBroker, *overrides: Provider
+) -> AsyncContainer:
+    """Later providers win: tests pass fakes or tuned adapters as `overrides`."""
+    return make_async_container(
+        InfrastructureProvider(),
+        PersistenceProvider(),
+        InteractorProvider(),
+        *overrides,
+        context={Settings: settings, AsyncBroker: broker},
+    )

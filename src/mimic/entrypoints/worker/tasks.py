@@ -1,0 +1,53 @@
+"""The worker's tasks and the broker they run on (Redis Streams, or in-memory embedded)."""
+
+import logging
+
+from dishka.integrations.taskiq import FromDishka, inject
+from taskiq import AsyncBroker, InMemoryBroker
+from taskiq_redis import RedisStreamBroker
+
+from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK
+from mimic.application.execute_signal import ExecuteSignal
+from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.entrypoints.config import Settings
+
+log = logging.getLogger(__name__)
+
+SWEEP_TASK = "mimic.sweep_unfinished"
+KEEPALIVE_TASK = "mimic.keepalive"
+
+
+@inject(patch_module=True)
+async def execute_signal(signal_id: str, interactor: FromDishka[ExecuteSignal]) -> None:
+    summary = await interactor(signal_id)
+    log.info("signal %s: %s%s", signal_id, summary.counts, "" if summary.finished else " (more)")
+
+
+@inject(patch_module=True)
+async def sweep_unfinished(sweeper: FromDishka[SweepUnfinishedSignals]) -> None:
+    await sweeper()
+
+
+async def keepalive() -> None:
+    """Does nothing: a read that returns a message lets idle workers reclaim a dead one's."""
+
+
+def create_broker(settings: Settings) -> AsyncBroker:
+    broker: AsyncBroker
+    if settings.redis_url is None:
+        broker = InMemoryBroker(max_async_tasks=100)
+    else:
+        # xread_count=1: a larger prefetch strands fetched messages when a worker stops.
+        # Messages of a dead worker are reclaimed after idle_timeout by a live one.
+        broker = RedisStreamBroker(
+            url=settings.redis_url,
+            queue_name=settings.queue_name,
+            consumer_group_name="mimic-workers",
+            xread_count=1,
+            idle_timeout=int(settings.redis_idle_timeout.total_seconds() * 1000),
+            unacknowledged_lock_timeout=30,
+        )
+    broker.register_task(execute_signal, task_name=EXECUTE_SIGNAL_TASK)
+    broker.register_task(sweep_unfinished, task_name=SWEEP_TASK)
+    broker.register_task(keepalive, task_name=KEEPALIVE_TASK)
+    return broker

@@ -1,0 +1,683 @@
+"""In-memory adapters for the ports: fast unit tests with no sockets and no database.
+
+These are adapters, not mocks: each subclasses the Protocol it implements and behaves like
+the real thing in the ways the application relies on (unique constraints, leases, copies
+in and out). Repositories store and hand out deep copies, as a database would, so a test
+cannot pass because an interactor and a repository share one object.
+"""
+
+import builtins
+import copy
+import functools
+import json
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
+from mimic.domain.errors import (
+    BelowMinNotional,
+    Conflict,
+    ExchangeError,
+    ExchangeUnavailable,
+    InvalidPrecision,
+    OrderRejected,
+    OutcomeUnknown,
+    ReduceOnlyRejected,
+    UnknownSymbol,
+)
+from mimic.domain.market import MarketRules
+from mimic.domain.orders import IntentStatus, OrderFill, OrderIntent, OrderRequest, OrderSide
+from mimic.domain.positions import Balance, Position, PositionSide
+from mimic.domain.risk import PlatformRiskSettings
+from mimic.domain.signal import Signal, SignalStatus, key_expires
+from mimic.ports.exchange import ExchangeGateway, ExchangeGateways, PaperMarket, SymbolCatalog
+from mimic.ports.repositories import (
+    ExchangeAccountRepository,
+    OrderIntentRepository,
+    SettingsRepository,
+    SignalRepository,
+    SignalSourceRepository,
+    TransactionManager,
+    UserRepository,
+)
+from mimic.ports.services import Clock, PasswordHasher, SignalQueue
+
+EXCHANGEINFO = (
+    Path(__file__).resolve().parent.parent
+    / "src"
+    / "mimic"
+    / "adapters"
+    / "paper"
+    / "exchangeinfo.json"
+)
+
+START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+# --- exchange rules --------------------------------------------------------------------
+
+
+def parse_market_rules(symbol_info: Mapping[str, Any]) -> MarketRules:
+    """MarketRules from one entry of Binance's `exchangeInfo.symbols` (market orders)."""
+    filters = {f["filterType"]: f for f in symbol_info["filters"]}
+    lot = filters["MARKET_LOT_SIZE"]
+    return MarketRules(
+        symbol=symbol_info["symbol"],
+        step_size=Decimal(lot["stepSize"]),
+        tick_size=Decimal(filters["PRICE_FILTER"]["tickSize"]),
+        min_qty=Decimal(lot["minQty"]),
+        max_qty=Decimal(lot["maxQty"]),
+        min_notional=Decimal(filters["MIN_NOTIONAL"]["notional"]),
+    )
+
+
+@functools.cache
+def binance_rules() -> Mapping[str, MarketRules]:
+    """The real USD-M rules the paper exchange is seeded with, by symbol."""
+    info = json.loads(EXCHANGEINFO.read_text())
+    return MappingProxyType({s["symbol"]: parse_market_rules(s) for s in info["symbols"]})
+
+
+def rules_for(symbol: str) -> MarketRules:
+    return binance_rules()[symbol]
+
+
+# --- services ----------------------------------------------------------------------------
+
+
+class FixedClock(Clock):
+    """Time stands still until a test sets or advances it; always timezone-aware UTC."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self._now = START
+        self.set(now)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        if moment.tzinfo is None:
+            raise ValueError("FixedClock needs a timezone-aware datetime")
+        self._now = moment.astimezone(UTC)
+
+    def advance(self, delta: timedelta) -> datetime:
+        self._now += delta
+        return self._now
+
+
+class FakeTransactionManager(TransactionManager):
+    def __init__(self) -> None:
+        self.commits = 0
+        self.rollbacks = 0
+
+    async def commit(self) -> None:
+        self.commits += 1
+
+    async def rollback(self) -> None:
+        self.rollbacks += 1
+
+
+class RecordingSignalQueue(SignalQueue):
+    def __init__(self) -> None:
+        self.enqueued: list[str] = []
+
+    async def enqueue_execution(self, signal_id: str) -> None:
+        self.enqueued.append(signal_id)
+
+
+class PlainPasswordHasher(PasswordHasher):
+    """ "plain$" + password: instant. Hashes with LEGACY_PREFIX verify but need a rehash."""
+
+    PREFIX = "plain$"
+    LEGACY_PREFIX = "legacy$"
+
+    def __init__(self) -> None:
+        self.hash_calls = 0
+        self.verify_calls = 0
+
+    async def hash(self, password: str) -> str:
+        self.hash_calls += 1
+        return self.PREFIX + password
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        self.verify_calls += 1
+        return password_hash in (self.PREFIX + password, self.LEGACY_PREFIX + password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(self.PREFIX)
+
+
+class FakeSymbolCatalog(SymbolCatalog):
+    def __init__(self, symbols: Iterable[str] | None = None) -> None:
+        self.symbols = set(binance_rules() if symbols is None else symbols)
+
+    async def is_tradable(self, symbol: str) -> bool:
+        return symbol in self.symbols
+
+
+class FakePaperMarket(PaperMarket):
+    def __init__(self) -> None:
+        self.prices: dict[str, Decimal] = {}
+        self.opened: list[str] = []
+
+    async def set_mark_price(self, symbol: str, price: Decimal) -> None:
+        self.prices[symbol] = price
+
+    async def mark_prices(self) -> dict[str, Decimal]:
+        return dict(self.prices)
+
+    async def open_account(self, account_id: str) -> None:
+        if account_id not in self.opened:
+            self.opened.append(account_id)
+
+
+# --- repositories ------------------------------------------------------------------------
+
+
+class InMemoryUserRepository(UserRepository):
+    def __init__(self) -> None:
+        self._rows: dict[str, User] = {}
+
+    def _check_unique(self, user: User) -> None:
+        for other in self._rows.values():
+            if other.id == user.id:
+                continue
+            if other.username == user.username:
+                raise Conflict("username is taken")
+            if other.email == user.email:
+                raise Conflict("email is already registered")
+
+    async def add(self, user: User) -> None:
+        if user.id in self._rows:
+            raise Conflict(f"user {user.id} exists")
+        self._check_unique(user)
+        self._rows[user.id] = copy.deepcopy(user)
+
+    async def get(self, user_id: str) -> User | None:
+        return copy.deepcopy(self._rows.get(user_id))
+
+    async def get_by_username(self, username: str) -> User | None:
+        found = next((u for u in self._rows.values() if u.username == username), None)
+        return copy.deepcopy(found)
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> list[User]:
+        ordered = sorted(self._rows.values(), key=lambda u: (u.created_at, u.id))
+        return copy.deepcopy(ordered[offset : offset + limit])
+
+    async def save(self, user: User) -> None:
+        if user.id not in self._rows:
+            return  # an UPDATE of a missing row changes nothing
+        self._check_unique(user)
+        stored = copy.deepcopy(user)
+        stored.created_at = self._rows[user.id].created_at
+        self._rows[user.id] = stored
+
+    def all(self) -> builtins.list[User]:
+        return copy.deepcopy(builtins.list(self._rows.values()))
+
+
+class InMemorySignalSourceRepository(SignalSourceRepository):
+    def __init__(self) -> None:
+        self._rows: dict[str, SignalSource] = {}
+
+    async def add(self, source: SignalSource) -> None:
+        if source.id in self._rows or any(
+            s.passphrase_hash == source.passphrase_hash for s in self._rows.values()
+        ):
+            raise Conflict("signal source exists")
+        self._rows[source.id] = copy.deepcopy(source)
+
+    async def get_by_passphrase_hash(self, passphrase_hash: str) -> SignalSource | None:
+        found = next((s for s in self._rows.values() if s.passphrase_hash == passphrase_hash), None)
+        return copy.deepcopy(found)
+
+    async def count(self) -> int:
+        return len(self._rows)
+
+    def all(self) -> list[SignalSource]:
+        return copy.deepcopy(list(self._rows.values()))
+
+
+class InMemorySignalRepository(SignalRepository):
+    def __init__(self) -> None:
+        self._rows: dict[str, Signal] = {}
+
+    async def add_unless_duplicate(
+        self, signal: Signal, *, expiring_after: datetime
+    ) -> tuple[Signal, bool]:
+        for stored in self._rows.values():
+            if stored.source_id != signal.source_id or stored.dedupe_key != signal.dedupe_key:
+                continue
+            if key_expires(stored.dedupe_key) and stored.received_at <= expiring_after:
+                continue  # a body hash outside the window no longer counts
+            return copy.deepcopy(stored), True
+        if signal.id in self._rows:
+            raise Conflict(f"signal {signal.id} exists")
+        self._rows[signal.id] = copy.deepcopy(signal)
+        return copy.deepcopy(signal), False
+
+    async def get(self, signal_id: str) -> Signal | None:
+        return copy.deepcopy(self._rows.get(signal_id))
+
+    async def list_recent(self, *, limit: int) -> list[Signal]:
+        ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id), reverse=True)
+        return copy.deepcopy(ordered[:limit])
+
+    async def set_status(self, signal_id: str, status: SignalStatus) -> None:
+        if signal_id in self._rows:
+            self._rows[signal_id].status = status
+
+    async def list_unfinished(self, *, received_before: datetime) -> list[str]:
+        return [
+            s.id
+            for s in sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
+            if s.status is not SignalStatus.DONE and s.received_at < received_before
+        ]
+
+    async def has_unfinished_before(self, signal: Signal) -> bool:
+        # Ties on received_at are broken by id, as the SQL adapter does.
+        return any(
+            s.source_id == signal.source_id
+            and s.params.symbol == signal.params.symbol
+            and s.status is not SignalStatus.DONE
+            and s.id != signal.id
+            and (s.received_at, s.id) < (signal.received_at, signal.id)
+            for s in self._rows.values()
+        )
+
+    def all(self) -> list[Signal]:
+        return copy.deepcopy(list(self._rows.values()))
+
+
+class InMemoryExchangeAccountRepository(ExchangeAccountRepository):
+    def __init__(self, users: InMemoryUserRepository) -> None:
+        self._users = users
+        self._rows: dict[str, ExchangeAccount] = {}
+
+    def _ordered(self) -> list[ExchangeAccount]:
+        return sorted(self._rows.values(), key=lambda a: (a.created_at, a.id))
+
+    async def add(self, account: ExchangeAccount) -> None:
+        if account.id in self._rows:
+            raise Conflict(f"exchange account {account.id} exists")
+        self._rows[account.id] = copy.deepcopy(account)
+
+    async def get(self, account_id: str) -> ExchangeAccount | None:
+        return copy.deepcopy(self._rows.get(account_id))
+
+    async def get_many(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
+        wanted = set(account_ids)
+        return copy.deepcopy([a for a in self._ordered() if a.id in wanted])
+
+    async def list_for_user(self, user_id: str) -> list[ExchangeAccount]:
+        return copy.deepcopy([a for a in self._ordered() if a.user_id == user_id])
+
+    async def list_by_status(self, status: ConnectionStatus | None) -> list[ExchangeAccount]:
+        return copy.deepcopy([a for a in self._ordered() if status is None or a.status is status])
+
+    async def save(self, account: ExchangeAccount) -> None:
+        if account.id in self._rows:
+            stored = copy.deepcopy(account)
+            stored.created_at = self._rows[account.id].created_at
+            self._rows[account.id] = stored
+
+    async def delete(self, account_id: str) -> None:
+        self._rows.pop(account_id, None)
+
+    async def list_copy_candidates(self) -> list[tuple[ExchangeAccount, User]]:
+        candidates = []
+        for account in self._ordered():
+            if account.status is not ConnectionStatus.APPROVED:
+                continue
+            user = await self._users.get(account.user_id)
+            if user is not None and user.active:
+                candidates.append((copy.deepcopy(account), user))
+        return candidates
+
+
+class InMemoryOrderIntentRepository(OrderIntentRepository):
+    """Unique per (signal, account, leg); claims follow the port and the SQL adapter.
+
+    A claim takes intents that are pending, or submitting with a lease that ran out; it
+    marks them submitting, adds one attempt and sets the lease. A final result drops the
+    lease; an unsettled one keeps it.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, OrderIntent] = {}
+        self.leases: dict[str, datetime | None] = {}
+        self.claims: list[list[str]] = []
+
+    async def add_new(self, intents: Sequence[OrderIntent]) -> None:
+        taken = {(i.signal_id, i.account_id, i.leg) for i in self._rows.values()}
+        for intent in intents:
+            key = (intent.signal_id, intent.account_id, intent.leg)
+            if key in taken or intent.id in self._rows:
+                continue
+            taken.add(key)
+            self._rows[intent.id] = copy.deepcopy(intent)
+            self.leases[intent.id] = None
+
+    async def list_for_signal(self, signal_id: str) -> list[OrderIntent]:
+        found = [i for i in self._rows.values() if i.signal_id == signal_id]
+        return copy.deepcopy(sorted(found, key=lambda i: (i.created_at, i.id)))
+
+    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
+        found = [i for i in self._rows.values() if i.user_id == user_id]
+        found.sort(key=lambda i: (i.created_at, i.id), reverse=True)
+        return copy.deepcopy(found[:limit])
+
+    async def claim(
+        self, intent_ids: Sequence[str], *, now: datetime, lease_until: datetime
+    ) -> list[OrderIntent]:
+        claimed = []
+        for intent_id in dict.fromkeys(intent_ids):
+            stored = self._rows.get(intent_id)
+            if stored is None:
+                continue
+            lease = self.leases[intent_id]
+            takeable = stored.status is IntentStatus.PENDING or (
+                stored.status is IntentStatus.SUBMITTING and (lease is None or lease < now)
+            )
+            if not takeable:
+                continue
+            stored.status = IntentStatus.SUBMITTING
+            stored.attempts += 1
+            self.leases[intent_id] = lease_until
+            claimed.append(copy.deepcopy(stored))
+        self.claims.append([i.id for i in claimed])
+        return claimed
+
+    async def save_results(self, intents: Sequence[OrderIntent]) -> None:
+        for intent in intents:
+            stored = self._rows.get(intent.id)
+            if stored is None:
+                continue
+            stored.status = intent.status
+            stored.reason = intent.reason
+            stored.exchange_order_id = intent.exchange_order_id
+            stored.filled_quantity = intent.filled_quantity
+            stored.average_price = intent.average_price
+            stored.fee = intent.fee
+            stored.updated_at = intent.updated_at
+            if intent.status.is_final:
+                self.leases[intent.id] = None
+
+    def all(self) -> list[OrderIntent]:
+        return copy.deepcopy(list(self._rows.values()))
+
+
+class InMemorySettingsRepository(SettingsRepository):
+    def __init__(self, platform: PlatformRiskSettings | None = None) -> None:
+        self._platform = platform or PlatformRiskSettings()
+
+    async def get_platform_risk(self) -> PlatformRiskSettings:
+        return self._platform
+
+    async def save_platform_risk(self, settings: PlatformRiskSettings) -> None:
+        self._platform = settings
+
+
+# --- exchange ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _PlaceFailure:
+    error: Exception
+    after_execution: bool
+
+
+DEFAULT_FEE_RATE = Decimal("0.0004")
+
+
+class FakeExchange(ExchangeGateway):
+    """One follower account on a Binance-like USD-M venue, fills at the mark price.
+
+    Orders are checked against the real market rules (step, min/max quantity, min notional,
+    reduce-only). Failures are programmed per call: `fail_next_place` refuses without
+    executing; `execute_then_raise` executes, then raises (a timeout after the fact).
+    """
+
+    def __init__(
+        self,
+        *,
+        equity: Decimal = Decimal(10000),
+        mark_prices: Mapping[str, Decimal] | None = None,
+        rules: Mapping[str, MarketRules] | None = None,
+        currency: str = "USDT",
+        fee_rate: Decimal = DEFAULT_FEE_RATE,
+    ) -> None:
+        self.rules: dict[str, MarketRules] = dict(binance_rules() if rules is None else rules)
+        self.wallet_balance = equity
+        self.currency = currency
+        self.fee_rate = fee_rate
+        self.mark_prices: dict[str, Decimal] = dict(mark_prices or {})
+        self.positions: dict[str, Position] = {}
+        self.leverage: dict[str, int] = {}
+        self.placed: list[OrderRequest] = []
+        self.requests: list[OrderRequest] = []
+        self.orders: dict[str, OrderFill] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.read_error: ExchangeError | None = None
+        self.find_error: ExchangeError | None = None
+        self._place_failures: deque[_PlaceFailure] = deque()
+        self._order_seq = 0
+
+    # programming the fake
+
+    def set_equity(self, equity: Decimal) -> None:
+        self.wallet_balance = equity
+
+    def set_mark_price(self, symbol: str, price: Decimal) -> None:
+        self.mark_prices[symbol] = price
+
+    def set_position(
+        self,
+        symbol: str,
+        side: PositionSide,
+        quantity: Decimal,
+        entry_price: Decimal | None = None,
+        leverage: int = 20,
+    ) -> None:
+        entry = self.mark_prices[symbol] if entry_price is None else entry_price
+        self.positions[symbol] = Position(symbol, side, quantity, entry, leverage)
+
+    def fail_next_place(self, error: Exception) -> None:
+        """The next order is refused with `error` and never executed."""
+        self._place_failures.append(_PlaceFailure(error, after_execution=False))
+
+    def execute_then_raise(self, error: Exception | None = None) -> None:
+        """The next order executes, then the call fails (default: OutcomeUnknown)."""
+        raised = error if error is not None else OutcomeUnknown("timeout after 10s")
+        self._place_failures.append(_PlaceFailure(raised, after_execution=True))
+
+    def order_calls(self) -> list[tuple[str, str]]:
+        """("place" | "find", client order id) in the order they reached the exchange."""
+        return [c for c in self.calls if c[0] in ("place", "find")]
+
+    # the port
+
+    def _read(self, what: str, symbol: str = "") -> None:
+        self.calls.append((what, symbol))
+        if self.read_error is not None:
+            raise self.read_error
+
+    def _rules(self, symbol: str) -> MarketRules:
+        rules = self.rules.get(symbol)
+        if rules is None:
+            raise UnknownSymbol(f"Invalid symbol {symbol}.")
+        return rules
+
+    def _price(self, symbol: str) -> Decimal:
+        self._rules(symbol)
+        price = self.mark_prices.get(symbol)
+        if price is None:
+            raise ExchangeUnavailable(f"no mark price for {symbol}")
+        return price
+
+    async def market_rules(self, symbol: str) -> MarketRules:
+        self._read("market_rules", symbol)
+        return self._rules(symbol)
+
+    async def fetch_mark_price(self, symbol: str) -> Decimal:
+        self._read("fetch_mark_price", symbol)
+        return self._price(symbol)
+
+    def _unrealized(self) -> Decimal:
+        total = Decimal(0)
+        for symbol, position in self.positions.items():
+            price = self.mark_prices.get(symbol)
+            if price is not None:
+                direction = 1 if position.side is PositionSide.LONG else -1
+                total += (price - position.entry_price) * position.quantity * direction
+        return total
+
+    async def fetch_balance(self) -> Balance:
+        self._read("fetch_balance")
+        unrealized = self._unrealized()
+        return Balance(
+            currency=self.currency,
+            wallet_balance=self.wallet_balance,
+            unrealized_pnl=unrealized,
+            available=self.wallet_balance + unrealized,
+        )
+
+    def _with_mark(self, position: Position) -> Position:
+        return Position(
+            position.symbol,
+            position.side,
+            position.quantity,
+            position.entry_price,
+            position.leverage,
+            self.mark_prices.get(position.symbol),
+        )
+
+    async def fetch_positions(self) -> list[Position]:
+        self._read("fetch_positions")
+        return [self._with_mark(p) for p in self.positions.values()]
+
+    async def fetch_position(self, symbol: str) -> Position | None:
+        self._read("fetch_position", symbol)
+        position = self.positions.get(symbol)
+        return None if position is None else self._with_mark(position)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        self._read("set_leverage", symbol)
+        rules = self._rules(symbol)
+        if not 1 <= leverage <= rules.max_leverage:
+            raise OrderRejected(f"leverage {leverage} is not valid for {symbol}")
+        self.leverage[symbol] = leverage
+
+    async def place_market_order(self, request: OrderRequest) -> OrderFill:
+        self.calls.append(("place", request.client_order_id))
+        self.requests.append(request)
+        failure = self._place_failures.popleft() if self._place_failures else None
+        if failure is not None and not failure.after_execution:
+            raise failure.error
+        fill = self._execute(request)
+        if failure is not None:
+            raise failure.error
+        return fill
+
+    async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        self.calls.append(("find", client_order_id))
+        if self.find_error is not None:
+            raise self.find_error
+        fill = self.orders.get(client_order_id)
+        return fill if fill is not None and fill.symbol == symbol else None
+
+    # the matching engine
+
+    def _execute(self, request: OrderRequest) -> OrderFill:
+        rules = self._rules(request.symbol)
+        price = self._price(request.symbol)
+        quantity = request.quantity
+        if quantity <= 0 or quantity % rules.step_size != 0:
+            raise InvalidPrecision("Precision is over the maximum defined for this asset.")
+        if quantity < rules.min_qty or quantity > rules.max_qty:
+            raise OrderRejected(f"quantity {quantity} outside [{rules.min_qty}, {rules.max_qty}]")
+        position = self.positions.get(request.symbol)
+        if request.reduce_only:
+            if position is None or position.side.closing_side is not request.side:
+                raise ReduceOnlyRejected("ReduceOnly Order is rejected.")
+            quantity = min(quantity, position.quantity)
+        elif quantity * price < rules.min_notional:
+            raise BelowMinNotional(
+                f"Order's notional must be no smaller than {rules.min_notional} "
+                "(unless you choose reduce only)."
+            )
+        self._apply(request.symbol, request.side, quantity, price)
+        self._order_seq += 1
+        fill = OrderFill(
+            exchange_order_id=str(1000 + self._order_seq),
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            quantity=quantity,
+            average_price=price,
+            fee=quantity * price * self.fee_rate,
+            reduce_only=request.reduce_only,
+        )
+        self.wallet_balance -= fill.fee
+        self.placed.append(request)
+        self.orders[request.client_order_id] = fill
+        return fill
+
+    def _apply(self, symbol: str, side: OrderSide, quantity: Decimal, price: Decimal) -> None:
+        position = self.positions.get(symbol)
+        signed = quantity if side is OrderSide.BUY else -quantity
+        if position is None:
+            held, entry = Decimal(0), price
+        else:
+            held = position.quantity if position.side is PositionSide.LONG else -position.quantity
+            entry = position.entry_price
+        after = held + signed
+        if held != 0 and (held > 0) != (signed > 0):
+            closed = min(abs(signed), abs(held))
+            direction = 1 if held > 0 else -1
+            self.wallet_balance += (price - entry) * closed * direction
+            if after != 0 and (after > 0) != (held > 0):
+                entry = price  # flipped through zero: the rest opens at this price
+        elif held != 0:
+            entry = (entry * abs(held) + price * quantity) / abs(after)
+        if after == 0:
+            self.positions.pop(symbol, None)
+            return
+        self.positions[symbol] = Position(
+            symbol=symbol,
+            side=PositionSide.LONG if after > 0 else PositionSide.SHORT,
+            quantity=abs(after),
+            entry_price=entry,
+            leverage=self.leverage.get(symbol, 20),
+        )
+
+
+class FakeGateways(ExchangeGateways):
+    """Account id -> FakeExchange; an account without one cannot be reached."""
+
+    def __init__(
+        self,
+        exchanges: Mapping[str, FakeExchange] | None = None,
+        supported: Iterable[str] = ("paper",),
+    ) -> None:
+        self.exchanges: dict[str, FakeExchange] = dict(exchanges or {})
+        self.supported = set(supported)
+
+    def add(self, account_id: str, exchange: FakeExchange) -> FakeExchange:
+        self.exchanges[account_id] = exchange
+        return exchange
+
+    def supports(self, exchange: str) -> bool:
+        return exchange in self.supported
+
+    async def for_account(self, account: ExchangeAccount) -> ExchangeGateway:
+        exchange = self.exchanges.get(account.id)
+        if exchange is None:
+            raise ExchangeUnavailable(f"no exchange connected for account {account.id}")
+        return exchange

@@ -1,0 +1,893 @@
+"""The worker side of the fan-out, over in-memory repositories and fake exchanges.
+
+Defaults of the platform: risk 1 %, leverage 5 (caps 10 % and 20x). Every follower starts
+with 10,000 USDT; BTCUSDT is marked at 65,000, DOGEUSDT at 0.12345. Fees are 0.04 %.
+"""
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
+from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.application.signal_reports import ReportSignals, account_outcome
+from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, User
+from mimic.domain.errors import (
+    ExchangeUnavailable,
+    InsufficientMargin,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    ReduceOnlyRejected,
+)
+from mimic.domain.orders import (
+    IntentStatus,
+    OrderIntent,
+    OrderLeg,
+    OrderRequest,
+    OrderSide,
+    client_order_id,
+)
+from mimic.domain.positions import Position, PositionSide
+from mimic.domain.risk import FollowerRiskSettings, UserCaps
+from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
+from tests.fakes import (
+    START,
+    FakeExchange,
+    FakeGateways,
+    FakeTransactionManager,
+    FixedClock,
+    InMemoryExchangeAccountRepository,
+    InMemoryOrderIntentRepository,
+    InMemorySettingsRepository,
+    InMemorySignalRepository,
+    InMemoryUserRepository,
+    RecordingSignalQueue,
+)
+
+D = Decimal
+BTC_PRICE = D(65000)
+PRICES = {"BTCUSDT": BTC_PRICE, "ETHUSDT": D(3500), "DOGEUSDT": D("0.12345")}
+# order_wait 0: a signal blocked by an earlier one returns at once instead of polling.
+POLICY = ExecutionPolicy(order_wait=timedelta(0))
+PAST_THE_LEASE = POLICY.lease + timedelta(seconds=1)
+
+
+class WorkerCrashed(Exception):
+    """Stands for the worker process dying in the middle of a request."""
+
+
+@dataclass
+class Follower:
+    user: User
+    account: ExchangeAccount
+    exchange: FakeExchange
+
+    def cid(self, signal: Signal, leg: OrderLeg = OrderLeg.ENTRY) -> str:
+        return client_order_id(signal.id, self.account.id, leg)
+
+    def order(
+        self,
+        signal: Signal,
+        side: OrderSide,
+        quantity: str,
+        *,
+        leg: OrderLeg = OrderLeg.ENTRY,
+        reduce_only: bool = False,
+    ) -> OrderRequest:
+        return OrderRequest(
+            signal.params.symbol, side, D(quantity), self.cid(signal, leg), reduce_only
+        )
+
+
+@dataclass
+class World:
+    clock: FixedClock = field(default_factory=FixedClock)
+    users: InMemoryUserRepository = field(default_factory=InMemoryUserRepository)
+    signals: InMemorySignalRepository = field(default_factory=InMemorySignalRepository)
+    intents: InMemoryOrderIntentRepository = field(default_factory=InMemoryOrderIntentRepository)
+    settings: InMemorySettingsRepository = field(default_factory=InMemorySettingsRepository)
+    gateways: FakeGateways = field(default_factory=FakeGateways)
+    tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
+    _ids: Iterator[int] = field(default_factory=itertools.count)
+
+    def __post_init__(self) -> None:
+        self.accounts = InMemoryExchangeAccountRepository(self.users)
+
+    def executor(self, policy: ExecutionPolicy = POLICY) -> ExecuteSignal:
+        """A new instance each time, as a new job (or a restarted worker) would build it."""
+        return ExecuteSignal(
+            self.signals,
+            self.accounts,
+            self.intents,
+            self.settings,
+            self.gateways,
+            self.tx,
+            self.clock,
+            policy,
+        )
+
+    async def run(self, signal: Signal, policy: ExecutionPolicy = POLICY) -> ExecutionSummary:
+        return await self.executor(policy)(signal.id)
+
+    async def follower(
+        self,
+        name: str,
+        *,
+        equity: int | str = 10000,
+        risk_perc: str | None = None,
+        leverage: int | None = None,
+        paused: bool = False,
+        caps: UserCaps | None = None,
+        enabled: bool = True,
+        status: ConnectionStatus = ConnectionStatus.APPROVED,
+        active: bool = True,
+        reachable: bool = True,
+    ) -> Follower:
+        n = next(self._ids)
+        user = User(
+            id=f"user-{n:02d}-{name}",
+            username=name,
+            email=f"{name}@example.com",
+            password_hash="plain$irrelevant",
+            role=Role.USER,
+            created_at=self.clock.now(),
+            active=active,
+            settings=FollowerRiskSettings(
+                risk_perc=None if risk_perc is None else D(risk_perc),
+                leverage=leverage,
+                paused=paused,
+            ),
+            caps=caps or UserCaps(),
+        )
+        account = ExchangeAccount(
+            id=f"acct-{n:02d}-{name}",
+            user_id=user.id,
+            exchange="paper",
+            label=name,
+            created_at=self.clock.now(),
+            status=status,
+            enabled=enabled,
+        )
+        await self.users.add(user)
+        await self.accounts.add(account)
+        exchange = FakeExchange(equity=D(equity), mark_prices=PRICES)
+        if reachable:
+            self.gateways.add(account.id, exchange)
+        return Follower(user, account, exchange)
+
+    async def signal(
+        self,
+        action: SignalAction = SignalAction.LONG,
+        symbol: str = "BTCUSDT",
+        *,
+        risk_perc: str | None = None,
+        leverage: int | None = None,
+        source_id: str = "master",
+    ) -> Signal:
+        n = next(self._ids)
+        signal = Signal(
+            id=f"signal-{n:02d}",
+            source_id=source_id,
+            params=SignalParams(
+                symbol=symbol,
+                action=action,
+                risk_perc=None if risk_perc is None else D(risk_perc),
+                leverage=leverage,
+            ),
+            dedupe_key=f"id:signal-{n:02d}",
+            received_at=self.clock.now(),
+        )
+        stored, duplicate = await self.signals.add_unless_duplicate(
+            signal, expiring_after=self.clock.now()
+        )
+        assert not duplicate
+        return stored
+
+    async def legs(self, signal: Signal, follower: Follower) -> list[OrderIntent]:
+        """The follower's intents for `signal`, close leg first."""
+        legs = [
+            i
+            for i in await self.intents.list_for_signal(signal.id)
+            if i.account_id == follower.account.id
+        ]
+        return sorted(legs, key=lambda i: i.leg is not OrderLeg.CLOSE)
+
+    async def outcome(self, signal: Signal, follower: Follower) -> list[tuple[str, str | None]]:
+        return [(i.status.value, i.reason) for i in await self.legs(signal, follower)]
+
+    async def status(self, signal: Signal) -> SignalStatus:
+        stored = await self.signals.get(signal.id)
+        assert stored is not None
+        return stored.status
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def fee(quantity: str, price: Decimal = BTC_PRICE) -> Decimal:
+    return D(quantity) * price * D("0.0004")
+
+
+# --- sizing per follower ------------------------------------------------------------------
+
+
+async def test_each_follower_is_sized_by_their_own_settings(world: World) -> None:
+    alice = await world.follower("alice")
+    bob = await world.follower("bob", risk_perc="2", leverage=10)
+    carol = await world.follower("carol", caps=UserCaps(max_risk_perc=D("0.5")))
+    dave = await world.follower("dave", equity=25000, leverage=50)
+    signal = await world.signal(SignalAction.LONG)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 4}, finished=True)
+    # Defaults 1 % x 5: 10000 x 1 % x 5 = 500 / 65000 = 0.00769.. -> 0.007 BTC
+    assert alice.exchange.placed == [alice.order(signal, OrderSide.BUY, "0.007")]
+    # Own 2 % x 10: 2000 / 65000 = 0.03076.. -> 0.030 BTC
+    assert bob.exchange.placed == [bob.order(signal, OrderSide.BUY, "0.030")]
+    # Per-user cap 0.5 %: 10000 x 0.5 % x 5 = 250 / 65000 = 0.00384.. -> 0.003 BTC
+    assert carol.exchange.placed == [carol.order(signal, OrderSide.BUY, "0.003")]
+    # 50x is capped at the platform's 20x: 25000 x 1 % x 20 = 5000 / 65000 = 0.0769 -> 0.076
+    assert dave.exchange.placed == [dave.order(signal, OrderSide.BUY, "0.076")]
+    assert [f.exchange.leverage for f in (alice, bob, carol, dave)] == [
+        {"BTCUSDT": 5},
+        {"BTCUSDT": 10},
+        {"BTCUSDT": 5},
+        {"BTCUSDT": 20},
+    ]
+    assert alice.exchange.positions == {
+        "BTCUSDT": Position("BTCUSDT", PositionSide.LONG, D("0.007"), BTC_PRICE, 5)
+    }
+    assert await world.status(signal) is SignalStatus.DONE
+
+
+async def test_filled_intent_records_the_exchange_fill(world: World) -> None:
+    alice = await world.follower("alice")
+    signal = await world.signal(SignalAction.SHORT)
+    world.clock.advance(timedelta(seconds=2))
+
+    await world.run(signal)
+
+    [intent] = await world.legs(signal, alice)
+    assert (intent.leg, intent.side, intent.quantity) == (
+        OrderLeg.ENTRY,
+        OrderSide.SELL,
+        D("0.007"),
+    )
+    assert intent.status is IntentStatus.FILLED
+    assert intent.reason is None
+    assert intent.client_order_id == alice.cid(signal)
+    assert intent.exchange_order_id == "1001"
+    assert intent.filled_quantity == D("0.007")
+    assert intent.average_price == BTC_PRICE
+    assert intent.fee == fee("0.007")  # 455 x 0.04 % = 0.182
+    assert intent.fee == D("0.182")
+    assert intent.attempts == 1
+    assert intent.leverage == 5
+    assert intent.reduce_only is False
+    assert intent.user_id == alice.user.id
+    assert intent.updated_at == START + timedelta(seconds=2)
+
+
+async def test_signal_risk_applies_to_followers_without_their_own(world: World) -> None:
+    alice = await world.follower("alice")
+    bob = await world.follower("bob", risk_perc="2", leverage=10)
+    signal = await world.signal(SignalAction.LONG, risk_perc="3", leverage=4)
+
+    await world.run(signal)
+
+    # Signal's 3 % x 4: 10000 x 3 % x 4 = 1200 / 65000 = 0.01846.. -> 0.018 BTC
+    assert alice.exchange.placed == [alice.order(signal, OrderSide.BUY, "0.018")]
+    assert alice.exchange.leverage == {"BTCUSDT": 4}
+    # Bob's own settings win over the signal's: 0.030 BTC at 10x
+    assert bob.exchange.placed == [bob.order(signal, OrderSide.BUY, "0.030")]
+    assert bob.exchange.leverage == {"BTCUSDT": 10}
+
+
+# --- skips ---------------------------------------------------------------------------------
+
+
+async def test_skipped_followers_keep_the_reason(world: World) -> None:
+    alice = await world.follower("alice")
+    paused = await world.follower("paused", paused=True)
+    disabled = await world.follower("disabled", enabled=False)
+    poor = await world.follower("poor", equity=100)
+    signal = await world.signal(SignalAction.LONG)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 1, "skipped": 3}, finished=True)
+    assert await world.outcome(signal, paused) == [
+        ("skipped", "copying is paused for this follower")
+    ]
+    assert await world.outcome(signal, disabled) == [("skipped", "exchange connection is disabled")]
+    # 100 x 1 % x 5 = 5 USDT / 65000 = 0.0000769 -> 0.000 BTC
+    assert await world.outcome(signal, poor) == [
+        ("skipped", "below minimum quantity: 0.000 < 0.001 BTCUSDT (margin 1.00 x leverage 5)")
+    ]
+    for follower in (paused, disabled, poor):
+        assert follower.exchange.requests == []
+    assert len(alice.exchange.placed) == 1
+    assert await world.status(signal) is SignalStatus.DONE
+
+
+async def test_below_min_notional_is_skipped(world: World) -> None:
+    poor = await world.follower("poor", equity=50)
+    signal = await world.signal(SignalAction.LONG, symbol="DOGEUSDT")
+
+    await world.run(signal)
+
+    # 50 x 1 % x 5 = 2.5 USDT / 0.12345 = 20.25 -> 20 DOGE = 2.469 USDT < 5
+    assert await world.outcome(signal, poor) == [
+        ("skipped", "below min notional: 2.4690 < 5 USDT (margin 0.50 x leverage 5)")
+    ]
+    assert poor.exchange.requests == []
+
+
+async def test_small_coin_is_sized_in_whole_units(world: World) -> None:
+    alice = await world.follower("alice", risk_perc="1", leverage=10, equity=1000)
+    signal = await world.signal(SignalAction.LONG, symbol="DOGEUSDT")
+
+    await world.run(signal)
+
+    # 1000 x 1 % x 10 = 100 / 0.12345 = 810.04 -> 810 DOGE
+    assert alice.exchange.placed == [alice.order(signal, OrderSide.BUY, "810")]
+
+
+async def test_only_approved_accounts_of_active_users_take_part(world: World) -> None:
+    await world.follower("pending", status=ConnectionStatus.PENDING)
+    await world.follower("rejected", status=ConnectionStatus.REJECTED)
+    inactive = await world.follower("inactive", active=False)
+    alice = await world.follower("alice")
+    signal = await world.signal(SignalAction.LONG)
+
+    summary = await world.run(signal)
+
+    assert summary.counts == {"filled": 1}
+    assert {i.account_id for i in await world.intents.list_for_signal(signal.id)} == {
+        alice.account.id
+    }
+    assert inactive.exchange.requests == []
+
+
+async def test_unreadable_account_is_skipped_with_the_exchange_reason(world: World) -> None:
+    down = await world.follower("down")
+    down.exchange.read_error = ExchangeUnavailable("503 Service Unavailable")
+    unknown = await world.follower("unknown", reachable=False)
+    signal = await world.signal(SignalAction.LONG)
+
+    await world.run(signal)
+
+    assert await world.outcome(signal, down) == [
+        ("skipped", "could not read the account: 503 Service Unavailable")
+    ]
+    assert await world.outcome(signal, unknown) == [
+        (
+            "skipped",
+            f"could not read the account: no exchange connected for account {unknown.account.id}",
+        )
+    ]
+
+
+async def test_expired_signal_is_skipped_without_orders(world: World) -> None:
+    alice = await world.follower("alice")
+    signal = await world.signal(SignalAction.LONG)
+    world.clock.advance(POLICY.max_signal_age + timedelta(seconds=1))
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"skipped": 1}, finished=True)
+    assert await world.outcome(signal, alice) == [("skipped", "signal expired: older than 0:05:00")]
+    assert alice.exchange.requests == []
+    assert await world.status(signal) is SignalStatus.DONE
+
+
+async def test_signal_exactly_max_age_old_is_still_executed(world: World) -> None:
+    alice = await world.follower("alice")
+    signal = await world.signal(SignalAction.LONG)
+    world.clock.advance(POLICY.max_signal_age)
+
+    assert (await world.run(signal)).counts == {"filled": 1}
+    assert len(alice.exchange.placed) == 1
+
+
+# --- close and flip -------------------------------------------------------------------------
+
+
+async def test_close_sends_reduce_only_orders_also_for_paused_followers(world: World) -> None:
+    long_one = await world.follower("long")
+    long_one.exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.02"))
+    short_one = await world.follower("short")
+    short_one.exchange.set_position("BTCUSDT", PositionSide.SHORT, D("0.01"))
+    paused = await world.follower("paused", paused=True)
+    paused.exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.005"))
+    flat = await world.follower("flat")
+    signal = await world.signal(SignalAction.CLOSE)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 3, "skipped": 1}, finished=True)
+    close = OrderLeg.CLOSE
+    assert long_one.exchange.placed == [
+        long_one.order(signal, OrderSide.SELL, "0.02", leg=close, reduce_only=True)
+    ]
+    assert short_one.exchange.placed == [
+        short_one.order(signal, OrderSide.BUY, "0.01", leg=close, reduce_only=True)
+    ]
+    assert paused.exchange.placed == [
+        paused.order(signal, OrderSide.SELL, "0.005", leg=close, reduce_only=True)
+    ]
+    assert await world.outcome(signal, flat) == [("skipped", "no open position to close")]
+    for follower in (long_one, short_one, paused):
+        assert follower.exchange.positions == {}
+        assert follower.exchange.leverage == {}  # a close does not touch the leverage
+    [intent] = await world.legs(signal, long_one)
+    assert (intent.leg, intent.reduce_only, intent.leverage) == (OrderLeg.CLOSE, True, None)
+
+
+async def test_flip_closes_the_short_then_opens_the_long(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.set_position("BTCUSDT", PositionSide.SHORT, D("0.01"))
+    signal = await world.signal(SignalAction.LONG)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 2}, finished=True)
+    assert alice.exchange.placed == [
+        alice.order(signal, OrderSide.BUY, "0.01", leg=OrderLeg.CLOSE, reduce_only=True),
+        alice.order(signal, OrderSide.BUY, "0.007"),
+    ]
+    assert alice.exchange.positions["BTCUSDT"].side is PositionSide.LONG
+    assert alice.exchange.positions["BTCUSDT"].quantity == D("0.007")
+    assert [(i.leg, i.status) for i in await world.legs(signal, alice)] == [
+        (OrderLeg.CLOSE, IntentStatus.FILLED),
+        (OrderLeg.ENTRY, IntentStatus.FILLED),
+    ]
+
+
+async def test_flip_whose_close_is_rejected_skips_the_entry(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.set_position("BTCUSDT", PositionSide.SHORT, D("0.01"))
+    alice.exchange.fail_next_place(ReduceOnlyRejected("ReduceOnly Order is rejected."))
+    signal = await world.signal(SignalAction.LONG)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"rejected": 1, "skipped": 1}, finished=True)
+    assert await world.outcome(signal, alice) == [
+        ("rejected", "ReduceOnly Order is rejected."),
+        ("skipped", "the opposite position could not be closed first"),
+    ]
+    assert alice.exchange.requests == [
+        alice.order(signal, OrderSide.BUY, "0.01", leg=OrderLeg.CLOSE, reduce_only=True)
+    ]
+    assert alice.exchange.placed == []
+    assert alice.exchange.positions["BTCUSDT"].side is PositionSide.SHORT
+
+
+async def test_flip_whose_close_is_unsettled_waits_then_completes(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.set_position("BTCUSDT", PositionSide.SHORT, D("0.01"))
+    alice.exchange.fail_next_place(OutcomeUnknown("timeout"))
+    signal = await world.signal(SignalAction.LONG)
+
+    first = await world.run(signal)
+
+    # The unsettled close keeps its lease: nobody may resend it before the lease runs out.
+    assert first == ExecutionSummary(signal.id, {"submitting": 1, "pending": 1}, finished=False)
+    assert await world.outcome(signal, alice) == [
+        ("submitting", "outcome unknown (timeout); looked up before any resend"),
+        ("pending", "waiting for the close of the opposite position"),
+    ]
+    assert alice.exchange.placed == []
+
+    world.clock.advance(PAST_THE_LEASE)
+    second = await world.run(signal)
+
+    assert second == ExecutionSummary(signal.id, {"filled": 2}, finished=True)
+    assert alice.exchange.placed == [
+        alice.order(signal, OrderSide.BUY, "0.01", leg=OrderLeg.CLOSE, reduce_only=True),
+        alice.order(signal, OrderSide.BUY, "0.007"),
+    ]
+
+
+# --- idempotence and unknown outcomes --------------------------------------------------------
+
+
+async def test_rerunning_a_finished_signal_places_nothing_more(world: World) -> None:
+    alice = await world.follower("alice")
+    signal = await world.signal(SignalAction.LONG)
+    await world.run(signal)
+    alice.exchange.set_equity(D(50000))  # a re-plan would size differently
+
+    again = await world.run(signal)
+    # Even when the "done" mark was lost, the stored intents are final: nothing is resent.
+    await world.signals.set_status(signal.id, SignalStatus.PROCESSING)
+    once_more = await world.run(signal)
+
+    assert again == ExecutionSummary(signal.id, {}, finished=True)
+    assert once_more == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
+    assert alice.exchange.requests == [alice.order(signal, OrderSide.BUY, "0.007")]
+    assert len(await world.intents.list_for_signal(signal.id)) == 1
+    assert await world.status(signal) is SignalStatus.DONE
+
+
+async def test_crash_after_execution_is_recovered_by_lookup_not_resend(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.execute_then_raise(WorkerCrashed("SIGKILL"))
+    signal = await world.signal(SignalAction.LONG)
+
+    with pytest.raises(WorkerCrashed):
+        await world.run(signal)
+
+    [intent] = await world.legs(signal, alice)
+    assert (intent.status, intent.attempts) == (IntentStatus.SUBMITTING, 1)
+    # The job runs again at once (the message was not acked): the lease still holds.
+    assert await world.run(signal) == ExecutionSummary(signal.id, {"submitting": 1}, finished=False)
+    assert len(alice.exchange.requests) == 1
+
+    world.clock.advance(PAST_THE_LEASE)
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
+    assert alice.exchange.requests == [alice.order(signal, OrderSide.BUY, "0.007")]
+    assert alice.exchange.order_calls()[-1] == ("find", alice.cid(signal))
+    [intent] = await world.legs(signal, alice)
+    assert (intent.status, intent.attempts, intent.exchange_order_id) == (
+        IntentStatus.FILLED,
+        2,
+        "1001",
+    )
+    assert intent.filled_quantity == D("0.007")
+
+
+async def test_crash_before_sending_places_exactly_once_after_the_lease(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.fail_next_place(WorkerCrashed("SIGKILL"))
+    signal = await world.signal(SignalAction.LONG)
+    with pytest.raises(WorkerCrashed):
+        await world.run(signal)
+    world.clock.advance(PAST_THE_LEASE)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
+    cid = alice.cid(signal)
+    assert alice.exchange.order_calls()[-2:] == [("find", cid), ("place", cid)]
+    assert alice.exchange.placed == [alice.order(signal, OrderSide.BUY, "0.007")]
+
+
+async def test_outcome_unknown_after_execution_is_found_and_recorded_as_filled(
+    world: World,
+) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.execute_then_raise(OutcomeUnknown("Timeout waiting for response (-1007)"))
+    signal = await world.signal(SignalAction.LONG)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
+    cid = alice.cid(signal)
+    assert alice.exchange.order_calls() == [
+        ("place", cid),
+        ("find", cid),
+    ]
+    assert alice.exchange.placed == [alice.order(signal, OrderSide.BUY, "0.007")]
+    [intent] = await world.legs(signal, alice)
+    assert intent.status is IntentStatus.FILLED
+    assert (intent.exchange_order_id, intent.filled_quantity) == ("1001", D("0.007"))
+    assert intent.reason is None
+    assert await world.status(signal) is SignalStatus.DONE
+
+
+async def test_outcome_unknown_before_execution_is_looked_up_then_placed_once(
+    world: World,
+) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.fail_next_place(OutcomeUnknown("timeout"))
+    signal = await world.signal(SignalAction.LONG)
+    cid = alice.cid(signal)
+
+    first = await world.run(signal)
+
+    assert first == ExecutionSummary(signal.id, {"submitting": 1}, finished=False)
+    assert await world.outcome(signal, alice) == [
+        ("submitting", "outcome unknown (timeout); looked up before any resend")
+    ]
+    assert alice.exchange.placed == []
+    assert await world.status(signal) is SignalStatus.PROCESSING
+
+    world.clock.advance(PAST_THE_LEASE)
+    alice.exchange.calls.clear()
+    second = await world.run(signal)
+
+    assert second == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
+    assert alice.exchange.order_calls() == [
+        ("find", cid),
+        ("place", cid),
+    ]
+    assert alice.exchange.placed == [alice.order(signal, OrderSide.BUY, "0.007")]
+    [intent] = await world.legs(signal, alice)
+    assert (intent.status, intent.attempts) == (IntentStatus.FILLED, 2)
+    assert await world.status(signal) is SignalStatus.DONE
+
+
+async def test_unsettled_order_of_an_expired_signal_is_looked_up_then_dropped(
+    world: World,
+) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.fail_next_place(OutcomeUnknown("timeout"))
+    signal = await world.signal(SignalAction.LONG)
+    await world.run(signal)
+    world.clock.advance(POLICY.max_signal_age + timedelta(seconds=1))
+    alice.exchange.calls.clear()
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"skipped": 1}, finished=True)
+    assert await world.outcome(signal, alice) == [
+        ("skipped", "signal expired before the order could be sent (older than 0:05:00)")
+    ]
+    assert alice.exchange.order_calls() == [("find", alice.cid(signal))]
+    assert alice.exchange.placed == []
+
+
+async def test_connection_deleted_while_unsettled_is_skipped(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.fail_next_place(OutcomeUnknown("timeout"))
+    signal = await world.signal(SignalAction.LONG)
+    await world.run(signal)
+    await world.accounts.delete(alice.account.id)
+    world.clock.advance(PAST_THE_LEASE)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"skipped": 1}, finished=True)
+    assert await world.outcome(signal, alice) == [("skipped", "exchange connection was deleted")]
+
+
+async def test_definitive_rejection_keeps_the_exchange_reason(world: World) -> None:
+    alice = await world.follower("alice")
+    bob = await world.follower("bob")
+    alice.exchange.fail_next_place(InsufficientMargin("Margin is insufficient."))
+    signal = await world.signal(SignalAction.LONG)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"rejected": 1, "filled": 1}, finished=True)
+    assert await world.outcome(signal, alice) == [("rejected", "Margin is insufficient.")]
+    assert alice.exchange.placed == []
+    assert len(bob.exchange.placed) == 1
+    assert await world.status(signal) is SignalStatus.DONE
+
+
+async def test_rate_limit_leaves_the_intent_pending(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.fail_next_place(RateLimited("Too many requests", retry_after_seconds=2))
+    signal = await world.signal(SignalAction.LONG)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"pending": 1}, finished=False)
+    assert await world.outcome(signal, alice) == [("pending", "Too many requests")]
+    assert await world.status(signal) is SignalStatus.PROCESSING
+
+
+async def test_unknown_or_done_signal_is_a_no_op(world: World) -> None:
+    assert await world.executor()("nope") == ExecutionSummary("nope", {}, finished=True)
+    alice = await world.follower("alice")
+    signal = await world.signal(SignalAction.LONG)
+    await world.signals.set_status(signal.id, SignalStatus.DONE)
+
+    assert await world.run(signal) == ExecutionSummary(signal.id, {}, finished=True)
+    assert alice.exchange.requests == []
+
+
+async def test_signal_without_followers_is_done(world: World) -> None:
+    signal = await world.signal(SignalAction.LONG)
+    assert await world.run(signal) == ExecutionSummary(signal.id, {}, finished=True)
+    assert await world.status(signal) is SignalStatus.DONE
+
+
+async def test_a_later_signal_waits_for_an_earlier_one_on_the_same_symbol(world: World) -> None:
+    alice = await world.follower("alice")
+    entry = await world.signal(SignalAction.LONG)
+    world.clock.advance(timedelta(seconds=1))
+    close = await world.signal(SignalAction.CLOSE)
+    other_symbol = await world.signal(SignalAction.LONG, symbol="ETHUSDT")
+
+    blocked = await world.run(close)
+
+    assert blocked == ExecutionSummary(close.id, {}, finished=False)
+    assert await world.intents.list_for_signal(close.id) == []
+    assert await world.status(close) is SignalStatus.RECEIVED
+    assert (await world.run(other_symbol)).counts == {"filled": 1}
+
+    await world.run(entry)
+    assert (await world.run(close)).counts == {"filled": 1}
+    assert "BTCUSDT" not in alice.exchange.positions
+
+
+async def test_a_planned_account_is_not_planned_again(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.fail_next_place(OutcomeUnknown("timeout"))
+    signal = await world.signal(SignalAction.LONG)
+    await world.run(signal)
+    # Meanwhile the account changed: a re-plan would size 0.038 and add a close leg.
+    alice.exchange.set_equity(D(50000))
+    alice.exchange.set_position("BTCUSDT", PositionSide.SHORT, D("0.5"))
+    world.clock.advance(PAST_THE_LEASE)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
+    assert alice.exchange.placed == [alice.order(signal, OrderSide.BUY, "0.007")]
+    assert [i.leg for i in await world.legs(signal, alice)] == [OrderLeg.ENTRY]
+
+
+async def test_follower_approved_later_is_planned_by_a_rerun(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.fail_next_place(OutcomeUnknown("timeout"))
+    bob = await world.follower("bob", status=ConnectionStatus.PENDING)
+    signal = await world.signal(SignalAction.LONG)
+    await world.run(signal)
+    bob.account.status = ConnectionStatus.APPROVED
+    await world.accounts.save(bob.account)
+    world.clock.advance(PAST_THE_LEASE)
+
+    summary = await world.run(signal)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 2}, finished=True)
+    assert len(alice.exchange.placed) == 1
+    assert bob.exchange.placed == [bob.order(signal, OrderSide.BUY, "0.007")]
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+def leg(
+    status: IntentStatus, reason: str | None = None, kind: OrderLeg = OrderLeg.ENTRY
+) -> OrderIntent:
+    return OrderIntent(
+        id=f"{kind}-{status}",
+        signal_id="s",
+        account_id="a",
+        user_id="u",
+        leg=kind,
+        symbol="BTCUSDT",
+        side=OrderSide.BUY,
+        quantity=D("0.01"),
+        reduce_only=kind is OrderLeg.CLOSE,
+        leverage=None,
+        client_order_id="c",
+        created_at=START,
+        status=status,
+        reason=reason,
+    )
+
+
+@pytest.mark.parametrize(
+    ("legs", "expected"),
+    [
+        ([leg(IntentStatus.FILLED)], ("filled", None)),
+        (
+            [leg(IntentStatus.FILLED, kind=OrderLeg.CLOSE), leg(IntentStatus.FILLED)],
+            ("filled", None),
+        ),
+        ([leg(IntentStatus.SKIPPED, "paused")], ("skipped", "paused")),
+        (
+            [leg(IntentStatus.FILLED, kind=OrderLeg.CLOSE), leg(IntentStatus.SKIPPED, "tiny")],
+            ("skipped", "tiny"),
+        ),
+        (
+            [leg(IntentStatus.REJECTED, "margin", OrderLeg.CLOSE), leg(IntentStatus.SKIPPED, "x")],
+            ("rejected", "margin"),
+        ),
+        (
+            [leg(IntentStatus.SKIPPED, "x", OrderLeg.CLOSE), leg(IntentStatus.REJECTED, "margin")],
+            ("rejected", "margin"),
+        ),
+        (
+            [leg(IntentStatus.FILLED, kind=OrderLeg.CLOSE), leg(IntentStatus.PENDING, "waiting")],
+            ("pending", "waiting"),
+        ),
+        (
+            [leg(IntentStatus.REJECTED, "no"), leg(IntentStatus.SUBMITTING, kind=OrderLeg.CLOSE)],
+            ("pending", None),
+        ),
+    ],
+)
+def test_account_outcome(legs: list[OrderIntent], expected: tuple[str, str | None]) -> None:
+    assert account_outcome(legs) == expected
+
+
+async def test_report_tells_per_account_what_happened(world: World) -> None:
+    alice = await world.follower("alice")
+    paused = await world.follower("paused", paused=True)
+    flipper = await world.follower("flipper")
+    flipper.exchange.set_position("BTCUSDT", PositionSide.SHORT, D("0.01"))
+    flipper.exchange.fail_next_place(ReduceOnlyRejected("ReduceOnly Order is rejected."))
+    signal = await world.signal(SignalAction.LONG)
+    await world.run(signal)
+
+    report = await ReportSignals(world.signals, world.intents).report(signal.id)
+
+    assert report.signal.id == signal.id
+    assert report.signal.status is SignalStatus.DONE
+    assert report.counts == {"filled": 1, "skipped": 1, "rejected": 1}
+    by_account = {a.account_id: a for a in report.accounts}
+    assert (by_account[alice.account.id].status, by_account[alice.account.id].reason) == (
+        "filled",
+        None,
+    )
+    assert by_account[alice.account.id].user_id == alice.user.id
+    assert [o.quantity for o in by_account[alice.account.id].orders] == [D("0.007")]
+    assert (by_account[paused.account.id].status, by_account[paused.account.id].reason) == (
+        "skipped",
+        "copying is paused for this follower",
+    )
+    assert (by_account[flipper.account.id].status, by_account[flipper.account.id].reason) == (
+        "rejected",
+        "ReduceOnly Order is rejected.",
+    )
+    assert len(by_account[flipper.account.id].orders) == 2
+
+
+async def test_report_of_unknown_signal_is_not_found(world: World) -> None:
+    with pytest.raises(NotFound):
+        await ReportSignals(world.signals, world.intents).report("missing")
+
+
+async def test_list_recent_is_newest_first(world: World) -> None:
+    first = await world.signal(SignalAction.LONG)
+    world.clock.advance(timedelta(seconds=1))
+    second = await world.signal(SignalAction.CLOSE)
+    reports = ReportSignals(world.signals, world.intents)
+
+    assert [s.id for s in await reports.list_recent()] == [second.id, first.id]
+    assert [s.id for s in await reports.list_recent(limit=1)] == [second.id]
+
+
+# --- sweeper --------------------------------------------------------------------------------
+
+
+async def test_sweeper_requeues_unfinished_signals_older_than_the_grace(world: World) -> None:
+    received = await world.signal(SignalAction.LONG)
+    processing = await world.signal(SignalAction.LONG, symbol="ETHUSDT")
+    await world.signals.set_status(processing.id, SignalStatus.PROCESSING)
+    done = await world.signal(SignalAction.LONG, symbol="DOGEUSDT")
+    await world.signals.set_status(done.id, SignalStatus.DONE)
+    world.clock.advance(timedelta(seconds=50))
+    recent = await world.signal(SignalAction.CLOSE)
+    world.clock.advance(timedelta(seconds=10))
+    queue = RecordingSignalQueue()
+    sweep = SweepUnfinishedSignals(world.signals, queue, world.clock, grace=timedelta(seconds=30))
+
+    result = await sweep()
+
+    assert result.requeued == [received.id, processing.id]
+    assert queue.enqueued == [received.id, processing.id]
+    assert recent.id not in queue.enqueued
+
+
+async def test_sweeper_with_nothing_to_do(world: World) -> None:
+    queue = RecordingSignalQueue()
+    sweep = SweepUnfinishedSignals(world.signals, queue, world.clock, grace=timedelta(seconds=30))
+    assert (await sweep()).requeued == []
+    assert queue.enqueued == []
+
+
+def test_fixed_clock_is_utc_and_advances() -> None:
+    clock = FixedClock()
+    assert clock.now() == START
+    assert clock.now().utcoffset() == timedelta(0)
+    assert clock.advance(timedelta(minutes=1)) == START + timedelta(minutes=1)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        clock.set(datetime(2024, 1, 1))
