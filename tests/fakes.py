@@ -19,7 +19,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
+from mimic.domain.accounts import (
+    AccountCheck,
+    ConnectionStatus,
+    ExchangeAccount,
+    SignalSource,
+    User,
+)
 from mimic.domain.errors import (
     BelowMinNotional,
     Conflict,
@@ -591,6 +597,9 @@ class FakeExchange(ExchangeGateway):
             raise self.find_error
         fill = self.orders.get(client_order_id)
         return fill if fill is not None and fill.symbol == symbol else None
+
+    async def check_account(self) -> AccountCheck:
+        return AccountCheck(ok=True, detail="fake account", futures_enabled=True, can_trade=True)
 
     # the matching engine
 

@@ -52,6 +52,26 @@ class ExchangeAccount:
     status_reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ApiCredentials:
+    """Decrypted only for the moment a request is signed; never logged (repr hides it)."""
+
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCheck:
+    """What a credentials validation found on the exchange."""
+
+    ok: bool
+    detail: str
+    futures_enabled: bool | None = None
+    can_trade: bool | None = None
+    hedge_mode: bool | None = None
+
+
 def mask_api_key(api_key: str) -> str:
     """Enough to recognise a key, never enough to use it."""
     if len(api_key) <= 8:

@@ -7,6 +7,7 @@ from dishka import AsyncContainer, Provider, Scope, from_context, make_async_con
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
+from mimic.adapters.logging_notifier import LoggingNotifier
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.gateway import PaperGateways
 from mimic.adapters.paper.venue import PaperVenue
@@ -52,7 +53,7 @@ from mimic.ports.repositories import (
     TransactionManager,
     UserRepository,
 )
-from mimic.ports.services import Clock, PasswordHasher, SignalQueue
+from mimic.ports.services import Clock, Notifier, PasswordHasher, SignalQueue
 
 
 class InfrastructureProvider(Provider):
@@ -63,6 +64,7 @@ class InfrastructureProvider(Provider):
     broker = from_context(provides=AsyncBroker)
     clock = provide(SystemClock, provides=Clock)
     queue = provide(TaskiqSignalQueue, provides=SignalQueue)
+    notifier = provide(LoggingNotifier, provides=Notifier)
 
     @provide
     def hasher(self) -> PasswordHasher:

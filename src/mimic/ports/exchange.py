@@ -1,7 +1,7 @@
 from decimal import Decimal
 from typing import Protocol
 
-from mimic.domain.accounts import ExchangeAccount
+from mimic.domain.accounts import AccountCheck, ApiCredentials, ExchangeAccount
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest
 from mimic.domain.positions import Balance, Position
@@ -30,6 +30,10 @@ class ExchangeGateway(Protocol):
         """The executed order with this client id, or None when the exchange proves absence."""
         ...
 
+    async def check_account(self) -> AccountCheck:
+        """Validate the connection: credentials, permissions, futures, position mode."""
+        ...
+
 
 class ExchangeGateways(Protocol):
     """Hands out gateways for accounts; pools and closes whatever they hold."""
@@ -37,6 +41,12 @@ class ExchangeGateways(Protocol):
     def supports(self, exchange: str) -> bool: ...
 
     async def for_account(self, account: ExchangeAccount) -> ExchangeGateway: ...
+
+
+class CredentialVault(Protocol):
+    async def credentials_for(self, account: ExchangeAccount) -> ApiCredentials:
+        """Decrypts the connection's stored secrets; raises `AuthRejected` when it cannot."""
+        ...
 
 
 class PaperMarket(Protocol):

@@ -14,6 +14,16 @@ class SignalQueue(Protocol):
         ...
 
 
+class Notifier(Protocol):
+    async def notify(self, user_id: str, event: str, text: str) -> None:
+        """Tell a user what happened (event is a stable key such as "exchange.approved").
+
+        Best effort and non-blocking for the caller; delivery channels come with the
+        notifications work (Telegram, email); the embedded default logs.
+        """
+        ...
+
+
 class PasswordHasher(Protocol):
     """Async because a memory-hard hash takes tens of milliseconds: keep it off the loop."""
 

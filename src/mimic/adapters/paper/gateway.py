@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from mimic.adapters.paper.venue import PaperVenue
-from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
+from mimic.domain.accounts import PAPER_EXCHANGE, AccountCheck, ExchangeAccount
 from mimic.domain.errors import ExchangeUnavailable
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest
@@ -36,6 +36,16 @@ class PaperGateway(ExchangeGateway):
 
     async def place_market_order(self, request: OrderRequest) -> OrderFill:
         return await self._venue.place_market_order(self.account_id, request)
+
+    async def check_account(self) -> AccountCheck:
+        await self._venue.balance(self.account_id)  # raises AuthRejected when not open
+        return AccountCheck(
+            ok=True,
+            detail="paper account ready",
+            futures_enabled=True,
+            can_trade=True,
+            hedge_mode=False,
+        )
 
     async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         return await self._venue.find_order(self.account_id, symbol, client_order_id)
