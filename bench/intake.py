@@ -2,7 +2,8 @@
 
 Both are served by uvicorn on loopback and hit by the same httpx client with the same
 concurrency. The webhook does its real work: decode, passphrase, validation, dedupe insert
-in SQLite, enqueue. Prints last:
+in SQLite, enqueue onto Redis Streams as in production, where workers are other processes
+(without Redis: the embedded in-process worker, which then competes for the CPU). Prints last:
     intake requests=N webhook_rps=W bare_rps=B ratio=W/B
 """
 
@@ -13,6 +14,7 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ from typing import Any
 import httpx
 import uvicorn
 from litestar import Litestar, post
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -32,6 +36,8 @@ from tests.integration.harness import (
 
 from mimic.entrypoints.cli import bootstrap
 from mimic.entrypoints.http.app import create_app
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @post("/webhook", status_code=202)
@@ -82,9 +88,26 @@ async def hammer(base: str, requests: int, concurrency: int) -> float:
         return requests / (time.perf_counter() - started)
 
 
+async def redis_url() -> str | None:
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except (OSError, RedisError):
+        return None
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
 async def main(requests: int, concurrency: int) -> None:
+    redis = await redis_url()
+    print(f"queue: {'redis' if redis else 'in-process'}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = make_settings(f"sqlite+aiosqlite:///{tmp}/intake.db")
+        settings = make_settings(
+            f"sqlite+aiosqlite:///{tmp}/intake.db",
+            redis_url=redis,
+            queue_name=f"mimic-bench-{uuid.uuid4().hex[:8]}",
+        )
         await migrate(settings.database_url)
         await bootstrap(settings)
         app = create_app(settings, CheapHasherProvider())

@@ -6,7 +6,7 @@ import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -100,7 +100,7 @@ class AuthController(Controller):
 
     @post("/register", operation_id="register", status_code=201)
     async def register(
-        self, data: schemas.RegisterRequest, register_user: FromDishka[RegisterUser]
+        self, data: JSONBody[schemas.RegisterRequest], register_user: FromDishka[RegisterUser]
     ) -> schemas.ProfileOut:
         user = await register_user(
             RegisterUserCommand(username=data.username, email=data.email, password=data.password)
@@ -111,7 +111,7 @@ class AuthController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        data: schemas.LoginRequest,
+        data: JSONBody[schemas.LoginRequest],
         authenticate: FromDishka[AuthenticateUser],
     ) -> schemas.TokenResponse:
         user = await authenticate(Credentials(username=data.username, password=data.password))
@@ -132,7 +132,7 @@ class MeController(Controller):
     async def update_settings(
         self,
         request: AuthRequest,
-        data: schemas.SettingsPatch,
+        data: JSONBody[schemas.SettingsPatch],
         update: FromDishka[UpdateFollowerSettings],
         platform: FromDishka[ManagePlatformSettings],
     ) -> schemas.ProfileOut:
@@ -161,7 +161,7 @@ class ExchangeController(Controller):
     async def connect(
         self,
         request: AuthRequest,
-        data: schemas.ConnectExchangeRequest,
+        data: JSONBody[schemas.ConnectExchangeRequest],
         connect: FromDishka[ConnectExchange],
     ) -> schemas.ExchangeOut:
         account = await connect(
@@ -186,8 +186,8 @@ class ExchangeController(Controller):
     async def set_enabled(
         self,
         request: AuthRequest,
-        account_id: str,
-        data: schemas.EnablePatch,
+        account_id: FromPath[str],
+        data: JSONBody[schemas.EnablePatch],
         manage: FromDishka[ManageConnection],
     ) -> schemas.ExchangeOut:
         account = await manage.set_enabled(request.user.id, account_id, data.enabled)
@@ -195,7 +195,7 @@ class ExchangeController(Controller):
 
     @delete("/{account_id:str}", operation_id="delete_exchange", status_code=HTTP_204_NO_CONTENT)
     async def remove(
-        self, request: AuthRequest, account_id: str, manage: FromDishka[ManageConnection]
+        self, request: AuthRequest, account_id: FromPath[str], manage: FromDishka[ManageConnection]
     ) -> None:
         await manage.delete(request.user.id, account_id)
 
@@ -239,7 +239,7 @@ class SignalController(Controller):
 
     @get("/{signal_id:str}", operation_id="get_signal")
     async def get_signal(
-        self, signal_id: str, reports: FromDishka[ReportSignals]
+        self, signal_id: FromPath[str], reports: FromDishka[ReportSignals]
     ) -> schemas.SignalReportOut:
         return views.signal_report(await reports.report(signal_id))
 
@@ -250,7 +250,7 @@ class AdminController(Controller):
 
     @get("/exchanges", operation_id="admin_list_exchanges")
     async def list_exchanges(
-        self, connections: FromDishka[ListConnections], status: str | None = None
+        self, connections: FromDishka[ListConnections], status: FromQuery[str | None] = None
     ) -> list[schemas.ExchangeOut]:
         try:
             wanted = ConnectionStatus(status) if status else None
@@ -260,13 +260,16 @@ class AdminController(Controller):
 
     @post("/exchanges/{account_id:str}/approve", operation_id="approve_exchange", status_code=200)
     async def approve(
-        self, account_id: str, review: FromDishka[ReviewConnection]
+        self, account_id: FromPath[str], review: FromDishka[ReviewConnection]
     ) -> schemas.ExchangeOut:
         return views.exchange(await review.approve(account_id))
 
     @post("/exchanges/{account_id:str}/reject", operation_id="reject_exchange", status_code=200)
     async def reject(
-        self, account_id: str, data: schemas.RejectRequest, review: FromDishka[ReviewConnection]
+        self,
+        account_id: FromPath[str],
+        data: JSONBody[schemas.RejectRequest],
+        review: FromDishka[ReviewConnection],
     ) -> schemas.ExchangeOut:
         return views.exchange(await review.reject(account_id, data.reason))
 
@@ -278,7 +281,9 @@ class AdminController(Controller):
 
     @put("/settings", operation_id="put_platform_settings")
     async def put_settings(
-        self, data: schemas.PlatformSettingsBody, platform: FromDishka[ManagePlatformSettings]
+        self,
+        data: JSONBody[schemas.PlatformSettingsBody],
+        platform: FromDishka[ManagePlatformSettings],
     ) -> schemas.PlatformSettingsBody:
         new = PlatformRiskSettings(
             default_risk_perc=data.default_risk_perc,
@@ -290,7 +295,10 @@ class AdminController(Controller):
 
     @put("/paper/prices/{symbol:str}", operation_id="set_paper_price")
     async def set_paper_price(
-        self, symbol: str, data: schemas.PaperPriceRequest, set_price: FromDishka[SetPaperPrice]
+        self,
+        symbol: FromPath[str],
+        data: JSONBody[schemas.PaperPriceRequest],
+        set_price: FromDishka[SetPaperPrice],
     ) -> schemas.PaperPriceOut:
         normalized = normalize_symbol(symbol)
         await set_price(normalized, data.price)
