@@ -1,91 +1,36 @@
 """Webhook intake throughput against a bare Litestar endpoint, in the same run.
 
-Both are served by uvicorn on loopback and hit by the same httpx client with the same
-concurrency. The webhook does its real work: decode, passphrase, validation, dedupe insert
-in SQLite, enqueue onto Redis Streams as in production, where workers are other processes
-(without Redis: the embedded in-process worker, which then competes for the CPU). Prints last:
+Each server runs as its own uvicorn process (as in production); this process is the client,
+with the same httpx concurrency for both. The webhook does its real work: decode,
+passphrase, validation, dedupe insert, enqueue onto Redis Streams (workers are other
+processes in production). Without Redis the embedded in-process worker is used. Prints last:
     intake requests=N webhook_rps=W bare_rps=B ratio=W/B
 """
 
 import argparse
 import asyncio
-import contextlib
+import os
 import socket
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
-import uvicorn
-from litestar import Litestar, post
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.integration.harness import (
-    PASSPHRASE,
-    CheapHasherProvider,
-    make_settings,
-    migrate,
-)
-
-from mimic.entrypoints.cli import bootstrap
-from mimic.entrypoints.http.app import create_app
-
+ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@post("/webhook", status_code=202)
-async def bare_webhook(data: dict[str, Any]) -> dict[str, Any]:
-    return {"signal_id": "x", "duplicate": False}
+PASSPHRASE = "bench-passphrase-0123456789"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Litestar) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def hammer(base: str, requests: int, concurrency: int) -> float:
-    limit = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-
-        async def one(n: int) -> None:
-            async with limit:
-                response = await client.post(
-                    "/webhook",
-                    json={
-                        "passphrase": PASSPHRASE,
-                        "symbol": "BTCUSDT",
-                        "action": "long",
-                        "id": f"bench-{n}",
-                    },
-                )
-                assert response.status_code == 202, response.text
-
-        await one(-1)  # warm-up
-        started = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in range(requests)))
-        return requests / (time.perf_counter() - started)
 
 
 async def redis_url() -> str | None:
@@ -99,31 +44,99 @@ async def redis_url() -> str | None:
     return REDIS_URL
 
 
-async def main(requests: int, concurrency: int) -> None:
+async def wait_until_up(base: str) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        for _ in range(300):
+            try:
+                await client.get("/")
+                return
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError(f"{base} did not start")
+
+
+async def hammer(base: str, requests: int, concurrency: int) -> float:
+    limit = asyncio.Semaphore(concurrency)
+    run = uuid.uuid4().hex[:8]
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
+        async def one(n: int) -> None:
+            async with limit:
+                response = await client.post(
+                    "/webhook",
+                    json={
+                        "passphrase": PASSPHRASE,
+                        "symbol": "BTCUSDT",
+                        "action": "long",
+                        "id": f"bench-{run}-{n}",
+                    },
+                )
+                assert response.status_code == 202, response.text
+
+        await asyncio.gather(*(one(-n - 1) for n in range(concurrency)))  # warm-up
+        started = time.perf_counter()
+        await asyncio.gather(*(one(n) for n in range(requests)))
+        return requests / (time.perf_counter() - started)
+
+
+def serve(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+async def measure(
+    command: list[str], env: dict[str, str], port: int, args: argparse.Namespace
+) -> float:
+    process = serve(command, env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await wait_until_up(base)
+        return await hammer(base, args.requests, args.concurrency)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def main(args: argparse.Namespace) -> None:
     redis = await redis_url()
     print(f"queue: {'redis' if redis else 'in-process'}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = make_settings(
-            f"sqlite+aiosqlite:///{tmp}/intake.db",
-            redis_url=redis,
-            queue_name=f"mimic-bench-{uuid.uuid4().hex[:8]}",
+        port = free_port()
+        env = {
+            **os.environ,
+            "MIMIC_VAR_DIR": tmp,
+            "MIMIC_PORT": str(port),
+            "MIMIC_WEBHOOK_PASSPHRASE": PASSPHRASE,
+            "MIMIC_ADMIN_PASSWORD": "bench-admin-password",
+            "MIMIC_QUEUE_NAME": f"mimic-bench-{uuid.uuid4().hex[:8]}",
+            **({"MIMIC_REDIS_URL": redis} if redis else {}),
+        }
+        mimic = [sys.executable, "-m", "mimic.entrypoints.cli"]
+        await asyncio.to_thread(
+            subprocess.run, [*mimic, "migrate"], env=env, check=True, capture_output=True
         )
-        await migrate(settings.database_url)
-        await bootstrap(settings)
-        app = create_app(settings, CheapHasherProvider())
-        async with serving(app) as base:
-            webhook_rps = await hammer(base, requests, concurrency)
-        async with serving(Litestar(route_handlers=[bare_webhook])) as base:
-            bare_rps = await hammer(base, requests, concurrency)
+        webhook_rps = await measure([*mimic, "serve"], env, port, args)
+        bare_port = free_port()
+        bare = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--port",
+            str(bare_port),
+            "--log-level",
+            "info",  # the same access logging as `mimic serve`
+        ]
+        bare_rps = await measure(bare, env, bare_port, args)
     print(
-        f"intake requests={requests} webhook_rps={webhook_rps:.0f} bare_rps={bare_rps:.0f} "
+        f"intake requests={args.requests} webhook_rps={webhook_rps:.0f} bare_rps={bare_rps:.0f} "
         f"ratio={webhook_rps / bare_rps:.2f}"
     )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
-    args = parser.parse_args()
-    asyncio.run(main(args.requests, args.concurrency))
+    asyncio.run(main(parser.parse_args()))
