@@ -9,7 +9,6 @@ and nothing else, in the same run. Prints last:
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -17,7 +16,6 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
 import psutil
 from sqlalchemy import select
 
@@ -26,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.integration.harness import make_settings, running_platform
 from tests.integration.processes import seed_followers
 
+from bench.services import drop_postgres, fresh_postgres
 from mimic.adapters.paper.gateway import PaperGateways
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.adapters.sqlalchemy import tables
@@ -33,33 +32,6 @@ from mimic.adapters.sqlalchemy.engine import create_engine, create_session_facto
 from mimic.adapters.system import SystemClock
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.orders import OrderRequest, OrderSide
-
-POSTGRES_DSN = os.environ.get(
-    "MIMIC_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-async def fresh_postgres() -> str | None:
-    name = f"mimic_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = await asyncpg.connect(POSTGRES_DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError):
-        return None
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return POSTGRES_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + (
-        f"/{name}"
-    )
-
-
-async def drop_postgres(url: str) -> None:
-    admin = await asyncpg.connect(POSTGRES_DSN, timeout=3)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def floor_seconds(database_url: str, account_ids: list[str], concurrency: int) -> float:

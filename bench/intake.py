@@ -2,8 +2,9 @@
 
 Each server runs as its own uvicorn process (as in production); this process is the client,
 with the same httpx concurrency for both. The webhook does its real work: decode,
-passphrase, validation, dedupe insert, enqueue onto Redis Streams (workers are other
-processes in production). Without Redis the embedded in-process worker is used. Prints last:
+passphrase, validation, dedupe insert (a fresh Postgres database when Postgres answers, else
+SQLite), enqueue onto Redis Streams (workers are other processes in production). Without
+Redis the embedded in-process worker is used. Prints last:
     intake requests=N webhook_rps=W bare_rps=B ratio=W/B
 """
 
@@ -19,8 +20,12 @@ import uuid
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from bench.services import drop_postgres, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -100,7 +105,19 @@ async def measure(
 
 async def main(args: argparse.Namespace) -> None:
     redis = await redis_url()
-    print(f"queue: {'redis' if redis else 'in-process'}", file=sys.stderr)
+    postgres = await fresh_postgres()
+    print(
+        f"queue: {'redis' if redis else 'in-process'}, database: {postgres and 'postgres'}",
+        file=sys.stderr,
+    )
+    try:
+        await run(args, redis, postgres)
+    finally:
+        if postgres:
+            await drop_postgres(postgres)
+
+
+async def run(args: argparse.Namespace, redis: str | None, postgres: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         env = {
@@ -111,6 +128,7 @@ async def main(args: argparse.Namespace) -> None:
             "MIMIC_ADMIN_PASSWORD": "bench-admin-password",
             "MIMIC_QUEUE_NAME": f"mimic-bench-{uuid.uuid4().hex[:8]}",
             **({"MIMIC_REDIS_URL": redis} if redis else {}),
+            **({"MIMIC_DATABASE_URL": postgres} if postgres else {}),
         }
         mimic = [sys.executable, "-m", "mimic.entrypoints.cli"]
         await asyncio.to_thread(
