@@ -33,6 +33,9 @@ from mimic.adapters.system import SystemClock
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.orders import OrderRequest, OrderSide
 
+# As many concurrent orders as the pipeline sends the paper venue (entrypoints/ioc.py).
+PAPER_CONCURRENCY = 1000
+
 
 async def floor_seconds(database_url: str, account_ids: list[str], concurrency: int) -> float:
     """The paper exchange alone: N market orders, same concurrency, nothing around them."""
@@ -99,7 +102,7 @@ async def main(followers: int, database_url: str | None) -> None:
             assert report["counts"] == {"filled": followers}, report["counts"]
             await engine.dispose()
             rss_mb = psutil.Process().memory_info().rss / 2**20
-            floor = await floor_seconds(url, accounts, settings.fanout_concurrency)
+            floor = await floor_seconds(url, accounts, PAPER_CONCURRENCY)
     finally:
         if owned:
             await drop_postgres(url)

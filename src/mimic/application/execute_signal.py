@@ -3,8 +3,8 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -39,6 +39,8 @@ _LEG_ORDER = {OrderLeg.CLOSE: 0, OrderLeg.ENTRY: 1}
 @dataclass(frozen=True, slots=True)
 class ExecutionPolicy:
     concurrency_per_exchange: int = 64
+    # Exchanges that take more at once, e.g. the paper venue, which batches what it gets.
+    concurrency_overrides: Mapping[str, int] = field(default_factory=dict)
     claim_batch: int = 1000
     lease: timedelta = timedelta(seconds=60)
     # An order is only sent while this much of its lease is left, so that no other worker
@@ -94,30 +96,34 @@ class ExecuteSignal:
             await self._signals.set_status(signal_id, SignalStatus.PROCESSING)
             await self._tx.commit()
         await self._plan_new_accounts(signal)
+        # Loaded once; each claimed batch then replaces its own entries (no re-read per batch).
+        known = {i.id: i for i in await self._intents.list_for_signal(signal_id)}
+        not_ours: set[str] = set()
         while True:
-            intents = await self._intents.list_for_signal(signal_id)
             todo = [
                 i.id
-                for i in sorted(intents, key=lambda i: _LEG_ORDER[i.leg])
-                if not i.status.is_final
-            ]
+                for i in sorted(known.values(), key=lambda i: _LEG_ORDER[i.leg])
+                if not i.status.is_final and i.id not in not_ours
+            ][: self._policy.claim_batch]
             if not todo:
                 break
             now = self._clock.now()
-            claimed = await self._intents.claim(
-                todo[: self._policy.claim_batch], now=now, lease_until=now + self._policy.lease
-            )
+            claimed = await self._intents.claim(todo, now=now, lease_until=now + self._policy.lease)
             await self._tx.commit()
+            known.update((i.id, i) for i in claimed)
+            not_ours.update(set(todo) - {i.id for i in claimed})  # another worker holds them
             if not claimed:
-                break  # held by another worker, or waiting for a retry
+                continue
             usable = self._policy.lease - self._policy.send_margin
             deadline = time.monotonic() + usable.total_seconds()
-            await self._place(signal, claimed, intents, deadline)
+            await self._place(signal, claimed, list(known.values()), deadline)
             await self._intents.save_results(claimed)
             await self._tx.commit()
             if any(not i.status.is_final for i in claimed):
                 break  # unsettled outcomes are retried by the sweeper, lookup first
-        intents = await self._intents.list_for_signal(signal_id)
+        intents = list(known.values())
+        if not all(i.status.is_final for i in intents):
+            intents = await self._intents.list_for_signal(signal_id)  # others may have finished
         counts: dict[str, int] = defaultdict(int)
         for intent in intents:
             counts[intent.status.value] += 1
@@ -243,8 +249,8 @@ class ExecuteSignal:
         return intents
 
     def _limits(self) -> dict[str, asyncio.Semaphore]:
-        size = self._policy.concurrency_per_exchange
-        return defaultdict(lambda: asyncio.Semaphore(size))
+        policy = self._policy
+        return _SemaphoreByExchange(policy.concurrency_per_exchange, policy.concurrency_overrides)
 
     async def _place(
         self,
@@ -357,3 +363,14 @@ def _unfilled_close(legs: Sequence[OrderIntent]) -> OrderIntent | None:
         (i for i in legs if i.leg is OrderLeg.CLOSE and i.status is not IntentStatus.FILLED),
         None,
     )
+
+
+class _SemaphoreByExchange(dict[str, asyncio.Semaphore]):
+    def __init__(self, default: int, overrides: Mapping[str, int]) -> None:
+        super().__init__()
+        self._default = default
+        self._overrides = overrides
+
+    def __missing__(self, exchange: str) -> asyncio.Semaphore:
+        limit = self[exchange] = asyncio.Semaphore(self._overrides.get(exchange, self._default))
+        return limit

@@ -42,6 +42,7 @@ from mimic.application.portfolio import ViewPortfolio
 from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
 from mimic.application.signal_reports import ReportSignals
+from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
@@ -107,6 +108,8 @@ class InfrastructureProvider(Provider):
     def execution_policy(self, settings: Settings) -> ExecutionPolicy:
         return ExecutionPolicy(
             concurrency_per_exchange=settings.fanout_concurrency,
+            # The paper venue coalesces concurrent calls into one transaction per batch.
+            concurrency_overrides={PAPER_EXCHANGE: 1000},
             lease=settings.intent_lease,
             send_margin=min(settings.intent_lease / 3, timedelta(seconds=20)),
             max_signal_age=settings.max_signal_age,

@@ -8,14 +8,17 @@ symbol); fees, realized PnL and initial margin follow Binance's arithmetic.
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mimic.adapters.paper.batching import Coalescer
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.rules import PaperListing, paper_listings
 from mimic.adapters.sqlalchemy.tables import (
@@ -28,6 +31,7 @@ from mimic.adapters.sqlalchemy.tables import (
 from mimic.domain.errors import (
     AuthRejected,
     BelowMinNotional,
+    ExchangeError,
     InsufficientMargin,
     InvalidPrecision,
     OrderRejected,
@@ -85,9 +89,9 @@ class _Held:
         return replace(self, quantity=after, entry_price=entry), realized
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Book:
-    """One account as read in one transaction."""
+    """One account as read in one transaction; a batch of orders updates it as it fills."""
 
     wallet: Decimal
     positions: dict[str, _Held]
@@ -128,6 +132,10 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         self._fee_rate = taker_fee_rate
         self.faults = faults if faults is not None else PaperFaults()
         self._listings = paper_listings()
+        self._read_books = Coalescer[str, _Book](self._books_batch)
+        self._place_orders = Coalescer[tuple[str, OrderRequest], OrderFill](self._orders_batch)
+        self._set_leverages = Coalescer[tuple[str, str, int], None](self._leverage_batch)
+        self._read_marks = Coalescer[str, Decimal](self._marks_batch)
 
     # PaperMarket and SymbolCatalog
 
@@ -172,16 +180,11 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         return self._listing(symbol).rules
 
     async def mark_price(self, symbol: str) -> Decimal:
-        listing = self._listing(symbol)
-        async with self._sessions() as session:
-            price = await session.scalar(
-                select(paper_prices.c.price).where(paper_prices.c.symbol == symbol)
-            )
-        return listing.default_mark_price if price is None else price
+        self._listing(symbol)
+        return await self._read_marks(symbol)
 
     async def balance(self, account_id: str) -> Balance:
-        async with self._sessions() as session:
-            book = await self._book(session, account_id)
+        book = await self._read_books(account_id)
         unrealized = _round(book.unrealized_pnl)
         return Balance(
             currency=CURRENCY,
@@ -191,8 +194,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         )
 
     async def positions(self, account_id: str) -> list[Position]:
-        async with self._sessions() as session:
-            book = await self._book(session, account_id)
+        book = await self._read_books(account_id)
         return [
             _position(symbol, held, book.marks[symbol])
             for symbol, held in sorted(book.positions.items())
@@ -209,29 +211,13 @@ class PaperVenue(PaperMarket, SymbolCatalog):
             raise OrderRejected(
                 f"leverage {leverage} is not valid for {symbol}: choose 1 to {rules.max_leverage}"
             )
-        async with self._sessions.begin() as session:
-            await self._lock_account(session, account_id)
-            key = (paper_positions.c.account_id == account_id) & (
-                paper_positions.c.symbol == symbol
-            )
-            if await session.scalar(select(paper_positions.c.leverage).where(key)) is None:
-                await session.execute(
-                    insert(paper_positions).values(
-                        account_id=account_id,
-                        symbol=symbol,
-                        quantity=Decimal(0),
-                        entry_price=Decimal(0),
-                        leverage=leverage,
-                    )
-                )
-            else:
-                await session.execute(update(paper_positions).where(key).values(leverage=leverage))
+        await self._set_leverages((account_id, symbol, leverage))
 
     async def place_market_order(self, account_id: str, request: OrderRequest) -> OrderFill:
         rules = self._listing(request.symbol).rules
         async with self.faults.around_order(account_id, request.symbol):
             _check_order(request, rules)
-            fill = await self._execute(account_id, request, rules)
+            fill = await self._place_orders((account_id, request))
         return fill
 
     async def find_order(
@@ -261,127 +247,189 @@ class PaperVenue(PaperMarket, SymbolCatalog):
             raise UnknownSymbol(f"{symbol} is not listed on the paper exchange")
         return listing
 
-    async def _execute(
-        self, account_id: str, request: OrderRequest, rules: MarketRules
-    ) -> OrderFill:
-        symbol = request.symbol
+    async def _books_batch(self, account_ids: Sequence[str]) -> list[_Book | Exception]:
+        async with self._sessions() as session:
+            books = await self._books(session, set(account_ids))
+        return [books.get(a) or _not_open(a) for a in account_ids]
+
+    async def _marks_batch(self, symbols: Sequence[str]) -> list[Decimal | Exception]:
+        async with self._sessions() as session:
+            marks = await self._marks(session)
+        return [marks[symbol] for symbol in symbols]
+
+    async def _leverage_batch(
+        self, items: Sequence[tuple[str, str, int]]
+    ) -> list[Exception | None]:
         async with self._sessions.begin() as session:
-            book = await self._book(session, account_id, lock=True)
-            price, held = book.marks[symbol], book.held(symbol)
-            quantity = request.quantity
-            buying = request.side is OrderSide.BUY
-            reduces = held.quantity != 0 and (held.quantity > 0) != buying
-            if request.reduce_only:
-                _check_reduce_only(request, held, reduces)
-                quantity = min(quantity, abs(held.quantity))
-            elif quantity * price < rules.min_notional:
-                raise BelowMinNotional(
-                    f"order notional {quantity * price} USDT is below the minimum "
-                    f"{rules.min_notional} USDT for {symbol}"
+            books = await self._books(session, {a for a, _, _ in items}, lock=True)
+            p = paper_positions.c
+            updates: dict[tuple[str, str], int] = {}
+            inserts: dict[tuple[str, str], int] = {}
+            for account_id, symbol, leverage in items:
+                book = books.get(account_id)
+                if book is not None:
+                    known = symbol in book.positions
+                    (updates if known else inserts)[(account_id, symbol)] = leverage
+            if updates:
+                await session.execute(
+                    update(paper_positions).where(
+                        p.account_id == bindparam("b_account"), p.symbol == bindparam("b_symbol")
+                    ),
+                    [
+                        {"b_account": a, "b_symbol": s, "leverage": lev}
+                        for (a, s), lev in sorted(updates.items())
+                    ],
                 )
-            after, realized = held.fill(quantity if buying else -quantity, price)
-            fee = _round(quantity * price * self._fee_rate)
-            # Like Binance, only an order that adds exposure needs margin; closing never does.
-            if not (reduces and quantity <= abs(held.quantity)):
-                _check_margin(book, symbol, after, fee)
-            await self._write(
-                session, account_id, book, symbol, after, book.wallet + realized - fee
-            )
-            fill = OrderFill(
-                exchange_order_id=uuid.uuid4().hex,
-                client_order_id=request.client_order_id,
-                symbol=symbol,
-                side=request.side,
-                quantity=quantity,
-                average_price=price,
-                fee=fee,
-                reduce_only=request.reduce_only,
-            )
-            await session.execute(
-                insert(paper_orders).values(
-                    id=fill.exchange_order_id,
-                    account_id=account_id,
-                    client_order_id=fill.client_order_id,
-                    symbol=symbol,
-                    side=fill.side.value,
-                    quantity=quantity,
-                    price=price,
-                    fee=fee,
-                    realized_pnl=realized,
-                    reduce_only=fill.reduce_only,
-                    created_at=self._clock.now(),
+            if inserts:
+                await session.execute(
+                    insert(paper_positions),
+                    [
+                        {
+                            "account_id": a,
+                            "symbol": s,
+                            "quantity": Decimal(0),
+                            "entry_price": Decimal(0),
+                            "leverage": lev,
+                        }
+                        for (a, s), lev in sorted(inserts.items())
+                    ],
                 )
+        return [None if a in books else _not_open(a) for a, _, _ in items]
+
+    async def _orders_batch(
+        self, items: Sequence[tuple[str, OrderRequest]]
+    ) -> list[OrderFill | Exception]:
+        """Every order of the batch in one transaction; a refused order changes nothing."""
+        results: list[OrderFill | Exception] = []
+        async with self._sessions.begin() as session:
+            books = await self._books(session, {a for a, _ in items}, lock=True)
+            known = {a: set(book.positions) for a, book in books.items()}
+            touched: set[tuple[str, str]] = set()
+            orders: list[dict[str, Any]] = []
+            for account_id, request in items:
+                book = books.get(account_id)
+                if book is None:
+                    results.append(_not_open(account_id))
+                    continue
+                try:
+                    fill, realized = self._fill(book, request)
+                except ExchangeError as exc:
+                    results.append(exc)
+                    continue
+                touched.add((account_id, request.symbol))
+                orders.append(_order_row(account_id, fill, realized, self._clock.now()))
+                results.append(fill)
+            await self._write(session, books, known, touched, orders)
+        return results
+
+    def _fill(self, book: _Book, request: OrderRequest) -> tuple[OrderFill, Decimal]:
+        """Executes `request` against the in-memory `book` (mutated on success only)."""
+        symbol = request.symbol
+        rules = self._listing(symbol).rules
+        price, held = book.marks[symbol], book.held(symbol)
+        quantity = request.quantity
+        buying = request.side is OrderSide.BUY
+        reduces = held.quantity != 0 and (held.quantity > 0) != buying
+        if request.reduce_only:
+            _check_reduce_only(request, held, reduces)
+            quantity = min(quantity, abs(held.quantity))
+        elif quantity * price < rules.min_notional:
+            raise BelowMinNotional(
+                f"order notional {quantity * price} USDT is below the minimum "
+                f"{rules.min_notional} USDT for {symbol}"
             )
-        return fill
+        after, realized = held.fill(quantity if buying else -quantity, price)
+        fee = _round(quantity * price * self._fee_rate)
+        # Like Binance, only an order that adds exposure needs margin; closing never does.
+        if not (reduces and quantity <= abs(held.quantity)):
+            _check_margin(book, symbol, after, fee)
+        book.wallet = book.wallet + realized - fee
+        book.positions[symbol] = after
+        fill = OrderFill(
+            exchange_order_id=uuid.uuid4().hex,
+            client_order_id=request.client_order_id,
+            symbol=symbol,
+            side=request.side,
+            quantity=quantity,
+            average_price=price,
+            fee=fee,
+            reduce_only=request.reduce_only,
+        )
+        return fill, realized
 
     async def _write(
         self,
         session: AsyncSession,
-        account_id: str,
-        book: _Book,
-        symbol: str,
-        after: _Held,
-        wallet: Decimal,
+        books: dict[str, _Book],
+        known: dict[str, set[str]],
+        touched: set[tuple[str, str]],
+        orders: list[dict[str, Any]],
     ) -> None:
+        if not orders:
+            return
+        a, p = paper_accounts.c, paper_positions.c
         await session.execute(
-            update(paper_accounts)
-            .where(paper_accounts.c.account_id == account_id)
-            .values(wallet_balance=wallet)
+            update(paper_accounts).where(a.account_id == bindparam("b_account")),
+            [
+                {"b_account": account_id, "wallet_balance": books[account_id].wallet}
+                for account_id in sorted({account_id for account_id, _ in touched})
+            ],
         )
-        values = {"quantity": after.quantity, "entry_price": after.entry_price}
-        if symbol in book.positions:
-            await session.execute(
-                update(paper_positions)
-                .where(
-                    paper_positions.c.account_id == account_id,
-                    paper_positions.c.symbol == symbol,
+        updates, inserts = [], []
+        for account_id, symbol in sorted(touched):
+            held = books[account_id].positions[symbol]
+            row = {"quantity": held.quantity, "entry_price": held.entry_price}
+            if symbol in known[account_id]:
+                updates.append({"b_account": account_id, "b_symbol": symbol, **row})
+            else:
+                inserts.append(
+                    {"account_id": account_id, "symbol": symbol, "leverage": held.leverage, **row}
                 )
-                .values(values)
-            )
-        else:
+        if updates:
             await session.execute(
-                insert(paper_positions).values(
-                    account_id=account_id, symbol=symbol, leverage=after.leverage, **values
-                )
+                update(paper_positions).where(
+                    p.account_id == bindparam("b_account"), p.symbol == bindparam("b_symbol")
+                ),
+                updates,
             )
+        if inserts:
+            await session.execute(insert(paper_positions), inserts)
+        await session.execute(insert(paper_orders), orders)
 
-    async def _book(self, session: AsyncSession, account_id: str, *, lock: bool = False) -> _Book:
-        wallet = await (self._lock_account if lock else self._wallet)(session, account_id)
-        p = paper_positions.c
-        rows = await session.execute(
-            select(p.symbol, p.quantity, p.entry_price, p.leverage).where(
-                p.account_id == account_id
-            )
-        )
-        positions = {row.symbol: _Held(row.quantity, row.entry_price, row.leverage) for row in rows}
-        return _Book(wallet, positions, await self._marks(session))
-
-    async def _lock_account(self, session: AsyncSession, account_id: str) -> Decimal:
-        """Serialize every write of one account; other accounts go on in parallel (Postgres)."""
-        if session.get_bind().dialect.name == "sqlite":
+    async def _books(
+        self, session: AsyncSession, account_ids: set[str], *, lock: bool = False
+    ) -> dict[str, _Book]:
+        """The books of the accounts that exist; `lock` serializes writers per account."""
+        ids = sorted(account_ids)  # one lock order for every batch: no deadlocks
+        a, p = paper_accounts.c, paper_positions.c
+        if lock and session.get_bind().dialect.name == "sqlite":
             # SQLite has one writer at a time. Writing first takes the write lock now, waiting
             # out busy_timeout; reading first would need an upgrade later, which SQLite
             # refuses ("database is locked") when another writer committed in between.
             await session.execute(
                 update(paper_accounts)
-                .where(paper_accounts.c.account_id == account_id)
-                .values(wallet_balance=paper_accounts.c.wallet_balance)
+                .where(a.account_id.in_(ids))
+                .values(wallet_balance=a.wallet_balance)
             )
-        return await self._wallet(session, account_id, for_update=True)
-
-    async def _wallet(
-        self, session: AsyncSession, account_id: str, *, for_update: bool = False
-    ) -> Decimal:
-        query = select(paper_accounts.c.wallet_balance).where(
-            paper_accounts.c.account_id == account_id
+        query = select(a.account_id, a.wallet_balance).where(a.account_id.in_(ids))
+        if lock:
+            query = query.order_by(a.account_id).with_for_update()  # Postgres; SQLite omits it
+        wallets = {row.account_id: row.wallet_balance for row in await session.execute(query)}
+        positions: dict[str, dict[str, _Held]] = {account_id: {} for account_id in wallets}
+        rows = await session.execute(
+            select(p.account_id, p.symbol, p.quantity, p.entry_price, p.leverage).where(
+                p.account_id.in_(ids)
+            )
         )
-        if for_update:
-            query = query.with_for_update()  # Postgres only; SQLite omits it
-        wallet: Decimal | None = await session.scalar(query)
-        if wallet is None:
-            # What a real exchange says to keys of an account that does not exist.
-            raise AuthRejected(f"paper account {account_id} is not open")
-        return wallet
+        for row in rows:
+            positions[row.account_id][row.symbol] = _Held(
+                row.quantity, row.entry_price, row.leverage
+            )
+        marks = await self._marks(session)
+        return {
+            account_id: _Book(wallet, positions[account_id], marks)
+            for account_id, wallet in wallets.items()
+        }
 
     async def _marks(self, session: AsyncSession) -> dict[str, Decimal]:
         marks = {symbol: listing.default_mark_price for symbol, listing in self._listings.items()}
@@ -463,3 +511,26 @@ def _insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.I
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def _not_open(account_id: str) -> AuthRejected:
+    # What a real exchange says to keys of an account that does not exist.
+    return AuthRejected(f"paper account {account_id} is not open")
+
+
+def _order_row(
+    account_id: str, fill: OrderFill, realized: Decimal, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": fill.exchange_order_id,
+        "account_id": account_id,
+        "client_order_id": fill.client_order_id,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "quantity": fill.quantity,
+        "price": fill.average_price,
+        "fee": fill.fee,
+        "realized_pnl": realized,
+        "reduce_only": fill.reduce_only,
+        "created_at": now,
+    }
