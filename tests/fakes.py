@@ -360,15 +360,21 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
         self.leases: dict[str, datetime | None] = {}
         self.claims: list[list[str]] = []
 
-    async def add_new(self, intents: Sequence[OrderIntent]) -> None:
+    async def add_new(
+        self, intents: Sequence[OrderIntent], *, lease_until: datetime | None = None
+    ) -> set[str]:
         taken = {(i.signal_id, i.account_id, i.leg) for i in self._rows.values()}
+        inserted: set[str] = set()
         for intent in intents:
             key = (intent.signal_id, intent.account_id, intent.leg)
             if key in taken or intent.id in self._rows:
                 continue
             taken.add(key)
+            inserted.add(intent.id)
             self._rows[intent.id] = copy.deepcopy(intent)
-            self.leases[intent.id] = None
+            held = intent.status is IntentStatus.SUBMITTING
+            self.leases[intent.id] = lease_until if held else None
+        return inserted
 
     async def list_for_signal(self, signal_id: str) -> list[OrderIntent]:
         found = [i for i in self._rows.values() if i.signal_id == signal_id]
@@ -472,6 +478,7 @@ class FakeExchange(ExchangeGateway):
         self.calls: list[tuple[str, str]] = []
         self.read_error: ExchangeError | None = None
         self.find_error: ExchangeError | None = None
+        self.protective: dict[str, list[tuple[str, Decimal]]] = {}
         self._place_failures: deque[_PlaceFailure] = deque()
         self._order_seq = 0
 
@@ -600,6 +607,32 @@ class FakeExchange(ExchangeGateway):
 
     async def check_account(self) -> AccountCheck:
         return AccountCheck(ok=True, detail="fake account", futures_enabled=True, can_trade=True)
+
+    async def place_protective_orders(
+        self,
+        symbol: str,
+        position_side: PositionSide,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+        client_order_id_prefix: str,
+    ) -> list[str]:
+        """Recorded, never triggered: (client order id, trigger price) per symbol."""
+        self.calls.append(("place_protective", symbol))
+        self._rules(symbol)
+        position = self.positions.get(symbol)
+        if position is None or position.side is not position_side:
+            raise OrderRejected(f"no open {position_side.value} {symbol} position to protect")
+        placed = []
+        for kind, price in (("sl", stop_loss), ("tp", take_profit)):
+            if price is not None:
+                client_id = client_order_id_prefix + kind
+                self.protective.setdefault(symbol, []).append((client_id, price))
+                placed.append(client_id)
+        return placed
+
+    async def cancel_protective_orders(self, symbol: str) -> None:
+        self.calls.append(("cancel_protective", symbol))
+        self.protective.pop(symbol, None)
 
     # the matching engine
 

@@ -47,7 +47,7 @@ async def test_worker_killed_mid_fanout_places_each_order_exactly_once(
         MIMIC_INTENT_LEASE_SECONDS="6",
         MIMIC_SWEEP_INTERVAL_SECONDS="1",
         MIMIC_REDIS_IDLE_TIMEOUT_SECONDS="2",
-        MIMIC_FANOUT_CONCURRENCY="8",
+        MIMIC_PAPER_CONCURRENCY="8",
     )
     settings = make_settings(postgres_url, redis_url=redis_url, queue_name=env["MIMIC_QUEUE_NAME"])
     engine = create_async_engine(postgres_url)

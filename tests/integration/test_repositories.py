@@ -412,6 +412,29 @@ async def test_add_new_in_bulk(sessions: Sessions) -> None:
         assert len(await repo.list_for_signal(signal.id)) == 1200
 
 
+async def test_add_new_reports_what_it_inserted_and_holds_it_for_the_planner(
+    sessions: Sessions,
+) -> None:
+    signal = make_signal()
+    await store_signal(sessions, signal)
+    held, skipped = make_intent(signal, new_id()), make_intent(signal, new_id())
+    held.hold_for_sending(NOW)
+    skipped.skip("copying is paused", NOW)
+    lease = NOW + timedelta(seconds=60)
+    async with sessions() as session:
+        repo = SqlOrderIntentRepository(session)
+        assert await repo.add_new([held, skipped], lease_until=lease) == {held.id, skipped.id}
+        again = make_intent(signal, held.account_id)
+        assert await repo.add_new([again], lease_until=lease) == set()
+        await session.commit()
+        # The planner holds its intent: nobody else can claim it before the lease runs out.
+        assert await repo.claim([held.id, skipped.id], now=NOW, lease_until=lease) == []
+        retaken = await repo.claim([held.id], now=lease + timedelta(seconds=1), lease_until=lease)
+        assert [(i.id, i.status, i.attempts) for i in retaken] == [
+            (held.id, IntentStatus.SUBMITTING, 2)
+        ]
+
+
 @pytest.mark.parametrize("returning", [True, False], ids=["returning", "update-then-select"])
 async def test_claim_is_exclusive_until_the_lease_runs_out(
     sessions: Sessions, returning: bool

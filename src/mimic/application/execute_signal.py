@@ -95,25 +95,29 @@ class ExecuteSignal:
         if signal.status is SignalStatus.RECEIVED:
             await self._signals.set_status(signal_id, SignalStatus.PROCESSING)
             await self._tx.commit()
-        await self._plan_new_accounts(signal)
-        # Loaded once; each claimed batch then replaces its own entries (no re-read per batch).
-        known = {i.id: i for i in await self._intents.list_for_signal(signal_id)}
+        existing, held = await self._plan_new_accounts(signal)
+        # Read once; each batch then updates its own entries (no re-read per batch).
+        known = {i.id: i for i in [*existing, *held]}
         not_ours: set[str] = set()
+        claimed = [i for i in held if not i.status.is_final]  # planned here: ours already
         while True:
-            todo = [
-                i.id
-                for i in sorted(known.values(), key=lambda i: _LEG_ORDER[i.leg])
-                if not i.status.is_final and i.id not in not_ours
-            ][: self._policy.claim_batch]
-            if not todo:
-                break
-            now = self._clock.now()
-            claimed = await self._intents.claim(todo, now=now, lease_until=now + self._policy.lease)
-            await self._tx.commit()
-            known.update((i.id, i) for i in claimed)
-            not_ours.update(set(todo) - {i.id for i in claimed})  # another worker holds them
             if not claimed:
-                continue
+                todo = [
+                    i.id
+                    for i in sorted(known.values(), key=lambda i: _LEG_ORDER[i.leg])
+                    if not i.status.is_final and i.id not in not_ours
+                ][: self._policy.claim_batch]
+                if not todo:
+                    break
+                now = self._clock.now()
+                claimed = await self._intents.claim(
+                    todo, now=now, lease_until=now + self._policy.lease
+                )
+                await self._tx.commit()
+                known.update((i.id, i) for i in claimed)
+                not_ours.update(set(todo) - {i.id for i in claimed})  # another worker has them
+                if not claimed:
+                    continue
             usable = self._policy.lease - self._policy.send_margin
             deadline = time.monotonic() + usable.total_seconds()
             await self._place(signal, claimed, list(known.values()), deadline)
@@ -121,6 +125,7 @@ class ExecuteSignal:
             await self._tx.commit()
             if any(not i.status.is_final for i in claimed):
                 break  # unsettled outcomes are retried by the sweeper, lookup first
+            claimed = []
         intents = list(known.values())
         if not all(i.status.is_final for i in intents):
             intents = await self._intents.list_for_signal(signal_id)  # others may have finished
@@ -153,13 +158,17 @@ class ExecuteSignal:
     def _expired(self, signal: Signal) -> bool:
         return self._clock.now() - signal.received_at > self._policy.max_signal_age
 
-    async def _plan_new_accounts(self, signal: Signal) -> None:
-        planned = {i.account_id for i in await self._intents.list_for_signal(signal.id)}
+    async def _plan_new_accounts(
+        self, signal: Signal
+    ) -> tuple[list[OrderIntent], list[OrderIntent]]:
+        """(intents planned before, intents planned now and held by this worker)."""
+        existing = await self._intents.list_for_signal(signal.id)
+        planned = {i.account_id for i in existing}
         candidates = [
             (a, u) for a, u in await self._accounts.list_copy_candidates() if a.id not in planned
         ]
         if not candidates:
-            return
+            return existing, []
         platform = await self._settings.get_platform_risk()
         limits = self._limits()
         rules_cache: dict[tuple[str, str], MarketRules] = {}
@@ -170,8 +179,12 @@ class ExecuteSignal:
             return self._to_intents(signal, account, user, legs)
 
         planned_lists = await asyncio.gather(*(plan_one(a, u) for a, u in candidates))
-        await self._intents.add_new([i for lst in planned_lists for i in lst])
+        new = [i for lst in planned_lists for i in lst]
+        # Inserted already claimed: the planner sends them without a second round trip.
+        lease_until = self._clock.now() + self._policy.lease
+        inserted = await self._intents.add_new(new, lease_until=lease_until)
         await self._tx.commit()
+        return existing, [i for i in new if i.id in inserted]
 
     async def _plan_legs(
         self,
@@ -243,7 +256,9 @@ class ExecuteSignal:
                 created_at=now,
                 updated_at=now,
             )
-            if leg.skip_reason is not None:
+            if leg.skip_reason is None:
+                intent.hold_for_sending(now)
+            else:
                 intent.skip(leg.skip_reason, now)
             intents.append(intent)
         return intents

@@ -93,6 +93,12 @@ class OrderIntent:
     fee: Decimal | None = None
     updated_at: datetime | None = field(default=None)
 
+    def hold_for_sending(self, now: datetime) -> None:
+        """First attempt, taken by whoever planned it (the lease is the repository's)."""
+        self.status = IntentStatus.SUBMITTING
+        self.attempts += 1
+        self.updated_at = now
+
     def record_fill(self, fill: OrderFill, now: datetime) -> None:
         self.status = IntentStatus.FILLED
         self.reason = None

@@ -46,6 +46,8 @@ class Settings:
     paper_starting_balance: Decimal = Decimal(10000)
     # Simulated exchange round trip, for demos and crash tests; zero by default.
     paper_latency: timedelta = timedelta(0)
+    # The paper venue batches concurrent calls into one transaction, so it takes many at once.
+    paper_concurrency: int = 1000
     max_body_bytes: int = 64 * 1024
     queue_name: str = "mimic:signals"
     redis_idle_timeout: timedelta = timedelta(seconds=60)
@@ -82,6 +84,7 @@ class Settings:
             fanout_concurrency=_int("MIMIC_FANOUT_CONCURRENCY", 64),
             paper_starting_balance=Decimal(os.environ.get("MIMIC_PAPER_BALANCE", "10000")),
             paper_latency=timedelta(milliseconds=_int("MIMIC_PAPER_LATENCY_MS", 0)),
+            paper_concurrency=_int("MIMIC_PAPER_CONCURRENCY", 1000),
             queue_name=os.environ.get("MIMIC_QUEUE_NAME", "mimic:signals"),
             redis_idle_timeout=timedelta(seconds=_int("MIMIC_REDIS_IDLE_TIMEOUT_SECONDS", 60)),
         )

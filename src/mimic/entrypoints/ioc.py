@@ -108,8 +108,7 @@ class InfrastructureProvider(Provider):
     def execution_policy(self, settings: Settings) -> ExecutionPolicy:
         return ExecutionPolicy(
             concurrency_per_exchange=settings.fanout_concurrency,
-            # The paper venue coalesces concurrent calls into one transaction per batch.
-            concurrency_overrides={PAPER_EXCHANGE: 1000},
+            concurrency_overrides={PAPER_EXCHANGE: settings.paper_concurrency},
             lease=settings.intent_lease,
             send_margin=min(settings.intent_lease / 3, timedelta(seconds=20)),
             max_signal_age=settings.max_signal_age,

@@ -82,8 +82,14 @@ class ExchangeAccountRepository(Protocol):
 
 
 class OrderIntentRepository(Protocol):
-    async def add_new(self, intents: Sequence[OrderIntent]) -> None:
-        """Insert; an intent whose (signal, account, leg) exists already is ignored."""
+    async def add_new(
+        self, intents: Sequence[OrderIntent], *, lease_until: datetime | None = None
+    ) -> set[str]:
+        """Insert; an intent whose (signal, account, leg) exists already is ignored.
+
+        Returns the ids actually inserted. With `lease_until`, the inserted intents that are
+        submitting are held by the caller until then, exactly as if it had claimed them.
+        """
         ...
 
     async def list_for_signal(self, signal_id: str) -> list[OrderIntent]: ...

@@ -506,13 +506,27 @@ class SqlOrderIntentRepository(OrderIntentRepository):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_new(self, intents: Sequence[OrderIntent]) -> None:
+    async def add_new(
+        self, intents: Sequence[OrderIntent], *, lease_until: datetime | None = None
+    ) -> set[str]:
         c = order_intents.c
-        statement = _insert(self._session, order_intents).on_conflict_do_nothing(
-            index_elements=[c.signal_id, c.account_id, c.leg]
+        statement = (
+            _insert(self._session, order_intents)
+            .on_conflict_do_nothing(index_elements=[c.signal_id, c.account_id, c.leg])
+            .returning(c.id)
         )
+        inserted: set[str] = set()
         for chunk in _chunks(intents):
-            await self._session.execute(statement, [_intent_values(i) for i in chunk])
+            rows = [
+                {
+                    **_intent_values(i),
+                    "lease_until": lease_until if i.status is IntentStatus.SUBMITTING else None,
+                }
+                for i in chunk
+            ]
+            result = await self._session.execute(statement, rows)
+            inserted.update(result.scalars())
+        return inserted
 
     async def list_for_signal(self, signal_id: str) -> list[OrderIntent]:
         c = order_intents.c
