@@ -891,3 +891,19 @@ def test_fixed_clock_is_utc_and_advances() -> None:
     assert clock.advance(timedelta(minutes=1)) == START + timedelta(minutes=1)
     with pytest.raises(ValueError, match="timezone-aware"):
         clock.set(datetime(2024, 1, 1))
+
+
+async def test_an_unsettled_order_does_not_hold_back_the_other_followers(world: World) -> None:
+    # All three are rate limited at first, so the second run claims them one batch at a time.
+    followers = [await world.follower(name) for name in ("alice", "bob", "carol")]
+    for f in followers:
+        f.exchange.fail_next_place(RateLimited("Too many requests", retry_after_seconds=1))
+    signal = await world.signal(SignalAction.LONG)
+    assert await world.run(signal) == ExecutionSummary(signal.id, {"pending": 3}, finished=False)
+
+    # Alice's next order times out; Bob's and Carol's batches are still sent in this run.
+    followers[0].exchange.fail_next_place(OutcomeUnknown("timeout"))
+    second = await world.run(signal, ExecutionPolicy(order_wait=timedelta(0), claim_batch=1))
+
+    assert second == ExecutionSummary(signal.id, {"submitting": 1, "filled": 2}, finished=False)
+    assert [len(f.exchange.placed) for f in followers] == [0, 1, 1]

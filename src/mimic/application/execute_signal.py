@@ -98,14 +98,15 @@ class ExecuteSignal:
         existing, held = await self._plan_new_accounts(signal)
         # Read once; each batch then updates its own entries (no re-read per batch).
         known = {i.id: i for i in [*existing, *held]}
-        not_ours: set[str] = set()
+        # Held by another worker, or unsettled here: retried later (lookup first), not now.
+        not_now: set[str] = set()
         claimed = [i for i in held if not i.status.is_final]  # planned here: ours already
         while True:
             if not claimed:
                 todo = [
                     i.id
                     for i in sorted(known.values(), key=lambda i: _LEG_ORDER[i.leg])
-                    if not i.status.is_final and i.id not in not_ours
+                    if not i.status.is_final and i.id not in not_now
                 ][: self._policy.claim_batch]
                 if not todo:
                     break
@@ -115,7 +116,7 @@ class ExecuteSignal:
                 )
                 await self._tx.commit()
                 known.update((i.id, i) for i in claimed)
-                not_ours.update(set(todo) - {i.id for i in claimed})  # another worker has them
+                not_now.update(set(todo) - {i.id for i in claimed})
                 if not claimed:
                     continue
             usable = self._policy.lease - self._policy.send_margin
@@ -123,8 +124,7 @@ class ExecuteSignal:
             await self._place(signal, claimed, list(known.values()), deadline)
             await self._intents.save_results(claimed)
             await self._tx.commit()
-            if any(not i.status.is_final for i in claimed):
-                break  # unsettled outcomes are retried by the sweeper, lookup first
+            not_now.update(i.id for i in claimed if not i.status.is_final)
             claimed = []
         intents = list(known.values())
         if not all(i.status.is_final for i in intents):
