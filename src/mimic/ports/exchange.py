@@ -4,7 +4,7 @@ from typing import Protocol
 from mimic.domain.accounts import AccountCheck, ApiCredentials, ExchangeAccount
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest
-from mimic.domain.positions import Balance, Position
+from mimic.domain.positions import Balance, Position, PositionSide
 
 
 class ExchangeGateway(Protocol):
@@ -32,6 +32,26 @@ class ExchangeGateway(Protocol):
 
     async def check_account(self) -> AccountCheck:
         """Validate the connection: credentials, permissions, futures, position mode."""
+        ...
+
+    async def place_protective_orders(
+        self,
+        symbol: str,
+        position_side: PositionSide,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+        client_order_id_prefix: str,
+    ) -> list[str]:
+        """Native stop-loss / take-profit orders for the open position on `position_side`.
+
+        Each one closes the whole position when the mark price reaches its trigger. Their
+        client order ids are the prefix (at most 34 characters) + "sl" / "tp"; returns the
+        exchange's ids of the orders placed. Orders placed before a failure stay.
+        """
+        ...
+
+    async def cancel_protective_orders(self, symbol: str) -> None:
+        """Cancel Mimic's remaining stop-loss / take-profit orders on `symbol`; idempotent."""
         ...
 
 

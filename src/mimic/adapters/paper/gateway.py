@@ -2,12 +2,13 @@
 
 from decimal import Decimal
 
+from mimic.adapters.paper.protection import protective_orders_of
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.domain.accounts import PAPER_EXCHANGE, AccountCheck, ExchangeAccount
 from mimic.domain.errors import ExchangeUnavailable
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest
-from mimic.domain.positions import Balance, Position
+from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
 
 
@@ -49,6 +50,34 @@ class PaperGateway(ExchangeGateway):
 
     async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         return await self._venue.find_order(self.account_id, symbol, client_order_id)
+
+    async def place_protective_orders(
+        self,
+        symbol: str,
+        position_side: PositionSide,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+        client_order_id_prefix: str,
+    ) -> list[str]:
+        """Recorded in this process only, never triggered yet: see `paper.protection`."""
+        rules = await self._venue.market_rules(symbol)
+        triggers = {
+            "sl": None if stop_loss is None else rules.round_price(stop_loss),
+            "tp": None if take_profit is None else rules.round_price(take_profit),
+        }
+        return protective_orders_of(self._venue).place(
+            self.account_id,
+            await self._venue.position(self.account_id, symbol),
+            symbol,
+            position_side,
+            await self._venue.mark_price(symbol),
+            triggers,
+            client_order_id_prefix,
+        )
+
+    async def cancel_protective_orders(self, symbol: str) -> None:
+        await self._venue.market_rules(symbol)  # UnknownSymbol for what is not listed
+        protective_orders_of(self._venue).cancel(self.account_id, symbol)
 
 
 class PaperGateways(ExchangeGateways):

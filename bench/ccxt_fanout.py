@@ -1,0 +1,218 @@
+"""One signal's market orders to N Binance accounts through the real ccxt adapter.
+
+The Binance stub (tests/binance_stub.py) runs in its own process, so it does not share a
+CPU with what is measured. Same concurrency everywhere (ExecuteSignal's 64 per exchange).
+
+S: N market orders through CcxtGateways -> ccxt -> HTTP -> stub, with the pool as the
+   fan-out finds it: ExecuteSignal reads every account (its position) while planning, so
+   by the time orders go out each account's client exists and its position mode is known.
+F: the same stub answering the same N signed POST /fapi/v1/order from a minimal httpx
+   client, in the same run.
+Also printed (not in the ratio): the cold path, where the adapter first builds the N
+clients and asks each account's position mode before its order.
+
+Prints last:
+    ccxt_fanout accounts=N seconds=S floor_seconds=F ratio=S/F rss_mb=M
+"""
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.binance_stub import bench_credentials
+
+from mimic.adapters.ccxt import CcxtGateways
+from mimic.domain.accounts import ApiCredentials, ExchangeAccount
+from mimic.domain.orders import OrderLeg, OrderRequest, OrderSide, client_order_id
+from mimic.ports.exchange import CredentialVault, ExchangeGateway
+
+SYMBOL = "XRPUSDT"  # mark 0.6: 20 XRP is 12 USDT, above the 5 USDT minimum
+QUANTITY = Decimal(20)
+CONCURRENCY = 64
+
+
+class BenchVault(CredentialVault):
+    def __init__(self, credentials: dict[str, ApiCredentials]) -> None:
+        self._credentials = credentials
+
+    async def credentials_for(self, account: ExchangeAccount) -> ApiCredentials:
+        return self._credentials[account.id]
+
+
+class RunningStub:
+    def __init__(self, accounts: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.binance_stub", "--accounts", str(accounts)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("ready "):
+            self.stop()
+            raise RuntimeError(f"the stub did not start: {line!r}")
+        self.base_url = line.split(" ", 1)[1]
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()  # the stub serves until its stdin closes
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def bounded(jobs: Iterable[Callable[[], Awaitable[None]]], concurrency: int) -> float:
+    limit = asyncio.Semaphore(concurrency)
+
+    async def run(job: Callable[[], Awaitable[None]]) -> None:
+        async with limit:
+            await job()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(job) for job in jobs))
+    return time.perf_counter() - started
+
+
+async def floor_seconds(base_url: str, credentials: list[tuple[str, str]], tag: str) -> float:
+    """The same orders, signed and sent by hand: what the stub and HTTP alone cost."""
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+
+        def order(key: str, secret: str) -> Callable[[], Awaitable[None]]:
+            async def send() -> None:
+                query = urlencode(
+                    {
+                        "symbol": SYMBOL,
+                        "side": "BUY",
+                        "type": "MARKET",
+                        "quantity": str(QUANTITY),
+                        "newClientOrderId": f"floor-{tag}-{key[-5:]}",
+                        "newOrderRespType": "RESULT",
+                        "timestamp": int(time.time() * 1000),
+                    }
+                )
+                signature = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+                response = await client.post(
+                    "/fapi/v1/order",
+                    content=f"{query}&signature={signature}",
+                    headers={
+                        "X-MBX-APIKEY": key,
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    },
+                )
+                response.raise_for_status()
+
+            return send
+
+        return await bounded((order(k, s) for k, s in credentials), CONCURRENCY)
+
+
+async def adapter_seconds(
+    gateways: CcxtGateways, accounts: list[ExchangeAccount], signal_id: str, *, plan: bool
+) -> float:
+    """N market orders through the adapter; with `plan`, a planning read per account first
+    (not timed), as ExecuteSignal does before it places anything."""
+    handed: dict[str, ExchangeGateway] = {}
+
+    def read(account: ExchangeAccount) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            gateway = handed[account.id] = await gateways.for_account(account)
+            await gateway.fetch_position(SYMBOL)
+
+        return run
+
+    if plan:
+        await bounded((read(a) for a in accounts), CONCURRENCY)
+
+    def order(account: ExchangeAccount) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            gateway = handed.get(account.id) or await gateways.for_account(account)
+            await gateway.place_market_order(
+                OrderRequest(
+                    symbol=SYMBOL,
+                    side=OrderSide.BUY,
+                    quantity=QUANTITY,
+                    client_order_id=client_order_id(signal_id, account.id, OrderLeg.ENTRY),
+                )
+            )
+
+        return run
+
+    return await bounded((order(a) for a in accounts), CONCURRENCY)
+
+
+async def main(count: int) -> None:
+    credentials = list(bench_credentials(count))
+    now = datetime.now(UTC)
+    accounts = [
+        ExchangeAccount(
+            id=f"acc-{i:05d}",
+            user_id=f"u{i}",
+            exchange="binanceusdm",
+            label="bench",
+            created_at=now,
+        )
+        for i in range(count)
+    ]
+    vault = BenchVault(
+        {
+            a.id: ApiCredentials(key, secret)
+            for a, (key, secret) in zip(accounts, credentials, strict=True)
+        }
+    )
+    stub = RunningStub(count)
+    try:
+        origins = {"binanceusdm": stub.base_url}
+        # Warm-up of both paths (imports, first connections), not measured.
+        await floor_seconds(stub.base_url, credentials[:CONCURRENCY], "warmup")
+
+        cold = CcxtGateways(vault, api_origins=origins, max_clients=count)
+        try:
+            cold_seconds = await adapter_seconds(cold, accounts, uuid.uuid4().hex, plan=False)
+        finally:
+            await cold.aclose()
+
+        gateways = CcxtGateways(vault, api_origins=origins, max_clients=count)
+        try:
+            seconds = await adapter_seconds(gateways, accounts, uuid.uuid4().hex, plan=True)
+            rss_mb = psutil.Process().memory_info().rss / 2**20
+        finally:
+            await gateways.aclose()
+        floor = await floor_seconds(stub.base_url, credentials, "floor")
+    finally:
+        stub.stop()
+    print(
+        f"ccxt_fanout_cold accounts={count} seconds={cold_seconds:.3f} "
+        f"(client construction and position-mode reads included)"
+    )
+    print(
+        f"ccxt_fanout accounts={count} seconds={seconds:.3f} floor_seconds={floor:.3f} "
+        f"ratio={seconds / floor:.2f} rss_mb={rss_mb:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--accounts", type=int, default=1000)
+    args = parser.parse_args()
+    asyncio.run(main(args.accounts))

@@ -1,0 +1,313 @@
+"""Binance USD-M: the exchange Mimic is built for, on ccxt's binanceusdm."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt
+
+from mimic.adapters.ccxt.clients import PooledClient
+from mimic.adapters.ccxt.errors import exchange_message
+from mimic.adapters.ccxt.gateway import (
+    FEE_SCALE,
+    SETTLEMENT_CURRENCY,
+    CcxtGateway,
+    is_true,
+    taker_rate,
+    to_decimal,
+    to_decimal_or,
+)
+from mimic.domain.accounts import AccountCheck
+from mimic.domain.errors import OrderRejected, OutcomeUnknown
+from mimic.domain.market import MarketRules
+from mimic.domain.orders import OrderFill, OrderRequest, OrderSide
+from mimic.domain.positions import Balance, Position, PositionSide
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# Refusals that mean "this order's form does not fit the account's position mode".
+_POSITION_MODE_REFUSALS = (-4061, -1106)
+
+
+class BinanceUsdmGateway(CcxtGateway):
+    """Binance USD-M: the exchange Mimic is built for.
+
+    - Position mode (hedge or one-way) is learned from positionRisk, which the planning of
+      every signal reads anyway, or from Binance refusing an order's form; GET
+      /fapi/v1/positionSide/dual costs 30 weight of the IP's 2,400 a minute, so it is
+      only asked after such a refusal, and by check_account.
+    - Hedge mode: an entry goes to positionSide LONG (buy) or SHORT (sell); a close sells
+      LONG or buys SHORT, without reduceOnly (Binance rejects it there: -1106). One-way:
+      positionSide stays BOTH and a close is reduceOnly.
+    - TP/SL are STOP_MARKET / TAKE_PROFIT_MARKET with closePosition on the algo endpoint.
+    """
+
+    async def _read_mark_price(self, public: Any, market: dict[str, Any]) -> Decimal:
+        premium = await public.fapiPublicGetPremiumIndex({"symbol": market["id"]})
+        return to_decimal(premium["markPrice"])
+
+    def _rules(self, symbol: str, market: dict[str, Any]) -> MarketRules:
+        # ccxt keeps LOT_SIZE as the amount precision and MARKET_LOT_SIZE as the market
+        # limits; market orders answer to the latter, as the paper exchange does.
+        filters = {f["filterType"]: f for f in market["info"].get("filters", [])}
+        lot = filters.get("MARKET_LOT_SIZE") or filters.get("LOT_SIZE")
+        price = filters.get("PRICE_FILTER")
+        notional = filters.get("MIN_NOTIONAL")
+        if lot is None or price is None or notional is None:
+            return super()._rules(symbol, market)
+        return MarketRules(
+            symbol=symbol,
+            step_size=to_decimal(lot["stepSize"]),
+            tick_size=to_decimal(price["tickSize"]),
+            min_qty=to_decimal(lot["minQty"]),
+            max_qty=to_decimal(lot["maxQty"]),
+            min_notional=to_decimal(notional["notional"]),
+        )
+
+    async def _read_balance(self, pooled: PooledClient) -> Balance:
+        account = await pooled.client.fapiPrivateV3GetAccount()
+        asset = next(
+            (a for a in account.get("assets", []) if a.get("asset") == SETTLEMENT_CURRENCY), None
+        )
+        if asset is None:
+            return Balance(SETTLEMENT_CURRENCY, Decimal(0), Decimal(0), Decimal(0))
+        return Balance(
+            currency=SETTLEMENT_CURRENCY,
+            wallet_balance=to_decimal(asset["walletBalance"]),
+            unrealized_pnl=to_decimal(asset["unrealizedProfit"]),
+            available=to_decimal(asset["availableBalance"]),
+        )
+
+    async def _read_positions(
+        self, pooled: PooledClient, market: dict[str, Any] | None
+    ) -> list[Position]:
+        # v2, not v3: only v2 reports leverage and margin type, which spares a POST
+        # /leverage (and /marginType) per order when they are already what we want.
+        request = {} if market is None else {"symbol": market["id"]}
+        rows = await pooled.client.fapiPrivateV2GetPositionRisk(request)
+        state = pooled.state
+        positions = []
+        for row in rows:
+            symbol = str(row["symbol"])
+            side = str(row.get("positionSide", "BOTH"))
+            state.hedge_mode = side != "BOTH"
+            if row.get("leverage") is not None:
+                state.leverage[symbol] = int(row["leverage"])
+            if row.get("marginType") in ("cross", "isolated"):
+                state.margin_mode[symbol] = str(row["marginType"])
+            amount = to_decimal(row["positionAmt"])
+            if amount == 0:
+                continue
+            positions.append(
+                Position(
+                    symbol=symbol,
+                    side=PositionSide.LONG if amount > 0 else PositionSide.SHORT,
+                    quantity=abs(amount),
+                    entry_price=to_decimal(row["entryPrice"]),
+                    leverage=int(row.get("leverage") or 1),
+                    mark_price=to_decimal_or(row.get("markPrice"), Decimal(0)) or None,
+                )
+            )
+        return positions
+
+    async def _detected_hedge_mode(self, pooled: PooledClient) -> bool:
+        """Ask Binance: GET /fapi/v1/positionSide/dual, 30 weight of the IP's minute."""
+        answer = await pooled.client.fapiPrivateGetPositionSideDual()
+        pooled.state.hedge_mode = is_true(answer.get("dualSidePosition"))
+        return pooled.state.hedge_mode
+
+    async def _in_position_mode(
+        self, pooled: PooledClient, send: Callable[[bool], Awaitable[T]]
+    ) -> T:
+        """Send in the position mode we know, or one-way (the default) when we know none.
+
+        Binance refuses an order whose form does not fit the account's mode (-4061, or
+        -1106 for reduceOnly in hedge mode) and executes nothing; only then is the mode
+        asked for, and the order sent once more in that mode. That spares every one-way
+        account the 30-weight question.
+        """
+        assumed = pooled.state.hedge_mode is True
+        try:
+            return await send(assumed)
+        except ccxt.ExchangeError as exc:
+            if exchange_message(exc)[0] not in _POSITION_MODE_REFUSALS:
+                raise
+            if await self._detected_hedge_mode(pooled) == assumed:
+                raise
+            log.info("%s: the account is in %s mode, order sent again in it", self,
+                     "hedge" if not assumed else "one-way")  # fmt: skip
+            return await send(not assumed)
+
+    def _order_params(self, request: OrderRequest, hedge: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {"clientOrderId": request.client_order_id}
+        if hedge:
+            params["positionSide"] = _hedge_position_side(request.side, request.reduce_only)
+        elif request.reduce_only:
+            params["reduceOnly"] = True
+        return params
+
+    async def _place(
+        self, pooled: PooledClient, market: dict[str, Any], request: OrderRequest
+    ) -> OrderFill:
+        async def send(hedge: bool) -> OrderFill:
+            return await self._send_order(pooled, market, request, hedge)
+
+        return await self._in_position_mode(pooled, send)
+
+    async def _send_order(
+        self, pooled: PooledClient, market: dict[str, Any], request: OrderRequest, hedge: bool
+    ) -> OrderFill:
+        order = await pooled.client.create_order(
+            market["symbol"],
+            "market",
+            request.side.value,
+            format(request.quantity, "f"),
+            None,
+            self._order_params(request, hedge),
+        )
+        info = order.get("info") or {}
+        status = str(info.get("status", ""))
+        if status in ("NEW", "PARTIALLY_FILLED"):
+            raise OutcomeUnknown(
+                f"binanceusdm: market order {request.client_order_id} accepted but not "
+                f"filled yet ({status})"
+            )
+        fill = self._found(pooled, market, request.symbol, request.client_order_id, order)
+        if fill is None:
+            raise OrderRejected(
+                f"binanceusdm: market order {request.client_order_id} ended {status} without a fill"
+            )
+        return fill
+
+    async def _fetch_order_by_client_id(
+        self, pooled: PooledClient, market: dict[str, Any], client_order_id: str
+    ) -> dict[str, Any]:
+        order: dict[str, Any] = await pooled.client.fetch_order(
+            None, market["symbol"], {"origClientOrderId": client_order_id}
+        )
+        return order
+
+    def _found(
+        self,
+        pooled: PooledClient,
+        market: dict[str, Any],
+        symbol: str,
+        client_order_id: str,
+        order: dict[str, Any],
+    ) -> OrderFill | None:
+        info = order.get("info") or {}
+        status = str(info.get("status", ""))
+        executed = to_decimal_or(info.get("executedQty"), Decimal(0))
+        if status in ("NEW", "PARTIALLY_FILLED"):
+            raise OutcomeUnknown(
+                f"binanceusdm: order {client_order_id} is still working ({status})"
+            )
+        if executed == 0:
+            return None  # CANCELED / EXPIRED / REJECTED with nothing done: proven not executed
+        side = OrderSide(str(info["side"]).lower())
+        position_side = str(info.get("positionSide", "BOTH"))
+        if position_side == "BOTH":
+            reduce_only = is_true(info.get("reduceOnly"))
+        else:  # hedge mode: selling LONG or buying SHORT closes
+            reduce_only = (side is OrderSide.SELL) == (position_side == "LONG")
+        quote = to_decimal_or(info.get("cumQuote"), Decimal(0))
+        average = to_decimal_or(info.get("avgPrice"), Decimal(0)) or quote / executed
+        # A futures order answer carries no commission (it lives in userTrades, 5 weight a
+        # call): this is the market's taker rate applied to the executed notional.
+        fee = (quote or executed * average) * taker_rate(market)
+        return OrderFill(
+            exchange_order_id=str(info["orderId"]),
+            client_order_id=str(info.get("clientOrderId") or client_order_id),
+            symbol=symbol,
+            side=side,
+            quantity=executed,
+            average_price=average,
+            fee=fee.quantize(FEE_SCALE, rounding=ROUND_HALF_UP),
+            reduce_only=reduce_only,
+        )
+
+    async def _place_protective(
+        self,
+        pooled: PooledClient,
+        market: dict[str, Any],
+        position_side: PositionSide,
+        kind: str,
+        trigger: Decimal,
+        client_id: str,
+    ) -> str:
+        async def send(hedge: bool) -> str:
+            params: dict[str, Any] = {
+                "clientOrderId": client_id,  # ccxt sends it as clientAlgoId
+                "closePosition": True,  # the whole position, whatever its size by then
+                "workingType": "MARK_PRICE",  # as sizing does: a last-price wick is no trigger
+                "stopLossPrice" if kind == "sl" else "takeProfitPrice": format(trigger, "f"),
+            }
+            if hedge:
+                params["positionSide"] = position_side.value.upper()
+            order = await pooled.client.create_order(
+                market["symbol"], "market", position_side.closing_side.value, None, None, params
+            )
+            return str(order["id"])
+
+        return await self._in_position_mode(pooled, send)
+
+    async def _check(self, pooled: PooledClient) -> AccountCheck:
+        client = pooled.client
+        account = await client.fapiPrivateV2GetAccount()  # proves the keys and futures access
+        can_trade = is_true(account.get("canTrade", True))
+        dual = await client.fapiPrivateGetPositionSideDual()
+        hedge = is_true(dual.get("dualSidePosition"))
+        pooled.state.hedge_mode = hedge
+        mode = "hedge mode" if hedge else "one-way mode"
+        restrictions = await self._key_restrictions(client)
+        if restrictions is not None and is_true(restrictions.get("enableWithdrawals")):
+            return AccountCheck(
+                ok=False,
+                detail="the API key allows withdrawals: create a key without that permission",
+                futures_enabled=is_true(restrictions.get("enableFutures", True)),
+                can_trade=can_trade,
+                hedge_mode=hedge,
+            )
+        if restrictions is not None and not is_true(restrictions.get("enableFutures", True)):
+            return AccountCheck(
+                ok=False,
+                detail="the API key is not enabled for futures: enable Futures on the key",
+                futures_enabled=False,
+                can_trade=can_trade,
+                hedge_mode=hedge,
+            )
+        if not can_trade:
+            return AccountCheck(
+                ok=False,
+                detail="the futures account cannot trade (canTrade is false)",
+                futures_enabled=True,
+                can_trade=False,
+                hedge_mode=hedge,
+            )
+        return AccountCheck(
+            ok=True,
+            detail=f"credentials valid, futures trading enabled, {mode}",
+            futures_enabled=True,
+            can_trade=True,
+            hedge_mode=hedge,
+        )
+
+    async def _key_restrictions(self, client: Any) -> dict[str, Any] | None:
+        """The key's permissions (spot API). Optional: a key may be refused it."""
+        try:
+            restrictions: dict[str, Any] = await client.sapiGetAccountApiRestrictions()
+        except ccxt.NetworkError:
+            raise
+        except ccxt.BaseError as exc:
+            log.info("%s: key permissions unreadable: %s", self, exchange_message(exc)[1])
+            return None
+        return restrictions
+
+
+def _hedge_position_side(side: OrderSide, reduce_only: bool) -> str:
+    """Hedge mode: buying opens LONG and closes SHORT; selling opens SHORT and closes LONG."""
+    if reduce_only:
+        return "SHORT" if side is OrderSide.BUY else "LONG"
+    return "LONG" if side is OrderSide.BUY else "SHORT"

@@ -1,0 +1,571 @@
+"""ExchangeGateway on ccxt's unified API: any ccxt exchange with perpetual swaps.
+
+One boundary class per exchange family (as freqtrade does): `CcxtGateway` speaks ccxt's
+unified API; `BinanceUsdmGateway` (binance.py) overrides what Binance does better or
+differently. Nothing here resends an order: a request whose outcome is unknown raises
+`OutcomeUnknown`, and the caller looks the order up by its client order id first.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt
+
+from mimic.adapters.ccxt.clients import ExchangeClients, PooledClient
+from mimic.adapters.ccxt.errors import Call, exchange_message, is_order_not_found, translate
+from mimic.domain.accounts import AccountCheck, ExchangeAccount
+from mimic.domain.errors import (
+    AuthRejected,
+    ExchangeError,
+    ExchangeUnavailable,
+    InvalidPrecision,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    UnknownSymbol,
+)
+from mimic.domain.market import MarketRules
+from mimic.domain.orders import CLIENT_ORDER_ID_PREFIX, OrderFill, OrderRequest, OrderSide
+from mimic.domain.positions import Balance, Position, PositionSide
+from mimic.ports.exchange import ExchangeGateway
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SETTLEMENT_CURRENCY = "USDT"
+MAX_PROTECTIVE_PREFIX = 34  # client ids are prefix + "sl" / "tp": Binance allows 36
+FEE_SCALE = Decimal("0.00000001")
+# A read is retried after a rate limit only when the wait is short; otherwise the caller
+# (the sweeper) comes back later.
+_MAX_RETRY_WAIT = 5.0
+
+
+def to_decimal(value: Any) -> Decimal:
+    """ccxt hands out floats and strings; money goes through str(), never float math."""
+    if value is None or value == "":
+        raise ValueError("missing number")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"not a number: {value!r}") from exc
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    # Drop padding zeros ("0.0010", 65000.0) without going to exponent notation.
+    return Decimal(format(number.normalize(), "f"))
+
+
+def to_decimal_or(value: Any, default: Decimal) -> Decimal:
+    try:
+        return to_decimal(value)
+    except ValueError:
+        return default
+
+
+class MarkPrices:
+    """Mark prices of one exchange, shared by all its accounts for a short time.
+
+    Planning a signal for a thousand followers asks for the same symbol's mark price a
+    thousand times; one request answers all of them (and concurrent askers wait for it).
+    """
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self._ttl = ttl_seconds
+        self._prices: dict[str, tuple[float, Decimal]] = {}
+        self._pending: dict[str, asyncio.Future[Decimal]] = {}
+
+    async def get(self, symbol: str, fetch: Callable[[], Awaitable[Decimal]]) -> Decimal:
+        cached = self._prices.get(symbol)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        pending = self._pending.get(symbol)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Decimal] = asyncio.get_running_loop().create_future()
+        self._pending[symbol] = future
+        try:
+            price = await fetch()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters re-raise it; nobody logs it as never retrieved
+            raise
+        finally:
+            del self._pending[symbol]
+        future.set_result(price)
+        self._prices[symbol] = (time.monotonic(), price)
+        return price
+
+
+class CcxtGateway(ExchangeGateway):
+    """One follower account on a ccxt exchange, through ccxt's unified API.
+
+    Quantities in the domain are in the base asset (BTC); ccxt counts swap amounts in
+    contracts, so they are converted with the market's contract size.
+    """
+
+    def __init__(
+        self,
+        clients: ExchangeClients,
+        account: ExchangeAccount,
+        mark_prices: MarkPrices,
+        *,
+        margin_mode: str | None,
+        read_retries: int,
+    ) -> None:
+        self._clients = clients
+        self.account = account
+        self._mark_prices = mark_prices
+        self._margin_mode = margin_mode
+        self._read_retries = read_retries
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.exchange!r}, account={self.account.id!r})"
+
+    @property
+    def exchange(self) -> str:
+        return self._clients.exchange_id
+
+    # --- the port ---------------------------------------------------------------------
+
+    async def market_rules(self, symbol: str) -> MarketRules:
+        market = await self._market(symbol)
+        return self._rules(symbol, market)
+
+    async def fetch_mark_price(self, symbol: str) -> Decimal:
+        market = await self._market(symbol)
+
+        async def fetch() -> Decimal:
+            return await self._public_call(lambda public: self._read_mark_price(public, market))
+
+        return await self._mark_prices.get(symbol, fetch)
+
+    async def fetch_balance(self) -> Balance:
+        return await self._call(Call.READ, self._read_balance)
+
+    async def fetch_positions(self) -> list[Position]:
+        return await self._call(Call.READ, lambda pooled: self._read_positions(pooled, None))
+
+    async def fetch_position(self, symbol: str) -> Position | None:
+        market = await self._market(symbol)
+        positions = await self._call(Call.READ, lambda pooled: self._read_positions(pooled, market))
+        if len(positions) > 1:
+            raise OrderRejected(
+                f"both a long and a short {symbol} position are open (hedge mode); Mimic "
+                "copies one position per symbol: close one of them"
+            )
+        return positions[0] if positions else None
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        market = await self._market(symbol)
+        rules = self._rules(symbol, market)
+        if not 1 <= leverage <= rules.max_leverage:
+            raise OrderRejected(
+                f"leverage {leverage} is not valid for {symbol}: choose 1 to {rules.max_leverage}"
+            )
+
+        async def apply(pooled: PooledClient) -> None:
+            state = pooled.state
+            if self._margin_mode is not None and state.margin_mode.get(symbol) != self._margin_mode:
+                await self._apply_margin_mode(pooled, market, symbol)
+            if state.leverage.get(symbol) != leverage:
+                await pooled.client.set_leverage(leverage, market["symbol"])
+                state.leverage[symbol] = leverage
+
+        await self._call(Call.SETTING, apply)
+
+    async def place_market_order(self, request: OrderRequest) -> OrderFill:
+        market = await self._market(request.symbol)
+        rules = self._rules(request.symbol, market)
+        _check_quantity(request.quantity, rules)
+        return await self._call(Call.ORDER, lambda pooled: self._place(pooled, market, request))
+
+    async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        market = await self._market(symbol)
+
+        async def look_up(pooled: PooledClient) -> OrderFill | None:
+            try:
+                order = await self._fetch_order_by_client_id(pooled, market, client_order_id)
+            except Exception as exc:
+                if is_order_not_found(exc):
+                    return None
+                raise
+            return self._found(pooled, market, symbol, client_order_id, order)
+
+        return await self._call(Call.READ, look_up)
+
+    async def place_protective_orders(
+        self,
+        symbol: str,
+        position_side: PositionSide,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+        client_order_id_prefix: str,
+    ) -> list[str]:
+        if stop_loss is None and take_profit is None:
+            return []
+        if len(client_order_id_prefix) > MAX_PROTECTIVE_PREFIX:
+            raise OrderRejected(
+                f"client order id prefix {client_order_id_prefix!r} is longer than "
+                f"{MAX_PROTECTIVE_PREFIX} characters"
+            )
+        market = await self._market(symbol)
+        rules = self._rules(symbol, market)
+        ids = []
+        for kind, price in (("sl", stop_loss), ("tp", take_profit)):
+            if price is None:
+                continue
+            trigger = rules.round_price(price)
+            if trigger <= 0:
+                raise OrderRejected(f"{kind} price {price} of {symbol} must be positive")
+            ids.append(
+                await self._call(
+                    Call.ORDER,
+                    self._protective_placer(
+                        market, position_side, kind, trigger, client_order_id_prefix + kind
+                    ),
+                )
+            )
+        return ids
+
+    def _protective_placer(
+        self,
+        market: dict[str, Any],
+        position_side: PositionSide,
+        kind: str,
+        trigger: Decimal,
+        client_id: str,
+    ) -> Callable[[PooledClient], Awaitable[str]]:
+        async def place(pooled: PooledClient) -> str:
+            return await self._place_protective(
+                pooled, market, position_side, kind, trigger, client_id
+            )
+
+        return place
+
+    async def cancel_protective_orders(self, symbol: str) -> None:
+        market = await self._market(symbol)
+
+        async def cancel(pooled: PooledClient) -> None:
+            orders = await pooled.client.fetch_open_orders(
+                market["symbol"], None, None, {"trigger": True}
+            )
+            for order in orders:
+                if not str(order.get("clientOrderId") or "").startswith(CLIENT_ORDER_ID_PREFIX):
+                    continue  # the follower's own conditional orders are theirs to manage
+                try:
+                    await pooled.client.cancel_order(
+                        order["id"], market["symbol"], {"trigger": True}
+                    )
+                except Exception as exc:
+                    if not is_order_not_found(exc):
+                        raise  # already triggered or cancelled: nothing left to do
+
+        await self._call(Call.SETTING, cancel)
+
+    async def check_account(self) -> AccountCheck:
+        """Definitive answers (bad keys, no futures) come back as ok=False; an outage or a
+        rate limit raises, so the validation is retried later."""
+        try:
+            return await self._call(Call.READ, self._check)
+        except AuthRejected as exc:
+            return AccountCheck(ok=False, detail=f"credentials rejected: {exc.reason}")
+
+    # --- plumbing -------------------------------------------------------------------
+
+    async def _call(self, call: Call, operation: Callable[[PooledClient], Awaitable[T]]) -> T:
+        """Run one operation on the account's pooled client; translate whatever it raises.
+
+        Reads and idempotent settings are retried a few times (network errors, short
+        rate limits); orders never are.
+        """
+        attempts = 1 if call is Call.ORDER else 1 + self._read_retries
+        for attempt in range(attempts):
+            try:
+                async with self._clients.lease(self.account) as pooled:
+                    return await operation(pooled)
+            except Exception as exc:
+                error = translate(exc, self.exchange, call)
+                if isinstance(error, AuthRejected):
+                    # Next time the keys are read again (rotated, re-entered).
+                    await self._clients.discard(self.account.id)
+                wait = _retry_wait(error, attempt)
+                if attempt + 1 >= attempts or wait is None:
+                    if error is exc:
+                        raise
+                    raise error from exc
+                log.info("%s: retrying after %s (%.1f s)", self, error.reason, wait)
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _public_call(self, operation: Callable[[Any], Awaitable[T]]) -> T:
+        for attempt in range(1 + self._read_retries):
+            try:
+                public = await self._clients.markets()
+                return await operation(public)
+            except Exception as exc:
+                error = translate(exc, self.exchange, Call.READ)
+                wait = _retry_wait(error, attempt)
+                if attempt >= self._read_retries or wait is None:
+                    if error is exc:
+                        raise
+                    raise error from exc
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _market(self, symbol: str) -> dict[str, Any]:
+        try:
+            public = await self._clients.markets()
+        except ExchangeError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self.exchange, Call.READ) from exc
+        market = self._clients.market_for(symbol, public)
+        if market is None:
+            raise UnknownSymbol(f"{self.exchange}: {symbol} has no USDT perpetual swap market")
+        return market
+
+    # --- exchange behaviour (the unified ccxt API; Binance overrides) ------------------
+
+    def _rules(self, symbol: str, market: dict[str, Any]) -> MarketRules:
+        size = _contract_size(market)
+        precision = market.get("precision") or {}
+        limits = market.get("limits") or {}
+        amount = limits.get("market") or {}
+        if amount.get("min") is None:
+            amount = limits.get("amount") or {}
+        step = to_decimal(precision.get("amount")) * size
+        leverage = (limits.get("leverage") or {}).get("max")
+        return MarketRules(
+            symbol=symbol,
+            step_size=step,
+            tick_size=to_decimal(precision.get("price")),
+            min_qty=to_decimal_or(amount.get("min"), Decimal(0)) * size or step,
+            max_qty=to_decimal_or(amount.get("max"), Decimal(10) ** 12) * size,
+            min_notional=to_decimal_or((limits.get("cost") or {}).get("min"), Decimal(0)),
+            max_leverage=int(leverage) if leverage else 125,
+        )
+
+    async def _read_mark_price(self, public: Any, market: dict[str, Any]) -> Decimal:
+        if public.has.get("fetchMarkPrice"):
+            ticker = await public.fetch_mark_price(market["symbol"])
+        else:
+            ticker = await public.fetch_ticker(market["symbol"])
+        info = ticker.get("info") or {}
+        price = ticker.get("markPrice") or info.get("markPrice") or ticker.get("last")
+        return to_decimal(price)
+
+    async def _read_balance(self, pooled: PooledClient) -> Balance:
+        balance = await pooled.client.fetch_balance()
+        entry = balance.get(SETTLEMENT_CURRENCY) or {}
+        # ccxt's unified balance has no unrealized PnL: the total is taken as the wallet.
+        return Balance(
+            currency=SETTLEMENT_CURRENCY,
+            wallet_balance=to_decimal_or(entry.get("total"), Decimal(0)),
+            unrealized_pnl=Decimal(0),
+            available=to_decimal_or(entry.get("free"), Decimal(0)),
+        )
+
+    async def _read_positions(
+        self, pooled: PooledClient, market: dict[str, Any] | None
+    ) -> list[Position]:
+        symbols = None if market is None else [market["symbol"]]
+        positions = []
+        for raw in await pooled.client.fetch_positions(symbols):
+            contracts = to_decimal_or(raw.get("contracts"), Decimal(0))
+            if contracts == 0:
+                continue
+            raw_market = self._clients.public.market(raw["symbol"])
+            side = PositionSide.SHORT if raw.get("side") == "short" else PositionSide.LONG
+            positions.append(
+                Position(
+                    symbol=_domain_symbol(raw_market),
+                    side=side,
+                    quantity=abs(contracts) * _contract_size(raw_market),
+                    entry_price=to_decimal_or(raw.get("entryPrice"), Decimal(0)),
+                    leverage=int(raw.get("leverage") or 1),
+                    mark_price=to_decimal_or(raw.get("markPrice"), Decimal(0)) or None,
+                )
+            )
+        return positions
+
+    async def _apply_margin_mode(
+        self, pooled: PooledClient, market: dict[str, Any], symbol: str
+    ) -> None:
+        try:
+            await pooled.client.set_margin_mode(self._margin_mode, market["symbol"])
+        except (ccxt.NoChange, ccxt.MarginModeAlreadySet):
+            pass
+        except ccxt.NetworkError:
+            raise
+        except ccxt.ExchangeError as exc:
+            # E.g. Binance -4047/-4048: not while a position or orders are open. The order
+            # still goes out, in the mode the follower has; copying must not stop here.
+            log.warning(
+                "%s: margin mode of %s stays as it is: %s", self, symbol, exchange_message(exc)[1]
+            )
+            return
+        pooled.state.margin_mode[symbol] = str(self._margin_mode)
+
+    async def _hedge_mode(self, pooled: PooledClient, market: dict[str, Any]) -> bool:
+        state = pooled.state
+        if state.hedge_mode is None:
+            if pooled.client.has.get("fetchPositionMode"):
+                mode = await pooled.client.fetch_position_mode(market["symbol"])
+                state.hedge_mode = bool(mode.get("hedged"))
+            else:
+                state.hedge_mode = False
+        return state.hedge_mode
+
+    def _order_params(self, request: OrderRequest, hedge: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {"clientOrderId": request.client_order_id}
+        if request.reduce_only:
+            params["reduceOnly"] = True
+        if hedge:
+            params["hedged"] = True  # ccxt's unified flag for exchanges that know it
+        return params
+
+    async def _place(
+        self, pooled: PooledClient, market: dict[str, Any], request: OrderRequest
+    ) -> OrderFill:
+        hedge = await self._hedge_mode(pooled, market)
+        amount = request.quantity / _contract_size(market)
+        order = await pooled.client.create_order(
+            market["symbol"],
+            "market",
+            request.side.value,
+            format(amount, "f"),
+            None,
+            self._order_params(request, hedge),
+        )
+        if order.get("status") not in ("closed", "canceled", "expired", "rejected"):
+            # Many exchanges answer a new order with its id only: read it back once.
+            order = await pooled.client.fetch_order(order["id"], market["symbol"])
+        fill = self._found(pooled, market, request.symbol, request.client_order_id, order)
+        if fill is None:
+            raise OrderRejected(
+                f"{self.exchange}: market order {request.client_order_id} ended "
+                f"{order.get('status')} without a fill"
+            )
+        return fill
+
+    async def _fetch_order_by_client_id(
+        self, pooled: PooledClient, market: dict[str, Any], client_order_id: str
+    ) -> dict[str, Any]:
+        order: dict[str, Any] = await pooled.client.fetch_order(
+            None, market["symbol"], {"clientOrderId": client_order_id}
+        )
+        return order
+
+    def _found(
+        self,
+        pooled: PooledClient,
+        market: dict[str, Any],
+        symbol: str,
+        client_order_id: str,
+        order: dict[str, Any],
+    ) -> OrderFill | None:
+        """An order as the exchange reports it: its fill, None if it certainly did not
+        execute, OutcomeUnknown while it is still working."""
+        status = order.get("status")
+        filled = to_decimal_or(order.get("filled"), Decimal(0)) * _contract_size(market)
+        if status == "open" or status is None:
+            raise OutcomeUnknown(
+                f"{self.exchange}: order {client_order_id} is still working on the exchange"
+            )
+        if filled == 0:
+            return None
+        average = to_decimal(order.get("average"))
+        fee = order.get("fee") or {}
+        cost = to_decimal_or(fee.get("cost"), filled * average * taker_rate(market))
+        return OrderFill(
+            exchange_order_id=str(order["id"]),
+            client_order_id=client_order_id,
+            symbol=symbol,
+            side=OrderSide(str(order["side"]).lower()),
+            quantity=filled,
+            average_price=average,
+            fee=cost.quantize(FEE_SCALE, rounding=ROUND_HALF_UP),
+            reduce_only=bool(order.get("reduceOnly")),
+        )
+
+    async def _place_protective(
+        self,
+        pooled: PooledClient,
+        market: dict[str, Any],
+        position_side: PositionSide,
+        kind: str,
+        trigger: Decimal,
+        client_id: str,
+    ) -> str:
+        position = next(iter(await self._read_positions(pooled, market)), None)
+        if position is None or position.side is not position_side:
+            raise OrderRejected(
+                f"no open {position_side.value} {_domain_symbol(market)} position to protect"
+            )
+        params: dict[str, Any] = {
+            "clientOrderId": client_id,
+            "reduceOnly": True,
+            "stopLossPrice" if kind == "sl" else "takeProfitPrice": format(trigger, "f"),
+        }
+        order = await pooled.client.create_order(
+            market["symbol"],
+            "market",
+            position_side.closing_side.value,
+            format(position.quantity / _contract_size(market), "f"),
+            None,
+            params,
+        )
+        return str(order["id"])
+
+    async def _check(self, pooled: PooledClient) -> AccountCheck:
+        await self._read_balance(pooled)
+        hedge = None
+        if pooled.client.has.get("fetchPositionMode"):
+            hedge = bool((await pooled.client.fetch_position_mode()).get("hedged"))
+            pooled.state.hedge_mode = hedge
+        return AccountCheck(
+            ok=True,
+            detail=f"{self.exchange}: credentials valid, futures account readable",
+            futures_enabled=True,
+            can_trade=None,
+            hedge_mode=hedge,
+        )
+
+
+def is_true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _retry_wait(error: ExchangeError, attempt: int) -> float | None:
+    if isinstance(error, RateLimited):
+        return error.retry_after_seconds if error.retry_after_seconds <= _MAX_RETRY_WAIT else None
+    if isinstance(error, ExchangeUnavailable):
+        return 0.25 * 2.0**attempt
+    return None
+
+
+def _contract_size(market: dict[str, Any]) -> Decimal:
+    return to_decimal_or(market.get("contractSize"), Decimal(1)) or Decimal(1)
+
+
+def taker_rate(market: dict[str, Any]) -> Decimal:
+    return to_decimal_or(market.get("taker"), Decimal("0.0005"))
+
+
+def _domain_symbol(market: dict[str, Any]) -> str:
+    return f"{market['base']}{market['quote']}"
+
+
+def _check_quantity(quantity: Decimal, rules: MarketRules) -> None:
+    """ccxt truncates a quantity to the step silently; a wrong size must fail loudly."""
+    if not quantity.is_finite() or quantity <= 0:
+        raise OrderRejected(f"quantity must be positive, got {quantity}")
+    if quantity % rules.step_size != 0:
+        raise InvalidPrecision(
+            f"quantity {quantity} is not a multiple of step size {rules.step_size} "
+            f"for {rules.symbol}"
+        )

@@ -1,0 +1,157 @@
+"""Real ccxt (binanceusdm) against the local Binance-compatible stub, over HTTP."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from mimic.adapters.ccxt import CcxtGateways
+from mimic.domain.accounts import ApiCredentials, ExchangeAccount
+from mimic.domain.errors import (
+    AuthRejected,
+    BelowMinNotional,
+    InsufficientMargin,
+    OutcomeUnknown,
+)
+from mimic.domain.orders import OrderRequest, OrderSide
+from mimic.domain.positions import PositionSide
+from mimic.ports.exchange import CredentialVault, ExchangeGateway
+from tests.binance_stub import BinanceStub
+
+
+class DictVault(CredentialVault):
+    def __init__(self, credentials: dict[str, ApiCredentials]) -> None:
+        self._credentials = credentials
+
+    async def credentials_for(self, account: ExchangeAccount) -> ApiCredentials:
+        found = self._credentials.get(account.id)
+        if found is None:
+            raise AuthRejected(f"no credentials for {account.id}")
+        return found
+
+
+def account(account_id: str) -> ExchangeAccount:
+    return ExchangeAccount(account_id, "user", "binanceusdm", "main", datetime.now(UTC))
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[BinanceStub]:
+    async with BinanceStub() as running:
+        for n in range(3):
+            running.add_account(f"key{n}", f"secret{n}")
+        yield running
+
+
+@pytest.fixture
+async def gateways(stub: BinanceStub) -> AsyncIterator[CcxtGateways]:
+    vault = DictVault({f"a{n}": ApiCredentials(f"key{n}", f"secret{n}") for n in range(3)})
+    pool = CcxtGateways(vault, api_origins={"binanceusdm": stub.base_url})
+    yield pool
+    await pool.aclose()
+
+
+async def gateway(gateways: CcxtGateways, account_id: str = "a0") -> ExchangeGateway:
+    return await gateways.for_account(account(account_id))
+
+
+def buy(quantity: str, client_id: str, *, reduce_only: bool = False) -> OrderRequest:
+    return OrderRequest("BTCUSDT", OrderSide.BUY, Decimal(quantity), client_id, reduce_only)
+
+
+def sell(quantity: str, client_id: str, *, reduce_only: bool = False) -> OrderRequest:
+    return OrderRequest("BTCUSDT", OrderSide.SELL, Decimal(quantity), client_id, reduce_only)
+
+
+async def test_order_with_client_id_then_reduce_only_close(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    g = await gateway(gateways)
+    rules = await g.market_rules("BTCUSDT")
+    assert (rules.step_size, rules.min_notional) == (Decimal("0.001"), Decimal(5))
+    fill = await g.place_market_order(buy("0.010", "mimic-open-1"))
+    assert (fill.client_order_id, fill.quantity, fill.average_price) == (
+        "mimic-open-1",
+        Decimal("0.01"),
+        Decimal(65000),
+    )
+    position = await g.fetch_position("BTCUSDT")
+    assert position is not None
+    assert (position.side, position.quantity) == (PositionSide.LONG, Decimal("0.01"))
+    assert await g.find_order("BTCUSDT", "mimic-open-1") == fill
+    assert await g.find_order("BTCUSDT", "mimic-never-sent") is None
+
+    close = await g.place_market_order(sell("0.010", "mimic-close-1", reduce_only=True))
+    assert close.reduce_only is True
+    assert await g.fetch_position("BTCUSDT") is None
+
+
+async def test_leverage_is_set_only_when_it_changes(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    g = await gateway(gateways)
+    for _ in range(3):
+        await g.set_leverage("BTCUSDT", 10)
+    await g.set_leverage("BTCUSDT", 7)
+    assert stub.calls("POST", "/fapi/v1/leverage") == 2
+
+
+async def test_exchange_refusals_become_domain_errors_with_binance_message(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    g = await gateway(gateways)
+    stub.fail(-2019, msg="Margin is insufficient.")
+    with pytest.raises(InsufficientMargin, match="Margin is insufficient"):
+        await g.place_market_order(buy("0.010", "mimic-m1"))
+    stub.fail(-4164, msg="Order's notional must be no smaller than 5.0")
+    with pytest.raises(BelowMinNotional, match="notional"):
+        await g.place_market_order(buy("0.010", "mimic-m2"))
+    assert await g.fetch_position("BTCUSDT") is None
+
+
+async def test_503_after_execution_is_unknown_and_the_order_is_found_by_client_id(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    g = await gateway(gateways)
+    stub.fail(status=503, after_execution=True)
+    with pytest.raises(OutcomeUnknown):
+        await g.place_market_order(buy("0.010", "mimic-lost-1"))
+    found = await g.find_order("BTCUSDT", "mimic-lost-1")
+    assert found is not None
+    assert found.quantity == Decimal("0.01")
+    assert stub.calls("POST", "/fapi/v1/order") == 1  # never resent by the adapter
+
+
+async def test_protective_orders_go_to_the_algo_endpoint_and_are_cancelled(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    g = await gateway(gateways)
+    await g.place_market_order(buy("0.010", "mimic-p1"))
+    placed = await g.place_protective_orders(
+        "BTCUSDT", PositionSide.LONG, Decimal(60000), Decimal(70000), "mimic-p1"
+    )
+    assert len(placed) == 2
+    assert stub.calls("POST", "/fapi/v1/algoOrder") == 2
+    assert stub.calls("POST", "/fapi/v1/order") == 1
+    await g.cancel_protective_orders("BTCUSDT")
+    assert stub.calls("DELETE", "/fapi/v1/algoOrder") == 2
+
+
+async def test_markets_load_once_for_every_account_and_checks_pass(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    for n in range(3):
+        g = await gateway(gateways, f"a{n}")
+        check = await g.check_account()
+        assert (check.ok, check.hedge_mode) == (True, False)
+        await g.market_rules("ETHUSDT")
+    assert stub.calls("GET", "/fapi/v1/exchangeInfo") == 1
+    assert stub.unknown == []
+
+
+async def test_unknown_credentials_are_refused(stub: BinanceStub, gateways: CcxtGateways) -> None:
+    async def read_balance() -> None:
+        await (await gateway(gateways, "nobody")).fetch_balance()
+
+    with pytest.raises(AuthRejected):
+        await read_balance()
