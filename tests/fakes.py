@@ -26,6 +26,7 @@ from mimic.domain.accounts import (
     SignalSource,
     User,
 )
+from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import (
     BelowMinNotional,
     Conflict,
@@ -44,6 +45,7 @@ from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus, key_expires
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
+    AuditLog,
     ExchangeAccountRepository,
     OrderIntentRepository,
     SettingsRepository,
@@ -210,6 +212,10 @@ class InMemoryUserRepository(UserRepository):
 
     async def get_by_username(self, username: str) -> User | None:
         found = next((u for u in self._rows.values() if u.username == username), None)
+        return copy.deepcopy(found)
+
+    async def get_by_referral_code(self, code: str) -> User | None:
+        found = next((u for u in self._rows.values() if u.referral_code == code), None)
         return copy.deepcopy(found)
 
     async def list(self, *, offset: int = 0, limit: int = 100) -> list[User]:
@@ -423,6 +429,32 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
 
     def all(self) -> list[OrderIntent]:
         return copy.deepcopy(list(self._rows.values()))
+
+
+class InMemoryAuditLog(AuditLog):
+    def __init__(self) -> None:
+        self._events: builtins.list[AuditEvent] = []
+
+    async def record(self, event: AuditEvent) -> None:
+        self._events.append(event)
+
+    async def list(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        action: str | None = None,
+        actor_id: str | None = None,
+    ) -> builtins.list[AuditEvent]:
+        def wanted(event: AuditEvent) -> bool:
+            if action is not None and not (
+                event.action.startswith(action) if action.endswith(".") else event.action == action
+            ):
+                return False
+            return actor_id is None or event.actor_id == actor_id
+
+        newest_first = sorted(self._events, key=lambda e: (e.at, e.id), reverse=True)
+        return [e for e in newest_first if wanted(e)][offset : offset + limit]
 
 
 class InMemorySettingsRepository(SettingsRepository):

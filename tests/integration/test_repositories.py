@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
 from mimic.adapters.sqlalchemy.migrations import upgrade
 from mimic.adapters.sqlalchemy.repositories import (
@@ -23,6 +24,7 @@ from mimic.adapters.sqlalchemy.repositories import (
 )
 from mimic.adapters.sqlalchemy.tables import signals as signals_table
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
+from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import Conflict
 from mimic.domain.orders import (
     IntentStatus,
@@ -162,6 +164,55 @@ async def test_user_round_trips_settings_caps_and_utc_times(sessions: Sessions) 
     async with sessions() as session:
         assert await SqlUserRepository(session).get(user.id) == loaded
         assert await SqlUserRepository(session).get("missing") is None
+
+
+async def test_referral_code_finds_the_referrer_and_links_survive(sessions: Sessions) -> None:
+    alice = make_user("alice", referral_code="ABCDE23456")
+    bob = make_user("bob", referral_code="ZXCVB98765", referred_by=alice.id)
+    async with sessions() as session:
+        repo = SqlUserRepository(session)
+        await repo.add(alice)
+        await repo.add(bob)
+        await session.commit()
+    async with sessions() as session:
+        repo = SqlUserRepository(session)
+        assert await repo.get_by_referral_code("ABCDE23456") == alice
+        assert await repo.get_by_referral_code("NOPE") is None
+        loaded = await repo.get(bob.id)
+    assert loaded is not None
+    assert loaded.referred_by == alice.id
+
+
+async def test_audit_log_filters_and_pages_newest_first(sessions: Sessions) -> None:
+    events = [
+        AuditEvent(new_id(), NOW, "auth.login_failed", None, "user:alice", "10.0.0.1"),
+        AuditEvent(new_id(), NOW + timedelta(seconds=1), "auth.login", "a" * 32, ip="10.0.0.1"),
+        AuditEvent(
+            new_id(),
+            NOW + timedelta(seconds=2),
+            "exchange.approved",
+            "b" * 32,
+            "exchange:x",
+            details={"reason": "keys checked", "note": "ünïcode"},
+        ),
+        AuditEvent(new_id(), NOW + timedelta(seconds=3), "auth_other", "a" * 32),
+    ]
+    async with sessions() as session:
+        log = SqlAuditLog(session)
+        for event in events:
+            await log.record(event)
+        await session.commit()
+    async with sessions() as session:
+        log = SqlAuditLog(session)
+        assert await log.list() == list(reversed(events))
+        assert await log.list(action="auth.") == [events[1], events[0]]
+        assert await log.list(action="auth.login") == [events[1]]
+        assert await log.list(action="auth_%.") == []  # a prefix is not a LIKE pattern
+        assert await log.list(actor_id="a" * 32) == [events[3], events[1]]
+        assert await log.list(offset=1, limit=2) == [events[2], events[1]]
+        approved = (await log.list(action="exchange.approved"))[0]
+    assert dict(approved.details) == {"reason": "keys checked", "note": "ünïcode"}
+    assert approved.at.tzinfo is UTC
 
 
 async def test_user_list_pages_in_creation_order(sessions: Sessions) -> None:

@@ -1,5 +1,6 @@
 """People and settings: registration, login, follower settings, connections, first start."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -180,6 +181,51 @@ async def test_register_taken_username_or_email_conflicts(people: People) -> Non
     with pytest.raises(Conflict, match="email is already registered"):
         await people.register()(RegisterUserCommand("bob", "ALICE@example.com", PASSWORD))
     assert [u.username for u in people.users.all()] == ["alice"]
+
+
+async def test_every_user_gets_a_distinct_referral_code(people: People) -> None:
+    alice = await people.register()(RegisterUserCommand("alice", "a@example.com", PASSWORD))
+    bob = await people.register()(RegisterUserCommand("bob", "b@example.com", PASSWORD))
+    assert alice.referral_code is not None
+    assert bob.referral_code is not None
+    assert alice.referral_code != bob.referral_code
+    assert re.fullmatch(r"[A-HJKMNP-Z2-9]{10}", alice.referral_code)
+    assert alice.referred_by is None
+
+
+async def test_register_with_a_referral_code_links_the_referrer(people: People) -> None:
+    alice = await people.register()(RegisterUserCommand("alice", "a@example.com", PASSWORD))
+    assert alice.referral_code is not None
+    typed = f"  {alice.referral_code.lower()} "
+    bob = await people.register()(
+        RegisterUserCommand("bob", "b@example.com", PASSWORD, referral_code=typed)
+    )
+    assert bob.referred_by == alice.id
+    stored = await people.users.get(bob.id)
+    assert stored is not None
+    assert stored.referred_by == alice.id
+
+
+@pytest.mark.parametrize("code", ["NOSUCHCODE", "x"])
+async def test_register_with_an_unknown_referral_code_changes_nothing(
+    people: People, code: str
+) -> None:
+    with pytest.raises(InvalidField) as caught:
+        await people.register()(
+            RegisterUserCommand("bob", "b@example.com", PASSWORD, referral_code=code)
+        )
+    assert caught.value.field == "referral_code"
+    assert people.users.all() == []
+
+
+async def test_a_deactivated_referrer_code_is_refused(people: People) -> None:
+    alice = await people.register()(RegisterUserCommand("alice", "a@example.com", PASSWORD))
+    alice.active = False
+    await people.users.save(alice)
+    with pytest.raises(InvalidField, match="referral_code"):
+        await people.register()(
+            RegisterUserCommand("bob", "b@example.com", PASSWORD, referral_code=alice.referral_code)
+        )
 
 
 # --- AuthenticateUser -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import re
+import secrets
 import uuid
 from dataclasses import dataclass
 
@@ -11,6 +12,9 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
+# No 0/O or 1/I/L: codes are read aloud and typed from screenshots.
+_REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+REFERRAL_CODE_LENGTH = 10
 
 
 def check_password_policy(password: str, field: str = "password") -> None:
@@ -26,6 +30,7 @@ class RegisterUserCommand:
     email: str
     password: str
     role: Role = Role.USER
+    referral_code: str | None = None
 
 
 class RegisterUser:
@@ -46,6 +51,7 @@ class RegisterUser:
         if len(email) > 254 or not _EMAIL.fullmatch(email):
             raise InvalidField("email", "is not a valid email address")
         check_password_policy(command.password)
+        referrer = await self._referrer(command.referral_code)
         user = User(
             id=uuid.uuid4().hex,
             username=command.username,
@@ -53,7 +59,22 @@ class RegisterUser:
             password_hash=await self._hasher.hash(command.password),
             role=command.role,
             created_at=self._clock.now(),
+            referral_code=new_referral_code(),
+            referred_by=None if referrer is None else referrer.id,
         )
         await self._users.add(user)
         await self._tx.commit()
         return user
+
+    async def _referrer(self, code: str | None) -> User | None:
+        if code is None or not code.strip():
+            return None
+        referrer = await self._users.get_by_referral_code(code.strip().upper())
+        if referrer is None or not referrer.active:
+            raise InvalidField("referral_code", "is not a known referral code")
+        return referrer
+
+
+def new_referral_code() -> str:
+    """31^10 (about 8e14) codes: guessing a valid one is hopeless at any request rate."""
+    return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))

@@ -25,6 +25,9 @@ class User:
     active: bool = True
     settings: FollowerRiskSettings = field(default_factory=FollowerRiskSettings)
     caps: UserCaps = field(default_factory=UserCaps)
+    # Shared by the user to bring others in; `referred_by` is the referrer's user id.
+    referral_code: str | None = None
+    referred_by: str | None = None
 
     @property
     def is_admin(self) -> bool:

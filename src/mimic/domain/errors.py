@@ -30,6 +30,10 @@ class AuthenticationFailed(DomainError):
     """Credentials or a passphrase did not match."""
 
 
+class DeliveryFailed(DomainError):
+    """A message (mail, chat) could not be handed to its carrier."""
+
+
 class ExchangeError(DomainError):
     """An exchange refused or failed an operation; `reason` is kept for the follower."""
 

@@ -7,10 +7,12 @@ from dishka import AsyncContainer, Provider, Scope, from_context, make_async_con
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
+from mimic.adapters.logging_mailer import LoggingMailer
 from mimic.adapters.logging_notifier import LoggingNotifier
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.gateway import PaperGateways
 from mimic.adapters.paper.venue import PaperVenue
+from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
 from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
@@ -46,6 +48,7 @@ from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
+    AuditLog,
     ExchangeAccountRepository,
     OrderIntentRepository,
     SettingsRepository,
@@ -54,7 +57,7 @@ from mimic.ports.repositories import (
     TransactionManager,
     UserRepository,
 )
-from mimic.ports.services import Clock, Notifier, PasswordHasher, SignalQueue
+from mimic.ports.services import Clock, Mailer, Notifier, PasswordHasher, SignalQueue
 
 
 class InfrastructureProvider(Provider):
@@ -66,6 +69,7 @@ class InfrastructureProvider(Provider):
     clock = provide(SystemClock, provides=Clock)
     queue = provide(TaskiqSignalQueue, provides=SignalQueue)
     notifier = provide(LoggingNotifier, provides=Notifier)
+    mailer = provide(LoggingMailer, provides=Mailer)
 
     @provide
     def hasher(self) -> PasswordHasher:
@@ -134,6 +138,7 @@ class PersistenceProvider(Provider):
     accounts = provide(SqlExchangeAccountRepository, provides=ExchangeAccountRepository)
     intents = provide(SqlOrderIntentRepository, provides=OrderIntentRepository)
     settings_repo = provide(SqlSettingsRepository, provides=SettingsRepository)
+    audit = provide(SqlAuditLog, provides=AuditLog)
 
 
 class InteractorProvider(Provider):

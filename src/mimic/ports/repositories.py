@@ -3,6 +3,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
+from mimic.domain.audit import AuditEvent
 from mimic.domain.orders import OrderIntent
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus
@@ -22,6 +23,8 @@ class UserRepository(Protocol):
     async def get(self, user_id: str) -> User | None: ...
 
     async def get_by_username(self, username: str) -> User | None: ...
+
+    async def get_by_referral_code(self, code: str) -> User | None: ...
 
     async def list(self, *, offset: int = 0, limit: int = 100) -> list[User]: ...
 
@@ -113,3 +116,20 @@ class SettingsRepository(Protocol):
     async def get_platform_risk(self) -> PlatformRiskSettings: ...
 
     async def save_platform_risk(self, settings: PlatformRiskSettings) -> None: ...
+
+
+class AuditLog(Protocol):
+    async def record(self, event: AuditEvent) -> None:
+        """Stored with the caller's transaction: an event commits with what it describes."""
+        ...
+
+    async def list(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        action: str | None = None,
+        actor_id: str | None = None,
+    ) -> list[AuditEvent]:
+        """Newest first; `action` matches a whole key or a prefix ending in "." ("auth.")."""
+        ...

@@ -32,3 +32,9 @@ class PasswordHasher(Protocol):
     async def verify(self, password_hash: str, password: str) -> bool: ...
 
     def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+class Mailer(Protocol):
+    async def send(self, to: str, subject: str, body: str) -> None:
+        """Deliver a plain-text mail; raises `DeliveryFailed` when the server refuses it."""
+        ...

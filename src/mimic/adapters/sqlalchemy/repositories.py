@@ -105,6 +105,8 @@ def _user_values(user: User) -> dict[str, Any]:
         "max_risk_perc": user.caps.max_risk_perc,
         "max_leverage": user.caps.max_leverage,
         "created_at": user.created_at,
+        "referral_code": user.referral_code,
+        "referred_by": user.referred_by,
     }
 
 
@@ -122,6 +124,8 @@ def _user(row: RowMapping) -> User:
             risk_perc=row[c.risk_perc], leverage=row[c.leverage], paused=row[c.paused]
         ),
         caps=UserCaps(max_risk_perc=row[c.max_risk_perc], max_leverage=row[c.max_leverage]),
+        referral_code=row[c.referral_code],
+        referred_by=row[c.referred_by],
     )
 
 
@@ -137,6 +141,9 @@ class SqlUserRepository(UserRepository):
 
     async def get_by_username(self, username: str) -> User | None:
         return await self._one(users.c.username == username)
+
+    async def get_by_referral_code(self, code: str) -> User | None:
+        return await self._one(users.c.referral_code == code)
 
     async def save(self, user: User) -> None:
         values = _user_values(user)

@@ -98,6 +98,8 @@ users = Table(
     Column("max_risk_perc", ExactDecimal),
     Column("max_leverage", Integer),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("referral_code", String(16), unique=True),
+    Column("referred_by", ID, ForeignKey("users.id")),
 )
 
 signal_sources = Table(
@@ -169,6 +171,20 @@ order_intents = Table(
     Column("updated_at", UtcDateTime),
     UniqueConstraint("signal_id", "account_id", "leg", name="uq_order_intents_signal_account_leg"),
     Index("ix_order_intents_user_created", "user_id", "created_at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("actor_id", ID),
+    Column("target", String(100)),
+    Column("ip", String(64)),
+    Column("details", Text, nullable=False),  # a JSON object of strings
+    Index("ix_audit_events_at", "at"),
+    Index("ix_audit_events_action_at", "action", "at"),
 )
 
 platform_settings = Table(

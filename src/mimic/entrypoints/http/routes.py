@@ -103,7 +103,12 @@ class AuthController(Controller):
         self, data: JSONBody[schemas.RegisterRequest], register_user: FromDishka[RegisterUser]
     ) -> schemas.ProfileOut:
         user = await register_user(
-            RegisterUserCommand(username=data.username, email=data.email, password=data.password)
+            RegisterUserCommand(
+                username=data.username,
+                email=data.email,
+                password=data.password,
+                referral_code=data.referral_code,
+            )
         )
         return views.profile(user, PlatformRiskSettings())
 

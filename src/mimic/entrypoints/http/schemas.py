@@ -50,6 +50,7 @@ class ProfileOut(msgspec.Struct):
     active: bool
     settings: FollowerSettingsOut
     caps: CapsOut
+    referral_code: str | None = None
 
 
 class SettingsPatch(msgspec.Struct, forbid_unknown_fields=True):

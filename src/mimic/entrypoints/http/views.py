@@ -31,6 +31,7 @@ def profile(user: User, platform: PlatformRiskSettings) -> schemas.ProfileOut:
             max_risk_perc=risk_cap(platform, user.caps),
             max_leverage=leverage_cap(platform, user.caps),
         ),
+        referral_code=user.referral_code,
     )
 
 
