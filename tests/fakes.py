@@ -40,9 +40,11 @@ from mimic.domain.errors import (
 )
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import IntentStatus, OrderFill, OrderIntent, OrderRequest, OrderSide
+from mimic.domain.password_reset import PasswordResetToken
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus, key_expires
+from mimic.ports.accounts import PasswordResetTokens
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
     AuditLog,
@@ -232,6 +234,22 @@ class InMemoryUserRepository(UserRepository):
 
     def all(self) -> builtins.list[User]:
         return copy.deepcopy(builtins.list(self._rows.values()))
+
+    async def get_by_email(self, email: str) -> User | None:
+        found = next((u for u in self._rows.values() if u.email == email), None)
+        return copy.deepcopy(found)
+
+    async def search(
+        self, *, query: str | None, offset: int, limit: int, include_deleted: bool = False
+    ) -> tuple[builtins.list[User], int]:
+        wanted = (query or "").lower()
+        found = [
+            u
+            for u in sorted(self._rows.values(), key=lambda u: (u.created_at, u.id))
+            if (wanted in u.username.lower() or wanted in u.email)
+            and (include_deleted or u.deleted_at is None)
+        ]
+        return copy.deepcopy(found[offset : offset + limit]), len(found)
 
 
 class InMemorySignalSourceRepository(SignalSourceRepository):
@@ -455,6 +473,32 @@ class InMemoryAuditLog(AuditLog):
 
         newest_first = sorted(self._events, key=lambda e: (e.at, e.id), reverse=True)
         return [e for e in newest_first if wanted(e)][offset : offset + limit]
+
+
+class InMemoryPasswordResetTokens(PasswordResetTokens):
+    def __init__(self) -> None:
+        self._rows: dict[str, PasswordResetToken] = {}
+
+    async def add(self, token: PasswordResetToken) -> None:
+        if any(t.token_hash == token.token_hash for t in self._rows.values()):
+            raise Conflict("reset code exists")
+        self._rows[token.id] = copy.deepcopy(token)
+
+    async def find(self, token_hash: str) -> PasswordResetToken | None:
+        found = next((t for t in self._rows.values() if t.token_hash == token_hash), None)
+        return copy.deepcopy(found)
+
+    async def use(self, token_id: str, at: datetime) -> bool:
+        token = self._rows.get(token_id)
+        if token is None or token.used_at is not None:
+            return False
+        token.used_at = at
+        return True
+
+    async def use_all_for_user(self, user_id: str, at: datetime) -> None:
+        for token in self._rows.values():
+            if token.user_id == user_id and token.used_at is None:
+                token.used_at = at
 
 
 class InMemorySettingsRepository(SettingsRepository):

@@ -29,6 +29,7 @@ from mimic.domain.errors import (
     InvalidField,
     NotFound,
 )
+from mimic.domain.lockout import LockoutPolicy
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
 from tests.fakes import (
@@ -39,6 +40,7 @@ from tests.fakes import (
     FakeSymbolCatalog,
     FakeTransactionManager,
     FixedClock,
+    InMemoryAuditLog,
     InMemoryExchangeAccountRepository,
     InMemoryOrderIntentRepository,
     InMemorySettingsRepository,
@@ -61,6 +63,7 @@ class People:
     tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
     gateways: FakeGateways = field(default_factory=FakeGateways)
     paper: FakePaperMarket = field(default_factory=FakePaperMarket)
+    audit: InMemoryAuditLog = field(default_factory=InMemoryAuditLog)
 
     def __post_init__(self) -> None:
         self.accounts = InMemoryExchangeAccountRepository(self.users)
@@ -69,10 +72,15 @@ class People:
         return RegisterUser(self.users, self.hasher, self.tx, self.clock)
 
     def authenticate(self) -> AuthenticateUser:
-        return AuthenticateUser(self.users, self.hasher, self.tx)
+        return AuthenticateUser(
+            self.users, self.hasher, self.tx, self.audit, self.clock, LockoutPolicy()
+        )
 
     def update_settings(self) -> UpdateFollowerSettings:
-        return UpdateFollowerSettings(self.users, self.settings, self.tx)
+        return UpdateFollowerSettings(self.users, self.settings, self.tx, self.audit, self.clock)
+
+    def review(self) -> ReviewConnection:
+        return ReviewConnection(self.accounts, self.tx, self.audit, self.clock)
 
     def bootstrap(self) -> BootstrapPlatform:
         return BootstrapPlatform(self.users, self.sources, self.register(), self.tx)
@@ -162,7 +170,7 @@ async def test_register_rejects_invalid_input(
     assert people.tx.commits == 0
 
 
-@pytest.mark.parametrize("password", ["x" * 10, "x" * 256])
+@pytest.mark.parametrize("password", ["k7#Qw!pZ2m", "k7#Qw!pZ2m" * 25 + "abcdef"])
 async def test_register_password_length_bounds(people: People, password: str) -> None:
     user = await people.register()(RegisterUserCommand("alice", "a@example.com", password))
     assert user.password_hash == "plain$" + password
@@ -235,7 +243,9 @@ async def test_authenticate_with_the_right_password(people: People) -> None:
     alice = await people.user("alice")
     commits = people.tx.commits
     assert await people.authenticate()(Credentials("alice", PASSWORD)) == alice
-    assert people.tx.commits == commits  # nothing to write
+    assert people.tx.commits == commits + 1  # the audit event of the sign-in
+    [event] = await people.audit.list(action="auth.login")
+    assert (event.actor_id, event.target) == (alice.id, f"user:{alice.id}")
 
 
 async def test_authenticate_wrong_password(people: People) -> None:
@@ -385,7 +395,7 @@ async def test_approve_a_pending_connection(people: People) -> None:
     account = await people.account(alice)
     commits = people.tx.commits
 
-    approved = await ReviewConnection(people.accounts, people.tx).approve(account.id)
+    approved = await people.review().approve(account.id)
 
     assert (approved.status, approved.status_reason) == (ConnectionStatus.APPROVED, None)
     stored = await people.accounts.get(account.id)
@@ -398,7 +408,7 @@ async def test_approve_a_pending_connection(people: People) -> None:
 
 async def test_approving_twice_changes_nothing(people: People) -> None:
     account = await people.account(await people.user())
-    review = ReviewConnection(people.accounts, people.tx)
+    review = people.review()
     await review.approve(account.id)
     commits = people.tx.commits
     assert (await review.approve(account.id)).status is ConnectionStatus.APPROVED
@@ -409,7 +419,7 @@ async def test_approving_twice_changes_nothing(people: People) -> None:
 async def test_reject_needs_a_reason(people: People, reason: str) -> None:
     account = await people.account(await people.user())
     with pytest.raises(InvalidField) as caught:
-        await ReviewConnection(people.accounts, people.tx).reject(account.id, reason)
+        await people.review().reject(account.id, reason)
     assert caught.value.field == "reason"
     stored = await people.accounts.get(account.id)
     assert stored is not None
@@ -418,7 +428,7 @@ async def test_reject_needs_a_reason(people: People, reason: str) -> None:
 
 async def test_reject_keeps_the_trimmed_reason(people: People) -> None:
     account = await people.account(await people.user())
-    review = ReviewConnection(people.accounts, people.tx)
+    review = people.review()
 
     rejected = await review.reject(account.id, "  API key has withdrawal rights  ")
 
@@ -431,13 +441,13 @@ async def test_reject_keeps_the_trimmed_reason(people: People) -> None:
 
 async def test_reject_reason_is_cut_to_500_characters(people: People) -> None:
     account = await people.account(await people.user())
-    rejected = await ReviewConnection(people.accounts, people.tx).reject(account.id, "x" * 600)
+    rejected = await people.review().reject(account.id, "x" * 600)
     assert rejected.status_reason == "x" * 500
 
 
 async def test_a_rejected_connection_cannot_be_approved(people: People) -> None:
     account = await people.account(await people.user())
-    review = ReviewConnection(people.accounts, people.tx)
+    review = people.review()
     await review.reject(account.id, "bad key")
     with pytest.raises(Conflict, match="only pending ones can be approved"):
         await review.approve(account.id)
@@ -445,14 +455,14 @@ async def test_a_rejected_connection_cannot_be_approved(people: People) -> None:
 
 async def test_an_approved_connection_can_be_rejected(people: People) -> None:
     account = await people.account(await people.user())
-    review = ReviewConnection(people.accounts, people.tx)
+    review = people.review()
     await review.approve(account.id)
     rejected = await review.reject(account.id, "abuse")
     assert (rejected.status, rejected.status_reason) == (ConnectionStatus.REJECTED, "abuse")
 
 
 async def test_review_of_unknown_connection(people: People) -> None:
-    review = ReviewConnection(people.accounts, people.tx)
+    review = people.review()
     with pytest.raises(NotFound):
         await review.approve("missing")
     with pytest.raises(NotFound):
@@ -526,7 +536,7 @@ async def test_list_connections_by_status(people: People) -> None:
 
 
 async def test_platform_settings_are_replaced(people: People) -> None:
-    manage = ManagePlatformSettings(people.settings, people.tx)
+    manage = ManagePlatformSettings(people.settings, people.tx, people.audit, people.clock)
     assert await manage.get() == PlatformRiskSettings()
     new = PlatformRiskSettings(default_risk_perc=D(2), max_leverage=50)
     assert await manage.replace(new) == new

@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
+from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
 from mimic.domain.accounts import (
     PAPER_EXCHANGE,
     ConnectionStatus,
@@ -11,7 +12,7 @@ from mimic.domain.accounts import (
 )
 from mimic.domain.errors import Conflict, InvalidField, NotFound
 from mimic.ports.exchange import ExchangeGateways, PaperMarket
-from mimic.ports.repositories import ExchangeAccountRepository, TransactionManager
+from mimic.ports.repositories import AuditLog, ExchangeAccountRepository, TransactionManager
 from mimic.ports.services import Clock
 
 MAX_LABEL_LENGTH = 64
@@ -108,21 +109,35 @@ class ManageConnection:
 class ReviewConnection:
     """The admin approves or rejects a pending connection."""
 
-    def __init__(self, accounts: ExchangeAccountRepository, tx: TransactionManager) -> None:
+    def __init__(
+        self,
+        accounts: ExchangeAccountRepository,
+        tx: TransactionManager,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
         self._accounts = accounts
         self._tx = tx
+        self._audit = audit
+        self._clock = clock
 
-    async def approve(self, account_id: str) -> ExchangeAccount:
-        return await self._decide(account_id, ConnectionStatus.APPROVED, None)
+    async def approve(self, account_id: str, context: RequestContext = SYSTEM) -> ExchangeAccount:
+        return await self._decide(account_id, ConnectionStatus.APPROVED, None, context)
 
-    async def reject(self, account_id: str, reason: str) -> ExchangeAccount:
+    async def reject(
+        self, account_id: str, reason: str, context: RequestContext = SYSTEM
+    ) -> ExchangeAccount:
         reason = reason.strip()
         if not reason:
             raise InvalidField("reason", "is required when rejecting a connection")
-        return await self._decide(account_id, ConnectionStatus.REJECTED, reason[:500])
+        return await self._decide(account_id, ConnectionStatus.REJECTED, reason[:500], context)
 
     async def _decide(
-        self, account_id: str, status: ConnectionStatus, reason: str | None
+        self,
+        account_id: str,
+        status: ConnectionStatus,
+        reason: str | None,
+        context: RequestContext,
     ) -> ExchangeAccount:
         account = await self._accounts.get(account_id)
         if account is None:
@@ -134,5 +149,15 @@ class ReviewConnection:
         account.status = status
         account.status_reason = reason
         await self._accounts.save(account)
+        await self._audit.record(
+            audit_event(
+                context,
+                self._clock.now(),
+                f"exchange.{status}",
+                target=f"exchange:{account.id}",
+                user=account.user_id,
+                **({"reason": reason} if reason else {}),
+            )
+        )
         await self._tx.commit()
         return account

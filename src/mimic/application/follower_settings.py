@@ -1,10 +1,17 @@
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
 from mimic.domain.accounts import User
 from mimic.domain.errors import NotFound
 from mimic.domain.risk import FollowerRiskSettings, validate_follower_settings
-from mimic.ports.repositories import SettingsRepository, TransactionManager, UserRepository
+from mimic.ports.repositories import (
+    AuditLog,
+    SettingsRepository,
+    TransactionManager,
+    UserRepository,
+)
+from mimic.ports.services import Clock
 
 SETTINGS_FIELDS = frozenset({"risk_perc", "leverage", "paused"})
 
@@ -16,15 +23,23 @@ class SettingsChange:
     user_id: str
     values: FollowerRiskSettings
     given: frozenset[str]
+    context: RequestContext = SYSTEM
 
 
 class UpdateFollowerSettings:
     def __init__(
-        self, users: UserRepository, settings: SettingsRepository, tx: TransactionManager
+        self,
+        users: UserRepository,
+        settings: SettingsRepository,
+        tx: TransactionManager,
+        audit: AuditLog,
+        clock: Clock,
     ) -> None:
         self._users = users
         self._settings = settings
         self._tx = tx
+        self._audit = audit
+        self._clock = clock
 
     async def __call__(self, change: SettingsChange) -> User:
         user = await self._users.get(change.user_id)
@@ -42,5 +57,14 @@ class UpdateFollowerSettings:
         )
         user.settings = replace(user.settings, **updates)
         await self._users.save(user)
+        await self._audit.record(
+            audit_event(
+                change.context,
+                self._clock.now(),
+                "settings.follower_changed",
+                target=f"user:{user.id}",
+                **{name: str(value) for name, value in updates.items()},
+            )
+        )
         await self._tx.commit()
         return user

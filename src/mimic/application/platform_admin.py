@@ -5,25 +5,46 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
 from mimic.domain.errors import InvalidField
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.ports.exchange import PaperMarket, SymbolCatalog
-from mimic.ports.repositories import SettingsRepository, SignalRepository, TransactionManager
+from mimic.ports.repositories import (
+    AuditLog,
+    SettingsRepository,
+    SignalRepository,
+    TransactionManager,
+)
 from mimic.ports.services import Clock, SignalQueue
 
 log = logging.getLogger(__name__)
 
 
 class ManagePlatformSettings:
-    def __init__(self, settings: SettingsRepository, tx: TransactionManager) -> None:
+    def __init__(
+        self, settings: SettingsRepository, tx: TransactionManager, audit: AuditLog, clock: Clock
+    ) -> None:
         self._settings = settings
         self._tx = tx
+        self._audit = audit
+        self._clock = clock
 
     async def get(self) -> PlatformRiskSettings:
         return await self._settings.get_platform_risk()
 
-    async def replace(self, new: PlatformRiskSettings) -> PlatformRiskSettings:
+    async def replace(
+        self, new: PlatformRiskSettings, context: RequestContext = SYSTEM
+    ) -> PlatformRiskSettings:
+        old = await self._settings.get_platform_risk()
         await self._settings.save_platform_risk(new)
+        changed = {
+            name: f"{getattr(old, name)} -> {getattr(new, name)}"
+            for name in ("default_risk_perc", "default_leverage", "max_risk_perc", "max_leverage")
+            if getattr(old, name) != getattr(new, name)
+        }
+        await self._audit.record(
+            audit_event(context, self._clock.now(), "settings.platform_changed", **changed)
+        )
         await self._tx.commit()
         return new
 

@@ -3,6 +3,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from mimic.application.password_policy import check_password_policy
 from mimic.domain.accounts import Role, User
 from mimic.domain.errors import InvalidField
 from mimic.ports.repositories import TransactionManager, UserRepository
@@ -10,18 +11,9 @@ from mimic.ports.services import Clock, PasswordHasher
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 256
 # No 0/O or 1/I/L: codes are read aloud and typed from screenshots.
 _REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 REFERRAL_CODE_LENGTH = 10
-
-
-def check_password_policy(password: str, field: str = "password") -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidField(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidField(field, f"must be at most {MAX_PASSWORD_LENGTH} characters")
 
 
 @dataclass(frozen=True, slots=True)

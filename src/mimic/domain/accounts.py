@@ -28,10 +28,19 @@ class User:
     # Shared by the user to bring others in; `referred_by` is the referrer's user id.
     referral_code: str | None = None
     referred_by: str | None = None
+    # Part of every access token; raising it revokes all tokens issued before.
+    token_version: int = 0
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    # Soft delete: the row (and its trade history) stays, the person can no longer sign in.
+    deleted_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+    def revoke_tokens(self) -> None:
+        self.token_version += 1
 
 
 class ConnectionStatus(enum.StrEnum):

@@ -30,6 +30,18 @@ class AuthenticationFailed(DomainError):
     """Credentials or a passphrase did not match."""
 
 
+class InvalidCode(DomainError):
+    """A one-time code (password reset) is unknown, used or expired."""
+
+
+class TooManyRequests(DomainError):
+    """The caller went over a rate limit or the account is locked for a while."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
 class DeliveryFailed(DomainError):
     """A message (mail, chat) could not be handed to its carrier."""
 

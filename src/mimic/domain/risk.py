@@ -104,3 +104,11 @@ def resolve_risk(
         risk_perc=min(risk, risk_cap(platform, caps)),
         leverage=max(1, min(leverage, leverage_cap(platform, caps), market_max_leverage)),
     )
+
+
+def validate_user_caps(caps: UserCaps) -> None:
+    """Per-user caps the admin sets live in the same ranges as the global ones."""
+    if caps.max_risk_perc is not None:
+        _check_risk("max_risk_perc", caps.max_risk_perc)
+    if caps.max_leverage is not None:
+        _check_leverage("max_leverage", caps.max_leverage)

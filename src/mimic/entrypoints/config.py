@@ -7,12 +7,29 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from mimic.application.throttle import Limit, RateLimits
+from mimic.domain.lockout import LockoutPolicy
+
 DEFAULT_VAR_DIR = Path("var")
 
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return default if raw in (None, "") else int(raw)
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
+def _rate_limits() -> RateLimits:
+    """MIMIC_RATE_<DOOR>="count/seconds", e.g. MIMIC_RATE_LOGIN_PER_IP=30/60."""
+    defaults = RateLimits()
+    values = {}
+    for name in RateLimits.__dataclass_fields__:
+        raw = os.environ.get(f"MIMIC_RATE_{name.upper()}")
+        values[name] = Limit.parse(raw) if raw else getattr(defaults, name)
+    return RateLimits(**values)
 
 
 def _secret_file(path: Path) -> str:
@@ -51,6 +68,24 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     queue_name: str = "mimic:signals"
     redis_idle_timeout: timedelta = timedelta(seconds=60)
+    # Mail: without an SMTP host, mails are written to the log (the embedded default).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    mail_from: str = "mimic@localhost"
+    password_reset_lifetime: timedelta = timedelta(minutes=30)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    # Redis key prefix of the shared rate-limit counters; default: "<queue_name>:ratelimit:".
+    rate_limit_prefix: str | None = None
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    # Browsers on these origins may call the API with credentials; none by default.
+    cors_origins: tuple[str, ...] = ()
+    # Peers (IPs or networks) whose X-Forwarded-For is believed; none by default.
+    trusted_proxies: tuple[str, ...] = ()
+    # Session cookie for the web UI: Secure unless the public URL is plain http.
+    cookie_secure: bool | None = None
 
     @property
     def embedded(self) -> bool:
@@ -60,6 +95,14 @@ class Settings:
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def rate_limit_key_prefix(self) -> str:
+        return self.rate_limit_prefix or f"{self.queue_name}:ratelimit:"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -87,4 +130,25 @@ class Settings:
             paper_concurrency=_int("MIMIC_PAPER_CONCURRENCY", 1000),
             queue_name=os.environ.get("MIMIC_QUEUE_NAME", "mimic:signals"),
             redis_idle_timeout=timedelta(seconds=_int("MIMIC_REDIS_IDLE_TIMEOUT_SECONDS", 60)),
+            smtp_host=os.environ.get("MIMIC_SMTP_HOST") or None,
+            smtp_port=_int("MIMIC_SMTP_PORT", 587),
+            smtp_tls=os.environ.get("MIMIC_SMTP_TLS") or "starttls",
+            smtp_username=os.environ.get("MIMIC_SMTP_USERNAME") or None,
+            smtp_password=os.environ.get("MIMIC_SMTP_PASSWORD") or None,
+            mail_from=os.environ.get("MIMIC_MAIL_FROM") or "mimic@localhost",
+            password_reset_lifetime=timedelta(minutes=_int("MIMIC_PASSWORD_RESET_MINUTES", 30)),
+            rate_limits=_rate_limits(),
+            rate_limit_prefix=os.environ.get("MIMIC_RATE_LIMIT_PREFIX") or None,
+            lockout=LockoutPolicy(
+                threshold=_int("MIMIC_LOGIN_LOCKOUT_THRESHOLD", 5),
+                first_lock=timedelta(seconds=_int("MIMIC_LOGIN_LOCKOUT_SECONDS", 60)),
+                longest_lock=timedelta(seconds=_int("MIMIC_LOGIN_LOCKOUT_MAX_SECONDS", 1800)),
+            ),
+            cors_origins=_list("MIMIC_CORS_ORIGINS"),
+            trusted_proxies=_list("MIMIC_TRUSTED_PROXIES"),
+            cookie_secure=(
+                None
+                if not os.environ.get("MIMIC_COOKIE_SECURE")
+                else os.environ["MIMIC_COOKIE_SECURE"].lower() in ("1", "true", "yes")
+            ),
         )

@@ -7,7 +7,6 @@ from dishka import AsyncContainer, Provider, Scope, from_context, make_async_con
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
-from mimic.adapters.logging_mailer import LoggingMailer
 from mimic.adapters.logging_notifier import LoggingNotifier
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.gateway import PaperGateways
@@ -46,6 +45,7 @@ from mimic.application.register_user import RegisterUser
 from mimic.application.signal_reports import ReportSignals
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
     AuditLog,
@@ -69,7 +69,10 @@ class InfrastructureProvider(Provider):
     clock = provide(SystemClock, provides=Clock)
     queue = provide(TaskiqSignalQueue, provides=SignalQueue)
     notifier = provide(LoggingNotifier, provides=Notifier)
-    mailer = provide(LoggingMailer, provides=Mailer)
+
+    @provide
+    def mailer(self, settings: Settings) -> Mailer:
+        return make_mailer(settings)
 
     @provide
     def hasher(self) -> PasswordHasher:
@@ -187,6 +190,7 @@ def build_container(
         InfrastructureProvider(),
         PersistenceProvider(),
         InteractorProvider(),
+        AccountsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

@@ -1,3 +1,4 @@
+import builtins
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -29,6 +30,15 @@ class UserRepository(Protocol):
     async def list(self, *, offset: int = 0, limit: int = 100) -> list[User]: ...
 
     async def save(self, user: User) -> None: ...
+
+    async def get_by_email(self, email: str) -> User | None: ...
+
+    async def search(
+        self, *, query: str | None, offset: int, limit: int, include_deleted: bool = False
+    ) -> tuple[builtins.list[User], int]:
+        """Users whose username or email contains `query` (any case), oldest first, and the
+        total number of matches."""
+        ...
 
 
 class SignalSourceRepository(Protocol):

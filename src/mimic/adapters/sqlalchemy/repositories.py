@@ -5,6 +5,7 @@ Every repository shares the request's `AsyncSession`; the caller commits through
 intent claims) rely on a unique constraint or a compare-and-set UPDATE, not on a prior read.
 """
 
+import builtins
 import json
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
@@ -107,6 +108,10 @@ def _user_values(user: User) -> dict[str, Any]:
         "created_at": user.created_at,
         "referral_code": user.referral_code,
         "referred_by": user.referred_by,
+        "token_version": user.token_version,
+        "failed_logins": user.failed_logins,
+        "locked_until": user.locked_until,
+        "deleted_at": user.deleted_at,
     }
 
 
@@ -126,6 +131,10 @@ def _user(row: RowMapping) -> User:
         caps=UserCaps(max_risk_perc=row[c.max_risk_perc], max_leverage=row[c.max_leverage]),
         referral_code=row[c.referral_code],
         referred_by=row[c.referred_by],
+        token_version=row[c.token_version],
+        failed_logins=row[c.failed_logins],
+        locked_until=row[c.locked_until],
+        deleted_at=row[c.deleted_at],
     )
 
 
@@ -185,6 +194,31 @@ class SqlUserRepository(UserRepository):
             select(users).order_by(users.c.created_at, users.c.id).offset(offset).limit(limit)
         )
         return [_user(row) for row in result.mappings()]
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._one(users.c.email == email)
+
+    async def search(
+        self, *, query: str | None, offset: int, limit: int, include_deleted: bool = False
+    ) -> tuple[builtins.list[User], int]:
+        c = users.c
+        conditions = []
+        if query:
+            wanted = query.lower()
+            conditions.append(
+                or_(
+                    func.lower(c.username).contains(wanted, autoescape=True),
+                    c.email.contains(wanted, autoescape=True),
+                )
+            )
+        if not include_deleted:
+            conditions.append(c.deleted_at.is_(None))
+        page = select(users).where(*conditions).order_by(c.created_at, c.id)
+        rows = await self._session.execute(page.offset(offset).limit(limit))
+        total = await self._session.scalar(
+            select(func.count()).select_from(users).where(*conditions)
+        )
+        return [_user(row) for row in rows.mappings()], int(total or 0)
 
 
 class SqlSignalSourceRepository(SignalSourceRepository):

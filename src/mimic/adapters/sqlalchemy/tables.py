@@ -100,6 +100,45 @@ users = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("referral_code", String(16), unique=True),
     Column("referred_by", ID, ForeignKey("users.id")),
+    Column("token_version", Integer, nullable=False, default=0, server_default="0"),
+    Column("failed_logins", Integer, nullable=False, default=0, server_default="0"),
+    Column("locked_until", UtcDateTime),
+    Column("deleted_at", UtcDateTime),
+)
+
+password_reset_tokens = Table(
+    "password_reset_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+)
+
+message_threads = Table(
+    "message_threads",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("subject", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_message_threads_updated", "updated_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("thread_id", ID, ForeignKey("message_threads.id"), nullable=False),
+    Column("sender_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("from_admin", Boolean, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("read_at", UtcDateTime),
+    Index("ix_messages_thread_created", "thread_id", "created_at"),
 )
 
 signal_sources = Table(

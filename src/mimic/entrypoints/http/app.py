@@ -10,6 +10,7 @@ from dishka.integrations.litestar import DishkaRouter
 from dishka.integrations.litestar import setup_dishka as setup_litestar_dishka
 from dishka.integrations.taskiq import setup_dishka as setup_taskiq_dishka
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from taskiq import AsyncBroker
 
@@ -19,6 +20,7 @@ from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.errors import domain_error_handler
 from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
+from mimic.entrypoints.http.web_security import csrf_middleware, security_headers_middleware
 from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.worker.tasks import create_broker
 
@@ -71,6 +73,12 @@ def create_app(
     app = Litestar(
         route_handlers=[DishkaRouter("", route_handlers=ROUTE_HANDLERS)],
         on_app_init=[jwt_auth.on_app_init],
+        middleware=[security_headers_middleware(settings), csrf_middleware],
+        cors_config=(
+            CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
+            if settings.cors_origins
+            else None
+        ),
         exception_handlers={DomainError: domain_error_handler},
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0"),

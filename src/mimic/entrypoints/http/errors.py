@@ -11,6 +11,7 @@ from mimic.domain.errors import (
     InvalidField,
     NotFound,
     PermissionDenied,
+    TooManyRequests,
 )
 
 _STATUS: tuple[tuple[type[DomainError], int], ...] = (
@@ -19,6 +20,7 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (TooManyRequests, 429),
 )
 
 
@@ -28,5 +30,9 @@ def error_body(status_code: int, detail: str, **extra: Any) -> dict[str, Any]:
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
-    extra = {"field": exc.field} if isinstance(exc, InvalidField) else {}
-    return Response(error_body(status, str(exc), **extra), status_code=status)
+    extra: dict[str, Any] = {"field": exc.field} if isinstance(exc, InvalidField) else {}
+    headers = {}
+    if isinstance(exc, TooManyRequests):
+        extra["retry_after"] = exc.retry_after_seconds
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    return Response(error_body(status, str(exc), **extra), status_code=status, headers=headers)

@@ -26,6 +26,7 @@ from mimic.application.portfolio import ViewPortfolio
 from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
 from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.application.signal_reports import ReportSignals
+from mimic.application.throttle import Throttle
 from mimic.domain.accounts import ConnectionStatus, User
 from mimic.domain.errors import InvalidField
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
@@ -33,7 +34,9 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
-from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS
+from mimic.entrypoints.http.security import admin_only, issue_token
+from mimic.entrypoints.http.web_security import client_ip, request_context, session_cookies
 
 WEBHOOK_MAX_BODY = 64 * 1024
 
@@ -78,8 +81,14 @@ class WebhookController(Controller):
         status_code=HTTP_202_ACCEPTED,
     )
     async def receive(
-        self, request: Request[Any, Any, Any], receive_signal: FromDishka[ReceiveSignal]
+        self,
+        request: Request[Any, Any, Any],
+        receive_signal: FromDishka[ReceiveSignal],
+        throttle: FromDishka[Throttle],
+        settings: FromDishka[Settings],
     ) -> Response[schemas.WebhookAccepted]:
+        ip = client_ip(request, settings.trusted_proxies)
+        await throttle.check("webhook", (f"ip:{ip}", throttle.limits.webhook_per_ip))
         # TradingView sends JSON as text/plain unless the alert text is valid JSON: read raw.
         body = await request.body()
         try:
@@ -100,8 +109,15 @@ class AuthController(Controller):
 
     @post("/register", operation_id="register", status_code=201)
     async def register(
-        self, data: JSONBody[schemas.RegisterRequest], register_user: FromDishka[RegisterUser]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[schemas.RegisterRequest],
+        register_user: FromDishka[RegisterUser],
+        throttle: FromDishka[Throttle],
+        settings: FromDishka[Settings],
     ) -> schemas.ProfileOut:
+        context = request_context(request, settings)
+        await throttle.check("register", (f"ip:{context.ip}", throttle.limits.register_per_ip))
         user = await register_user(
             RegisterUserCommand(
                 username=data.username,
@@ -118,10 +134,22 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[schemas.LoginRequest],
         authenticate: FromDishka[AuthenticateUser],
-    ) -> schemas.TokenResponse:
-        user = await authenticate(Credentials(username=data.username, password=data.password))
-        token = request.app.state.jwt_auth.create_token(identifier=user.id)
-        return schemas.TokenResponse(access_token=token)
+        throttle: FromDishka[Throttle],
+        settings: FromDishka[Settings],
+    ) -> Response[schemas.TokenResponse]:
+        context = request_context(request, settings)
+        await throttle.check(
+            "login",
+            (f"ip:{context.ip}", throttle.limits.login_per_ip),
+            (f"user:{data.username.lower()[:64]}", throttle.limits.login_per_account),
+        )
+        user = await authenticate(
+            Credentials(username=data.username, password=data.password, context=context)
+        )
+        token = issue_token(request.app.state.jwt_auth, user)
+        return Response(
+            schemas.TokenResponse(access_token=token), cookies=session_cookies(token, settings)
+        )
 
 
 class MeController(Controller):
@@ -140,6 +168,7 @@ class MeController(Controller):
         data: JSONBody[schemas.SettingsPatch],
         update: FromDishka[UpdateFollowerSettings],
         platform: FromDishka[ManagePlatformSettings],
+        settings: FromDishka[Settings],
     ) -> schemas.ProfileOut:
         given = frozenset(
             name
@@ -151,7 +180,14 @@ class MeController(Controller):
             leverage=_unset_to_none(data.leverage),
             paused=bool(_unset_to_none(data.paused)),
         )
-        user = await update(SettingsChange(user_id=request.user.id, values=values, given=given))
+        user = await update(
+            SettingsChange(
+                user_id=request.user.id,
+                values=values,
+                given=given,
+                context=request_context(request, settings),
+            )
+        )
         return views.profile(user, await platform.get())
 
 
@@ -265,18 +301,26 @@ class AdminController(Controller):
 
     @post("/exchanges/{account_id:str}/approve", operation_id="approve_exchange", status_code=200)
     async def approve(
-        self, account_id: FromPath[str], review: FromDishka[ReviewConnection]
+        self,
+        request: AuthRequest,
+        account_id: FromPath[str],
+        review: FromDishka[ReviewConnection],
+        settings: FromDishka[Settings],
     ) -> schemas.ExchangeOut:
-        return views.exchange(await review.approve(account_id))
+        return views.exchange(await review.approve(account_id, request_context(request, settings)))
 
     @post("/exchanges/{account_id:str}/reject", operation_id="reject_exchange", status_code=200)
     async def reject(
         self,
+        request: AuthRequest,
         account_id: FromPath[str],
         data: JSONBody[schemas.RejectRequest],
         review: FromDishka[ReviewConnection],
+        settings: FromDishka[Settings],
     ) -> schemas.ExchangeOut:
-        return views.exchange(await review.reject(account_id, data.reason))
+        return views.exchange(
+            await review.reject(account_id, data.reason, request_context(request, settings))
+        )
 
     @get("/settings", operation_id="get_platform_settings")
     async def get_settings(
@@ -287,8 +331,10 @@ class AdminController(Controller):
     @put("/settings", operation_id="put_platform_settings")
     async def put_settings(
         self,
+        request: AuthRequest,
         data: JSONBody[schemas.PlatformSettingsBody],
         platform: FromDishka[ManagePlatformSettings],
+        settings: FromDishka[Settings],
     ) -> schemas.PlatformSettingsBody:
         new = PlatformRiskSettings(
             default_risk_perc=data.default_risk_perc,
@@ -296,7 +342,9 @@ class AdminController(Controller):
             max_risk_perc=data.max_risk_perc,
             max_leverage=data.max_leverage,
         )
-        return views.platform_settings(await platform.replace(new))
+        return views.platform_settings(
+            await platform.replace(new, request_context(request, settings))
+        )
 
     @put("/paper/prices/{symbol:str}", operation_id="set_paper_price")
     async def set_paper_price(
@@ -311,6 +359,7 @@ class AdminController(Controller):
 
 
 ROUTE_HANDLERS = [
+    *ACCOUNT_ROUTE_HANDLERS,
     HealthController,
     WebhookController,
     AuthController,

@@ -1,4 +1,4 @@
-"""Bearer tokens (JWT) and the admin guard."""
+"""Access tokens (JWT, as a bearer header or the web UI's cookie) and the admin guard."""
 
 from datetime import timedelta
 from typing import Any
@@ -6,11 +6,14 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import JWTAuth, Token
+from litestar.security.jwt import JWTCookieAuth, Token
 
 from mimic.domain.accounts import User
 from mimic.entrypoints.config import Settings
 from mimic.ports.repositories import UserRepository
+
+SESSION_COOKIE = "mimic_session"
+TOKEN_VERSION_CLAIM = "ver"  # noqa: S105 (a claim name, not a secret)
 
 PUBLIC_PATHS = [
     "^/health",
@@ -18,6 +21,8 @@ PUBLIC_PATHS = [
     "^/webhook$",
     "^/api/auth/register$",
     "^/api/auth/login$",
+    "^/api/auth/password/forgot$",
+    "^/api/auth/password/reset$",
 ]
 
 
@@ -27,15 +32,31 @@ async def retrieve_user(
     # The request container exists already: dishka wraps the whole ASGI handler.
     users = await connection.state.dishka_container.get(UserRepository)
     user: User | None = await users.get(token.sub)
-    return user if user is not None and user.active else None
+    if user is None or not user.active or user.deleted_at is not None:
+        return None
+    # Sign-out, a password change or reset and a role change raise the version: every
+    # token issued before is refused from then on.
+    if token.extras.get(TOKEN_VERSION_CLAIM) != user.token_version:
+        return None
+    return user
 
 
-def make_jwt_auth(settings: Settings) -> JWTAuth[User, Token]:
-    return JWTAuth[User, Token](
+def make_jwt_auth(settings: Settings) -> JWTCookieAuth[User, Token]:
+    """Reads `Authorization: Bearer` first, then the session cookie of the web UI."""
+    return JWTCookieAuth[User, Token](
         retrieve_user_handler=retrieve_user,
         token_secret=settings.jwt_secret,
         default_token_expiration=timedelta(minutes=settings.access_token_minutes),
         exclude=PUBLIC_PATHS,
+        key=SESSION_COOKIE,
+        samesite="strict",
+        secure=settings.https if settings.cookie_secure is None else settings.cookie_secure,
+    )
+
+
+def issue_token(auth: JWTCookieAuth[User, Token], user: User) -> str:
+    return auth.create_token(
+        identifier=user.id, token_extras={TOKEN_VERSION_CLAIM: user.token_version}
     )
 
 

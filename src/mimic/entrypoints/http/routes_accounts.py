@@ -1,0 +1,349 @@
+"""Accounts routes: sign-out, passwords, admin user management, audit trail, messages."""
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.background_tasks import BackgroundTask
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+
+from mimic.application.audit_trail import ReadAuditTrail, RequestContext
+from mimic.application.manage_users import ManageUsers, UserEdit
+from mimic.application.messaging import Messaging, NewThread, ThreadView
+from mimic.application.passwords import (
+    ChangePassword,
+    OutgoingMail,
+    PasswordChange,
+    PasswordReset,
+    RequestPasswordReset,
+    ResetPassword,
+    SignOut,
+)
+from mimic.application.throttle import Throttle
+from mimic.domain.accounts import Role, User
+from mimic.domain.audit import AuditEvent
+from mimic.domain.errors import DeliveryFailed, InvalidField
+from mimic.domain.messages import Message, ThreadSummary
+from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http import schemas
+from mimic.entrypoints.http import schemas_accounts as wire
+from mimic.entrypoints.http.security import admin_only, issue_token
+from mimic.entrypoints.http.web_security import (
+    cleared_session_cookies,
+    request_context,
+    session_cookies,
+)
+from mimic.ports.services import Mailer
+
+log = logging.getLogger(__name__)
+
+AuthRequest = Request[User, Any, Any]
+Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
+FORGOT_ANSWER = "if the address belongs to an account, a reset code is on its way"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+async def _deliver(mailer: Mailer, mail: OutgoingMail) -> None:
+    try:
+        await mailer.send(mail.to, mail.subject, mail.body)
+    except DeliveryFailed as exc:
+        log.warning("password reset mail not delivered: %s", exc)
+
+
+class PasswordController(Controller):
+    path = "/api/auth"
+
+    @post("/logout", operation_id="logout", status_code=HTTP_204_NO_CONTENT)
+    async def logout(
+        self, request: AuthRequest, sign_out: FromDishka[SignOut], settings: FromDishka[Settings]
+    ) -> Response[None]:
+        """Signs out everywhere: every token of the user stops working."""
+        await sign_out(request.user.id, request_context(request, settings))
+        return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=cleared_session_cookies())
+
+    @post("/password/change", operation_id="change_password", status_code=200)
+    async def change(
+        self,
+        request: AuthRequest,
+        data: JSONBody[wire.PasswordChangeRequest],
+        change_password: FromDishka[ChangePassword],
+        settings: FromDishka[Settings],
+    ) -> Response[schemas.TokenResponse]:
+        """Every earlier token stops working; the answer carries a fresh one."""
+        user = await change_password(
+            PasswordChange(
+                user_id=request.user.id,
+                current_password=data.current_password,
+                new_password=data.new_password,
+                context=request_context(request, settings),
+            )
+        )
+        token = issue_token(request.app.state.jwt_auth, user)
+        return Response(
+            schemas.TokenResponse(access_token=token), cookies=session_cookies(token, settings)
+        )
+
+    @post("/password/forgot", operation_id="forgot_password", status_code=HTTP_202_ACCEPTED)
+    async def forgot(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[wire.ForgotPasswordRequest],
+        request_reset: FromDishka[RequestPasswordReset],
+        throttle: FromDishka[Throttle],
+        mailer: FromDishka[Mailer],
+        settings: FromDishka[Settings],
+    ) -> Response[wire.Accepted]:
+        """Always 202: the answer never tells whether the address is known. The mail goes
+        out after the answer, so its delivery time does not tell either."""
+        context = request_context(request, settings)
+        await throttle.check(
+            "forgot-password",
+            (f"ip:{context.ip}", throttle.limits.forgot_per_ip),
+            (f"email:{data.email.strip().lower()[:254]}", throttle.limits.forgot_per_account),
+        )
+        mail = await request_reset(data.email, context)
+        return Response(
+            wire.Accepted(detail=FORGOT_ANSWER),
+            status_code=HTTP_202_ACCEPTED,
+            background=None if mail is None else BackgroundTask(_deliver, mailer, mail),
+        )
+
+    @post("/password/reset", operation_id="reset_password", status_code=200)
+    async def reset(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[wire.ResetPasswordRequest],
+        reset_password: FromDishka[ResetPassword],
+        throttle: FromDishka[Throttle],
+        settings: FromDishka[Settings],
+    ) -> wire.Accepted:
+        context = request_context(request, settings)
+        await throttle.check("reset-password", (f"ip:{context.ip}", throttle.limits.forgot_per_ip))
+        await reset_password(
+            PasswordReset(code=data.token, new_password=data.new_password, context=context)
+        )
+        return wire.Accepted(detail="password changed; sign in with the new one")
+
+
+def _admin_user(user: User) -> wire.AdminUserOut:
+    return wire.AdminUserOut(
+        id=user.id,
+        username=user.username,
+        email=user.email,
+        role=user.role.value,
+        active=user.active,
+        settings=schemas.FollowerSettingsOut(
+            risk_perc=user.settings.risk_perc,
+            leverage=user.settings.leverage,
+            paused=user.settings.paused,
+        ),
+        caps=wire.UserCapsOut(
+            max_risk_perc=user.caps.max_risk_perc, max_leverage=user.caps.max_leverage
+        ),
+        created_at=user.created_at.isoformat(),
+        deleted_at=_iso(user.deleted_at),
+        locked_until=_iso(user.locked_until),
+        failed_logins=user.failed_logins,
+        referral_code=user.referral_code,
+        referred_by=user.referred_by,
+    )
+
+
+def _user_edit(user_id: str, data: wire.AdminUserPatch, context: RequestContext) -> UserEdit:
+    given = frozenset(
+        name
+        for name in wire.AdminUserPatch.__struct_fields__
+        if getattr(data, name) is not msgspec.UNSET
+    )
+    values = {name: getattr(data, name) for name in given}
+    if "role" in values:
+        try:
+            values["role"] = Role(values["role"])
+        except ValueError:
+            raise InvalidField("role", "must be user or admin") from None
+    return UserEdit(user_id=user_id, given=given, context=context, **values)
+
+
+class AdminUsersController(Controller):
+    path = "/api/admin/users"
+    guards = [admin_only]  # noqa: RUF012
+
+    @get("/", operation_id="admin_list_users")
+    async def list_users(
+        self,
+        manage: FromDishka[ManageUsers],
+        q: str | None = None,
+        offset: Offset = 0,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        include_deleted: bool = False,
+    ) -> wire.UserPageOut:
+        page = await manage.search(q, offset, limit, include_deleted)
+        return wire.UserPageOut(
+            users=[_admin_user(u) for u in page.users], total=page.total, offset=offset, limit=limit
+        )
+
+    @get("/{user_id:str}", operation_id="admin_get_user")
+    async def get_user(
+        self, user_id: FromPath[str], manage: FromDishka[ManageUsers]
+    ) -> wire.AdminUserOut:
+        return _admin_user(await manage.get(user_id))
+
+    @patch("/{user_id:str}", operation_id="admin_edit_user")
+    async def edit_user(
+        self,
+        request: AuthRequest,
+        user_id: FromPath[str],
+        data: JSONBody[wire.AdminUserPatch],
+        manage: FromDishka[ManageUsers],
+        settings: FromDishka[Settings],
+    ) -> wire.AdminUserOut:
+        edit = _user_edit(user_id, data, request_context(request, settings))
+        return _admin_user(await manage.edit(edit))
+
+    @delete("/{user_id:str}", operation_id="admin_delete_user", status_code=HTTP_204_NO_CONTENT)
+    async def delete_user(
+        self,
+        request: AuthRequest,
+        user_id: FromPath[str],
+        manage: FromDishka[ManageUsers],
+        settings: FromDishka[Settings],
+    ) -> None:
+        await manage.delete(user_id, request_context(request, settings))
+
+
+def _audit(event: AuditEvent) -> wire.AuditEventOut:
+    return wire.AuditEventOut(
+        id=event.id,
+        at=event.at.isoformat(),
+        action=event.action,
+        actor_id=event.actor_id,
+        target=event.target,
+        ip=event.ip,
+        details=dict(event.details),
+    )
+
+
+class AdminAuditController(Controller):
+    path = "/api/admin/audit"
+    guards = [admin_only]  # noqa: RUF012
+
+    @get("/", operation_id="admin_audit")
+    async def audit(
+        self,
+        trail: FromDishka[ReadAuditTrail],
+        offset: Offset = 0,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        action: str | None = None,
+        actor_id: str | None = None,
+    ) -> list[wire.AuditEventOut]:
+        events = await trail(offset=offset, limit=limit, action=action, actor_id=actor_id)
+        return [_audit(e) for e in events]
+
+
+def _message(message: Message) -> wire.MessageOut:
+    return wire.MessageOut(
+        id=message.id,
+        thread_id=message.thread_id,
+        sender_id=message.sender_id,
+        from_admin=message.from_admin,
+        body=message.body,
+        created_at=message.created_at.isoformat(),
+        read_at=_iso(message.read_at),
+    )
+
+
+def _thread(summary: ThreadSummary) -> wire.ThreadOut:
+    thread = summary.thread
+    return wire.ThreadOut(
+        id=thread.id,
+        user_id=thread.user_id,
+        subject=thread.subject,
+        created_at=thread.created_at.isoformat(),
+        updated_at=thread.updated_at.isoformat(),
+        unread=summary.unread,
+        messages=summary.messages,
+    )
+
+
+def _thread_detail(view: ThreadView) -> wire.ThreadDetailOut:
+    thread = view.thread
+    return wire.ThreadDetailOut(
+        id=thread.id,
+        user_id=thread.user_id,
+        subject=thread.subject,
+        created_at=thread.created_at.isoformat(),
+        updated_at=thread.updated_at.isoformat(),
+        messages=[_message(m) for m in view.messages],
+    )
+
+
+class MessagesController(Controller):
+    """A user writes to the admins; an admin writes to one user (`user_id`) or replies."""
+
+    path = "/api/messages"
+
+    @post("/", operation_id="send_message", status_code=201)
+    async def send(
+        self,
+        request: AuthRequest,
+        data: JSONBody[wire.NewMessageRequest],
+        messaging: FromDishka[Messaging],
+    ) -> wire.ThreadDetailOut:
+        view = await messaging.start(
+            request.user, NewThread(body=data.body, subject=data.subject, to_user_id=data.user_id)
+        )
+        return _thread_detail(view)
+
+    @get("/threads", operation_id="list_message_threads")
+    async def threads(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        offset: Offset = 0,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> list[wire.ThreadOut]:
+        return [_thread(t) for t in await messaging.threads(request.user, offset, limit)]
+
+    @get("/threads/{thread_id:str}", operation_id="get_message_thread")
+    async def thread(
+        self, request: AuthRequest, thread_id: FromPath[str], messaging: FromDishka[Messaging]
+    ) -> wire.ThreadDetailOut:
+        return _thread_detail(await messaging.thread(request.user, thread_id))
+
+    @post("/threads/{thread_id:str}/reply", operation_id="reply_message", status_code=201)
+    async def reply(
+        self,
+        request: AuthRequest,
+        thread_id: FromPath[str],
+        data: JSONBody[wire.ReplyRequest],
+        messaging: FromDishka[Messaging],
+    ) -> wire.MessageOut:
+        return _message(await messaging.reply(request.user, thread_id, data.body))
+
+    @post("/threads/{thread_id:str}/read", operation_id="mark_thread_read", status_code=200)
+    async def mark_read(
+        self, request: AuthRequest, thread_id: FromPath[str], messaging: FromDishka[Messaging]
+    ) -> wire.UnreadOut:
+        await messaging.mark_read(request.user, thread_id)
+        return wire.UnreadOut(unread=await messaging.unread(request.user))
+
+    @get("/unread", operation_id="unread_messages")
+    async def unread(
+        self, request: AuthRequest, messaging: FromDishka[Messaging]
+    ) -> wire.UnreadOut:
+        return wire.UnreadOut(unread=await messaging.unread(request.user))
+
+
+ACCOUNT_ROUTE_HANDLERS = [
+    PasswordController,
+    AdminUsersController,
+    AdminAuditController,
+    MessagesController,
+]

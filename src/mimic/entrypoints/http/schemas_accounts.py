@@ -1,0 +1,116 @@
+"""Wire shapes of the accounts API: passwords, admin user management, audit, messages."""
+
+from decimal import Decimal
+
+import msgspec
+
+from mimic.entrypoints.http.schemas import FollowerSettingsOut
+
+
+class PasswordChangeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: str
+    new_password: str
+
+
+class ForgotPasswordRequest(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+
+
+class ResetPasswordRequest(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+    new_password: str
+
+
+class Accepted(msgspec.Struct):
+    detail: str
+
+
+class UserCapsOut(msgspec.Struct):
+    max_risk_perc: Decimal | None
+    max_leverage: int | None
+
+
+class AdminUserOut(msgspec.Struct):
+    id: str
+    username: str
+    email: str
+    role: str
+    active: bool
+    settings: FollowerSettingsOut
+    caps: UserCapsOut
+    created_at: str
+    deleted_at: str | None
+    locked_until: str | None
+    failed_logins: int
+    referral_code: str | None
+    referred_by: str | None
+
+
+class UserPageOut(msgspec.Struct):
+    users: list[AdminUserOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class AdminUserPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Absent fields stay; null max_risk_perc/max_leverage removes the per-user cap."""
+
+    role: str | msgspec.UnsetType = msgspec.UNSET
+    active: bool | msgspec.UnsetType = msgspec.UNSET
+    paused: bool | msgspec.UnsetType = msgspec.UNSET
+    max_risk_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    max_leverage: int | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class AuditEventOut(msgspec.Struct):
+    id: str
+    at: str
+    action: str
+    actor_id: str | None
+    target: str | None
+    ip: str | None
+    details: dict[str, str]
+
+
+class NewMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
+    body: str
+    subject: str | None = None
+    user_id: str | None = None
+
+
+class ReplyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    body: str
+
+
+class MessageOut(msgspec.Struct):
+    id: str
+    thread_id: str
+    sender_id: str
+    from_admin: bool
+    body: str
+    created_at: str
+    read_at: str | None
+
+
+class ThreadOut(msgspec.Struct):
+    id: str
+    user_id: str
+    subject: str
+    created_at: str
+    updated_at: str
+    unread: int
+    messages: int
+
+
+class ThreadDetailOut(msgspec.Struct):
+    id: str
+    user_id: str
+    subject: str
+    created_at: str
+    updated_at: str
+    messages: list[MessageOut]
+
+
+class UnreadOut(msgspec.Struct):
+    unread: int
