@@ -59,6 +59,8 @@ class Api:
             "/api/auth/login", json={"username": username, "password": password}
         )
         assert response.status_code == 200, response.text
+        # Login also sets the web UI's session cookie; these tests speak bearer only.
+        self.client.cookies.clear()
         return str(response.json()["access_token"])
 
     async def follower(self, username: str, **settings: Any) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.errors import domain_error_handler
 from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
-from mimic.entrypoints.http.web_security import csrf_middleware, security_headers_middleware
+from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.worker.tasks import create_broker
 
@@ -73,7 +73,8 @@ def create_app(
     app = Litestar(
         route_handlers=[DishkaRouter("", route_handlers=ROUTE_HANDLERS)],
         on_app_init=[jwt_auth.on_app_init],
-        middleware=[security_headers_middleware(settings), csrf_middleware],
+        middleware=[csrf_middleware],
+        before_send=[security_headers(settings)],
         cors_config=(
             CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
             if settings.cors_origins

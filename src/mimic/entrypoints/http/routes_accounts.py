@@ -8,7 +8,7 @@ import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.background_tasks import BackgroundTask
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from mimic.application.audit_trail import ReadAuditTrail, RequestContext
@@ -179,10 +179,10 @@ class AdminUsersController(Controller):
     async def list_users(
         self,
         manage: FromDishka[ManageUsers],
-        q: str | None = None,
+        q: FromQuery[str | None] = None,
         offset: Offset = 0,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        include_deleted: bool = False,
+        include_deleted: FromQuery[bool] = False,
     ) -> wire.UserPageOut:
         page = await manage.search(q, offset, limit, include_deleted)
         return wire.UserPageOut(
@@ -240,8 +240,8 @@ class AdminAuditController(Controller):
         trail: FromDishka[ReadAuditTrail],
         offset: Offset = 0,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        action: str | None = None,
-        actor_id: str | None = None,
+        action: FromQuery[str | None] = None,
+        actor_id: FromQuery[str | None] = None,
     ) -> list[wire.AuditEventOut]:
         events = await trail(offset=offset, limit=limit, action=action, actor_id=actor_id)
         return [_audit(e) for e in events]

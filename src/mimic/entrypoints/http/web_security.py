@@ -2,6 +2,7 @@
 
 import ipaddress
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request
@@ -48,33 +49,23 @@ DOCS_CSP = (
 )
 
 
-def security_headers_middleware(settings: Settings) -> Any:
-    """Adds the headers to every response, errors and 404s included."""
+def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A before-send hook: every response gets the headers, 404s and auth errors included."""
 
-    def factory(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-                return
-            docs = scope["path"].startswith("/schema")
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "no-referrer"
+        docs = scope["path"].startswith("/schema")
+        headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if settings.https or scope.get("scheme") == "https":
+            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
 
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = MutableScopeHeaders.from_message(message)
-                    headers["X-Content-Type-Options"] = "nosniff"
-                    headers["X-Frame-Options"] = "DENY"
-                    headers["Referrer-Policy"] = "no-referrer"
-                    headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
-                    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                    if settings.https or scope.get("scheme") == "https":
-                        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-                await send(message)
-
-            await app(scope, receive, send_with_headers)
-
-        return middleware
-
-    return factory
+    return add_headers
 
 
 def csrf_middleware(app: ASGIApp) -> ASGIApp:
