@@ -1,0 +1,29 @@
+"""The Redis rate limiter against real Redis: counts shared by clients, windows expire."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+
+from mimic.adapters.rate_limit import RedisRateLimiter
+
+
+async def test_redis_limiter_shares_counts_and_reopens_after_the_window(redis_url: str) -> None:
+    prefix = f"mimic-test-{uuid.uuid4().hex[:8]}:"
+    first, second = aioredis.Redis.from_url(redis_url), aioredis.Redis.from_url(redis_url)
+    try:
+        a, b = RedisRateLimiter(first, prefix), RedisRateLimiter(second, prefix)
+        window = timedelta(milliseconds=300)
+        assert await a.hit("login:ip:x", 2, window) is None
+        assert await b.hit("login:ip:x", 2, window) is None
+        wait = await a.hit("login:ip:x", 2, window)
+        assert wait is not None
+        assert 0 < wait <= 0.3
+        assert await b.hit("login:ip:y", 2, window) is None  # another key, its own count
+        await asyncio.sleep(wait + 0.05)
+        assert await b.hit("login:ip:x", 2, window) is None
+    finally:
+        await first.delete(f"{prefix}login:ip:x", f"{prefix}login:ip:y")
+        await first.aclose()
+        await second.aclose()
