@@ -1,18 +1,11 @@
 """Accounts over real HTTP on SQLite and Postgres: sign-up to reset, admin, audit, messages."""
 
-import asyncio
 import re
-import socket
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
-from email import message_from_bytes
 from typing import Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
 from litestar.testing import AsyncTestClient
 
 from mimic.application.throttle import Limit, RateLimits
@@ -24,6 +17,7 @@ from tests.integration.harness import (
     make_settings,
     running_platform,
 )
+from tests.smtp_stub import Inbox, smtp_server
 
 NEW_PASSWORD = "an entirely new passphrase"
 
@@ -149,36 +143,6 @@ async def test_logout_and_password_change_revoke_every_earlier_token(database_ur
 
 
 # --- password reset over real SMTP -------------------------------------------------------------
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.mails: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
-        self._loop = asyncio.get_running_loop()
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        message = message_from_bytes(envelope.original_content or b"")
-        body = message.get_payload(decode=True)
-        assert isinstance(body, bytes)
-        item = (envelope.rcpt_tos[0], str(message["Subject"]), body.decode())
-        self._loop.call_soon_threadsafe(self.mails.put_nowait, item)
-        return "250 OK"
-
-    async def next(self, within: float = 10.0) -> tuple[str, str, str]:
-        return await asyncio.wait_for(self.mails.get(), within)
-
-
-@contextmanager
-def smtp_server(inbox: Inbox) -> Iterator[int]:
-    with socket.socket() as probe:  # aiosmtpd checks readiness by connecting: no port 0
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
 
 
 async def test_password_reset_by_mail_round_trip(database_url: str) -> None:
