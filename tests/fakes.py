@@ -239,6 +239,25 @@ class InMemoryUserRepository(UserRepository):
         found = next((u for u in self._rows.values() if u.email == email), None)
         return copy.deepcopy(found)
 
+    async def count_failed_login(self, user_id: str) -> int:
+        user = self._rows[user_id]
+        user.failed_logins += 1
+        return user.failed_logins
+
+    async def set_sign_in_state(
+        self,
+        user_id: str,
+        *,
+        failed_logins: int,
+        locked_until: datetime | None,
+        password_hash: str | None = None,
+    ) -> None:
+        user = self._rows[user_id]
+        user.failed_logins = failed_logins
+        user.locked_until = locked_until
+        if password_hash is not None:
+            user.password_hash = password_hash
+
     async def search(
         self, *, query: str | None, offset: int, limit: int, include_deleted: bool = False
     ) -> tuple[builtins.list[User], int]:

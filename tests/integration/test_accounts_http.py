@@ -1,5 +1,6 @@
 """Accounts over real HTTP on SQLite and Postgres: sign-up to reset, admin, audit, messages."""
 
+import asyncio
 import re
 import uuid
 from dataclasses import replace
@@ -335,6 +336,24 @@ async def test_failed_sign_ins_lock_the_account_with_retry_after(sqlite_url: str
         assert 1 <= int(locked.headers["retry-after"]) <= 61
         lock = (await audit(api, action="auth.locked"))[0]
         assert lock["details"] == {"seconds": "60", "failures": "5"}
+
+
+async def test_concurrent_failed_sign_ins_are_all_counted(postgres_url: str) -> None:
+    async with running_platform(make_settings(postgres_url)) as api:
+        await user_token(api, "ivan")
+        wrong = {"username": "ivan", "password": "wrong password!"}
+        responses = await asyncio.gather(
+            *(api.client.post("/api/auth/login", json=wrong) for _ in range(8))
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert set(statuses) <= {401, 429}
+        found = await api.client.get(
+            "/api/admin/users", params={"q": "ivan"}, headers=Api.auth(api.admin_token)
+        )
+        [ivan] = found.json()["users"]
+        # Each refused password counts exactly once, however the requests interleave.
+        assert ivan["failed_logins"] == statuses.count(401)
+        assert ivan["locked_until"] is not None
 
 
 async def test_rate_limit_answers_429_with_retry_after(sqlite_url: str) -> None:

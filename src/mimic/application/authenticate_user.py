@@ -61,11 +61,14 @@ class AuthenticateUser:
         if not valid or not user.active:
             await self._record_failure(user, context)
             raise AuthenticationFailed(WRONG_CREDENTIALS)
-        user.failed_logins = 0
-        user.locked_until = None
+        rehashed = None
         if self._hasher.needs_rehash(user.password_hash):
-            user.password_hash = await self._hasher.hash(credentials.password)
-        await self._users.save(user)
+            rehashed = user.password_hash = await self._hasher.hash(credentials.password)
+        if rehashed or user.failed_logins or user.locked_until:
+            user.failed_logins, user.locked_until = 0, None
+            await self._users.set_sign_in_state(
+                user.id, failed_logins=0, locked_until=None, password_hash=rehashed
+            )
         await self._audit.record(
             audit_event(context, now, "auth.login", target=target, actor_id=user.id)
         )
@@ -75,7 +78,7 @@ class AuthenticateUser:
     async def _record_failure(self, user: User, context: RequestContext) -> None:
         now = self._clock.now()
         target = f"user:{user.id}"
-        user.failed_logins += 1
+        user.failed_logins = await self._users.count_failed_login(user.id)
         await self._audit.record(
             audit_event(
                 context,
@@ -88,6 +91,9 @@ class AuthenticateUser:
         lock = self._lockout.lock_for(user.failed_logins)
         if lock is not None:
             user.locked_until = now + lock
+            await self._users.set_sign_in_state(
+                user.id, failed_logins=user.failed_logins, locked_until=user.locked_until
+            )
             await self._audit.record(
                 audit_event(
                     context,
@@ -98,5 +104,4 @@ class AuthenticateUser:
                     failures=str(user.failed_logins),
                 )
             )
-        await self._users.save(user)
         await self._tx.commit()

@@ -33,6 +33,22 @@ class UserRepository(Protocol):
 
     async def get_by_email(self, email: str) -> User | None: ...
 
+    async def count_failed_login(self, user_id: str) -> int:
+        """Atomically adds one failed sign-in and returns the new count."""
+        ...
+
+    async def set_sign_in_state(
+        self,
+        user_id: str,
+        *,
+        failed_logins: int,
+        locked_until: datetime | None,
+        password_hash: str | None = None,
+    ) -> None:
+        """Writes only these columns, so a sign-in never overwrites an admin's concurrent
+        edit of the same user; `password_hash` None keeps the stored hash."""
+        ...
+
     async def search(
         self, *, query: str | None, offset: int, limit: int, include_deleted: bool = False
     ) -> tuple[builtins.list[User], int]:

@@ -198,6 +198,29 @@ class SqlUserRepository(UserRepository):
     async def get_by_email(self, email: str) -> User | None:
         return await self._one(users.c.email == email)
 
+    async def count_failed_login(self, user_id: str) -> int:
+        c = users.c
+        count = await self._session.scalar(
+            update(users)
+            .where(c.id == user_id)
+            .values(failed_logins=c.failed_logins + 1)
+            .returning(c.failed_logins)
+        )
+        return int(count or 0)
+
+    async def set_sign_in_state(
+        self,
+        user_id: str,
+        *,
+        failed_logins: int,
+        locked_until: datetime | None,
+        password_hash: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"failed_logins": failed_logins, "locked_until": locked_until}
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        await self._session.execute(update(users).where(users.c.id == user_id).values(values))
+
     async def search(
         self, *, query: str | None, offset: int, limit: int, include_deleted: bool = False
     ) -> tuple[builtins.list[User], int]:
