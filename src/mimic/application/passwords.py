@@ -61,7 +61,9 @@ class PasswordChange:
     context: RequestContext = SYSTEM
 
 
-class ChangePassword:
+class _PasswordWriter:
+    """Stores a new password: every token and open reset code of the user stops working."""
+
     def __init__(
         self,
         users: UserRepository,
@@ -78,6 +80,21 @@ class ChangePassword:
         self._tx = tx
         self._clock = clock
 
+    async def _store(self, user: User, password: str, action: str, context: RequestContext) -> User:
+        now = self._clock.now()
+        user.password_hash = await self._hasher.hash(password)
+        user.revoke_tokens()
+        user.failed_logins, user.locked_until = 0, None
+        await self._users.save(user)
+        await self._resets.use_all_for_user(user.id, now)
+        await self._audit.record(
+            audit_event(context, now, action, target=f"user:{user.id}", actor_id=user.id)
+        )
+        await self._tx.commit()
+        return user
+
+
+class ChangePassword(_PasswordWriter):
     async def __call__(self, change: PasswordChange) -> User:
         user = await self._users.get(change.user_id)
         if user is None:
@@ -85,16 +102,7 @@ class ChangePassword:
         if not await self._hasher.verify(user.password_hash, change.current_password):
             raise PermissionDenied("the current password is wrong")
         check_password_policy(change.new_password, "new_password")
-        now = self._clock.now()
-        user.password_hash = await self._hasher.hash(change.new_password)
-        user.revoke_tokens()
-        await self._users.save(user)
-        await self._resets.use_all_for_user(user.id, now)
-        await self._audit.record(
-            audit_event(change.context, now, "auth.password_changed", target=f"user:{user.id}")
-        )
-        await self._tx.commit()
-        return user
+        return await self._store(user, change.new_password, "auth.password_changed", change.context)
 
 
 class RequestPasswordReset:
@@ -159,48 +167,14 @@ class PasswordReset:
     context: RequestContext = SYSTEM
 
 
-class ResetPassword:
-    def __init__(
-        self,
-        users: UserRepository,
-        hasher: PasswordHasher,
-        resets: PasswordResetTokens,
-        audit: AuditLog,
-        tx: TransactionManager,
-        clock: Clock,
-    ) -> None:
-        self._users = users
-        self._hasher = hasher
-        self._resets = resets
-        self._audit = audit
-        self._tx = tx
-        self._clock = clock
-
+class ResetPassword(_PasswordWriter):
     async def __call__(self, reset: PasswordReset) -> User:
+        check_password_policy(reset.new_password, "new_password")
         now = self._clock.now()
         token = await self._resets.find(reset_code_hash(reset.code.strip()))
         if token is None or not token.usable_at(now):
             raise InvalidCode(UNUSABLE_RESET_CODE)
         user = await self._users.get(token.user_id)
-        if user is None or not user.active:
+        if user is None or not user.active or not await self._resets.use(token.id, now):
             raise InvalidCode(UNUSABLE_RESET_CODE)
-        check_password_policy(reset.new_password, "new_password")
-        if not await self._resets.use(token.id, now):
-            raise InvalidCode(UNUSABLE_RESET_CODE)
-        await self._resets.use_all_for_user(user.id, now)
-        user.password_hash = await self._hasher.hash(reset.new_password)
-        user.revoke_tokens()
-        user.failed_logins = 0
-        user.locked_until = None
-        await self._users.save(user)
-        await self._audit.record(
-            audit_event(
-                reset.context,
-                now,
-                "auth.password_reset",
-                target=f"user:{user.id}",
-                actor_id=user.id,
-            )
-        )
-        await self._tx.commit()
-        return user
+        return await self._store(user, reset.new_password, "auth.password_reset", reset.context)

@@ -34,9 +34,9 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
-from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS
-from mimic.entrypoints.http.security import admin_only, issue_token
-from mimic.entrypoints.http.web_security import client_ip, request_context, session_cookies
+from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS, signed_in
+from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.web_security import client_ip, request_context
 
 WEBHOOK_MAX_BODY = 64 * 1024
 
@@ -146,10 +146,7 @@ class AuthController(Controller):
         user = await authenticate(
             Credentials(username=data.username, password=data.password, context=context)
         )
-        token = issue_token(request.app.state.jwt_auth, user)
-        return Response(
-            schemas.TokenResponse(access_token=token), cookies=session_cookies(token, settings)
-        )
+        return signed_in(request, user, settings)
 
 
 class MeController(Controller):

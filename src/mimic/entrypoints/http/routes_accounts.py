@@ -50,6 +50,16 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
+def signed_in(
+    request: Request[Any, Any, Any], user: User, settings: Settings
+) -> Response[schemas.TokenResponse]:
+    """A fresh token, as the bearer answer and as the web UI's session cookies."""
+    token = issue_token(request.app.state.jwt_auth, user)
+    return Response(
+        schemas.TokenResponse(access_token=token), cookies=session_cookies(token, settings)
+    )
+
+
 async def _deliver(mailer: Mailer, mail: OutgoingMail) -> None:
     try:
         await mailer.send(mail.to, mail.subject, mail.body)
@@ -85,10 +95,7 @@ class PasswordController(Controller):
                 context=request_context(request, settings),
             )
         )
-        token = issue_token(request.app.state.jwt_auth, user)
-        return Response(
-            schemas.TokenResponse(access_token=token), cookies=session_cookies(token, settings)
-        )
+        return signed_in(request, user, settings)
 
     @post("/password/forgot", operation_id="forgot_password", status_code=HTTP_202_ACCEPTED)
     async def forgot(
