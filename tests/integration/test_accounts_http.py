@@ -395,6 +395,9 @@ async def test_rate_limit_holds_across_two_app_processes_sharing_redis(
 async def test_security_headers_cookie_session_csrf_and_cors(sqlite_url: str) -> None:
     settings = make_settings(sqlite_url, cors_origins=("https://app.example.com",))
     async with running_platform(settings) as api:
+        openapi = await api.client.get("/schema/openapi.json")
+        assert openapi.status_code == 200
+        assert {"/api/admin/users", "/api/messages/unread"} <= set(openapi.json()["paths"])
         for path in ("/health", "/does-not-exist", "/api/me"):
             headers = (await api.client.get(path)).headers
             assert headers["x-content-type-options"] == "nosniff"

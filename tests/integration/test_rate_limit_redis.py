@@ -1,4 +1,5 @@
-"""The Redis rate limiter against real Redis: counts shared by clients, windows expire."""
+"""The Redis rate limiter against real Redis: counts shared by clients, windows expire, and
+it lets requests through when Redis is gone."""
 
 import asyncio
 import uuid
@@ -7,6 +8,7 @@ from datetime import timedelta
 import redis.asyncio as aioredis
 
 from mimic.adapters.rate_limit import RedisRateLimiter
+from tests.smtp_stub import free_port
 
 
 async def test_redis_limiter_shares_counts_and_reopens_after_the_window(redis_url: str) -> None:
@@ -27,3 +29,12 @@ async def test_redis_limiter_shares_counts_and_reopens_after_the_window(redis_ur
         await first.delete(f"{prefix}login:ip:x", f"{prefix}login:ip:y")
         await first.aclose()
         await second.aclose()
+
+
+async def test_redis_limiter_fails_open_when_redis_is_unreachable() -> None:
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        limiter = RedisRateLimiter(client, "mimic-test:")
+        assert await limiter.hit("login:ip:x", 1, timedelta(minutes=1)) is None
+    finally:
+        await client.aclose()

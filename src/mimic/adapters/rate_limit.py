@@ -1,11 +1,15 @@
 """Fixed-window rate limiters: in-process, or shared by every process through Redis."""
 
+import logging
 import time
 from datetime import timedelta
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from mimic.ports.accounts import RateLimiter
+
+log = logging.getLogger(__name__)
 
 # INCR and the window's expiry in one step, so a crash between them cannot leave a
 # counter that never expires; returns the count and the milliseconds left in the window.
@@ -19,13 +23,20 @@ return {count, ttl}
 
 
 class RedisRateLimiter(RateLimiter):
+    """Fails open: while Redis is unreachable requests pass (and the failure is logged);
+    the lockout of an account lives in the database and keeps working."""
+
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._prefix = prefix
         self._hit = redis.register_script(_HIT)
 
     async def hit(self, key: str, limit: int, window: timedelta) -> float | None:
         window_ms = max(1, int(window.total_seconds() * 1000))
-        count, ttl_ms = await self._hit(keys=[self._prefix + key], args=[window_ms])
+        try:
+            count, ttl_ms = await self._hit(keys=[self._prefix + key], args=[window_ms])
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit not checked, Redis failed: %s", exc.__class__.__name__)
+            return None
         return None if int(count) <= limit else int(ttl_ms) / 1000
 
 
