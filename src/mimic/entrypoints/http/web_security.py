@@ -102,16 +102,25 @@ def _needs_csrf_check(scope: "HTTPScope") -> bool:
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any], trusted: tuple[str, ...]) -> str:
     """The peer's address; X-Forwarded-For only when the peer is a configured proxy, and
-    then the rightmost address that is not one of our proxies."""
+    then the rightmost address that is not one of our proxies (what our proxy saw)."""
     peer = connection.client.host if connection.client else "unknown"
     if not trusted or not _is_trusted(peer, trusted):
         return peer
     forwarded = connection.headers.get("x-forwarded-for", "")
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    for hop in reversed(hops):
+    for hop in reversed([hop.strip() for hop in forwarded.split(",")]):
+        if not _is_ip(hop):
+            break  # garbage: believe nothing further left
         if not _is_trusted(hop, trusted):
             return hop
-    return hops[0] if hops else peer
+    return peer
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
