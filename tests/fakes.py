@@ -39,12 +39,13 @@ from mimic.domain.errors import (
     UnknownSymbol,
 )
 from mimic.domain.market import MarketRules
+from mimic.domain.messages import Message, MessageThread, ThreadSummary
 from mimic.domain.orders import IntentStatus, OrderFill, OrderIntent, OrderRequest, OrderSide
 from mimic.domain.password_reset import PasswordResetToken
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus, key_expires
-from mimic.ports.accounts import PasswordResetTokens
+from mimic.ports.accounts import MessageRepository, PasswordResetTokens
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
     AuditLog,
@@ -518,6 +519,61 @@ class InMemoryPasswordResetTokens(PasswordResetTokens):
         for token in self._rows.values():
             if token.user_id == user_id and token.used_at is None:
                 token.used_at = at
+
+
+class InMemoryMessageRepository(MessageRepository):
+    def __init__(self) -> None:
+        self._threads: dict[str, MessageThread] = {}
+        self._messages: builtins.list[Message] = []
+
+    async def add_thread(self, thread: MessageThread) -> None:
+        self._threads[thread.id] = copy.deepcopy(thread)
+
+    async def get_thread(self, thread_id: str) -> MessageThread | None:
+        return copy.deepcopy(self._threads.get(thread_id))
+
+    async def touch_thread(self, thread_id: str, at: datetime) -> None:
+        self._threads[thread_id].updated_at = at
+
+    async def add_message(self, message: Message) -> None:
+        if message.thread_id not in self._threads:
+            raise Conflict("no such thread")
+        self._messages.append(copy.deepcopy(message))
+
+    async def list_messages(self, thread_id: str) -> builtins.list[Message]:
+        found = [m for m in self._messages if m.thread_id == thread_id]
+        return copy.deepcopy(sorted(found, key=lambda m: (m.created_at, m.id)))
+
+    def _unread(self, message: Message, for_admins: bool) -> bool:
+        return message.read_at is None and message.from_admin is not for_admins
+
+    async def list_threads(
+        self, *, user_id: str | None, for_admins: bool, offset: int, limit: int
+    ) -> builtins.list[ThreadSummary]:
+        threads = [t for t in self._threads.values() if user_id in (None, t.user_id)]
+        threads.sort(key=lambda t: (-t.updated_at.timestamp(), t.id))
+        return [
+            ThreadSummary(
+                thread=copy.deepcopy(t),
+                unread=sum(
+                    self._unread(m, for_admins) for m in self._messages if m.thread_id == t.id
+                ),
+                messages=sum(m.thread_id == t.id for m in self._messages),
+            )
+            for t in threads[offset : offset + limit]
+        ]
+
+    async def mark_read(self, thread_id: str, *, by_admins: bool, at: datetime) -> None:
+        for message in self._messages:
+            if message.thread_id == thread_id and self._unread(message, by_admins):
+                message.read_at = at
+
+    async def unread_count(self, *, user_id: str | None, for_admins: bool) -> int:
+        return sum(
+            self._unread(m, for_admins)
+            for m in self._messages
+            if user_id in (None, self._threads[m.thread_id].user_id)
+        )
 
 
 class InMemorySettingsRepository(SettingsRepository):

@@ -1,0 +1,128 @@
+"""Messages between users and admins: who may write where, who sees what, unread counts."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+
+from mimic.application.messaging import Messaging, NewThread
+from mimic.domain.accounts import Role, User
+from mimic.domain.errors import InvalidField, NotFound
+from mimic.domain.messages import MAX_BODY_LENGTH
+from mimic.ports.services import Notifier
+from tests.fakes import (
+    START,
+    FakeTransactionManager,
+    FixedClock,
+    InMemoryMessageRepository,
+    InMemoryUserRepository,
+)
+
+
+class RecordingNotifier(Notifier):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def notify(self, user_id: str, event: str, text: str) -> None:
+        self.sent.append((user_id, event))
+
+
+@dataclass
+class Post:
+    clock: FixedClock = field(default_factory=FixedClock)
+    users: InMemoryUserRepository = field(default_factory=InMemoryUserRepository)
+    messages: InMemoryMessageRepository = field(default_factory=InMemoryMessageRepository)
+    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
+    tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
+
+    def desk(self) -> Messaging:
+        return Messaging(self.messages, self.users, self.notifier, self.tx, self.clock)
+
+    async def person(self, name: str, role: Role = Role.USER) -> User:
+        user = User(name, name, f"{name}@example.com", "!", role, START)
+        await self.users.add(user)
+        return user
+
+
+@pytest.fixture
+def post() -> Post:
+    return Post()
+
+
+async def test_a_user_writes_to_the_admins_and_an_admin_answers(post: Post) -> None:
+    ann, root, other_admin = (
+        await post.person("ann"),
+        await post.person("root", Role.ADMIN),
+        await post.person("ops", Role.ADMIN),
+    )
+    desk = post.desk()
+    view = await desk.start(ann, NewThread(body="  Hello?\nSecond line  "))
+    assert view.thread.subject == "Hello?"  # the first line, when no subject is given
+    assert view.thread.user_id == ann.id
+    assert (await desk.unread(root), await desk.unread(other_admin), await desk.unread(ann)) == (
+        1,
+        1,
+        0,
+    )
+
+    post.clock.advance(timedelta(minutes=1))
+    await desk.mark_read(other_admin, view.thread.id)  # admins read as one team
+    assert await desk.unread(root) == 0
+    await desk.reply(root, view.thread.id, "Hi ann")
+    assert await desk.unread(ann) == 1
+    assert post.notifier.sent == [(ann.id, "message.received")]
+    [summary] = await desk.threads(ann, 0, 10)
+    assert (summary.unread, summary.messages, summary.thread.updated_at) == (
+        1,
+        2,
+        post.clock.now(),
+    )
+    await desk.mark_read(ann, view.thread.id)
+    assert await desk.unread(ann) == 0
+    assert [m.body for m in (await desk.thread(ann, view.thread.id)).messages] == [
+        "Hello?\nSecond line",
+        "Hi ann",
+    ]
+
+
+async def test_threads_are_private_to_their_user(post: Post) -> None:
+    ann, bob, root = (
+        await post.person("ann"),
+        await post.person("bob"),
+        await post.person("root", Role.ADMIN),
+    )
+    desk = post.desk()
+    view = await desk.start(ann, NewThread(body="mine", subject="Private"))
+    for attempt in (
+        desk.thread(bob, view.thread.id),
+        desk.reply(bob, view.thread.id, "me too"),
+        desk.mark_read(bob, view.thread.id),
+    ):
+        with pytest.raises(NotFound):
+            await attempt
+    assert await desk.threads(bob, 0, 10) == []
+    assert [s.thread.subject for s in await desk.threads(root, 0, 10)] == ["Private"]
+    with pytest.raises(InvalidField):
+        await desk.start(bob, NewThread(body="to ann directly", to_user_id=ann.id))
+
+
+async def test_an_admin_writes_to_a_named_known_user(post: Post) -> None:
+    ann, root = await post.person("ann"), await post.person("root", Role.ADMIN)
+    desk = post.desk()
+    with pytest.raises(InvalidField) as caught:
+        await desk.start(root, NewThread(body="hello"))
+    assert caught.value.field == "user_id"
+    with pytest.raises(InvalidField):
+        await desk.start(root, NewThread(body="hello", to_user_id="nobody"))
+    view = await desk.start(root, NewThread(body="hello", to_user_id=ann.id))
+    assert view.thread.user_id == ann.id
+    assert await desk.unread(ann) == 1
+
+
+@pytest.mark.parametrize("body", ["", "   ", "x" * (MAX_BODY_LENGTH + 1)])
+async def test_empty_or_oversized_bodies_are_refused(post: Post, body: str) -> None:
+    ann = await post.person("ann")
+    with pytest.raises(InvalidField) as caught:
+        await post.desk().start(ann, NewThread(body=body))
+    assert caught.value.field == "body"
+    assert post.tx.commits == 0
