@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,7 @@ from mimic.domain.errors import (
     TooManyRequests,
 )
 from mimic.domain.lockout import LockoutPolicy
+from mimic.entrypoints.config import Settings
 from tests.fakes import (
     FakeTransactionManager,
     FixedClock,
@@ -292,3 +294,29 @@ def test_limit_parse() -> None:
     for bad in ("0/60", "5/0", "many/60"):
         with pytest.raises(ValueError):  # noqa: PT011
             Limit.parse(bad)
+
+
+def test_security_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MIMIC_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("MIMIC_RATE_LOGIN_PER_IP", "5/10")
+    monkeypatch.setenv("MIMIC_CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("MIMIC_TRUSTED_PROXIES", "10.0.0.0/8")
+    monkeypatch.setenv("MIMIC_SMTP_HOST", "mail.example")
+    monkeypatch.setenv("MIMIC_SMTP_TLS", "tls")
+    monkeypatch.setenv("MIMIC_LOGIN_LOCKOUT_THRESHOLD", "3")
+    settings = Settings.from_env()
+    assert settings.rate_limits.login_per_ip == Limit(5, timedelta(seconds=10))
+    assert settings.rate_limits.webhook_per_ip == RateLimits().webhook_per_ip
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.trusted_proxies == ("10.0.0.0/8",)
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls) == (
+        "mail.example",
+        587,
+        "tls",
+    )
+    assert settings.lockout.threshold == 3
+    monkeypatch.setenv("MIMIC_SMTP_TLS", "ssl")
+    with pytest.raises(ValueError, match="MIMIC_SMTP_TLS"):
+        Settings.from_env()

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from mimic.adapters.smtp_mailer import TLS_MODES
 from mimic.application.throttle import Limit, RateLimits
 from mimic.domain.lockout import LockoutPolicy
 
@@ -16,6 +17,13 @@ DEFAULT_VAR_DIR = Path("var")
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return default if raw in (None, "") else int(raw)
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(name) or default
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _list(name: str) -> tuple[str, ...]:
@@ -132,7 +140,7 @@ class Settings:
             redis_idle_timeout=timedelta(seconds=_int("MIMIC_REDIS_IDLE_TIMEOUT_SECONDS", 60)),
             smtp_host=os.environ.get("MIMIC_SMTP_HOST") or None,
             smtp_port=_int("MIMIC_SMTP_PORT", 587),
-            smtp_tls=os.environ.get("MIMIC_SMTP_TLS") or "starttls",
+            smtp_tls=_choice("MIMIC_SMTP_TLS", TLS_MODES, "starttls"),
             smtp_username=os.environ.get("MIMIC_SMTP_USERNAME") or None,
             smtp_password=os.environ.get("MIMIC_SMTP_PASSWORD") or None,
             mail_from=os.environ.get("MIMIC_MAIL_FROM") or "mimic@localhost",
