@@ -46,6 +46,7 @@ from tests.fakes import (
     InMemoryUserRepository,
     PlainPasswordHasher,
 )
+from tests.payment_fakes import InMemoryPlanRepository
 
 D = Decimal
 PASSWORD = "s3cret-passw0rd"
@@ -75,7 +76,9 @@ class People:
         return UpdateFollowerSettings(self.users, self.settings, self.tx)
 
     def bootstrap(self) -> BootstrapPlatform:
-        return BootstrapPlatform(self.users, self.sources, self.register(), self.tx)
+        return BootstrapPlatform(
+            self.users, self.sources, self.register(), self.tx, InMemoryPlanRepository()
+        )
 
     def connect(self) -> ConnectExchange:
         return ConnectExchange(self.accounts, self.gateways, self.paper, self.tx, self.clock)

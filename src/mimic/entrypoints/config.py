@@ -15,6 +15,17 @@ def _int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
 def _secret_file(path: Path) -> str:
     """A secret generated once and kept in a 0600 file, so restarts keep sessions valid."""
     if path.exists():
@@ -51,6 +62,15 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     queue_name: str = "mimic:signals"
     redis_idle_timeout: timedelta = timedelta(seconds=60)
+    # Payments (Plisio). Without an API key, invoices answer 503 and callbacks are refused.
+    plisio_api_key: str | None = field(default=None, repr=False)
+    plisio_base_url: str = "https://api.plisio.net"
+    plisio_timeout: timedelta = timedelta(seconds=10)
+    plisio_invoice_expire_min: int = 60
+    # Starting values of the admin's payment settings (PUT /api/admin/settings/payments).
+    require_subscription: bool = False
+    referral_commission_perc: Decimal = Decimal(10)
+    subscription_check_interval: timedelta = timedelta(seconds=60)
 
     @property
     def embedded(self) -> bool:
@@ -60,6 +80,11 @@ class Settings:
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def plisio_callback_url(self) -> str:
+        # json=true: Plisio then posts JSON and signs it the way the callback check expects.
+        return f"{self.base_url.rstrip('/')}/api/payments/plisio/callback?json=true"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -87,4 +112,15 @@ class Settings:
             paper_concurrency=_int("MIMIC_PAPER_CONCURRENCY", 1000),
             queue_name=os.environ.get("MIMIC_QUEUE_NAME", "mimic:signals"),
             redis_idle_timeout=timedelta(seconds=_int("MIMIC_REDIS_IDLE_TIMEOUT_SECONDS", 60)),
+            plisio_api_key=os.environ.get("MIMIC_PLISIO_API_KEY") or None,
+            plisio_base_url=os.environ.get("MIMIC_PLISIO_BASE_URL") or "https://api.plisio.net",
+            plisio_timeout=timedelta(seconds=_int("MIMIC_PLISIO_TIMEOUT_SECONDS", 10)),
+            plisio_invoice_expire_min=_int("MIMIC_PLISIO_INVOICE_EXPIRE_MIN", 60),
+            require_subscription=_bool("MIMIC_REQUIRE_SUBSCRIPTION", False),
+            referral_commission_perc=Decimal(
+                os.environ.get("MIMIC_REFERRAL_COMMISSION_PERCENT") or "10"
+            ),
+            subscription_check_interval=timedelta(
+                seconds=_int("MIMIC_SUBSCRIPTION_CHECK_SECONDS", 60)
+            ),
         )

@@ -46,6 +46,7 @@ from mimic.application.register_user import RegisterUser
 from mimic.application.signal_reports import ReportSignals
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
     AuditLog,
@@ -187,6 +188,8 @@ def build_container(
         InfrastructureProvider(),
         PersistenceProvider(),
         InteractorProvider(),
+        PaymentGatewayProvider(),
+        PaymentsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

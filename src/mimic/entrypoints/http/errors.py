@@ -10,6 +10,8 @@ from mimic.domain.errors import (
     DomainError,
     InvalidField,
     NotFound,
+    PaymentProviderError,
+    PaymentsNotConfigured,
     PermissionDenied,
 )
 
@@ -19,6 +21,8 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (PaymentProviderError, 502),
+    (PaymentsNotConfigured, 503),
 )
 
 

@@ -33,6 +33,7 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.security import admin_only
 
 WEBHOOK_MAX_BODY = 64 * 1024
@@ -319,4 +320,5 @@ ROUTE_HANDLERS = [
     PortfolioController,
     SignalController,
     AdminController,
+    *PAYMENT_ROUTE_HANDLERS,
 ]

@@ -18,6 +18,9 @@ PUBLIC_PATHS = [
     "^/webhook$",
     "^/api/auth/register$",
     "^/api/auth/login$",
+    "^/api/payments/plans$",
+    # Plisio calls it; trust comes from the signature and the look-up, not from a token.
+    "^/api/payments/plisio/callback$",
 ]
 
 
