@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from mimic.adapters.sqlalchemy.payments import (
     SqlSubscriptionRepository,
 )
 from mimic.adapters.sqlalchemy.repositories import SqlUserRepository
+from mimic.application.activate_subscription import extend_for
 from mimic.domain.accounts import Role, User
 from mimic.domain.errors import Conflict
 from mimic.domain.payments import (
@@ -199,3 +201,37 @@ async def test_payment_settings_start_from_the_defaults_then_persist(sessions: S
     async with sessions() as session:
         stored = await SqlPaymentSettingsRepository(session, defaults).get_payment_settings()
         assert stored == changed
+
+
+async def test_two_payments_completing_at_once_both_extend(sessions: Sessions) -> None:
+    _, alice, plan, first = await seed(sessions)
+    second = replace(first, id=new_id(), provider_txn_id="txn-2")
+    async with sessions() as session:
+        await SqlInvoiceRepository(session).add(second)
+        await session.commit()
+
+    async def pay(invoice: Invoice) -> None:
+        # As the callback does it: complete the invoice, then extend, in one transaction.
+        async with sessions() as session:
+            assert await SqlInvoiceRepository(session).transition(
+                invoice.id,
+                to=InvoiceStatus.COMPLETED,
+                allowed_from=statuses_that_may_become(InvoiceStatus.COMPLETED),
+                now=NOW,
+            )
+            await extend_for(
+                SqlSubscriptionRepository(session),
+                user_id=alice.id,
+                plan_id=plan.id,
+                plan_name=plan.name,
+                days=30,
+                now=NOW,
+            )
+            await asyncio.sleep(0.05)  # the other payment arrives meanwhile
+            await session.commit()
+
+    await asyncio.gather(pay(first), pay(second))
+    async with sessions() as session:
+        stored = await SqlSubscriptionRepository(session).get(alice.id)
+        assert stored is not None
+        assert stored.expires_at == NOW + timedelta(days=60)

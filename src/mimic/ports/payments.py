@@ -107,7 +107,10 @@ class InvoiceRepository(Protocol):
 
 
 class SubscriptionRepository(Protocol):
-    async def get(self, user_id: str, *, for_update: bool = False) -> Subscription | None: ...
+    async def get(self, user_id: str, *, for_update: bool = False) -> Subscription | None:
+        """`for_update` holds off other writers of this user's subscription, whether a row
+        exists yet or not, until the caller's transaction ends."""
+        ...
 
     async def put(self, subscription: Subscription) -> None: ...
 

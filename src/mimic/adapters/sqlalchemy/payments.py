@@ -229,9 +229,14 @@ class SqlSubscriptionRepository(SubscriptionRepository):
         self._session = session
 
     async def get(self, user_id: str, *, for_update: bool = False) -> Subscription | None:
-        query = select(subscriptions).where(subscriptions.c.user_id == user_id)
         if for_update:
-            query = query.with_for_update()  # Postgres; SQLite serialises writers anyway
+            # The user's row, not the subscription's: a first subscription has no row to
+            # lock yet, and two payments at once must still add up. (Postgres; SQLite
+            # serialises writers, and callers write before they read this.)
+            await self._session.execute(
+                select(users.c.id).where(users.c.id == user_id).with_for_update()
+            )
+        query = select(subscriptions).where(subscriptions.c.user_id == user_id)
         row = (await self._session.execute(query)).mappings().first()
         return None if row is None else _subscription(row)
 
