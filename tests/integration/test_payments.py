@@ -313,7 +313,7 @@ async def test_plisio_unreachable_or_refusing_is_a_clear_502_and_nothing_is_crea
     assert API_KEY not in response.text
 
 
-async def _until(condition: Callable[[], bool], within: float = 5.0) -> None:
+async def _until(condition: Callable[[], bool], within: float = 15.0) -> None:
     deadline = time.monotonic() + within
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"

@@ -78,7 +78,7 @@ class ExecuteSignal:
         tx: TransactionManager,
         clock: Clock,
         policy: ExecutionPolicy,
-        subscriptions: SubscriptionGate,
+        subscription_gate: SubscriptionGate,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -88,7 +88,7 @@ class ExecuteSignal:
         self._tx = tx
         self._clock = clock
         self._policy = policy
-        self._subscriptions = subscriptions
+        self._subscription_gate = subscription_gate
 
     async def __call__(self, signal_id: str) -> ExecutionSummary:
         signal = await self._signals.get(signal_id)
@@ -174,7 +174,9 @@ class ExecuteSignal:
         if not candidates:
             return existing, []
         platform = await self._settings.get_platform_risk()
-        unsubscribed = await self._subscriptions.lacking_subscription({u.id for _, u in candidates})
+        unsubscribed = await self._subscription_gate.lacking_subscription(
+            {u.id for _, u in candidates}
+        )
         limits = self._limits()
         rules_cache: dict[tuple[str, str], MarketRules] = {}
 
