@@ -15,6 +15,7 @@ import hmac
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,7 @@ class PlisioStub:
         # Called after an invoice is made and before Plisio answers: a callback can overtake.
         self.on_create: Callable[[StubInvoice], None] | None = None
         self.refuse_next: str | None = None
+        self.latency = 0.0  # seconds before each answer
         self.base_url = ""
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -55,11 +57,14 @@ class PlisioStub:
                 params = dict(parse_qsl(url.query))
                 status, body = stub.handle(url.path, params)
                 payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (time-out tests)
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: request lines carry the api_key."""
@@ -109,6 +114,7 @@ class PlisioStub:
         return body
 
     def handle(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        time.sleep(self.latency)
         with self._lock:
             self.requests.append((path, params))
         if not hmac.compare_digest(params.get("api_key", ""), self.api_key):
