@@ -17,6 +17,7 @@ from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.domain.accounts import Role, User
 from mimic.domain.errors import (
     Conflict,
+    DeliveryFailed,
     InvalidField,
     NotFound,
     PaymentProviderError,
@@ -318,3 +319,30 @@ async def test_payouts_mark_unpaid_commissions_once(shop: Shop) -> None:
     assert (summary.earned_usd, summary.unpaid_usd) == (D("15.80"), D(0))
     [listed] = await ViewReferrals(shop.referrals, shop.users).all_referrers()
     assert listed.referrer.id == rita.id
+
+
+class FailingFirstNotifier(RecordingNotifier):
+    async def notify(self, user_id: str, event: str, text: str) -> None:
+        if not self.sent:
+            self.sent.append((user_id, "failed", text))
+            raise DeliveryFailed("the chat is unreachable")
+        await super().notify(user_id, event, text)
+
+
+async def test_a_failing_notice_neither_stops_the_job_nor_fails_a_payment(shop: Shop) -> None:
+    shop.notifier = FailingFirstNotifier()
+    grant = GrantSubscription(
+        shop.users, shop.plans, shop.subscriptions, shop.audit, shop.tx, shop.clock
+    )
+    for name in ("alice", "bob"):
+        await grant(GrantSubscriptionCommand("admin", (await shop.user(name)).id, 1, "Basic"))
+    job = RunSubscriptionExpiry(shop.subscriptions, shop.notifier, shop.tx, shop.clock)
+    assert sorted((await job()).expiring) == ["id-alice", "id-bob"]
+    assert len(shop.notifier.events("subscription.expiring")) == 1  # the other one failed
+
+    carol = await shop.user("carol")
+    invoice = await shop.invoice(carol)
+    assert invoice.provider_txn_id is not None
+    shop.gateway.statuses[invoice.provider_txn_id] = "completed"
+    assert (await shop.deliver(shop.callback(invoice, "completed"))).activated
+    assert shop.notifier.events("payment.completed") == [carol.id]

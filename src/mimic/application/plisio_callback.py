@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mimic.application.activate_subscription import extend_for
+from mimic.application.best_effort import notify_quietly
 from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import InvalidField, NotFound
 from mimic.domain.payments import (
@@ -156,7 +157,8 @@ class HandlePlisioCallback:
             )
         )
         await self._tx.commit()
-        await self._notifier.notify(
+        await notify_quietly(
+            self._notifier,
             invoice.user_id,
             "payment.completed",
             f"Payment of {invoice.amount_usd} USD received: {invoice.plan_name} is active "

@@ -8,6 +8,7 @@ between commit and delivery loses that one notice rather than repeating it.
 import logging
 from dataclasses import dataclass
 
+from mimic.application.best_effort import notify_quietly
 from mimic.domain.payments import (
     EXPIRY_NOTICE,
     Subscription,
@@ -58,14 +59,16 @@ class RunSubscriptionExpiry:
                 bucket.append(subscription)
         await self._tx.commit()
         for subscription in expiring:
-            await self._notifier.notify(
+            await notify_quietly(
+                self._notifier,
                 subscription.user_id,
                 "subscription.expiring",
                 f"Your {subscription.plan_name} subscription ends on "
                 f"{subscription.expires_at:%Y-%m-%d %H:%M} UTC: renew to keep copying.",
             )
         for subscription in expired:
-            await self._notifier.notify(
+            await notify_quietly(
+                self._notifier,
                 subscription.user_id,
                 "subscription.expired",
                 f"Your {subscription.plan_name} subscription ended on "
