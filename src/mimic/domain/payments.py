@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -272,7 +272,6 @@ class PlisioCallback:
     order_number: str
     txn_id: str
     status: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 def plisio_signature(fields: Mapping[str, Any], api_key: str) -> str:
@@ -290,13 +289,18 @@ def verify_plisio_callback(fields: Mapping[str, Any], api_key: str) -> PlisioCal
         raise InvalidField("verify_hash", "is missing: the callback is not signed")
     if not hmac.compare_digest(given.encode(), plisio_signature(fields, api_key).encode()):
         raise InvalidField("verify_hash", "does not match the callback's contents")
-    values = {}
-    for name in ("order_number", "txn_id", "status"):
-        value = fields.get(name)
-        if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
-            raise InvalidField(name, "is missing from the callback")
-        values[name] = str(value)
-    return PlisioCallback(fields=fields, **values)
+    return PlisioCallback(
+        order_number=_required(fields, "order_number"),
+        txn_id=_required(fields, "txn_id"),
+        status=_required(fields, "status"),
+    )
+
+
+def _required(fields: Mapping[str, Any], name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
+        raise InvalidField(name, "is missing from the callback")
+    return str(value)
 
 
 def skip_entries(legs: list[PlannedLeg], reason: str) -> list[PlannedLeg]:
