@@ -48,6 +48,7 @@ from tests.fakes import (
     InMemoryUserRepository,
     PlainPasswordHasher,
 )
+from tests.payment_fakes import InMemoryPlanRepository
 
 D = Decimal
 PASSWORD = "s3cret-passw0rd"
@@ -83,7 +84,9 @@ class People:
         return ReviewConnection(self.accounts, self.tx, self.audit, self.clock)
 
     def bootstrap(self) -> BootstrapPlatform:
-        return BootstrapPlatform(self.users, self.sources, self.register(), self.tx)
+        return BootstrapPlatform(
+            self.users, self.sources, self.register(), self.tx, InMemoryPlanRepository()
+        )
 
     def connect(self) -> ConnectExchange:
         return ConnectExchange(self.accounts, self.gateways, self.paper, self.tx, self.clock)

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
+from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.signal_reports import ReportSignals, account_outcome
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, User
@@ -48,6 +49,7 @@ from tests.fakes import (
     InMemoryUserRepository,
     RecordingSignalQueue,
 )
+from tests.payment_fakes import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
 
 D = Decimal
 BTC_PRICE = D(65000)
@@ -93,6 +95,12 @@ class World:
     settings: InMemorySettingsRepository = field(default_factory=InMemorySettingsRepository)
     gateways: FakeGateways = field(default_factory=FakeGateways)
     tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
+    payment_settings: InMemoryPaymentSettingsRepository = field(
+        default_factory=InMemoryPaymentSettingsRepository
+    )
+    subscriptions: InMemorySubscriptionRepository = field(
+        default_factory=InMemorySubscriptionRepository
+    )
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -109,6 +117,7 @@ class World:
             self.tx,
             self.clock,
             policy,
+            SubscriptionGate(self.payment_settings, self.subscriptions, self.clock),
         )
 
     async def run(self, signal: Signal, policy: ExecutionPolicy = POLICY) -> ExecutionSummary:

@@ -1,12 +1,14 @@
-"""First start: the admin account and the default master's webhook passphrase."""
+"""First start: the admin account, the default master's webhook passphrase, default plans."""
 
 import secrets
 import uuid
 from dataclasses import dataclass
 
+from mimic.application.plans import seed_default_plans
 from mimic.application.receive_signal import passphrase_hash
 from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.domain.accounts import Role, SignalSource
+from mimic.ports.payments import PlanRepository
 from mimic.ports.repositories import SignalSourceRepository, TransactionManager, UserRepository
 
 ADMIN_USERNAME = "admin"
@@ -30,11 +32,13 @@ class BootstrapPlatform:
         sources: SignalSourceRepository,
         register: RegisterUser,
         tx: TransactionManager,
+        plans: PlanRepository,
     ) -> None:
         self._users = users
         self._sources = sources
         self._register = register
         self._tx = tx
+        self._plans = plans
 
     async def __call__(
         self, admin_password: str | None, webhook_passphrase: str | None
@@ -65,6 +69,8 @@ class BootstrapPlatform:
             )
             await self._tx.commit()
             created_source = True
+        if await seed_default_plans(self._plans):
+            await self._tx.commit()
         return BootstrapResult(
             generated_password, generated_passphrase, created_admin, created_source
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from mimic.application.payment_settings import SubscriptionGate
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, OutcomeUnknown
 from mimic.domain.market import MarketRules
@@ -18,6 +19,7 @@ from mimic.domain.orders import (
     OrderRequest,
     client_order_id,
 )
+from mimic.domain.payments import NO_SUBSCRIPTION_REASON, skip_entries
 from mimic.domain.planning import PlannedLeg, plan_account_orders, skip_account
 from mimic.domain.risk import PlatformRiskSettings, resolve_risk
 from mimic.domain.signal import Signal, SignalAction, SignalStatus
@@ -76,6 +78,7 @@ class ExecuteSignal:
         tx: TransactionManager,
         clock: Clock,
         policy: ExecutionPolicy,
+        subscription_gate: SubscriptionGate,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -85,6 +88,7 @@ class ExecuteSignal:
         self._tx = tx
         self._clock = clock
         self._policy = policy
+        self._subscription_gate = subscription_gate
 
     async def __call__(self, signal_id: str) -> ExecutionSummary:
         signal = await self._signals.get(signal_id)
@@ -170,12 +174,17 @@ class ExecuteSignal:
         if not candidates:
             return existing, []
         platform = await self._settings.get_platform_risk()
+        unsubscribed = await self._subscription_gate.lacking_subscription(
+            {u.id for _, u in candidates}
+        )
         limits = self._limits()
         rules_cache: dict[tuple[str, str], MarketRules] = {}
 
         async def plan_one(account: ExchangeAccount, user: User) -> list[OrderIntent]:
             async with limits[account.exchange]:
                 legs = await self._plan_legs(signal, account, user, platform, rules_cache)
+            if user.id in unsubscribed:
+                legs = skip_entries(legs, NO_SUBSCRIPTION_REASON)
             return self._to_intents(signal, account, user, legs)
 
         planned_lists = await asyncio.gather(*(plan_one(a, u) for a, u in candidates))

@@ -106,3 +106,11 @@ class OutcomeUnknown(ExchangeError):
     """The request may or may not have been executed (timeout, 5xx, -1007)."""
 
     retryable = True
+
+
+class PaymentProviderError(DomainError):
+    """The payment provider (Plisio) was unreachable or refused; nothing was changed here."""
+
+
+class PaymentsNotConfigured(DomainError):
+    """Payments need a provider API key that this installation does not have."""

@@ -21,7 +21,12 @@ from mimic.application.bootstrap import BootstrapPlatform, BootstrapResult
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.entrypoints.ioc import build_container
-from mimic.entrypoints.worker.tasks import KEEPALIVE_TASK, SWEEP_TASK, create_broker
+from mimic.entrypoints.worker.tasks import (
+    KEEPALIVE_TASK,
+    SUBSCRIPTION_EXPIRY_TASK,
+    SWEEP_TASK,
+    create_broker,
+)
 
 log = logging.getLogger("mimic")
 
@@ -107,27 +112,31 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
 
 
 async def run_scheduler(settings: Settings) -> None:
-    """Exactly one per deployment: kicks the sweeper and a keep-alive on a timer."""
+    """Exactly one per deployment: kicks the sweeper, the subscription expiry job and a
+    keep-alive on a timer."""
     if settings.redis_url is None:
         raise SystemExit("mimic scheduler needs MIMIC_REDIS_URL")
     broker: AsyncBroker = create_broker(settings)
     await broker.startup()
-    sweep: AsyncKicker[[], None] = AsyncKicker(SWEEP_TASK, broker, labels={})
-    keepalive: AsyncKicker[[], None] = AsyncKicker(KEEPALIVE_TASK, broker, labels={})
-    sweep_every = settings.sweep_interval.total_seconds()
+    periodic: list[tuple[AsyncKicker[[], None], float]] = [
+        (AsyncKicker(SWEEP_TASK, broker, labels={}), settings.sweep_interval.total_seconds()),
+        (AsyncKicker(KEEPALIVE_TASK, broker, labels={}), KEEPALIVE_SECONDS),
+        (
+            AsyncKicker(SUBSCRIPTION_EXPIRY_TASK, broker, labels={}),
+            settings.subscription_check_interval.total_seconds(),
+        ),
+    ]
     loop = asyncio.get_running_loop()
-    next_sweep = next_keepalive = loop.time()
+    next_at = [loop.time()] * len(periodic)
     try:
         while True:
-            now = loop.time()
-            with contextlib.suppress(Exception):
-                if now >= next_sweep:
-                    await sweep.kiq()
-                    next_sweep = now + sweep_every
-                if now >= next_keepalive:
-                    await keepalive.kiq()
-                    next_keepalive = now + KEEPALIVE_SECONDS
-            await asyncio.sleep(min(next_sweep, next_keepalive) - loop.time() + 0.01)
+            for index, (kicker, every) in enumerate(periodic):
+                now = loop.time()
+                if now >= next_at[index]:
+                    with contextlib.suppress(Exception):
+                        await kicker.kiq()
+                    next_at[index] = now + every
+            await asyncio.sleep(max(min(next_at) - loop.time(), 0) + 0.01)
     finally:
         await broker.shutdown()
 

@@ -40,6 +40,17 @@ def _rate_limits() -> RateLimits:
     return RateLimits(**values)
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
 def _secret_file(path: Path) -> str:
     """A secret generated once and kept in a 0600 file, so restarts keep sessions valid."""
     if path.exists():
@@ -94,6 +105,15 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # Session cookie for the web UI: Secure unless the public URL is plain http.
     cookie_secure: bool | None = None
+    # Payments (Plisio). Without an API key, invoices answer 503 and callbacks are refused.
+    plisio_api_key: str | None = field(default=None, repr=False)
+    plisio_base_url: str = "https://api.plisio.net"
+    plisio_timeout: timedelta = timedelta(seconds=10)
+    plisio_invoice_expire_min: int = 60
+    # Starting values of the admin's payment settings (PUT /api/admin/settings/payments).
+    require_subscription: bool = False
+    referral_commission_perc: Decimal = Decimal(10)
+    subscription_check_interval: timedelta = timedelta(seconds=60)
 
     @property
     def embedded(self) -> bool:
@@ -111,6 +131,11 @@ class Settings:
     @property
     def rate_limit_key_prefix(self) -> str:
         return self.rate_limit_prefix or f"{self.queue_name}:ratelimit:"
+
+    @property
+    def plisio_callback_url(self) -> str:
+        # json=true: Plisio then posts JSON and signs it the way the callback check expects.
+        return f"{self.base_url.rstrip('/')}/api/payments/plisio/callback?json=true"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -155,8 +180,19 @@ class Settings:
             cors_origins=_list("MIMIC_CORS_ORIGINS"),
             trusted_proxies=_list("MIMIC_TRUSTED_PROXIES"),
             cookie_secure=(
-                None
-                if not os.environ.get("MIMIC_COOKIE_SECURE")
-                else os.environ["MIMIC_COOKIE_SECURE"].lower() in ("1", "true", "yes")
+                _bool("MIMIC_COOKIE_SECURE", False)
+                if os.environ.get("MIMIC_COOKIE_SECURE")
+                else None
+            ),
+            plisio_api_key=os.environ.get("MIMIC_PLISIO_API_KEY") or None,
+            plisio_base_url=os.environ.get("MIMIC_PLISIO_BASE_URL") or "https://api.plisio.net",
+            plisio_timeout=timedelta(seconds=_int("MIMIC_PLISIO_TIMEOUT_SECONDS", 10)),
+            plisio_invoice_expire_min=_int("MIMIC_PLISIO_INVOICE_EXPIRE_MIN", 60),
+            require_subscription=_bool("MIMIC_REQUIRE_SUBSCRIPTION", False),
+            referral_commission_perc=Decimal(
+                os.environ.get("MIMIC_REFERRAL_COMMISSION_PERCENT") or "10"
+            ),
+            subscription_check_interval=timedelta(
+                seconds=_int("MIMIC_SUBSCRIPTION_CHECK_SECONDS", 60)
             ),
         )

@@ -46,6 +46,7 @@ from mimic.application.signal_reports import ReportSignals
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
+from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
     AuditLog,
@@ -191,6 +192,8 @@ def build_container(
         PersistenceProvider(),
         InteractorProvider(),
         AccountsProvider(),
+        PaymentGatewayProvider(),
+        PaymentsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from taskiq import AsyncBroker
 
 from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.errors import domain_error_handler
@@ -26,18 +27,20 @@ from mimic.entrypoints.worker.tasks import create_broker
 
 log = logging.getLogger(__name__)
 
+Job = SweepUnfinishedSignals | RunSubscriptionExpiry
 
-async def _sweep_forever(app: Litestar, interval: float) -> None:
-    """Embedded mode's scheduler: re-drive unfinished signals now and then."""
+
+async def _every(app: Litestar, interval: float, job: type[Job]) -> None:
+    """Embedded mode's scheduler: run a periodic job (sweeper, subscription expiry)."""
     container = app.state.dishka_container
     while True:
         await asyncio.sleep(interval)
         try:
             async with container() as request_container:
-                sweeper = await request_container.get(SweepUnfinishedSignals)
-                await sweeper()
-        except Exception:  # keep sweeping; the next round retries
-            log.exception("sweeper round failed")
+                run = await request_container.get(job)
+                await run()
+        except Exception:  # keep going; the next round retries
+            log.exception("periodic job %s failed", job.__name__)
 
 
 def create_app(
@@ -55,18 +58,27 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await broker.startup()
-        sweeper = None
+        jobs = []
         if run_worker:
-            sweeper = asyncio.create_task(
-                _sweep_forever(app, settings.sweep_interval.total_seconds())
-            )
+            jobs = [
+                asyncio.create_task(
+                    _every(app, settings.sweep_interval.total_seconds(), SweepUnfinishedSignals)
+                ),
+                asyncio.create_task(
+                    _every(
+                        app,
+                        settings.subscription_check_interval.total_seconds(),
+                        RunSubscriptionExpiry,
+                    )
+                ),
+            ]
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for job in jobs:
+                job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                    await job
             await broker.shutdown()
             await container.close()
 

@@ -10,6 +10,8 @@ from mimic.domain.errors import (
     DomainError,
     InvalidField,
     NotFound,
+    PaymentProviderError,
+    PaymentsNotConfigured,
     PermissionDenied,
     TooManyRequests,
 )
@@ -21,6 +23,8 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (TooManyRequests, 429),
+    (PaymentProviderError, 502),
+    (PaymentsNotConfigured, 503),
 )
 
 

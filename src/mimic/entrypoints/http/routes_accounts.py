@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from mimic.application.audit_trail import ReadAuditTrail, RequestContext
+from mimic.application.grant_subscription import GrantSubscription, GrantSubscriptionCommand
 from mimic.application.manage_users import ManageUsers, UserEdit
 from mimic.application.messaging import Messaging, NewThread, ThreadView
 from mimic.application.passwords import (
@@ -167,7 +168,7 @@ def _user_edit(user_id: str, data: wire.AdminUserPatch, context: RequestContext)
     given = frozenset(
         name
         for name in wire.AdminUserPatch.__struct_fields__
-        if getattr(data, name) is not msgspec.UNSET
+        if name != "subscription" and getattr(data, name) is not msgspec.UNSET
     )
     values = {name: getattr(data, name) for name in given}
     if "role" in values:
@@ -209,10 +210,24 @@ class AdminUsersController(Controller):
         user_id: FromPath[str],
         data: JSONBody[wire.AdminUserPatch],
         manage: FromDishka[ManageUsers],
+        grant: FromDishka[GrantSubscription],
         settings: FromDishka[Settings],
     ) -> wire.AdminUserOut:
-        edit = _user_edit(user_id, data, request_context(request, settings))
-        return _admin_user(await manage.edit(edit))
+        context = request_context(request, settings)
+        edit = _user_edit(user_id, data, context)
+        if data.subscription is msgspec.UNSET:
+            return _admin_user(await manage.edit(edit))
+        grant_command = GrantSubscriptionCommand(
+            admin_id=request.user.id,
+            user_id=user_id,
+            days=data.subscription.days,
+            plan=data.subscription.plan,
+            ip=context.ip,
+        )
+        await grant.check(grant_command)  # refuse the whole request before changing anything
+        user = await manage.edit(edit)
+        await grant(grant_command)
+        return _admin_user(user)
 
     @delete("/{user_id:str}", operation_id="admin_delete_user", status_code=HTTP_204_NO_CONTENT)
     async def delete_user(

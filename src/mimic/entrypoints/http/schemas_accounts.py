@@ -53,6 +53,13 @@ class UserPageOut(msgspec.Struct):
     limit: int
 
 
+class SubscriptionGrant(msgspec.Struct, forbid_unknown_fields=True):
+    """Grant or extend by `days`; `plan` (id or name) defaults to the user's current plan."""
+
+    days: int
+    plan: str | None = None
+
+
 class AdminUserPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Absent fields stay; null max_risk_perc/max_leverage removes the per-user cap."""
 
@@ -61,6 +68,7 @@ class AdminUserPatch(msgspec.Struct, forbid_unknown_fields=True):
     paused: bool | msgspec.UnsetType = msgspec.UNSET
     max_risk_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
     max_leverage: int | msgspec.UnsetType | None = msgspec.UNSET
+    subscription: SubscriptionGrant | msgspec.UnsetType = msgspec.UNSET
 
 
 class AuditEventOut(msgspec.Struct):

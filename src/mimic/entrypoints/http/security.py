@@ -23,6 +23,9 @@ PUBLIC_PATHS = [
     "^/api/auth/login$",
     "^/api/auth/password/forgot$",
     "^/api/auth/password/reset$",
+    "^/api/payments/plans$",
+    # Plisio calls it; trust comes from the signature and the look-up, not from a token.
+    "^/api/payments/plisio/callback$",
 ]
 
 

@@ -9,12 +9,14 @@ from taskiq_redis import RedisStreamBroker
 from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.entrypoints.config import Settings
 
 log = logging.getLogger(__name__)
 
 SWEEP_TASK = "mimic.sweep_unfinished"
 KEEPALIVE_TASK = "mimic.keepalive"
+SUBSCRIPTION_EXPIRY_TASK = "mimic.subscription_expiry"
 
 
 @inject(patch_module=True)
@@ -26,6 +28,11 @@ async def execute_signal(signal_id: str, interactor: FromDishka[ExecuteSignal]) 
 @inject(patch_module=True)
 async def sweep_unfinished(sweeper: FromDishka[SweepUnfinishedSignals]) -> None:
     await sweeper()
+
+
+@inject(patch_module=True)
+async def subscription_expiry(job: FromDishka[RunSubscriptionExpiry]) -> None:
+    await job()
 
 
 async def keepalive() -> None:
@@ -50,4 +57,5 @@ def create_broker(settings: Settings) -> AsyncBroker:
     broker.register_task(execute_signal, task_name=EXECUTE_SIGNAL_TASK)
     broker.register_task(sweep_unfinished, task_name=SWEEP_TASK)
     broker.register_task(keepalive, task_name=KEEPALIVE_TASK)
+    broker.register_task(subscription_expiry, task_name=SUBSCRIPTION_EXPIRY_TASK)
     return broker

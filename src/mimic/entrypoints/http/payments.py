@@ -1,0 +1,410 @@
+"""Payment routes: plans, Plisio invoices and callback, subscriptions, referrals."""
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from mimic.application.create_invoice import CreateInvoice, CreateInvoiceCommand
+from mimic.application.grant_subscription import GrantSubscription, GrantSubscriptionCommand
+from mimic.application.payment_history import SubscriptionView, ViewPayments
+from mimic.application.payment_settings import ManagePaymentSettings
+from mimic.application.plans import ManagePlans, PlanSpec
+from mimic.application.plisio_callback import HandlePlisioCallback, PlisioCallbackCommand
+from mimic.application.referrals import PayOutCommissions, ReferralSummary, ViewReferrals
+from mimic.domain.accounts import User
+from mimic.domain.payments import Invoice, PaymentSettings, Payout, Plan, ReferralCommission
+from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.schemas_accounts import SubscriptionGrant
+from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.web_security import client_ip
+
+AuthRequest = Request[User, Any, Any]
+CALLBACK_MAX_BODY = 64 * 1024
+
+
+# --- wire shapes -------------------------------------------------------------------------
+
+
+class PlanOut(msgspec.Struct):
+    id: str
+    name: str
+    price_usd: Decimal
+    duration_days: int
+    max_exchange_connections: int
+    features: list[str]
+    active: bool
+    sort_order: int
+
+
+class PlanBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    price_usd: Decimal
+    duration_days: int
+    max_exchange_connections: int
+    features: list[str] = msgspec.field(default_factory=list)
+    active: bool = True
+    sort_order: int = 0
+
+
+class InvoiceRequest(msgspec.Struct, forbid_unknown_fields=True):
+    plan: str
+    currency: str | None = None
+
+
+class InvoiceOut(msgspec.Struct):
+    id: str
+    plan_id: str
+    plan: str
+    amount_usd: Decimal
+    source_currency: str
+    currency: str | None
+    duration_days: int
+    status: str
+    invoice_url: str | None
+    provider_txn_id: str | None
+    created_at: str
+    updated_at: str | None
+    completed_at: str | None
+
+
+class CallbackAck(msgspec.Struct):
+    status: str
+    invoice_id: str
+    invoice_status: str
+    activated: bool
+
+
+class SubscriptionOut(msgspec.Struct):
+    active: bool
+    plan: str | None
+    plan_id: str | None
+    started_at: str | None
+    expires_at: str | None
+
+
+class ReferredUserOut(msgspec.Struct):
+    id: str
+    username: str
+    joined_at: str
+
+
+class CommissionOut(msgspec.Struct):
+    id: str
+    referred_user_id: str
+    invoice_id: str
+    amount_usd: Decimal
+    perc: Decimal
+    created_at: str
+    paid: bool
+    payout_id: str | None
+
+
+class ReferralsOut(msgspec.Struct):
+    referrer_id: str
+    username: str
+    referral_code: str | None
+    referred: list[ReferredUserOut]
+    commissions: list[CommissionOut]
+    earned_usd: Decimal
+    unpaid_usd: Decimal
+
+
+class PayoutOut(msgspec.Struct):
+    id: str
+    referrer_id: str
+    amount_usd: Decimal
+    commission_ids: list[str]
+    paid_at: str
+    paid_by: str
+
+
+class PaymentSettingsBody(msgspec.Struct, forbid_unknown_fields=True):
+    referral_commission_perc: Decimal
+    require_subscription: bool
+
+
+# --- views -------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def plan_out(plan: Plan) -> PlanOut:
+    return PlanOut(
+        id=plan.id,
+        name=plan.name,
+        price_usd=plan.price_usd,
+        duration_days=plan.duration_days,
+        max_exchange_connections=plan.max_exchange_connections,
+        features=list(plan.features),
+        active=plan.active,
+        sort_order=plan.sort_order,
+    )
+
+
+def invoice_out(invoice: Invoice) -> InvoiceOut:
+    return InvoiceOut(
+        id=invoice.id,
+        plan_id=invoice.plan_id,
+        plan=invoice.plan_name,
+        amount_usd=invoice.amount_usd,
+        source_currency="USD",
+        currency=invoice.currency,
+        duration_days=invoice.duration_days,
+        status=invoice.status.value,
+        invoice_url=invoice.invoice_url,
+        provider_txn_id=invoice.provider_txn_id,
+        created_at=invoice.created_at.isoformat(),
+        updated_at=_iso(invoice.updated_at),
+        completed_at=_iso(invoice.completed_at),
+    )
+
+
+def subscription_out(view: SubscriptionView) -> SubscriptionOut:
+    current = view.subscription
+    return SubscriptionOut(
+        active=view.active,
+        plan=None if current is None else current.plan_name,
+        plan_id=None if current is None else current.plan_id,
+        started_at=None if current is None else current.started_at.isoformat(),
+        expires_at=None if current is None else current.expires_at.isoformat(),
+    )
+
+
+def _commission_out(commission: ReferralCommission) -> CommissionOut:
+    return CommissionOut(
+        id=commission.id,
+        referred_user_id=commission.referred_user_id,
+        invoice_id=commission.invoice_id,
+        amount_usd=commission.amount_usd,
+        perc=commission.perc,
+        created_at=commission.created_at.isoformat(),
+        paid=commission.payout_id is not None,
+        payout_id=commission.payout_id,
+    )
+
+
+def referrals_out(summary: ReferralSummary) -> ReferralsOut:
+    return ReferralsOut(
+        referrer_id=summary.referrer.id,
+        username=summary.referrer.username,
+        referral_code=summary.referrer.referral_code,
+        referred=[
+            ReferredUserOut(id=u.id, username=u.username, joined_at=u.created_at.isoformat())
+            for u in summary.referred
+        ],
+        commissions=[_commission_out(c) for c in summary.commissions],
+        earned_usd=summary.earned_usd,
+        unpaid_usd=summary.unpaid_usd,
+    )
+
+
+def payout_out(payout: Payout) -> PayoutOut:
+    return PayoutOut(
+        id=payout.id,
+        referrer_id=payout.referrer_id,
+        amount_usd=payout.amount_usd,
+        commission_ids=list(payout.commission_ids),
+        paid_at=payout.paid_at.isoformat(),
+        paid_by=payout.paid_by,
+    )
+
+
+def _spec(data: PlanBody) -> PlanSpec:
+    return PlanSpec(
+        name=data.name,
+        price_usd=data.price_usd,
+        duration_days=data.duration_days,
+        max_exchange_connections=data.max_exchange_connections,
+        features=tuple(data.features),
+        active=data.active,
+        sort_order=data.sort_order,
+    )
+
+
+# --- controllers -------------------------------------------------------------------------
+
+
+class PaymentsController(Controller):
+    path = "/api/payments"
+
+    @get("/plans", operation_id="list_plans")
+    async def plans(self, manage: FromDishka[ManagePlans]) -> list[PlanOut]:
+        return [plan_out(p) for p in await manage.list()]
+
+    @post("/invoices", operation_id="create_invoice", status_code=201)
+    async def create_invoice(
+        self,
+        request: AuthRequest,
+        data: JSONBody[InvoiceRequest],
+        create: FromDishka[CreateInvoice],
+    ) -> InvoiceOut:
+        invoice = await create(
+            CreateInvoiceCommand(user_id=request.user.id, plan=data.plan, currency=data.currency)
+        )
+        return invoice_out(invoice)
+
+    @get("/invoices/{invoice_id:str}", operation_id="get_invoice")
+    async def get_invoice(
+        self, request: AuthRequest, invoice_id: FromPath[str], view: FromDishka[ViewPayments]
+    ) -> InvoiceOut:
+        return invoice_out(await view.invoice(request.user.id, invoice_id))
+
+    @get("/", operation_id="payment_history")
+    async def history(
+        self, request: AuthRequest, view: FromDishka[ViewPayments]
+    ) -> list[InvoiceOut]:
+        return [invoice_out(i) for i in await view.history(request.user.id)]
+
+    @post(
+        "/plisio/callback",
+        operation_id="plisio_callback",
+        status_code=200,
+        request_max_body_size=CALLBACK_MAX_BODY,
+    )
+    async def plisio_callback(
+        self,
+        request: Request[Any, Any, Any],
+        handle: FromDishka[HandlePlisioCallback],
+        settings: FromDishka[Settings],
+    ) -> CallbackAck:
+        # Raw bytes through the stdlib decoder: the signature covers the keys in the order
+        # Plisio sent them, re-serialised the way Plisio's check does.
+        try:
+            fields = json.loads(await request.body())
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict):
+            fields = {}  # refused and audited as unsigned by the interactor
+        ip = client_ip(request, settings.trusted_proxies)
+        outcome = await handle(PlisioCallbackCommand(fields=fields, ip=ip))
+        return CallbackAck(
+            status="ok",
+            invoice_id=outcome.invoice_id,
+            invoice_status=outcome.status.value,
+            activated=outcome.activated,
+        )
+
+
+class SubscriptionController(Controller):
+    path = "/api/subscription"
+
+    @get("/", operation_id="my_subscription")
+    async def mine(self, request: AuthRequest, view: FromDishka[ViewPayments]) -> SubscriptionOut:
+        return subscription_out(await view.subscription(request.user.id))
+
+
+class ReferralController(Controller):
+    path = "/api/referrals"
+
+    @get("/", operation_id="my_referrals")
+    async def mine(self, request: AuthRequest, view: FromDishka[ViewReferrals]) -> ReferralsOut:
+        return referrals_out(await view.mine(request.user))
+
+
+class AdminPaymentsController(Controller):
+    path = "/api/admin"
+    guards = [admin_only]  # noqa: RUF012
+
+    @get("/plans", operation_id="admin_list_plans")
+    async def list_plans(self, manage: FromDishka[ManagePlans]) -> list[PlanOut]:
+        return [plan_out(p) for p in await manage.list(include_inactive=True)]
+
+    @post("/plans", operation_id="admin_create_plan", status_code=201)
+    async def create_plan(
+        self, data: JSONBody[PlanBody], manage: FromDishka[ManagePlans]
+    ) -> PlanOut:
+        return plan_out(await manage.create(_spec(data)))
+
+    @put("/plans/{plan_id:str}", operation_id="admin_replace_plan")
+    async def replace_plan(
+        self, plan_id: FromPath[str], data: JSONBody[PlanBody], manage: FromDishka[ManagePlans]
+    ) -> PlanOut:
+        return plan_out(await manage.replace(plan_id, _spec(data)))
+
+    @delete(
+        "/plans/{plan_id:str}", operation_id="admin_retire_plan", status_code=HTTP_204_NO_CONTENT
+    )
+    async def retire_plan(self, plan_id: FromPath[str], manage: FromDishka[ManagePlans]) -> None:
+        await manage.retire(plan_id)
+
+    @post(
+        "/users/{user_id:str}/subscription",
+        operation_id="admin_grant_subscription",
+        status_code=200,
+    )
+    async def grant(
+        self,
+        request: AuthRequest,
+        user_id: FromPath[str],
+        data: JSONBody[SubscriptionGrant],
+        grant: FromDishka[GrantSubscription],
+        view: FromDishka[ViewPayments],
+        settings: FromDishka[Settings],
+    ) -> SubscriptionOut:
+        await grant(
+            GrantSubscriptionCommand(
+                admin_id=request.user.id,
+                user_id=user_id,
+                days=data.days,
+                plan=data.plan,
+                ip=client_ip(request, settings.trusted_proxies),
+            )
+        )
+        return subscription_out(await view.subscription(user_id))
+
+    @get("/referrals", operation_id="admin_list_referrals")
+    async def referrals(self, view: FromDishka[ViewReferrals]) -> list[ReferralsOut]:
+        return [referrals_out(s) for s in await view.all_referrers()]
+
+    @post(
+        "/referrals/{referrer_id:str}/payout", operation_id="admin_referral_payout", status_code=201
+    )
+    async def payout(
+        self,
+        request: AuthRequest,
+        referrer_id: FromPath[str],
+        pay_out: FromDishka[PayOutCommissions],
+        settings: FromDishka[Settings],
+    ) -> PayoutOut:
+        ip = client_ip(request, settings.trusted_proxies)
+        return payout_out(await pay_out(request.user.id, referrer_id, ip))
+
+    @get("/settings/payments", operation_id="get_payment_settings")
+    async def get_settings(self, manage: FromDishka[ManagePaymentSettings]) -> PaymentSettingsBody:
+        value = await manage.get()
+        return PaymentSettingsBody(
+            referral_commission_perc=value.referral_commission_perc,
+            require_subscription=value.require_subscription,
+        )
+
+    @put("/settings/payments", operation_id="put_payment_settings")
+    async def put_settings(
+        self, data: JSONBody[PaymentSettingsBody], manage: FromDishka[ManagePaymentSettings]
+    ) -> PaymentSettingsBody:
+        value = await manage.replace(
+            PaymentSettings(
+                referral_commission_perc=data.referral_commission_perc,
+                require_subscription=data.require_subscription,
+            )
+        )
+        return PaymentSettingsBody(
+            referral_commission_perc=value.referral_commission_perc,
+            require_subscription=value.require_subscription,
+        )
+
+
+PAYMENT_ROUTE_HANDLERS = [
+    PaymentsController,
+    SubscriptionController,
+    ReferralController,
+    AdminPaymentsController,
+]
