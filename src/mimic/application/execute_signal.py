@@ -3,10 +3,11 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, OutcomeUnknown
@@ -34,6 +35,8 @@ from mimic.ports.services import Clock
 log = logging.getLogger(__name__)
 
 _LEG_ORDER = {OrderLeg.CLOSE: 0, OrderLeg.ENTRY: 1}
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +173,16 @@ class ExecuteSignal:
         if not candidates:
             return existing, []
         platform = await self._settings.get_platform_risk()
-        limits = self._limits()
         rules_cache: dict[tuple[str, str], MarketRules] = {}
+        planned_now: dict[str, list[OrderIntent]] = {}
 
-        async def plan_one(account: ExchangeAccount, user: User) -> list[OrderIntent]:
-            async with limits[account.exchange]:
-                legs = await self._plan_legs(signal, account, user, platform, rules_cache)
-            return self._to_intents(signal, account, user, legs)
+        async def plan_one(candidate: tuple[ExchangeAccount, User]) -> None:
+            account, user = candidate
+            legs = await self._plan_legs(signal, account, user, platform, rules_cache)
+            planned_now[account.id] = self._to_intents(signal, account, user, legs)
 
-        planned_lists = await asyncio.gather(*(plan_one(a, u) for a, u in candidates))
-        new = [i for lst in planned_lists for i in lst]
+        await self._per_exchange(candidates, lambda c: c[0].exchange, plan_one)
+        new = [i for account, _ in candidates for i in planned_now[account.id]]
         # Inserted already claimed: the planner sends them without a second round trip.
         lease_until = self._clock.now() + self._policy.lease
         inserted = await self._intents.add_new(new, lease_until=lease_until)
@@ -209,14 +212,13 @@ class ExecuteSignal:
             if key not in rules_cache:
                 rules_cache[key] = await gateway.market_rules(params.symbol)
             rules = rules_cache[key]
-            position = await gateway.fetch_position(params.symbol)
-            if params.action is SignalAction.CLOSE or user.settings.paused:
-                equity, mark = Decimal(0), Decimal(0)
-            else:
-                balance = await gateway.fetch_balance()
-                equity, mark = balance.equity, await gateway.fetch_mark_price(params.symbol)
+            opening = params.action is not SignalAction.CLOSE and not user.settings.paused
+            snapshot = await gateway.fetch_snapshot(params.symbol, with_balance=opening)
         except ExchangeError as exc:
             return [skip_account(params.action, f"could not read the account: {exc.reason}")]
+        position, equity, mark = snapshot.position, Decimal(0), Decimal(0)
+        if opening and snapshot.balance is not None and snapshot.mark_price is not None:
+            equity, mark = snapshot.balance.equity, snapshot.mark_price
         risk = resolve_risk(
             platform=platform,
             caps=user.caps,
@@ -263,9 +265,34 @@ class ExecuteSignal:
             intents.append(intent)
         return intents
 
-    def _limits(self) -> dict[str, asyncio.Semaphore]:
+    async def _per_exchange(
+        self,
+        items: Sequence[T],
+        exchange_of: Callable[[T], str],
+        work: Callable[[T], Awaitable[None]],
+    ) -> None:
+        """Awaits `work(item)` for every item, at most the exchange's limit at a time each.
+
+        A fixed set of workers per exchange takes the items in order: thousands of tasks
+        queued on one asyncio.Semaphore would cost time quadratic in their number (its
+        release scans the waiters), and a task each.
+        """
+        groups: dict[str, list[T]] = defaultdict(list)
+        for item in items:
+            groups[exchange_of(item)].append(item)
         policy = self._policy
-        return _SemaphoreByExchange(policy.concurrency_per_exchange, policy.concurrency_overrides)
+        await asyncio.gather(
+            *(
+                _run_bounded(
+                    group,
+                    work,
+                    limit=policy.concurrency_overrides.get(
+                        exchange, policy.concurrency_per_exchange
+                    ),
+                )
+                for exchange, group in groups.items()
+            )
+        )
 
     async def _place(
         self,
@@ -283,38 +310,41 @@ class ExecuteSignal:
         for intent in all_intents:
             if intent.id not in claimed_ids:
                 earlier_legs[intent.account_id].append(intent)
-        limits = self._limits()
 
-        async def run_account(account_id: str, legs: list[OrderIntent]) -> None:
+        async def run_account(item: tuple[str, list[OrderIntent]]) -> None:
+            account_id, legs = item
             account = accounts.get(account_id)
             now = self._clock.now()
             if account is None:
                 for intent in legs:
                     intent.skip("exchange connection was deleted", now)
                 return
-            async with limits[account.exchange]:
-                try:
-                    gateway = await self._gateways.for_account(account)
-                except ExchangeError as exc:
-                    for intent in legs:
-                        intent.retry_later(exc.reason, self._clock.now())
-                    return
-                previous = earlier_legs[account_id]
-                for intent in sorted(legs, key=lambda i: _LEG_ORDER[i.leg]):
-                    blocker = _unfilled_close(previous)
-                    if blocker is None:
-                        await self._place_one(signal, intent, gateway, deadline)
-                    elif blocker.status.is_final:
-                        intent.skip(
-                            "the opposite position could not be closed first", self._clock.now()
-                        )
-                    else:
-                        intent.retry_later(
-                            "waiting for the close of the opposite position", self._clock.now()
-                        )
-                    previous.append(intent)
+            try:
+                gateway = await self._gateways.for_account(account)
+            except ExchangeError as exc:
+                for intent in legs:
+                    intent.retry_later(exc.reason, self._clock.now())
+                return
+            previous = earlier_legs[account_id]
+            for intent in sorted(legs, key=lambda i: _LEG_ORDER[i.leg]):
+                blocker = _unfilled_close(previous)
+                if blocker is None:
+                    await self._place_one(signal, intent, gateway, deadline)
+                elif blocker.status.is_final:
+                    intent.skip(
+                        "the opposite position could not be closed first", self._clock.now()
+                    )
+                else:
+                    intent.retry_later(
+                        "waiting for the close of the opposite position", self._clock.now()
+                    )
+                previous.append(intent)
 
-        await asyncio.gather(*(run_account(a, legs) for a, legs in by_account.items()))
+        def exchange_of(item: tuple[str, list[OrderIntent]]) -> str:
+            account = accounts.get(item[0])
+            return "" if account is None else account.exchange
+
+        await self._per_exchange(list(by_account.items()), exchange_of, run_account)
 
     async def _place_one(
         self, signal: Signal, intent: OrderIntent, gateway: ExchangeGateway, deadline: float
@@ -380,12 +410,13 @@ def _unfilled_close(legs: Sequence[OrderIntent]) -> OrderIntent | None:
     )
 
 
-class _SemaphoreByExchange(dict[str, asyncio.Semaphore]):
-    def __init__(self, default: int, overrides: Mapping[str, int]) -> None:
-        super().__init__()
-        self._default = default
-        self._overrides = overrides
+async def _run_bounded(
+    items: Sequence[T], work: Callable[[T], Awaitable[None]], *, limit: int
+) -> None:
+    pending = iter(items)
 
-    def __missing__(self, exchange: str) -> asyncio.Semaphore:
-        limit = self[exchange] = asyncio.Semaphore(self._overrides.get(exchange, self._default))
-        return limit
+    async def worker() -> None:
+        for item in pending:
+            await work(item)
+
+    await asyncio.gather(*(worker() for _ in range(min(limit, len(items)))))

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mimic.adapters.paper.batching import Coalescer
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.rules import PaperListing, paper_listings
+from mimic.adapters.sqlalchemy.bulk import one_of
 from mimic.adapters.sqlalchemy.tables import (
     paper_accounts,
     paper_orders,
@@ -41,7 +42,7 @@ from mimic.domain.errors import (
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest, OrderSide
 from mimic.domain.positions import Balance, Position, PositionSide
-from mimic.ports.exchange import PaperMarket, SymbolCatalog
+from mimic.ports.exchange import AccountSnapshot, PaperMarket, SymbolCatalog
 from mimic.ports.services import Clock
 
 CURRENCY = "USDT"
@@ -184,14 +185,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         return await self._read_marks(symbol)
 
     async def balance(self, account_id: str) -> Balance:
-        book = await self._read_books(account_id)
-        unrealized = _round(book.unrealized_pnl)
-        return Balance(
-            currency=CURRENCY,
-            wallet_balance=book.wallet,
-            unrealized_pnl=unrealized,
-            available=_round(book.wallet + unrealized - book.initial_margin()),
-        )
+        return _balance(await self._read_books(account_id))
 
     async def positions(self, account_id: str) -> list[Position]:
         book = await self._read_books(account_id)
@@ -204,6 +198,15 @@ class PaperVenue(PaperMarket, SymbolCatalog):
     async def position(self, account_id: str, symbol: str) -> Position | None:
         self._listing(symbol)
         return next((p for p in await self.positions(account_id) if p.symbol == symbol), None)
+
+    async def snapshot(self, account_id: str, symbol: str) -> AccountSnapshot:
+        """Position, balance and mark price of one account, from one read of its book."""
+        self._listing(symbol)
+        book = await self._read_books(account_id)
+        held = book.positions.get(symbol)
+        mark = book.marks[symbol]
+        position = None if held is None or held.quantity == 0 else _position(symbol, held, mark)
+        return AccountSnapshot(position, _balance(book), mark)
 
     async def set_leverage(self, account_id: str, symbol: str, leverage: int) -> None:
         rules = self._listing(symbol).rules
@@ -402,7 +405,8 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         """The books of the accounts that exist; `lock` serializes writers per account."""
         ids = sorted(account_ids)  # one lock order for every batch: no deadlocks
         a, p = paper_accounts.c, paper_positions.c
-        if lock and session.get_bind().dialect.name == "sqlite":
+        dialect = session.get_bind().dialect
+        if lock and dialect.name == "sqlite":
             # SQLite has one writer at a time. Writing first takes the write lock now, waiting
             # out busy_timeout; reading first would need an upgrade later, which SQLite
             # refuses ("database is locked") when another writer committed in between.
@@ -411,14 +415,14 @@ class PaperVenue(PaperMarket, SymbolCatalog):
                 .where(a.account_id.in_(ids))
                 .values(wallet_balance=a.wallet_balance)
             )
-        query = select(a.account_id, a.wallet_balance).where(a.account_id.in_(ids))
+        query = select(a.account_id, a.wallet_balance).where(one_of(dialect, a.account_id, ids))
         if lock:
             query = query.order_by(a.account_id).with_for_update()  # Postgres; SQLite omits it
         wallets = {row.account_id: row.wallet_balance for row in await session.execute(query)}
         positions: dict[str, dict[str, _Held]] = {account_id: {} for account_id in wallets}
         rows = await session.execute(
             select(p.account_id, p.symbol, p.quantity, p.entry_price, p.leverage).where(
-                p.account_id.in_(ids)
+                one_of(dialect, p.account_id, ids)
             )
         )
         for row in rows:
@@ -480,6 +484,16 @@ def _check_margin(book: _Book, symbol: str, after: _Held, fee: Decimal) -> None:
         raise InsufficientMargin(
             f"margin is insufficient: need {need:.2f} USDT, available {available:.2f} USDT"
         )
+
+
+def _balance(book: _Book) -> Balance:
+    unrealized = _round(book.unrealized_pnl)
+    return Balance(
+        currency=CURRENCY,
+        wallet_balance=book.wallet,
+        unrealized_pnl=unrealized,
+        available=_round(book.wallet + unrealized - book.initial_margin()),
+    )
 
 
 def _position(symbol: str, held: _Held, mark: Decimal) -> Position:

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mimic.adapters.sqlalchemy.bulk import one_of
 from mimic.adapters.sqlalchemy.tables import (
     exchange_accounts,
     order_intents,
@@ -457,7 +458,9 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
     async def get_many(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
         found: list[ExchangeAccount] = []
         for chunk in _chunks(sorted(set(account_ids))):
-            found.extend(await self._where(exchange_accounts.c.id.in_(chunk)))
+            found.extend(
+                await self._where(one_of(_dialect(self._session), exchange_accounts.c.id, chunk))
+            )
         return found
 
     async def list_for_user(self, user_id: str) -> list[ExchangeAccount]:
@@ -618,7 +621,7 @@ class SqlOrderIntentRepository(OrderIntentRepository):
             claim = (
                 update(order_intents)
                 .where(
-                    c.id.in_(chunk),
+                    one_of(_dialect(self._session), c.id, chunk),
                     or_(
                         c.status == IntentStatus.PENDING.value,
                         and_(
