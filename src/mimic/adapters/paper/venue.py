@@ -264,28 +264,17 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         self, items: Sequence[tuple[str, str, int]]
     ) -> list[Exception | None]:
         async with self._sessions.begin() as session:
-            books = await self._books(session, {a for a, _, _ in items}, lock=True)
-            p = paper_positions.c
-            updates: dict[tuple[str, str], int] = {}
-            inserts: dict[tuple[str, str], int] = {}
-            for account_id, symbol, leverage in items:
-                book = books.get(account_id)
-                if book is not None:
-                    known = symbol in book.positions
-                    (updates if known else inserts)[(account_id, symbol)] = leverage
-            if updates:
+            wallets = await self._wallets(session, {a for a, _, _ in items}, lock=True)
+            # Applied in order: the last setting of an (account, symbol) wins.
+            leverages = {(a, s): lev for a, s, lev in items if a in wallets}
+            if leverages:
+                p = paper_positions.c
+                statement = _insert(session, paper_positions)
                 await session.execute(
-                    update(paper_positions).where(
-                        p.account_id == bindparam("b_account"), p.symbol == bindparam("b_symbol")
+                    statement.on_conflict_do_update(
+                        index_elements=[p.account_id, p.symbol],
+                        set_={"leverage": statement.excluded.leverage},
                     ),
-                    [
-                        {"b_account": a, "b_symbol": s, "leverage": lev}
-                        for (a, s), lev in sorted(updates.items())
-                    ],
-                )
-            if inserts:
-                await session.execute(
-                    insert(paper_positions),
                     [
                         {
                             "account_id": a,
@@ -294,10 +283,10 @@ class PaperVenue(PaperMarket, SymbolCatalog):
                             "entry_price": Decimal(0),
                             "leverage": lev,
                         }
-                        for (a, s), lev in sorted(inserts.items())
+                        for (a, s), lev in sorted(leverages.items())
                     ],
                 )
-        return [None if a in books else _not_open(a) for a, _, _ in items]
+        return [None if a in wallets else _not_open(a) for a, _, _ in items]
 
     async def _orders_batch(
         self, items: Sequence[tuple[str, OrderRequest]]
@@ -403,8 +392,30 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         self, session: AsyncSession, account_ids: set[str], *, lock: bool = False
     ) -> dict[str, _Book]:
         """The books of the accounts that exist; `lock` serializes writers per account."""
+        wallets = await self._wallets(session, account_ids, lock=lock)
+        positions: dict[str, dict[str, _Held]] = {account_id: {} for account_id in wallets}
+        p = paper_positions.c
+        rows = await session.execute(
+            select(p.account_id, p.symbol, p.quantity, p.entry_price, p.leverage).where(
+                one_of(session.get_bind().dialect, p.account_id, account_ids)
+            )
+        )
+        for row in rows:
+            positions[row.account_id][row.symbol] = _Held(
+                row.quantity, row.entry_price, row.leverage
+            )
+        marks = await self._marks(session)
+        return {
+            account_id: _Book(wallet, positions[account_id], marks)
+            for account_id, wallet in wallets.items()
+        }
+
+    async def _wallets(
+        self, session: AsyncSession, account_ids: set[str], *, lock: bool
+    ) -> dict[str, Decimal]:
+        """Wallet balance of each open account; `lock` holds them until the commit."""
         ids = sorted(account_ids)  # one lock order for every batch: no deadlocks
-        a, p = paper_accounts.c, paper_positions.c
+        a = paper_accounts.c
         dialect = session.get_bind().dialect
         if lock and dialect.name == "sqlite":
             # SQLite has one writer at a time. Writing first takes the write lock now, waiting
@@ -418,22 +429,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         query = select(a.account_id, a.wallet_balance).where(one_of(dialect, a.account_id, ids))
         if lock:
             query = query.order_by(a.account_id).with_for_update()  # Postgres; SQLite omits it
-        wallets = {row.account_id: row.wallet_balance for row in await session.execute(query)}
-        positions: dict[str, dict[str, _Held]] = {account_id: {} for account_id in wallets}
-        rows = await session.execute(
-            select(p.account_id, p.symbol, p.quantity, p.entry_price, p.leverage).where(
-                one_of(dialect, p.account_id, ids)
-            )
-        )
-        for row in rows:
-            positions[row.account_id][row.symbol] = _Held(
-                row.quantity, row.entry_price, row.leverage
-            )
-        marks = await self._marks(session)
-        return {
-            account_id: _Book(wallet, positions[account_id], marks)
-            for account_id, wallet in wallets.items()
-        }
+        return {row.account_id: row.wallet_balance for row in await session.execute(query)}
 
     async def _marks(self, session: AsyncSession) -> dict[str, Decimal]:
         marks = {symbol: listing.default_mark_price for symbol, listing in self._listings.items()}
