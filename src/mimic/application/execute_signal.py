@@ -365,16 +365,15 @@ class ExecuteSignal:
             if time.monotonic() > deadline:
                 intent.retry_later("lease ran short before sending", self._clock.now())
                 return
-            if intent.leverage is not None:
-                await gateway.set_leverage(intent.symbol, intent.leverage)
-            fill = await gateway.place_market_order(
+            fill = await gateway.place_market_order_at_leverage(
                 OrderRequest(
                     symbol=intent.symbol,
                     side=intent.side,
                     quantity=intent.quantity,
                     client_order_id=intent.client_order_id,
                     reduce_only=intent.reduce_only,
-                )
+                ),
+                intent.leverage,
             )
             intent.record_fill(fill, self._clock.now())
         except OutcomeUnknown as exc:

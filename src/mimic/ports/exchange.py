@@ -49,6 +49,17 @@ class ExchangeGateway(Protocol):
         """Raises `OutcomeUnknown` when the order may or may not exist."""
         ...
 
+    async def place_market_order_at_leverage(
+        self, request: OrderRequest, leverage: int | None
+    ) -> OrderFill:
+        """Set the symbol's leverage (unless None), then place the order.
+
+        A venue that can do both in one step (the paper exchange) overrides this.
+        """
+        if leverage is not None:
+            await self.set_leverage(request.symbol, leverage)
+        return await self.place_market_order(request)
+
     async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         """The executed order with this client id, or None when the exchange proves absence."""
         ...

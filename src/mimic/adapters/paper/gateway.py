@@ -42,6 +42,12 @@ class PaperGateway(ExchangeGateway):
     async def place_market_order(self, request: OrderRequest) -> OrderFill:
         return await self._venue.place_market_order(self.account_id, request)
 
+    async def place_market_order_at_leverage(
+        self, request: OrderRequest, leverage: int | None
+    ) -> OrderFill:
+        # One batched transaction instead of two.
+        return await self._venue.place_market_order(self.account_id, request, leverage=leverage)
+
     async def check_account(self) -> AccountCheck:
         await self._venue.balance(self.account_id)  # raises AuthRejected when not open
         return AccountCheck(

@@ -14,14 +14,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.paper.batching import Coalescer
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.rules import PaperListing, paper_listings
-from mimic.adapters.sqlalchemy.bulk import one_of
+from mimic.adapters.sqlalchemy.bulk import insert_rows, one_of, update_rows
 from mimic.adapters.sqlalchemy.tables import (
     paper_accounts,
     paper_orders,
@@ -134,7 +134,9 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         self.faults = faults if faults is not None else PaperFaults()
         self._listings = paper_listings()
         self._read_books = Coalescer[str, _Book](self._books_batch)
-        self._place_orders = Coalescer[tuple[str, OrderRequest], OrderFill](self._orders_batch)
+        self._place_orders = Coalescer[tuple[str, OrderRequest, int | None], OrderFill](
+            self._orders_batch
+        )
         self._set_leverages = Coalescer[tuple[str, str, int], None](self._leverage_batch)
         self._read_marks = Coalescer[str, Decimal](self._marks_batch)
 
@@ -209,18 +211,20 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         return AccountSnapshot(position, _balance(book), mark)
 
     async def set_leverage(self, account_id: str, symbol: str, leverage: int) -> None:
-        rules = self._listing(symbol).rules
-        if not 1 <= leverage <= rules.max_leverage:
-            raise OrderRejected(
-                f"leverage {leverage} is not valid for {symbol}: choose 1 to {rules.max_leverage}"
-            )
+        _check_leverage(leverage, self._listing(symbol).rules)
         await self._set_leverages((account_id, symbol, leverage))
 
-    async def place_market_order(self, account_id: str, request: OrderRequest) -> OrderFill:
+    async def place_market_order(
+        self, account_id: str, request: OrderRequest, *, leverage: int | None = None
+    ) -> OrderFill:
+        """With `leverage`, the symbol's leverage is set in the same transaction as the fill
+        (and not at all when the order is refused)."""
         rules = self._listing(request.symbol).rules
+        if leverage is not None:
+            _check_leverage(leverage, rules)
         async with self.faults.around_order(account_id, request.symbol):
             _check_order(request, rules)
-            fill = await self._place_orders((account_id, request))
+            fill = await self._place_orders((account_id, request, leverage))
         return fill
 
     async def find_order(
@@ -267,44 +271,42 @@ class PaperVenue(PaperMarket, SymbolCatalog):
             wallets = await self._wallets(session, {a for a, _, _ in items}, lock=True)
             # Applied in order: the last setting of an (account, symbol) wins.
             leverages = {(a, s): lev for a, s, lev in items if a in wallets}
-            if leverages:
-                p = paper_positions.c
-                statement = _insert(session, paper_positions)
-                await session.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=[p.account_id, p.symbol],
-                        set_={"leverage": statement.excluded.leverage},
-                    ),
-                    [
-                        {
-                            "account_id": a,
-                            "symbol": s,
-                            "quantity": Decimal(0),
-                            "entry_price": Decimal(0),
-                            "leverage": lev,
-                        }
-                        for (a, s), lev in sorted(leverages.items())
-                    ],
-                )
+            p = paper_positions.c
+            await insert_rows(
+                session,
+                paper_positions,
+                [
+                    {
+                        "account_id": a,
+                        "symbol": s,
+                        "quantity": Decimal(0),
+                        "entry_price": Decimal(0),
+                        "leverage": lev,
+                    }
+                    for (a, s), lev in sorted(leverages.items())
+                ],
+                on_conflict=[p.account_id, p.symbol],
+                update_on_conflict=["leverage"],
+            )
         return [None if a in wallets else _not_open(a) for a, _, _ in items]
 
     async def _orders_batch(
-        self, items: Sequence[tuple[str, OrderRequest]]
+        self, items: Sequence[tuple[str, OrderRequest, int | None]]
     ) -> list[OrderFill | Exception]:
         """Every order of the batch in one transaction; a refused order changes nothing."""
         results: list[OrderFill | Exception] = []
         async with self._sessions.begin() as session:
-            books = await self._books(session, {a for a, _ in items}, lock=True)
+            books = await self._books(session, {a for a, _, _ in items}, lock=True)
             known = {a: set(book.positions) for a, book in books.items()}
             touched: set[tuple[str, str]] = set()
             orders: list[dict[str, Any]] = []
-            for account_id, request in items:
+            for account_id, request, leverage in items:
                 book = books.get(account_id)
                 if book is None:
                     results.append(_not_open(account_id))
                     continue
                 try:
-                    fill, realized = self._fill(book, request)
+                    fill, realized = self._fill(book, request, leverage)
                 except ExchangeError as exc:
                     results.append(exc)
                     continue
@@ -314,11 +316,15 @@ class PaperVenue(PaperMarket, SymbolCatalog):
             await self._write(session, books, known, touched, orders)
         return results
 
-    def _fill(self, book: _Book, request: OrderRequest) -> tuple[OrderFill, Decimal]:
+    def _fill(
+        self, book: _Book, request: OrderRequest, leverage: int | None
+    ) -> tuple[OrderFill, Decimal]:
         """Executes `request` against the in-memory `book` (mutated on success only)."""
         symbol = request.symbol
         rules = self._listing(symbol).rules
         price, held = book.marks[symbol], book.held(symbol)
+        if leverage is not None:
+            held = replace(held, leverage=leverage)
         quantity = request.quantity
         buying = request.side is OrderSide.BUY
         reduces = held.quantity != 0 and (held.quantity > 0) != buying
@@ -359,34 +365,30 @@ class PaperVenue(PaperMarket, SymbolCatalog):
     ) -> None:
         if not orders:
             return
-        a, p = paper_accounts.c, paper_positions.c
-        await session.execute(
-            update(paper_accounts).where(a.account_id == bindparam("b_account")),
+        await update_rows(
+            session,
+            paper_accounts,
             [
-                {"b_account": account_id, "wallet_balance": books[account_id].wallet}
+                {"account_id": account_id, "wallet_balance": books[account_id].wallet}
                 for account_id in sorted({account_id for account_id, _ in touched})
             ],
+            key=["account_id"],
         )
-        updates, inserts = [], []
+        updates: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
         for account_id, symbol in sorted(touched):
             held = books[account_id].positions[symbol]
-            row = {"quantity": held.quantity, "entry_price": held.entry_price}
-            if symbol in known[account_id]:
-                updates.append({"b_account": account_id, "b_symbol": symbol, **row})
-            else:
-                inserts.append(
-                    {"account_id": account_id, "symbol": symbol, "leverage": held.leverage, **row}
-                )
-        if updates:
-            await session.execute(
-                update(paper_positions).where(
-                    p.account_id == bindparam("b_account"), p.symbol == bindparam("b_symbol")
-                ),
-                updates,
-            )
-        if inserts:
-            await session.execute(insert(paper_positions), inserts)
-        await session.execute(insert(paper_orders), orders)
+            row = {
+                "account_id": account_id,
+                "symbol": symbol,
+                "quantity": held.quantity,
+                "entry_price": held.entry_price,
+                "leverage": held.leverage,
+            }
+            (updates if symbol in known[account_id] else inserts).append(row)
+        await update_rows(session, paper_positions, updates, key=["account_id", "symbol"])
+        await insert_rows(session, paper_positions, inserts)
+        await insert_rows(session, paper_orders, orders)
 
     async def _books(
         self, session: AsyncSession, account_ids: set[str], *, lock: bool = False
@@ -436,6 +438,13 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         rows = await session.execute(select(paper_prices.c.symbol, paper_prices.c.price))
         marks.update({row.symbol: row.price for row in rows if row.symbol in marks})
         return marks
+
+
+def _check_leverage(leverage: int, rules: MarketRules) -> None:
+    if not 1 <= leverage <= rules.max_leverage:
+        raise OrderRejected(
+            f"leverage {leverage} is not valid for {rules.symbol}: choose 1 to {rules.max_leverage}"
+        )
 
 
 def _check_order(request: OrderRequest, rules: MarketRules) -> None:
