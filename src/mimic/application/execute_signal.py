@@ -98,7 +98,9 @@ class ExecuteSignal:
         if signal.status is SignalStatus.RECEIVED:
             await self._signals.set_status(signal_id, SignalStatus.PROCESSING)
             await self._tx.commit()
-        existing, held = await self._plan_new_accounts(signal)
+        # Connections read by this run: those planned now are not read again to place.
+        accounts: dict[str, ExchangeAccount] = {}
+        existing, held = await self._plan_new_accounts(signal, accounts)
         # Read once; each batch then updates its own entries (no re-read per batch).
         known = {i.id: i for i in [*existing, *held]}
         # Held by another worker, or unsettled here: retried later (lookup first), not now.
@@ -124,7 +126,7 @@ class ExecuteSignal:
                     continue
             usable = self._policy.lease - self._policy.send_margin
             deadline = time.monotonic() + usable.total_seconds()
-            await self._place(signal, claimed, list(known.values()), deadline)
+            await self._place(signal, claimed, list(known.values()), deadline, accounts)
             await self._intents.save_results(claimed)
             await self._tx.commit()
             not_now.update(i.id for i in claimed if not i.status.is_final)
@@ -162,9 +164,12 @@ class ExecuteSignal:
         return self._clock.now() - signal.received_at > self._policy.max_signal_age
 
     async def _plan_new_accounts(
-        self, signal: Signal
+        self, signal: Signal, accounts: dict[str, ExchangeAccount]
     ) -> tuple[list[OrderIntent], list[OrderIntent]]:
-        """(intents planned before, intents planned now and held by this worker)."""
+        """(intents planned before, intents planned now and held by this worker).
+
+        Adds the connections it plans for to `accounts`.
+        """
         existing = await self._intents.list_for_signal(signal.id)
         planned = {i.account_id for i in existing}
         candidates = [
@@ -172,6 +177,7 @@ class ExecuteSignal:
         ]
         if not candidates:
             return existing, []
+        accounts.update((account.id, account) for account, _ in candidates)
         platform = await self._settings.get_platform_risk()
         rules_cache: dict[tuple[str, str], MarketRules] = {}
         planned_now: dict[str, list[OrderIntent]] = {}
@@ -300,8 +306,11 @@ class ExecuteSignal:
         claimed: Sequence[OrderIntent],
         all_intents: Sequence[OrderIntent],
         deadline: float,
+        accounts: dict[str, ExchangeAccount],
     ) -> None:
-        accounts = {a.id: a for a in await self._accounts.get_many({i.account_id for i in claimed})}
+        missing = {i.account_id for i in claimed} - accounts.keys()
+        if missing:
+            accounts.update((a.id, a) for a in await self._accounts.get_many(missing))
         by_account: dict[str, list[OrderIntent]] = defaultdict(list)
         for intent in claimed:
             by_account[intent.account_id].append(intent)
