@@ -1,7 +1,7 @@
 import asyncio
 import logging
+import secrets
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,37 +100,30 @@ class ExecuteSignal:
             await self._tx.commit()
         # Connections read by this run: those planned now are not read again to place.
         accounts: dict[str, ExchangeAccount] = {}
-        existing, held = await self._plan_new_accounts(signal, accounts)
+        existing, planned = await self._plan_new_accounts(signal, accounts)
         # Read once; each batch then updates its own entries (no re-read per batch).
-        known = {i.id: i for i in [*existing, *held]}
+        known = {i.id: i for i in existing}
         # Held by another worker, or unsettled here: retried later (lookup first), not now.
         not_now: set[str] = set()
-        claimed = [i for i in held if not i.status.is_final]  # planned here: ours already
-        while True:
-            if not claimed:
-                todo = [
-                    i.id
-                    for i in sorted(known.values(), key=lambda i: _LEG_ORDER[i.leg])
-                    if not i.status.is_final and i.id not in not_now
-                ][: self._policy.claim_batch]
-                if not todo:
-                    break
-                now = self._clock.now()
-                claimed = await self._intents.claim(
-                    todo, now=now, lease_until=now + self._policy.lease
-                )
-                await self._tx.commit()
-                known.update((i.id, i) for i in claimed)
-                not_now.update(set(todo) - {i.id for i in claimed})
-                if not claimed:
-                    continue
-            usable = self._policy.lease - self._policy.send_margin
-            deadline = time.monotonic() + usable.total_seconds()
-            await self._place(signal, claimed, list(known.values()), deadline, accounts)
-            await self._intents.save_results(claimed)
+        await self._store_and_place(signal, planned, known, not_now, accounts)
+        while True:  # intents planned before: claimed a batch at a time
+            todo = [
+                i.id
+                for i in sorted(known.values(), key=lambda i: _LEG_ORDER[i.leg])
+                if not i.status.is_final and i.id not in not_now
+            ][: self._policy.claim_batch]
+            if not todo:
+                break
+            now = self._clock.now()
+            deadline = self._send_deadline()
+            claimed = await self._intents.claim(todo, now=now, lease_until=now + self._policy.lease)
             await self._tx.commit()
-            not_now.update(i.id for i in claimed if not i.status.is_final)
-            claimed = []
+            known.update((i.id, i) for i in claimed)
+            not_now.update(set(todo) - {i.id for i in claimed})
+            if claimed:
+                await self._read_accounts(claimed, accounts)
+                await self._place(signal, claimed, list(known.values()), deadline, accounts)
+                await self._save(claimed, not_now)
         intents = list(known.values())
         if not all(i.status.is_final for i in intents):
             intents = await self._intents.list_for_signal(signal_id)  # others may have finished
@@ -165,8 +158,8 @@ class ExecuteSignal:
 
     async def _plan_new_accounts(
         self, signal: Signal, accounts: dict[str, ExchangeAccount]
-    ) -> tuple[list[OrderIntent], list[OrderIntent]]:
-        """(intents planned before, intents planned now and held by this worker).
+    ) -> tuple[list[OrderIntent], list[list[OrderIntent]]]:
+        """(intents planned before, each newly planned account's intents, not stored yet).
 
         Adds the connections it plans for to `accounts`.
         """
@@ -188,12 +181,65 @@ class ExecuteSignal:
             planned_now[account.id] = self._to_intents(signal, account, user, legs)
 
         await self._per_exchange(candidates, lambda c: c[0].exchange, plan_one)
-        new = [i for account, _ in candidates for i in planned_now[account.id]]
-        # Inserted already claimed: the planner sends them without a second round trip.
+        return existing, [planned_now[account.id] for account, _ in candidates]
+
+    async def _store_and_place(
+        self,
+        signal: Signal,
+        planned: Sequence[list[OrderIntent]],
+        known: dict[str, OrderIntent],
+        not_now: set[str],
+        accounts: Mapping[str, ExchangeAccount],
+    ) -> None:
+        """Stores new intents and sends them, a batch of accounts at a time.
+
+        Each batch is stored (and held by this worker) before any of its orders is sent;
+        the next batch is stored while this one's orders are in flight. Every connection is
+        in `accounts` already: placing reads nothing from the database meanwhile.
+        """
+        size = self._policy.claim_batch
+        batches = [
+            [i for legs in planned[n : n + size] for i in legs]
+            for n in range(0, len(planned), size)
+        ]
+        if not batches:
+            return
+        stored = await self._store(batches[0])
+        for following in [*batches[1:], None]:
+            held, deadline = stored
+            known.update((i.id, i) for i in held)
+            pending = [i for i in held if not i.status.is_final]
+            sending = asyncio.ensure_future(
+                self._place(signal, pending, list(known.values()), deadline, accounts)
+            )
+            try:
+                if following is not None:
+                    stored = await self._store(following)
+            finally:
+                await sending  # also when storing failed: no order is left in flight
+            await self._save(pending, not_now)
+
+    async def _store(self, intents: Sequence[OrderIntent]) -> tuple[list[OrderIntent], float]:
+        """Inserts new intents, held by this worker as if claimed.
+
+        Returns those inserted (an account planned meanwhile by another worker is that
+        worker's) and the time to send them by.
+        """
+        deadline = self._send_deadline()
         lease_until = self._clock.now() + self._policy.lease
-        inserted = await self._intents.add_new(new, lease_until=lease_until)
+        inserted = await self._intents.add_new(intents, lease_until=lease_until)
         await self._tx.commit()
-        return existing, [i for i in new if i.id in inserted]
+        return [i for i in intents if i.id in inserted], deadline
+
+    async def _save(self, intents: Sequence[OrderIntent], not_now: set[str]) -> None:
+        await self._intents.save_results(intents)
+        await self._tx.commit()
+        not_now.update(i.id for i in intents if not i.status.is_final)
+
+    def _send_deadline(self) -> float:
+        """An order is sent only while enough of a lease taken now is left (monotonic)."""
+        usable = self._policy.lease - self._policy.send_margin
+        return time.monotonic() + usable.total_seconds()
 
     async def _plan_legs(
         self,
@@ -250,7 +296,7 @@ class ExecuteSignal:
         intents = []
         for leg in legs:
             intent = OrderIntent(
-                id=uuid.uuid4().hex,
+                id=secrets.token_hex(16),  # as uuid4().hex, a fifth of the time
                 signal_id=signal.id,
                 account_id=account.id,
                 user_id=user.id,
@@ -306,11 +352,8 @@ class ExecuteSignal:
         claimed: Sequence[OrderIntent],
         all_intents: Sequence[OrderIntent],
         deadline: float,
-        accounts: dict[str, ExchangeAccount],
+        accounts: Mapping[str, ExchangeAccount],
     ) -> None:
-        missing = {i.account_id for i in claimed} - accounts.keys()
-        if missing:
-            accounts.update((a.id, a) for a in await self._accounts.get_many(missing))
         by_account: dict[str, list[OrderIntent]] = defaultdict(list)
         for intent in claimed:
             by_account[intent.account_id].append(intent)
@@ -354,6 +397,13 @@ class ExecuteSignal:
             return "" if account is None else account.exchange
 
         await self._per_exchange(list(by_account.items()), exchange_of, run_account)
+
+    async def _read_accounts(
+        self, intents: Sequence[OrderIntent], accounts: dict[str, ExchangeAccount]
+    ) -> None:
+        missing = {i.account_id for i in intents} - accounts.keys()
+        if missing:
+            accounts.update((a.id, a) for a in await self._accounts.get_many(missing))
 
     async def _place_one(
         self, signal: Signal, intent: OrderIntent, gateway: ExchangeGateway, deadline: float

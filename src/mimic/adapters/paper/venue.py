@@ -7,9 +7,9 @@ symbol); fees, realized PnL and initial margin follow Binance's arithmetic.
 """
 
 import re
-import uuid
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -77,7 +77,7 @@ class _Held:
         before, after = self.quantity, self.quantity + signed_quantity
         if before == 0 or (before > 0) == (signed_quantity > 0):
             entry = (abs(before) * self.entry_price + abs(signed_quantity) * price) / abs(after)
-            return replace(self, quantity=after, entry_price=_round(entry)), Decimal(0)
+            return _Held(after, _round(entry), self.leverage), Decimal(0)
         closed = min(abs(signed_quantity), abs(before))
         direction = 1 if before > 0 else -1
         realized = _round((price - self.entry_price) * closed * direction)
@@ -87,7 +87,7 @@ class _Held:
             entry = self.entry_price  # reducing keeps the entry price
         else:
             entry = price  # flipped through zero: the remainder opens at the fill price
-        return replace(self, quantity=after, entry_price=entry), realized
+        return _Held(after, entry, self.leverage), realized
 
 
 @dataclass(slots=True)
@@ -324,7 +324,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         rules = self._listing(symbol).rules
         price, held = book.marks[symbol], book.held(symbol)
         if leverage is not None:
-            held = replace(held, leverage=leverage)
+            held = _Held(held.quantity, held.entry_price, leverage)
         quantity = request.quantity
         buying = request.side is OrderSide.BUY
         reduces = held.quantity != 0 and (held.quantity > 0) != buying
@@ -344,7 +344,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         book.wallet = book.wallet + realized - fee
         book.positions[symbol] = after
         fill = OrderFill(
-            exchange_order_id=uuid.uuid4().hex,
+            exchange_order_id=secrets.token_hex(16),  # as uuid4().hex, a fifth of the time
             client_order_id=request.client_order_id,
             symbol=symbol,
             side=request.side,
