@@ -122,6 +122,7 @@ class ExecuteSignal:
             not_now.update(set(todo) - {i.id for i in claimed})
             if claimed:
                 await self._read_accounts(claimed, accounts)
+                await self._tx.commit()  # end the read: no connection held while placing
                 await self._place(signal, claimed, list(known.values()), deadline, accounts)
                 await self._save(claimed, not_now)
         intents = list(known.values())
@@ -172,6 +173,7 @@ class ExecuteSignal:
             return existing, []
         accounts.update((account.id, account) for account, _ in candidates)
         platform = await self._settings.get_platform_risk()
+        await self._tx.commit()  # end the read: no connection held while exchanges answer
         rules_cache: dict[tuple[str, str], MarketRules] = {}
         planned_now: dict[str, list[OrderIntent]] = {}
 
