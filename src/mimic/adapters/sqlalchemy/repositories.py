@@ -633,15 +633,16 @@ class SqlOrderIntentRepository(OrderIntentRepository):
         unsettled = [self._result_values(i) for i in intents if not i.status.is_final]
         # A settled intent holds no lease; an unsettled one keeps its lease until it runs out.
         await update_rows(
-            self._session, order_intents, final, key=["id"], also={"lease_until": None}
+            self._session, order_intents, final, key=["id", "attempts"], also={"lease_until": None}
         )
-        await update_rows(self._session, order_intents, unsettled, key=["id"])
+        await update_rows(self._session, order_intents, unsettled, key=["id", "attempts"])
 
     @staticmethod
     def _result_values(intent: OrderIntent) -> dict[str, Any]:
-        """What save_results writes; attempts and lease belong to claim()."""
+        """What save_results writes, keyed by id and attempts (the claim it comes from)."""
         return {
             "id": intent.id,
+            "attempts": intent.attempts,
             "status": intent.status.value,
             "reason": intent.reason,
             "exchange_order_id": intent.exchange_order_id,
