@@ -91,3 +91,26 @@ async def test_both_legs_of_a_flip_stay_in_one_batch(world: World) -> None:
         flipper.order(signal, OrderSide.BUY, "0.01", leg=OrderLeg.CLOSE, reduce_only=True),
         flipper.order(signal, OrderSide.BUY, "0.007"),
     ]
+
+
+async def test_a_lease_run_short_releases_the_intent_without_a_lookup(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.fail_next_place(WorkerCrashed("SIGKILL"))
+    signal = await world.signal(SignalAction.LONG)
+    with contextlib.suppress(WorkerCrashed):
+        await world.run(signal)
+    world.clock.advance(POLICY.lease)
+    world.clock.advance(POLICY.lease)
+    calls = len(alice.exchange.order_calls())
+
+    # No time left to send once claimed: released at once, not looked up first.
+    no_time = replace(POLICY, send_margin=POLICY.lease)
+    summary = await world.run(signal, no_time)
+
+    assert summary.counts == {"pending": 1}
+    assert alice.exchange.order_calls()[calls:] == []
+    assert await world.outcome(signal, alice) == [("pending", "lease ran short before sending")]
+    summary = await world.run(signal)  # released: claimable again at once
+    assert summary == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
+    cid = alice.cid(signal)
+    assert alice.exchange.order_calls()[calls:] == [("find", cid), ("place", cid)]

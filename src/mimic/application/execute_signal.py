@@ -411,6 +411,11 @@ class ExecuteSignal:
         self, signal: Signal, intent: OrderIntent, gateway: ExchangeGateway, deadline: float
     ) -> None:
         try:
+            if time.monotonic() > deadline:
+                # Not even a lookup: the rest of the batch must be released (saved) while
+                # this worker still holds it, or its results would be dropped as stale.
+                intent.retry_later("lease ran short before sending", self._clock.now())
+                return
             if intent.attempts > 1:
                 found = await gateway.find_order(intent.symbol, intent.client_order_id)
                 if found is not None:
