@@ -32,6 +32,7 @@ from mimic.adapters.sqlalchemy.engine import create_engine, create_session_facto
 from mimic.adapters.system import SystemClock
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.orders import OrderRequest, OrderSide
+from mimic.entrypoints.runtime import tune_garbage_collector
 
 # As many concurrent orders as the pipeline sends the paper venue (entrypoints/ioc.py).
 PAPER_CONCURRENCY = 1000
@@ -79,6 +80,7 @@ async def main(followers: int, database_url: str | None) -> None:
     settings = make_settings(url, max_signal_age=timedelta(minutes=30))
     try:
         async with running_platform(settings) as api:
+            tune_garbage_collector()  # as `mimic run` does once the app is set up
             engine = create_engine(url)
             accounts = await seed_followers(engine, followers, Decimal(10000))
             await api.set_price("XRPUSDT", "0.6")

@@ -453,8 +453,8 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
     async def save_results(self, intents: Sequence[OrderIntent]) -> None:
         for intent in intents:
             stored = self._rows.get(intent.id)
-            if stored is None:
-                continue
+            if stored is None or stored.attempts != intent.attempts:
+                continue  # claimed again since: that worker's now
             stored.status = intent.status
             stored.reason = intent.reason
             stored.exchange_order_id = intent.exchange_order_id

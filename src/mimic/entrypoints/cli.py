@@ -21,6 +21,7 @@ from mimic.application.bootstrap import BootstrapPlatform, BootstrapResult
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.runtime import tune_garbage_collector
 from mimic.entrypoints.worker.tasks import (
     KEEPALIVE_TASK,
     SUBSCRIPTION_EXPIRY_TASK,
@@ -78,6 +79,7 @@ def _print_first_start(settings: Settings, result: BootstrapResult) -> None:
 
 def serve(settings: Settings, *, embedded_worker: bool | None) -> None:
     app = create_app(settings, embedded_worker=embedded_worker)
+    tune_garbage_collector()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
@@ -91,6 +93,7 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
     setup_dishka(container, broker)
     broker.is_worker_process = True
     await broker.startup()
+    tune_garbage_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -5,6 +6,16 @@ from mimic.domain.accounts import AccountCheck, ApiCredentials, ExchangeAccount
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest
 from mimic.domain.positions import Balance, Position, PositionSide
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """What planning an order reads of one account: its position and, to size an entry,
+    its balance and the symbol's mark price."""
+
+    position: Position | None
+    balance: Balance | None = None
+    mark_price: Decimal | None = None
 
 
 class ExchangeGateway(Protocol):
@@ -20,11 +31,34 @@ class ExchangeGateway(Protocol):
 
     async def fetch_position(self, symbol: str) -> Position | None: ...
 
+    async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
+        """The position on `symbol`; `with_balance`, also the balance and the mark price.
+
+        A venue that can read them together (the paper exchange: one batched transaction)
+        overrides this; otherwise they are read one after the other.
+        """
+        position = await self.fetch_position(symbol)
+        if not with_balance:
+            return AccountSnapshot(position)
+        balance = await self.fetch_balance()
+        return AccountSnapshot(position, balance, await self.fetch_mark_price(symbol))
+
     async def set_leverage(self, symbol: str, leverage: int) -> None: ...
 
     async def place_market_order(self, request: OrderRequest) -> OrderFill:
         """Raises `OutcomeUnknown` when the order may or may not exist."""
         ...
+
+    async def place_market_order_at_leverage(
+        self, request: OrderRequest, leverage: int | None
+    ) -> OrderFill:
+        """Set the symbol's leverage (unless None), then place the order.
+
+        A venue that can do both in one step (the paper exchange) overrides this.
+        """
+        if leverage is not None:
+            await self.set_leverage(request.symbol, leverage)
+        return await self.place_market_order(request)
 
     async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         """The executed order with this client id, or None when the exchange proves absence."""

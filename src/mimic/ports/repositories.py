@@ -135,7 +135,13 @@ class OrderIntentRepository(Protocol):
         """
         ...
 
-    async def save_results(self, intents: Sequence[OrderIntent]) -> None: ...
+    async def save_results(self, intents: Sequence[OrderIntent]) -> None:
+        """Write the outcomes of intents this worker still holds.
+
+        An intent claimed again since (its `attempts` grew: the lease ran out and another
+        worker took it over) is left as that worker has it.
+        """
+        ...
 
 
 class SettingsRepository(Protocol):

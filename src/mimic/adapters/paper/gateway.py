@@ -9,7 +9,7 @@ from mimic.domain.errors import ExchangeUnavailable
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest
 from mimic.domain.positions import Balance, Position, PositionSide
-from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
+from mimic.ports.exchange import AccountSnapshot, ExchangeGateway, ExchangeGateways
 
 
 class PaperGateway(ExchangeGateway):
@@ -32,11 +32,21 @@ class PaperGateway(ExchangeGateway):
     async def fetch_position(self, symbol: str) -> Position | None:
         return await self._venue.position(self.account_id, symbol)
 
+    async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
+        # One batched read of the book answers all three, whether or not all are wanted.
+        return await self._venue.snapshot(self.account_id, symbol)
+
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         await self._venue.set_leverage(self.account_id, symbol, leverage)
 
     async def place_market_order(self, request: OrderRequest) -> OrderFill:
         return await self._venue.place_market_order(self.account_id, request)
+
+    async def place_market_order_at_leverage(
+        self, request: OrderRequest, leverage: int | None
+    ) -> OrderFill:
+        # One batched transaction instead of two.
+        return await self._venue.place_market_order(self.account_id, request, leverage=leverage)
 
     async def check_account(self) -> AccountCheck:
         await self._venue.balance(self.account_id)  # raises AuthRejected when not open

@@ -13,14 +13,11 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
-    BindParameter,
-    Column,
     Dialect,
     RowMapping,
     String,
     Table,
     and_,
-    bindparam,
     delete,
     func,
     or_,
@@ -31,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mimic.adapters.sqlalchemy.bulk import insert_rows, one_of, update_rows
 from mimic.adapters.sqlalchemy.tables import (
     exchange_accounts,
     order_intents,
@@ -74,11 +72,6 @@ def _insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.I
     if _dialect(session).name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
-
-
-def _param(column: Column[Any]) -> BindParameter[Any]:
-    # Prefixed: a bindparam named like a column is reserved in UPDATE ... SET.
-    return bindparam(f"p_{column.name}", type_=column.type)
 
 
 class SqlTransactionManager(TransactionManager):
@@ -457,7 +450,9 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
     async def get_many(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
         found: list[ExchangeAccount] = []
         for chunk in _chunks(sorted(set(account_ids))):
-            found.extend(await self._where(exchange_accounts.c.id.in_(chunk)))
+            found.extend(
+                await self._where(one_of(_dialect(self._session), exchange_accounts.c.id, chunk))
+            )
         return found
 
     async def list_for_user(self, user_id: str) -> list[ExchangeAccount]:
@@ -554,18 +549,6 @@ def _intent(row: RowMapping) -> OrderIntent:
     )
 
 
-# What save_results writes; attempts and lease belong to claim().
-_RESULT_COLUMNS = (
-    order_intents.c.status,
-    order_intents.c.reason,
-    order_intents.c.exchange_order_id,
-    order_intents.c.filled_quantity,
-    order_intents.c.average_price,
-    order_intents.c.fee,
-    order_intents.c.updated_at,
-)
-
-
 class SqlOrderIntentRepository(OrderIntentRepository):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -574,23 +557,21 @@ class SqlOrderIntentRepository(OrderIntentRepository):
         self, intents: Sequence[OrderIntent], *, lease_until: datetime | None = None
     ) -> set[str]:
         c = order_intents.c
-        statement = (
-            _insert(self._session, order_intents)
-            .on_conflict_do_nothing(index_elements=[c.signal_id, c.account_id, c.leg])
-            .returning(c.id)
+        rows = [
+            {
+                **_intent_values(i),
+                "lease_until": lease_until if i.status is IntentStatus.SUBMITTING else None,
+            }
+            for i in intents
+        ]
+        inserted = await insert_rows(
+            self._session,
+            order_intents,
+            rows,
+            on_conflict=[c.signal_id, c.account_id, c.leg],
+            returning=c.id,
         )
-        inserted: set[str] = set()
-        for chunk in _chunks(intents):
-            rows = [
-                {
-                    **_intent_values(i),
-                    "lease_until": lease_until if i.status is IntentStatus.SUBMITTING else None,
-                }
-                for i in chunk
-            ]
-            result = await self._session.execute(statement, rows)
-            inserted.update(result.scalars())
-        return inserted
+        return set(inserted)
 
     async def list_for_signal(self, signal_id: str) -> list[OrderIntent]:
         c = order_intents.c
@@ -618,7 +599,7 @@ class SqlOrderIntentRepository(OrderIntentRepository):
             claim = (
                 update(order_intents)
                 .where(
-                    c.id.in_(chunk),
+                    one_of(_dialect(self._session), c.id, chunk),
                     or_(
                         c.status == IntentStatus.PENDING.value,
                         and_(
@@ -648,30 +629,27 @@ class SqlOrderIntentRepository(OrderIntentRepository):
         return sorted(claimed, key=lambda intent: position[intent.id])
 
     async def save_results(self, intents: Sequence[OrderIntent]) -> None:
-        c = order_intents.c
-        values: dict[str, Any] = {column.name: _param(column) for column in _RESULT_COLUMNS}
-        by_id = update(order_intents).where(c.id == _param(c.id))
-        final = [i for i in intents if i.status.is_final]
-        unsettled = [i for i in intents if not i.status.is_final]
+        final = [self._result_values(i) for i in intents if i.status.is_final]
+        unsettled = [self._result_values(i) for i in intents if not i.status.is_final]
         # A settled intent holds no lease; an unsettled one keeps its lease until it runs out.
-        for group, statement in (
-            (final, by_id.values({**values, "lease_until": None})),
-            (unsettled, by_id.values(values)),
-        ):
-            for chunk in _chunks(group):
-                await self._session.execute(statement, [self._result_params(i) for i in chunk])
+        await update_rows(
+            self._session, order_intents, final, key=["id", "attempts"], also={"lease_until": None}
+        )
+        await update_rows(self._session, order_intents, unsettled, key=["id", "attempts"])
 
     @staticmethod
-    def _result_params(intent: OrderIntent) -> dict[str, Any]:
+    def _result_values(intent: OrderIntent) -> dict[str, Any]:
+        """What save_results writes, keyed by id and attempts (the claim it comes from)."""
         return {
-            "p_id": intent.id,
-            "p_status": intent.status.value,
-            "p_reason": intent.reason,
-            "p_exchange_order_id": intent.exchange_order_id,
-            "p_filled_quantity": intent.filled_quantity,
-            "p_average_price": intent.average_price,
-            "p_fee": intent.fee,
-            "p_updated_at": intent.updated_at,
+            "id": intent.id,
+            "attempts": intent.attempts,
+            "status": intent.status.value,
+            "reason": intent.reason,
+            "exchange_order_id": intent.exchange_order_id,
+            "filled_quantity": intent.filled_quantity,
+            "average_price": intent.average_price,
+            "fee": intent.fee,
+            "updated_at": intent.updated_at,
         }
 
     async def _select(self, statement: Any) -> list[OrderIntent]:
