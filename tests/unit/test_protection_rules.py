@@ -205,7 +205,8 @@ def test_real_xrp_candles_through_a_long_trailing_stop() -> None:
             break
     assert state.hit, "XRP rose 1% above the first close and fell back on 2021-11-15"
     assert stops == sorted(stops), "the stop only ever moved up"
-    assert state.hit_price is not None and state.stop_price is not None
+    assert state.hit_price is not None
+    assert state.stop_price is not None
     assert state.hit_price <= state.stop_price
     # the stop locks in at least activation then callback: 1.01 x 0.995 > 1
     assert state.stop_price >= entry * D("1.01") * D("0.995") > entry
@@ -281,8 +282,10 @@ def test_dca_respects_available_margin_and_the_risk_cap() -> None:
     history = DcaHistory(entry_quantity=D(10))
     # add 1: 15 x 95 / 10 = 142.50 USDT margin
     skipped = plan(dca_position("10", "100"), "95", history, available="142")
-    assert isinstance(skipped, DcaSkip) and "142.50 USDT margin" in skipped.reason
+    assert isinstance(skipped, DcaSkip)
+    assert "142.50 USDT margin" in skipped.reason
     # position margin after it: (1000 + 1425) / 10 = 242.50 > 2% of 10000
     capped = plan(dca_position("10", "100"), "95", history, risk_cap="2")
-    assert isinstance(capped, DcaSkip) and "242.50" in capped.reason
+    assert isinstance(capped, DcaSkip)
+    assert "242.50" in capped.reason
     assert plan(dca_position("10", "100"), "95", history, risk_cap="2.5") == DcaAdd(1, D("15.000"))
