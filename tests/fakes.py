@@ -57,7 +57,7 @@ from mimic.ports.repositories import (
     TransactionManager,
     UserRepository,
 )
-from mimic.ports.services import Clock, PasswordHasher, SignalQueue
+from mimic.ports.services import Clock, Notifier, PasswordHasher, SignalQueue
 
 EXCHANGEINFO = (
     Path(__file__).resolve().parent.parent
@@ -132,6 +132,17 @@ class FakeTransactionManager(TransactionManager):
 
     async def rollback(self) -> None:
         self.rollbacks += 1
+
+
+class RecordingNotifier(Notifier):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    async def notify(self, user_id: str, event: str, text: str) -> None:
+        self.sent.append((user_id, event, text))
+
+    def events(self) -> list[str]:
+        return [event for _, event, _ in self.sent]
 
 
 class RecordingSignalQueue(SignalQueue):
@@ -411,7 +422,8 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
         inserted: set[str] = set()
         for intent in intents:
             key = (intent.signal_id, intent.account_id, intent.leg)
-            if key in taken or intent.id in self._rows:
+            # Without a signal (the position monitor's orders) only the id is unique.
+            if (intent.signal_id is not None and key in taken) or intent.id in self._rows:
                 continue
             taken.add(key)
             inserted.add(intent.id)
@@ -462,6 +474,9 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             stored.average_price = intent.average_price
             stored.fee = intent.fee
             stored.updated_at = intent.updated_at
+            stored.stop_loss_price = intent.stop_loss_price
+            stored.take_profit_price = intent.take_profit_price
+            stored.protection_error = intent.protection_error
             if intent.status.is_final:
                 self.leases[intent.id] = None
 

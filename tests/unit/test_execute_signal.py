@@ -14,6 +14,7 @@ import pytest
 
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
 from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.application.position_protection import PositionProtection
 from mimic.application.signal_reports import ReportSignals, account_outcome
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, User
 from mimic.domain.errors import (
@@ -46,6 +47,7 @@ from tests.fakes import (
     InMemorySettingsRepository,
     InMemorySignalRepository,
     InMemoryUserRepository,
+    RecordingNotifier,
     RecordingSignalQueue,
 )
 
@@ -93,6 +95,7 @@ class World:
     settings: InMemorySettingsRepository = field(default_factory=InMemorySettingsRepository)
     gateways: FakeGateways = field(default_factory=FakeGateways)
     tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
+    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -109,6 +112,7 @@ class World:
             self.tx,
             self.clock,
             policy,
+            PositionProtection(self.notifier),
         )
 
     async def run(self, signal: Signal, policy: ExecutionPolicy = POLICY) -> ExecutionSummary:

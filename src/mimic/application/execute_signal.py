@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, OutcomeUnknown
 from mimic.domain.market import MarketRules
@@ -19,6 +20,7 @@ from mimic.domain.orders import (
     client_order_id,
 )
 from mimic.domain.planning import PlannedLeg, plan_account_orders, skip_account
+from mimic.domain.protection import protection_percentages
 from mimic.domain.risk import PlatformRiskSettings, resolve_risk
 from mimic.domain.signal import Signal, SignalAction, SignalStatus
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
@@ -76,6 +78,7 @@ class ExecuteSignal:
         tx: TransactionManager,
         clock: Clock,
         policy: ExecutionPolicy,
+        protection: PositionProtection,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -85,6 +88,7 @@ class ExecuteSignal:
         self._tx = tx
         self._clock = clock
         self._policy = policy
+        self._protection = protection
 
     async def __call__(self, signal_id: str) -> ExecutionSummary:
         signal = await self._signals.get(signal_id)
@@ -240,6 +244,9 @@ class ExecuteSignal:
     ) -> list[OrderIntent]:
         now = self._clock.now()
         intents = []
+        tp_perc, sl_perc = protection_percentages(
+            signal.params.tp_perc, signal.params.sl_perc, user.protection
+        )
         for leg in legs:
             intent = OrderIntent(
                 id=uuid.uuid4().hex,
@@ -256,6 +263,8 @@ class ExecuteSignal:
                 created_at=now,
                 updated_at=now,
             )
+            if leg.leg is OrderLeg.ENTRY:
+                intent.tp_perc, intent.sl_perc = tp_perc, sl_perc
             if leg.skip_reason is None:
                 intent.hold_for_sending(now)
             else:
@@ -304,6 +313,7 @@ class ExecuteSignal:
                     blocker = _unfilled_close(previous)
                     if blocker is None:
                         await self._place_one(signal, intent, gateway, deadline)
+                        await self._protection.after_fill(intent, gateway)
                     elif blocker.status.is_final:
                         intent.skip(
                             "the opposite position could not be closed first", self._clock.now()

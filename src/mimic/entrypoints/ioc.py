@@ -40,6 +40,7 @@ from mimic.application.platform_admin import (
     SweepUnfinishedSignals,
 )
 from mimic.application.portfolio import ViewPortfolio
+from mimic.application.position_protection import PositionProtection
 from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
 from mimic.application.signal_reports import ReportSignals
@@ -168,6 +169,7 @@ class InteractorProvider(Provider):
         return SweepUnfinishedSignals(signals, queue, clock, grace=settings.intent_lease)
 
     execute_signal = provide(ExecuteSignal)
+    position_protection = provide(PositionProtection)
     register_user = provide(RegisterUser)
     authenticate_user = provide(AuthenticateUser)
     update_settings = provide(UpdateFollowerSettings)
