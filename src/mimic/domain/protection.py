@@ -5,7 +5,7 @@ stop never loses more than asked and a take-profit is never further away than as
 """
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from mimic.domain.errors import InvalidField
@@ -195,3 +195,34 @@ def protection_percentages(
         signal_tp if signal_tp is not None else settings.tp_perc,
         signal_sl if signal_sl is not None else settings.sl_perc,
     )
+
+
+PROTECTION_FIELDS = frozenset(
+    {
+        "tp_perc",
+        "sl_perc",
+        *(f"trailing.{name}" for name in TrailingSettings.__dataclass_fields__),
+        *(f"dca.{name}" for name in DcaSettings.__dataclass_fields__),
+    }
+)
+
+
+def change_protection(
+    current: ProtectionSettings, changes: dict[str, object]
+) -> ProtectionSettings:
+    """`current` with the fields named in `changes` (dotted: "trailing.callback_perc")
+    replaced, validated as a whole: enabling trailing needs its parameters too."""
+    unknown = sorted(set(changes) - PROTECTION_FIELDS)
+    if unknown:
+        raise InvalidField(unknown[0], "is not a protection setting")
+    top = {k: v for k, v in changes.items() if "." not in k}
+    trailing = {k.split(".", 1)[1]: v for k, v in changes.items() if k.startswith("trailing.")}
+    dca = {k.split(".", 1)[1]: v for k, v in changes.items() if k.startswith("dca.")}
+    updated = replace(
+        current,
+        **top,  # type: ignore[arg-type]
+        trailing=replace(current.trailing, **trailing),  # type: ignore[arg-type]
+        dca=replace(current.dca, **dca),  # type: ignore[arg-type]
+    )
+    validate_protection(updated)
+    return updated

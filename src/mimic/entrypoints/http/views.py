@@ -26,6 +26,21 @@ def profile(user: User, platform: PlatformRiskSettings) -> schemas.ProfileOut:
             risk_perc=user.settings.risk_perc,
             leverage=user.settings.leverage,
             paused=user.settings.paused,
+            tp_perc=user.protection.tp_perc,
+            sl_perc=user.protection.sl_perc,
+            trailing=schemas.TrailingSettingsOut(
+                enabled=user.protection.trailing.enabled,
+                activation_perc=user.protection.trailing.activation_perc,
+                callback_perc=user.protection.trailing.callback_perc,
+            ),
+            dca=schemas.DcaSettingsOut(
+                enabled=user.protection.dca.enabled,
+                trigger_drawdown_perc=user.protection.dca.trigger_drawdown_perc,
+                size_multiplier=user.protection.dca.size_multiplier,
+                max_adds=user.protection.dca.max_adds,
+                spacing_perc=user.protection.dca.spacing_perc,
+                spacing_seconds=user.protection.dca.spacing_seconds,
+            ),
         ),
         caps=schemas.CapsOut(
             max_risk_perc=risk_cap(platform, user.caps),
@@ -71,6 +86,10 @@ def order(intent: OrderIntent) -> schemas.OrderOut:
         attempts=intent.attempts,
         created_at=intent.created_at.isoformat(),
         updated_at=_iso(intent.updated_at),
+        stop_loss=intent.stop_loss_price,
+        take_profit=intent.take_profit_price,
+        protection_error=intent.protection_error,
+        parent_id=intent.parent_id,
     )
 
 
