@@ -22,6 +22,9 @@ class OrderLeg(enum.StrEnum):
     # Sent by the position monitor, not by a signal (see monitor_intent_id).
     TRAILING_STOP = "trailing_stop"
     DCA = "dca"
+    # A native TP/SL order that fired on the exchange, recorded when the monitor sees it.
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
 
 
 class IntentStatus(enum.StrEnum):

@@ -21,7 +21,12 @@ from mimic.application.bootstrap import BootstrapPlatform, BootstrapResult
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.entrypoints.ioc import build_container
-from mimic.entrypoints.worker.tasks import KEEPALIVE_TASK, SWEEP_TASK, create_broker
+from mimic.entrypoints.worker.tasks import (
+    KEEPALIVE_TASK,
+    MONITOR_TASK,
+    SWEEP_TASK,
+    create_broker,
+)
 
 log = logging.getLogger("mimic")
 
@@ -107,16 +112,19 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
 
 
 async def run_scheduler(settings: Settings) -> None:
-    """Exactly one per deployment: kicks the sweeper and a keep-alive on a timer."""
+    """Exactly one per deployment: kicks the sweeper, the position monitor and a keep-alive
+    on a timer."""
     if settings.redis_url is None:
         raise SystemExit("mimic scheduler needs MIMIC_REDIS_URL")
     broker: AsyncBroker = create_broker(settings)
     await broker.startup()
     sweep: AsyncKicker[[], None] = AsyncKicker(SWEEP_TASK, broker, labels={})
     keepalive: AsyncKicker[[], None] = AsyncKicker(KEEPALIVE_TASK, broker, labels={})
+    monitor: AsyncKicker[[], None] = AsyncKicker(MONITOR_TASK, broker, labels={})
     sweep_every = settings.sweep_interval.total_seconds()
+    monitor_every = settings.monitor_interval.total_seconds()
     loop = asyncio.get_running_loop()
-    next_sweep = next_keepalive = loop.time()
+    next_sweep = next_keepalive = next_monitor = loop.time()
     try:
         while True:
             now = loop.time()
@@ -124,10 +132,14 @@ async def run_scheduler(settings: Settings) -> None:
                 if now >= next_sweep:
                     await sweep.kiq()
                     next_sweep = now + sweep_every
+                if now >= next_monitor:
+                    await monitor.kiq()
+                    next_monitor = now + monitor_every
                 if now >= next_keepalive:
                     await keepalive.kiq()
                     next_keepalive = now + KEEPALIVE_SECONDS
-            await asyncio.sleep(min(next_sweep, next_keepalive) - loop.time() + 0.01)
+            wake = min(next_sweep, next_keepalive, next_monitor)
+            await asyncio.sleep(wake - loop.time() + 0.01)
     finally:
         await broker.shutdown()
 

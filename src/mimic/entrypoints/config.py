@@ -94,6 +94,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # Session cookie for the web UI: Secure unless the public URL is plain http.
     cookie_secure: bool | None = None
+    # Position monitor (trailing stop, DCA): how often a round runs, where its state lives.
+    monitor_interval: timedelta = timedelta(seconds=5)
+    trailing_key_prefix: str = "mimic:trailing:"
 
     @property
     def embedded(self) -> bool:
@@ -159,4 +162,6 @@ class Settings:
                 if not os.environ.get("MIMIC_COOKIE_SECURE")
                 else os.environ["MIMIC_COOKIE_SECURE"].lower() in ("1", "true", "yes")
             ),
+            monitor_interval=timedelta(seconds=_int("MIMIC_MONITOR_INTERVAL_SECONDS", 5)),
+            trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
         )

@@ -14,6 +14,7 @@ from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from taskiq import AsyncBroker
 
+from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
@@ -27,17 +28,21 @@ from mimic.entrypoints.worker.tasks import create_broker
 log = logging.getLogger(__name__)
 
 
-async def _sweep_forever(app: Litestar, interval: float) -> None:
-    """Embedded mode's scheduler: re-drive unfinished signals now and then."""
+async def _every(
+    app: Litestar,
+    interval: float,
+    job: type[SweepUnfinishedSignals] | type[MonitorPositions],
+) -> None:
+    """Embedded mode's scheduler: re-drive unfinished signals, watch positions."""
     container = app.state.dishka_container
     while True:
         await asyncio.sleep(interval)
         try:
             async with container() as request_container:
-                sweeper = await request_container.get(SweepUnfinishedSignals)
-                await sweeper()
-        except Exception:  # keep sweeping; the next round retries
-            log.exception("sweeper round failed")
+                interactor = await request_container.get(job)
+                await interactor()
+        except Exception:  # keep going; the next round retries
+            log.exception("%s round failed", job.__name__)
 
 
 def create_app(
@@ -55,18 +60,23 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await broker.startup()
-        sweeper = None
+        loops = []
         if run_worker:
-            sweeper = asyncio.create_task(
-                _sweep_forever(app, settings.sweep_interval.total_seconds())
-            )
+            loops = [
+                asyncio.create_task(
+                    _every(app, settings.sweep_interval.total_seconds(), SweepUnfinishedSignals)
+                ),
+                asyncio.create_task(
+                    _every(app, settings.monitor_interval.total_seconds(), MonitorPositions)
+                ),
+            ]
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in loops:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                    await task
             await broker.shutdown()
             await container.close()
 

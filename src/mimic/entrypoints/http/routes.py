@@ -21,6 +21,7 @@ from mimic.application.exchange_connections import (
     ReviewConnection,
 )
 from mimic.application.follower_settings import SettingsChange, UpdateFollowerSettings
+from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
@@ -360,6 +361,17 @@ class AdminController(Controller):
         )
         return views.platform_settings(
             await platform.replace(new, request_context(request, settings))
+        )
+
+    @post("/monitor/run", operation_id="run_position_monitor", status_code=200)
+    async def run_monitor(self, monitor: FromDishka[MonitorPositions]) -> schemas.MonitorRunOut:
+        """One round of the position monitor now (demos, tests, operators)."""
+        report = await monitor()
+        return schemas.MonitorRunOut(
+            positions=report.positions,
+            trailing_closes=report.trailing_closes,
+            dca_adds=report.dca_adds,
+            protection_fills=report.protection_fills,
         )
 
     @put("/paper/prices/{symbol:str}", operation_id="set_paper_price")

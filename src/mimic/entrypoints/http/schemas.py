@@ -221,3 +221,12 @@ class PaperPriceRequest(msgspec.Struct):
 class PaperPriceOut(msgspec.Struct):
     symbol: str
     price: Decimal
+
+
+class MonitorRunOut(msgspec.Struct):
+    """What one round of the position monitor did (ids of the orders it recorded)."""
+
+    positions: int
+    trailing_closes: list[str]
+    dca_adds: list[str]
+    protection_fills: list[str]
