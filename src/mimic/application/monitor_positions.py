@@ -133,6 +133,19 @@ class MonitorPositions:
             item = watched[entry.account_id]
             if item.gateway is None:
                 continue  # its positions could not be read this round
+            unsettled = [
+                c
+                for c in children[entry.id]
+                if not c.status.is_final and c.leg in (OrderLeg.TRAILING_STOP, OrderLeg.DCA)
+            ]
+            if unsettled:
+                # One order in flight per position: settle it (even if the position is gone:
+                # it may be what closed it) before anything else; the next round goes on.
+                child = unsettled[0]
+                same_leg = [c.id for c in children[entry.id] if c.leg is child.leg]
+                number = same_leg.index(child.id) + 1
+                await self._resume(entry, child, number, item.gateway, report)
+                continue
             side = PositionSide.LONG if entry.side is OrderSide.BUY else PositionSide.SHORT
             position = item.positions.get(entry.symbol)
             if position is None or position.side is not side:
@@ -146,7 +159,8 @@ class MonitorPositions:
                 entry,
                 position,
                 price,
-                item,
+                item.user,
+                item.gateway,
                 children[entry.id],
                 platform_cap=risk_cap(platform, item.user.caps),
                 report=report,
@@ -198,19 +212,13 @@ class MonitorPositions:
         entry: OrderIntent,
         position: Position,
         price: Decimal,
-        item: _Watched,
+        user: User,
+        gateway: ExchangeGateway,
         children: list[OrderIntent],
         *,
         platform_cap: Decimal,
         report: MonitorReport,
     ) -> None:
-        gateway = item.gateway
-        assert gateway is not None
-        for child in children:
-            if not child.status.is_final and child.leg in (OrderLeg.TRAILING_STOP, OrderLeg.DCA):
-                same_leg = [c.id for c in children if c.leg is child.leg]
-                await self._resume(entry, child, same_leg.index(child.id) + 1, gateway, report)
-                return  # one order in flight per position; the next round goes on
         if any(
             c.leg is OrderLeg.TRAILING_STOP and c.status is IntentStatus.FILLED for c in children
         ):
@@ -219,7 +227,7 @@ class MonitorPositions:
         if state is None:
             state = TrailingState(position.side, position.entry_price)
             await self._trailing.save(entry.id, state)
-        settings = item.user.protection
+        settings = user.protection
         if settings.trailing.enabled:
             moved = self._advance(state.with_entry(position.entry_price), price, settings)
             if moved != state:
