@@ -6,6 +6,7 @@ Fees are the default taker rate, 0.04%; numbers worked out by hand next to them.
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mimic.adapters.paper.gateway import PaperGateway
 from mimic.adapters.paper.protection import ProtectiveStatus
 from mimic.adapters.paper.venue import PaperVenue
+from mimic.adapters.price_feeds import ReplayPriceFeed, candle_prices
 from mimic.adapters.sqlalchemy import tables
 from mimic.domain.errors import DuplicateClientOrderId, OrderRejected
 from mimic.domain.orders import OrderSide
@@ -21,6 +23,7 @@ from mimic.domain.positions import PositionSide
 from tests.integration.test_paper_exchange import make_engine, make_venue, order
 
 D = Decimal
+XRP_CANDLES = Path(__file__).parent.parent / "data" / "XRPUSDT-perp-5m-2021-11-15.csv"
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
 
 
@@ -155,3 +158,25 @@ async def test_two_processes_moving_the_price_fire_a_stop_once(
             select(tables.paper_orders).where(tables.paper_orders.c.account_id == "alice")
         )
         assert [r.client_order_id for r in rows if r.reduce_only] == ["p6-sl"]
+
+
+async def test_replayed_candles_fire_a_take_profit_where_the_recording_crosses_it(
+    venue: PaperVenue, gateway: PaperGateway
+) -> None:
+    """The replay feed moves the paper price as XRP moved on 2021-11-15."""
+    prices = list(candle_prices(XRP_CANDLES))
+    replay = ReplayPriceFeed.from_csv("XRPUSDT", XRP_CANDLES, board=venue)
+    first = await replay.advance()
+    assert first == prices[0]
+    await gateway.place_market_order(order(OrderSide.BUY, "42", "XRPUSDT"))
+    await gateway.place_protective_orders("XRPUSDT", LONG, D("1.1500"), D("1.2050"), "xrp-")
+    expected = next(p for p in prices[1:] if p >= D("1.2050"))
+    steps = 1
+    while await gateway.fetch_position("XRPUSDT") is not None:
+        assert await replay.advance() is not None, "the recording ended first"
+        steps += 1
+    assert await replay.latest({"XRPUSDT"}) == {"XRPUSDT": prices[steps - 1]}
+    fill = await gateway.find_order("XRPUSDT", "xrp-tp")
+    assert fill is not None
+    assert fill.average_price == expected == prices[steps - 1]
+    assert await statuses(venue, "XRPUSDT") == {"sl": "cancelled", "tp": "triggered"}

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,14 +20,18 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from mimic.adapters.price_feeds import ReplayPriceFeed, candle_prices
 from mimic.adapters.redis.trailing import RedisTrailingStateStore
 from mimic.adapters.sqlalchemy import tables
+from mimic.domain.positions import PositionSide
+from mimic.domain.trailing import TrailingParams, TrailingState
 from mimic.ports.protection import TrailingStateStore
 from mimic.ports.services import Notifier
 from tests.fakes import RecordingNotifier
 from tests.integration.harness import Api, make_settings, running_platform
 
 D = Decimal
+XRP_CANDLES = Path(__file__).parent.parent / "data" / "XRPUSDT-perp-5m-2021-11-15.csv"
 TRAILING = {"enabled": True, "activation_perc": "2", "callback_perc": "1"}
 
 
@@ -302,3 +307,36 @@ async def test_worker_restart_in_the_middle_of_a_trailing_stop_closes_once(
         assert await client.keys(prefix + "*") == []  # discarded once the position closed
     finally:
         await client.aclose()
+
+
+async def test_trailing_stop_over_replayed_xrp_candles_closes_where_the_rule_says(
+    database_url: str,
+) -> None:
+    """A simulation: XRP's 2021-11-15 prices, one monitor round per price."""
+    trailing = {"enabled": True, "activation_perc": "1", "callback_perc": "0.5"}
+    prices = list(candle_prices(XRP_CANDLES))
+    # where the pure rule says the stop is hit, walking the same prices
+    params = TrailingParams(D(1), D("0.5"))
+    state = TrailingState(PositionSide.LONG, prices[0])
+    hit_at = next(i for i, p in enumerate(prices[1:], 1) if (state := state.advance(p, params)).hit)
+    replay = ReplayPriceFeed.from_csv("XRPUSDT", XRP_CANDLES)
+    async with running_platform(settings_for(database_url)) as api:
+        alice, _ = await api.follower("alice", trailing=trailing)
+        await api.set_price("XRPUSDT", str(await replay.advance()))
+        sent = await api.signal(symbol="XRPUSDT", action="long")
+        await api.settled_report(sent["signal_id"])
+        # 10000 x 1 % x 5 / 1.1893 = 420.42.. -> 420.4 XRP (step 0.1)
+        assert [(s, q) for s, _, q, _ in await positions(api, alice)] == [("XRPUSDT", D("420.4"))]
+        closed_at = None
+        for step_number in range(1, hit_at + 5):
+            price = await replay.advance()
+            assert price is not None
+            await api.set_price("XRPUSDT", str(price))
+            if (await monitor(api))["trailing_closes"]:
+                assert closed_at is None, "closed twice"
+                closed_at = step_number
+        assert closed_at == hit_at
+        assert await positions(api, alice) == []
+        close = (await orders(api, alice))[-1]
+        assert close["leg"] == "trailing_stop"
+        assert D(close["average_price"]) == prices[hit_at]
