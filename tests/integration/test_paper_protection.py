@@ -4,7 +4,6 @@ Fees are the default taker rate, 0.04%; numbers worked out by hand next to them.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,20 +19,12 @@ from mimic.adapters.sqlalchemy import tables
 from mimic.domain.errors import DuplicateClientOrderId, OrderRejected
 from mimic.domain.orders import OrderSide
 from mimic.domain.positions import PositionSide
-from tests.integration.test_paper_exchange import make_engine, make_venue, order
+from tests.integration.test_paper_exchange import engine, make_venue, order
 
 D = Decimal
+__all__ = ["engine"]  # the fixture, shared with the paper exchange's tests
 XRP_CANDLES = Path(__file__).parent.parent / "data" / "XRPUSDT-perp-5m-2021-11-15.csv"
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url)
-    async with engine.begin() as connection:
-        await connection.run_sync(tables.metadata.create_all)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
