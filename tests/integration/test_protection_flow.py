@@ -94,6 +94,12 @@ async def positions(api: Api, token: str) -> list[tuple[str, str, Decimal, Decim
     ]
 
 
+async def protection(api: Api, token: str) -> list[dict[str, Any]]:
+    response = await api.client.get("/api/positions/protection", headers=api.auth(token))
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
 async def monitor(api: Api) -> dict[str, Any]:
     response = await api.client.post("/api/admin/monitor/run", headers=api.auth(api.admin_token))
     assert response.status_code == 200, response.text
@@ -122,6 +128,13 @@ async def test_tp_and_sl_are_placed_and_the_stop_closes_the_position(
         # 65000 x 0.99 = 64350; 65000 x 1.02 = 66300
         assert (D(entry["stop_loss"]), D(entry["take_profit"])) == (D(64350), D(66300))
         assert entry["protection_error"] is None
+        [shown] = await protection(api, alice)
+        assert (shown["symbol"], shown["stop_loss"], shown["take_profit"]) == (
+            "BTCUSDT",
+            "64350",
+            "66300",
+        )
+        assert (shown["trailing_enabled"], shown["trailing_stop"]) == (False, None)
         assert await protective(engine, account) == [
             ("sl", "open", D(64350)),
             ("tp", "open", D(66300)),
@@ -168,6 +181,9 @@ async def test_trailing_stop_driven_step_by_step(database_url: str) -> None:
             report = await step(api, price)
             assert report["trailing_closes"] == [], price  # 66300 -> stop 65637, 67000 -> 66330
             assert await positions(api, alice) != []
+        [shown] = await protection(api, alice)
+        assert (shown["trailing_enabled"], shown["trailing_activation_price"]) == (True, "66300")
+        assert (shown["trailing_stop"], shown["trailing_best_price"]) == ("66330", "67000")
         report = await step(api, "66330")  # 67000 x 0.99: hit
         assert len(report["trailing_closes"]) == 1
         assert await positions(api, alice) == []
@@ -225,8 +241,15 @@ async def test_dca_adds_at_the_trigger_and_moves_tp_and_sl(
             ("tp", "open", D("67567.5")),
         ]
         assert notifier.events() == ["position.dca"]
+        [shown] = await protection(api, alice)
+        assert (shown["dca_enabled"], shown["dca_adds"], shown["stop_loss"]) == (
+            True,
+            1,
+            "61132.5",
+        )
         assert (await step(api, "60000"))["dca_adds"] == []  # max_adds reached; SL fires
         assert await positions(api, alice) == []
+        assert await protection(api, alice) == []
         # the stop's fill is recorded and notified once, by the round that no longer sees it
         assert (await monitor(api))["protection_fills"] == []
         *_, recorded = await orders(api, alice)

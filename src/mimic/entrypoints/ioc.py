@@ -48,6 +48,7 @@ from mimic.application.platform_admin import (
 )
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.position_protection import PositionProtection
+from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
 from mimic.application.signal_reports import ReportSignals
@@ -198,6 +199,7 @@ class InteractorProvider(Provider):
     execute_signal = provide(ExecuteSignal)
     position_protection = provide(PositionProtection)
     monitor_positions = provide(MonitorPositions)
+    view_protection = provide(ViewProtection)
     register_user = provide(RegisterUser)
     authenticate_user = provide(AuthenticateUser)
     update_settings = provide(UpdateFollowerSettings)

@@ -24,6 +24,7 @@ from mimic.application.follower_settings import SettingsChange, UpdateFollowerSe
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
+from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
 from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.application.signal_reports import ReportSignals
@@ -275,6 +276,12 @@ class PortfolioController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
     ) -> list[schemas.OrderOut]:
         return [views.order(o) for o in await portfolio.orders(request.user.id, limit)]
+
+    @get("/positions/protection", operation_id="list_position_protection")
+    async def protection(
+        self, request: AuthRequest, view: FromDishka[ViewProtection]
+    ) -> list[schemas.PositionProtectionOut]:
+        return views.position_protection(await view(request.user))
 
     @get("/balance", operation_id="get_balance")
     async def balance(

@@ -230,3 +230,25 @@ class MonitorRunOut(msgspec.Struct):
     trailing_closes: list[str]
     dca_adds: list[str]
     protection_fills: list[str]
+
+
+class PositionProtectionOut(msgspec.Struct):
+    """What protects one open position (GET /api/positions/protection)."""
+
+    exchange_account_id: str
+    exchange: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    entry_price: Decimal
+    mark_price: Decimal | None
+    entry_order_id: str
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    protection_error: str | None
+    trailing_enabled: bool
+    trailing_activation_price: Decimal | None
+    trailing_stop: Decimal | None
+    trailing_best_price: Decimal | None
+    dca_enabled: bool
+    dca_adds: int

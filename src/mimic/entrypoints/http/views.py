@@ -1,8 +1,10 @@
 """Domain objects to wire shapes; the only place that knows both."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from mimic.application.portfolio import AccountBalance, AccountPositions
+from mimic.application.protection_status import PositionProtectionStatus
 from mimic.application.signal_reports import SignalReport
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.orders import OrderIntent
@@ -171,3 +173,35 @@ def platform_settings(value: PlatformRiskSettings) -> schemas.PlatformSettingsBo
         max_risk_perc=value.max_risk_perc,
         max_leverage=value.max_leverage,
     )
+
+
+def position_protection(
+    items: list[PositionProtectionStatus],
+) -> list[schemas.PositionProtectionOut]:
+    return [
+        schemas.PositionProtectionOut(
+            exchange_account_id=item.account.id,
+            exchange=item.account.exchange,
+            symbol=item.position.symbol,
+            side=item.position.side.value,
+            quantity=item.position.quantity,
+            entry_price=item.position.entry_price,
+            mark_price=item.position.mark_price,
+            entry_order_id=item.entry_order_id,
+            stop_loss=item.stop_loss,
+            take_profit=item.take_profit,
+            protection_error=item.protection_error,
+            trailing_enabled=item.trailing_enabled,
+            trailing_activation_price=_tick_free(item.trailing_activation_price),
+            trailing_stop=_tick_free(item.trailing_stop),
+            trailing_best_price=item.trailing_best_price,
+            dca_enabled=item.dca_enabled,
+            dca_adds=item.dca_adds,
+        )
+        for item in items
+    ]
+
+
+def _tick_free(value: Decimal | None) -> Decimal | None:
+    """Computed prices without padding zeros (66330.00 -> 66330)."""
+    return None if value is None else Decimal(format(value.normalize(), "f"))
