@@ -3,6 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
+from mimic.adapters.sqlalchemy.tables import plain_decimal
 from mimic.application.portfolio import AccountBalance, AccountPositions
 from mimic.application.protection_status import PositionProtectionStatus
 from mimic.application.signal_reports import SignalReport
@@ -192,8 +193,8 @@ def position_protection(
             take_profit=item.take_profit,
             protection_error=item.protection_error,
             trailing_enabled=item.trailing_enabled,
-            trailing_activation_price=_tick_free(item.trailing_activation_price),
-            trailing_stop=_tick_free(item.trailing_stop),
+            trailing_activation_price=_plain(item.trailing_activation_price),
+            trailing_stop=_plain(item.trailing_stop),
             trailing_best_price=item.trailing_best_price,
             dca_enabled=item.dca_enabled,
             dca_adds=item.dca_adds,
@@ -202,6 +203,6 @@ def position_protection(
     ]
 
 
-def _tick_free(value: Decimal | None) -> Decimal | None:
+def _plain(value: Decimal | None) -> Decimal | None:
     """Computed prices without padding zeros (66330.00 -> 66330)."""
-    return None if value is None else Decimal(format(value.normalize(), "f"))
+    return None if value is None else plain_decimal(value)
