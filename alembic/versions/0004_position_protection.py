@@ -52,6 +52,9 @@ def upgrade() -> None:
         for name, type_ in _INTENT_COLUMNS:
             batch.add_column(sa.Column(name, type_, nullable=True))
         batch.create_index(op.f("ix_order_intents_parent_id"), ["parent_id"])
+        batch.create_index(
+            op.f("ix_order_intents_account_symbol_created"), ["account_id", "symbol", "created_at"]
+        )
     op.create_table(
         "paper_protective_orders",
         sa.Column("id", sa.String(32), nullable=False),
@@ -89,6 +92,7 @@ def downgrade() -> None:
     # Orders the monitor sent have no signal: they cannot stay in the older schema.
     op.execute("DELETE FROM order_intents WHERE signal_id IS NULL")
     with op.batch_alter_table("order_intents") as batch:
+        batch.drop_index(op.f("ix_order_intents_account_symbol_created"))
         batch.drop_index(op.f("ix_order_intents_parent_id"))
         for name, _ in reversed(_INTENT_COLUMNS):
             batch.drop_column(name)

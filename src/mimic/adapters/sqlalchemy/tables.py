@@ -231,6 +231,8 @@ order_intents = Table(
     Column("protection_error", Text),
     UniqueConstraint("signal_id", "account_id", "leg", name="uq_order_intents_signal_account_leg"),
     Index("ix_order_intents_user_created", "user_id", "created_at"),
+    # The position monitor reads the latest entry per account and symbol every round.
+    Index("ix_order_intents_account_symbol_created", "account_id", "symbol", "created_at"),
 )
 
 audit_events = Table(
