@@ -14,12 +14,17 @@ from mimic.adapters.price_feeds import PriceFeedsByExchange
 from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
 from mimic.application.position_protection import PositionProtection
 from mimic.domain.errors import InsufficientMargin
-from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg
-from mimic.domain.protection import DcaSettings, ProtectionSettings, TrailingSettings
+from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderRequest, OrderSide
+from mimic.domain.protection import (
+    DcaSettings,
+    ProtectionSettings,
+    TrailingSettings,
+    protective_prefix,
+)
 from mimic.domain.signal import SignalAction
 from tests.fakes import DictPriceFeed, InMemoryPositionIntentRepository
 from tests.unit.test_execute_signal import PAST_THE_LEASE, POLICY, Follower, WorkerCrashed, World
-from tests.unit.test_signal_protection import with_protection
+from tests.unit.test_signal_protection import signal_with, with_protection
 
 D = Decimal
 TRAILING = ProtectionSettings(trailing=TrailingSettings(True, D(2), D(1)))
@@ -161,3 +166,29 @@ async def test_the_monitor_leaves_followers_without_trailing_or_dca_alone(watch:
     await watch.round_at("70000", alice)
     assert len(alice.exchange.calls) == calls
     assert await watch.trailing.load("anything") is None
+
+
+async def test_a_native_stop_that_fired_is_recorded_and_its_other_leg_cancelled(
+    watch: Watch,
+) -> None:
+    world = watch.world
+    alice = await world.follower("alice")
+    await with_protection(world, alice, TRAILING)
+    await world.run(await signal_with(world, tp="10", sl="1"))  # SL 64350, TP 71500
+    [entry] = [i for i in world.intents.all() if i.leg is OrderLeg.ENTRY]
+    prefix = protective_prefix(entry.client_order_id)
+    await watch.round_at("65000", alice)  # watched from now on
+    # the exchange fires the stop itself and leaves the take-profit behind, as Binance does
+    alice.exchange.protective["BTCUSDT"] = [(prefix + "tp", D(71500))]
+    alice.exchange.set_mark_price("BTCUSDT", D(64000))
+    await alice.exchange.place_market_order(
+        OrderRequest("BTCUSDT", OrderSide.SELL, D("0.007"), prefix + "sl", reduce_only=True)
+    )
+    await watch.round_at("64000", alice)
+    [recorded] = watch.legs(OrderLeg.STOP_LOSS)
+    assert (recorded.status, recorded.average_price) == (IntentStatus.FILLED, D(64000))
+    assert recorded.reason == "stop-loss hit: trigger 64350, filled at 64000"
+    assert "BTCUSDT" not in alice.exchange.protective
+    assert world.notifier.events() == ["position.stop_loss"]
+    await watch.round_at("63000", alice)  # recorded and notified once
+    assert world.notifier.events() == ["position.stop_loss"]

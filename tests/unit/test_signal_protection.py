@@ -160,9 +160,25 @@ async def test_close_and_flip_cancel_the_remaining_protection(world: World) -> N
     await world.run(close)
     assert "BTCUSDT" not in alice.exchange.protective
     order = [c for c, s in alice.exchange.calls if c.endswith("protective")]
+    # each entry first clears what an earlier position may have left (an exchange does
+    # not cancel the other leg when a TP/SL fires), then places its own
     assert order == [
+        "cancel_protective",  # entry
         "place_protective",
-        "cancel_protective",
+        "cancel_protective",  # the flip's close
+        "cancel_protective",  # the flip's entry
         "place_protective",
-        "cancel_protective",
+        "cancel_protective",  # close
+    ]
+
+
+async def test_an_entry_first_cancels_what_an_earlier_position_left_behind(world: World) -> None:
+    alice = await world.follower("alice")
+    # a take-profit that outlived its position: its stop fired, the exchange kept it
+    alice.exchange.protective["BTCUSDT"] = [("mp-old-tp", D(70000))]
+    signal = await signal_with(world, sl="1")
+    await world.run(signal)
+    [entry] = await world.legs(signal, alice)
+    assert alice.exchange.protective["BTCUSDT"] == [
+        (protective_prefix(entry.client_order_id) + "sl", D("64350.0"))
     ]

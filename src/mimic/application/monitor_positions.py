@@ -552,7 +552,7 @@ class MonitorPositions:
                 if fill is None:
                     continue
                 name = "stop-loss" if kind == "sl" else "take-profit"
-                why = f"{name} hit: trigger {price}, filled at {fill.average_price}"
+                why = f"{name} hit: trigger {_plain(price)}, filled at {fill.average_price}"
                 record = self._child(
                     entry, leg, 1, fill.side, fill.quantity, reduce_only=True, reason=why
                 )
@@ -565,7 +565,10 @@ class MonitorPositions:
                         entry.user_id, event, f"{entry.symbol} position closed: {why}"
                     )
                 break
-        await self._trailing.discard(entry.id)
+        # Exchanges leave the other leg open when a TP/SL fires; nothing may outlive the
+        # position (until the exchange confirms, the next round tries again).
+        if await self._protection.release(entry, gateway):
+            await self._trailing.discard(entry.id)
 
 
 def _plain(value: Decimal | None) -> str:

@@ -36,7 +36,13 @@ class PositionProtection:
         if intent.leg is OrderLeg.CLOSE:
             await self.release(intent, gateway)
         elif intent.leg is OrderLeg.ENTRY and intent.average_price is not None:
-            await self.protect(intent, gateway, entry_price=intent.average_price)
+            # Exchanges do not cancel the other leg when a TP/SL fires: a leftover
+            # closePosition order of an earlier position would close this one.
+            released = await self.release(intent, gateway)
+            leftover = intent.protection_error
+            protected = await self.protect(intent, gateway, entry_price=intent.average_price)
+            if protected and not released:
+                intent.protection_error = leftover
 
     async def protect(
         self,
@@ -85,11 +91,15 @@ class PositionProtection:
         entry.protection_error = None
         return True
 
-    async def release(self, close: OrderIntent, gateway: ExchangeGateway) -> None:
-        """After a close: whatever TP/SL is left on the symbol goes (idempotent)."""
+    async def release(self, order: OrderIntent, gateway: ExchangeGateway) -> bool:
+        """Whatever TP/SL of Mimic is left on the order's symbol goes (idempotent).
+
+        Returns False, with the reason on `order`, when the exchange did not confirm it.
+        """
         try:
-            await gateway.cancel_protective_orders(close.symbol)
+            await gateway.cancel_protective_orders(order.symbol)
         except ExchangeError as exc:
-            # A leftover closes a position or nothing (reduce-only): shown, not fatal.
-            close.protection_error = f"take-profit / stop-loss not cancelled: {exc.reason}"
-            log.warning("%s: %s", close.client_order_id, close.protection_error)
+            order.protection_error = f"take-profit / stop-loss not cancelled: {exc.reason}"
+            log.warning("%s: %s", order.client_order_id, order.protection_error)
+            return False
+        return True
