@@ -24,7 +24,7 @@ from mimic.domain.protection import (
 from mimic.domain.signal import SignalAction
 from tests.fakes import DictPriceFeed, InMemoryPositionIntentRepository
 from tests.unit.test_execute_signal import PAST_THE_LEASE, POLICY, Follower, WorkerCrashed, World
-from tests.unit.test_signal_protection import signal_with, with_protection
+from tests.unit.test_signal_protection import RefusingProtection, signal_with, with_protection
 
 D = Decimal
 TRAILING = ProtectionSettings(trailing=TrailingSettings(True, D(2), D(1)))
@@ -192,3 +192,27 @@ async def test_a_native_stop_that_fired_is_recorded_and_its_other_leg_cancelled(
     assert world.notifier.events() == ["position.stop_loss"]
     await watch.round_at("63000", alice)  # recorded and notified once
     assert world.notifier.events() == ["position.stop_loss"]
+
+
+async def test_protection_that_failed_is_retried_quietly_until_it_is_on(watch: Watch) -> None:
+    world = watch.world
+    alice = await world.follower("alice")
+    await with_protection(world, alice, TRAILING)
+    refusing = RefusingProtection(mark_prices=alice.exchange.mark_prices)
+    world.gateways.add(alice.account.id, refusing)
+    await world.run(await signal_with(world, sl="1"))
+    assert world.notifier.events() == ["position.protection_failed"]
+    await watch.round_at("65000")
+    await watch.round_at("65000")
+    assert world.notifier.events() == ["position.protection_failed"]  # not again and again
+
+    refusing.refuse = False  # the exchange's algo endpoint is back
+    await watch.round_at("65000")
+    [entry] = [i for i in world.intents.all() if i.leg is OrderLeg.ENTRY]
+    assert (entry.stop_loss_price, entry.protection_error) == (D("64350.00"), None)
+    assert refusing.protective["BTCUSDT"] == [
+        (protective_prefix(entry.client_order_id) + "sl", D("64350.00"))
+    ]
+    assert world.notifier.events() == ["position.protection_failed", "position.protected"]
+    await watch.round_at("65000")
+    assert world.notifier.events() == ["position.protection_failed", "position.protected"]

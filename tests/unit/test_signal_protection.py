@@ -69,7 +69,7 @@ async def test_entry_with_tp_and_sl_is_protected_on_the_exchange(world: World) -
     assert (entry.tp_perc, entry.sl_perc, entry.protection_error) == (D(2), D(1), None)
     # placed after the fill, never before
     calls = [c for c, _ in alice.exchange.calls if c in ("place", "place_protective")]
-    assert calls == ["place", "place_protective"]
+    assert calls == ["place", "place_protective", "place_protective"]  # one leg each
 
 
 async def test_follower_defaults_apply_when_the_signal_has_none(world: World) -> None:
@@ -95,6 +95,10 @@ async def test_no_tp_or_sl_means_no_protective_orders(world: World) -> None:
 
 
 class RefusingProtection(FakeExchange):
+    """Its conditional-order endpoint is down until `refuse` is set to False."""
+
+    refuse = True
+
     async def place_protective_orders(
         self,
         symbol: str,
@@ -103,7 +107,11 @@ class RefusingProtection(FakeExchange):
         take_profit: Decimal | None,
         client_order_id_prefix: str,
     ) -> list[str]:
-        raise ExchangeUnavailable("algo order endpoint down")
+        if self.refuse:
+            raise ExchangeUnavailable("algo order endpoint down")
+        return await super().place_protective_orders(
+            symbol, position_side, stop_loss, take_profit, client_order_id_prefix
+        )
 
 
 async def test_a_failure_to_protect_is_recorded_and_notified(world: World) -> None:
@@ -164,7 +172,8 @@ async def test_close_and_flip_cancel_the_remaining_protection(world: World) -> N
     # not cancel the other leg when a TP/SL fires), then places its own
     assert order == [
         "cancel_protective",  # entry
-        "place_protective",
+        "place_protective",  # its stop
+        "place_protective",  # its take-profit
         "cancel_protective",  # the flip's close
         "cancel_protective",  # the flip's entry
         "place_protective",

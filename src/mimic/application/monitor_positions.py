@@ -57,6 +57,7 @@ TRAILING_STOP_EVENT = "position.trailing_stop"
 DCA_EVENT = "position.dca"
 STOP_LOSS_EVENT = "position.stop_loss"
 TAKE_PROFIT_EVENT = "position.take_profit"
+PROTECTED_EVENT = "position.protected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +224,12 @@ class MonitorPositions:
             c.leg is OrderLeg.TRAILING_STOP and c.status is IntentStatus.FILLED for c in children
         ):
             return  # closed by its trailing stop; what is open now is someone else's
+        if (
+            entry.protection_error is not None
+            and entry.stop_loss_price is None
+            and entry.take_profit_price is None
+        ):
+            await self._retry_protection(entry, position, children, gateway)
         state = await self._trailing.load(entry.id)
         if state is None:
             state = TrailingState(position.side, position.entry_price)
@@ -243,6 +250,35 @@ class MonitorPositions:
             await self._maybe_add(
                 entry, position, price, params, children, gateway, platform_cap, report
             )
+
+    async def _retry_protection(
+        self,
+        entry: OrderIntent,
+        position: Position,
+        children: list[OrderIntent],
+        gateway: ExchangeGateway,
+    ) -> None:
+        """TP/SL that could not be placed after the entry: tried again every round
+        (quietly: the failure was notified), and the follower told once they are on."""
+        revision = sum(
+            1 for c in children if c.leg is OrderLeg.DCA and c.status is IntentStatus.FILLED
+        )
+        if not await self._protection.protect(
+            entry,
+            gateway,
+            entry_price=position.entry_price,
+            revision=revision,
+            notify_failure=False,
+        ):
+            return
+        await self._position_intents.save_protection([entry])
+        await self._tx.commit()
+        await self._notifier.notify(
+            entry.user_id,
+            PROTECTED_EVENT,
+            f"{entry.symbol} position now protected: stop-loss "
+            f"{_plain(entry.stop_loss_price)}, take-profit {_plain(entry.take_profit_price)}",
+        )
 
     @staticmethod
     def _advance(

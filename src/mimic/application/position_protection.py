@@ -51,11 +51,13 @@ class PositionProtection:
         *,
         entry_price: Decimal,
         revision: int = 0,
+        notify_failure: bool = True,
     ) -> bool:
         """Place the entry's TP/SL around `entry_price`; records the outcome on `entry`.
 
         `revision` > 0 re-places them after a DCA add (the old ones must be cancelled
-        first). Returns whether the position is protected as asked.
+        first). Returns whether the position is protected as asked; a failure is notified
+        unless `notify_failure` is False (a retry of a failure already notified).
         """
         if entry.tp_perc is None and entry.sl_perc is None:
             return True
@@ -71,20 +73,24 @@ class PositionProtection:
             )
             check_protective_prices(side, await gateway.fetch_mark_price(entry.symbol), prices)
             prefix = protective_prefix(entry.client_order_id, revision)
-            # A duplicate id: an earlier attempt of this very step placed them already.
-            with contextlib.suppress(DuplicateClientOrderId):
-                await gateway.place_protective_orders(
-                    entry.symbol, side, prices.stop_loss, prices.take_profit, prefix
-                )
+            # One leg per request: after a partial earlier attempt, the leg it placed
+            # answers "duplicate id" and the other one is still placed.
+            for stop, take in ((prices.stop_loss, None), (None, prices.take_profit)):
+                if stop is None and take is None:
+                    continue
+                with contextlib.suppress(DuplicateClientOrderId):
+                    await gateway.place_protective_orders(entry.symbol, side, stop, take, prefix)
         except (ExchangeError, InvalidField) as exc:
             reason = exc.reason if isinstance(exc, ExchangeError) else str(exc)
             entry.protection_error = f"take-profit / stop-loss not placed: {reason}"
             log.warning("%s: %s", entry.client_order_id, entry.protection_error)
-            await self._notifier.notify(
-                entry.user_id,
-                PROTECTION_FAILED,
-                f"Your {side} {entry.symbol} position is NOT protected: {entry.protection_error}",
-            )
+            if notify_failure:
+                await self._notifier.notify(
+                    entry.user_id,
+                    PROTECTION_FAILED,
+                    f"Your {side} {entry.symbol} position is NOT protected: "
+                    f"{entry.protection_error}",
+                )
             return False
         entry.stop_loss_price = prices.stop_loss
         entry.take_profit_price = prices.take_profit
