@@ -18,6 +18,30 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def follower_settings(user: User) -> schemas.FollowerSettingsOut:
+    protection = user.protection
+    return schemas.FollowerSettingsOut(
+        risk_perc=user.settings.risk_perc,
+        leverage=user.settings.leverage,
+        paused=user.settings.paused,
+        tp_perc=protection.tp_perc,
+        sl_perc=protection.sl_perc,
+        trailing=schemas.TrailingSettingsOut(
+            enabled=protection.trailing.enabled,
+            activation_perc=protection.trailing.activation_perc,
+            callback_perc=protection.trailing.callback_perc,
+        ),
+        dca=schemas.DcaSettingsOut(
+            enabled=protection.dca.enabled,
+            trigger_drawdown_perc=protection.dca.trigger_drawdown_perc,
+            size_multiplier=protection.dca.size_multiplier,
+            max_adds=protection.dca.max_adds,
+            spacing_perc=protection.dca.spacing_perc,
+            spacing_seconds=protection.dca.spacing_seconds,
+        ),
+    )
+
+
 def profile(user: User, platform: PlatformRiskSettings) -> schemas.ProfileOut:
     return schemas.ProfileOut(
         id=user.id,
@@ -25,26 +49,7 @@ def profile(user: User, platform: PlatformRiskSettings) -> schemas.ProfileOut:
         email=user.email,
         role=user.role.value,
         active=user.active,
-        settings=schemas.FollowerSettingsOut(
-            risk_perc=user.settings.risk_perc,
-            leverage=user.settings.leverage,
-            paused=user.settings.paused,
-            tp_perc=user.protection.tp_perc,
-            sl_perc=user.protection.sl_perc,
-            trailing=schemas.TrailingSettingsOut(
-                enabled=user.protection.trailing.enabled,
-                activation_perc=user.protection.trailing.activation_perc,
-                callback_perc=user.protection.trailing.callback_perc,
-            ),
-            dca=schemas.DcaSettingsOut(
-                enabled=user.protection.dca.enabled,
-                trigger_drawdown_perc=user.protection.dca.trigger_drawdown_perc,
-                size_multiplier=user.protection.dca.size_multiplier,
-                max_adds=user.protection.dca.max_adds,
-                spacing_perc=user.protection.dca.spacing_perc,
-                spacing_seconds=user.protection.dca.spacing_seconds,
-            ),
-        ),
+        settings=follower_settings(user),
         caps=schemas.CapsOut(
             max_risk_perc=risk_cap(platform, user.caps),
             max_leverage=leverage_cap(platform, user.caps),
