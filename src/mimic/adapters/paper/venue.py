@@ -147,6 +147,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         self._place_orders = Coalescer[tuple[str, OrderRequest], OrderFill](self._orders_batch)
         self._set_leverages = Coalescer[tuple[str, str, int], None](self._leverage_batch)
         self._read_marks = Coalescer[str, Decimal](self._marks_batch)
+        self._cancel_protection = Coalescer[tuple[str, str], None](self._cancel_protection_batch)
 
     # PaperMarket and SymbolCatalog
 
@@ -299,18 +300,32 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         return [str(row["id"]) for row in rows]
 
     async def cancel_protective_orders(self, account_id: str, symbol: str) -> None:
+        """Every entry and close of a fan-out asks this: batched like the orders."""
         self._listing(symbol)
+        await self._cancel_protection((account_id, symbol))
+
+    async def _cancel_protection_batch(
+        self, items: Sequence[tuple[str, str]]
+    ) -> list[Exception | None]:
         t = paper_protective_orders.c
         async with self._sessions.begin() as session:
             await session.execute(
-                update(paper_protective_orders)
-                .where(
-                    t.account_id == account_id,
-                    t.symbol == symbol,
+                update(paper_protective_orders).where(
+                    t.account_id == bindparam("b_account"),
+                    t.symbol == bindparam("b_symbol"),
                     t.status == ProtectiveStatus.OPEN.value,
-                )
-                .values(status=ProtectiveStatus.CANCELLED.value, updated_at=self._clock.now())
+                ),
+                [
+                    {
+                        "b_account": account_id,
+                        "b_symbol": symbol,
+                        "status": ProtectiveStatus.CANCELLED.value,
+                        "updated_at": self._clock.now(),
+                    }
+                    for account_id, symbol in sorted(set(items))
+                ],
             )
+        return [None for _ in items]
 
     async def protective_orders(
         self, account_id: str, symbol: str, *, only_open: bool = True
