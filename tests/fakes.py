@@ -40,13 +40,21 @@ from mimic.domain.errors import (
 )
 from mimic.domain.market import MarketRules
 from mimic.domain.messages import Message, MessageThread, ThreadSummary
-from mimic.domain.orders import IntentStatus, OrderFill, OrderIntent, OrderRequest, OrderSide
+from mimic.domain.orders import (
+    IntentStatus,
+    OrderFill,
+    OrderIntent,
+    OrderLeg,
+    OrderRequest,
+    OrderSide,
+)
 from mimic.domain.password_reset import PasswordResetToken
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus, key_expires
 from mimic.ports.accounts import MessageRepository, PasswordResetTokens
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways, PaperMarket, SymbolCatalog
+from mimic.ports.protection import PositionIntentRepository, PriceFeed
 from mimic.ports.repositories import (
     AuditLog,
     ExchangeAccountRepository,
@@ -57,7 +65,7 @@ from mimic.ports.repositories import (
     TransactionManager,
     UserRepository,
 )
-from mimic.ports.services import Clock, PasswordHasher, SignalQueue
+from mimic.ports.services import Clock, Notifier, PasswordHasher, SignalQueue
 
 EXCHANGEINFO = (
     Path(__file__).resolve().parent.parent
@@ -132,6 +140,17 @@ class FakeTransactionManager(TransactionManager):
 
     async def rollback(self) -> None:
         self.rollbacks += 1
+
+
+class RecordingNotifier(Notifier):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    async def notify(self, user_id: str, event: str, text: str) -> None:
+        self.sent.append((user_id, event, text))
+
+    def events(self) -> list[str]:
+        return [event for _, event, _ in self.sent]
 
 
 class RecordingSignalQueue(SignalQueue):
@@ -411,7 +430,8 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
         inserted: set[str] = set()
         for intent in intents:
             key = (intent.signal_id, intent.account_id, intent.leg)
-            if key in taken or intent.id in self._rows:
+            # Without a signal (the position monitor's orders) only the id is unique.
+            if (intent.signal_id is not None and key in taken) or intent.id in self._rows:
                 continue
             taken.add(key)
             inserted.add(intent.id)
@@ -462,6 +482,9 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             stored.average_price = intent.average_price
             stored.fee = intent.fee
             stored.updated_at = intent.updated_at
+            stored.stop_loss_price = intent.stop_loss_price
+            stored.take_profit_price = intent.take_profit_price
+            stored.protection_error = intent.protection_error
             if intent.status.is_final:
                 self.leases[intent.id] = None
 
@@ -574,6 +597,58 @@ class InMemoryMessageRepository(MessageRepository):
             for m in self._messages
             if user_id in (None, self._threads[m.thread_id].user_id)
         )
+
+
+class InMemoryPositionIntentRepository(PositionIntentRepository):
+    """The position monitor's view of the same rows as an InMemoryOrderIntentRepository."""
+
+    def __init__(self, intents: InMemoryOrderIntentRepository) -> None:
+        self._intents = intents
+
+    async def latest_entries(self, account_ids: Collection[str]) -> list[OrderIntent]:
+        latest: dict[tuple[str, str], OrderIntent] = {}
+        for intent in self._intents._rows.values():
+            if (
+                intent.account_id in account_ids
+                and intent.leg is OrderLeg.ENTRY
+                and intent.status is IntentStatus.FILLED
+            ):
+                key = (intent.account_id, intent.symbol)
+                if key not in latest or latest[key].created_at < intent.created_at:
+                    latest[key] = intent
+        return copy.deepcopy([latest[k] for k in sorted(latest)])
+
+    async def children(self, parent_ids: Collection[str]) -> list[OrderIntent]:
+        found = [i for i in self._intents._rows.values() if i.parent_id in parent_ids]
+        return copy.deepcopy(sorted(found, key=lambda i: (i.created_at, i.id)))
+
+    async def add_if_absent(self, intent: OrderIntent, *, lease_until: datetime | None) -> bool:
+        if intent.id in self._intents._rows:
+            return False
+        self._intents._rows[intent.id] = copy.deepcopy(intent)
+        held = intent.status is IntentStatus.SUBMITTING
+        self._intents.leases[intent.id] = lease_until if held else None
+        return True
+
+    async def save_protection(self, entries: Sequence[OrderIntent]) -> None:
+        for entry in entries:
+            stored = self._intents._rows[entry.id]
+            stored.stop_loss_price = entry.stop_loss_price
+            stored.take_profit_price = entry.take_profit_price
+            stored.protection_error = entry.protection_error
+
+
+class DictPriceFeed(PriceFeed):
+    """Prices set by the test; every symbol counts as followed."""
+
+    def __init__(self, prices: Mapping[str, Decimal] | None = None) -> None:
+        self.prices: dict[str, Decimal] = dict(prices or {})
+
+    async def subscribe(self, symbols: Collection[str]) -> None:
+        """Nothing to subscribe to."""
+
+    async def latest(self, symbols: Collection[str]) -> dict[str, Decimal]:
+        return {s: self.prices[s] for s in symbols if s in self.prices}
 
 
 class InMemorySettingsRepository(SettingsRepository):

@@ -15,6 +15,7 @@ import pytest
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.application.position_protection import PositionProtection
 from mimic.application.signal_reports import ReportSignals, account_outcome
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, User
 from mimic.domain.errors import (
@@ -47,6 +48,7 @@ from tests.fakes import (
     InMemorySettingsRepository,
     InMemorySignalRepository,
     InMemoryUserRepository,
+    RecordingNotifier,
     RecordingSignalQueue,
 )
 from tests.payment_fakes import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
@@ -101,6 +103,7 @@ class World:
     subscriptions: InMemorySubscriptionRepository = field(
         default_factory=InMemorySubscriptionRepository
     )
+    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -118,6 +121,7 @@ class World:
             self.clock,
             policy,
             SubscriptionGate(self.payment_settings, self.subscriptions, self.clock),
+            PositionProtection(self.notifier),
         )
 
     async def run(self, signal: Signal, policy: ExecutionPolicy = POLICY) -> ExecutionSummary:

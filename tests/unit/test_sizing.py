@@ -471,5 +471,5 @@ def test_client_order_id_differs_per_signal_account_and_leg() -> None:
         for account in ("a1", "a2")
         for leg in OrderLeg
     }
-    assert len(ids) == 8
+    assert len(ids) == 2 * 2 * len(OrderLeg)
     assert all(BINANCE_CLIENT_ID.fullmatch(i) for i in ids)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from mimic.application.payment_settings import SubscriptionGate
+from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, OutcomeUnknown
 from mimic.domain.market import MarketRules
@@ -22,6 +23,7 @@ from mimic.domain.orders import (
 )
 from mimic.domain.payments import NO_SUBSCRIPTION_REASON, skip_entries
 from mimic.domain.planning import PlannedLeg, plan_account_orders, skip_account
+from mimic.domain.protection import protection_percentages
 from mimic.domain.risk import PlatformRiskSettings, resolve_risk
 from mimic.domain.signal import Signal, SignalAction, SignalStatus
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
@@ -82,6 +84,7 @@ class ExecuteSignal:
         clock: Clock,
         policy: ExecutionPolicy,
         subscription_gate: SubscriptionGate,
+        protection: PositionProtection,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -92,6 +95,7 @@ class ExecuteSignal:
         self._clock = clock
         self._policy = policy
         self._subscription_gate = subscription_gate
+        self._protection = protection
 
     async def __call__(self, signal_id: str) -> ExecutionSummary:
         signal = await self._signals.get(signal_id)
@@ -305,6 +309,9 @@ class ExecuteSignal:
     ) -> list[OrderIntent]:
         now = self._clock.now()
         intents = []
+        tp_perc, sl_perc = protection_percentages(
+            signal.params.tp_perc, signal.params.sl_perc, user.protection
+        )
         for leg in legs:
             intent = OrderIntent(
                 id=secrets.token_hex(16),  # as uuid4().hex, a fifth of the time
@@ -321,6 +328,8 @@ class ExecuteSignal:
                 created_at=now,
                 updated_at=now,
             )
+            if leg.leg is OrderLeg.ENTRY:
+                intent.tp_perc, intent.sl_perc = tp_perc, sl_perc
             if leg.skip_reason is None:
                 intent.hold_for_sending(now)
             else:
@@ -393,6 +402,7 @@ class ExecuteSignal:
                 blocker = _unfilled_close(previous)
                 if blocker is None:
                     await self._place_one(signal, intent, gateway, deadline)
+                    await self._protection.after_fill(intent, gateway)
                 elif blocker.status.is_final:
                     intent.skip(
                         "the opposite position could not be closed first", self._clock.now()

@@ -1,9 +1,10 @@
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
 from mimic.domain.accounts import User
 from mimic.domain.errors import NotFound
+from mimic.domain.protection import change_protection
 from mimic.domain.risk import FollowerRiskSettings, validate_follower_settings
 from mimic.ports.repositories import (
     AuditLog,
@@ -24,6 +25,8 @@ class SettingsChange:
     values: FollowerRiskSettings
     given: frozenset[str]
     context: RequestContext = SYSTEM
+    # Protection fields given, by dotted name ("trailing.callback_perc"); None = unset.
+    protection: dict[str, object] = field(default_factory=dict)
 
 
 class UpdateFollowerSettings:
@@ -55,7 +58,9 @@ class UpdateFollowerSettings:
             await self._settings.get_platform_risk(),
             user.caps,
         )
+        protection = change_protection(user.protection, change.protection)
         user.settings = replace(user.settings, **updates)
+        user.protection = protection
         await self._users.save(user)
         await self._audit.record(
             audit_event(
@@ -64,6 +69,7 @@ class UpdateFollowerSettings:
                 "settings.follower_changed",
                 target=f"user:{user.id}",
                 **{name: str(value) for name, value in updates.items()},
+                **{name: str(value) for name, value in change.protection.items()},
             )
         )
         await self._tx.commit()

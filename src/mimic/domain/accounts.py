@@ -4,6 +4,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mimic.domain.protection import ProtectionSettings
 from mimic.domain.risk import FollowerRiskSettings, UserCaps
 
 PAPER_EXCHANGE = "paper"
@@ -34,6 +35,7 @@ class User:
     locked_until: datetime | None = None
     # Soft delete: the row (and its trade history) stays, the person can no longer sign in.
     deleted_at: datetime | None = None
+    protection: ProtectionSettings = field(default_factory=ProtectionSettings)
 
     @property
     def is_admin(self) -> bool:

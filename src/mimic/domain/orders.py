@@ -19,6 +19,12 @@ class OrderLeg(enum.StrEnum):
 
     CLOSE = "close"
     ENTRY = "entry"
+    # Sent by the position monitor, not by a signal (see monitor_intent_id).
+    TRAILING_STOP = "trailing_stop"
+    DCA = "dca"
+    # A native TP/SL order that fired on the exchange, recorded when the monitor sees it.
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
 
 
 class IntentStatus(enum.StrEnum):
@@ -43,6 +49,17 @@ def client_order_id(signal_id: str, account_id: str, leg: OrderLeg) -> str:
     """
     digest = hashlib.sha256(f"{signal_id}:{account_id}:{leg.value}".encode()).hexdigest()
     return CLIENT_ORDER_ID_PREFIX + digest[:28]
+
+
+def monitor_intent_id(parent_intent_id: str, leg: OrderLeg, number: int = 1) -> str:
+    """Deterministic id of an order the position monitor sends for the position that the
+    entry `parent_intent_id` opened: two workers, or one restarted, agree on it, so the
+    order is stored (and sent) once."""
+    return hashlib.sha256(f"{parent_intent_id}:{leg.value}:{number}".encode()).hexdigest()[:32]
+
+
+def monitor_client_order_id(intent_id: str) -> str:
+    return CLIENT_ORDER_ID_PREFIX + intent_id[:28]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +90,7 @@ class OrderFill:
 @dataclass(slots=True)
 class OrderIntent:
     id: str
-    signal_id: str
+    signal_id: str | None
     account_id: str
     user_id: str
     leg: OrderLeg
@@ -92,6 +109,14 @@ class OrderIntent:
     average_price: Decimal | None = None
     fee: Decimal | None = None
     updated_at: datetime | None = field(default=None)
+    # Position protection: the entry an order of the position monitor belongs to; an
+    # entry's TP/SL percentages, the prices placed on the exchange, or why that failed.
+    parent_id: str | None = None
+    tp_perc: Decimal | None = None
+    sl_perc: Decimal | None = None
+    stop_loss_price: Decimal | None = None
+    take_profit_price: Decimal | None = None
+    protection_error: str | None = None
 
     def hold_for_sending(self, now: datetime) -> None:
         """First attempt, taken by whoever planned it (the lease is the repository's)."""

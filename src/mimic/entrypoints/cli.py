@@ -24,6 +24,7 @@ from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.runtime import tune_garbage_collector
 from mimic.entrypoints.worker.tasks import (
     KEEPALIVE_TASK,
+    MONITOR_TASK,
     SUBSCRIPTION_EXPIRY_TASK,
     SWEEP_TASK,
     create_broker,
@@ -115,8 +116,8 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
 
 
 async def run_scheduler(settings: Settings) -> None:
-    """Exactly one per deployment: kicks the sweeper, the subscription expiry job and a
-    keep-alive on a timer."""
+    """Exactly one per deployment: kicks the sweeper, the position monitor, the subscription
+    expiry job and a keep-alive on a timer."""
     if settings.redis_url is None:
         raise SystemExit("mimic scheduler needs MIMIC_REDIS_URL")
     broker: AsyncBroker = create_broker(settings)
@@ -128,6 +129,7 @@ async def run_scheduler(settings: Settings) -> None:
             AsyncKicker(SUBSCRIPTION_EXPIRY_TASK, broker, labels={}),
             settings.subscription_check_interval.total_seconds(),
         ),
+        (AsyncKicker(MONITOR_TASK, broker, labels={}), settings.monitor_interval.total_seconds()),
     ]
     loop = asyncio.get_running_loop()
     next_at = [loop.time()] * len(periodic)

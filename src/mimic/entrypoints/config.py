@@ -114,6 +114,9 @@ class Settings:
     require_subscription: bool = False
     referral_commission_perc: Decimal = Decimal(10)
     subscription_check_interval: timedelta = timedelta(seconds=60)
+    # Position monitor (trailing stop, DCA): how often a round runs, where its state lives.
+    monitor_interval: timedelta = timedelta(seconds=5)
+    trailing_key_prefix: str = "mimic:trailing:"
 
     @property
     def embedded(self) -> bool:
@@ -195,4 +198,6 @@ class Settings:
             subscription_check_interval=timedelta(
                 seconds=_int("MIMIC_SUBSCRIPTION_CHECK_SECONDS", 60)
             ),
+            monitor_interval=timedelta(seconds=_int("MIMIC_MONITOR_INTERVAL_SECONDS", 5)),
+            trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
         )

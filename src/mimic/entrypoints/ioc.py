@@ -4,15 +4,21 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from mimic.adapters.logging_notifier import LoggingNotifier
+from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.gateway import PaperGateways
+from mimic.adapters.paper.price_feed import PaperPriceFeed
 from mimic.adapters.paper.venue import PaperVenue
+from mimic.adapters.price_feeds import PriceFeedsByExchange
+from mimic.adapters.redis.trailing import RedisTrailingStateStore
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
+from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
 from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
     SqlOrderIntentRepository,
@@ -34,12 +40,15 @@ from mimic.application.exchange_connections import (
 )
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
 from mimic.application.follower_settings import UpdateFollowerSettings
+from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
 from mimic.application.platform_admin import (
     ManagePlatformSettings,
     SetPaperPrice,
     SweepUnfinishedSignals,
 )
 from mimic.application.portfolio import ViewPortfolio
+from mimic.application.position_protection import PositionProtection
+from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
 from mimic.application.signal_reports import ReportSignals
@@ -48,6 +57,7 @@ from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
+from mimic.ports.protection import PositionIntentRepository, PriceFeeds, TrailingStateStore
 from mimic.ports.repositories import (
     AuditLog,
     ExchangeAccountRepository,
@@ -113,6 +123,24 @@ class InfrastructureProvider(Provider):
         return PaperGateways(venue)
 
     @provide
+    def price_feeds(self, venue: PaperVenue) -> PriceFeeds:
+        return PriceFeedsByExchange({PAPER_EXCHANGE: PaperPriceFeed(venue)})
+
+    @provide
+    async def trailing_states(self, settings: Settings) -> AsyncIterator[TrailingStateStore]:
+        """Redis in production (workers restart and share); this process's memory embedded."""
+        if settings.redis_url is None:
+            yield InMemoryTrailingStateStore()
+            return
+        client = Redis.from_url(settings.redis_url)
+        yield RedisTrailingStateStore(client, prefix=settings.trailing_key_prefix)
+        await client.aclose()
+
+    @provide
+    def monitor_policy(self, settings: Settings) -> MonitorPolicy:
+        return MonitorPolicy(lease=settings.intent_lease)
+
+    @provide
     def execution_policy(self, settings: Settings) -> ExecutionPolicy:
         return ExecutionPolicy(
             concurrency_per_exchange=settings.fanout_concurrency,
@@ -143,6 +171,7 @@ class PersistenceProvider(Provider):
     intents = provide(SqlOrderIntentRepository, provides=OrderIntentRepository)
     settings_repo = provide(SqlSettingsRepository, provides=SettingsRepository)
     audit = provide(SqlAuditLog, provides=AuditLog)
+    position_intents = provide(SqlPositionIntentRepository, provides=PositionIntentRepository)
 
 
 class InteractorProvider(Provider):
@@ -169,6 +198,9 @@ class InteractorProvider(Provider):
         return SweepUnfinishedSignals(signals, queue, clock, grace=settings.intent_lease)
 
     execute_signal = provide(ExecuteSignal)
+    position_protection = provide(PositionProtection)
+    monitor_positions = provide(MonitorPositions)
+    view_protection = provide(ViewProtection)
     register_user = provide(RegisterUser)
     authenticate_user = provide(AuthenticateUser)
     update_settings = provide(UpdateFollowerSettings)

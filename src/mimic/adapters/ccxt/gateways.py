@@ -12,6 +12,7 @@ from mimic.adapters.ccxt.budget import DEFAULT_WEIGHT_PER_MINUTE, EXCHANGE_WEIGH
 from mimic.adapters.ccxt.clients import ExchangeClients, ExchangeSetup, shared_session
 from mimic.adapters.ccxt.errors import Call, translate
 from mimic.adapters.ccxt.gateway import CcxtGateway, MarkPrices
+from mimic.adapters.ccxt.price_feed import CcxtPriceFeed
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeError, ExchangeUnavailable
 from mimic.ports.exchange import CredentialVault, ExchangeGateway, ExchangeGateways
@@ -80,6 +81,7 @@ class CcxtGateways(ExchangeGateways):
         self._exchange_options = dict(exchange_options or {})
         self._exchanges: dict[str, ExchangeClients] = {}
         self._mark_prices: dict[str, MarkPrices] = {}
+        self._price_feeds: dict[str, CcxtPriceFeed] = {}
         self._supported: dict[str, int | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -162,6 +164,13 @@ class CcxtGateways(ExchangeGateways):
             )
             self._mark_prices[exchange] = MarkPrices(self._mark_price_ttl)
         return clients
+
+    def price_feed(self, exchange: str) -> CcxtPriceFeed:
+        """The exchange's one price feed: its public client, shared by every follower."""
+        feed = self._price_feeds.get(exchange)
+        if feed is None:
+            feed = self._price_feeds[exchange] = CcxtPriceFeed(self.clients(exchange))
+        return feed
 
     def _new_budget(self, exchange: str) -> WeightBudget:
         limit = self._weights.get(exchange)

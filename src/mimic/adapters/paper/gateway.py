@@ -2,7 +2,6 @@
 
 from decimal import Decimal
 
-from mimic.adapters.paper.protection import protective_orders_of
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.domain.accounts import PAPER_EXCHANGE, AccountCheck, ExchangeAccount
 from mimic.domain.errors import ExchangeUnavailable
@@ -69,25 +68,17 @@ class PaperGateway(ExchangeGateway):
         take_profit: Decimal | None,
         client_order_id_prefix: str,
     ) -> list[str]:
-        """Recorded in this process only, never triggered yet: see `paper.protection`."""
-        rules = await self._venue.market_rules(symbol)
-        triggers = {
-            "sl": None if stop_loss is None else rules.round_price(stop_loss),
-            "tp": None if take_profit is None else rules.round_price(take_profit),
-        }
-        return protective_orders_of(self._venue).place(
+        """Kept in the venue's tables; they fire when the mark price crosses them."""
+        return await self._venue.place_protective_orders(
             self.account_id,
-            await self._venue.position(self.account_id, symbol),
             symbol,
             position_side,
-            await self._venue.mark_price(symbol),
-            triggers,
+            {"sl": stop_loss, "tp": take_profit},
             client_order_id_prefix,
         )
 
     async def cancel_protective_orders(self, symbol: str) -> None:
-        await self._venue.market_rules(symbol)  # UnknownSymbol for what is not listed
-        protective_orders_of(self._venue).cancel(self.account_id, symbol)
+        await self._venue.cancel_protective_orders(self.account_id, symbol)
 
 
 class PaperGateways(ExchangeGateways):

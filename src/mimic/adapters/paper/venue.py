@@ -6,6 +6,7 @@ Market orders fill at once, at the mark price, in one-way mode (one signed posit
 symbol); fees, realized PnL and initial margin follow Binance's arithmetic.
 """
 
+import logging
 import re
 import secrets
 from collections.abc import Sequence
@@ -14,12 +15,18 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.paper.batching import Coalescer
 from mimic.adapters.paper.faults import PaperFaults
+from mimic.adapters.paper.protection import (
+    ProtectiveOrder,
+    ProtectiveStatus,
+    check_prefix,
+    check_trigger,
+)
 from mimic.adapters.paper.rules import PaperListing, paper_listings
 from mimic.adapters.sqlalchemy.bulk import insert_rows, one_of, update_rows
 from mimic.adapters.sqlalchemy.tables import (
@@ -27,11 +34,13 @@ from mimic.adapters.sqlalchemy.tables import (
     paper_orders,
     paper_positions,
     paper_prices,
+    paper_protective_orders,
     plain_decimal,
 )
 from mimic.domain.errors import (
     AuthRejected,
     BelowMinNotional,
+    DuplicateClientOrderId,
     ExchangeError,
     InsufficientMargin,
     InvalidPrecision,
@@ -44,6 +53,8 @@ from mimic.domain.orders import OrderFill, OrderRequest, OrderSide
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.ports.exchange import AccountSnapshot, PaperMarket, SymbolCatalog
 from mimic.ports.services import Clock
+
+log = logging.getLogger(__name__)
 
 CURRENCY = "USDT"
 DEFAULT_LEVERAGE = 20  # what Binance gives a symbol the account never configured
@@ -139,6 +150,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         )
         self._set_leverages = Coalescer[tuple[str, str, int], None](self._leverage_batch)
         self._read_marks = Coalescer[str, Decimal](self._marks_batch)
+        self._cancel_protection = Coalescer[tuple[str, str], None](self._cancel_protection_batch)
 
     # PaperMarket and SymbolCatalog
 
@@ -162,6 +174,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
                     },
                 )
             )
+        await self.fire_protective_orders(symbol)
 
     async def mark_prices(self) -> dict[str, Decimal]:
         async with self._sessions() as session:
@@ -245,6 +258,164 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         async with self._sessions() as session:
             row = (await session.execute(query)).one_or_none()
         return None if row is None else _order_fill(row)
+
+    # Native stop-loss / take-profit orders (closePosition semantics: each closes the whole
+    # position when the mark price reaches its trigger)
+
+    async def place_protective_orders(
+        self,
+        account_id: str,
+        symbol: str,
+        position_side: PositionSide,
+        triggers: dict[str, Decimal | None],
+        prefix: str,
+    ) -> list[str]:
+        """`triggers` maps "sl" / "tp" to a trigger price (None: not wanted)."""
+        check_prefix(prefix)
+        rules = self._listing(symbol).rules
+        position = await self.position(account_id, symbol)
+        if position is None or position.side is not position_side:
+            raise OrderRejected(f"no open {position_side.value} {symbol} position to protect")
+        mark = await self.mark_price(symbol)
+        wanted = {k: rules.round_price(v) for k, v in triggers.items() if v is not None}
+        for kind, price in wanted.items():
+            check_trigger(kind, price, position_side, mark, symbol)
+        open_ids = {o.client_order_id for o in await self.protective_orders(account_id, symbol)}
+        rows: list[dict[str, Any]] = []
+        now = self._clock.now()
+        for kind, price in wanted.items():
+            client_id = prefix + kind
+            if client_id in open_ids:
+                raise DuplicateClientOrderId(f"client order id {client_id} is already open")
+            rows.append(
+                {
+                    "id": secrets.token_hex(16),
+                    "account_id": account_id,
+                    "symbol": symbol,
+                    "client_order_id": client_id,
+                    "kind": kind,
+                    "position_side": position_side.value,
+                    "trigger_price": price,
+                    "status": ProtectiveStatus.OPEN.value,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        if rows:
+            async with self._sessions.begin() as session:
+                await insert_rows(session, paper_protective_orders, rows)
+        return [str(row["id"]) for row in rows]
+
+    async def cancel_protective_orders(self, account_id: str, symbol: str) -> None:
+        """Every entry and close of a fan-out asks this: batched like the orders."""
+        self._listing(symbol)
+        await self._cancel_protection((account_id, symbol))
+
+    async def _cancel_protection_batch(
+        self, items: Sequence[tuple[str, str]]
+    ) -> list[Exception | None]:
+        t = paper_protective_orders.c
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(paper_protective_orders).where(
+                    t.account_id == bindparam("b_account"),
+                    t.symbol == bindparam("b_symbol"),
+                    t.status == ProtectiveStatus.OPEN.value,
+                ),
+                [
+                    {
+                        "b_account": account_id,
+                        "b_symbol": symbol,
+                        "status": ProtectiveStatus.CANCELLED.value,
+                        "updated_at": self._clock.now(),
+                    }
+                    for account_id, symbol in sorted(set(items))
+                ],
+            )
+        return [None for _ in items]
+
+    async def protective_orders(
+        self, account_id: str, symbol: str, *, only_open: bool = True
+    ) -> list[ProtectiveOrder]:
+        t = paper_protective_orders.c
+        query = (
+            select(paper_protective_orders)
+            .where(t.account_id == account_id, t.symbol == symbol)
+            .order_by(t.created_at, t.client_order_id)
+        )
+        if only_open:
+            query = query.where(t.status == ProtectiveStatus.OPEN.value)
+        async with self._sessions() as session:
+            return [_protective(row) for row in await session.execute(query)]
+
+    async def fire_protective_orders(self, symbol: str) -> list[OrderFill]:
+        """Fill every open order on `symbol` that the current mark price has crossed.
+
+        Each fires in its own transaction under the account's book lock, re-checking that
+        it is still open: of two processes moving the price, one fills it. An order whose
+        fill fails stays open and fires on the next price move.
+        """
+        t = paper_protective_orders.c
+        async with self._sessions() as session:
+            mark = (await self._marks(session))[symbol]
+            rows = await session.execute(
+                select(paper_protective_orders)
+                .where(t.symbol == symbol, t.status == ProtectiveStatus.OPEN.value)
+                .order_by(t.created_at, t.id)
+            )
+            crossed = [o for o in map(_protective, rows) if o.crossed_by(mark)]
+        fills = []
+        for order in crossed:
+            try:
+                fill = await self._fire(order)
+            except ExchangeError as exc:
+                log.warning("paper %s %s not filled: %s", order.kind, order.client_order_id, exc)
+                continue
+            if fill is not None:
+                fills.append(fill)
+        return fills
+
+    async def _fire(self, order: ProtectiveOrder) -> OrderFill | None:
+        t = paper_protective_orders.c
+        async with self._sessions.begin() as session:
+            books = await self._books(session, {order.account_id}, lock=True)
+            still_open = (
+                await session.execute(
+                    select(t.id).where(
+                        t.id == order.order_id, t.status == ProtectiveStatus.OPEN.value
+                    )
+                )
+            ).first()
+            book = books.get(order.account_id)
+            if still_open is None or book is None:
+                return None
+            held = book.held(order.symbol)
+            side_now = PositionSide.LONG if held.quantity > 0 else PositionSide.SHORT
+            if held.quantity == 0 or side_now is not order.position_side:
+                # The position it protected is gone: like Binance, the order expires.
+                await session.execute(
+                    update(paper_protective_orders)
+                    .where(t.id == order.order_id)
+                    .values(status=ProtectiveStatus.CANCELLED.value, updated_at=self._clock.now())
+                )
+                return None
+            request = OrderRequest(
+                symbol=order.symbol,
+                side=order.position_side.closing_side,
+                quantity=abs(held.quantity),
+                client_order_id=order.client_order_id,
+                reduce_only=True,
+            )
+            known = {order.account_id: set(book.positions)}
+            fill, realized = self._fill(book, request, None)
+            await session.execute(
+                update(paper_protective_orders)
+                .where(t.id == order.order_id)
+                .values(status=ProtectiveStatus.TRIGGERED.value, updated_at=self._clock.now())
+            )
+            row = _order_row(order.account_id, fill, realized, self._clock.now())
+            await self._write(session, books, known, {(order.account_id, order.symbol)}, [row])
+        return fill
 
     # Internals
 
@@ -389,6 +560,27 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         await update_rows(session, paper_positions, updates, key=["account_id", "symbol"])
         await insert_rows(session, paper_positions, inserts)
         await insert_rows(session, paper_orders, orders)
+        flat = [(a, s) for a, s in sorted(touched) if books[a].positions[s].quantity == 0]
+        if flat:
+            # Whatever protected a position that is now flat goes: the other leg after a
+            # TP/SL, both after a close by a signal, a trailing stop or anything else.
+            t = paper_protective_orders.c
+            await session.execute(
+                update(paper_protective_orders).where(
+                    t.account_id == bindparam("b_account"),
+                    t.symbol == bindparam("b_symbol"),
+                    t.status == ProtectiveStatus.OPEN.value,
+                ),
+                [
+                    {
+                        "b_account": a,
+                        "b_symbol": s,
+                        "status": ProtectiveStatus.CANCELLED.value,
+                        "updated_at": self._clock.now(),
+                    }
+                    for a, s in flat
+                ],
+            )
 
     async def _books(
         self, session: AsyncSession, account_ids: set[str], *, lock: bool = False
@@ -522,6 +714,19 @@ def _order_fill(row: Row[Any]) -> OrderFill:
         average_price=row.price,
         fee=row.fee,
         reduce_only=row.reduce_only,
+    )
+
+
+def _protective(row: Row[Any]) -> ProtectiveOrder:
+    return ProtectiveOrder(
+        order_id=row.id,
+        account_id=row.account_id,
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        position_side=PositionSide(row.position_side),
+        kind=row.kind,
+        trigger_price=row.trigger_price,
+        status=ProtectiveStatus(row.status),
     )
 
 

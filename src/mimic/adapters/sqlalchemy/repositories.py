@@ -40,6 +40,7 @@ from mimic.adapters.sqlalchemy.tables import (
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
 from mimic.domain.errors import Conflict
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
+from mimic.domain.protection import DcaSettings, ProtectionSettings, TrailingSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
 from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus, key_expires
 from mimic.ports.repositories import (
@@ -105,7 +106,46 @@ def _user_values(user: User) -> dict[str, Any]:
         "failed_logins": user.failed_logins,
         "locked_until": user.locked_until,
         "deleted_at": user.deleted_at,
+        **_protection_values(user.protection),
     }
+
+
+def _protection_values(settings: ProtectionSettings) -> dict[str, Any]:
+    trailing, dca = settings.trailing, settings.dca
+    return {
+        "tp_perc": settings.tp_perc,
+        "sl_perc": settings.sl_perc,
+        "trailing_enabled": trailing.enabled,
+        "trailing_activation_perc": trailing.activation_perc,
+        "trailing_callback_perc": trailing.callback_perc,
+        "dca_enabled": dca.enabled,
+        "dca_trigger_drawdown_perc": dca.trigger_drawdown_perc,
+        "dca_size_multiplier": dca.size_multiplier,
+        "dca_max_adds": dca.max_adds,
+        "dca_spacing_perc": dca.spacing_perc,
+        "dca_spacing_seconds": dca.spacing_seconds,
+    }
+
+
+def _protection(row: RowMapping) -> ProtectionSettings:
+    c = users.c
+    return ProtectionSettings(
+        tp_perc=row[c.tp_perc],
+        sl_perc=row[c.sl_perc],
+        trailing=TrailingSettings(
+            enabled=row[c.trailing_enabled],
+            activation_perc=row[c.trailing_activation_perc],
+            callback_perc=row[c.trailing_callback_perc],
+        ),
+        dca=DcaSettings(
+            enabled=row[c.dca_enabled],
+            trigger_drawdown_perc=row[c.dca_trigger_drawdown_perc],
+            size_multiplier=row[c.dca_size_multiplier],
+            max_adds=row[c.dca_max_adds],
+            spacing_perc=row[c.dca_spacing_perc],
+            spacing_seconds=row[c.dca_spacing_seconds],
+        ),
+    )
 
 
 def _user(row: RowMapping) -> User:
@@ -128,6 +168,7 @@ def _user(row: RowMapping) -> User:
         failed_logins=row[c.failed_logins],
         locked_until=row[c.locked_until],
         deleted_at=row[c.deleted_at],
+        protection=_protection(row),
     )
 
 
@@ -520,6 +561,12 @@ def _intent_values(intent: OrderIntent) -> dict[str, Any]:
         "fee": intent.fee,
         "created_at": intent.created_at,
         "updated_at": intent.updated_at,
+        "parent_id": intent.parent_id,
+        "tp_perc": intent.tp_perc,
+        "sl_perc": intent.sl_perc,
+        "stop_loss_price": intent.stop_loss_price,
+        "take_profit_price": intent.take_profit_price,
+        "protection_error": intent.protection_error,
     }
 
 
@@ -546,6 +593,12 @@ def _intent(row: RowMapping) -> OrderIntent:
         average_price=row[c.average_price],
         fee=row[c.fee],
         updated_at=row[c.updated_at],
+        parent_id=row[c.parent_id],
+        tp_perc=row[c.tp_perc],
+        sl_perc=row[c.sl_perc],
+        stop_loss_price=row[c.stop_loss_price],
+        take_profit_price=row[c.take_profit_price],
+        protection_error=row[c.protection_error],
     )
 
 
@@ -650,6 +703,9 @@ class SqlOrderIntentRepository(OrderIntentRepository):
             "average_price": intent.average_price,
             "fee": intent.fee,
             "updated_at": intent.updated_at,
+            "stop_loss_price": intent.stop_loss_price,
+            "take_profit_price": intent.take_profit_price,
+            "protection_error": intent.protection_error,
         }
 
     async def _select(self, statement: Any) -> list[OrderIntent]:

@@ -104,6 +104,18 @@ users = Table(
     Column("failed_logins", Integer, nullable=False, default=0, server_default="0"),
     Column("locked_until", UtcDateTime),
     Column("deleted_at", UtcDateTime),
+    # Position protection (0004): TP/SL defaults, trailing stop, DCA.
+    Column("tp_perc", ExactDecimal),
+    Column("sl_perc", ExactDecimal),
+    Column("trailing_enabled", Boolean, nullable=False, default=False),
+    Column("trailing_activation_perc", ExactDecimal),
+    Column("trailing_callback_perc", ExactDecimal),
+    Column("dca_enabled", Boolean, nullable=False, default=False),
+    Column("dca_trigger_drawdown_perc", ExactDecimal),
+    Column("dca_size_multiplier", ExactDecimal),
+    Column("dca_max_adds", Integer),
+    Column("dca_spacing_perc", ExactDecimal),
+    Column("dca_spacing_seconds", Integer),
 )
 
 password_reset_tokens = Table(
@@ -184,11 +196,13 @@ exchange_accounts = Table(
 )
 
 # No foreign key to exchange_accounts: the history of a deleted connection stays.
+# signal_id is null for orders the position monitor sends (trailing stop, DCA); those have a
+# deterministic id instead and point at the entry that opened the position (parent_id).
 order_intents = Table(
     "order_intents",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("signal_id", ID, ForeignKey("signals.id"), nullable=False),
+    Column("signal_id", ID, ForeignKey("signals.id")),
     Column("account_id", ID, nullable=False),
     Column("user_id", ID, nullable=False),
     Column("leg", String(16), nullable=False),
@@ -208,8 +222,17 @@ order_intents = Table(
     Column("fee", ExactDecimal),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime),
+    # Position protection (0004).
+    Column("parent_id", ID, index=True),
+    Column("tp_perc", ExactDecimal),
+    Column("sl_perc", ExactDecimal),
+    Column("stop_loss_price", ExactDecimal),
+    Column("take_profit_price", ExactDecimal),
+    Column("protection_error", Text),
     UniqueConstraint("signal_id", "account_id", "leg", name="uq_order_intents_signal_account_leg"),
     Index("ix_order_intents_user_created", "user_id", "created_at"),
+    # The position monitor reads the latest entry per account and symbol every round.
+    Index("ix_order_intents_account_symbol_created", "account_id", "symbol", "created_at"),
 )
 
 audit_events = Table(
@@ -349,4 +372,23 @@ referral_commissions = Table(
     Column("perc", ExactDecimal, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("payout_id", ID, ForeignKey("payouts.id")),
+)
+
+# Native stop-loss / take-profit orders of the paper exchange: in the database like its other
+# books, so whichever process moves the price fires them exactly once (status compare-and-set).
+paper_protective_orders = Table(
+    "paper_protective_orders",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("client_order_id", String(36), nullable=False),
+    Column("kind", String(2), nullable=False),  # "sl" / "tp"
+    Column("position_side", String(5), nullable=False),
+    Column("trigger_price", ExactDecimal, nullable=False),
+    Column("status", String(16), nullable=False),  # open, triggered, cancelled
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime),
+    Index("ix_paper_protective_orders_symbol_status", "symbol", "status"),
+    Index("ix_paper_protective_orders_account_symbol", "account_id", "symbol"),
 )

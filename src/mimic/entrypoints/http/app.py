@@ -14,6 +14,7 @@ from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from taskiq import AsyncBroker
 
+from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.domain.errors import DomainError
@@ -27,11 +28,11 @@ from mimic.entrypoints.worker.tasks import create_broker
 
 log = logging.getLogger(__name__)
 
-Job = SweepUnfinishedSignals | RunSubscriptionExpiry
+Job = SweepUnfinishedSignals | RunSubscriptionExpiry | MonitorPositions
 
 
 async def _every(app: Litestar, interval: float, job: type[Job]) -> None:
-    """Embedded mode's scheduler: run a periodic job (sweeper, subscription expiry)."""
+    """Embedded mode's scheduler: run a periodic job (sweeper, monitor, subscription expiry)."""
     container = app.state.dishka_container
     while True:
         await asyncio.sleep(interval)
@@ -70,6 +71,9 @@ def create_app(
                         settings.subscription_check_interval.total_seconds(),
                         RunSubscriptionExpiry,
                     )
+                ),
+                asyncio.create_task(
+                    _every(app, settings.monitor_interval.total_seconds(), MonitorPositions)
                 ),
             ]
         try:

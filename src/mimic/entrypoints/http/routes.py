@@ -21,8 +21,10 @@ from mimic.application.exchange_connections import (
     ReviewConnection,
 )
 from mimic.application.follower_settings import SettingsChange, UpdateFollowerSettings
+from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
+from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
 from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.application.signal_reports import ReportSignals
@@ -184,6 +186,7 @@ class MeController(Controller):
                 values=values,
                 given=given,
                 context=request_context(request, settings),
+                protection=_protection_changes(data),
             )
         )
         return views.profile(user, await platform.get())
@@ -191,6 +194,24 @@ class MeController(Controller):
 
 def _unset_to_none(value: Any) -> Any:
     return None if value is msgspec.UNSET else value
+
+
+def _protection_changes(data: schemas.SettingsPatch) -> dict[str, object]:
+    """The protection fields the request names, by dotted name ("trailing.enabled")."""
+    changes: dict[str, object] = {
+        name: getattr(data, name)
+        for name in ("tp_perc", "sl_perc")
+        if getattr(data, name) is not msgspec.UNSET
+    }
+    for group in ("trailing", "dca"):
+        nested = getattr(data, group)
+        if nested is msgspec.UNSET:
+            continue
+        for name in nested.__struct_fields__:
+            value = getattr(nested, name)
+            if value is not msgspec.UNSET:
+                changes[f"{group}.{name}"] = value
+    return changes
 
 
 class ExchangeController(Controller):
@@ -256,6 +277,12 @@ class PortfolioController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
     ) -> list[schemas.OrderOut]:
         return [views.order(o) for o in await portfolio.orders(request.user.id, limit)]
+
+    @get("/positions/protection", operation_id="list_position_protection")
+    async def protection(
+        self, request: AuthRequest, view: FromDishka[ViewProtection]
+    ) -> list[schemas.PositionProtectionOut]:
+        return views.position_protection(await view(request.user))
 
     @get("/balance", operation_id="get_balance")
     async def balance(
@@ -342,6 +369,17 @@ class AdminController(Controller):
         )
         return views.platform_settings(
             await platform.replace(new, request_context(request, settings))
+        )
+
+    @post("/monitor/run", operation_id="run_position_monitor", status_code=200)
+    async def run_monitor(self, monitor: FromDishka[MonitorPositions]) -> schemas.MonitorRunOut:
+        """One round of the position monitor now (demos, tests, operators)."""
+        report = await monitor()
+        return schemas.MonitorRunOut(
+            positions=report.positions,
+            trailing_closes=report.trailing_closes,
+            dca_adds=report.dca_adds,
+            protection_fills=report.protection_fills,
         )
 
     @put("/paper/prices/{symbol:str}", operation_id="set_paper_price")

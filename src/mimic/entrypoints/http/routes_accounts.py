@@ -30,7 +30,7 @@ from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import DeliveryFailed, InvalidField
 from mimic.domain.messages import Message, ThreadSummary
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http import schemas
+from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http import schemas_accounts as wire
 from mimic.entrypoints.http.security import admin_only, issue_token
 from mimic.entrypoints.http.web_security import (
@@ -147,11 +147,7 @@ def _admin_user(user: User) -> wire.AdminUserOut:
         email=user.email,
         role=user.role.value,
         active=user.active,
-        settings=schemas.FollowerSettingsOut(
-            risk_perc=user.settings.risk_perc,
-            leverage=user.settings.leverage,
-            paused=user.settings.paused,
-        ),
+        settings=views.follower_settings(user),
         caps=wire.UserCapsOut(
             max_risk_perc=user.caps.max_risk_perc, max_leverage=user.caps.max_leverage
         ),

@@ -31,10 +31,29 @@ class TokenResponse(msgspec.Struct):
     token_type: str = "bearer"  # noqa: S105
 
 
+class TrailingSettingsOut(msgspec.Struct):
+    enabled: bool
+    activation_perc: Decimal | None
+    callback_perc: Decimal | None
+
+
+class DcaSettingsOut(msgspec.Struct):
+    enabled: bool
+    trigger_drawdown_perc: Decimal | None
+    size_multiplier: Decimal | None
+    max_adds: int | None
+    spacing_perc: Decimal | None
+    spacing_seconds: int | None
+
+
 class FollowerSettingsOut(msgspec.Struct):
     risk_perc: Decimal | None
     leverage: int | None
     paused: bool
+    tp_perc: Decimal | None
+    sl_perc: Decimal | None
+    trailing: TrailingSettingsOut
+    dca: DcaSettingsOut
 
 
 class CapsOut(msgspec.Struct):
@@ -53,12 +72,32 @@ class ProfileOut(msgspec.Struct):
     referral_code: str | None = None
 
 
+class TrailingPatch(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    activation_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    callback_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class DcaPatch(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    trigger_drawdown_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    size_multiplier: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    max_adds: int | msgspec.UnsetType | None = msgspec.UNSET
+    spacing_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    spacing_seconds: int | msgspec.UnsetType | None = msgspec.UNSET
+
+
 class SettingsPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Absent fields stay as they are; null risk_perc/leverage means "use the defaults"."""
 
     risk_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
     leverage: int | msgspec.UnsetType | None = msgspec.UNSET
     paused: bool | msgspec.UnsetType = msgspec.UNSET
+    # Position protection; null = no default (TP/SL) or not set.
+    tp_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    sl_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    trailing: TrailingPatch | msgspec.UnsetType = msgspec.UNSET
+    dca: DcaPatch | msgspec.UnsetType = msgspec.UNSET
 
 
 class ConnectExchangeRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -132,6 +171,12 @@ class OrderOut(msgspec.Struct):
     attempts: int
     created_at: str
     updated_at: str | None
+    # Position protection: the entry's TP/SL as placed on the exchange, or why not; for
+    # orders of the position monitor (trailing stop, DCA), the entry they belong to.
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    protection_error: str | None = None
+    parent_id: str | None = None
 
 
 class SignalOut(msgspec.Struct):
@@ -176,3 +221,34 @@ class PaperPriceRequest(msgspec.Struct):
 class PaperPriceOut(msgspec.Struct):
     symbol: str
     price: Decimal
+
+
+class MonitorRunOut(msgspec.Struct):
+    """What one round of the position monitor did (ids of the orders it recorded)."""
+
+    positions: int
+    trailing_closes: list[str]
+    dca_adds: list[str]
+    protection_fills: list[str]
+
+
+class PositionProtectionOut(msgspec.Struct):
+    """What protects one open position (GET /api/positions/protection)."""
+
+    exchange_account_id: str
+    exchange: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    entry_price: Decimal
+    mark_price: Decimal | None
+    entry_order_id: str
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    protection_error: str | None
+    trailing_enabled: bool
+    trailing_activation_price: Decimal | None
+    trailing_stop: Decimal | None
+    trailing_best_price: Decimal | None
+    dca_enabled: bool
+    dca_adds: int

@@ -1,8 +1,11 @@
 """Domain objects to wire shapes; the only place that knows both."""
 
 from datetime import datetime
+from decimal import Decimal
 
+from mimic.adapters.sqlalchemy.tables import plain_decimal
 from mimic.application.portfolio import AccountBalance, AccountPositions
+from mimic.application.protection_status import PositionProtectionStatus
 from mimic.application.signal_reports import SignalReport
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.orders import OrderIntent
@@ -15,6 +18,30 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def follower_settings(user: User) -> schemas.FollowerSettingsOut:
+    protection = user.protection
+    return schemas.FollowerSettingsOut(
+        risk_perc=user.settings.risk_perc,
+        leverage=user.settings.leverage,
+        paused=user.settings.paused,
+        tp_perc=protection.tp_perc,
+        sl_perc=protection.sl_perc,
+        trailing=schemas.TrailingSettingsOut(
+            enabled=protection.trailing.enabled,
+            activation_perc=protection.trailing.activation_perc,
+            callback_perc=protection.trailing.callback_perc,
+        ),
+        dca=schemas.DcaSettingsOut(
+            enabled=protection.dca.enabled,
+            trigger_drawdown_perc=protection.dca.trigger_drawdown_perc,
+            size_multiplier=protection.dca.size_multiplier,
+            max_adds=protection.dca.max_adds,
+            spacing_perc=protection.dca.spacing_perc,
+            spacing_seconds=protection.dca.spacing_seconds,
+        ),
+    )
+
+
 def profile(user: User, platform: PlatformRiskSettings) -> schemas.ProfileOut:
     return schemas.ProfileOut(
         id=user.id,
@@ -22,11 +49,7 @@ def profile(user: User, platform: PlatformRiskSettings) -> schemas.ProfileOut:
         email=user.email,
         role=user.role.value,
         active=user.active,
-        settings=schemas.FollowerSettingsOut(
-            risk_perc=user.settings.risk_perc,
-            leverage=user.settings.leverage,
-            paused=user.settings.paused,
-        ),
+        settings=follower_settings(user),
         caps=schemas.CapsOut(
             max_risk_perc=risk_cap(platform, user.caps),
             max_leverage=leverage_cap(platform, user.caps),
@@ -71,6 +94,10 @@ def order(intent: OrderIntent) -> schemas.OrderOut:
         attempts=intent.attempts,
         created_at=intent.created_at.isoformat(),
         updated_at=_iso(intent.updated_at),
+        stop_loss=intent.stop_loss_price,
+        take_profit=intent.take_profit_price,
+        protection_error=intent.protection_error,
+        parent_id=intent.parent_id,
     )
 
 
@@ -152,3 +179,35 @@ def platform_settings(value: PlatformRiskSettings) -> schemas.PlatformSettingsBo
         max_risk_perc=value.max_risk_perc,
         max_leverage=value.max_leverage,
     )
+
+
+def position_protection(
+    items: list[PositionProtectionStatus],
+) -> list[schemas.PositionProtectionOut]:
+    return [
+        schemas.PositionProtectionOut(
+            exchange_account_id=item.account.id,
+            exchange=item.account.exchange,
+            symbol=item.position.symbol,
+            side=item.position.side.value,
+            quantity=item.position.quantity,
+            entry_price=item.position.entry_price,
+            mark_price=item.position.mark_price,
+            entry_order_id=item.entry_order_id,
+            stop_loss=item.stop_loss,
+            take_profit=item.take_profit,
+            protection_error=item.protection_error,
+            trailing_enabled=item.trailing_enabled,
+            trailing_activation_price=_plain(item.trailing_activation_price),
+            trailing_stop=_plain(item.trailing_stop),
+            trailing_best_price=item.trailing_best_price,
+            dca_enabled=item.dca_enabled,
+            dca_adds=item.dca_adds,
+        )
+        for item in items
+    ]
+
+
+def _plain(value: Decimal | None) -> Decimal | None:
+    """Computed prices without padding zeros (66330.00 -> 66330)."""
+    return None if value is None else plain_decimal(value)

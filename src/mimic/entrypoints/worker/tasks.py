@@ -8,6 +8,7 @@ from taskiq_redis import RedisStreamBroker
 
 from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK
 from mimic.application.execute_signal import ExecuteSignal
+from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.entrypoints.config import Settings
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 SWEEP_TASK = "mimic.sweep_unfinished"
 KEEPALIVE_TASK = "mimic.keepalive"
 SUBSCRIPTION_EXPIRY_TASK = "mimic.subscription_expiry"
+MONITOR_TASK = "mimic.monitor_positions"
 
 
 @inject(patch_module=True)
@@ -33,6 +35,18 @@ async def sweep_unfinished(sweeper: FromDishka[SweepUnfinishedSignals]) -> None:
 @inject(patch_module=True)
 async def subscription_expiry(job: FromDishka[RunSubscriptionExpiry]) -> None:
     await job()
+
+
+@inject(patch_module=True)
+async def monitor_positions(monitor: FromDishka[MonitorPositions]) -> None:
+    report = await monitor()
+    if report.trailing_closes or report.dca_adds or report.protection_fills:
+        log.info(
+            "monitor: %d trailing close(s), %d DCA add(s), %d TP/SL fill(s)",
+            len(report.trailing_closes),
+            len(report.dca_adds),
+            len(report.protection_fills),
+        )
 
 
 async def keepalive() -> None:
@@ -58,4 +72,5 @@ def create_broker(settings: Settings) -> AsyncBroker:
     broker.register_task(sweep_unfinished, task_name=SWEEP_TASK)
     broker.register_task(keepalive, task_name=KEEPALIVE_TASK)
     broker.register_task(subscription_expiry, task_name=SUBSCRIPTION_EXPIRY_TASK)
+    broker.register_task(monitor_positions, task_name=MONITOR_TASK)
     return broker

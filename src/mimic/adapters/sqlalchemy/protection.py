@@ -1,0 +1,86 @@
+"""The position monitor's view of order_intents (see ports.protection)."""
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mimic.adapters.sqlalchemy.repositories import _chunks, _insert, _intent, _intent_values
+from mimic.adapters.sqlalchemy.tables import order_intents
+from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg
+from mimic.ports.protection import PositionIntentRepository
+
+
+class SqlPositionIntentRepository(PositionIntentRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def latest_entries(self, account_ids: Collection[str]) -> list[OrderIntent]:
+        c = order_intents.c
+        found: list[OrderIntent] = []
+        for chunk in _chunks(sorted(set(account_ids))):
+            filled_entries = and_(
+                c.account_id.in_(chunk),
+                c.leg == OrderLeg.ENTRY.value,
+                c.status == IntentStatus.FILLED.value,
+            )
+            latest = (
+                select(c.account_id, c.symbol, func.max(c.created_at).label("at"))
+                .where(filled_entries)
+                .group_by(c.account_id, c.symbol)
+                .subquery()
+            )
+            statement = (
+                select(order_intents)
+                .join(
+                    latest,
+                    and_(
+                        c.account_id == latest.c.account_id,
+                        c.symbol == latest.c.symbol,
+                        c.created_at == latest.c.at,
+                    ),
+                )
+                .where(filled_entries)
+                .order_by(c.account_id, c.symbol)
+            )
+            found += [_intent(row) for row in (await self._session.execute(statement)).mappings()]
+        return found
+
+    async def children(self, parent_ids: Collection[str]) -> list[OrderIntent]:
+        c = order_intents.c
+        found: list[OrderIntent] = []
+        for chunk in _chunks(sorted(set(parent_ids))):
+            statement = (
+                select(order_intents).where(c.parent_id.in_(chunk)).order_by(c.created_at, c.id)
+            )
+            found += [_intent(row) for row in (await self._session.execute(statement)).mappings()]
+        return found
+
+    async def add_if_absent(self, intent: OrderIntent, *, lease_until: datetime | None) -> bool:
+        c = order_intents.c
+        held = lease_until if intent.status is IntentStatus.SUBMITTING else None
+        statement = (
+            _insert(self._session, order_intents)
+            .values(**{**_intent_values(intent), "lease_until": held})
+            .on_conflict_do_nothing(index_elements=[c.id])
+            .returning(c.id)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none() is not None
+
+    async def save_protection(self, entries: Sequence[OrderIntent]) -> None:
+        if not entries:
+            return
+        c = order_intents.c
+        await self._session.execute(
+            update(order_intents).where(c.id == bindparam("b_id")),
+            [
+                {
+                    "b_id": entry.id,
+                    "stop_loss_price": entry.stop_loss_price,
+                    "take_profit_price": entry.take_profit_price,
+                    "protection_error": entry.protection_error,
+                }
+                for entry in entries
+            ],
+        )
