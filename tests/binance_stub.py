@@ -43,6 +43,7 @@ log = logging.getLogger("binance_stub")
 EXCHANGEINFO = Path(__file__).resolve().parent.parent / "src/mimic/adapters/paper/exchangeinfo.json"
 TAKER_FEE = Decimal("0.0004")
 DEFAULT_LEVERAGE = 20
+WEEK_MS = 7 * 24 * 3600 * 1000
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
 MESSAGES = {
@@ -122,6 +123,7 @@ class StubAccount:
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     order_by_client_id: dict[str, int] = field(default_factory=dict)
     algo_orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    trades: list[dict[str, Any]] = field(default_factory=list)  # /fapi/v1/userTrades
 
     def held(self, symbol: str, side: str) -> Held:
         return self.positions.setdefault((symbol, side), Held())
@@ -207,6 +209,7 @@ class BinanceStub:
             ("GET", "/fapi/v2/balance"): (True, self._balance),
             ("GET", "/fapi/v3/balance"): (True, self._balance),
             ("GET", "/fapi/v1/leverageBracket"): (True, self._leverage_bracket),
+            ("GET", "/fapi/v1/userTrades"): (True, self._user_trades),
             ("GET", "/sapi/v1/account/apiRestrictions"): (True, self._api_restrictions),
         }
 
@@ -456,9 +459,28 @@ class BinanceStub:
         if not reduces and notional / leverage + fee > self._available(account):
             raise BinanceError(-2019)
         signed_qty = quantity if buying else -quantity
-        account.wallet += _apply_fill(held, signed_qty, mark) - fee
+        realized = _apply_fill(held, signed_qty, mark)
+        account.wallet += realized - fee
         order_id = next(self._ids)
         now = int(time.time() * 1000)
+        account.trades.append(
+            {
+                "buyer": buying,
+                "commission": str(fee),
+                "commissionAsset": "USDT",
+                "id": next(self._ids),
+                "maker": False,
+                "orderId": order_id,
+                "price": str(mark),
+                "qty": str(quantity),
+                "quoteQty": str(notional),
+                "realizedPnl": str(realized),
+                "side": side,
+                "positionSide": position_side,
+                "symbol": symbol,
+                "time": now,
+            }
+        )
         order = {
             "orderId": order_id,
             "symbol": symbol,
@@ -508,6 +530,18 @@ class BinanceStub:
         if order is None or order["symbol"] != symbol:
             raise BinanceError(-2013)
         return order
+
+    async def _user_trades(self, account: StubAccount | None, params: dict[str, str]) -> Any:
+        """Like Binance: one symbol, at most 7 days between startTime and endTime."""
+        assert account is not None
+        symbol = self._symbol(params)
+        start = int(params.get("startTime", "0"))
+        end = int(params.get("endTime", str(start + WEEK_MS)))
+        if end - start > WEEK_MS:
+            raise BinanceError(-1127, "More than 7 days between startTime and endTime.")
+        limit = min(int(params.get("limit", "500")), 1000)
+        found = [t for t in account.trades if t["symbol"] == symbol and start <= t["time"] <= end]
+        return found[:limit]
 
     async def _query_order(self, account: StubAccount | None, params: dict[str, str]) -> Any:
         assert account is not None

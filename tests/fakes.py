@@ -49,6 +49,7 @@ from mimic.domain.orders import (
     OrderSide,
 )
 from mimic.domain.password_reset import PasswordResetToken
+from mimic.domain.performance import AccountFill
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus, key_expires
@@ -690,6 +691,7 @@ class FakeExchange(ExchangeGateway):
         rules: Mapping[str, MarketRules] | None = None,
         currency: str = "USDT",
         fee_rate: Decimal = DEFAULT_FEE_RATE,
+        clock: Clock | None = None,
     ) -> None:
         self.rules: dict[str, MarketRules] = dict(binance_rules() if rules is None else rules)
         self.wallet_balance = equity
@@ -707,6 +709,8 @@ class FakeExchange(ExchangeGateway):
         self.protective: dict[str, list[tuple[str, Decimal]]] = {}
         self._place_failures: deque[_PlaceFailure] = deque()
         self._order_seq = 0
+        self.clock = clock if clock is not None else FixedClock()
+        self.fills: list[AccountFill] = []
 
     # programming the fake
 
@@ -860,6 +864,10 @@ class FakeExchange(ExchangeGateway):
         self.calls.append(("cancel_protective", symbol))
         self.protective.pop(symbol, None)
 
+    async def fetch_fills(self, symbols: Collection[str], since: datetime) -> list[AccountFill]:
+        self._read("fetch_fills")
+        return [f for f in self.fills if f.executed_at >= since]
+
     # the matching engine
 
     def _execute(self, request: OrderRequest) -> OrderFill:
@@ -880,7 +888,7 @@ class FakeExchange(ExchangeGateway):
                 f"Order's notional must be no smaller than {rules.min_notional} "
                 "(unless you choose reduce only)."
             )
-        self._apply(request.symbol, request.side, quantity, price)
+        realized = self._apply(request.symbol, request.side, quantity, price)
         self._order_seq += 1
         fill = OrderFill(
             exchange_order_id=str(1000 + self._order_seq),
@@ -893,11 +901,25 @@ class FakeExchange(ExchangeGateway):
             reduce_only=request.reduce_only,
         )
         self.wallet_balance -= fill.fee
+        self.fills.append(
+            AccountFill(
+                fill_id=fill.exchange_order_id,
+                symbol=fill.symbol,
+                side=fill.side,
+                quantity=quantity,
+                price=price,
+                fee=fill.fee,
+                realized_pnl=realized,
+                executed_at=self.clock.now(),
+            )
+        )
         self.placed.append(request)
         self.orders[request.client_order_id] = fill
         return fill
 
-    def _apply(self, symbol: str, side: OrderSide, quantity: Decimal, price: Decimal) -> None:
+    def _apply(self, symbol: str, side: OrderSide, quantity: Decimal, price: Decimal) -> Decimal:
+        """Updates the position and wallet; returns the PnL realized."""
+        realized = Decimal(0)
         position = self.positions.get(symbol)
         signed = quantity if side is OrderSide.BUY else -quantity
         if position is None:
@@ -909,14 +931,15 @@ class FakeExchange(ExchangeGateway):
         if held != 0 and (held > 0) != (signed > 0):
             closed = min(abs(signed), abs(held))
             direction = 1 if held > 0 else -1
-            self.wallet_balance += (price - entry) * closed * direction
+            realized = (price - entry) * closed * direction
+            self.wallet_balance += realized
             if after != 0 and (after > 0) != (held > 0):
                 entry = price  # flipped through zero: the rest opens at this price
         elif held != 0:
             entry = (entry * abs(held) + price * quantity) / abs(after)
         if after == 0:
             self.positions.pop(symbol, None)
-            return
+            return realized
         self.positions[symbol] = Position(
             symbol=symbol,
             side=PositionSide.LONG if after > 0 else PositionSide.SHORT,
@@ -924,6 +947,7 @@ class FakeExchange(ExchangeGateway):
             entry_price=entry,
             leverage=self.leverage.get(symbol, 20),
         )
+        return realized
 
 
 class FakeGateways(ExchangeGateways):

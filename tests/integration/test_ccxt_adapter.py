@@ -1,7 +1,7 @@
 """Real ccxt (binanceusdm) against the local Binance-compatible stub, over HTTP."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -155,3 +155,43 @@ async def test_unknown_credentials_are_refused(stub: BinanceStub, gateways: Ccxt
 
     with pytest.raises(AuthRejected):
         await read_balance()
+
+
+async def test_fills_carry_binance_realized_pnl_and_commission(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    g = await gateway(gateways)
+    started = datetime.now(UTC)
+    await g.place_market_order(buy("0.010", "mimic-f-open"))
+    stub.set_mark_price("BTCUSDT", "66000")
+    await g.place_market_order(sell("0.010", "mimic-f-close", reduce_only=True))
+
+    opened, closed = await g.fetch_fills({"BTCUSDT", "ETHUSDT"}, started - timedelta(seconds=1))
+    # 0.01 BTC at 65000 (fee 0.04 % = 0.26), sold at 66000 (+10, fee 0.264).
+    assert (opened.side, opened.quantity, opened.price, opened.fee, opened.realized_pnl) == (
+        OrderSide.BUY,
+        Decimal("0.01"),
+        Decimal(65000),
+        Decimal("0.26"),
+        Decimal(0),
+    )
+    assert (closed.side, closed.price, closed.fee, closed.realized_pnl) == (
+        OrderSide.SELL,
+        Decimal(66000),
+        Decimal("0.264"),
+        Decimal(10),
+    )
+    assert opened.fill_id != closed.fill_id
+    assert opened.executed_at >= started - timedelta(seconds=1)
+    assert stub.calls("GET", "/fapi/v1/userTrades") == 2  # one window per symbol
+
+
+async def test_fills_older_than_a_week_are_read_window_by_window(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    g = await gateway(gateways)
+    await g.place_market_order(buy("0.010", "mimic-w-open"))
+    # Binance allows 7 days between startTime and endTime: 20 days take 3 windows.
+    fills = await g.fetch_fills({"BTCUSDT"}, datetime.now(UTC) - timedelta(days=20))
+    assert [f.quantity for f in fills] == [Decimal("0.01")]
+    assert stub.calls("GET", "/fapi/v1/userTrades") == 3

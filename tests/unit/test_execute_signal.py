@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
+from mimic.application.guardrails import DailyGuardrails
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.position_protection import PositionProtection
@@ -52,6 +53,7 @@ from tests.fakes import (
     RecordingSignalQueue,
 )
 from tests.payment_fakes import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
+from tests.performance_fakes import InMemoryGuardrailRepository
 
 D = Decimal
 BTC_PRICE = D(65000)
@@ -103,6 +105,7 @@ class World:
     subscriptions: InMemorySubscriptionRepository = field(
         default_factory=InMemorySubscriptionRepository
     )
+    guardrail_days: InMemoryGuardrailRepository = field(default_factory=InMemoryGuardrailRepository)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
@@ -122,6 +125,7 @@ class World:
             policy,
             SubscriptionGate(self.payment_settings, self.subscriptions, self.clock),
             PositionProtection(self.notifier),
+            DailyGuardrails(self.guardrail_days, self.notifier, self.clock),
         )
 
     async def run(self, signal: Signal, policy: ExecutionPolicy = POLICY) -> ExecutionSummary:

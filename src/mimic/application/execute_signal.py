@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from mimic.application.guardrails import DailyGuardrails, GuardrailBook
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
@@ -58,6 +59,13 @@ class ExecutionPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountPlan:
+    account: ExchangeAccount
+    user: User
+    legs: list[PlannedLeg]
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionSummary:
     signal_id: str
     counts: dict[str, int]
@@ -85,6 +93,7 @@ class ExecuteSignal:
         policy: ExecutionPolicy,
         subscription_gate: SubscriptionGate,
         protection: PositionProtection,
+        guardrails: DailyGuardrails,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -96,6 +105,7 @@ class ExecuteSignal:
         self._policy = policy
         self._subscription_gate = subscription_gate
         self._protection = protection
+        self._guardrails = guardrails
 
     async def __call__(self, signal_id: str) -> ExecutionSummary:
         signal = await self._signals.get(signal_id)
@@ -180,23 +190,42 @@ class ExecuteSignal:
         if not candidates:
             return existing, []
         accounts.update((account.id, account) for account, _ in candidates)
+        plans, guard = await self._plan_accounts(signal, candidates)
+        trips = await self._guardrails.save(guard)
+        await self._tx.commit()
+        await self._guardrails.announce(trips)
+        return existing, [self._to_intents(signal, p.account, p.user, p.legs) for p in plans]
+
+    async def preview(
+        self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]
+    ) -> list[AccountPlan]:
+        """What the fan-out would plan for `candidates` now; stores and sends nothing."""
+        plans, _ = await self._plan_accounts(signal, candidates)
+        return plans
+
+    async def _plan_accounts(
+        self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]
+    ) -> tuple[list[AccountPlan], GuardrailBook]:
         platform = await self._settings.get_platform_risk()
         unsubscribed = await self._subscription_gate.lacking_subscription(
             {u.id for _, u in candidates}
         )
+        guard = await self._guardrails.load(
+            [a.id for a, u in candidates if u.guardrails.enabled]  # the others are not checked
+        )
         await self._tx.commit()  # end the read: no connection held while exchanges answer
         rules_cache: dict[tuple[str, str], MarketRules] = {}
-        planned_now: dict[str, list[OrderIntent]] = {}
+        planned_now: dict[str, AccountPlan] = {}
 
         async def plan_one(candidate: tuple[ExchangeAccount, User]) -> None:
             account, user = candidate
-            legs = await self._plan_legs(signal, account, user, platform, rules_cache)
+            legs = await self._plan_legs(signal, account, user, platform, rules_cache, guard)
             if user.id in unsubscribed:
                 legs = skip_entries(legs, NO_SUBSCRIPTION_REASON)
-            planned_now[account.id] = self._to_intents(signal, account, user, legs)
+            planned_now[account.id] = AccountPlan(account, user, legs)
 
         await self._per_exchange(candidates, lambda c: c[0].exchange, plan_one)
-        return existing, [planned_now[account.id] for account, _ in candidates]
+        return [planned_now[account.id] for account, _ in candidates], guard
 
     async def _store_and_place(
         self,
@@ -263,6 +292,7 @@ class ExecuteSignal:
         user: User,
         platform: PlatformRiskSettings,
         rules_cache: dict[tuple[str, str], MarketRules],
+        guard: GuardrailBook,
     ) -> list[PlannedLeg]:
         params = signal.params
         if self._expired(signal):
@@ -294,7 +324,7 @@ class ExecuteSignal:
             signal_leverage=params.leverage,
             market_max_leverage=rules.max_leverage,
         )
-        return plan_account_orders(
+        legs = plan_account_orders(
             action=params.action,
             position=position,
             paused=user.settings.paused,
@@ -303,6 +333,12 @@ class ExecuteSignal:
             rules=rules,
             risk=risk,
         )
+        if opening and snapshot.balance is not None:
+            # Daily guardrails refuse new entries only; a close always goes through.
+            blocked = guard.check_entry(account, user, equity)
+            if blocked is not None:
+                return skip_entries(legs, blocked)
+        return legs
 
     def _to_intents(
         self, signal: Signal, account: ExchangeAccount, user: User, legs: list[PlannedLeg]

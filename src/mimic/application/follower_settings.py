@@ -4,6 +4,7 @@ from typing import Any
 from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
 from mimic.domain.accounts import User
 from mimic.domain.errors import NotFound
+from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.protection import change_protection
 from mimic.domain.risk import FollowerRiskSettings, validate_follower_settings
 from mimic.ports.repositories import (
@@ -15,6 +16,8 @@ from mimic.ports.repositories import (
 from mimic.ports.services import Clock
 
 SETTINGS_FIELDS = frozenset({"risk_perc", "leverage", "paused"})
+GUARDRAIL_FIELDS = frozenset({"drawdown_stop_perc", "close_all_on_drawdown", "profit_lock_perc"})
+LEADERBOARD_OPT_OUT = "leaderboard_opt_out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,8 @@ class SettingsChange:
     context: RequestContext = SYSTEM
     # Protection fields given, by dotted name ("trailing.callback_perc"); None = unset.
     protection: dict[str, object] = field(default_factory=dict)
+    guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
+    leaderboard_opt_out: bool = False
 
 
 class UpdateFollowerSettings:
@@ -59,8 +64,15 @@ class UpdateFollowerSettings:
             user.caps,
         )
         protection = change_protection(user.protection, change.protection)
+        guardrail_updates: dict[str, Any] = {
+            name: getattr(change.guardrails, name) for name in change.given & GUARDRAIL_FIELDS
+        }
+        replace(GuardrailSettings(), **guardrail_updates).validate()
         user.settings = replace(user.settings, **updates)
         user.protection = protection
+        user.guardrails = replace(user.guardrails, **guardrail_updates)
+        if LEADERBOARD_OPT_OUT in change.given:
+            user.leaderboard_opt_out = change.leaderboard_opt_out
         await self._users.save(user)
         await self._audit.record(
             audit_event(
@@ -70,6 +82,7 @@ class UpdateFollowerSettings:
                 target=f"user:{user.id}",
                 **{name: str(value) for name, value in updates.items()},
                 **{name: str(value) for name, value in change.protection.items()},
+                **{name: str(value) for name, value in guardrail_updates.items()},
             )
         )
         await self._tx.commit()

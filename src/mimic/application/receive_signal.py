@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from mimic.domain.errors import AuthenticationFailed, InvalidField
-from mimic.domain.signal import Signal, dedupe_key, parse_signal
+from mimic.domain.signal import Signal, dedupe_key, parse_signal_values
 from mimic.ports.exchange import SymbolCatalog
 from mimic.ports.repositories import SignalRepository, SignalSourceRepository, TransactionManager
 from mimic.ports.services import Clock, SignalQueue
@@ -61,15 +61,7 @@ class ReceiveSignal:
         # The lookup is by hash; compare again in constant time so no timing leaks a match.
         if not hmac.compare_digest(source.passphrase_hash, expected):
             raise AuthenticationFailed("passphrase is missing or wrong")
-        params = parse_signal(
-            symbol=payload.get("symbol"),
-            action=payload.get("action"),
-            risk_perc=payload.get("risk_perc"),
-            leverage=payload.get("leverage"),
-            tp_perc=payload.get("tp_perc"),
-            sl_perc=payload.get("sl_perc"),
-            external_id=payload.get("id"),
-        )
+        params = parse_signal_values(payload)
         if not await self._catalog.is_tradable(params.symbol):
             raise InvalidField("symbol", f"{params.symbol} is not traded on any connected exchange")
         now = self._clock.now()

@@ -4,6 +4,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.protection import ProtectionSettings
 from mimic.domain.risk import FollowerRiskSettings, UserCaps
 
@@ -36,6 +37,8 @@ class User:
     # Soft delete: the row (and its trade history) stays, the person can no longer sign in.
     deleted_at: datetime | None = None
     protection: ProtectionSettings = field(default_factory=ProtectionSettings)
+    guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
+    leaderboard_opt_out: bool = False
 
     @property
     def is_admin(self) -> bool:

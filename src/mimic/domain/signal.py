@@ -2,6 +2,7 @@
 
 import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -115,6 +116,19 @@ def parse_signal(
         tp_perc=tp,
         sl_perc=sl,
         external_id=external_id,
+    )
+
+
+def parse_signal_values(values: Mapping[str, object]) -> SignalParams:
+    """`parse_signal` of an alert's fields as a webhook (or a preview) sends them."""
+    return parse_signal(
+        symbol=values.get("symbol"),
+        action=values.get("action"),
+        risk_perc=values.get("risk_perc"),
+        leverage=values.get("leverage"),
+        tp_perc=values.get("tp_perc"),
+        sl_perc=values.get("sl_perc"),
+        external_id=values.get("id"),
     )
 
 

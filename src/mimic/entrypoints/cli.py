@@ -25,6 +25,7 @@ from mimic.entrypoints.runtime import tune_garbage_collector
 from mimic.entrypoints.worker.tasks import (
     KEEPALIVE_TASK,
     MONITOR_TASK,
+    PORTFOLIO_SYNC_TASK,
     SUBSCRIPTION_EXPIRY_TASK,
     SWEEP_TASK,
     create_broker,
@@ -130,6 +131,10 @@ async def run_scheduler(settings: Settings) -> None:
             settings.subscription_check_interval.total_seconds(),
         ),
         (AsyncKicker(MONITOR_TASK, broker, labels={}), settings.monitor_interval.total_seconds()),
+        (
+            AsyncKicker(PORTFOLIO_SYNC_TASK, broker, labels={}),
+            settings.portfolio_sync_interval.total_seconds(),
+        ),
     ]
     loop = asyncio.get_running_loop()
     next_at = [loop.time()] * len(periodic)

@@ -117,6 +117,8 @@ class Settings:
     # Position monitor (trailing stop, DCA): how often a round runs, where its state lives.
     monitor_interval: timedelta = timedelta(seconds=5)
     trailing_key_prefix: str = "mimic:trailing:"
+    # Balances, fills, daily guardrails and their close-all: how often they are synced.
+    portfolio_sync_interval: timedelta = timedelta(seconds=60)
 
     @property
     def embedded(self) -> bool:
@@ -200,4 +202,5 @@ class Settings:
             ),
             monitor_interval=timedelta(seconds=_int("MIMIC_MONITOR_INTERVAL_SECONDS", 5)),
             trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
+            portfolio_sync_interval=timedelta(seconds=_int("MIMIC_PORTFOLIO_SYNC_SECONDS", 60)),
         )

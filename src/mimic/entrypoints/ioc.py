@@ -56,6 +56,7 @@ from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
+from mimic.entrypoints.performance_ioc import PerformanceProvider
 from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.protection import PositionIntentRepository, PriceFeeds, TrailingStateStore
 from mimic.ports.repositories import (
@@ -226,6 +227,7 @@ def build_container(
         AccountsProvider(),
         PaymentGatewayProvider(),
         PaymentsProvider(),
+        PerformanceProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

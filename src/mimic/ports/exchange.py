@@ -1,10 +1,13 @@
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from mimic.domain.accounts import AccountCheck, ApiCredentials, ExchangeAccount
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest
+from mimic.domain.performance import AccountFill
 from mimic.domain.positions import Balance, Position, PositionSide
 
 
@@ -86,6 +89,14 @@ class ExchangeGateway(Protocol):
 
     async def cancel_protective_orders(self, symbol: str) -> None:
         """Cancel Mimic's remaining stop-loss / take-profit orders on `symbol`; idempotent."""
+        ...
+
+    async def fetch_fills(self, symbols: Collection[str], since: datetime) -> list[AccountFill]:
+        """The account's executions at or after `since`, with realized PnL and fee.
+
+        At least those of `symbols` (some exchanges list fills per symbol only); an exchange
+        that lists every symbol at once may return more. Every fill has a stable id.
+        """
         ...
 
 

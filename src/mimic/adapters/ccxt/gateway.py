@@ -7,9 +7,11 @@ differently. Nothing here resends an order: a request whose outcome is unknown r
 """
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -30,6 +32,7 @@ from mimic.domain.errors import (
 )
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import CLIENT_ORDER_ID_PREFIX, OrderFill, OrderRequest, OrderSide
+from mimic.domain.performance import AccountFill
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.ports.exchange import ExchangeGateway
 
@@ -273,6 +276,32 @@ class CcxtGateway(ExchangeGateway):
             return await self._call(Call.READ, self._check)
         except AuthRejected as exc:
             return AccountCheck(ok=False, detail=f"credentials rejected: {exc.reason}")
+
+    async def fetch_fills(self, symbols: Collection[str], since: datetime) -> list[AccountFill]:
+        """`fetch_my_trades` per symbol (Binance lists fills per symbol only), in windows of
+        at most 7 days (Binance's limit between startTime and endTime), paged within."""
+        fills: list[AccountFill] = []
+        now = int(time.time() * 1000)
+        for symbol in sorted(symbols):
+            try:
+                market = await self._market(symbol)
+            except UnknownSymbol:
+                continue  # delisted, or never on this exchange
+            start = int(since.timestamp() * 1000)
+            seen: set[str] = set()
+            while start <= now:
+                end = min(start + FILLS_WINDOW_MS, now)
+                page = await self._call(
+                    Call.READ, functools.partial(_my_trades, market, start, end, FILLS_PAGE)
+                )
+                new = [t for t in page if str(t["id"]) not in seen]
+                seen.update(str(t["id"]) for t in new)
+                fills.extend(_account_fill(symbol, market, t) for t in new)
+                if len(page) >= FILLS_PAGE and new:
+                    start = max(int(t["timestamp"]) for t in new)  # inclusive: ids dedupe
+                else:
+                    start = end + 1
+        return fills
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -534,6 +563,41 @@ class CcxtGateway(ExchangeGateway):
             can_trade=None,
             hedge_mode=hedge,
         )
+
+
+FILLS_PAGE = 1000
+FILLS_WINDOW_MS = 7 * 24 * 3600 * 1000
+
+
+async def _my_trades(
+    market: dict[str, Any], since_ms: int, until_ms: int, limit: int, pooled: PooledClient
+) -> list[dict[str, Any]]:
+    trades: list[dict[str, Any]] = await pooled.client.fetch_my_trades(
+        market["symbol"], since_ms, limit, {"until": until_ms}
+    )
+    return trades
+
+
+def _account_fill(symbol: str, market: dict[str, Any], trade: dict[str, Any]) -> AccountFill:
+    """Binance reports realized PnL and commission in `info`; elsewhere ccxt's unified fee
+    is used and the realized PnL is left to be worked out from the entry price."""
+    info = trade.get("info") or {}
+    fee = info.get("commission")
+    if fee is None:
+        fee = (trade.get("fee") or {}).get("cost")
+    realized = info.get("realizedPnl")
+    # Binance's documentation shows the commission signed either way; a market order pays.
+    cost = abs(to_decimal_or(fee, Decimal(0)))
+    return AccountFill(
+        fill_id=str(trade["id"]),
+        symbol=symbol,
+        side=OrderSide(str(trade["side"]).lower()),
+        quantity=to_decimal(trade["amount"]) * _contract_size(market),
+        price=to_decimal(trade["price"]),
+        fee=cost,
+        realized_pnl=None if realized is None else to_decimal(realized),
+        executed_at=datetime.fromtimestamp(int(trade["timestamp"]) / 1000, UTC),
+    )
 
 
 def is_true(value: Any) -> bool:

@@ -1,5 +1,7 @@
 """ExchangeGateway for paper accounts: a thin view of one account on the shared venue."""
 
+from collections.abc import Collection
+from datetime import datetime
 from decimal import Decimal
 
 from mimic.adapters.paper.venue import PaperVenue
@@ -7,6 +9,7 @@ from mimic.domain.accounts import PAPER_EXCHANGE, AccountCheck, ExchangeAccount
 from mimic.domain.errors import ExchangeUnavailable
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest
+from mimic.domain.performance import AccountFill
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.ports.exchange import AccountSnapshot, ExchangeGateway, ExchangeGateways
 
@@ -79,6 +82,9 @@ class PaperGateway(ExchangeGateway):
 
     async def cancel_protective_orders(self, symbol: str) -> None:
         await self._venue.cancel_protective_orders(self.account_id, symbol)
+
+    async def fetch_fills(self, symbols: Collection[str], since: datetime) -> list[AccountFill]:
+        return await self._venue.fills(self.account_id, since)
 
 
 class PaperGateways(ExchangeGateways):

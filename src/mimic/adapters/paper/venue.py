@@ -50,6 +50,7 @@ from mimic.domain.errors import (
 )
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest, OrderSide
+from mimic.domain.performance import AccountFill
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.ports.exchange import AccountSnapshot, PaperMarket, SymbolCatalog
 from mimic.ports.services import Clock
@@ -151,6 +152,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         self._set_leverages = Coalescer[tuple[str, str, int], None](self._leverage_batch)
         self._read_marks = Coalescer[str, Decimal](self._marks_batch)
         self._cancel_protection = Coalescer[tuple[str, str], None](self._cancel_protection_batch)
+        self._read_fills = Coalescer[tuple[str, datetime], list[AccountFill]](self._fills_batch)
 
     # PaperMarket and SymbolCatalog
 
@@ -417,6 +419,10 @@ class PaperVenue(PaperMarket, SymbolCatalog):
             await self._write(session, books, known, {(order.account_id, order.symbol)}, [row])
         return fill
 
+    async def fills(self, account_id: str, since: datetime) -> list[AccountFill]:
+        """Every execution of the account since `since`: the venue's books keep them all."""
+        return await self._read_fills((account_id, since))
+
     # Internals
 
     def _listing(self, symbol: str) -> PaperListing:
@@ -429,6 +435,28 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         async with self._sessions() as session:
             books = await self._books(session, set(account_ids))
         return [books.get(a) or _not_open(a) for a in account_ids]
+
+    async def _fills_batch(
+        self, keys: Sequence[tuple[str, datetime]]
+    ) -> list[list[AccountFill] | Exception]:
+        o = paper_orders.c
+        query = (
+            select(paper_orders)
+            .where(
+                o.account_id.in_(sorted({a for a, _ in keys})),
+                o.created_at >= min(since for _, since in keys),
+            )
+            .order_by(o.created_at, o.id)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        by_account: dict[str, list[Row[Any]]] = {}
+        for row in rows:
+            by_account.setdefault(row.account_id, []).append(row)
+        return [
+            [_account_fill(row) for row in by_account.get(a, []) if row.created_at >= since]
+            for a, since in keys
+        ]
 
     async def _marks_batch(self, symbols: Sequence[str]) -> list[Decimal | Exception]:
         async with self._sessions() as session:
@@ -727,6 +755,19 @@ def _protective(row: Row[Any]) -> ProtectiveOrder:
         kind=row.kind,
         trigger_price=row.trigger_price,
         status=ProtectiveStatus(row.status),
+    )
+
+
+def _account_fill(row: Row[Any]) -> AccountFill:
+    return AccountFill(
+        fill_id=row.id,
+        symbol=row.symbol,
+        side=OrderSide(row.side),
+        quantity=row.quantity,
+        price=row.price,
+        fee=row.fee,
+        realized_pnl=row.realized_pnl,
+        executed_at=row.created_at,
     )
 
 

@@ -39,6 +39,7 @@ from mimic.adapters.sqlalchemy.tables import (
 )
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
 from mimic.domain.errors import Conflict
+from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
 from mimic.domain.protection import DcaSettings, ProtectionSettings, TrailingSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
@@ -107,6 +108,10 @@ def _user_values(user: User) -> dict[str, Any]:
         "locked_until": user.locked_until,
         "deleted_at": user.deleted_at,
         **_protection_values(user.protection),
+        "guard_drawdown_perc": user.guardrails.drawdown_stop_perc,
+        "guard_close_all": user.guardrails.close_all_on_drawdown,
+        "guard_profit_lock_perc": user.guardrails.profit_lock_perc,
+        "leaderboard_opt_out": user.leaderboard_opt_out,
     }
 
 
@@ -169,6 +174,12 @@ def _user(row: RowMapping) -> User:
         locked_until=row[c.locked_until],
         deleted_at=row[c.deleted_at],
         protection=_protection(row),
+        guardrails=GuardrailSettings(
+            drawdown_stop_perc=row[c.guard_drawdown_perc],
+            close_all_on_drawdown=row[c.guard_close_all],
+            profit_lock_perc=row[c.guard_profit_lock_perc],
+        ),
+        leaderboard_opt_out=row[c.leaderboard_opt_out],
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -116,6 +118,11 @@ users = Table(
     Column("dca_max_adds", Integer),
     Column("dca_spacing_perc", ExactDecimal),
     Column("dca_spacing_seconds", Integer),
+    # Daily guardrails and the leaderboard (migration 0006).
+    Column("guard_drawdown_perc", ExactDecimal),
+    Column("guard_close_all", Boolean, nullable=False, default=False, server_default=false()),
+    Column("guard_profit_lock_perc", ExactDecimal),
+    Column("leaderboard_opt_out", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 password_reset_tokens = Table(
@@ -291,6 +298,7 @@ paper_orders = Table(
     Column("reduce_only", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_paper_orders_account_client", "account_id", "client_order_id"),
+    Index("ix_paper_orders_account_created", "account_id", "created_at"),
 )
 
 paper_prices = Table(
@@ -391,4 +399,84 @@ paper_protective_orders = Table(
     Column("updated_at", UtcDateTime),
     Index("ix_paper_protective_orders_symbol_status", "symbol", "status"),
     Index("ix_paper_protective_orders_account_symbol", "account_id", "symbol"),
+)
+
+# One row per exchange account and UTC day: the day's starting equity and, once a daily
+# guardrail tripped, why (no foreign keys: history outlives a deleted connection).
+guardrail_days = Table(
+    "guardrail_days",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("user_id", ID, nullable=False),
+    Column("start_equity", ExactDecimal, nullable=False),
+    Column("trip_kind", String(16)),
+    Column("trip_reason", Text),
+    Column("tripped_at", UtcDateTime),
+    Column("close_all_pending", Boolean, nullable=False, default=False),
+)
+
+# Reduce-only closes of a drawdown stop's close-all: stored before they are sent, with a
+# deterministic client order id, exactly like the order intents of a signal.
+guardrail_closes = Table(
+    "guardrail_closes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("client_order_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_until", UtcDateTime),
+    Column("exchange_order_id", String(64)),
+    Column("filled_quantity", ExactDecimal),
+    Column("average_price", ExactDecimal),
+    Column("fee", ExactDecimal),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime),
+    UniqueConstraint("account_id", "day", "symbol", name="uq_guardrail_closes_account_day_symbol"),
+)
+
+# The exchange's fills of each account, as the portfolio sync reads them.
+account_fills = Table(
+    "account_fills",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("fill_id", String(64), primary_key=True),
+    Column("user_id", ID, nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("price", ExactDecimal, nullable=False),
+    Column("fee", ExactDecimal, nullable=False),
+    Column("realized_pnl", ExactDecimal),  # None: the exchange does not report it
+    Column("executed_at", UtcDateTime, nullable=False),
+    Index("ix_account_fills_user_executed", "user_id", "executed_at"),
+)
+
+# Up to when each account's fills have been read (the next read starts there).
+fill_read_marks = Table(
+    "fill_read_marks",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("read_until", UtcDateTime, nullable=False),
+)
+
+# One balance per account and hour (the hour's start), taken by the portfolio sync.
+balance_snapshots = Table(
+    "balance_snapshots",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("hour", UtcDateTime, primary_key=True),
+    Column("user_id", ID, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("wallet_balance", ExactDecimal, nullable=False),
+    Column("equity", ExactDecimal, nullable=False),
+    Column("taken_at", UtcDateTime, nullable=False),
+    Index("ix_balance_snapshots_user_hour", "user_id", "hour"),
 )

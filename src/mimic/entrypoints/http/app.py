@@ -16,6 +16,7 @@ from taskiq import AsyncBroker
 
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
@@ -28,11 +29,12 @@ from mimic.entrypoints.worker.tasks import create_broker
 
 log = logging.getLogger(__name__)
 
-Job = SweepUnfinishedSignals | RunSubscriptionExpiry | MonitorPositions
+Job = SweepUnfinishedSignals | RunSubscriptionExpiry | MonitorPositions | SyncPortfolio
 
 
 async def _every(app: Litestar, interval: float, job: type[Job]) -> None:
-    """Embedded mode's scheduler: run a periodic job (sweeper, monitor, subscription expiry)."""
+    """Embedded mode's scheduler: run a periodic job (sweeper, monitor, subscription expiry,
+    portfolio sync)."""
     container = app.state.dishka_container
     while True:
         await asyncio.sleep(interval)
@@ -74,6 +76,9 @@ def create_app(
                 ),
                 asyncio.create_task(
                     _every(app, settings.monitor_interval.total_seconds(), MonitorPositions)
+                ),
+                asyncio.create_task(
+                    _every(app, settings.portfolio_sync_interval.total_seconds(), SyncPortfolio)
                 ),
             ]
         try:

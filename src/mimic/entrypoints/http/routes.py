@@ -20,7 +20,12 @@ from mimic.application.exchange_connections import (
     ManageConnection,
     ReviewConnection,
 )
-from mimic.application.follower_settings import SettingsChange, UpdateFollowerSettings
+from mimic.application.follower_settings import (
+    GUARDRAIL_FIELDS,
+    LEADERBOARD_OPT_OUT,
+    SettingsChange,
+    UpdateFollowerSettings,
+)
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
@@ -31,12 +36,14 @@ from mimic.application.signal_reports import ReportSignals
 from mimic.application.throttle import Throttle
 from mimic.domain.accounts import ConnectionStatus, User
 from mimic.domain.errors import InvalidField
+from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
 from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
+from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
 from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS, signed_in
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import client_ip, request_context
@@ -180,6 +187,16 @@ class MeController(Controller):
             leverage=_unset_to_none(data.leverage),
             paused=bool(_unset_to_none(data.paused)),
         )
+        given |= frozenset(
+            name
+            for name in (*GUARDRAIL_FIELDS, LEADERBOARD_OPT_OUT)
+            if getattr(data, name) is not msgspec.UNSET
+        )
+        guardrails = GuardrailSettings(
+            drawdown_stop_perc=_unset_to_none(data.drawdown_stop_perc),
+            close_all_on_drawdown=bool(_unset_to_none(data.close_all_on_drawdown)),
+            profit_lock_perc=_unset_to_none(data.profit_lock_perc),
+        )
         user = await update(
             SettingsChange(
                 user_id=request.user.id,
@@ -187,6 +204,8 @@ class MeController(Controller):
                 given=given,
                 context=request_context(request, settings),
                 protection=_protection_changes(data),
+                guardrails=guardrails,
+                leaderboard_opt_out=bool(_unset_to_none(data.leaderboard_opt_out)),
             )
         )
         return views.profile(user, await platform.get())
@@ -396,6 +415,7 @@ class AdminController(Controller):
 
 ROUTE_HANDLERS = [
     *ACCOUNT_ROUTE_HANDLERS,
+    *PERFORMANCE_ROUTE_HANDLERS,
     HealthController,
     WebhookController,
     AuthController,

@@ -54,6 +54,11 @@ class FollowerSettingsOut(msgspec.Struct):
     sl_perc: Decimal | None
     trailing: TrailingSettingsOut
     dca: DcaSettingsOut
+    # Daily guardrails and the leaderboard (see README)
+    drawdown_stop_perc: Decimal | None = None
+    close_all_on_drawdown: bool = False
+    profit_lock_perc: Decimal | None = None
+    leaderboard_opt_out: bool = False
 
 
 class CapsOut(msgspec.Struct):
@@ -98,6 +103,10 @@ class SettingsPatch(msgspec.Struct, forbid_unknown_fields=True):
     sl_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
     trailing: TrailingPatch | msgspec.UnsetType = msgspec.UNSET
     dca: DcaPatch | msgspec.UnsetType = msgspec.UNSET
+    drawdown_stop_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    close_all_on_drawdown: bool | msgspec.UnsetType = msgspec.UNSET
+    profit_lock_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    leaderboard_opt_out: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class ConnectExchangeRequest(msgspec.Struct, forbid_unknown_fields=True):

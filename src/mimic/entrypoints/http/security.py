@@ -26,6 +26,7 @@ PUBLIC_PATHS = [
     "^/api/payments/plans$",
     # Plisio calls it; trust comes from the signature and the look-up, not from a token.
     "^/api/payments/plisio/callback$",
+    "^/api/leaderboard$",
 ]
 
 

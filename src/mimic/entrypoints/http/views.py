@@ -39,6 +39,10 @@ def follower_settings(user: User) -> schemas.FollowerSettingsOut:
             spacing_perc=protection.dca.spacing_perc,
             spacing_seconds=protection.dca.spacing_seconds,
         ),
+        drawdown_stop_perc=user.guardrails.drawdown_stop_perc,
+        close_all_on_drawdown=user.guardrails.close_all_on_drawdown,
+        profit_lock_perc=user.guardrails.profit_lock_perc,
+        leaderboard_opt_out=user.leaderboard_opt_out,
     )
 
 

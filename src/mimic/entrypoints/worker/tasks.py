@@ -10,12 +10,14 @@ from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.entrypoints.config import Settings
 
 log = logging.getLogger(__name__)
 
 SWEEP_TASK = "mimic.sweep_unfinished"
+PORTFOLIO_SYNC_TASK = "mimic.sync_portfolio"
 KEEPALIVE_TASK = "mimic.keepalive"
 SUBSCRIPTION_EXPIRY_TASK = "mimic.subscription_expiry"
 MONITOR_TASK = "mimic.monitor_positions"
@@ -49,6 +51,12 @@ async def monitor_positions(monitor: FromDishka[MonitorPositions]) -> None:
         )
 
 
+@inject(patch_module=True)
+async def sync_portfolio(sync: FromDishka[SyncPortfolio]) -> None:
+    summary = await sync()
+    log.info("portfolio sync: %s", summary)
+
+
 async def keepalive() -> None:
     """Does nothing: a read that returns a message lets idle workers reclaim a dead one's."""
 
@@ -73,4 +81,5 @@ def create_broker(settings: Settings) -> AsyncBroker:
     broker.register_task(keepalive, task_name=KEEPALIVE_TASK)
     broker.register_task(subscription_expiry, task_name=SUBSCRIPTION_EXPIRY_TASK)
     broker.register_task(monitor_positions, task_name=MONITOR_TASK)
+    broker.register_task(sync_portfolio, task_name=PORTFOLIO_SYNC_TASK)
     return broker

@@ -1,0 +1,108 @@
+"""Pre-flight: what a signal would do on each follower account, without doing it.
+
+The very planning of the fan-out runs (`ExecuteSignal.preview`: same sizing, caps,
+exchange rules, skip reasons and daily guardrails); nothing is stored or sent.
+"""
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from mimic.application.execute_signal import ExecuteSignal
+from mimic.domain.accounts import ExchangeAccount, User
+from mimic.domain.errors import ExchangeError, InvalidField
+from mimic.domain.orders import OrderLeg, OrderSide
+from mimic.domain.planning import PlannedLeg
+from mimic.domain.positions import PositionSide
+from mimic.domain.protection import protection_percentages, protective_prices
+from mimic.domain.signal import Signal, SignalParams, parse_signal_values
+from mimic.ports.exchange import ExchangeGateways, SymbolCatalog
+from mimic.ports.repositories import ExchangeAccountRepository
+from mimic.ports.services import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPreview:
+    account: ExchangeAccount
+    username: str
+    legs: list[PlannedLeg]
+    mark_price: Decimal | None
+    take_profit: Decimal | None
+    stop_loss: Decimal | None
+
+    @property
+    def would_send(self) -> bool:
+        return any(leg.skip_reason is None for leg in self.legs)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalPreview:
+    params: SignalParams
+    accounts: list[AccountPreview]
+
+
+class PreviewSignal:
+    def __init__(
+        self,
+        executor: ExecuteSignal,
+        accounts: ExchangeAccountRepository,
+        catalog: SymbolCatalog,
+        gateways: ExchangeGateways,
+        clock: Clock,
+    ) -> None:
+        self._executor = executor
+        self._accounts = accounts
+        self._catalog = catalog
+        self._gateways = gateways
+        self._clock = clock
+
+    async def __call__(self, requester: User, values: Mapping[str, object]) -> SignalPreview:
+        """An admin sees every follower account; a follower only their own."""
+        params = parse_signal_values(values)
+        if not await self._catalog.is_tradable(params.symbol):
+            raise InvalidField("symbol", f"{params.symbol} is not traded on any connected exchange")
+        candidates = [
+            (account, user)
+            for account, user in await self._accounts.list_copy_candidates()
+            if requester.is_admin or user.id == requester.id
+        ]
+        signal = Signal(
+            id=f"preview-{uuid.uuid4().hex}",
+            source_id="",
+            params=params,
+            dedupe_key="",
+            received_at=self._clock.now(),
+        )
+        plans = await self._executor.preview(signal, candidates)
+        previews = []
+        for plan in plans:
+            entry = next(
+                (leg for leg in plan.legs if leg.leg is OrderLeg.ENTRY and leg.skip_reason is None),
+                None,
+            )
+            mark = take_profit = stop_loss = None
+            if entry is not None:
+                try:
+                    gateway = await self._gateways.for_account(plan.account)
+                    rules = await gateway.market_rules(params.symbol)
+                    mark = await gateway.fetch_mark_price(params.symbol)
+                except ExchangeError:
+                    mark = None
+                else:
+                    # As the fan-out protects a fill: the signal's percentages, else the
+                    # follower's defaults, here from the mark price instead of the fill's.
+                    tp_perc, sl_perc = protection_percentages(
+                        params.tp_perc, params.sl_perc, plan.user.protection
+                    )
+                    side = PositionSide.LONG if entry.side is OrderSide.BUY else PositionSide.SHORT
+                    prices = protective_prices(
+                        side, mark, tp_perc=tp_perc, sl_perc=sl_perc, tick_size=rules.tick_size
+                    )
+                    take_profit, stop_loss = prices.take_profit, prices.stop_loss
+            previews.append(
+                AccountPreview(
+                    plan.account, plan.user.username, plan.legs, mark, take_profit, stop_loss
+                )
+            )
+        return SignalPreview(params, previews)

@@ -1,0 +1,30 @@
+"""dishka provider of the guardrails, portfolio sync, reports and pre-flight preview."""
+
+from dishka import Provider, Scope, provide
+
+from mimic.adapters.sqlalchemy.performance import (
+    SqlBalanceSnapshotRepository,
+    SqlFillRepository,
+    SqlGuardrailRepository,
+)
+from mimic.application.guardrails import DailyGuardrails
+from mimic.application.performance_reports import ViewPerformance
+from mimic.application.portfolio_sync import SyncPortfolio
+from mimic.application.preview_signal import PreviewSignal
+from mimic.ports.performance import (
+    BalanceSnapshotRepository,
+    FillRepository,
+    GuardrailRepository,
+)
+
+
+class PerformanceProvider(Provider):
+    scope = Scope.REQUEST
+
+    guardrail_days = provide(SqlGuardrailRepository, provides=GuardrailRepository)
+    fills = provide(SqlFillRepository, provides=FillRepository)
+    snapshots = provide(SqlBalanceSnapshotRepository, provides=BalanceSnapshotRepository)
+    guardrails = provide(DailyGuardrails)
+    sync = provide(SyncPortfolio)
+    performance = provide(ViewPerformance)
+    preview = provide(PreviewSignal)
