@@ -11,6 +11,7 @@ from decimal import Decimal
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, OutcomeUnknown
 from mimic.domain.market import MarketRules
+from mimic.domain.notifications import order_notifications
 from mimic.domain.orders import (
     IntentStatus,
     OrderIntent,
@@ -22,6 +23,7 @@ from mimic.domain.planning import PlannedLeg, plan_account_orders, skip_account
 from mimic.domain.risk import PlatformRiskSettings, resolve_risk
 from mimic.domain.signal import Signal, SignalAction, SignalStatus
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
+from mimic.ports.notifications import NotificationOutbox
 from mimic.ports.repositories import (
     ExchangeAccountRepository,
     OrderIntentRepository,
@@ -34,6 +36,7 @@ from mimic.ports.services import Clock
 log = logging.getLogger(__name__)
 
 _LEG_ORDER = {OrderLeg.CLOSE: 0, OrderLeg.ENTRY: 1}
+COPYING_PAUSED_REASON = "copying is paused for everyone (panic switch)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class ExecuteSignal:
         tx: TransactionManager,
         clock: Clock,
         policy: ExecutionPolicy,
+        outbox: NotificationOutbox,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -85,6 +89,7 @@ class ExecuteSignal:
         self._tx = tx
         self._clock = clock
         self._policy = policy
+        self._outbox = outbox
 
     async def __call__(self, signal_id: str) -> ExecutionSummary:
         signal = await self._signals.get(signal_id)
@@ -123,6 +128,7 @@ class ExecuteSignal:
             deadline = time.monotonic() + usable.total_seconds()
             await self._place(signal, claimed, list(known.values()), deadline)
             await self._intents.save_results(claimed)
+            await self._notify_settled(claimed)
             await self._tx.commit()
             not_now.update(i.id for i in claimed if not i.status.is_final)
             claimed = []
@@ -137,6 +143,15 @@ class ExecuteSignal:
             await self._signals.set_status(signal_id, SignalStatus.DONE)
             await self._tx.commit()
         return ExecutionSummary(signal_id, dict(counts), finished)
+
+    async def _notify_settled(self, intents: Sequence[OrderIntent]) -> None:
+        """Outbox rows for the intents that just became final, in the same transaction.
+
+        One bulk insert; the worker's sender delivers them, batched per follower.
+        """
+        notifications = order_notifications(intents, self._clock.now())
+        if notifications:
+            await self._outbox.add_many(notifications)
 
     async def _earlier_signals_settled(self, signal: Signal) -> bool:
         """Signals of one source on one symbol run in the order they arrived.
@@ -172,8 +187,14 @@ class ExecuteSignal:
         platform = await self._settings.get_platform_risk()
         limits = self._limits()
         rules_cache: dict[tuple[str, str], MarketRules] = {}
+        entries_paused = (
+            signal.params.action is not SignalAction.CLOSE and await self._settings.copying_paused()
+        )
 
         async def plan_one(account: ExchangeAccount, user: User) -> list[OrderIntent]:
+            if entries_paused:
+                legs = [skip_account(signal.params.action, COPYING_PAUSED_REASON)]
+                return self._to_intents(signal, account, user, legs)
             async with limits[account.exchange]:
                 legs = await self._plan_legs(signal, account, user, platform, rules_cache)
             return self._to_intents(signal, account, user, legs)
@@ -183,6 +204,7 @@ class ExecuteSignal:
         # Inserted already claimed: the planner sends them without a second round trip.
         lease_until = self._clock.now() + self._policy.lease
         inserted = await self._intents.add_new(new, lease_until=lease_until)
+        await self._notify_settled([i for i in new if i.id in inserted])
         await self._tx.commit()
         return existing, [i for i in new if i.id in inserted]
 
