@@ -7,7 +7,6 @@ from dishka import AsyncContainer, Provider, Scope, from_context, make_async_con
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
-from mimic.adapters.logging_notifier import LoggingNotifier
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.gateway import PaperGateways
 from mimic.adapters.paper.venue import PaperVenue
@@ -46,6 +45,7 @@ from mimic.application.signal_reports import ReportSignals
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
+from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
     AuditLog,
@@ -57,7 +57,7 @@ from mimic.ports.repositories import (
     TransactionManager,
     UserRepository,
 )
-from mimic.ports.services import Clock, Mailer, Notifier, PasswordHasher, SignalQueue
+from mimic.ports.services import Clock, Mailer, PasswordHasher, SignalQueue
 
 
 class InfrastructureProvider(Provider):
@@ -68,7 +68,6 @@ class InfrastructureProvider(Provider):
     broker = from_context(provides=AsyncBroker)
     clock = provide(SystemClock, provides=Clock)
     queue = provide(TaskiqSignalQueue, provides=SignalQueue)
-    notifier = provide(LoggingNotifier, provides=Notifier)
 
     @provide
     def mailer(self, settings: Settings) -> Mailer:
@@ -191,6 +190,7 @@ def build_container(
         PersistenceProvider(),
         InteractorProvider(),
         AccountsProvider(),
+        NotificationsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

@@ -22,6 +22,7 @@ from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.worker.notifications import deliver_forever
 from mimic.entrypoints.worker.tasks import create_broker
 
 log = logging.getLogger(__name__)
@@ -55,18 +56,23 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await broker.startup()
-        sweeper = None
+        background = []
         if run_worker:
-            sweeper = asyncio.create_task(
-                _sweep_forever(app, settings.sweep_interval.total_seconds())
+            background.append(
+                asyncio.create_task(_sweep_forever(app, settings.sweep_interval.total_seconds()))
+            )
+            background.append(
+                asyncio.create_task(
+                    deliver_forever(container, settings.notify_interval.total_seconds())
+                )
             )
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                    await task
             await broker.shutdown()
             await container.close()
 

@@ -34,6 +34,7 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS, signed_in
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import client_ip, request_context
@@ -365,4 +366,5 @@ ROUTE_HANDLERS = [
     PortfolioController,
     SignalController,
     AdminController,
+    *NOTIFICATION_ROUTE_HANDLERS,
 ]

@@ -23,6 +23,7 @@ PUBLIC_PATHS = [
     "^/api/auth/login$",
     "^/api/auth/password/forgot$",
     "^/api/auth/password/reset$",
+    "^/api/telegram/webhook$",  # Telegram proves itself with the secret-token header
 ]
 
 

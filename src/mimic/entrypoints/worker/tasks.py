@@ -10,6 +10,7 @@ from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.worker.notifications import DELIVER_TASK, deliver_notifications
 
 log = logging.getLogger(__name__)
 
@@ -50,4 +51,5 @@ def create_broker(settings: Settings) -> AsyncBroker:
     broker.register_task(execute_signal, task_name=EXECUTE_SIGNAL_TASK)
     broker.register_task(sweep_unfinished, task_name=SWEEP_TASK)
     broker.register_task(keepalive, task_name=KEEPALIVE_TASK)
+    broker.register_task(deliver_notifications, task_name=DELIVER_TASK)
     return broker
