@@ -48,6 +48,7 @@ from tests.fakes import (
     InMemoryUserRepository,
     RecordingSignalQueue,
 )
+from tests.notification_fakes import InMemoryOutbox
 
 D = Decimal
 BTC_PRICE = D(65000)
@@ -93,6 +94,7 @@ class World:
     settings: InMemorySettingsRepository = field(default_factory=InMemorySettingsRepository)
     gateways: FakeGateways = field(default_factory=FakeGateways)
     tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
+    outbox: InMemoryOutbox = field(default_factory=InMemoryOutbox)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -109,6 +111,7 @@ class World:
             self.tx,
             self.clock,
             policy,
+            self.outbox,
         )
 
     async def run(self, signal: Signal, policy: ExecutionPolicy = POLICY) -> ExecutionSummary:

@@ -160,7 +160,7 @@ class SqlTelegramLinks(TelegramLinks):
             rows = await self._session.execute(
                 select(c.user_id, c.chat_id).where(c.user_id.in_(chunk))
             )
-            chats.update(dict(rows.tuples()))
+            chats.update({str(user_id): str(chat_id) for user_id, chat_id in rows})
         return chats
 
     async def user_of_chat(self, chat_id: str) -> str | None:
