@@ -18,6 +18,7 @@ from mimic.ports.notifications import (
     PanicRunRepository,
     TelegramLinks,
 )
+from mimic.ports.services import Mailer
 
 
 class InMemoryOutbox(NotificationOutbox):
@@ -179,3 +180,14 @@ class InMemoryPanicCloses(PanicCloseRepository):
 
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
         return [c for c in self.closes.values() if c.user_id == user_id][:limit]
+
+
+class RecordingMailer(Mailer):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+        self.failures: list[str] = []
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        if self.failures:
+            raise DeliveryFailed(self.failures.pop(0))
+        self.sent.append((to, subject, body))

@@ -149,7 +149,7 @@ class DeliverNotifications:
         for text, indexes in pack_messages([i.text for i in pending]):
             carriers = [pending[i] for i in indexes]
             wait = self._flood.wait_for(chat, self._clock.now())
-            if time.monotonic() + wait.total_seconds() > deadline:
+            if wait > timedelta(0) and time.monotonic() + wait.total_seconds() > deadline:
                 self._postpone(carriers, progress, self._clock.now() + wait, "flood control")
                 return
             if wait > timedelta(0):
