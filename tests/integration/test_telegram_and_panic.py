@@ -7,6 +7,7 @@ runs embedded (its sender loop delivers the outbox) on the paper exchange.
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -169,7 +170,32 @@ async def test_linking_commands_and_order_notifications(
         assert TOKEN not in str(stub.webhook)
 
 
+class Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 async def test_long_polling_answers_commands(sqlite_url: str, stub: TelegramStub) -> None:
+    httpx_log = logging.getLogger("httpx")
+    recorder = Recorder()
+    httpx_log.addHandler(recorder)
+    level = httpx_log.level
+    httpx_log.setLevel(logging.DEBUG)
+    try:
+        await _poll_and_answer(sqlite_url, stub)
+    finally:
+        httpx_log.removeHandler(recorder)
+        httpx_log.setLevel(level)
+    # httpx logs every request URL, and the token is part of it: it must be masked.
+    assert any("/bot<token>/getUpdates" in line for line in recorder.lines)
+    assert not any(TOKEN in line for line in recorder.lines)
+
+
+async def _poll_and_answer(sqlite_url: str, stub: TelegramStub) -> None:
     async with platform(sqlite_url, stub) as api:
         bob, _ = await api.follower("bob")
         await open_long(api, "ETHUSDT")

@@ -7,7 +7,7 @@ import pytest
 
 from mimic.application.deliver_notifications import DeliverNotifications, DeliveryPolicy
 from mimic.domain.accounts import Role, User
-from mimic.domain.errors import InvalidField
+from mimic.domain.errors import InsufficientMargin, InvalidField
 from mimic.domain.notifications import (
     MAX_MESSAGE_CHARS,
     Channel,
@@ -17,6 +17,7 @@ from mimic.domain.notifications import (
     pack_messages,
     parse_channels,
 )
+from mimic.domain.signal import SignalAction
 from tests.fakes import START, FakeTransactionManager, FixedClock, InMemoryUserRepository
 from tests.notification_fakes import (
     InMemoryOutbox,
@@ -25,6 +26,7 @@ from tests.notification_fakes import (
     RecordingMailer,
     RecordingMessenger,
 )
+from tests.unit.test_execute_signal import World
 
 SECOND = timedelta(seconds=1)
 
@@ -234,3 +236,26 @@ async def test_retries_back_off_up_to_a_cap() -> None:
         600,
         600,
     ]
+
+
+async def test_the_fan_out_queues_one_notification_per_settled_order() -> None:
+    world = World()
+    alice = await world.follower("alice")
+    bob = await world.follower("bob")
+    await world.follower("paused", paused=True)
+    bob.exchange.fail_next_place(InsufficientMargin("Margin is insufficient."))
+    signal = await world.signal(SignalAction.LONG)
+
+    await world.run(signal)
+    await world.run(signal)  # a re-run settles nothing new: nothing is queued twice
+
+    queued = sorted(world.outbox.rows.values(), key=lambda n: n.event)
+    assert [(n.event, n.batch_key) for n in queued] == [
+        ("order.filled", signal.id),
+        ("order.rejected", signal.id),
+        ("order.skipped", signal.id),
+    ]
+    assert queued[0].user_id == alice.user.id
+    assert "BTCUSDT buy" in queued[0].text
+    assert queued[1].text.endswith("Margin is insufficient.")
+    assert "paused" in queued[2].text
