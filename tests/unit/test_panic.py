@@ -32,7 +32,7 @@ from tests.notification_fakes import (
     InMemoryPanicGuard,
     InMemoryPanicRuns,
 )
-from tests.unit.test_execute_signal import World
+from tests.unit.test_execute_signal import PAST_THE_LEASE, World
 
 
 def test_a_code_is_accepted_once() -> None:
@@ -240,3 +240,21 @@ async def test_the_totp_secret_is_shown_until_confirmed(world: World, panic: Pan
     operator = SetUpPanicOtp(panic.check(), panic.otp, PanicOtpSetup(True), world.tx)
     with pytest.raises(Conflict):
         await operator.provisioning_uri(admin)
+
+
+async def test_entries_planned_before_the_pause_are_not_sent_after_it(world: World) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.set_position("BTCUSDT", PositionSide.SHORT, D("0.1"))
+    signal = await world.signal(SignalAction.LONG)  # a flip: close the short, then enter
+    alice.exchange.fail_next_place(ExchangeUnavailable("502 from the exchange"))
+    await world.run(signal)  # the close could not go out: both legs wait for a retry
+    await world.settings.set_copying_paused(True)
+    world.clock.advance(PAST_THE_LEASE)
+
+    await world.run(signal)
+
+    close, entry = await world.legs(signal, alice)
+    assert close.status is IntentStatus.FILLED
+    assert entry.status is IntentStatus.SKIPPED
+    assert entry.reason == COPYING_PAUSED_REASON
+    assert alice.exchange.positions == {}

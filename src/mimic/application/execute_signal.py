@@ -126,7 +126,8 @@ class ExecuteSignal:
                     continue
             usable = self._policy.lease - self._policy.send_margin
             deadline = time.monotonic() + usable.total_seconds()
-            await self._place(signal, claimed, list(known.values()), deadline)
+            to_place = await self._unless_paused(claimed)
+            await self._place(signal, to_place, list(known.values()), deadline)
             await self._intents.save_results(claimed)
             await self._notify_settled(claimed)
             await self._tx.commit()
@@ -143,6 +144,16 @@ class ExecuteSignal:
             await self._signals.set_status(signal_id, SignalStatus.DONE)
             await self._tx.commit()
         return ExecutionSummary(signal_id, dict(counts), finished)
+
+    async def _unless_paused(self, claimed: list[OrderIntent]) -> list[OrderIntent]:
+        """Entries planned before the panic switch paused copying are not sent after it."""
+        if not await self._settings.copying_paused():
+            return claimed
+        now = self._clock.now()
+        for intent in claimed:
+            if intent.leg is OrderLeg.ENTRY:
+                intent.skip(COPYING_PAUSED_REASON, now)
+        return [i for i in claimed if not i.status.is_final]
 
     async def _notify_settled(self, intents: Sequence[OrderIntent]) -> None:
         """Outbox rows for the intents that just became final, in the same transaction.
