@@ -5,13 +5,20 @@ from dataclasses import replace
 from datetime import datetime
 
 from mimic.domain.errors import DeliveryFailed
-from mimic.domain.notifications import Channel, FloodWait, Notification
+from mimic.domain.notifications import (
+    Channel,
+    DeliveryResult,
+    FloodWait,
+    Notification,
+    Recipient,
+)
 from mimic.domain.orders import OrderIntent
 from mimic.domain.panic import PanicGuardState, PanicRun
 from mimic.ports.notifications import (
     ChatMessenger,
     NotificationOutbox,
     NotificationPreferences,
+    NotificationRecipients,
     OneTimePasswords,
     PanicCloseRepository,
     PanicGuardStore,
@@ -19,6 +26,7 @@ from mimic.ports.notifications import (
     TelegramLinks,
 )
 from mimic.ports.services import Mailer
+from tests.fakes import InMemoryUserRepository
 
 
 class InMemoryOutbox(NotificationOutbox):
@@ -44,21 +52,16 @@ class InMemoryOutbox(NotificationOutbox):
             self.rows[n.id] = replace(n, attempts=n.attempts + 1)
         return [self.rows[n.id] for n in due]
 
-    async def record_delivery(
-        self,
-        notification_id: str,
-        delivered: frozenset[Channel],
-        *,
-        sent_at: datetime | None,
-        retry_at: datetime | None,
-        error: str | None = None,
-    ) -> None:
-        self.rows[notification_id] = replace(self.rows[notification_id], delivered=delivered)
-        self.errors[notification_id] = error
-        if sent_at is not None:
-            self.sent_at[notification_id] = sent_at
-        elif retry_at is not None:
-            self.due_at[notification_id] = retry_at
+    async def record_deliveries(self, results: Sequence[DeliveryResult]) -> None:
+        for r in results:
+            self.rows[r.notification_id] = replace(
+                self.rows[r.notification_id], delivered=r.delivered
+            )
+            self.errors[r.notification_id] = r.error
+            if r.sent_at is not None:
+                self.sent_at[r.notification_id] = r.sent_at
+            elif r.retry_at is not None:
+                self.due_at[r.notification_id] = r.retry_at
 
     def undelivered(self) -> list[Notification]:
         return [n for n in self.rows.values() if n.id not in self.sent_at]
@@ -101,6 +104,21 @@ class InMemoryTelegramLinks(TelegramLinks):
     async def take_code(self, code_hash: str, now: datetime) -> str | None:
         found = self.codes.pop(code_hash, None)
         return found[0] if found is not None and now < found[1] else None
+
+
+class InMemoryRecipients(NotificationRecipients):
+    def __init__(self, users: InMemoryUserRepository, links: InMemoryTelegramLinks) -> None:
+        self._users = users
+        self._links = links
+
+    async def recipients(self, user_ids: Collection[str]) -> dict[str, Recipient]:
+        found = {}
+        for user_id in user_ids:
+            user = await self._users.get(user_id)
+            if user is not None:
+                chat = self._links.chats.get(user_id)
+                found[user_id] = Recipient(user_id, user.email, user.active, chat)
+        return found
 
 
 class RecordingMessenger(ChatMessenger):

@@ -224,15 +224,15 @@ async def _poll_and_answer(sqlite_url: str, stub: TelegramStub) -> None:
 
 
 async def test_flood_control_spaces_a_chat_and_honours_retry_after(
-    sqlite_url: str, stub: TelegramStub
+    database_url: str, stub: TelegramStub
 ) -> None:
-    async with platform(sqlite_url, stub) as api:
+    async with platform(database_url, stub) as api:
         carol, _ = await api.follower("carol")
         await link(api, carol, 3003)
         me = (await api.client.get("/api/me", headers=api.auth(carol))).json()
         stub.flood(retry_after=1)
         refused_at = time.monotonic()
-        async with own_container(sqlite_url, stub) as container:
+        async with own_container(database_url, stub) as container:
             notifier = await container.get(Notifier)
             for n in range(3):
                 await notifier.notify(me["id"], "exchange.approved", f"update number {n}")

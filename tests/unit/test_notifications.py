@@ -22,6 +22,7 @@ from tests.fakes import START, FakeTransactionManager, FixedClock, InMemoryUserR
 from tests.notification_fakes import (
     InMemoryOutbox,
     InMemoryPreferences,
+    InMemoryRecipients,
     InMemoryTelegramLinks,
     RecordingMailer,
     RecordingMessenger,
@@ -101,8 +102,7 @@ class Sender:
         return DeliverNotifications(
             self.outbox,
             self.preferences,
-            self.links,
-            self.users,
+            InMemoryRecipients(self.users, self.links),
             self.messenger,
             self.mailer,
             self.flood,

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from mimic.domain.errors import DeliveryFailed
 from mimic.domain.notifications import (
     Channel,
+    DeliveryResult,
     FloodControl,
     FloodWait,
     Notification,
@@ -21,9 +22,9 @@ from mimic.ports.notifications import (
     ChatMessenger,
     NotificationOutbox,
     NotificationPreferences,
-    TelegramLinks,
+    NotificationRecipients,
 )
-from mimic.ports.repositories import TransactionManager, UserRepository
+from mimic.ports.repositories import TransactionManager
 from mimic.ports.services import Clock, Mailer
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,7 @@ class DeliverNotifications:
         self,
         outbox: NotificationOutbox,
         preferences: NotificationPreferences,
-        links: TelegramLinks,
-        users: UserRepository,
+        recipients: NotificationRecipients,
         messenger: ChatMessenger,
         mailer: Mailer,
         flood: FloodControl,
@@ -70,8 +70,7 @@ class DeliverNotifications:
     ) -> None:
         self._outbox = outbox
         self._preferences = preferences
-        self._links = links
-        self._users = users
+        self._recipients = recipients
         self._messenger = messenger
         self._mailer = mailer
         self._flood = flood
@@ -88,34 +87,32 @@ class DeliverNotifications:
         if not due:
             return 0
         user_ids = {n.user_id for n in due}
-        chats = await self._links.chats_of(user_ids) if self._messenger.enabled else {}
+        recipients = await self._recipients.recipients(user_ids)
         choices = await self._preferences.choices_of(user_ids)
-        emails: dict[str, str] = {}
-        for user_id in user_ids:
-            user = await self._users.get(user_id)
-            if user is not None and user.active:
-                emails[user_id] = user.email
         deadline = time.monotonic() + self._policy.pass_budget.total_seconds()
-        finished = 0
+        results: list[DeliveryResult] = []
         for (user_id, _), items in group_batches(due).items():
+            recipient = recipients.get(user_id)
+            chat = recipient.chat_id if recipient and self._messenger.enabled else None
+            email = recipient.email if recipient and recipient.active else None
             progress = {}
             for item in items:
                 wanted = choices.get(user_id, {}).get(item.event)
                 if wanted is None:
-                    wanted = default_channels(item.event, telegram_linked=user_id in chats)
-                if user_id not in chats:
+                    wanted = default_channels(item.event, telegram_linked=chat is not None)
+                if chat is None or email is None:  # unlinked, or inactive: never to Telegram
                     wanted -= {Channel.TELEGRAM}
-                if user_id not in emails:
+                if email is None:
                     wanted -= {Channel.EMAIL}
                 progress[item.id] = _Progress(wanted, set(item.delivered))
-            chat = chats.get(user_id)
-            if chat is not None:
+            if chat is not None and email is not None:
                 await self._send_telegram(chat, items, progress, deadline)
-            email = emails.get(user_id)
             if email is not None:
                 await self._send_email(email, items, progress)
-            finished += await self._record(items, progress)
-        return finished
+            results.extend(self._results(items, progress))
+        await self._outbox.record_deliveries(results)
+        await self._tx.commit()
+        return sum(r.sent_at is not None for r in results)
 
     @staticmethod
     def _pending(
@@ -195,19 +192,21 @@ class DeliverNotifications:
         for item in items:
             self._postpone([item], progress, now + self._policy.retry_delay(item.attempts), why)
 
-    async def _record(self, items: Sequence[Notification], progress: dict[str, _Progress]) -> int:
-        finished = 0
+    def _results(
+        self, items: Sequence[Notification], progress: dict[str, _Progress]
+    ) -> list[DeliveryResult]:
         now = self._clock.now()
+        results = []
         for item in items:
             state = progress[item.id]
             done = state.wanted <= state.delivered
-            finished += done
-            await self._outbox.record_delivery(
-                item.id,
-                frozenset(state.delivered),
-                sent_at=now if done else None,
-                retry_at=None if done else (state.retry_at or now),
-                error=state.error,
+            results.append(
+                DeliveryResult(
+                    item.id,
+                    frozenset(state.delivered),
+                    sent_at=now if done else None,
+                    retry_at=None if done else (state.retry_at or now),
+                    error=state.error,
+                )
             )
-        await self._tx.commit()
-        return finished
+        return results

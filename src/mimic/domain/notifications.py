@@ -85,6 +85,27 @@ class Notification:
     attempts: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Where a user can be reached; an inactive user is told nothing."""
+
+    user_id: str
+    email: str
+    active: bool
+    chat_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """`sent_at`: done. Else tried again at `retry_at` (None: when the lease runs out)."""
+
+    notification_id: str
+    delivered: frozenset[Channel]
+    sent_at: datetime | None
+    retry_at: datetime | None
+    error: str | None = None
+
+
 def order_notifications(intents: Iterable[OrderIntent], now: datetime) -> list[Notification]:
     """Outbox entries for the final intents among `intents`, batched per follower and signal."""
     notifications = []

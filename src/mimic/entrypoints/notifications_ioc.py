@@ -9,6 +9,7 @@ from mimic.adapters.outbox_notifier import OutboxNotifier
 from mimic.adapters.sqlalchemy.notifications import (
     SqlNotificationOutbox,
     SqlNotificationPreferences,
+    SqlNotificationRecipients,
     SqlTelegramLinks,
 )
 from mimic.adapters.sqlalchemy.panic import (
@@ -34,6 +35,7 @@ from mimic.ports.notifications import (
     ChatMessenger,
     NotificationOutbox,
     NotificationPreferences,
+    NotificationRecipients,
     OneTimePasswords,
     PanicCloseRepository,
     PanicGuardStore,
@@ -81,6 +83,9 @@ class NotificationsProvider(Provider):
     outbox = provide(SqlNotificationOutbox, provides=NotificationOutbox, scope=Scope.REQUEST)
     preferences = provide(
         SqlNotificationPreferences, provides=NotificationPreferences, scope=Scope.REQUEST
+    )
+    recipients = provide(
+        SqlNotificationRecipients, provides=NotificationRecipients, scope=Scope.REQUEST
     )
     links = provide(SqlTelegramLinks, provides=TelegramLinks, scope=Scope.REQUEST)
     guard = provide(SqlPanicGuardStore, provides=PanicGuardStore, scope=Scope.REQUEST)

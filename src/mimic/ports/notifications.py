@@ -4,7 +4,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from mimic.domain.notifications import Channel, Notification
+from mimic.domain.notifications import Channel, DeliveryResult, Notification, Recipient
 from mimic.domain.orders import OrderIntent
 from mimic.domain.panic import PanicGuardState, PanicRun
 
@@ -21,16 +21,12 @@ class NotificationOutbox(Protocol):
         `lease_until` (a sender that dies leaves them to the next one)."""
         ...
 
-    async def record_delivery(
-        self,
-        notification_id: str,
-        delivered: frozenset[Channel],
-        *,
-        sent_at: datetime | None,
-        retry_at: datetime | None,
-        error: str | None = None,
-    ) -> None:
-        """`sent_at`: done. Else tried again at `retry_at` (None: when the lease runs out)."""
+    async def record_deliveries(self, results: Sequence[DeliveryResult]) -> None: ...
+
+
+class NotificationRecipients(Protocol):
+    async def recipients(self, user_ids: Collection[str]) -> dict[str, Recipient]:
+        """The users that exist, with their email and linked Telegram chat, in one query."""
         ...
 
 

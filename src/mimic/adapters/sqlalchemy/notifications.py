@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, delete, select, update
+from sqlalchemy import RowMapping, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
@@ -13,9 +13,15 @@ from mimic.adapters.sqlalchemy.tables import (
     notification_preferences,
     telegram_link_codes,
     telegram_links,
+    users,
 )
-from mimic.domain.notifications import Channel, Notification
-from mimic.ports.notifications import NotificationOutbox, NotificationPreferences, TelegramLinks
+from mimic.domain.notifications import Channel, DeliveryResult, Notification, Recipient
+from mimic.ports.notifications import (
+    NotificationOutbox,
+    NotificationPreferences,
+    NotificationRecipients,
+    TelegramLinks,
+)
 
 
 def _channels(raw: str) -> frozenset[Channel]:
@@ -89,28 +95,58 @@ class SqlNotificationOutbox(NotificationOutbox):
         )
         return [_notification(row) for row in rows.mappings()]
 
-    async def record_delivery(
-        self,
-        notification_id: str,
-        delivered: frozenset[Channel],
-        *,
-        sent_at: datetime | None,
-        retry_at: datetime | None,
-        error: str | None = None,
-    ) -> None:
+    async def record_deliveries(self, results: Sequence[DeliveryResult]) -> None:
         c = notification_outbox.c
-        values: dict[str, object] = {
-            "delivered": _channels_text(delivered),
-            "last_error": error,
-            "claim_token": None,
-        }
-        if sent_at is not None:
-            values["sent_at"] = sent_at
-        elif retry_at is not None:
-            values["next_attempt_at"] = retry_at
-        await self._session.execute(
-            update(notification_outbox).where(c.id == notification_id).values(**values)
+        by_id = c.id == bindparam("p_id")
+        at = bindparam("p_at", type_=c.sent_at.type)
+        done = [r for r in results if r.sent_at is not None]
+        retried = [r for r in results if r.sent_at is None]
+        statements = (
+            (done, update(notification_outbox).where(by_id).values(sent_at=at)),
+            (
+                retried,
+                update(notification_outbox)
+                .where(by_id)
+                .values(next_attempt_at=func.coalesce(at, c.next_attempt_at)),
+            ),
         )
+        for group, statement in statements:
+            statement = statement.values(
+                delivered=bindparam("p_delivered"),
+                last_error=bindparam("p_error"),
+                claim_token=None,
+            )
+            for chunk in _chunks(group):
+                await self._session.execute(
+                    statement,
+                    [
+                        {
+                            "p_id": r.notification_id,
+                            "p_at": r.sent_at or r.retry_at,
+                            "p_delivered": _channels_text(r.delivered),
+                            "p_error": r.error,
+                        }
+                        for r in chunk
+                    ],
+                )
+
+
+class SqlNotificationRecipients(NotificationRecipients):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def recipients(self, user_ids: Collection[str]) -> dict[str, Recipient]:
+        u, t = users.c, telegram_links.c
+        found: dict[str, Recipient] = {}
+        for chunk in _chunks(list(user_ids)):
+            rows = await self._session.execute(
+                select(u.id, u.email, u.active, t.chat_id)
+                .select_from(users.outerjoin(telegram_links, t.user_id == u.id))
+                .where(u.id.in_(chunk))
+            )
+            for user_id, email, active, chat_id in rows:
+                found[user_id] = Recipient(user_id, email, bool(active), chat_id)
+        return found
 
 
 class SqlNotificationPreferences(NotificationPreferences):
