@@ -19,6 +19,7 @@ import pytest
 from dishka import AsyncContainer
 
 from mimic.adapters.telegram.bot_api import TelegramBotApi
+from mimic.entrypoints.cli import run_telegram
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.telegram_polling import poll
@@ -333,3 +334,14 @@ async def test_panic_with_valid_invalid_and_replayed_otp(
         assert actions.count("panic.accepted") == 2
         assert actions.count("panic.denied") == 4  # non-admin, wrong, replay, bot replay
         assert all(TOTP_SECRET not in str(e) and code not in str(e) for e in events)
+
+
+async def test_set_webhook_registers_the_url_and_secret(
+    sqlite_url: str, stub: TelegramStub
+) -> None:
+    settings = bot_settings(sqlite_url, stub)
+    url = "https://mimic.example.com/api/telegram/webhook"
+    await run_telegram(settings, url)
+    assert stub.webhook is not None
+    assert stub.webhook["url"] == url
+    assert stub.webhook["secret_token"] == HOOK_SECRET

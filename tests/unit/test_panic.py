@@ -9,12 +9,18 @@ from mimic.application.execute_signal import COPYING_PAUSED_REASON
 from mimic.application.panic import (
     CheckPanicOtp,
     PanicOtpSetup,
+    PanicPolicy,
     PullPanic,
     ResumeCopying,
     SetUpPanicOtp,
 )
 from mimic.domain.accounts import ConnectionStatus, Role, User
-from mimic.domain.errors import Conflict, ExchangeUnavailable, PermissionDenied
+from mimic.domain.errors import (
+    Conflict,
+    ExchangeUnavailable,
+    OutcomeUnknown,
+    PermissionDenied,
+)
 from mimic.domain.orders import IntentStatus, OrderLeg, client_order_id
 from mimic.domain.panic import (
     LOCKOUT,
@@ -93,6 +99,7 @@ class Panic:
             w.outbox,
             w.tx,
             w.clock,
+            PanicPolicy(settle_lookups=2, settle_delay=timedelta(0)),
         )
 
 
@@ -258,3 +265,21 @@ async def test_entries_planned_before_the_pause_are_not_sent_after_it(world: Wor
     assert entry.status is IntentStatus.SKIPPED
     assert entry.reason == COPYING_PAUSED_REASON
     assert alice.exchange.positions == {}
+
+
+async def test_a_close_that_stays_unknown_is_reported_pending(world: World, panic: Panic) -> None:
+    admin = await admin_of(world)
+    alice = await world.follower("alice")
+    alice.exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.5"))
+    alice.exchange.fail_next_place(OutcomeUnknown("timeout"))  # never executed
+
+    run = await panic.pull()(admin, "100", ip=None, via="http")
+
+    [outcome] = [o for o in run.accounts if o.account_id == alice.account.id]
+    assert outcome.pending == ["BTCUSDT"]
+    assert "still settling BTCUSDT" in outcome.summary
+    finds = [c for c in alice.exchange.order_calls() if c[0] == "find"]
+    assert len(finds) == 3  # at once, then twice more: never a second order
+    assert len(alice.exchange.placed) == 0
+    [close] = await panic.closes.list_for_user(alice.user.id, limit=5)
+    assert close.status is IntentStatus.SUBMITTING

@@ -3,8 +3,9 @@
 import asyncio
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, User
@@ -35,6 +36,14 @@ log = logging.getLogger(__name__)
 
 PANIC_EVENT = "panic.executed"
 CONCURRENT_ACCOUNTS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class PanicPolicy:
+    """How long a pull keeps looking for closes whose outcome was unknown."""
+
+    settle_lookups: int = 3
+    settle_delay: timedelta = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +172,7 @@ class PullPanic:
         outbox: NotificationOutbox,
         tx: TransactionManager,
         clock: Clock,
+        policy: PanicPolicy,
     ) -> None:
         self._check = check
         self._runs = runs
@@ -174,6 +184,7 @@ class PullPanic:
         self._outbox = outbox
         self._tx = tx
         self._clock = clock
+        self._policy = policy
 
     async def __call__(self, actor: User, code: str, *, ip: str | None, via: str) -> PanicRun:
         await self._check(actor, code, purpose="panic", ip=ip)
@@ -211,20 +222,23 @@ class PullPanic:
         for close in closes:
             by_account.setdefault(close.account_id, []).append(close)
 
-        async def flatten(outcome: AccountOutcome) -> None:
+        async def flatten(account_id: str, account_closes: list[OrderIntent]) -> None:
             async with limit:
-                for close in by_account.get(outcome.account_id, []):
-                    await self._send(gateways[outcome.account_id], close)
-                    if close.status is IntentStatus.FILLED:
-                        outcome.closed.append(close.symbol)
-                    elif close.status.is_final:
-                        outcome.failed[close.symbol] = close.reason or close.status.value
-                    else:
-                        outcome.pending.append(close.symbol)
+                for close in account_closes:
+                    await self._send(gateways[account_id], close)
 
-        outcomes = [outcome for outcome, _ in read_results]
-        await asyncio.gather(*(flatten(o) for o in outcomes))
+        await asyncio.gather(*(flatten(a, c) for a, c in by_account.items()))
+        await self._settle_unknown(closes, gateways)
         await self._closes.save_results(closes, run_id=run.id)
+        outcomes = [outcome for outcome, _ in read_results]
+        for outcome in outcomes:
+            for close in by_account.get(outcome.account_id, []):
+                if close.status is IntentStatus.FILLED:
+                    outcome.closed.append(close.symbol)
+                elif close.status.is_final:
+                    outcome.failed[close.symbol] = close.reason or close.status.value
+                else:
+                    outcome.pending.append(close.symbol)
         run.accounts = outcomes
         run.status = PanicStatus.DONE
         run.finished_at = self._clock.now()
@@ -255,6 +269,29 @@ class PullPanic:
         )
         close.hold_for_sending(now)
         return close
+
+    async def _settle_unknown(
+        self, closes: Sequence[OrderIntent], gateways: Mapping[str, ExchangeGateway]
+    ) -> None:
+        """A close whose answer was lost may show up a moment later: look again, a few times.
+
+        What stays unknown is reported as pending; pulling panic again is safe, since a
+        reduce-only close of what is still open can never open or flip a position.
+        """
+        for _ in range(self._policy.settle_lookups):
+            unsettled = [c for c in closes if not c.status.is_final]
+            if not unsettled:
+                return
+            await asyncio.sleep(self._policy.settle_delay.total_seconds())
+            for close in unsettled:
+                try:
+                    found = await gateways[close.account_id].find_order(
+                        close.symbol, close.client_order_id
+                    )
+                except ExchangeError:
+                    continue
+                if found is not None:
+                    close.record_fill(found, self._clock.now())
 
     async def _send(self, gateway: ExchangeGateway, close: OrderIntent) -> None:
         try:

@@ -23,6 +23,7 @@ from mimic.application.deliver_notifications import DeliverNotifications, Delive
 from mimic.application.panic import (
     CheckPanicOtp,
     PanicOtpSetup,
+    PanicPolicy,
     PullPanic,
     ResumeCopying,
     SetUpPanicOtp,
@@ -75,6 +76,10 @@ class NotificationsProvider(Provider):
     @provide(scope=Scope.APP)
     def panic_setup(self, settings: Settings) -> PanicOtpSetup:
         return PanicOtpSetup(secret_from_operator=settings.panic_secret_from_operator)
+
+    @provide(scope=Scope.APP)
+    def panic_policy(self) -> PanicPolicy:
+        return PanicPolicy()
 
     @provide(scope=Scope.APP)
     def bot_username(self, settings: Settings) -> BotUsername:
