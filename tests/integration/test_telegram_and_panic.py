@@ -19,6 +19,7 @@ import pytest
 from dishka import AsyncContainer
 
 from mimic.adapters.telegram.bot_api import TelegramBotApi
+from mimic.adapters.totp import ISSUER
 from mimic.entrypoints.cli import run_telegram
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc import build_container
@@ -345,3 +346,33 @@ async def test_set_webhook_registers_the_url_and_secret(
     assert stub.webhook is not None
     assert stub.webhook["url"] == url
     assert stub.webhook["secret_token"] == HOOK_SECRET
+
+
+async def test_the_totp_secret_is_shown_until_an_admin_confirms_it(
+    sqlite_url: str, stub: TelegramStub
+) -> None:
+    async with platform(sqlite_url, stub) as api:
+        admin = api.auth(api.admin_token)
+        alice, _ = await api.follower("alice")
+        response = await api.client.get("/api/admin/panic/setup", headers=api.auth(alice))
+        assert response.status_code == 403
+        response = await api.client.get("/api/admin/panic/setup", headers=admin)
+        assert response.status_code == 200, response.text
+        uri = response.json()["provisioning_uri"]
+        assert uri == pyotp.TOTP(TOTP_SECRET).provisioning_uri(name="admin", issuer_name=ISSUER)
+
+        response = await api.client.post(
+            "/api/admin/panic/setup", json={"otp": "000000"}, headers=admin
+        )
+        assert response.status_code == 403
+        code = pyotp.parse_uri(uri).now()
+        response = await api.client.post(
+            "/api/admin/panic/setup", json={"otp": code}, headers=admin
+        )
+        assert response.status_code == 204, response.text
+        response = await api.client.get("/api/admin/panic/setup", headers=admin)
+        assert response.status_code == 409
+        assert TOTP_SECRET not in response.text
+        # The confirming code is used up: it cannot pull panic afterwards.
+        response = await api.client.post("/api/admin/panic", json={"otp": code}, headers=admin)
+        assert response.status_code == 403

@@ -240,13 +240,13 @@ async def test_the_totp_secret_is_shown_until_confirmed(world: World, panic: Pan
     admin = await admin_of(world)
 
     setup = SetUpPanicOtp(panic.check(), panic.otp, PanicOtpSetup(False), world.tx)
-    assert (await setup.provisioning_uri(admin)).startswith("otpauth://")
+    assert (await setup.provisioning_uri(admin, ip=None)).startswith("otpauth://")
     await setup.confirm(admin, "100", ip=None)
     with pytest.raises(Conflict):
-        await setup.provisioning_uri(admin)
+        await setup.provisioning_uri(admin, ip=None)
     operator = SetUpPanicOtp(panic.check(), panic.otp, PanicOtpSetup(True), world.tx)
     with pytest.raises(Conflict):
-        await operator.provisioning_uri(admin)
+        await operator.provisioning_uri(admin, ip=None)
 
 
 async def test_entries_planned_before_the_pause_are_not_sent_after_it(world: World) -> None:

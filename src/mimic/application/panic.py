@@ -74,7 +74,7 @@ class CheckPanicOtp:
     async def __call__(self, actor: User, code: str, *, purpose: str, ip: str | None) -> None:
         """Returns when the code is accepted (committed as used); raises PermissionDenied."""
         if not actor.is_admin:
-            await self._record(f"{purpose}.denied", actor, ip, {"verdict": "not an admin"})
+            await self.record(f"{purpose}.denied", actor, ip, {"verdict": "not an admin"})
             await self._tx.commit()
             raise PermissionDenied("this needs the admin role")
         now = self._clock.now()
@@ -88,7 +88,7 @@ class CheckPanicOtp:
         if verdict is not OtpVerdict.ACCEPTED:
             if state.locked_until is not None:
                 details["locked_until"] = state.locked_until.isoformat()
-            await self._record(f"{purpose}.denied", actor, ip, details)
+            await self.record(f"{purpose}.denied", actor, ip, details)
             await self._tx.commit()
             if verdict is OtpVerdict.LOCKED or (
                 state.locked_until is not None and state.locked_until > now
@@ -97,7 +97,7 @@ class CheckPanicOtp:
                     "too many wrong codes: the panic switch is locked for a while"
                 )
             raise PermissionDenied("wrong or already used one-time password")
-        await self._record(f"{purpose}.accepted", actor, ip, details)
+        await self.record(f"{purpose}.accepted", actor, ip, details)
 
     async def mark_confirmed(self) -> None:
         state = await self._guard.load()
@@ -107,7 +107,7 @@ class CheckPanicOtp:
     async def confirmed(self) -> bool:
         return (await self._guard.load()).confirmed
 
-    async def _record(
+    async def record(
         self, action: str, actor: User, ip: str | None, details: dict[str, str]
     ) -> None:
         await self._audit.record(
@@ -138,13 +138,15 @@ class SetUpPanicOtp:
         self._setup = setup
         self._tx = tx
 
-    async def provisioning_uri(self, actor: User) -> str:
+    async def provisioning_uri(self, actor: User, *, ip: str | None) -> str:
         if not actor.is_admin:
             raise PermissionDenied("this needs the admin role")
         if self._setup.secret_from_operator:
             raise Conflict("the panic TOTP secret comes from MIMIC_PANIC_TOTP_SECRET")
         if await self._check.confirmed():
             raise Conflict("the panic TOTP was set up already; it is never shown again")
+        await self._check.record("panic.setup_shown", actor, ip, {})
+        await self._tx.commit()
         return self._otp.provisioning_uri(self._setup.account_name)
 
     async def confirm(self, actor: User, code: str, *, ip: str | None) -> None:

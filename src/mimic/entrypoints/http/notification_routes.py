@@ -223,7 +223,9 @@ class PanicController(Controller):
 
     @get("/panic/setup", operation_id="panic_setup", guards=[admin_only])
     async def setup(self, request: AuthRequest, setup: FromDishka[SetUpPanicOtp]) -> PanicSetupOut:
-        return PanicSetupOut(provisioning_uri=await setup.provisioning_uri(request.user))
+        return PanicSetupOut(
+            provisioning_uri=await setup.provisioning_uri(request.user, ip=_ip(request))
+        )
 
     @post(
         "/panic/setup",
