@@ -35,8 +35,9 @@ class DeliveryPolicy:
     batch: int = 200
     # Claimed notifications are nobody else's for this long; a dead sender's come back then.
     lease: timedelta = timedelta(minutes=2)
-    # One pass sends for at most this long; a longer wait is left to a later pass.
-    pass_budget: timedelta = timedelta(seconds=20)
+    # One pass sends for at most this long; a longer wait is left to a later pass. Short:
+    # a pass holds one of a worker's task slots, which the fan-out needs more.
+    pass_budget: timedelta = timedelta(seconds=2)
     first_retry: timedelta = timedelta(seconds=5)
     max_retry: timedelta = timedelta(minutes=10)
 
