@@ -96,9 +96,9 @@ class Sender:
         self.mailer = RecordingMailer()
         self.flood = FloodControl()
 
-    def deliver(self) -> DeliverNotifications:
-        # No time budget: a wait is never slept here, it postpones (deterministic tests).
-        policy = DeliveryPolicy(pass_budget=timedelta(0))
+    def deliver(self, budget: timedelta = timedelta(seconds=10)) -> DeliverNotifications:
+        # A flood wait is never slept here, it postpones (deterministic tests).
+        policy = DeliveryPolicy(pass_budget=budget, max_wait=timedelta(0))
         return DeliverNotifications(
             self.outbox,
             self.preferences,
@@ -259,3 +259,18 @@ async def test_the_fan_out_queues_one_notification_per_settled_order() -> None:
     assert "BTCUSDT buy" in queued[0].text
     assert queued[1].text.endswith("Margin is insufficient.")
     assert "paused" in queued[2].text
+
+
+async def test_a_pass_out_of_time_leaves_the_rest_for_the_next(sender: Sender) -> None:
+    slow = await sender.user("slow")
+    late = await sender.user("late", chat="700")
+    await sender.queue(slow, "order.rejected", "rejected: margin")
+    sender.clock.advance(timedelta(milliseconds=1))
+    await sender.queue(late, "exchange.approved", "approved")
+
+    no_time = timedelta(0)
+    assert await sender.deliver(no_time)() == 1  # no time left: only the first group goes
+    assert sender.messenger.sent == []
+    assert await sender.deliver(no_time)() == 1
+    assert sender.messenger.sent == [("700", "approved")]
+    assert len(sender.mailer.sent) == 1

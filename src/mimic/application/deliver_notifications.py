@@ -38,6 +38,8 @@ class DeliveryPolicy:
     # One pass sends for at most this long; a longer wait is left to a later pass. Short:
     # a pass holds one of a worker's task slots, which the fan-out needs more.
     pass_budget: timedelta = timedelta(seconds=2)
+    # A flood-control wait up to this long is slept within the pass; a longer one postpones.
+    max_wait: timedelta = timedelta(seconds=1)
     first_retry: timedelta = timedelta(seconds=5)
     max_retry: timedelta = timedelta(minutes=10)
 
@@ -93,6 +95,10 @@ class DeliverNotifications:
         deadline = time.monotonic() + self._policy.pass_budget.total_seconds()
         results: list[DeliveryResult] = []
         for (user_id, _), items in group_batches(due).items():
+            if results and time.monotonic() > deadline:  # slow carriers: the rest waits
+                now = self._clock.now()
+                results.extend(DeliveryResult(i.id, i.delivered, None, now) for i in items)
+                continue
             recipient = recipients.get(user_id)
             chat = recipient.chat_id if recipient and self._messenger.enabled else None
             email = recipient.email if recipient and recipient.active else None
@@ -147,7 +153,9 @@ class DeliverNotifications:
         for text, indexes in pack_messages([i.text for i in pending]):
             carriers = [pending[i] for i in indexes]
             wait = self._flood.wait_for(chat, self._clock.now())
-            if wait > timedelta(0) and time.monotonic() + wait.total_seconds() > deadline:
+            if wait > timedelta(0) and (
+                wait > self._policy.max_wait or time.monotonic() + wait.total_seconds() > deadline
+            ):
                 self._postpone(carriers, progress, self._clock.now() + wait, "flood control")
                 return
             if wait > timedelta(0):
