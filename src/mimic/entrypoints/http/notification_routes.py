@@ -25,6 +25,7 @@ from mimic.domain.accounts import User
 from mimic.domain.panic import PanicRun
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.web_security import client_ip
 
 AuthRequest = Request[User, Any, Any]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
@@ -126,8 +127,8 @@ def _run_out(run: PanicRun, copying_paused: bool) -> PanicRunOut:
     )
 
 
-def _ip(request: Request[Any, Any, Any]) -> str | None:
-    return request.client.host if request.client else None
+def _ip(request: Request[Any, Any, Any], settings: Settings) -> str:
+    return client_ip(request, settings.trusted_proxies)
 
 
 class MyNotificationsController(Controller):
@@ -217,15 +218,20 @@ class PanicController(Controller):
         request: AuthRequest,
         data: JSONBody[OtpRequest],
         pull: FromDishka[PullPanic],
+        settings: FromDishka[Settings],
     ) -> PanicRunOut:
-        run = await pull(request.user, data.otp, ip=_ip(request), via="http")
+        run = await pull(request.user, data.otp, ip=_ip(request, settings), via="http")
         return _run_out(run, copying_paused=True)
 
     @get("/panic/setup", operation_id="panic_setup", guards=[admin_only])
-    async def setup(self, request: AuthRequest, setup: FromDishka[SetUpPanicOtp]) -> PanicSetupOut:
-        return PanicSetupOut(
-            provisioning_uri=await setup.provisioning_uri(request.user, ip=_ip(request))
-        )
+    async def setup(
+        self,
+        request: AuthRequest,
+        setup: FromDishka[SetUpPanicOtp],
+        settings: FromDishka[Settings],
+    ) -> PanicSetupOut:
+        uri = await setup.provisioning_uri(request.user, ip=_ip(request, settings))
+        return PanicSetupOut(provisioning_uri=uri)
 
     @post(
         "/panic/setup",
@@ -238,8 +244,9 @@ class PanicController(Controller):
         request: AuthRequest,
         data: JSONBody[OtpRequest],
         setup: FromDishka[SetUpPanicOtp],
+        settings: FromDishka[Settings],
     ) -> None:
-        await setup.confirm(request.user, data.otp, ip=_ip(request))
+        await setup.confirm(request.user, data.otp, ip=_ip(request, settings))
 
     @get("/panic/{run_id:str}", operation_id="get_panic_run", guards=[admin_only])
     async def get_run(
@@ -260,8 +267,13 @@ class PanicController(Controller):
         status_code=HTTP_200_OK,
         guards=[admin_only],
     )
-    async def resume(self, request: AuthRequest, resume: FromDishka[ResumeCopying]) -> CopyingOut:
-        await resume(request.user, ip=_ip(request))
+    async def resume(
+        self,
+        request: AuthRequest,
+        resume: FromDishka[ResumeCopying],
+        settings: FromDishka[Settings],
+    ) -> CopyingOut:
+        await resume(request.user, ip=_ip(request, settings))
         return CopyingOut(copying_paused=False)
 
 
