@@ -207,12 +207,9 @@ class TelegramWebhookController(Controller):
 
 
 class PanicController(Controller):
-    """Admin routes; pulling panic is checked (and audited) by the interactor itself, so
-    that a non-admin's attempt is on the record too."""
-
     path = "/api/admin"
 
-    @post("/panic", operation_id="pull_panic", status_code=HTTP_200_OK)
+    @post("/panic", operation_id="pull_panic", status_code=HTTP_200_OK, guards=[admin_only])
     async def panic(
         self,
         request: AuthRequest,
