@@ -48,6 +48,7 @@ from tests.fakes import (
     InMemoryUserRepository,
     PlainPasswordHasher,
 )
+from tests.notification_fakes import InMemoryPanicCloses
 from tests.payment_fakes import InMemoryPlanRepository
 
 D = Decimal
@@ -574,7 +575,9 @@ async def test_portfolio_reads_approved_accounts_and_reports_errors(people: Peop
     exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.01"), entry_price=D(65000))
     broken = people.gateways.add(down.id, FakeExchange())
     broken.read_error = ExchangeUnavailable("maintenance")
-    view = ViewPortfolio(people.accounts, InMemoryOrderIntentRepository(), people.gateways)
+    view = ViewPortfolio(
+        people.accounts, InMemoryOrderIntentRepository(), people.gateways, InMemoryPanicCloses()
+    )
 
     positions = await view.positions(alice.id)
     balances = await view.balances(alice.id)

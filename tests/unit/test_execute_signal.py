@@ -52,6 +52,7 @@ from tests.fakes import (
     RecordingNotifier,
     RecordingSignalQueue,
 )
+from tests.notification_fakes import InMemoryOutbox
 from tests.payment_fakes import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
 from tests.performance_fakes import InMemoryGuardrailRepository
 
@@ -107,6 +108,7 @@ class World:
     )
     guardrail_days: InMemoryGuardrailRepository = field(default_factory=InMemoryGuardrailRepository)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
+    outbox: InMemoryOutbox = field(default_factory=InMemoryOutbox)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -126,6 +128,7 @@ class World:
             SubscriptionGate(self.payment_settings, self.subscriptions, self.clock),
             PositionProtection(self.notifier),
             DailyGuardrails(self.guardrail_days, self.notifier, self.clock),
+            self.outbox,
         )
 
     async def run(self, signal: Signal, policy: ExecutionPolicy = POLICY) -> ExecutionSummary:

@@ -15,6 +15,7 @@ from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, OutcomeUnknown
 from mimic.domain.market import MarketRules
+from mimic.domain.notifications import order_notifications
 from mimic.domain.orders import (
     IntentStatus,
     OrderIntent,
@@ -28,6 +29,7 @@ from mimic.domain.protection import protection_percentages
 from mimic.domain.risk import PlatformRiskSettings, resolve_risk
 from mimic.domain.signal import Signal, SignalAction, SignalStatus
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
+from mimic.ports.notifications import NotificationOutbox
 from mimic.ports.repositories import (
     ExchangeAccountRepository,
     OrderIntentRepository,
@@ -40,6 +42,7 @@ from mimic.ports.services import Clock
 log = logging.getLogger(__name__)
 
 _LEG_ORDER = {OrderLeg.CLOSE: 0, OrderLeg.ENTRY: 1}
+COPYING_PAUSED_REASON = "copying is paused for everyone (panic switch)"
 
 T = TypeVar("T")
 
@@ -94,6 +97,7 @@ class ExecuteSignal:
         subscription_gate: SubscriptionGate,
         protection: PositionProtection,
         guardrails: DailyGuardrails,
+        outbox: NotificationOutbox,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -106,6 +110,7 @@ class ExecuteSignal:
         self._subscription_gate = subscription_gate
         self._protection = protection
         self._guardrails = guardrails
+        self._outbox = outbox
 
     async def __call__(self, signal_id: str) -> ExecutionSummary:
         signal = await self._signals.get(signal_id)
@@ -140,8 +145,9 @@ class ExecuteSignal:
             not_now.update(set(todo) - {i.id for i in claimed})
             if claimed:
                 await self._read_accounts(claimed, accounts)
+                to_place = await self._unless_paused(claimed)
                 await self._tx.commit()  # end the read: no connection held while placing
-                await self._place(signal, claimed, list(known.values()), deadline, accounts)
+                await self._place(signal, to_place, list(known.values()), deadline, accounts)
                 await self._save(claimed, not_now)
         intents = list(known.values())
         if not all(i.status.is_final for i in intents):
@@ -154,6 +160,25 @@ class ExecuteSignal:
             await self._signals.set_status(signal_id, SignalStatus.DONE)
             await self._tx.commit()
         return ExecutionSummary(signal_id, dict(counts), finished)
+
+    async def _unless_paused(self, claimed: list[OrderIntent]) -> list[OrderIntent]:
+        """Entries planned before the panic switch paused copying are not sent after it."""
+        if not await self._settings.copying_paused():
+            return claimed
+        now = self._clock.now()
+        for intent in claimed:
+            if intent.leg is OrderLeg.ENTRY:
+                intent.skip(COPYING_PAUSED_REASON, now)
+        return [i for i in claimed if not i.status.is_final]
+
+    async def _notify_settled(self, intents: Sequence[OrderIntent]) -> None:
+        """Outbox rows for the intents that just became final, in the same transaction.
+
+        One bulk insert; the worker's sender delivers them, batched per follower.
+        """
+        notifications = order_notifications(intents, self._clock.now())
+        if notifications:
+            await self._outbox.add_many(notifications)
 
     async def _earlier_signals_settled(self, signal: Signal) -> bool:
         """Signals of one source on one symbol run in the order they arrived.
@@ -213,12 +238,20 @@ class ExecuteSignal:
         guard = await self._guardrails.load(
             [a.id for a, u in candidates if u.guardrails.enabled]  # the others are not checked
         )
+        entries_paused = (
+            signal.params.action is not SignalAction.CLOSE and await self._settings.copying_paused()
+        )
         await self._tx.commit()  # end the read: no connection held while exchanges answer
         rules_cache: dict[tuple[str, str], MarketRules] = {}
         planned_now: dict[str, AccountPlan] = {}
 
         async def plan_one(candidate: tuple[ExchangeAccount, User]) -> None:
             account, user = candidate
+            if entries_paused:
+                planned_now[account.id] = AccountPlan(
+                    account, user, [skip_account(signal.params.action, COPYING_PAUSED_REASON)]
+                )
+                return
             legs = await self._plan_legs(signal, account, user, platform, rules_cache, guard)
             if user.id in unsubscribed:
                 legs = skip_entries(legs, NO_SUBSCRIPTION_REASON)
@@ -253,8 +286,9 @@ class ExecuteSignal:
             held, deadline = stored
             known.update((i.id, i) for i in held)
             pending = [i for i in held if not i.status.is_final]
+            to_send = await self._unless_paused(pending)
             sending = asyncio.ensure_future(
-                self._place(signal, pending, list(known.values()), deadline, accounts)
+                self._place(signal, to_send, list(known.values()), deadline, accounts)
             )
             try:
                 if following is not None:
@@ -272,11 +306,14 @@ class ExecuteSignal:
         deadline = self._send_deadline()
         lease_until = self._clock.now() + self._policy.lease
         inserted = await self._intents.add_new(intents, lease_until=lease_until)
+        stored = [i for i in intents if i.id in inserted]
+        await self._notify_settled(stored)  # those skipped while planning
         await self._tx.commit()
-        return [i for i in intents if i.id in inserted], deadline
+        return stored, deadline
 
     async def _save(self, intents: Sequence[OrderIntent], not_now: set[str]) -> None:
         await self._intents.save_results(intents)
+        await self._notify_settled(intents)
         await self._tx.commit()
         not_now.update(i.id for i in intents if not i.status.is_final)
 

@@ -8,6 +8,7 @@ from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import OrderIntent
 from mimic.domain.positions import Balance, Position
 from mimic.ports.exchange import ExchangeGateways
+from mimic.ports.notifications import PanicCloseRepository
 from mimic.ports.repositories import ExchangeAccountRepository, OrderIntentRepository
 
 
@@ -31,10 +32,12 @@ class ViewPortfolio:
         accounts: ExchangeAccountRepository,
         intents: OrderIntentRepository,
         gateways: ExchangeGateways,
+        panic_closes: PanicCloseRepository,
     ) -> None:
         self._accounts = accounts
         self._intents = intents
         self._gateways = gateways
+        self._panic_closes = panic_closes
 
     async def _approved(self, user_id: str) -> list[ExchangeAccount]:
         return [
@@ -64,4 +67,8 @@ class ViewPortfolio:
         return list(await asyncio.gather(*(read(a) for a in await self._approved(user_id))))
 
     async def orders(self, user_id: str, limit: int = 200) -> list[OrderIntent]:
-        return await self._intents.list_for_user(user_id, limit=limit)
+        """Newest first: the orders of signals and those of panic runs."""
+        orders = await self._intents.list_for_user(user_id, limit=limit)
+        orders += await self._panic_closes.list_for_user(user_id, limit=limit)
+        orders.sort(key=lambda o: (o.created_at, o.id), reverse=True)
+        return orders[:limit]

@@ -1,4 +1,4 @@
-"""`mimic run` (embedded), `serve`, `worker`, `scheduler`, `migrate`."""
+"""`mimic run` (embedded), `serve`, `worker`, `scheduler`, `migrate`, `telegram`."""
 
 import argparse
 import asyncio
@@ -17,11 +17,14 @@ from taskiq.api import run_receiver_task
 from taskiq.kicker import AsyncKicker
 
 from mimic.adapters.sqlalchemy.migrations import upgrade
+from mimic.adapters.telegram.bot_api import TelegramBotApi
 from mimic.application.bootstrap import BootstrapPlatform, BootstrapResult
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.runtime import tune_garbage_collector
+from mimic.entrypoints.telegram_polling import poll
+from mimic.entrypoints.worker.notifications import DELIVER_TASK
 from mimic.entrypoints.worker.tasks import (
     KEEPALIVE_TASK,
     MONITOR_TASK,
@@ -131,6 +134,7 @@ async def run_scheduler(settings: Settings) -> None:
             settings.subscription_check_interval.total_seconds(),
         ),
         (AsyncKicker(MONITOR_TASK, broker, labels={}), settings.monitor_interval.total_seconds()),
+        (AsyncKicker(DELIVER_TASK, broker, labels={}), settings.notify_interval.total_seconds()),
         (
             AsyncKicker(PORTFOLIO_SYNC_TASK, broker, labels={}),
             settings.portfolio_sync_interval.total_seconds(),
@@ -151,6 +155,32 @@ async def run_scheduler(settings: Settings) -> None:
         await broker.shutdown()
 
 
+async def run_telegram(settings: Settings, webhook_url: str | None) -> None:
+    """Long polling by default; with a webhook URL, register it and return."""
+    if not settings.telegram_bot_token:
+        raise SystemExit("mimic telegram needs MIMIC_TELEGRAM_BOT_TOKEN")
+    bot = TelegramBotApi(settings.telegram_bot_token, api_url=settings.telegram_api_url)
+    try:
+        if webhook_url is not None:
+            if not settings.telegram_webhook_secret:
+                raise SystemExit("webhook mode needs MIMIC_TELEGRAM_WEBHOOK_SECRET")
+            await bot.set_webhook(webhook_url, settings.telegram_webhook_secret)
+            print(f"Telegram now posts updates to {webhook_url}", flush=True)
+            return
+        container = build_container(settings, create_broker(settings))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        log.info("telegram bot polling")
+        try:
+            await poll(container, bot, stop)
+        finally:
+            await container.close()
+    finally:
+        await bot.close()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="mimic", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +190,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     worker.add_argument("--max-tasks", type=int, default=20)
     commands.add_parser("scheduler", help="the one scheduler process (production)")
     commands.add_parser("migrate", help="apply migrations and bootstrap the admin")
+    telegram = commands.add_parser("telegram", help="the Telegram bot (long polling)")
+    telegram.add_argument(
+        "--set-webhook",
+        metavar="URL",
+        help="instead of polling, have Telegram post to URL (.../api/telegram/webhook)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -177,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(run_scheduler(settings))
     elif args.command == "migrate":
         migrate_and_bootstrap(settings)
+    elif args.command == "telegram":
+        asyncio.run(run_telegram(settings, args.set_webhook))
     else:  # pragma: no cover - argparse rejects unknown commands
         sys.exit(2)
 

@@ -1,11 +1,15 @@
 """Settings from the environment (MIMIC_*); the embedded default needs none of them."""
 
+import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+
+import pyotp
 
 from mimic.adapters.smtp_mailer import TLS_MODES
 from mimic.application.throttle import Limit, RateLimits
@@ -51,16 +55,25 @@ def _bool(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, not {raw!r}")
 
 
-def _secret_file(path: Path) -> str:
+def _secret_file(
+    path: Path, generate: Callable[[], str] = lambda: secrets.token_urlsafe(48)
+) -> str:
     """A secret generated once and kept in a 0600 file, so restarts keep sessions valid."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    return value
+    # Written whole under a private name, then linked into place: processes starting
+    # together (worker and scheduler) all end up with the one secret that won.
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(generate())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,16 @@ class Settings:
     trailing_key_prefix: str = "mimic:trailing:"
     # Balances, fills, daily guardrails and their close-all: how often they are synced.
     portfolio_sync_interval: timedelta = timedelta(seconds=60)
+    # Telegram: no token, no bot (notifications then go by email only).
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_bot_username: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    notify_interval: timedelta = timedelta(seconds=1)
+    # The panic switch's TOTP secret (base32). Unless the operator sets it, one is generated
+    # and can be shown once (GET /api/admin/panic/setup) until an admin confirms it.
+    panic_totp_secret: str = field(default_factory=pyotp.random_base32, repr=False)
+    panic_secret_from_operator: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -149,6 +172,7 @@ class Settings:
             f"sqlite+aiosqlite:///{var_dir / 'mimic.db'}"
         )
         jwt_secret = os.environ.get("MIMIC_SECRET_KEY") or _secret_file(var_dir / "secret_key")
+        panic_secret = os.environ.get("MIMIC_PANIC_TOTP_SECRET") or None
         return cls(
             database_url=database_url,
             redis_url=os.environ.get("MIMIC_REDIS_URL") or None,
@@ -203,4 +227,12 @@ class Settings:
             monitor_interval=timedelta(seconds=_int("MIMIC_MONITOR_INTERVAL_SECONDS", 5)),
             trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
             portfolio_sync_interval=timedelta(seconds=_int("MIMIC_PORTFOLIO_SYNC_SECONDS", 60)),
+            telegram_bot_token=os.environ.get("MIMIC_TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_url=os.environ.get("MIMIC_TELEGRAM_API_URL") or "https://api.telegram.org",
+            telegram_bot_username=os.environ.get("MIMIC_TELEGRAM_BOT_USERNAME") or None,
+            telegram_webhook_secret=os.environ.get("MIMIC_TELEGRAM_WEBHOOK_SECRET") or None,
+            notify_interval=timedelta(milliseconds=_int("MIMIC_NOTIFY_INTERVAL_MS", 1000)),
+            panic_totp_secret=panic_secret
+            or _secret_file(var_dir / "panic_totp_secret", pyotp.random_base32),
+            panic_secret_from_operator=panic_secret is not None,
         )

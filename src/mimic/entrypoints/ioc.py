@@ -8,7 +8,6 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
-from mimic.adapters.logging_notifier import LoggingNotifier
 from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.gateway import PaperGateways
@@ -55,6 +54,7 @@ from mimic.application.signal_reports import ReportSignals
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
+from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
 from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
@@ -69,7 +69,7 @@ from mimic.ports.repositories import (
     TransactionManager,
     UserRepository,
 )
-from mimic.ports.services import Clock, Mailer, Notifier, PasswordHasher, SignalQueue
+from mimic.ports.services import Clock, Mailer, PasswordHasher, SignalQueue
 
 
 class InfrastructureProvider(Provider):
@@ -80,7 +80,6 @@ class InfrastructureProvider(Provider):
     broker = from_context(provides=AsyncBroker)
     clock = provide(SystemClock, provides=Clock)
     queue = provide(TaskiqSignalQueue, provides=SignalQueue)
-    notifier = provide(LoggingNotifier, provides=Notifier)
 
     @provide
     def mailer(self, settings: Settings) -> Mailer:
@@ -228,6 +227,7 @@ def build_container(
         PaymentGatewayProvider(),
         PaymentsProvider(),
         PerformanceProvider(),
+        NotificationsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

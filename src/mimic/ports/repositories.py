@@ -149,6 +149,12 @@ class SettingsRepository(Protocol):
 
     async def save_platform_risk(self, settings: PlatformRiskSettings) -> None: ...
 
+    async def copying_paused(self) -> bool:
+        """The panic switch's global pause: no new entries for anyone; closes still go."""
+        ...
+
+    async def set_copying_paused(self, paused: bool) -> None: ...
+
 
 class AuditLog(Protocol):
     async def record(self, event: AuditEvent) -> None:

@@ -18,8 +18,9 @@ class Notifier(Protocol):
     async def notify(self, user_id: str, event: str, text: str) -> None:
         """Tell a user what happened (event is a stable key such as "exchange.approved").
 
-        Best effort and non-blocking for the caller; delivery channels come with the
-        notifications work (Telegram, email); the embedded default logs.
+        Best effort and non-blocking for the caller: it only queues the notification (an
+        outbox row committed on its own); the worker delivers it on the channels the user
+        chose (Telegram, email). Call it after your own commit.
         """
         ...
 

@@ -724,6 +724,7 @@ class SqlOrderIntentRepository(OrderIntentRepository):
 
 
 PLATFORM_RISK_KEY = "platform_risk"
+COPYING_PAUSED_KEY = "copying_paused"
 
 
 class SqlSettingsRepository(SettingsRepository):
@@ -760,6 +761,26 @@ class SqlSettingsRepository(SettingsRepository):
         )
         insert = _insert(self._session, platform_settings).values(
             key=PLATFORM_RISK_KEY, value=value
+        )
+        await self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[platform_settings.c.key], set_={"value": insert.excluded.value}
+            )
+        )
+
+    async def copying_paused(self) -> bool:
+        raw = (
+            await self._session.execute(
+                select(platform_settings.c.value).where(
+                    platform_settings.c.key == COPYING_PAUSED_KEY
+                )
+            )
+        ).scalar_one_or_none()
+        return raw == "true"
+
+    async def set_copying_paused(self, paused: bool) -> None:
+        insert = _insert(self._session, platform_settings).values(
+            key=COPYING_PAUSED_KEY, value="true" if paused else "false"
         )
         await self._session.execute(
             insert.on_conflict_do_update(

@@ -25,6 +25,7 @@ from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.worker.notifications import deliver_forever
 from mimic.entrypoints.worker.tasks import create_broker
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ def create_app(
                 ),
                 asyncio.create_task(
                     _every(app, settings.portfolio_sync_interval.total_seconds(), SyncPortfolio)
+                ),
+                asyncio.create_task(
+                    deliver_forever(container, settings.notify_interval.total_seconds())
                 ),
             ]
         try:

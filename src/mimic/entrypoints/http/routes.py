@@ -42,6 +42,7 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
 from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS, signed_in
@@ -425,4 +426,5 @@ ROUTE_HANDLERS = [
     SignalController,
     AdminController,
     *PAYMENT_ROUTE_HANDLERS,
+    *NOTIFICATION_ROUTE_HANDLERS,
 ]

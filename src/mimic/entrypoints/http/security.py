@@ -27,6 +27,7 @@ PUBLIC_PATHS = [
     # Plisio calls it; trust comes from the signature and the look-up, not from a token.
     "^/api/payments/plisio/callback$",
     "^/api/leaderboard$",
+    "^/api/telegram/webhook$",  # Telegram proves itself with the secret-token header
 ]
 
 

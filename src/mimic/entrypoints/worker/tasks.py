@@ -13,6 +13,7 @@ from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.worker.notifications import DELIVER_TASK, deliver_notifications
 
 log = logging.getLogger(__name__)
 
@@ -82,4 +83,5 @@ def create_broker(settings: Settings) -> AsyncBroker:
     broker.register_task(subscription_expiry, task_name=SUBSCRIPTION_EXPIRY_TASK)
     broker.register_task(monitor_positions, task_name=MONITOR_TASK)
     broker.register_task(sync_portfolio, task_name=PORTFOLIO_SYNC_TASK)
+    broker.register_task(deliver_notifications, task_name=DELIVER_TASK)
     return broker
