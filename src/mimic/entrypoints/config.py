@@ -1,7 +1,9 @@
 """Settings from the environment (MIMIC_*); the embedded default needs none of them."""
 
+import base64
 import os
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -40,16 +42,42 @@ def _rate_limits() -> RateLimits:
     return RateLimits(**values)
 
 
-def _secret_file(path: Path) -> str:
+def _token() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _secret_file(path: Path, generate: Callable[[], str] = _token) -> str:
     """A secret generated once and kept in a 0600 file, so restarts keep sessions valid."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
+    value = generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value
+
+
+def _new_master_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")  # a Fernet key
+
+
+def _master_keys(raw: str | None, var_dir: Path) -> tuple[str, ...]:
+    """MIMIC_MASTER_KEYS (comma separated, newest first), else the embedded key file."""
+    keys = tuple(key.strip() for key in (raw or "").split(",") if key.strip())
+    return keys or (_secret_file(var_dir / "master_key", _new_master_key),)
+
+
+def _origins(raw: str | None) -> Mapping[str, str]:
+    """MIMIC_CCXT_URL_OVERRIDES, e.g. binanceusdm=http://127.0.0.1:8123,bybit=https://..."""
+    origins = {}
+    for item in (raw or "").split(","):
+        if item.strip():
+            exchange, separator, url = item.partition("=")
+            if not separator or not url.strip():
+                raise ValueError(f"MIMIC_CCXT_URL_OVERRIDES: expected exchange=url, got {item!r}")
+            origins[exchange.strip().lower()] = url.strip()
+    return origins
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +122,12 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # Session cookie for the web UI: Secure unless the public URL is plain http.
     cookie_secure: bool | None = None
+    # Fernet keys for exchange credentials at rest, newest first (the first one encrypts).
+    master_keys: tuple[str, ...] = field(default_factory=lambda: (_new_master_key(),), repr=False)
+    # Exchange id -> origin every API URL of that exchange goes to (stubs, proxies).
+    ccxt_api_origins: Mapping[str, str] = field(default_factory=dict)
+    # An unchecked connection's validation is tried again after this long.
+    validation_retry: timedelta = timedelta(seconds=60)
 
     @property
     def embedded(self) -> bool:
@@ -159,4 +193,7 @@ class Settings:
                 if not os.environ.get("MIMIC_COOKIE_SECURE")
                 else os.environ["MIMIC_COOKIE_SECURE"].lower() in ("1", "true", "yes")
             ),
+            master_keys=_master_keys(os.environ.get("MIMIC_MASTER_KEYS"), var_dir),
+            ccxt_api_origins=_origins(os.environ.get("MIMIC_CCXT_URL_OVERRIDES")),
+            validation_retry=timedelta(seconds=_int("MIMIC_VALIDATION_RETRY_SECONDS", 60)),
         )

@@ -7,11 +7,15 @@ from dishka import AsyncContainer, Provider, Scope, from_context, make_async_con
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
+from mimic.adapters.ccxt import CcxtGateways
+from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault
 from mimic.adapters.logging_notifier import LoggingNotifier
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.gateway import PaperGateways
 from mimic.adapters.paper.venue import PaperVenue
+from mimic.adapters.routing import ExchangeRouter
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
+from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
 from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
@@ -23,7 +27,7 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from mimic.adapters.system import Argon2PasswordHasher, SystemClock
-from mimic.adapters.taskiq_queue import TaskiqSignalQueue
+from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
 from mimic.application.bootstrap import BootstrapPlatform
 from mimic.application.exchange_connections import (
@@ -42,11 +46,19 @@ from mimic.application.platform_admin import (
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
+from mimic.application.rotate_keys import RotateCredentialKeys
 from mimic.application.signal_reports import ReportSignals
+from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
-from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
+from mimic.ports.credentials import (
+    ConnectionChecks,
+    CredentialRepository,
+    SecretBox,
+    ValidationQueue,
+)
+from mimic.ports.exchange import CredentialVault, ExchangeGateways, PaperMarket, SymbolCatalog
 from mimic.ports.repositories import (
     AuditLog,
     ExchangeAccountRepository,
@@ -68,6 +80,7 @@ class InfrastructureProvider(Provider):
     broker = from_context(provides=AsyncBroker)
     clock = provide(SystemClock, provides=Clock)
     queue = provide(TaskiqSignalQueue, provides=SignalQueue)
+    validation_queue = provide(TaskiqValidationQueue, provides=ValidationQueue)
     notifier = provide(LoggingNotifier, provides=Notifier)
 
     @provide
@@ -108,8 +121,26 @@ class InfrastructureProvider(Provider):
         return venue
 
     @provide
-    def gateways(self, venue: PaperVenue) -> ExchangeGateways:
-        return PaperGateways(venue)
+    def secret_box(self, settings: Settings) -> SecretBox:
+        return FernetSecretBox(settings.master_keys)
+
+    @provide
+    def credential_vault(
+        self, sessions: async_sessionmaker[AsyncSession], box: SecretBox
+    ) -> CredentialVault:
+        return StoredCredentialVault(sessions, box)
+
+    @provide
+    async def ccxt_gateways(
+        self, vault: CredentialVault, settings: Settings
+    ) -> AsyncIterator[CcxtGateways]:
+        gateways = CcxtGateways(vault, api_origins=settings.ccxt_api_origins)
+        yield gateways
+        await gateways.aclose()
+
+    @provide
+    def gateways(self, venue: PaperVenue, ccxt: CcxtGateways) -> ExchangeGateways:
+        return ExchangeRouter([PaperGateways(venue), ccxt])
 
     @provide
     def execution_policy(self, settings: Settings) -> ExecutionPolicy:
@@ -142,6 +173,8 @@ class PersistenceProvider(Provider):
     intents = provide(SqlOrderIntentRepository, provides=OrderIntentRepository)
     settings_repo = provide(SqlSettingsRepository, provides=SettingsRepository)
     audit = provide(SqlAuditLog, provides=AuditLog)
+    credentials = provide(SqlCredentialRepository, provides=CredentialRepository)
+    connection_checks = provide(SqlConnectionChecks, provides=ConnectionChecks)
 
 
 class InteractorProvider(Provider):
@@ -167,6 +200,18 @@ class InteractorProvider(Provider):
         # Signals younger than a lease are most likely still being worked on.
         return SweepUnfinishedSignals(signals, queue, clock, grace=settings.intent_lease)
 
+    @provide
+    def sweep_connections(
+        self,
+        checks: ConnectionChecks,
+        queue: ValidationQueue,
+        clock: Clock,
+        settings: Settings,
+    ) -> SweepUnvalidatedConnections:
+        return SweepUnvalidatedConnections(checks, queue, clock, settings.validation_retry)
+
+    validate_connection = provide(ValidateConnection)
+    rotate_keys = provide(RotateCredentialKeys)
     execute_signal = provide(ExecuteSignal)
     register_user = provide(RegisterUser)
     authenticate_user = provide(AuthenticateUser)

@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from taskiq import AsyncBroker
 
 from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.application.validate_connection import SweepUnvalidatedConnections
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.errors import domain_error_handler
@@ -36,6 +37,9 @@ async def _sweep_forever(app: Litestar, interval: float) -> None:
             async with container() as request_container:
                 sweeper = await request_container.get(SweepUnfinishedSignals)
                 await sweeper()
+            async with container() as request_container:
+                connections = await request_container.get(SweepUnvalidatedConnections)
+                await connections()
         except Exception:  # keep sweeping; the next round retries
             log.exception("sweeper round failed")
 

@@ -6,9 +6,10 @@ from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
-from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK
+from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK, VALIDATE_CONNECTION_TASK
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.platform_admin import SweepUnfinishedSignals
+from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.entrypoints.config import Settings
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,19 @@ async def execute_signal(signal_id: str, interactor: FromDishka[ExecuteSignal]) 
 
 
 @inject(patch_module=True)
-async def sweep_unfinished(sweeper: FromDishka[SweepUnfinishedSignals]) -> None:
+async def sweep_unfinished(
+    sweeper: FromDishka[SweepUnfinishedSignals],
+    connections: FromDishka[SweepUnvalidatedConnections],
+) -> None:
     await sweeper()
+    await connections()
+
+
+@inject(patch_module=True)
+async def validate_connection(account_id: str, interactor: FromDishka[ValidateConnection]) -> None:
+    account = await interactor(account_id)
+    if account is not None:
+        log.info("connection %s: %s", account_id, account.validation_status)
 
 
 async def keepalive() -> None:
@@ -49,5 +61,6 @@ def create_broker(settings: Settings) -> AsyncBroker:
         )
     broker.register_task(execute_signal, task_name=EXECUTE_SIGNAL_TASK)
     broker.register_task(sweep_unfinished, task_name=SWEEP_TASK)
+    broker.register_task(validate_connection, task_name=VALIDATE_CONNECTION_TASK)
     broker.register_task(keepalive, task_name=KEEPALIVE_TASK)
     return broker
