@@ -40,7 +40,7 @@ class LabelledBox(SecretBox):
             raise SecretUnreadable("not a token")
         body: dict[str, object] = json.loads(token.removeprefix("sealed:"))
         if (body["user"], body["account"]) != (user_id, account_id):
-            raise SecretUnreadable(f"stored credentials of connection {account_id} belong elsewhere")
+            raise SecretUnreadable(f"credentials of connection {account_id} belong elsewhere")
         return body
 
     def open(self, token: str, *, user_id: str, account_id: str) -> ApiCredentials:

@@ -51,7 +51,8 @@ async def test_credentials_are_sealed_for_this_user_and_connection(people: Peopl
     )
     assert people.validations.enqueued == [account.id]
     assert people.paper.opened == []
-    assert SECRET not in repr(account) and KEY not in repr(account)
+    assert SECRET not in repr(account)
+    assert KEY not in repr(account)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,8 @@ async def test_the_check_records_what_the_exchange_said(
     checked = await validate(people)(account.id)
 
     stored = await people.accounts.get(account.id)
-    assert checked is not None and stored is not None
+    assert checked is not None
+    assert stored is not None
     assert (stored.validation_status, stored.validated_at) == (status, people.clock.now())
     assert detail in (stored.validation_detail or "")
     assert bool(people.notifier.sent) is told
@@ -150,7 +152,8 @@ async def test_an_outage_only_delays_the_check(people: People) -> None:
     people.clock.advance(timedelta(minutes=5))
     assert await sweep() == []
     stored = await people.accounts.get(account.id)
-    assert stored is not None and stored.validation_status is ValidationStatus.VALID
+    assert stored is not None
+    assert stored.validation_status is ValidationStatus.VALID
     assert people.validations.enqueued == [account.id]
 
 
@@ -184,7 +187,8 @@ async def test_rotation_reseals_every_token_and_skips_what_changed(people: Peopl
     assert not report.ok
     for account in (*accounts[1:4], current):
         token = people.credentials.tokens[account.id]
-        assert LabelledBox(generation=2).rotate(token, user_id=alice.id, account_id=account.id) is None
+        rotated = LabelledBox(generation=2).rotate(token, user_id=alice.id, account_id=account.id)
+        assert rotated is None
     assert people.credentials.tokens[accounts[0].id] == "sealed-by-the-follower"
     assert people.tx.commits >= 3
 
