@@ -19,7 +19,7 @@ from mimic.domain.errors import AuthRejected
 from mimic.entrypoints.cli import rotate_keys, rotate_keys_command
 from mimic.entrypoints.config import Settings
 from tests.binance_stub import BinanceStub, running_in_thread
-from tests.integration.harness import FOLLOWER_PASSWORD, Api, make_settings, running_platform
+from tests.integration.harness import Api, make_settings, running_platform
 
 API_KEY = "stubKeyAbCdEfGh0123456789"
 API_SECRET = "stubSecretZyXwVuT9876543210"
@@ -35,19 +35,6 @@ def stub() -> Iterator[BinanceStub]:
 
 def live_settings(database_url: str, stub: BinanceStub, **changes: Any) -> Settings:
     return make_settings(database_url, ccxt_api_origins={"binanceusdm": stub.base_url}, **changes)
-
-
-async def register(api: Api, username: str) -> str:
-    response = await api.client.post(
-        "/api/auth/register",
-        json={
-            "username": username,
-            "email": f"{username}@example.com",
-            "password": FOLLOWER_PASSWORD,
-        },
-    )
-    assert response.status_code == 201, response.text
-    return await api.login(username, FOLLOWER_PASSWORD)
 
 
 async def connect(api: Api, token: str, **body: Any) -> dict[str, Any]:
@@ -107,7 +94,7 @@ async def test_connect_validate_approve_and_copy_a_signal_on_binance(
     bodies: list[str] = []
     async with running_platform(live_settings(database_url, stub)) as api:
         with logged.installed():
-            token = await register(api, "carol")
+            token = await api.register("carol")
             for body, field in (
                 ({"exchange": "binanceusdm", "api_key": API_KEY}, "api_secret"),
                 ({"exchange": "binanceusdm", "api_secret": API_SECRET}, "api_key"),
@@ -180,7 +167,7 @@ async def test_an_exchange_outage_delays_the_check_without_blocking_submission(
         sqlite_url, stub, sweep_interval=timedelta(seconds=0.2), validation_retry=timedelta(0)
     )
     async with running_platform(settings) as api:
-        token = await register(api, "dave")
+        token = await api.register("dave")
         created = await connect(api, token)
         assert created["status"] == "pending"
         deadline = time.monotonic() + 10
@@ -203,7 +190,7 @@ async def test_bad_keys_are_recorded_invalid_and_deleting_drops_the_ciphertext(
     sqlite_url: str, stub: BinanceStub
 ) -> None:
     async with running_platform(live_settings(sqlite_url, stub)) as api:
-        token = await register(api, "erin")
+        token = await api.register("erin")
         created = await connect(api, token, api_secret="not-the-secret")
         found = await checked(api, token, created["id"])
         assert found["validation_status"] == "invalid"
@@ -234,8 +221,8 @@ async def test_a_ciphertext_copied_to_another_connection_does_not_open(
 ) -> None:
     settings = live_settings(database_url, stub)
     async with running_platform(settings) as api:
-        first = await connect(api, await register(api, "frank"))
-        second = await connect(api, await register(api, "grace"), api_key="grace-key-123456789")
+        first = await connect(api, await api.register("frank"))
+        second = await connect(api, await api.register("grace"), api_key="grace-key-123456789")
 
     engine = create_engine(database_url)
     vault = StoredCredentialVault(
@@ -279,7 +266,7 @@ async def test_keys_rotate_leaves_every_secret_readable_with_the_new_key_alone(
     settings = live_settings(database_url, stub, master_keys=(old_key,))
     async with running_platform(settings) as api:
         connected = [
-            await connect(api, await register(api, f"user{n}"), api_key=f"key-{n}-abcdefgh")
+            await connect(api, await api.register(f"user{n}"), api_key=f"key-{n}-abcdefgh")
             for n in range(5)
         ]
 
