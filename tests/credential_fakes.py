@@ -4,7 +4,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from mimic.domain.accounts import ApiCredentials, ValidationStatus
+from mimic.domain.accounts import ApiCredentials, ConnectionStatus, ValidationStatus
 from mimic.domain.errors import SecretUnreadable
 from mimic.ports.credentials import (
     ConnectionChecks,
@@ -109,7 +109,7 @@ class InMemoryConnectionChecks(ConnectionChecks):
     async def unchecked(self, last_tried_before: datetime) -> Sequence[str]:
         return [
             a.id
-            for a in await self._accounts.list_by_status(None)
+            for a in await self._accounts.list_by_status(ConnectionStatus.PENDING)
             if a.validation_status is ValidationStatus.UNCHECKED
             and (a.validated_at or a.created_at) < last_tried_before
         ]

@@ -139,12 +139,15 @@ async def test_an_outage_only_delays_the_check(people: People) -> None:
     sweep = SweepUnvalidatedConnections(
         people.checks, people.validations, people.clock, timedelta(seconds=60)
     )
+
+    decided = await people.connect()(binance(alice.id, label="decided"))
+    await people.review().reject(decided.id, "duplicate")
     people.validations.enqueued.clear()
 
     await validate(people)(account.id)
     assert await sweep() == []  # tried just now: not yet
     people.clock.advance(timedelta(seconds=61))
-    assert await sweep() == [account.id]
+    assert await sweep() == [account.id]  # the decided one has nothing left to learn
 
     assert isinstance(exchange, CheckedExchange)
     exchange.outcome = AccountCheck(ok=True, detail="ok now")

@@ -57,7 +57,8 @@ class ConnectionChecks(Protocol):
     ) -> None: ...
 
     async def unchecked(self, last_tried_before: datetime) -> Sequence[str]:
-        """Ids of connections still unchecked whose last try (or creation) is older."""
+        """Ids of pending connections still unchecked whose last try (or creation) is
+        older. Once the admin has decided, a check has nothing left to inform."""
         ...
 
 

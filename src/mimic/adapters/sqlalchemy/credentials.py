@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.tables import UtcDateTime, exchange_accounts
-from mimic.domain.accounts import ValidationStatus
+from mimic.domain.accounts import ConnectionStatus, ValidationStatus
 from mimic.ports.credentials import ConnectionChecks, CredentialRepository, StoredCredentials
 
 _c = exchange_accounts.c
@@ -77,6 +77,7 @@ class SqlConnectionChecks(ConnectionChecks):
         statement = (
             select(_c.id)
             .where(
+                _c.status == ConnectionStatus.PENDING.value,
                 _c.validation_status == ValidationStatus.UNCHECKED.value,
                 func.coalesce(_c.validated_at, _c.created_at, type_=UtcDateTime())
                 < last_tried_before,
