@@ -10,7 +10,8 @@ S: N market orders through CcxtGateways -> ccxt -> HTTP -> stub (best of 3 round
 F: the same stub answering the same N signed POST /fapi/v1/order from one minimal httpx
    client with the same concurrency, in rounds alternating with S (see floor_seconds).
 Also printed (not in the ratio): the cold path, where the adapter first builds the N
-clients and asks each account's position mode before its order.
+clients and asks each account's position mode before its order; and the same orders from
+a bare aiohttp session, the transport under ccxt, which shows what ccxt itself costs.
 
 Prints last:
     ccxt_fanout accounts=N seconds=S floor_seconds=F ratio=S/F rss_mb=M
@@ -30,6 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
+import aiohttp
 import httpx
 import psutil
 
@@ -162,6 +164,33 @@ async def floor_seconds(base_url: str, credentials: list[tuple[str, str]], tag: 
     return min(timings)
 
 
+async def aiohttp_floor_seconds(
+    base_url: str, credentials: list[tuple[str, str]], tag: str
+) -> float:
+    """The same orders from a bare aiohttp session (the HTTP client ccxt itself uses), 64
+    connections opened beforehand: shows what ccxt adds on top of its own transport."""
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(base_url, connector=connector) as session:
+
+        def order(key: str, body: str) -> Callable[[], Awaitable[None]]:
+            async def send() -> None:
+                headers = {
+                    "X-MBX-APIKEY": key,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                }
+                async with session.post("/fapi/v1/order", data=body, headers=headers) as answer:
+                    text = await answer.text()
+                    if answer.status != 200:
+                        raise RuntimeError(f"the stub refused a floor order: {text}")
+
+            return send
+
+        warm_up = signed_orders(credentials[:CONCURRENCY], f"aw{tag}")
+        await bounded((order(k, b) for k, b in warm_up), CONCURRENCY)
+        orders = signed_orders(credentials, f"af{tag}")
+        return await bounded((order(k, b) for k, b in orders), CONCURRENCY)
+
+
 async def planned(
     gateways: CcxtGateways, accounts: list[ExchangeAccount]
 ) -> dict[str, ExchangeGateway]:
@@ -234,21 +263,25 @@ async def main(count: int) -> None:
         gateways = CcxtGateways(vault, api_origins=origins, max_clients=count)
         try:
             handed = await planned(gateways, accounts)
-            adapter_runs, floor_runs = [], []
+            adapter_runs, floor_runs, aiohttp_runs = [], [], []
             for round_number in range(ROUNDS):
+                tag = str(round_number)
                 adapter_runs.append(await adapter_seconds(gateways, accounts, handed))
-                floor_runs.append(
-                    await floor_seconds(stub.base_url, credentials, str(round_number))
-                )
+                floor_runs.append(await floor_seconds(stub.base_url, credentials, tag))
+                aiohttp_runs.append(await aiohttp_floor_seconds(stub.base_url, credentials, tag))
             rss_mb = psutil.Process().memory_info().rss / 2**20
         finally:
             await gateways.aclose()
-        seconds, floor = min(adapter_runs), min(floor_runs)
+        seconds, floor, bare = min(adapter_runs), min(floor_runs), min(aiohttp_runs)
     finally:
         stub.stop()
     print(
         f"ccxt_fanout_cold accounts={count} seconds={cold_seconds:.3f} "
         f"(client construction and position-mode reads included)"
+    )
+    print(
+        f"ccxt_fanout_bare_aiohttp accounts={count} seconds={bare:.3f} "
+        f"adapter_over_bare={seconds / bare:.2f} (not the floor: ccxt's own transport)"
     )
     print(
         f"ccxt_fanout accounts={count} seconds={seconds:.3f} floor_seconds={floor:.3f} "
