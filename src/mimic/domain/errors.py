@@ -44,6 +44,8 @@ class TooManyRequests(DomainError):
 
 class DeliveryFailed(DomainError):
     """A message (mail, chat) could not be handed to its carrier."""
+
+
 class SecretUnreadable(DomainError):
     """A stored secret cannot be decrypted with the configured keys, or belongs elsewhere."""
 
