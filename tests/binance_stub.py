@@ -19,6 +19,7 @@ notices when ccxt calls something the stub does not speak. Run it alone for benc
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -26,8 +27,9 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -878,6 +880,28 @@ def _apply_fill(held: Held, signed_qty: Decimal, price: Decimal) -> Decimal:
 
 def _error(exc: BinanceError, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status, headers=headers)
+
+
+@contextlib.contextmanager
+def running_in_thread(stub: BinanceStub) -> Iterator[BinanceStub]:
+    """The stub on an event loop of its own, in a thread.
+
+    For tests that drive the app through Litestar's test client, which blocks the test's
+    event loop for the length of each request: a stub on that loop could not answer.
+    """
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="binance-stub", daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(stub.start(), loop).result(timeout=10)
+        try:
+            yield stub
+        finally:
+            asyncio.run_coroutine_threadsafe(stub.close(), loop).result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
 
 
 def bench_credentials(count: int) -> Iterable[tuple[str, str]]:

@@ -150,8 +150,12 @@ class RecordingNotifier(Notifier):
     async def notify(self, user_id: str, event: str, text: str) -> None:
         self.sent.append((user_id, event, text))
 
-    def events(self) -> list[str]:
-        return [event for _, event, _ in self.sent]
+    def about(self, prefix: str) -> list[tuple[str, str, str]]:
+        """What was sent on events starting with `prefix` ("position.", "guardrail.")."""
+        return [sent for sent in self.sent if sent[1].startswith(prefix)]
+
+    def events(self, prefix: str = "") -> list[str]:
+        return [event for _, event, _ in self.about(prefix)]
 
 
 class RecordingSignalQueue(SignalQueue):

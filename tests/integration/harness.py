@@ -63,8 +63,8 @@ class Api:
         self.client.cookies.clear()
         return str(response.json()["access_token"])
 
-    async def follower(self, username: str, **settings: Any) -> tuple[str, str]:
-        """Registers, connects paper, gets approved; returns (token, exchange account id)."""
+    async def register(self, username: str) -> str:
+        """Registers a follower; returns their access token."""
         response = await self.client.post(
             "/api/auth/register",
             json={
@@ -74,7 +74,11 @@ class Api:
             },
         )
         assert response.status_code == 201, response.text
-        token = await self.login(username, FOLLOWER_PASSWORD)
+        return await self.login(username, FOLLOWER_PASSWORD)
+
+    async def follower(self, username: str, **settings: Any) -> tuple[str, str]:
+        """Registers, connects paper, gets approved; returns (token, exchange account id)."""
+        token = await self.register(username)
         if settings:
             response = await self.client.patch(
                 "/api/me/settings", json=settings, headers=self.auth(token)

@@ -85,7 +85,8 @@ async def test_drawdown_stop_skips_entries_lets_closes_through_until_the_next_ut
         )
         assert flip["status"] == "skipped"
         assert await get(api, "/api/positions", token) == []
-        assert [(u, e) for u, e, _ in notifier.sent] == [(flip["user_id"], "guardrail.tripped")]
+        tripped = [(u, e) for u, e, _ in notifier.about("guardrail.")]
+        assert tripped == [(flip["user_id"], "guardrail.tripped")]
 
         # Prices recover, but the stop holds for the rest of the UTC day.
         await api.set_price("BTCUSDT", "60000")
@@ -106,7 +107,7 @@ async def test_drawdown_stop_skips_entries_lets_closes_through_until_the_next_ut
         assert next_day["status"] == "filled"
         [status] = await get(api, "/api/guardrails", token)
         assert (status["day"], status["tripped"]) == ("2024-05-02", None)
-        assert len(notifier.sent) == 1
+        assert len(notifier.about("guardrail.")) == 1
 
 
 async def test_a_drawdown_stop_with_close_all_closes_positions_once(database_url: str) -> None:
@@ -145,14 +146,14 @@ async def test_a_drawdown_stop_with_close_all_closes_positions_once(database_url
             ("BTCUSDT", "sell", "0.1", "filled", True),
             ("ETHUSDT", "sell", "1.999", "filled", True),
         ]
-        [(_, event, text)] = notifier.sent
+        [(_, event, text)] = notifier.about("guardrail.")
         assert event == "guardrail.tripped"
         assert text.endswith("open positions are being closed")
 
         # Re-running the sync sends nothing again.
         summary = await sync(api)
         assert (summary["trips"], summary["closes"]) == (0, 0)
-        assert len(notifier.sent) == 1
+        assert len(notifier.about("guardrail.")) == 1
 
         clock.set(datetime(2024, 5, 2, 0, 0, tzinfo=UTC))
         [status] = await get(api, "/api/guardrails", token)

@@ -201,7 +201,7 @@ async def test_trailing_stop_driven_step_by_step(database_url: str) -> None:
         )
         assert close["parent_id"] == entry["id"]
         assert close["signal_id"] is None
-        assert notifier.events() == ["position.trailing_stop"]
+        assert notifier.events("position.") == ["position.trailing_stop"]
         # later rounds and prices change nothing: closed once
         for price in ("66000", "68000"):
             assert (await step(api, price))["trailing_closes"] == []
@@ -240,7 +240,7 @@ async def test_dca_adds_at_the_trigger_and_moves_tp_and_sl(
             ("sl", "open", D("61132.5")),
             ("tp", "open", D("67567.5")),
         ]
-        assert notifier.events() == ["position.dca"]
+        assert notifier.events("position.") == ["position.dca"]
         [shown] = await protection(api, alice)
         assert (shown["dca_enabled"], shown["dca_adds"], shown["stop_loss"]) == (
             True,
@@ -254,7 +254,7 @@ async def test_dca_adds_at_the_trigger_and_moves_tp_and_sl(
         assert (await monitor(api))["protection_fills"] == []
         *_, recorded = await orders(api, alice)
         assert (recorded["leg"], D(recorded["average_price"])) == ("stop_loss", D(60000))
-        assert notifier.events() == ["position.dca", "position.stop_loss"]
+        assert notifier.events("position.") == ["position.dca", "position.stop_loss"]
 
 
 async def test_bad_protection_settings_are_refused_naming_the_field(database_url: str) -> None:

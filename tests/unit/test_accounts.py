@@ -32,6 +32,13 @@ from mimic.domain.errors import (
 from mimic.domain.lockout import LockoutPolicy
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
+from tests.credential_fakes import (
+    InMemoryConnectionChecks,
+    InMemoryCredentialRepository,
+    LabelledBox,
+    RecordingNotifier,
+    RecordingValidationQueue,
+)
 from tests.fakes import (
     START,
     FakeExchange,
@@ -67,8 +74,14 @@ class People:
     paper: FakePaperMarket = field(default_factory=FakePaperMarket)
     audit: InMemoryAuditLog = field(default_factory=InMemoryAuditLog)
 
+    box: LabelledBox = field(default_factory=LabelledBox)
+    validations: RecordingValidationQueue = field(default_factory=RecordingValidationQueue)
+    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
+
     def __post_init__(self) -> None:
         self.accounts = InMemoryExchangeAccountRepository(self.users)
+        self.credentials = InMemoryCredentialRepository(self.accounts)
+        self.checks = InMemoryConnectionChecks(self.accounts)
 
     def register(self) -> RegisterUser:
         return RegisterUser(self.users, self.hasher, self.tx, self.clock)
@@ -82,7 +95,7 @@ class People:
         return UpdateFollowerSettings(self.users, self.settings, self.tx, self.audit, self.clock)
 
     def review(self) -> ReviewConnection:
-        return ReviewConnection(self.accounts, self.tx, self.audit, self.clock)
+        return ReviewConnection(self.accounts, self.tx, self.audit, self.clock, self.notifier)
 
     def bootstrap(self) -> BootstrapPlatform:
         return BootstrapPlatform(
@@ -90,7 +103,16 @@ class People:
         )
 
     def connect(self) -> ConnectExchange:
-        return ConnectExchange(self.accounts, self.gateways, self.paper, self.tx, self.clock)
+        return ConnectExchange(
+            self.accounts,
+            self.gateways,
+            self.paper,
+            self.tx,
+            self.clock,
+            self.box,
+            self.credentials,
+            self.validations,
+        )
 
     async def user(self, name: str = "alice", **changes: object) -> User:
         user = await self.register()(

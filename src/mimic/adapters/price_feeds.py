@@ -1,7 +1,7 @@
 """Price feeds by exchange id, and a replay feed of recorded candles for simulations."""
 
 import csv
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,11 +10,18 @@ from mimic.ports.protection import PriceFeed, PriceFeeds
 
 
 class PriceFeedsByExchange(PriceFeeds):
-    def __init__(self, feeds: Mapping[str, PriceFeed]) -> None:
+    """Fixed feeds by exchange id; `others` answers for the rest (live exchanges)."""
+
+    def __init__(
+        self,
+        feeds: Mapping[str, PriceFeed],
+        others: Callable[[str], PriceFeed | None] = lambda _: None,
+    ) -> None:
         self._feeds = dict(feeds)
+        self._others = others
 
     def for_exchange(self, exchange: str) -> PriceFeed | None:
-        return self._feeds.get(exchange)
+        return self._feeds.get(exchange) or self._others(exchange)
 
 
 def candle_prices(path: Path) -> Iterator[Decimal]:

@@ -3,23 +3,44 @@ import logging
 from taskiq import AsyncBroker
 from taskiq.kicker import AsyncKicker
 
+from mimic.ports.credentials import ValidationQueue
 from mimic.ports.services import SignalQueue
 
 log = logging.getLogger(__name__)
 
 EXECUTE_SIGNAL_TASK = "mimic.execute_signal"
+VALIDATE_CONNECTION_TASK = "mimic.validate_connection"
+
+
+class _TaskKicker:
+    """Kicks a worker task by name, so adapters never import the entrypoint. Best effort:
+    what it enqueues is stored first, and the sweeper re-drives whatever a lost kick left."""
+
+    def __init__(self, broker: AsyncBroker, task_name: str, what: str) -> None:
+        self._kicker: AsyncKicker[[str], None] = AsyncKicker(
+            task_name=task_name, broker=broker, labels={}
+        )
+        self._what = what
+
+    async def kick(self, item_id: str) -> None:
+        try:
+            await self._kicker.kiq(item_id)
+        except Exception:
+            log.exception("could not enqueue %s %s; the sweeper will re-drive it", self._what,
+                          item_id)  # fmt: skip
 
 
 class TaskiqSignalQueue(SignalQueue):
-    """Kicks the worker's task by name, so adapters never import the entrypoint."""
-
     def __init__(self, broker: AsyncBroker) -> None:
-        self._kicker: AsyncKicker[[str], None] = AsyncKicker(
-            task_name=EXECUTE_SIGNAL_TASK, broker=broker, labels={}
-        )
+        self._tasks = _TaskKicker(broker, EXECUTE_SIGNAL_TASK, "signal")
 
     async def enqueue_execution(self, signal_id: str) -> None:
-        try:
-            await self._kicker.kiq(signal_id)
-        except Exception:  # the signal is stored: the sweeper re-drives it
-            log.exception("could not enqueue signal %s; the sweeper will re-drive it", signal_id)
+        await self._tasks.kick(signal_id)
+
+
+class TaskiqValidationQueue(ValidationQueue):
+    def __init__(self, broker: AsyncBroker) -> None:
+        self._tasks = _TaskKicker(broker, VALIDATE_CONNECTION_TASK, "the check of connection")
+
+    async def enqueue_validation(self, account_id: str) -> None:
+        await self._tasks.kick(account_id)

@@ -6,16 +6,19 @@ from dataclasses import dataclass
 from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
 from mimic.domain.accounts import (
     PAPER_EXCHANGE,
+    ApiCredentials,
     ConnectionStatus,
     ExchangeAccount,
     mask_api_key,
 )
 from mimic.domain.errors import Conflict, InvalidField, NotFound
+from mimic.ports.credentials import CredentialRepository, SecretBox, ValidationQueue
 from mimic.ports.exchange import ExchangeGateways, PaperMarket
 from mimic.ports.repositories import AuditLog, ExchangeAccountRepository, TransactionManager
-from mimic.ports.services import Clock
+from mimic.ports.services import Clock, Notifier
 
 MAX_LABEL_LENGTH = 64
+MAX_CREDENTIAL_LENGTH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,13 @@ class ConnectExchangeCommand:
 
 
 class ConnectExchange:
+    """A follower connects an exchange account; it waits for the admin's approval.
+
+    Live exchanges need API credentials: they are encrypted (bound to this user and
+    connection) before they are stored, and checked against the exchange in the
+    background, so an exchange outage never blocks the submission.
+    """
+
     def __init__(
         self,
         accounts: ExchangeAccountRepository,
@@ -36,37 +46,71 @@ class ConnectExchange:
         paper: PaperMarket,
         tx: TransactionManager,
         clock: Clock,
+        box: SecretBox,
+        credentials: CredentialRepository,
+        validations: ValidationQueue,
     ) -> None:
         self._accounts = accounts
         self._gateways = gateways
         self._paper = paper
         self._tx = tx
         self._clock = clock
+        self._box = box
+        self._credentials = credentials
+        self._validations = validations
 
     async def __call__(self, command: ConnectExchangeCommand) -> ExchangeAccount:
         exchange = command.exchange.strip().lower()
         if not self._gateways.supports(exchange):
-            raise InvalidField("exchange", f"{command.exchange!r} is not a supported exchange")
+            raise InvalidField(
+                "exchange",
+                f"{command.exchange!r} is not a supported exchange (paper, or a ccxt exchange "
+                "id with perpetual futures such as binanceusdm)",
+            )
         label = (command.label or exchange).strip()
         if not label or len(label) > MAX_LABEL_LENGTH:
             raise InvalidField("label", f"must be 1-{MAX_LABEL_LENGTH} characters")
-        if exchange != PAPER_EXCHANGE:
-            # Credentials for live exchanges are stored encrypted by the connection work
-            # (issue 4); until then only the paper exchange can be connected.
-            raise InvalidField("exchange", "only the paper exchange can be connected for now")
+        credentials = None if exchange == PAPER_EXCHANGE else _credentials(command, exchange)
         account = ExchangeAccount(
             id=uuid.uuid4().hex,
             user_id=command.user_id,
             exchange=exchange,
             label=label,
             created_at=self._clock.now(),
-            api_key_masked=mask_api_key(command.api_key) if command.api_key else None,
+            api_key_masked=mask_api_key(command.api_key.strip()) if command.api_key else None,
         )
         await self._accounts.add(account)
+        if credentials is not None:
+            token = self._box.seal(credentials, user_id=account.user_id, account_id=account.id)
+            await self._credentials.store(account.id, token)
         await self._tx.commit()
-        # The venue keeps its own books (own transaction): open them after ours is committed.
-        await self._paper.open_account(account.id)
+        if exchange == PAPER_EXCHANGE:
+            # The venue keeps its own books (own transaction): open them after ours is
+            # committed.
+            await self._paper.open_account(account.id)
+        await self._validations.enqueue_validation(account.id)
         return account
+
+
+def _credentials(command: ConnectExchangeCommand, exchange: str) -> ApiCredentials:
+    def required(field: str, value: str | None) -> str:
+        value = (value or "").strip()
+        if not value:
+            raise InvalidField(field, f"is required to connect {exchange}")
+        return _bounded(field, value)
+
+    password = (command.password or "").strip()
+    return ApiCredentials(
+        api_key=required("api_key", command.api_key),
+        api_secret=required("api_secret", command.api_secret),
+        password=_bounded("password", password) if password else None,
+    )
+
+
+def _bounded(field: str, value: str) -> str:
+    if len(value) > MAX_CREDENTIAL_LENGTH or not value.isprintable():
+        raise InvalidField(field, f"must be at most {MAX_CREDENTIAL_LENGTH} printable characters")
+    return value
 
 
 class ListConnections:
@@ -107,7 +151,7 @@ class ManageConnection:
 
 
 class ReviewConnection:
-    """The admin approves or rejects a pending connection."""
+    """The admin approves or rejects a pending connection; the follower is told."""
 
     def __init__(
         self,
@@ -115,11 +159,13 @@ class ReviewConnection:
         tx: TransactionManager,
         audit: AuditLog,
         clock: Clock,
+        notifier: Notifier,
     ) -> None:
         self._accounts = accounts
         self._tx = tx
         self._audit = audit
         self._clock = clock
+        self._notifier = notifier
 
     async def approve(self, account_id: str, context: RequestContext = SYSTEM) -> ExchangeAccount:
         return await self._decide(account_id, ConnectionStatus.APPROVED, None, context)
@@ -160,4 +206,15 @@ class ReviewConnection:
             )
         )
         await self._tx.commit()
+        name = f"{account.exchange} connection {account.label!r}"
+        if status is ConnectionStatus.APPROVED:
+            await self._notifier.notify(
+                account.user_id,
+                "exchange.approved",
+                f"Your {name} was approved: Mimic copies the next signals to it.",
+            )
+        else:
+            await self._notifier.notify(
+                account.user_id, "exchange.rejected", f"Your {name} was rejected: {reason}"
+            )
         return account

@@ -54,6 +54,14 @@ class ConnectionStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class ValidationStatus(enum.StrEnum):
+    """What the background check of a connection's credentials found so far."""
+
+    UNCHECKED = "unchecked"  # not checked yet, or the exchange could not be reached
+    VALID = "valid"
+    INVALID = "invalid"
+
+
 @dataclass(slots=True)
 class ExchangeAccount:
     """A follower's connection to one exchange account."""
@@ -67,6 +75,9 @@ class ExchangeAccount:
     enabled: bool = True
     api_key_masked: str | None = None
     status_reason: str | None = None
+    validation_status: ValidationStatus = ValidationStatus.UNCHECKED
+    validation_detail: str | None = None
+    validated_at: datetime | None = None  # the last check's time, whatever its outcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,10 @@ class DeliveryFailed(DomainError):
     """A message (mail, chat) could not be handed to its carrier."""
 
 
+class SecretUnreadable(DomainError):
+    """A stored secret cannot be decrypted with the configured keys, or belongs elsewhere."""
+
+
 class ExchangeError(DomainError):
     """An exchange refused or failed an operation; `reason` is kept for the follower."""
 

@@ -1,4 +1,5 @@
-"""`mimic run` (embedded), `serve`, `worker`, `scheduler`, `migrate`, `telegram`."""
+"""`mimic run` (embedded), `serve`, `worker`, `scheduler`, `migrate`, `telegram`,
+`keys rotate`."""
 
 import argparse
 import asyncio
@@ -19,6 +20,7 @@ from taskiq.kicker import AsyncKicker
 from mimic.adapters.sqlalchemy.migrations import upgrade
 from mimic.adapters.telegram.bot_api import TelegramBotApi
 from mimic.application.bootstrap import BootstrapPlatform, BootstrapResult
+from mimic.application.rotate_keys import RotateCredentialKeys, RotationReport
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.entrypoints.ioc import build_container
@@ -47,6 +49,29 @@ async def bootstrap(settings: Settings) -> BootstrapResult:
             return await interactor(settings.admin_password, settings.webhook_passphrase)
     finally:
         await container.close()
+
+
+async def rotate_keys(settings: Settings) -> RotationReport:
+    container = build_container(settings, create_broker(settings))
+    try:
+        async with container() as request:
+            rotate = await request.get(RotateCredentialKeys)
+            return await rotate()
+    finally:
+        await container.close()
+
+
+def rotate_keys_command(settings: Settings) -> None:
+    report = asyncio.run(rotate_keys(settings))
+    print(
+        f"keys rotate: scanned={report.scanned} rotated={report.rotated} "
+        f"already_current={report.already_current} "
+        f"changed_meanwhile={report.changed_meanwhile} unreadable={len(report.unreadable)}",
+        flush=True,
+    )
+    if not report.ok:
+        print(f"unreadable connections: {', '.join(report.unreadable)}", file=sys.stderr)
+        sys.exit(1)
 
 
 def migrate_and_bootstrap(settings: Settings) -> BootstrapResult:
@@ -196,6 +221,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="URL",
         help="instead of polling, have Telegram post to URL (.../api/telegram/webhook)",
     )
+    keys = commands.add_parser("keys", help="master keys of the credentials stored at rest")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_commands.add_parser(
+        "rotate", help="re-encrypt every stored secret with the newest of MIMIC_MASTER_KEYS"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -215,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         migrate_and_bootstrap(settings)
     elif args.command == "telegram":
         asyncio.run(run_telegram(settings, args.set_webhook))
+    elif args.command == "keys":
+        rotate_keys_command(settings)
     else:  # pragma: no cover - argparse rejects unknown commands
         sys.exit(2)
 

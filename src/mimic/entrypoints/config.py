@@ -1,9 +1,10 @@
 """Settings from the environment (MIMIC_*); the embedded default needs none of them."""
 
+import base64
 import contextlib
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -76,6 +77,28 @@ def _secret_file(
     return path.read_text().strip()
 
 
+def _new_master_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")  # a Fernet key
+
+
+def _master_keys(raw: str | None, var_dir: Path) -> tuple[str, ...]:
+    """MIMIC_MASTER_KEYS (comma separated, newest first), else the embedded key file."""
+    keys = tuple(key.strip() for key in (raw or "").split(",") if key.strip())
+    return keys or (_secret_file(var_dir / "master_key", _new_master_key),)
+
+
+def _origins(raw: str | None) -> Mapping[str, str]:
+    """MIMIC_CCXT_URL_OVERRIDES, e.g. binanceusdm=http://127.0.0.1:8123,bybit=https://..."""
+    origins = {}
+    for item in (raw or "").split(","):
+        if item.strip():
+            exchange, separator, url = item.partition("=")
+            if not separator or not url.strip():
+                raise ValueError(f"MIMIC_CCXT_URL_OVERRIDES: expected exchange=url, got {item!r}")
+            origins[exchange.strip().lower()] = url.strip()
+    return origins
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
@@ -142,6 +165,12 @@ class Settings:
     # and can be shown once (GET /api/admin/panic/setup) until an admin confirms it.
     panic_totp_secret: str = field(default_factory=pyotp.random_base32, repr=False)
     panic_secret_from_operator: bool = False
+    # Fernet keys for exchange credentials at rest, newest first (the first one encrypts).
+    master_keys: tuple[str, ...] = field(default_factory=lambda: (_new_master_key(),), repr=False)
+    # Exchange id -> origin every API URL of that exchange goes to (stubs, proxies).
+    ccxt_api_origins: Mapping[str, str] = field(default_factory=dict)
+    # An unchecked connection's validation is tried again after this long.
+    validation_retry: timedelta = timedelta(seconds=60)
 
     @property
     def embedded(self) -> bool:
@@ -235,4 +264,7 @@ class Settings:
             panic_totp_secret=panic_secret
             or _secret_file(var_dir / "panic_totp_secret", pyotp.random_base32),
             panic_secret_from_operator=panic_secret is not None,
+            master_keys=_master_keys(os.environ.get("MIMIC_MASTER_KEYS"), var_dir),
+            ccxt_api_origins=_origins(os.environ.get("MIMIC_CCXT_URL_OVERRIDES")),
+            validation_retry=timedelta(seconds=_int("MIMIC_VALIDATION_RETRY_SECONDS", 60)),
         )

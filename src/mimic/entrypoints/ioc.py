@@ -8,6 +8,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
+from mimic.adapters.ccxt import CcxtGateways
+from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault
 from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.gateway import PaperGateways
@@ -15,7 +17,9 @@ from mimic.adapters.paper.price_feed import PaperPriceFeed
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.adapters.price_feeds import PriceFeedsByExchange
 from mimic.adapters.redis.trailing import RedisTrailingStateStore
+from mimic.adapters.routing import ExchangeRouter
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
+from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
 from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
 from mimic.adapters.sqlalchemy.repositories import (
@@ -28,7 +32,7 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from mimic.adapters.system import Argon2PasswordHasher, SystemClock
-from mimic.adapters.taskiq_queue import TaskiqSignalQueue
+from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
 from mimic.application.bootstrap import BootstrapPlatform
 from mimic.application.exchange_connections import (
@@ -50,15 +54,28 @@ from mimic.application.position_protection import PositionProtection
 from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
+from mimic.application.rotate_keys import RotateCredentialKeys
 from mimic.application.signal_reports import ReportSignals
+from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
-from mimic.ports.exchange import ExchangeGateways, PaperMarket, SymbolCatalog
-from mimic.ports.protection import PositionIntentRepository, PriceFeeds, TrailingStateStore
+from mimic.ports.credentials import (
+    ConnectionChecks,
+    CredentialRepository,
+    SecretBox,
+    ValidationQueue,
+)
+from mimic.ports.exchange import CredentialVault, ExchangeGateways, PaperMarket, SymbolCatalog
+from mimic.ports.protection import (
+    PositionIntentRepository,
+    PriceFeed,
+    PriceFeeds,
+    TrailingStateStore,
+)
 from mimic.ports.repositories import (
     AuditLog,
     ExchangeAccountRepository,
@@ -80,6 +97,7 @@ class InfrastructureProvider(Provider):
     broker = from_context(provides=AsyncBroker)
     clock = provide(SystemClock, provides=Clock)
     queue = provide(TaskiqSignalQueue, provides=SignalQueue)
+    validation_queue = provide(TaskiqValidationQueue, provides=ValidationQueue)
 
     @provide
     def mailer(self, settings: Settings) -> Mailer:
@@ -119,12 +137,33 @@ class InfrastructureProvider(Provider):
         return venue
 
     @provide
-    def gateways(self, venue: PaperVenue) -> ExchangeGateways:
-        return PaperGateways(venue)
+    def secret_box(self, settings: Settings) -> SecretBox:
+        return FernetSecretBox(settings.master_keys)
 
     @provide
-    def price_feeds(self, venue: PaperVenue) -> PriceFeeds:
-        return PriceFeedsByExchange({PAPER_EXCHANGE: PaperPriceFeed(venue)})
+    def credential_vault(
+        self, sessions: async_sessionmaker[AsyncSession], box: SecretBox
+    ) -> CredentialVault:
+        return StoredCredentialVault(sessions, box)
+
+    @provide
+    async def ccxt_gateways(
+        self, vault: CredentialVault, settings: Settings
+    ) -> AsyncIterator[CcxtGateways]:
+        gateways = CcxtGateways(vault, api_origins=settings.ccxt_api_origins)
+        yield gateways
+        await gateways.aclose()
+
+    @provide
+    def gateways(self, venue: PaperVenue, ccxt: CcxtGateways) -> ExchangeGateways:
+        return ExchangeRouter([PaperGateways(venue), ccxt])
+
+    @provide
+    def price_feeds(self, venue: PaperVenue, ccxt: CcxtGateways) -> PriceFeeds:
+        def live(exchange: str) -> PriceFeed | None:
+            return ccxt.price_feed(exchange) if ccxt.supports(exchange) else None
+
+        return PriceFeedsByExchange({PAPER_EXCHANGE: PaperPriceFeed(venue)}, live)
 
     @provide
     async def trailing_states(self, settings: Settings) -> AsyncIterator[TrailingStateStore]:
@@ -172,6 +211,8 @@ class PersistenceProvider(Provider):
     settings_repo = provide(SqlSettingsRepository, provides=SettingsRepository)
     audit = provide(SqlAuditLog, provides=AuditLog)
     position_intents = provide(SqlPositionIntentRepository, provides=PositionIntentRepository)
+    credentials = provide(SqlCredentialRepository, provides=CredentialRepository)
+    connection_checks = provide(SqlConnectionChecks, provides=ConnectionChecks)
 
 
 class InteractorProvider(Provider):
@@ -197,6 +238,18 @@ class InteractorProvider(Provider):
         # Signals younger than a lease are most likely still being worked on.
         return SweepUnfinishedSignals(signals, queue, clock, grace=settings.intent_lease)
 
+    @provide
+    def sweep_connections(
+        self,
+        checks: ConnectionChecks,
+        queue: ValidationQueue,
+        clock: Clock,
+        settings: Settings,
+    ) -> SweepUnvalidatedConnections:
+        return SweepUnvalidatedConnections(checks, queue, clock, settings.validation_retry)
+
+    validate_connection = provide(ValidateConnection)
+    rotate_keys = provide(RotateCredentialKeys)
     execute_signal = provide(ExecuteSignal)
     position_protection = provide(PositionProtection)
     monitor_positions = provide(MonitorPositions)

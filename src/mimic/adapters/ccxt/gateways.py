@@ -96,6 +96,8 @@ class CcxtGateways(ExchangeGateways):
 
     def _probe(self, exchange: str) -> int | None:
         """ccxt's rateLimit (ms) of an exchange with perpetual swaps; None for any other."""
+        if exchange not in ccxt.exchanges:
+            return None  # not cached: any string a client sends would stay in memory
         if exchange not in self._supported:
             self._supported[exchange] = _probe_swaps(exchange)
         return self._supported[exchange]
@@ -188,8 +190,6 @@ class CcxtGateways(ExchangeGateways):
 
 
 def _probe_swaps(exchange: str) -> int | None:
-    if exchange not in ccxt.exchanges:
-        return None
     try:
         client = getattr(ccxt, exchange)()
     except Exception:  # a broken ccxt class is simply not supported

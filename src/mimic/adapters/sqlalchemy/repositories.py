@@ -37,7 +37,14 @@ from mimic.adapters.sqlalchemy.tables import (
     signals,
     users,
 )
-from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
+from mimic.domain.accounts import (
+    ConnectionStatus,
+    ExchangeAccount,
+    Role,
+    SignalSource,
+    User,
+    ValidationStatus,
+)
 from mimic.domain.errors import Conflict
 from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
@@ -485,6 +492,10 @@ def _account(row: RowMapping) -> ExchangeAccount:
         enabled=row[c.enabled],
         api_key_masked=row[c.api_key_masked],
         status_reason=row[c.status_reason],
+        # Written only by SqlConnectionChecks (credentials.py), never by save().
+        validation_status=ValidationStatus(row[c.validation_status]),
+        validation_detail=row[c.validation_detail],
+        validated_at=row[c.validated_at],
     )
 
 

@@ -201,6 +201,11 @@ exchange_accounts = Table(
     Column("api_key_masked", String(32)),
     Column("status_reason", String(500)),
     Column("created_at", UtcDateTime, nullable=False),
+    # The connection's API credentials, encrypted (adapters.crypto); never the plaintext.
+    Column("credentials_token", Text),
+    Column("validation_status", String(16), nullable=False, server_default="unchecked"),
+    Column("validation_detail", String(500)),
+    Column("validated_at", UtcDateTime),
 )
 
 # No foreign key to exchange_accounts: the history of a deleted connection stays.

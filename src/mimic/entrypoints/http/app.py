@@ -18,6 +18,7 @@ from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
+from mimic.application.validate_connection import SweepUnvalidatedConnections
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.errors import domain_error_handler
@@ -30,11 +31,17 @@ from mimic.entrypoints.worker.tasks import create_broker
 
 log = logging.getLogger(__name__)
 
-Job = SweepUnfinishedSignals | RunSubscriptionExpiry | MonitorPositions | SyncPortfolio
+Job = (
+    SweepUnfinishedSignals
+    | SweepUnvalidatedConnections
+    | RunSubscriptionExpiry
+    | MonitorPositions
+    | SyncPortfolio
+)
 
 
 async def _every(app: Litestar, interval: float, job: type[Job]) -> None:
-    """Embedded mode's scheduler: run a periodic job (sweeper, monitor, subscription expiry,
+    """Embedded mode's scheduler: run a periodic job (sweepers, monitor, subscription expiry,
     portfolio sync)."""
     container = app.state.dishka_container
     while True:
@@ -67,6 +74,11 @@ def create_app(
             jobs = [
                 asyncio.create_task(
                     _every(app, settings.sweep_interval.total_seconds(), SweepUnfinishedSignals)
+                ),
+                asyncio.create_task(
+                    _every(
+                        app, settings.sweep_interval.total_seconds(), SweepUnvalidatedConnections
+                    )
                 ),
                 asyncio.create_task(
                     _every(

@@ -127,6 +127,9 @@ class ExchangeOut(msgspec.Struct):
     api_key_masked: str | None
     status_reason: str | None
     created_at: str
+    validation_status: str = "unchecked"
+    validation_detail: str | None = None
+    validated_at: str | None = None
 
 
 class EnablePatch(msgspec.Struct, forbid_unknown_fields=True):

@@ -73,6 +73,9 @@ def exchange(account: ExchangeAccount) -> schemas.ExchangeOut:
         api_key_masked=account.api_key_masked,
         status_reason=account.status_reason,
         created_at=account.created_at.isoformat(),
+        validation_status=account.validation_status.value,
+        validation_detail=account.validation_detail,
+        validated_at=account.validated_at.isoformat() if account.validated_at else None,
     )
 
 

@@ -6,12 +6,13 @@ from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
-from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK
+from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK, VALIDATE_CONNECTION_TASK
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
+from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.worker.notifications import DELIVER_TASK, deliver_notifications
 
@@ -31,8 +32,19 @@ async def execute_signal(signal_id: str, interactor: FromDishka[ExecuteSignal]) 
 
 
 @inject(patch_module=True)
-async def sweep_unfinished(sweeper: FromDishka[SweepUnfinishedSignals]) -> None:
+async def sweep_unfinished(
+    sweeper: FromDishka[SweepUnfinishedSignals],
+    connections: FromDishka[SweepUnvalidatedConnections],
+) -> None:
     await sweeper()
+    await connections()
+
+
+@inject(patch_module=True)
+async def validate_connection(account_id: str, interactor: FromDishka[ValidateConnection]) -> None:
+    account = await interactor(account_id)
+    if account is not None:
+        log.info("connection %s: %s", account_id, account.validation_status)
 
 
 @inject(patch_module=True)
@@ -79,6 +91,7 @@ def create_broker(settings: Settings) -> AsyncBroker:
         )
     broker.register_task(execute_signal, task_name=EXECUTE_SIGNAL_TASK)
     broker.register_task(sweep_unfinished, task_name=SWEEP_TASK)
+    broker.register_task(validate_connection, task_name=VALIDATE_CONNECTION_TASK)
     broker.register_task(keepalive, task_name=KEEPALIVE_TASK)
     broker.register_task(subscription_expiry, task_name=SUBSCRIPTION_EXPIRY_TASK)
     broker.register_task(monitor_positions, task_name=MONITOR_TASK)
