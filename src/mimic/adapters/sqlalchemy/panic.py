@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import RowMapping, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mimic.adapters.sqlalchemy.closes import close_intent
 from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import panic_closes, panic_guard, panic_runs
-from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
+from mimic.domain.orders import OrderIntent
 from mimic.domain.panic import AccountOutcome, PanicGuardState, PanicRun, PanicStatus
 from mimic.ports.notifications import PanicCloseRepository, PanicGuardStore, PanicRunRepository
 
@@ -112,29 +113,7 @@ class SqlPanicRunRepository(PanicRunRepository):
 
 
 def _close(row: RowMapping) -> OrderIntent:
-    c = panic_closes.c
-    return OrderIntent(
-        id=row[c.id],
-        signal_id=f"panic:{row[c.run_id]}",
-        account_id=row[c.account_id],
-        user_id=row[c.user_id],
-        leg=OrderLeg.CLOSE,
-        symbol=row[c.symbol],
-        side=OrderSide(row[c.side]),
-        quantity=row[c.quantity],
-        reduce_only=True,
-        leverage=None,
-        client_order_id=row[c.client_order_id],
-        created_at=row[c.created_at],
-        status=IntentStatus(row[c.status]),
-        reason=row[c.reason],
-        attempts=row[c.attempts],
-        exchange_order_id=row[c.exchange_order_id],
-        filled_quantity=row[c.filled_quantity],
-        average_price=row[c.average_price],
-        fee=row[c.fee],
-        updated_at=row[c.updated_at],
-    )
+    return close_intent(row, panic_closes, f"panic:{row[panic_closes.c.run_id]}")
 
 
 class SqlPanicCloseRepository(PanicCloseRepository):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import RowMapping, and_, func, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mimic.adapters.sqlalchemy.closes import close_intent
 from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import (
     account_fills,
@@ -18,7 +19,7 @@ from mimic.adapters.sqlalchemy.tables import (
     order_intents,
 )
 from mimic.domain.guardrails import GuardrailDay, Trip, TripKind, guardrail_trip_key
-from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
+from mimic.domain.orders import IntentStatus, OrderIntent, OrderSide
 from mimic.domain.performance import AccountFill, BalanceSnapshot
 from mimic.ports.performance import (
     BalanceSnapshotRepository,
@@ -41,29 +42,7 @@ def _day(row: RowMapping) -> GuardrailDay:
 
 
 def _close(row: RowMapping) -> OrderIntent:
-    c = guardrail_closes.c
-    return OrderIntent(
-        id=row[c.id],
-        signal_id=guardrail_trip_key(row[c.day]),
-        account_id=row[c.account_id],
-        user_id=row[c.user_id],
-        leg=OrderLeg.CLOSE,
-        symbol=row[c.symbol],
-        side=OrderSide(row[c.side]),
-        quantity=row[c.quantity],
-        reduce_only=True,
-        leverage=None,
-        client_order_id=row[c.client_order_id],
-        created_at=row[c.created_at],
-        status=IntentStatus(row[c.status]),
-        reason=row[c.reason],
-        attempts=row[c.attempts],
-        exchange_order_id=row[c.exchange_order_id],
-        filled_quantity=row[c.filled_quantity],
-        average_price=row[c.average_price],
-        fee=row[c.fee],
-        updated_at=row[c.updated_at],
-    )
+    return close_intent(row, guardrail_closes, guardrail_trip_key(row[guardrail_closes.c.day]))
 
 
 class SqlGuardrailRepository(GuardrailRepository):
