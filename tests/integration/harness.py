@@ -16,7 +16,8 @@ from mimic.adapters.system import Argon2PasswordHasher
 from mimic.entrypoints.cli import bootstrap
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
-from mimic.ports.services import PasswordHasher
+from mimic.ports.services import Clock, Notifier, PasswordHasher
+from tests.fakes import FixedClock, RecordingNotifier
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 PASSPHRASE = "webhook-passphrase-for-tests"
@@ -29,6 +30,23 @@ class CheapHasherProvider(Provider):
     @provide(scope=Scope.APP)
     def hasher(self) -> PasswordHasher:
         return Argon2PasswordHasher(memory_kib=1024, time_cost=1)
+
+
+class ClockAndNotifier(Provider):
+    """The test's clock (every adapter reads it) and a notifier that records."""
+
+    def __init__(self, clock: FixedClock, notifier: RecordingNotifier) -> None:
+        super().__init__()
+        self._clock = clock
+        self._notifier = notifier
+
+    @provide(scope=Scope.APP)
+    def clock(self) -> Clock:
+        return self._clock
+
+    @provide(scope=Scope.APP)
+    def notifier(self) -> Notifier:
+        return self._notifier
 
 
 def make_settings(database_url: str, **changes: Any) -> Settings:

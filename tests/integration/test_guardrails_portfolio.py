@@ -6,30 +6,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from dishka import Provider, Scope, provide
-
-from mimic.ports.services import Clock, Notifier
 from tests.fakes import FixedClock, RecordingNotifier
-from tests.integration.harness import Api, make_settings, running_platform
+from tests.integration.harness import Api, ClockAndNotifier, make_settings, running_platform
 
 MORNING = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
-
-
-class ClockAndNotifier(Provider):
-    """The test's clock (every adapter reads it) and a notifier that records."""
-
-    def __init__(self, clock: FixedClock, notifier: RecordingNotifier) -> None:
-        super().__init__()
-        self._clock = clock
-        self._notifier = notifier
-
-    @provide(scope=Scope.APP)
-    def clock(self) -> Clock:
-        return self._clock
-
-    @provide(scope=Scope.APP)
-    def notifier(self) -> Notifier:
-        return self._notifier
 
 
 def platform(database_url: str, clock: FixedClock, notifier: RecordingNotifier) -> Any:

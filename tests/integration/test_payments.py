@@ -11,35 +11,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from dishka import Provider, Scope, provide
 from sqlalchemy import select
 
 from mimic.adapters.sqlalchemy.engine import create_engine
 from mimic.adapters.sqlalchemy.tables import audit_events, invoices, referral_commissions
-from mimic.ports.services import Clock, Notifier
 from tests.fakes import FixedClock
-from tests.integration.harness import FOLLOWER_PASSWORD, Api, make_settings, running_platform
+from tests.integration.harness import (
+    FOLLOWER_PASSWORD,
+    Api,
+    ClockAndNotifier,
+    make_settings,
+    running_platform,
+)
 from tests.payment_fakes import RecordingNotifier
 from tests.plisio_stub import PlisioStub
 
 API_KEY = "plisio-secret-key-for-tests-3f9a"
 PUBLIC_URL = "https://mimic.example.com"
 CALLBACK = "/api/payments/plisio/callback"
-
-
-class ClockAndNotifier(Provider):
-    def __init__(self, clock: FixedClock, notifier: RecordingNotifier) -> None:
-        super().__init__()
-        self._clock = clock
-        self._notifier = notifier
-
-    @provide(scope=Scope.APP)
-    def clock(self) -> Clock:
-        return self._clock
-
-    @provide(scope=Scope.APP)
-    def notifier(self) -> Notifier:
-        return self._notifier
 
 
 @dataclass
