@@ -404,12 +404,16 @@ class InMemoryExchangeAccountRepository(ExchangeAccountRepository):
     async def delete(self, account_id: str) -> None:
         self._rows.pop(account_id, None)
 
-    async def list_copy_candidates(self) -> list[tuple[ExchangeAccount, User]]:
+    async def list_copy_candidates(
+        self, *, monitored_only: bool = False
+    ) -> list[tuple[ExchangeAccount, User]]:
         candidates = []
         for account in self._ordered():
             if account.status is not ConnectionStatus.APPROVED:
                 continue
             user = await self._users.get(account.user_id)
+            if monitored_only and (user is None or not user.protection.monitored):
+                continue
             if user is not None and user.active:
                 candidates.append((copy.deepcopy(account), user))
         return candidates

@@ -34,6 +34,7 @@ from mimic.domain.orders import (
     OrderSide,
     client_order_id,
 )
+from mimic.domain.protection import DcaSettings, ProtectionSettings, TrailingSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
 from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
 
@@ -385,9 +386,16 @@ async def test_unfinished_signals(sessions: Sessions) -> None:
 
 
 async def test_accounts_and_copy_candidates(sessions: Sessions) -> None:
+    trailing = TrailingSettings(True, Decimal(2), Decimal(1))
     active = make_user("active")
-    paused = make_user("paused", settings=FollowerRiskSettings(paused=True))
-    inactive = make_user("inactive", active=False)
+    paused = make_user(
+        "paused",
+        settings=FollowerRiskSettings(paused=True),
+        protection=ProtectionSettings(trailing=trailing),
+    )
+    inactive = make_user(
+        "inactive", active=False, protection=ProtectionSettings(dca=DcaSettings(enabled=True))
+    )
     approved = make_account(active, ConnectionStatus.APPROVED, api_key_masked="abcd...wxyz")
     disabled = make_account(active, ConnectionStatus.APPROVED, enabled=False)
     pending = make_account(active, ConnectionStatus.PENDING)
@@ -415,6 +423,8 @@ async def test_accounts_and_copy_candidates(sessions: Sessions) -> None:
         ]
         assert candidates[0] == (approved, active)
         assert candidates[2][1].settings.paused
+        # The position monitor reads only followers with a trailing stop or DCA.
+        assert await repo.list_copy_candidates(monitored_only=True) == [candidates[2]]
 
         assert await repo.get(rejected.id) == rejected
         # More ids than one IN list holds: the query is chunked.

@@ -102,6 +102,7 @@ async def test_copy_candidates_are_approved_accounts_of_active_users() -> None:
     candidates = await accounts.list_copy_candidates()
 
     assert [(a.id, u.username) for a, u in candidates] == [("a1", "alice"), ("a4", "alice")]
+    assert await accounts.list_copy_candidates(monitored_only=True) == []
 
 
 async def test_add_unless_duplicate_window() -> None:

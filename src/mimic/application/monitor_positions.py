@@ -115,9 +115,8 @@ class MonitorPositions:
         report = MonitorReport()
         watched = {
             account.id: _Watched(account, user)
-            for account, user in await self._accounts.list_copy_candidates()
-            if (user.protection.trailing.enabled or user.protection.dca.enabled)
-            and self._feeds.for_exchange(account.exchange) is not None
+            for account, user in await self._accounts.list_copy_candidates(monitored_only=True)
+            if self._feeds.for_exchange(account.exchange) is not None
         }
         if not watched:
             return report

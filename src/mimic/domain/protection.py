@@ -132,6 +132,12 @@ class ProtectionSettings:
     trailing: TrailingSettings = field(default_factory=TrailingSettings)
     dca: DcaSettings = field(default_factory=DcaSettings)
 
+    @property
+    def monitored(self) -> bool:
+        """Whether the position monitor watches this follower's positions (TP/SL do not
+        need it: they live on the exchange)."""
+        return self.trailing.enabled or self.dca.enabled
+
 
 def validate_protection(settings: ProtectionSettings) -> None:
     """Raises `InvalidField` naming the first bad field (as the API spells it)."""

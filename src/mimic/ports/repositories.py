@@ -105,8 +105,14 @@ class ExchangeAccountRepository(Protocol):
 
     async def delete(self, account_id: str) -> None: ...
 
-    async def list_copy_candidates(self) -> list[tuple[ExchangeAccount, User]]:
-        """Approved connections of active users, whatever their enabled/paused state."""
+    async def list_copy_candidates(
+        self, *, monitored_only: bool = False
+    ) -> list[tuple[ExchangeAccount, User]]:
+        """Approved connections of active users, whatever their enabled/paused state.
+
+        `monitored_only`: only those whose user's protection is `monitored` (trailing stop
+        or DCA), which the position monitor reads every few seconds.
+        """
         ...
 
 

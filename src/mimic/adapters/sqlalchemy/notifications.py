@@ -4,11 +4,12 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import (
+    NamedRow,
     notification_outbox,
     notification_preferences,
     telegram_link_codes,
@@ -32,17 +33,16 @@ def _channels_text(channels: Collection[Channel]) -> str:
     return ",".join(sorted(channels))
 
 
-def _notification(row: RowMapping) -> Notification:
-    c = notification_outbox.c
+def _notification(row: NamedRow) -> Notification:
     return Notification(
-        id=row[c.id],
-        user_id=row[c.user_id],
-        event=row[c.event],
-        text=row[c.text],
-        created_at=row[c.created_at],
-        batch_key=row[c.batch_key],
-        delivered=_channels(row[c.delivered]),
-        attempts=row[c.attempts],
+        id=row["id"],
+        user_id=row["user_id"],
+        event=row["event"],
+        text=row["text"],
+        created_at=row["created_at"],
+        batch_key=row["batch_key"],
+        delivered=_channels(row["delivered"]),
+        attempts=row["attempts"],
     )
 
 

@@ -113,7 +113,7 @@ class SqlPanicRunRepository(PanicRunRepository):
 
 
 def _close(row: RowMapping) -> OrderIntent:
-    return close_intent(row, panic_closes, f"panic:{row[panic_closes.c.run_id]}")
+    return close_intent(row, f"panic:{row[panic_closes.c.run_id]}")
 
 
 class SqlPanicCloseRepository(PanicCloseRepository):

@@ -42,7 +42,7 @@ def _day(row: RowMapping) -> GuardrailDay:
 
 
 def _close(row: RowMapping) -> OrderIntent:
-    return close_intent(row, guardrail_closes, guardrail_trip_key(row[guardrail_closes.c.day]))
+    return close_intent(row, guardrail_trip_key(row[guardrail_closes.c.day]))
 
 
 class SqlGuardrailRepository(GuardrailRepository):

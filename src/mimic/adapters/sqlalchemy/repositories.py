@@ -14,7 +14,6 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Dialect,
-    RowMapping,
     String,
     Table,
     and_,
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.bulk import insert_rows, one_of, update_rows
 from mimic.adapters.sqlalchemy.tables import (
+    NamedRow,
     exchange_accounts,
     order_intents,
     platform_settings,
@@ -139,54 +139,52 @@ def _protection_values(settings: ProtectionSettings) -> dict[str, Any]:
     }
 
 
-def _protection(row: RowMapping) -> ProtectionSettings:
-    c = users.c
+def _protection(row: NamedRow) -> ProtectionSettings:
     return ProtectionSettings(
-        tp_perc=row[c.tp_perc],
-        sl_perc=row[c.sl_perc],
+        tp_perc=row["tp_perc"],
+        sl_perc=row["sl_perc"],
         trailing=TrailingSettings(
-            enabled=row[c.trailing_enabled],
-            activation_perc=row[c.trailing_activation_perc],
-            callback_perc=row[c.trailing_callback_perc],
+            enabled=row["trailing_enabled"],
+            activation_perc=row["trailing_activation_perc"],
+            callback_perc=row["trailing_callback_perc"],
         ),
         dca=DcaSettings(
-            enabled=row[c.dca_enabled],
-            trigger_drawdown_perc=row[c.dca_trigger_drawdown_perc],
-            size_multiplier=row[c.dca_size_multiplier],
-            max_adds=row[c.dca_max_adds],
-            spacing_perc=row[c.dca_spacing_perc],
-            spacing_seconds=row[c.dca_spacing_seconds],
+            enabled=row["dca_enabled"],
+            trigger_drawdown_perc=row["dca_trigger_drawdown_perc"],
+            size_multiplier=row["dca_size_multiplier"],
+            max_adds=row["dca_max_adds"],
+            spacing_perc=row["dca_spacing_perc"],
+            spacing_seconds=row["dca_spacing_seconds"],
         ),
     )
 
 
-def _user(row: RowMapping) -> User:
-    c = users.c
+def _user(row: NamedRow) -> User:
     return User(
-        id=row[c.id],
-        username=row[c.username],
-        email=row[c.email],
-        password_hash=row[c.password_hash],
-        role=Role(row[c.role]),
-        created_at=row[c.created_at],
-        active=row[c.active],
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        role=Role(row["role"]),
+        created_at=row["created_at"],
+        active=row["active"],
         settings=FollowerRiskSettings(
-            risk_perc=row[c.risk_perc], leverage=row[c.leverage], paused=row[c.paused]
+            risk_perc=row["risk_perc"], leverage=row["leverage"], paused=row["paused"]
         ),
-        caps=UserCaps(max_risk_perc=row[c.max_risk_perc], max_leverage=row[c.max_leverage]),
-        referral_code=row[c.referral_code],
-        referred_by=row[c.referred_by],
-        token_version=row[c.token_version],
-        failed_logins=row[c.failed_logins],
-        locked_until=row[c.locked_until],
-        deleted_at=row[c.deleted_at],
+        caps=UserCaps(max_risk_perc=row["max_risk_perc"], max_leverage=row["max_leverage"]),
+        referral_code=row["referral_code"],
+        referred_by=row["referred_by"],
+        token_version=row["token_version"],
+        failed_logins=row["failed_logins"],
+        locked_until=row["locked_until"],
+        deleted_at=row["deleted_at"],
         protection=_protection(row),
         guardrails=GuardrailSettings(
-            drawdown_stop_perc=row[c.guard_drawdown_perc],
-            close_all_on_drawdown=row[c.guard_close_all],
-            profit_lock_perc=row[c.guard_profit_lock_perc],
+            drawdown_stop_perc=row["guard_drawdown_perc"],
+            close_all_on_drawdown=row["guard_close_all"],
+            profit_lock_perc=row["guard_profit_lock_perc"],
         ),
-        leaderboard_opt_out=row[c.leaderboard_opt_out],
+        leaderboard_opt_out=row["leaderboard_opt_out"],
     )
 
 
@@ -346,23 +344,22 @@ def _signal_values(signal: Signal) -> dict[str, Any]:
     }
 
 
-def _signal(row: RowMapping) -> Signal:
-    c = signals.c
+def _signal(row: NamedRow) -> Signal:
     return Signal(
-        id=row[c.id],
-        source_id=row[c.source_id],
+        id=row["id"],
+        source_id=row["source_id"],
         params=SignalParams(
-            symbol=row[c.symbol],
-            action=SignalAction(row[c.action]),
-            risk_perc=row[c.risk_perc],
-            leverage=row[c.leverage],
-            tp_perc=row[c.tp_perc],
-            sl_perc=row[c.sl_perc],
-            external_id=row[c.external_id],
+            symbol=row["symbol"],
+            action=SignalAction(row["action"]),
+            risk_perc=row["risk_perc"],
+            leverage=row["leverage"],
+            tp_perc=row["tp_perc"],
+            sl_perc=row["sl_perc"],
+            external_id=row["external_id"],
         ),
-        dedupe_key=row[c.dedupe_key],
-        received_at=row[c.received_at],
-        status=SignalStatus(row[c.status]),
+        dedupe_key=row["dedupe_key"],
+        received_at=row["received_at"],
+        status=SignalStatus(row["status"]),
     )
 
 
@@ -480,23 +477,26 @@ def _account_values(account: ExchangeAccount) -> dict[str, Any]:
     }
 
 
-def _account(row: RowMapping) -> ExchangeAccount:
-    c = exchange_accounts.c
+def _account(row: NamedRow) -> ExchangeAccount:
     return ExchangeAccount(
-        id=row[c.id],
-        user_id=row[c.user_id],
-        exchange=row[c.exchange],
-        label=row[c.label],
-        created_at=row[c.created_at],
-        status=ConnectionStatus(row[c.status]),
-        enabled=row[c.enabled],
-        api_key_masked=row[c.api_key_masked],
-        status_reason=row[c.status_reason],
+        id=row["id"],
+        user_id=row["user_id"],
+        exchange=row["exchange"],
+        label=row["label"],
+        created_at=row["created_at"],
+        status=ConnectionStatus(row["status"]),
+        enabled=row["enabled"],
+        api_key_masked=row["api_key_masked"],
+        status_reason=row["status_reason"],
         # Written only by SqlConnectionChecks (credentials.py), never by save().
-        validation_status=ValidationStatus(row[c.validation_status]),
-        validation_detail=row[c.validation_detail],
-        validated_at=row[c.validated_at],
+        validation_status=ValidationStatus(row["validation_status"]),
+        validation_detail=row["validation_detail"],
+        validated_at=row["validated_at"],
     )
+
+
+_ACCOUNT_COLUMNS = [column.name for column in exchange_accounts.c]
+_USER_COLUMNS = [column.name for column in users.c]
 
 
 class SqlExchangeAccountRepository(ExchangeAccountRepository):
@@ -538,7 +538,9 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
             delete(exchange_accounts).where(exchange_accounts.c.id == account_id)
         )
 
-    async def list_copy_candidates(self) -> list[tuple[ExchangeAccount, User]]:
+    async def list_copy_candidates(
+        self, *, monitored_only: bool = False
+    ) -> list[tuple[ExchangeAccount, User]]:
         statement = (
             select(exchange_accounts, users)
             .join(users, users.c.id == exchange_accounts.c.user_id)
@@ -548,8 +550,20 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
             )
             .order_by(exchange_accounts.c.created_at, exchange_accounts.c.id)
         )
+        if monitored_only:  # as ProtectionSettings.monitored says
+            statement = statement.where(
+                or_(users.c.trailing_enabled.is_(True), users.c.dca_enabled.is_(True))
+            )
         result = await self._session.execute(statement)
-        return [(_account(row), _user(row)) for row in result.mappings()]
+        # Both tables have `id` and `created_at`: each half of a row is read by its own names.
+        split = len(_ACCOUNT_COLUMNS)
+        return [
+            (
+                _account(dict(zip(_ACCOUNT_COLUMNS, row[:split], strict=True))),
+                _user(dict(zip(_USER_COLUMNS, row[split:], strict=True))),
+            )
+            for row in result
+        ]
 
     async def _where(self, condition: Any) -> list[ExchangeAccount]:
         statement = select(exchange_accounts).order_by(
@@ -592,35 +606,34 @@ def _intent_values(intent: OrderIntent) -> dict[str, Any]:
     }
 
 
-def _intent(row: RowMapping) -> OrderIntent:
-    c = order_intents.c
+def _intent(row: NamedRow) -> OrderIntent:
     return OrderIntent(
-        id=row[c.id],
-        signal_id=row[c.signal_id],
-        account_id=row[c.account_id],
-        user_id=row[c.user_id],
-        leg=OrderLeg(row[c.leg]),
-        symbol=row[c.symbol],
-        side=OrderSide(row[c.side]),
-        quantity=row[c.quantity],
-        reduce_only=row[c.reduce_only],
-        leverage=row[c.leverage],
-        client_order_id=row[c.client_order_id],
-        created_at=row[c.created_at],
-        status=IntentStatus(row[c.status]),
-        reason=row[c.reason],
-        attempts=row[c.attempts],
-        exchange_order_id=row[c.exchange_order_id],
-        filled_quantity=row[c.filled_quantity],
-        average_price=row[c.average_price],
-        fee=row[c.fee],
-        updated_at=row[c.updated_at],
-        parent_id=row[c.parent_id],
-        tp_perc=row[c.tp_perc],
-        sl_perc=row[c.sl_perc],
-        stop_loss_price=row[c.stop_loss_price],
-        take_profit_price=row[c.take_profit_price],
-        protection_error=row[c.protection_error],
+        id=row["id"],
+        signal_id=row["signal_id"],
+        account_id=row["account_id"],
+        user_id=row["user_id"],
+        leg=OrderLeg(row["leg"]),
+        symbol=row["symbol"],
+        side=OrderSide(row["side"]),
+        quantity=row["quantity"],
+        reduce_only=row["reduce_only"],
+        leverage=row["leverage"],
+        client_order_id=row["client_order_id"],
+        created_at=row["created_at"],
+        status=IntentStatus(row["status"]),
+        reason=row["reason"],
+        attempts=row["attempts"],
+        exchange_order_id=row["exchange_order_id"],
+        filled_quantity=row["filled_quantity"],
+        average_price=row["average_price"],
+        fee=row["fee"],
+        updated_at=row["updated_at"],
+        parent_id=row["parent_id"],
+        tp_perc=row["tp_perc"],
+        sl_perc=row["sl_perc"],
+        stop_loss_price=row["stop_loss_price"],
+        take_profit_price=row["take_profit_price"],
+        protection_error=row["protection_error"],
     )
 
 

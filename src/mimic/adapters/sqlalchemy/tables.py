@@ -1,5 +1,6 @@
 """Core tables: the only place the schema is described (Alembic migrations mirror it)."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,11 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+# A row read by column name (`row["email"]`): a RowMapping, or a dict built from a row.
+# Far cheaper than `row[table.c.email]`, which pays ColumnCollection and key lookups.
+NamedRow = Mapping[Any, Any]
 
 
 def plain_decimal(value: Decimal) -> Decimal:
