@@ -63,6 +63,7 @@ from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
+from mimic.entrypoints.worker.activity import FanoutActivity
 from mimic.ports.credentials import (
     ConnectionChecks,
     CredentialRepository,
@@ -98,6 +99,7 @@ class InfrastructureProvider(Provider):
     clock = provide(SystemClock, provides=Clock)
     queue = provide(TaskiqSignalQueue, provides=SignalQueue)
     validation_queue = provide(TaskiqValidationQueue, provides=ValidationQueue)
+    fanout_activity = provide(FanoutActivity)
 
     @provide
     def mailer(self, settings: Settings) -> Mailer:

@@ -14,6 +14,7 @@ from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.worker.activity import FanoutActivity
 from mimic.entrypoints.worker.notifications import DELIVER_TASK, deliver_notifications
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,11 @@ MONITOR_TASK = "mimic.monitor_positions"
 
 
 @inject(patch_module=True)
-async def execute_signal(signal_id: str, interactor: FromDishka[ExecuteSignal]) -> None:
-    summary = await interactor(signal_id)
+async def execute_signal(
+    signal_id: str, interactor: FromDishka[ExecuteSignal], activity: FromDishka[FanoutActivity]
+) -> None:
+    with activity.running():
+        summary = await interactor(signal_id)
     log.info("signal %s: %s%s", signal_id, summary.counts, "" if summary.finished else " (more)")
 
 
