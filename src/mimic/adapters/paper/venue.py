@@ -9,13 +9,13 @@ symbol); fees, realized PnL and initial margin follow Binance's arithmetic.
 import logging
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -316,25 +316,22 @@ class PaperVenue(PaperMarket, SymbolCatalog):
     async def _cancel_protection_batch(
         self, items: Sequence[tuple[str, str]]
     ) -> list[Exception | None]:
-        t = paper_protective_orders.c
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(paper_protective_orders).where(
-                    t.account_id == bindparam("b_account"),
-                    t.symbol == bindparam("b_symbol"),
-                    t.status == ProtectiveStatus.OPEN.value,
-                ),
-                [
-                    {
-                        "b_account": account_id,
-                        "b_symbol": symbol,
-                        "status": ProtectiveStatus.CANCELLED.value,
-                        "updated_at": self._clock.now(),
-                    }
-                    for account_id, symbol in sorted(set(items))
-                ],
-            )
+            await self._cancel_open_protection(session, items)
         return [None for _ in items]
+
+    async def _cancel_open_protection(
+        self, session: AsyncSession, positions: Collection[tuple[str, str]]
+    ) -> None:
+        """Cancels every open protective order of these (account, symbol) positions."""
+        await update_rows(
+            session,
+            paper_protective_orders,
+            [{"account_id": a, "symbol": s} for a, s in sorted(set(positions))],
+            key=["account_id", "symbol"],
+            also={"status": ProtectiveStatus.CANCELLED.value, "updated_at": self._clock.now()},
+            only=[paper_protective_orders.c.status == ProtectiveStatus.OPEN.value],
+        )
 
     async def protective_orders(
         self, account_id: str, symbol: str, *, only_open: bool = True
@@ -588,27 +585,11 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         await update_rows(session, paper_positions, updates, key=["account_id", "symbol"])
         await insert_rows(session, paper_positions, inserts)
         await insert_rows(session, paper_orders, orders)
-        flat = [(a, s) for a, s in sorted(touched) if books[a].positions[s].quantity == 0]
-        if flat:
-            # Whatever protected a position that is now flat goes: the other leg after a
-            # TP/SL, both after a close by a signal, a trailing stop or anything else.
-            t = paper_protective_orders.c
-            await session.execute(
-                update(paper_protective_orders).where(
-                    t.account_id == bindparam("b_account"),
-                    t.symbol == bindparam("b_symbol"),
-                    t.status == ProtectiveStatus.OPEN.value,
-                ),
-                [
-                    {
-                        "b_account": a,
-                        "b_symbol": s,
-                        "status": ProtectiveStatus.CANCELLED.value,
-                        "updated_at": self._clock.now(),
-                    }
-                    for a, s in flat
-                ],
-            )
+        # Whatever protected a position that is now flat goes: the other leg after a TP/SL,
+        # both after a close by a signal, a trailing stop or anything else.
+        await self._cancel_open_protection(
+            session, [(a, s) for a, s in touched if books[a].positions[s].quantity == 0]
+        )
 
     async def _books(
         self, session: AsyncSession, account_ids: set[str], *, lock: bool = False

@@ -92,8 +92,10 @@ async def update_rows(
     *,
     key: Sequence[str],
     also: Mapping[str, Any] | None = None,
+    only: Sequence[ColumnElement[bool]] = (),
 ) -> None:
-    """For each row: UPDATE table SET <its other columns> (and `also`) WHERE <its `key`>."""
+    """For each row: UPDATE table SET <its other columns> (and `also`) WHERE <its `key`>
+    (and every condition in `only`)."""
     if not rows:
         return
     names = list(rows[0])
@@ -106,7 +108,7 @@ async def update_rows(
         # Prefixed: a bindparam named like a column is reserved in UPDATE ... SET.
         where = [table.c[name] == bindparam(f"p_{name}") for name in key]
         values = {n: bindparam(f"p_{n}", type_=table.c[n].type) for n in names if n not in key}
-    statement = update(table).where(*where).values({**values, **(also or {})})
+    statement = update(table).where(*where, *only).values({**values, **(also or {})})
     for chunk in _chunks(rows):
         if postgres:
             await session.execute(statement, _columns(names, chunk))
