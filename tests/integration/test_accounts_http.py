@@ -8,7 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
+from mimic.adapters.sqlalchemy.engine import create_engine
+from mimic.adapters.sqlalchemy.tables import notification_outbox
 from mimic.application.throttle import Limit, RateLimits
 from mimic.entrypoints.http.app import create_app
 from tests.integration.harness import (
@@ -459,6 +462,7 @@ async def test_messages_between_users_and_admins(database_url: str) -> None:
         admin = Api.auth(api.admin_token)
         gail = Api.auth(await user_token(api, "gail"))
         hank = Api.auth(await user_token(api, "hank"))
+        gail_id = (await api.client.get("/api/me", headers=gail)).json()["id"]
         sent = await api.client.post(
             "/api/messages", json={"subject": "Fees", "body": "How are fees charged?"}, headers=gail
         )
@@ -502,3 +506,14 @@ async def test_messages_between_users_and_admins(database_url: str) -> None:
         assert no_recipient.status_code == 422
         empty = await api.client.post("/api/messages", json={"body": "  "}, headers=gail)
         assert empty.status_code == 422
+
+    # Each admin message queued its user a notification: none lost to a database lock.
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            outbox = notification_outbox.c
+            query = select(outbox.user_id).where(outbox.event == "message.received")
+            notified = sorted((await connection.execute(query)).scalars())
+    finally:
+        await engine.dispose()
+    assert notified == sorted([gail_id, hank_id])

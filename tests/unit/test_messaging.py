@@ -106,6 +106,23 @@ async def test_threads_are_private_to_their_user(post: Post) -> None:
         await desk.start(bob, NewThread(body="to ann directly", to_user_id=ann.id))
 
 
+async def test_the_user_is_notified_only_after_the_message_is_committed(post: Post) -> None:
+    # The notifier writes in a transaction of its own: before our commit, it would wait on our
+    # write lock (SQLite) and could announce a message that is then rolled back.
+    ann, root = await post.person("ann"), await post.person("root", Role.ADMIN)
+    commits_when_notified: list[int] = []
+
+    class CommitWatcher(RecordingNotifier):
+        async def notify(self, user_id: str, event: str, text: str) -> None:
+            commits_when_notified.append(post.tx.commits)
+
+    post.notifier = CommitWatcher()
+    desk = post.desk()
+    view = await desk.start(root, NewThread(body="hello", to_user_id=ann.id))
+    await desk.reply(root, view.thread.id, "again")
+    assert commits_when_notified == [1, 2]
+
+
 async def test_an_admin_writes_to_a_named_known_user(post: Post) -> None:
     ann, root = await post.person("ann"), await post.person("root", Role.ADMIN)
     desk = post.desk()

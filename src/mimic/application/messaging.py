@@ -79,6 +79,7 @@ class Messaging:
         await self._messages.add_thread(thread)
         message = await self._post(thread, author, body)
         await self._tx.commit()
+        await self._tell_user(thread, author)
         return ThreadView(thread, [message])
 
     async def reply(self, author: User, thread_id: str, text: str) -> Message:
@@ -87,6 +88,7 @@ class Messaging:
         message = await self._post(thread, author, body)
         await self._messages.touch_thread(thread.id, message.created_at)
         await self._tx.commit()
+        await self._tell_user(thread, author)
         return message
 
     async def _post(self, thread: MessageThread, author: User, body: str) -> Message:
@@ -99,11 +101,15 @@ class Messaging:
             created_at=self._clock.now(),
         )
         await self._messages.add_message(message)
+        return message
+
+    async def _tell_user(self, thread: MessageThread, author: User) -> None:
+        # Only after our commit: the notifier writes in a transaction of its own, which would
+        # wait on our uncommitted write (SQLite has one writer) or announce a rolled-back message.
         if author.is_admin:
             await self._notifier.notify(
                 thread.user_id, "message.received", f"New message from the admins: {thread.subject}"
             )
-        return message
 
     async def threads(self, reader: User, offset: int, limit: int) -> list[ThreadSummary]:
         if offset < 0:
