@@ -270,9 +270,10 @@ class ExecuteSignal:
     ) -> None:
         """Stores new intents and sends them, a batch of accounts at a time.
 
-        Each batch is stored (and held by this worker) before any of its orders is sent;
-        the next batch is stored while this one's orders are in flight. Every connection is
-        in `accounts` already: placing reads nothing from the database meanwhile.
+        Each batch is stored (and held by this worker) before any of its orders is sent.
+        While a batch's orders are in flight, the session saves the results of the batch
+        before and stores the batch after. Every connection is in `accounts` already:
+        placing reads nothing from the database meanwhile.
         """
         size = self._policy.claim_batch
         batches = [
@@ -282,6 +283,7 @@ class ExecuteSignal:
         if not batches:
             return
         stored = await self._store(batches[0])
+        placed: list[OrderIntent] = []  # sent, results not saved yet
         for following in [*batches[1:], None]:
             held, deadline = stored
             known.update((i.id, i) for i in held)
@@ -291,11 +293,13 @@ class ExecuteSignal:
                 self._place(signal, to_send, list(known.values()), deadline, accounts)
             )
             try:
+                await self._save(placed, not_now)
                 if following is not None:
                     stored = await self._store(following)
             finally:
-                await sending  # also when storing failed: no order is left in flight
-            await self._save(pending, not_now)
+                await sending  # also when saving or storing failed: no order is left in flight
+            placed = pending
+        await self._save(placed, not_now)
 
     async def _store(self, intents: Sequence[OrderIntent]) -> tuple[list[OrderIntent], float]:
         """Inserts new intents, held by this worker as if claimed.
