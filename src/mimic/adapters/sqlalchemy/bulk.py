@@ -1,8 +1,11 @@
 """Statements over many rows at once, in the cheapest form each backend offers.
 
 On Postgres a batch of rows travels as one array per column and is spread out by
-`unnest`: one statement, one round trip, no per-row parameter handling in SQLAlchemy. SQLite
-gets the same statements row by row (executemany).
+`unnest`: one statement, one round trip, no per-row parameter handling in SQLAlchemy. A
+column with the same value in every row of the batch is bound once instead: most columns of
+a fan-out's rows are (its signal, symbol, side, status, timestamps, NULLs), and each array
+element costs type processing and encoding in the driver. SQLite gets the same statements
+row by row (executemany).
 """
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -14,7 +17,6 @@ from sqlalchemy import (
     Dialect,
     Executable,
     Table,
-    TableValuedAlias,
     any_,
     bindparam,
     func,
@@ -62,24 +64,26 @@ async def insert_rows(
         return []
     names = list(rows[0])
     postgres = session.get_bind().dialect.name == "postgresql"
-    statement: postgresql.Insert | sqlite.Insert
-    if postgres:
-        source = _unnest(table, names)
-        statement = postgresql.insert(table).from_select(names, select(*source.c))
-    else:
-        statement = sqlite.insert(table)
-    if update_on_conflict:
-        statement = statement.on_conflict_do_update(
-            index_elements=on_conflict,
-            set_={name: statement.excluded[name] for name in update_on_conflict},
-        )
-    elif on_conflict:
-        statement = statement.on_conflict_do_nothing(index_elements=on_conflict)
-    executable: Executable = statement if returning is None else statement.returning(returning)
+
+    def finished(statement: postgresql.Insert | sqlite.Insert) -> Executable:
+        if update_on_conflict:
+            statement = statement.on_conflict_do_update(
+                index_elements=on_conflict,
+                set_={name: statement.excluded[name] for name in update_on_conflict},
+            )
+        elif on_conflict:
+            statement = statement.on_conflict_do_nothing(index_elements=on_conflict)
+        return statement if returning is None else statement.returning(returning)
+
     returned: list[Any] = []
     for chunk in _chunks(rows):
-        params: Any = _columns(names, chunk) if postgres else list(chunk)
-        result = await session.execute(executable, params)
+        if postgres:
+            # The first column stays an array: it gives the number of rows.
+            fields, params = _bulk_source(table, names, chunk, arrays=names[:1])
+            statement = postgresql.insert(table).from_select(names, select(*fields.values()))
+            result = await session.execute(finished(statement), params)
+        else:
+            result = await session.execute(finished(sqlite.insert(table)), list(chunk))
         if returning is not None:
             returned.extend(result.scalars())
     return returned
@@ -99,30 +103,53 @@ async def update_rows(
     if not rows:
         return
     names = list(rows[0])
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        source = _unnest(table, names)
-        where = [table.c[name] == source.c[name] for name in key]
-        values: dict[str, Any] = {n: source.c[n] for n in names if n not in key}
-    else:
-        # Prefixed: a bindparam named like a column is reserved in UPDATE ... SET.
-        where = [table.c[name] == bindparam(f"p_{name}") for name in key]
-        values = {n: bindparam(f"p_{n}", type_=table.c[n].type) for n in names if n not in key}
+    if session.get_bind().dialect.name == "postgresql":
+        for chunk in _chunks(rows):
+            # The first key column stays an array: it gives the number of rows.
+            fields, params = _bulk_source(table, names, chunk, arrays=key[:1])
+            where = [table.c[name] == fields[name] for name in key]
+            values = {n: fields[n] for n in names if n not in key}
+            statement = update(table).where(*where, *only).values({**values, **(also or {})})
+            await session.execute(statement, params)
+        return
+    # Prefixed: a bindparam named like a column is reserved in UPDATE ... SET.
+    where = [table.c[name] == bindparam(f"p_{name}") for name in key]
+    values = {n: bindparam(f"p_{n}", type_=table.c[n].type) for n in names if n not in key}
     statement = update(table).where(*where, *only).values({**values, **(also or {})})
     for chunk in _chunks(rows):
-        if postgres:
-            await session.execute(statement, _columns(names, chunk))
-        else:
-            await session.execute(statement, [{f"p_{n}": row[n] for n in names} for row in chunk])
+        await session.execute(statement, [{f"p_{n}": row[n] for n in names} for row in chunk])
 
 
-def _unnest(table: Table, names: Sequence[str]) -> TableValuedAlias:
-    arrays = [bindparam(f"u_{name}", type_=ARRAY(table.c[name].type)) for name in names]
-    return func.unnest(*arrays).table_valued(*names).render_derived(name="bulk_rows")
+def _bulk_source(
+    table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]], *, arrays: Sequence[str]
+) -> tuple[dict[str, ColumnElement[Any]], dict[str, Any]]:
+    """The rows as `unnest` of one array per column, except the columns (other than `arrays`)
+    whose value is the same in every row, each bound once.
 
-
-def _columns(names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    return {f"u_{name}": [row[name] for row in rows] for name in names}
+    Returns each name's expression (a column of the unnest, or a parameter) and the
+    parameters to execute with.
+    """
+    first = rows[0]
+    shared = [
+        name
+        for name in names
+        if name not in arrays and all(row[name] == first[name] for row in rows)
+    ]
+    spread = [name for name in names if name not in shared]
+    source = (
+        func.unnest(*(bindparam(f"u_{name}", type_=ARRAY(table.c[name].type)) for name in spread))
+        .table_valued(*spread)
+        .render_derived(name="bulk_rows")
+    )
+    fields: dict[str, ColumnElement[Any]] = {
+        name: (
+            bindparam(f"s_{name}", type_=table.c[name].type) if name in shared else source.c[name]
+        )
+        for name in names
+    }
+    params = {f"u_{name}": [row[name] for row in rows] for name in spread}
+    params.update((f"s_{name}", first[name]) for name in shared)
+    return fields, params
 
 
 def _chunks(items: Sequence[T], size: int = BULK_ROWS) -> Iterator[Sequence[T]]:
