@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mimic.adapters.sqlalchemy.bulk import insert_rows
 from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import (
     NamedRow,
@@ -51,24 +52,24 @@ class SqlNotificationOutbox(NotificationOutbox):
         self._session = session
 
     async def add_many(self, notifications: Sequence[Notification]) -> None:
-        for chunk in _chunks(notifications):
-            await self._session.execute(
-                notification_outbox.insert(),
-                [
-                    {
-                        "id": n.id,
-                        "user_id": n.user_id,
-                        "event": n.event,
-                        "text": n.text,
-                        "batch_key": n.batch_key,
-                        "created_at": n.created_at,
-                        "next_attempt_at": n.created_at,
-                        "attempts": n.attempts,
-                        "delivered": _channels_text(n.delivered),
-                    }
-                    for n in chunk
-                ],
-            )
+        await insert_rows(
+            self._session,
+            notification_outbox,
+            [
+                {
+                    "id": n.id,
+                    "user_id": n.user_id,
+                    "event": n.event,
+                    "text": n.text,
+                    "batch_key": n.batch_key,
+                    "created_at": n.created_at,
+                    "next_attempt_at": n.created_at,
+                    "attempts": n.attempts,
+                    "delivered": _channels_text(n.delivered),
+                }
+                for n in notifications
+            ],
+        )
 
     async def claim_due(
         self, *, now: datetime, lease_until: datetime, limit: int
