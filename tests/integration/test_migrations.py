@@ -1,16 +1,24 @@
-"""Migrations against real SQLite and Postgres: every step reversible, head equals tables.py."""
+"""Migrations against real SQLite and Postgres: every step reversible, head equals tables.py,
+and `mimic migrate` builds an empty database and its admin.
+
+These tests take an empty database; every other test gets one already at head.
+"""
 
 import asyncio
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, select
 
 from mimic.adapters.sqlalchemy.engine import create_engine
 from mimic.adapters.sqlalchemy.migrations import alembic_config, downgrade, upgrade
-from mimic.adapters.sqlalchemy.tables import metadata
+from mimic.adapters.sqlalchemy.tables import metadata, users
+from mimic.adapters.system import Argon2PasswordHasher
+from mimic.entrypoints.cli import migrate_and_bootstrap
+from tests.integration.harness import ADMIN_PASSWORD, make_settings
 
 
 async def run_sync_on(database_url: str, work: Any) -> Any:
@@ -31,20 +39,41 @@ def schema_differences(connection: Connection) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
-async def test_stairway_every_revision_goes_up_down_and_up_again(database_url: str) -> None:
-    script = ScriptDirectory.from_config(alembic_config(database_url))
+async def test_stairway_every_revision_goes_up_down_and_up_again(empty_database_url: str) -> None:
+    script = ScriptDirectory.from_config(alembic_config(empty_database_url))
     revisions = list(reversed(list(script.walk_revisions("base", "heads"))))
     assert revisions, "no migrations found"
+    assert await run_sync_on(empty_database_url, table_names) == set()
     for revision in revisions:
-        await asyncio.to_thread(upgrade, database_url, revision.revision)
-        await asyncio.to_thread(downgrade, database_url, str(revision.down_revision or "base"))
-        await asyncio.to_thread(upgrade, database_url, revision.revision)
-    assert await run_sync_on(database_url, table_names) == set(metadata.tables)
+        await asyncio.to_thread(upgrade, empty_database_url, revision.revision)
+        await asyncio.to_thread(
+            downgrade, empty_database_url, str(revision.down_revision or "base")
+        )
+        await asyncio.to_thread(upgrade, empty_database_url, revision.revision)
+    assert await run_sync_on(empty_database_url, table_names) == set(metadata.tables)
 
-    await asyncio.to_thread(downgrade, database_url, "base")
-    assert await run_sync_on(database_url, table_names) == set()
+    await asyncio.to_thread(downgrade, empty_database_url, "base")
+    assert await run_sync_on(empty_database_url, table_names) == set()
 
 
-async def test_head_matches_the_tables_module(database_url: str) -> None:
-    await asyncio.to_thread(upgrade, database_url)
-    assert await run_sync_on(database_url, schema_differences) == []
+async def test_head_matches_the_tables_module(empty_database_url: str) -> None:
+    await asyncio.to_thread(upgrade, empty_database_url)
+    assert await run_sync_on(empty_database_url, schema_differences) == []
+
+
+async def test_migrate_command_builds_the_schema_and_the_admin_with_the_real_hasher(
+    empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The other platform tests bootstrap with a cheap hasher; this one runs the command's own.
+    await asyncio.to_thread(migrate_and_bootstrap, make_settings(empty_database_url))
+    assert await run_sync_on(empty_database_url, table_names) == set(metadata.tables)
+    admin_hash = await run_sync_on(
+        empty_database_url,
+        lambda connection: connection.execute(
+            select(users.c.password_hash).where(users.c.username == "admin")
+        ).scalar_one(),
+    )
+    hasher = Argon2PasswordHasher()
+    assert await hasher.verify(admin_hash, ADMIN_PASSWORD)
+    assert not hasher.needs_rehash(admin_hash)
+    assert "Mimic is ready." in capsys.readouterr().out
