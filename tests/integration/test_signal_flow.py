@@ -2,10 +2,14 @@
 
 import asyncio
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
+from mimic.adapters.sqlalchemy.engine import create_engine
+from mimic.adapters.sqlalchemy.tables import order_intents, signals
 from tests.integration.harness import PASSPHRASE, Api, make_settings, running_platform
 
 
@@ -140,3 +144,32 @@ async def test_admin_routes_need_an_admin(sqlite_url: str, method: str, path: st
         assert (await api.client.request(method, path)).status_code == 401
         response = await api.client.request(method, path, headers=Api.auth(user), json={})
         assert response.status_code == 403
+
+
+async def test_stopping_the_embedded_platform_lets_a_running_fan_out_finish(
+    database_url: str,
+) -> None:
+    # Every paper order waits 0.5 s: the platform stops while they are in flight.
+    settings = make_settings(database_url, paper_latency=timedelta(milliseconds=500))
+    async with running_platform(settings) as api:
+        await api.set_price("BTCUSDT", "65000")
+        for name in ("ann", "ben"):
+            await api.follower(name)
+        response = await api.signal(symbol="BTCUSDT", action="long")
+        signal_id = response["signal_id"]
+        await asyncio.sleep(0.2)
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            status = (
+                await connection.execute(select(signals.c.status).where(signals.c.id == signal_id))
+            ).scalar_one()
+            outcomes = (
+                await connection.execute(
+                    select(order_intents.c.status).where(order_intents.c.signal_id == signal_id)
+                )
+            ).scalars()
+            assert (status, sorted(outcomes)) == ("done", ["filled", "filled"])
+    finally:
+        await engine.dispose()

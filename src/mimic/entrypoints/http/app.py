@@ -12,7 +12,7 @@ from dishka.integrations.taskiq import setup_dishka as setup_taskiq_dishka
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
-from taskiq import AsyncBroker
+from taskiq import AsyncBroker, InMemoryBroker
 
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import SweepUnfinishedSignals
@@ -30,6 +30,10 @@ from mimic.entrypoints.worker.notifications import deliver_forever
 from mimic.entrypoints.worker.tasks import create_broker
 
 log = logging.getLogger(__name__)
+
+# How long the in-process worker's running tasks (a fan-out, say) may take to finish when
+# the process stops, before the database they use is closed under them.
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 Job = (
     SweepUnfinishedSignals
@@ -104,6 +108,12 @@ def create_app(
                 job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await job
+            if run_worker and isinstance(broker, InMemoryBroker):
+                # Unfinished ones are driven again by the next start's sweeper.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(broker.wait_all()), SHUTDOWN_GRACE_SECONDS
+                    )
             await broker.shutdown()
             await container.close()
 
