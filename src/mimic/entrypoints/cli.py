@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import uvicorn
+from dishka import Provider
 from dishka.integrations.taskiq import setup_dishka
 from taskiq import AsyncBroker
 from taskiq.acks import AcknowledgeType
@@ -24,7 +25,7 @@ from mimic.application.rotate_keys import RotateCredentialKeys, RotationReport
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.entrypoints.ioc import build_container
-from mimic.entrypoints.runtime import tune_garbage_collector
+from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
 from mimic.entrypoints.telegram_polling import poll
 from mimic.entrypoints.worker.notifications import DELIVER_TASK
 from mimic.entrypoints.worker.tasks import (
@@ -41,8 +42,8 @@ log = logging.getLogger("mimic")
 KEEPALIVE_SECONDS = 20.0
 
 
-async def bootstrap(settings: Settings) -> BootstrapResult:
-    container = build_container(settings, create_broker(settings))
+async def bootstrap(settings: Settings, *overrides: Provider) -> BootstrapResult:
+    container = build_container(settings, create_broker(settings), *overrides)
     try:
         async with container() as request:
             interactor = await request.get(BootstrapPlatform)
@@ -237,14 +238,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "serve":
         serve(settings, embedded_worker=None)
     elif args.command == "worker":
-        asyncio.run(run_worker(settings, args.max_tasks))
+        run_event_loop(run_worker(settings, args.max_tasks))
     elif args.command == "scheduler":
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_scheduler(settings))
+            run_event_loop(run_scheduler(settings))
     elif args.command == "migrate":
         migrate_and_bootstrap(settings)
     elif args.command == "telegram":
-        asyncio.run(run_telegram(settings, args.set_webhook))
+        run_event_loop(run_telegram(settings, args.set_webhook))
     elif args.command == "keys":
         rotate_keys_command(settings)
     else:  # pragma: no cover - argparse rejects unknown commands

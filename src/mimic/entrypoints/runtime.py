@@ -1,6 +1,13 @@
 """Tuning of the long-running processes (HTTP server, worker) once they are set up."""
 
+import asyncio
 import gc
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import uvloop
+
+T = TypeVar("T")
 
 # First-generation collections every 100,000 net allocations instead of 700, the second
 # every 20 of those: a fan-out to thousands of followers allocates in bursts, and nearly all
@@ -19,3 +26,10 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` on uvloop, the loop uvicorn already picks for `mimic run` and `serve`:
+    a worker spends much of a fan-out in the event loop's own bookkeeping."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
