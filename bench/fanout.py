@@ -100,7 +100,8 @@ async def main(followers: int, database_url: str | None) -> None:
                     await connection.commit()
                     if status == "done":
                         break
-                    await asyncio.sleep(0.01)
+                    # Each look takes the GIL from the pipeline: every 25 ms, not every 10.
+                    await asyncio.sleep(0.025)
             seconds = time.perf_counter() - started
             report = await api.settled_report(signal["signal_id"])
             assert report["counts"] == {"filled": followers}, report["counts"]
