@@ -32,7 +32,7 @@ from mimic.adapters.sqlalchemy.engine import create_engine, create_session_facto
 from mimic.adapters.system import SystemClock
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.orders import OrderRequest, OrderSide
-from mimic.entrypoints.runtime import tune_garbage_collector
+from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
 
 # As many concurrent orders as the pipeline sends the paper venue (entrypoints/ioc.py).
 PAPER_CONCURRENCY = 1000
@@ -123,4 +123,5 @@ if __name__ == "__main__":
     parser.add_argument("--followers", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: a fresh Postgres database")
     args = parser.parse_args()
-    asyncio.run(main(args.followers, args.database_url))
+    # uvloop, as the platform runs on (harness, uvicorn, `mimic worker`): the floor too.
+    run_event_loop(main(args.followers, args.database_url))
