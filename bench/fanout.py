@@ -1,28 +1,36 @@
 """One signal through the real pipeline to N followers, against the paper exchange alone.
 
 S: from the webhook POST (real Litestar app, HTTP intake) until every follower's order is
-settled (queue, worker, database, paper exchange with zero latency), embedded mode.
+settled (queue, worker, database, paper exchange with zero latency). With `--workers 0`
+the embedded mode (in-process worker, in-memory queue); with `--workers W` production
+mode: Redis Streams and W `mimic worker` processes sharing the signal in W fan-out parts.
 F: the same paper exchange accepting the same number of orders with the same concurrency
-and nothing else, in the same run. Prints last:
-    fanout followers=N seconds=S floor_seconds=F ratio=S/F rss_mb=M
+and nothing else, in one process, in the same run. Prints last:
+    fanout followers=N workers=W seconds=S floor_seconds=F ratio=S/F rss_mb=M
+where M is the largest resident memory of a process that ran the fan-out.
 """
 
 import argparse
 import asyncio
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import psutil
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.integration.harness import make_settings, running_platform
-from tests.integration.processes import seed_followers
+from tests.integration.processes import production_env, running, seed_followers
 
 from bench.services import drop_postgres, fresh_postgres
 from mimic.adapters.paper.gateway import PaperGateways
@@ -73,15 +81,63 @@ async def floor_seconds(database_url: str, account_ids: list[str], concurrency: 
     return elapsed
 
 
-async def main(followers: int, database_url: str | None) -> None:
+@asynccontextmanager
+async def worker_processes(
+    count: int, database_url: str, redis_url: str, queue_name: str
+) -> AsyncIterator[list[psutil.Process]]:
+    """`count` real `mimic worker` processes, started and listening."""
+    with tempfile.TemporaryDirectory() as var_dir:
+        env = production_env(database_url, redis_url, Path(var_dir), MIMIC_QUEUE_NAME=queue_name)
+        logs = [Path(var_dir) / f"worker{n}.log" for n in range(count)]
+        with ExitStack() as stack:
+            processes = [stack.enter_context(running("worker", env, log)) for log in logs]
+            deadline = time.monotonic() + 30
+            while not all("worker started" in log.read_text() for log in logs):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                    raise SystemExit("workers did not start:\n" + logs[0].read_text())
+                await asyncio.sleep(0.05)
+            yield [psutil.Process(p.pid) for p in processes]
+
+
+async def redis_answers(url: str) -> bool:
+    client = Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        await client.ping()
+        return True
+    except (OSError, RedisError):
+        return False
+    finally:
+        await client.aclose()
+
+
+async def main(followers: int, workers: int, database_url: str | None, redis_url: str) -> None:
     url = database_url or await fresh_postgres()
     owned = database_url is None and url is not None
     if url is None:
         url = f"sqlite+aiosqlite:///{Path('var') / f'bench-{uuid.uuid4().hex[:8]}.db'}"
     print(f"database: {url.split('@')[-1]}", file=sys.stderr)
     settings = make_settings(url, max_signal_age=timedelta(minutes=30))
+    if workers:
+        if not await redis_answers(redis_url):
+            raise SystemExit(f"--workers needs Redis at {redis_url}")
+        settings = make_settings(
+            url,
+            max_signal_age=timedelta(minutes=30),
+            redis_url=redis_url,
+            queue_name=f"mimic-bench-{uuid.uuid4().hex[:8]}",
+            fanout_parts=workers,
+        )
     try:
-        async with running_platform(settings) as api:
+        async with AsyncExitStack() as stack:
+            api = await stack.enter_async_context(
+                running_platform(settings, embedded_worker=not workers)
+            )
+            fanning = [psutil.Process()]
+            if workers:
+                assert settings.redis_url is not None
+                fanning = await stack.enter_async_context(
+                    worker_processes(workers, url, settings.redis_url, settings.queue_name)
+                )
             tune_garbage_collector()  # as `mimic run` does once the app is set up
             engine = create_engine(url)
             accounts = await seed_followers(engine, followers, Decimal(10000))
@@ -106,22 +162,31 @@ async def main(followers: int, database_url: str | None) -> None:
             report = await api.settled_report(signal["signal_id"])
             assert report["counts"] == {"filled": followers}, report["counts"]
             await engine.dispose()
-            rss_mb = psutil.Process().memory_info().rss / 2**20
+            rss_mb = max(process.memory_info().rss for process in fanning) / 2**20
+            cpu = [round(sum(process.cpu_times()[:2]), 2) for process in fanning]
+            print(f"cpu seconds of the fanning processes since start: {cpu}", file=sys.stderr)
         # Once the platform has stopped: its sender and monitor must not slow the floor.
         floor = await floor_seconds(url, accounts, PAPER_CONCURRENCY)
     finally:
         if owned:
             await drop_postgres(url)
     print(
-        f"fanout followers={followers} seconds={seconds:.3f} floor_seconds={floor:.3f} "
-        f"ratio={seconds / floor:.2f} rss_mb={rss_mb:.0f}"
+        f"fanout followers={followers} workers={workers} seconds={seconds:.3f} "
+        f"floor_seconds={floor:.3f} ratio={seconds / floor:.2f} rss_mb={rss_mb:.0f}"
     )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--followers", type=int, default=1000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="0: the embedded in-process worker; W: W worker processes over Redis",
+    )
     parser.add_argument("--database-url", default=None, help="default: a fresh Postgres database")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     # uvloop, as the platform runs on (harness, uvicorn, `mimic worker`): the floor too.
-    run_event_loop(main(args.followers, args.database_url))
+    run_event_loop(main(args.followers, args.workers, args.database_url, args.redis_url))

@@ -38,6 +38,7 @@ from mimic.domain.errors import (
     ReduceOnlyRejected,
     UnknownSymbol,
 )
+from mimic.domain.fanout import FanoutPart
 from mimic.domain.market import MarketRules
 from mimic.domain.messages import Message, MessageThread, ThreadSummary
 from mimic.domain.orders import (
@@ -161,9 +162,11 @@ class RecordingNotifier(Notifier):
 class RecordingSignalQueue(SignalQueue):
     def __init__(self) -> None:
         self.enqueued: list[str] = []
+        self.parts: list[tuple[str, int]] = []
 
-    async def enqueue_execution(self, signal_id: str) -> None:
+    async def enqueue_execution(self, signal_id: str, part: int = 0) -> None:
         self.enqueued.append(signal_id)
+        self.parts.append((signal_id, part))
 
 
 class PlainPasswordHasher(PasswordHasher):
@@ -347,12 +350,23 @@ class InMemorySignalRepository(SignalRepository):
         if signal_id in self._rows:
             self._rows[signal_id].status = status
 
-    async def list_unfinished(self, *, received_before: datetime) -> list[str]:
-        return [
-            s.id
-            for s in sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
-            if s.status is not SignalStatus.DONE and s.received_at < received_before
-        ]
+    async def list_unfinished(self, *, received_before: datetime) -> list[Signal]:
+        return copy.deepcopy(
+            [
+                s
+                for s in sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
+                if s.status is not SignalStatus.DONE and s.received_at < received_before
+            ]
+        )
+
+    async def finish_part(self, signal_id: str, part: FanoutPart) -> bool:
+        stored = self._rows.get(signal_id)
+        if stored is None:
+            return False
+        stored.finished_parts = stored.finished_parts | {part.index}
+        if len(stored.finished_parts) == part.count:
+            stored.status = SignalStatus.DONE
+        return stored.status is SignalStatus.DONE
 
     async def has_unfinished_before(self, signal: Signal) -> bool:
         # Ties on received_at are broken by id, as the SQL adapter does.
@@ -367,6 +381,11 @@ class InMemorySignalRepository(SignalRepository):
 
     def all(self) -> list[Signal]:
         return copy.deepcopy(list(self._rows.values()))
+
+    def lose_done_marks(self, signal_id: str) -> None:
+        """As if the signal's done mark and its parts' finish marks never got stored."""
+        stored = self._rows[signal_id]
+        stored.status, stored.finished_parts = SignalStatus.PROCESSING, frozenset()
 
 
 class InMemoryExchangeAccountRepository(ExchangeAccountRepository):
@@ -405,11 +424,13 @@ class InMemoryExchangeAccountRepository(ExchangeAccountRepository):
         self._rows.pop(account_id, None)
 
     async def list_copy_candidates(
-        self, *, monitored_only: bool = False
+        self, *, monitored_only: bool = False, part: FanoutPart | None = None
     ) -> list[tuple[ExchangeAccount, User]]:
         candidates = []
         for account in self._ordered():
             if account.status is not ConnectionStatus.APPROVED:
+                continue
+            if part is not None and not part.holds(account.id):
                 continue
             user = await self._users.get(account.user_id)
             if monitored_only and (user is None or not user.protection.monitored):
@@ -449,8 +470,14 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             self.leases[intent.id] = lease_until if held else None
         return inserted
 
-    async def list_for_signal(self, signal_id: str) -> list[OrderIntent]:
-        found = [i for i in self._rows.values() if i.signal_id == signal_id]
+    async def list_for_signal(
+        self, signal_id: str, *, part: FanoutPart | None = None
+    ) -> list[OrderIntent]:
+        found = [
+            i
+            for i in self._rows.values()
+            if i.signal_id == signal_id and (part is None or part.holds(i.account_id))
+        ]
         return copy.deepcopy(sorted(found, key=lambda i: (i.created_at, i.id)))
 
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:

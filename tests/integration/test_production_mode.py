@@ -75,3 +75,32 @@ async def test_worker_killed_mid_fanout_places_each_order_exactly_once(
             assert await paper_order_counts(engine) == (followers, followers, followers)
     finally:
         await engine.dispose()
+
+
+async def test_two_workers_share_one_signal_fanned_out_in_parts(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    followers = 400
+    env = production_env(postgres_url, redis_url, tmp_path)
+    settings = make_settings(
+        postgres_url, redis_url=redis_url, queue_name=env["MIMIC_QUEUE_NAME"], fanout_parts=2
+    )
+    engine = create_async_engine(postgres_url)
+    try:
+        async with running_platform(settings, embedded_worker=False) as api:
+            await seed_followers(engine, followers, Decimal(10000))
+            with (
+                running("worker", env, tmp_path / "worker1.log"),
+                running("worker", env, tmp_path / "worker2.log"),
+            ):
+                sent = await api.signal(symbol="XRPUSDT", action="long")
+                report = await api.settled_report(sent["signal_id"], within=60)
+            assert report["signal"]["status"] == "done"
+            assert report["counts"] == {"filled": followers}
+            assert await paper_order_counts(engine) == (followers, followers, followers)
+        logs = (tmp_path / "worker1.log").read_text() + (tmp_path / "worker2.log").read_text()
+        assert "Traceback" not in logs, logs
+        for part in (0, 1):
+            assert f"signal {sent['signal_id']} part {part}: {{'filled':" in logs, logs
+    finally:
+        await engine.dispose()

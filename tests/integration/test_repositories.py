@@ -26,6 +26,7 @@ from mimic.adapters.sqlalchemy.tables import signals as signals_table
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
 from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import Conflict
+from mimic.domain.fanout import FanoutPart
 from mimic.domain.orders import (
     IntentStatus,
     OrderFill,
@@ -369,7 +370,7 @@ async def test_unfinished_signals(sessions: Sessions) -> None:
         await store_signal(sessions, signal)
     async with sessions() as session:
         repo = SqlSignalRepository(session)
-        assert await repo.list_unfinished(received_before=NOW) == [
+        assert [s.id for s in await repo.list_unfinished(received_before=NOW)] == [
             first.id,
             other_symbol.id,
             second.id,
@@ -380,7 +381,8 @@ async def test_unfinished_signals(sessions: Sessions) -> None:
         await repo.set_status(first.id, SignalStatus.DONE)
         await session.commit()
         assert not await repo.has_unfinished_before(second)
-        assert await repo.list_unfinished(received_before=NOW) == [other_symbol.id, second.id]
+        unfinished = await repo.list_unfinished(received_before=NOW)
+        assert [s.id for s in unfinished] == [other_symbol.id, second.id]
         recent = await repo.list_recent(limit=2)
     assert [s.id for s in recent] == [late.id, second.id]
 
@@ -610,3 +612,79 @@ async def test_platform_risk_settings(sessions: Sessions) -> None:
         loaded = await SqlSettingsRepository(session).get_platform_risk()
     assert loaded == second
     assert str(loaded.default_risk_perc) == str(TINY)
+
+
+async def test_signal_parts_finish_one_by_one(sessions: Sessions) -> None:
+    signal = make_signal("id:parts")
+    signal.fanout_parts = 3
+    await store_signal(sessions, signal)
+    async with sessions() as session:
+        repo = SqlSignalRepository(session)
+        stored = await repo.get(signal.id)
+        assert stored is not None
+        assert (stored.fanout_parts, stored.finished_parts) == (3, frozenset())
+        assert await repo.finish_part(signal.id, FanoutPart(1, 3)) is False
+        assert await repo.finish_part(signal.id, FanoutPart(1, 3)) is False  # idempotent
+        assert await repo.finish_part(signal.id, FanoutPart(0, 3)) is False
+        await session.commit()
+        stored = await repo.get(signal.id)
+        assert stored is not None
+        assert stored.finished_parts == frozenset({0, 1})
+        assert stored.status is SignalStatus.RECEIVED
+        assert [p.index for p in stored.unfinished_parts()] == [2]
+        assert await repo.finish_part(signal.id, FanoutPart(2, 3)) is True
+        await session.commit()
+        assert await repo.list_unfinished(received_before=NOW + timedelta(seconds=1)) == []
+        stored = await repo.get(signal.id)
+    assert stored is not None
+    assert stored.status is SignalStatus.DONE
+
+
+async def test_parts_finishing_at_once_leave_the_signal_done(sessions: Sessions) -> None:
+    parted = [make_signal(f"id:at-once-{n}") for n in range(5)]
+    for signal in parted:
+        signal.fanout_parts = 2
+        await store_signal(sessions, signal)
+
+    async def finish(signal: Signal, index: int) -> bool:
+        async with sessions() as session:
+            done = await SqlSignalRepository(session).finish_part(signal.id, FanoutPart(index, 2))
+            await asyncio.sleep(0.01)  # both transactions open at once
+            await session.commit()
+            return done
+
+    for signal in parted:
+        outcomes = await asyncio.gather(finish(signal, 0), finish(signal, 1))
+        assert sorted(outcomes) == [False, True]  # exactly one of them was the last
+        async with sessions() as session:
+            stored = await SqlSignalRepository(session).get(signal.id)
+        assert stored is not None
+        assert stored.status is SignalStatus.DONE
+
+
+async def test_copy_candidates_and_signal_intents_by_part(sessions: Sessions) -> None:
+    user = make_user("parted")
+    low = make_account(user, ConnectionStatus.APPROVED, id="1" + new_id()[1:])
+    high = make_account(user, ConnectionStatus.APPROVED, id="c" + new_id()[1:])
+    signal = make_signal("id:by-part")
+    await store_signal(sessions, signal)
+    first, second = FanoutPart(0, 2), FanoutPart(1, 2)
+    async with sessions() as session:
+        await SqlUserRepository(session).add(user)
+        accounts = SqlExchangeAccountRepository(session)
+        for account in (low, high):
+            await accounts.add(account)
+        intents = SqlOrderIntentRepository(session)
+        await intents.add_new([make_intent(signal, low.id), make_intent(signal, high.id)])
+        await session.commit()
+
+        assert [a.id for a, _ in await accounts.list_copy_candidates(part=first)] == [low.id]
+        assert [a.id for a, _ in await accounts.list_copy_candidates(part=second)] == [high.id]
+        assert len(await accounts.list_copy_candidates()) == 2
+        assert [i.account_id for i in await intents.list_for_signal(signal.id, part=first)] == [
+            low.id
+        ]
+        assert [i.account_id for i in await intents.list_for_signal(signal.id, part=second)] == [
+            high.id
+        ]
+        assert len(await intents.list_for_signal(signal.id)) == 2

@@ -27,6 +27,7 @@ from mimic.domain.errors import (
     RateLimited,
     ReduceOnlyRejected,
 )
+from mimic.domain.fanout import FanoutPart
 from mimic.domain.orders import (
     IntentStatus,
     OrderIntent,
@@ -131,8 +132,10 @@ class World:
             self.outbox,
         )
 
-    async def run(self, signal: Signal, policy: ExecutionPolicy = POLICY) -> ExecutionSummary:
-        return await self.executor(policy)(signal.id)
+    async def run(
+        self, signal: Signal, policy: ExecutionPolicy = POLICY, *, part: int = 0
+    ) -> ExecutionSummary:
+        return await self.executor(policy)(signal.id, part)
 
     async def follower(
         self,
@@ -147,6 +150,7 @@ class World:
         status: ConnectionStatus = ConnectionStatus.APPROVED,
         active: bool = True,
         reachable: bool = True,
+        account_id: str | None = None,
     ) -> Follower:
         n = next(self._ids)
         user = User(
@@ -165,7 +169,7 @@ class World:
             caps=caps or UserCaps(),
         )
         account = ExchangeAccount(
-            id=f"acct-{n:02d}-{name}",
+            id=account_id or f"acct-{n:02d}-{name}",
             user_id=user.id,
             exchange="paper",
             label=name,
@@ -188,6 +192,7 @@ class World:
         risk_perc: str | None = None,
         leverage: int | None = None,
         source_id: str = "master",
+        fanout_parts: int = 1,
     ) -> Signal:
         n = next(self._ids)
         signal = Signal(
@@ -201,6 +206,7 @@ class World:
             ),
             dedupe_key=f"id:signal-{n:02d}",
             received_at=self.clock.now(),
+            fanout_parts=fanout_parts,
         )
         stored, duplicate = await self.signals.add_unless_duplicate(
             signal, expiring_after=self.clock.now()
@@ -518,6 +524,56 @@ async def test_flip_whose_close_is_unsettled_waits_then_completes(world: World) 
     ]
 
 
+# --- a fan-out in parts ----------------------------------------------------------------------
+
+
+async def test_each_part_places_the_orders_of_its_own_followers_only(world: World) -> None:
+    # Of two parts, the first holds connection ids below "8000", the second the rest.
+    alice = await world.follower("alice", account_id="1a2b-alice")
+    bob = await world.follower("bob", account_id="9c8d-bob")
+    carol = await world.follower("carol", account_id="f00d-carol")
+    signal = await world.signal(SignalAction.LONG, fanout_parts=2)
+
+    second = await world.run(signal, part=1)
+
+    assert second == ExecutionSummary(signal.id, {"filled": 2}, finished=True)
+    assert alice.exchange.requests == []
+    assert len(bob.exchange.requests) == len(carol.exchange.requests) == 1
+    assert await world.status(signal) is SignalStatus.PROCESSING  # the first part is not done
+
+    first = await world.run(signal, part=0)
+
+    assert first == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
+    assert alice.exchange.requests == [alice.order(signal, OrderSide.BUY, "0.007")]
+    assert len(bob.exchange.requests) == len(carol.exchange.requests) == 1
+    assert await world.status(signal) is SignalStatus.DONE
+    report = await ReportSignals(world.signals, world.intents).report(signal.id)
+    assert report.counts == {"filled": 3}
+
+
+async def test_a_finished_part_is_not_run_again(world: World) -> None:
+    alice = await world.follower("alice", account_id="1a2b-alice")
+    signal = await world.signal(SignalAction.LONG, fanout_parts=2)
+    await world.run(signal, part=0)
+    late = await world.follower("late", account_id="2b3c-late")  # approved afterwards
+
+    again = await world.run(signal, part=0)
+
+    assert again == ExecutionSummary(signal.id, {}, finished=True)
+    assert len(alice.exchange.requests) == 1
+    assert late.exchange.requests == []
+    assert await world.status(signal) is SignalStatus.PROCESSING
+
+
+async def test_a_part_the_signal_does_not_have_runs_nothing(world: World) -> None:
+    alice = await world.follower("alice", account_id="1a2b-alice")
+    signal = await world.signal(SignalAction.LONG, fanout_parts=2)
+
+    assert await world.run(signal, part=2) == ExecutionSummary(signal.id, {}, finished=True)
+    assert alice.exchange.requests == []
+    assert await world.status(signal) is SignalStatus.RECEIVED
+
+
 # --- idempotence and unknown outcomes --------------------------------------------------------
 
 
@@ -528,8 +584,8 @@ async def test_rerunning_a_finished_signal_places_nothing_more(world: World) -> 
     alice.exchange.set_equity(D(50000))  # a re-plan would size differently
 
     again = await world.run(signal)
-    # Even when the "done" mark was lost, the stored intents are final: nothing is resent.
-    await world.signals.set_status(signal.id, SignalStatus.PROCESSING)
+    # Even when the "done" marks were lost, the stored intents are final: nothing is resent.
+    world.signals.lose_done_marks(signal.id)
     once_more = await world.run(signal)
 
     assert again == ExecutionSummary(signal.id, {}, finished=True)
@@ -895,6 +951,17 @@ async def test_sweeper_requeues_unfinished_signals_older_than_the_grace(world: W
     assert result.requeued == [received.id, processing.id]
     assert queue.enqueued == [received.id, processing.id]
     assert recent.id not in queue.enqueued
+
+
+async def test_sweeper_requeues_only_the_parts_that_did_not_finish(world: World) -> None:
+    signal = await world.signal(SignalAction.LONG, fanout_parts=3)
+    await world.signals.finish_part(signal.id, FanoutPart(1, 3))
+    world.clock.advance(timedelta(seconds=60))
+    queue = RecordingSignalQueue()
+    sweep = SweepUnfinishedSignals(world.signals, queue, world.clock, grace=timedelta(seconds=30))
+
+    assert (await sweep()).requeued == [signal.id]
+    assert queue.parts == [(signal.id, 0), (signal.id, 2)]
 
 
 async def test_sweeper_with_nothing_to_do(world: World) -> None:

@@ -40,9 +40,18 @@ class Intake:
     queue: RecordingSignalQueue = field(default_factory=RecordingSignalQueue)
     clock: FixedClock = field(default_factory=FixedClock)
 
+    fanout_parts: int = 1
+
     def interactor(self) -> ReceiveSignal:
         return ReceiveSignal(
-            self.sources, self.signals, self.catalog, self.tx, self.queue, self.clock, WINDOW
+            self.sources,
+            self.signals,
+            self.catalog,
+            self.tx,
+            self.queue,
+            self.clock,
+            WINDOW,
+            fanout_parts=self.fanout_parts,
         )
 
     async def post(self, **payload: Any) -> ReceivedSignal:
@@ -82,7 +91,23 @@ async def test_accepted_signal_is_stored_and_enqueued_once(intake: Intake) -> No
     assert signal.status is SignalStatus.RECEIVED
     assert signal.dedupe_key.startswith("body:")
     assert intake.queue.enqueued == [result.signal_id]
+    assert intake.queue.parts == [(result.signal_id, 0)]
+    assert signal.fanout_parts == 1
     assert intake.tx.commits == 1
+
+
+async def test_a_signal_in_parts_is_enqueued_once_per_part(intake: Intake) -> None:
+    intake.fanout_parts = 3
+    result = await intake.post(**alert())
+    repeat = await intake.post(**alert())
+
+    assert repeat.duplicate is True
+    assert [s.fanout_parts for s in intake.signals.all()] == [3]
+    assert intake.queue.parts == [
+        (result.signal_id, 0),
+        (result.signal_id, 1),
+        (result.signal_id, 2),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -17,14 +17,14 @@ class _TaskKicker:
     what it enqueues is stored first, and the sweeper re-drives whatever a lost kick left."""
 
     def __init__(self, broker: AsyncBroker, task_name: str, what: str) -> None:
-        self._kicker: AsyncKicker[[str], None] = AsyncKicker(
+        self._kicker: AsyncKicker[..., None] = AsyncKicker(
             task_name=task_name, broker=broker, labels={}
         )
         self._what = what
 
-    async def kick(self, item_id: str) -> None:
+    async def kick(self, item_id: str, *more: object) -> None:
         try:
-            await self._kicker.kiq(item_id)
+            await self._kicker.kiq(item_id, *more)
         except Exception:
             log.exception("could not enqueue %s %s; the sweeper will re-drive it", self._what,
                           item_id)  # fmt: skip
@@ -34,8 +34,8 @@ class TaskiqSignalQueue(SignalQueue):
     def __init__(self, broker: AsyncBroker) -> None:
         self._tasks = _TaskKicker(broker, EXECUTE_SIGNAL_TASK, "signal")
 
-    async def enqueue_execution(self, signal_id: str) -> None:
-        await self._tasks.kick(signal_id)
+    async def enqueue_execution(self, signal_id: str, part: int = 0) -> None:
+        await self._tasks.kick(signal_id, part)
 
 
 class TaskiqValidationQueue(ValidationQueue):

@@ -14,6 +14,7 @@ from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, OutcomeUnknown
+from mimic.domain.fanout import FanoutPart
 from mimic.domain.market import MarketRules
 from mimic.domain.notifications import order_notifications
 from mimic.domain.orders import (
@@ -112,10 +113,15 @@ class ExecuteSignal:
         self._guardrails = guardrails
         self._outbox = outbox
 
-    async def __call__(self, signal_id: str) -> ExecutionSummary:
+    async def __call__(self, signal_id: str, part: int = 0) -> ExecutionSummary:
+        """Runs part `part` of the signal's fan-out: the connections that part holds."""
         signal = await self._signals.get(signal_id)
-        if signal is None or signal.status is SignalStatus.DONE:
+        if signal is None or signal.status is SignalStatus.DONE or part in signal.finished_parts:
             return ExecutionSummary(signal_id, {}, finished=True)
+        if not 0 <= part < signal.fanout_parts:
+            log.error("signal %s has no fan-out part %s; nothing to run", signal_id, part)
+            return ExecutionSummary(signal_id, {}, finished=True)
+        share = FanoutPart(part, signal.fanout_parts)
         if not await self._earlier_signals_settled(signal):
             return ExecutionSummary(signal_id, {}, finished=False)
         if signal.status is SignalStatus.RECEIVED:
@@ -123,7 +129,7 @@ class ExecuteSignal:
             await self._tx.commit()
         # Connections read by this run: those planned now are not read again to place.
         accounts: dict[str, ExchangeAccount] = {}
-        existing, planned = await self._plan_new_accounts(signal, accounts)
+        existing, planned = await self._plan_new_accounts(signal, share, accounts)
         # Read once; each batch then updates its own entries (no re-read per batch).
         known = {i.id: i for i in existing}
         # Held by another worker, or unsettled here: retried later (lookup first), not now.
@@ -151,13 +157,14 @@ class ExecuteSignal:
                 await self._save(claimed, not_now)
         intents = list(known.values())
         if not all(i.status.is_final for i in intents):
-            intents = await self._intents.list_for_signal(signal_id)  # others may have finished
+            # Others may have finished them.
+            intents = await self._intents.list_for_signal(signal_id, part=share)
         counts: dict[str, int] = defaultdict(int)
         for intent in intents:
             counts[intent.status.value] += 1
         finished = all(i.status.is_final for i in intents)
         if finished:
-            await self._signals.set_status(signal_id, SignalStatus.DONE)
+            await self._signals.finish_part(signal_id, share)  # the last part: signal done
             await self._tx.commit()
         return ExecutionSummary(signal_id, dict(counts), finished)
 
@@ -201,16 +208,19 @@ class ExecuteSignal:
         return self._clock.now() - signal.received_at > self._policy.max_signal_age
 
     async def _plan_new_accounts(
-        self, signal: Signal, accounts: dict[str, ExchangeAccount]
+        self, signal: Signal, share: FanoutPart, accounts: dict[str, ExchangeAccount]
     ) -> tuple[list[OrderIntent], list[list[OrderIntent]]]:
-        """(intents planned before, each newly planned account's intents, not stored yet).
+        """(intents of the part planned before, each newly planned account's intents, not
+        stored yet).
 
         Adds the connections it plans for to `accounts`.
         """
-        existing = await self._intents.list_for_signal(signal.id)
+        existing = await self._intents.list_for_signal(signal.id, part=share)
         planned = {i.account_id for i in existing}
         candidates = [
-            (a, u) for a, u in await self._accounts.list_copy_candidates() if a.id not in planned
+            (a, u)
+            for a, u in await self._accounts.list_copy_candidates(part=share)
+            if a.id not in planned
         ]
         if not candidates:
             return existing, []

@@ -82,8 +82,9 @@ class SweepUnfinishedSignals:
         unfinished = await self._signals.list_unfinished(
             received_before=self._clock.now() - self._grace
         )
-        for signal_id in unfinished:
-            await self._queue.enqueue_execution(signal_id)
+        for signal in unfinished:
+            for part in signal.unfinished_parts():  # a finished part is not run again
+                await self._queue.enqueue_execution(signal.id, part.index)
         if unfinished:
             log.info("sweeper re-queued %d unfinished signal(s)", len(unfinished))
-        return SweepResult(unfinished)
+        return SweepResult([signal.id for signal in unfinished])

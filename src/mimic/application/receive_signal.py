@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from mimic.domain.errors import AuthenticationFailed, InvalidField
+from mimic.domain.fanout import all_parts
 from mimic.domain.signal import Signal, dedupe_key, parse_signal_values
 from mimic.ports.exchange import SymbolCatalog
 from mimic.ports.repositories import SignalRepository, SignalSourceRepository, TransactionManager
@@ -40,6 +41,8 @@ class ReceiveSignal:
         queue: SignalQueue,
         clock: Clock,
         dedupe_window: timedelta,
+        *,
+        fanout_parts: int = 1,
     ) -> None:
         self._sources = sources
         self._signals = signals
@@ -48,6 +51,7 @@ class ReceiveSignal:
         self._queue = queue
         self._clock = clock
         self._dedupe_window = dedupe_window
+        self._fanout_parts = all_parts(fanout_parts)
 
     async def __call__(self, command: ReceiveSignalCommand) -> ReceivedSignal:
         payload = command.payload
@@ -71,11 +75,13 @@ class ReceiveSignal:
             params=params,
             dedupe_key=dedupe_key(params, command.raw_body),
             received_at=now,
+            fanout_parts=len(self._fanout_parts),
         )
         stored, duplicate = await self._signals.add_unless_duplicate(
             signal, expiring_after=now - self._dedupe_window
         )
         await self._tx.commit()
         if not duplicate:
-            await self._queue.enqueue_execution(stored.id)
+            for part in self._fanout_parts:
+                await self._queue.enqueue_execution(stored.id, part.index)
         return ReceivedSignal(signal_id=stored.id, duplicate=duplicate)

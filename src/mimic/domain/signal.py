@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from mimic.domain.errors import InvalidField
+from mimic.domain.fanout import FanoutPart, all_parts
 from mimic.domain.symbols import normalize_symbol
 
 MAX_RISK_PERC = Decimal(100)
@@ -156,3 +157,11 @@ class Signal:
     dedupe_key: str
     received_at: datetime
     status: SignalStatus = SignalStatus.RECEIVED
+    # Its fan-out runs in this many parts (domain.fanout); done when every part finished.
+    fanout_parts: int = 1
+    finished_parts: frozenset[int] = frozenset()
+
+    def unfinished_parts(self) -> list[FanoutPart]:
+        if self.status is SignalStatus.DONE:
+            return []
+        return [p for p in all_parts(self.fanout_parts) if p.index not in self.finished_parts]

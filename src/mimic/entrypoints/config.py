@@ -14,6 +14,7 @@ import pyotp
 
 from mimic.adapters.smtp_mailer import TLS_MODES
 from mimic.application.throttle import Limit, RateLimits
+from mimic.domain.fanout import MAX_FANOUT_PARTS
 from mimic.domain.lockout import LockoutPolicy
 
 DEFAULT_VAR_DIR = Path("var")
@@ -22,6 +23,13 @@ DEFAULT_VAR_DIR = Path("var")
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return default if raw in (None, "") else int(raw)
+
+
+def _fanout_parts() -> int:
+    parts = _int("MIMIC_FANOUT_PARTS", 1)
+    if not 1 <= parts <= MAX_FANOUT_PARTS:
+        raise ValueError(f"MIMIC_FANOUT_PARTS must be between 1 and {MAX_FANOUT_PARTS}")
+    return parts
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -115,6 +123,9 @@ class Settings:
     intent_lease: timedelta = timedelta(seconds=60)
     sweep_interval: timedelta = timedelta(seconds=15)
     fanout_concurrency: int = 64
+    # Each signal's fan-out runs in this many parts, each on whichever worker takes it: as
+    # many as there are worker processes (cores) to share a signal to thousands at once.
+    fanout_parts: int = 1
     paper_starting_balance: Decimal = Decimal(10000)
     # Simulated exchange round trip, for demos and crash tests; zero by default.
     paper_latency: timedelta = timedelta(0)
@@ -216,6 +227,7 @@ class Settings:
             intent_lease=timedelta(seconds=_int("MIMIC_INTENT_LEASE_SECONDS", 60)),
             sweep_interval=timedelta(seconds=_int("MIMIC_SWEEP_INTERVAL_SECONDS", 15)),
             fanout_concurrency=_int("MIMIC_FANOUT_CONCURRENCY", 64),
+            fanout_parts=_fanout_parts(),
             paper_starting_balance=Decimal(os.environ.get("MIMIC_PAPER_BALANCE", "10000")),
             paper_latency=timedelta(milliseconds=_int("MIMIC_PAPER_LATENCY_MS", 0)),
             paper_concurrency=_int("MIMIC_PAPER_CONCURRENCY", 1000),

@@ -231,7 +231,16 @@ class InteractorProvider(Provider):
         clock: Clock,
         settings: Settings,
     ) -> ReceiveSignal:
-        return ReceiveSignal(sources, signals, catalog, tx, queue, clock, settings.dedupe_window)
+        return ReceiveSignal(
+            sources,
+            signals,
+            catalog,
+            tx,
+            queue,
+            clock,
+            settings.dedupe_window,
+            fanout_parts=settings.fanout_parts,
+        )
 
     @provide
     def sweep(

@@ -5,6 +5,7 @@ from typing import Protocol
 
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
 from mimic.domain.audit import AuditEvent
+from mimic.domain.fanout import FanoutPart
 from mimic.domain.orders import OrderIntent
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus
@@ -83,7 +84,17 @@ class SignalRepository(Protocol):
 
     async def set_status(self, signal_id: str, status: SignalStatus) -> None: ...
 
-    async def list_unfinished(self, *, received_before: datetime) -> list[str]: ...
+    async def list_unfinished(self, *, received_before: datetime) -> list[Signal]:
+        """Signals not done yet, received before `received_before`, oldest first."""
+        ...
+
+    async def finish_part(self, signal_id: str, part: FanoutPart) -> bool:
+        """Records that every intent of `part` is final; the last part to finish marks the
+        signal done, in the same statement (parts finishing at once cannot both miss it).
+
+        Returns whether the signal is done now.
+        """
+        ...
 
     async def has_unfinished_before(self, signal: Signal) -> bool:
         """Whether the same source has a not-done signal on the same symbol received earlier."""
@@ -106,12 +117,13 @@ class ExchangeAccountRepository(Protocol):
     async def delete(self, account_id: str) -> None: ...
 
     async def list_copy_candidates(
-        self, *, monitored_only: bool = False
+        self, *, monitored_only: bool = False, part: FanoutPart | None = None
     ) -> list[tuple[ExchangeAccount, User]]:
         """Approved connections of active users, whatever their enabled/paused state.
 
         `monitored_only`: only those whose user's protection is `monitored` (trailing stop
-        or DCA), which the position monitor reads every few seconds.
+        or DCA), which the position monitor reads every few seconds. `part`: only the
+        connections that part of a fan-out holds.
         """
         ...
 
@@ -127,7 +139,11 @@ class OrderIntentRepository(Protocol):
         """
         ...
 
-    async def list_for_signal(self, signal_id: str) -> list[OrderIntent]: ...
+    async def list_for_signal(
+        self, signal_id: str, *, part: FanoutPart | None = None
+    ) -> list[OrderIntent]:
+        """`part`: only the intents of the connections that part of the fan-out holds."""
+        ...
 
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]: ...
 

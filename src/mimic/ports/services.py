@@ -9,8 +9,11 @@ class Clock(Protocol):
 
 
 class SignalQueue(Protocol):
-    async def enqueue_execution(self, signal_id: str) -> None:
-        """Best effort: the sweeper re-drives anything a lost message leaves behind."""
+    async def enqueue_execution(self, signal_id: str, part: int = 0) -> None:
+        """Runs part `part` of the signal's fan-out (domain.fanout) on a worker.
+
+        Best effort: the sweeper re-drives anything a lost message leaves behind.
+        """
         ...
 
 

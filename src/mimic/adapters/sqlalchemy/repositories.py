@@ -13,10 +13,13 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    Column,
+    ColumnElement,
     Dialect,
     String,
     Table,
     and_,
+    case,
     delete,
     func,
     or_,
@@ -46,6 +49,7 @@ from mimic.domain.accounts import (
     ValidationStatus,
 )
 from mimic.domain.errors import Conflict
+from mimic.domain.fanout import FanoutPart
 from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
 from mimic.domain.protection import DcaSettings, ProtectionSettings, TrailingSettings
@@ -341,6 +345,8 @@ def _signal_values(signal: Signal) -> dict[str, Any]:
         "dedupe_key": signal.dedupe_key,
         "received_at": signal.received_at,
         "status": signal.status.value,
+        "fanout_parts": signal.fanout_parts,
+        "finished_parts": sum(1 << part for part in signal.finished_parts),
     }
 
 
@@ -360,6 +366,10 @@ def _signal(row: NamedRow) -> Signal:
         dedupe_key=row["dedupe_key"],
         received_at=row["received_at"],
         status=SignalStatus(row["status"]),
+        fanout_parts=row["fanout_parts"],
+        finished_parts=frozenset(
+            part for part in range(row["fanout_parts"]) if row["finished_parts"] >> part & 1
+        ),
     )
 
 
@@ -431,16 +441,33 @@ class SqlSignalRepository(SignalRepository):
             update(signals).where(signals.c.id == signal_id).values(status=status.value)
         )
 
-    async def list_unfinished(self, *, received_before: datetime) -> list[str]:
+    async def list_unfinished(self, *, received_before: datetime) -> list[Signal]:
         result = await self._session.execute(
-            select(signals.c.id)
+            select(signals)
             .where(
                 signals.c.status != SignalStatus.DONE.value,
                 signals.c.received_at < received_before,
             )
             .order_by(signals.c.received_at, signals.c.id)
         )
-        return list(result.scalars())
+        return [_signal(row) for row in result.mappings()]
+
+    async def finish_part(self, signal_id: str, part: FanoutPart) -> bool:
+        c = signals.c
+        finished = c.finished_parts.op("|")(1 << part.index)
+        all_finished = (1 << part.count) - 1
+        # One statement: the row lock (the write lock on SQLite) orders parts finishing at
+        # once, and the last one sees every other part's bit.
+        await self._session.execute(
+            update(signals)
+            .where(c.id == signal_id)
+            .values(
+                finished_parts=finished,
+                status=case((finished == all_finished, SignalStatus.DONE.value), else_=c.status),
+            )
+        )
+        status = await self._session.scalar(select(c.status).where(c.id == signal_id))
+        return status == SignalStatus.DONE.value
 
     async def has_unfinished_before(self, signal: Signal) -> bool:
         c = signals.c
@@ -461,6 +488,16 @@ class SqlSignalRepository(SignalRepository):
             .limit(1)
         )
         return (await self._session.execute(statement)).first() is not None
+
+
+def _in_part(account_id: Column[str], part: FanoutPart) -> list[ColumnElement[bool]]:
+    """The conditions that hold `account_id` to the part's range (FanoutPart.holds)."""
+    conditions = []
+    if part.low is not None:
+        conditions.append(account_id >= part.low)
+    if part.high is not None:
+        conditions.append(account_id < part.high)
+    return conditions
 
 
 def _account_values(account: ExchangeAccount) -> dict[str, Any]:
@@ -539,7 +576,7 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
         )
 
     async def list_copy_candidates(
-        self, *, monitored_only: bool = False
+        self, *, monitored_only: bool = False, part: FanoutPart | None = None
     ) -> list[tuple[ExchangeAccount, User]]:
         statement = (
             select(exchange_accounts, users)
@@ -554,6 +591,8 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
             statement = statement.where(
                 or_(users.c.trailing_enabled.is_(True), users.c.dca_enabled.is_(True))
             )
+        if part is not None:
+            statement = statement.where(*_in_part(exchange_accounts.c.id, part))
         result = await self._session.execute(statement)
         # Both tables have `id` and `created_at`: each half of a row is read by its own names.
         split = len(_ACCOUNT_COLUMNS)
@@ -661,11 +700,14 @@ class SqlOrderIntentRepository(OrderIntentRepository):
         )
         return set(inserted)
 
-    async def list_for_signal(self, signal_id: str) -> list[OrderIntent]:
+    async def list_for_signal(
+        self, signal_id: str, *, part: FanoutPart | None = None
+    ) -> list[OrderIntent]:
         c = order_intents.c
-        return await self._select(
-            select(order_intents).where(c.signal_id == signal_id).order_by(c.created_at, c.id)
-        )
+        statement = select(order_intents).where(c.signal_id == signal_id)
+        if part is not None:
+            statement = statement.where(*_in_part(c.account_id, part))
+        return await self._select(statement.order_by(c.created_at, c.id))
 
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
         c = order_intents.c

@@ -191,6 +191,9 @@ signals = Table(
     Column("dedupe_key", String(200), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Column("status", String(16), nullable=False),
+    # Fan-out parts (0009): how many, and which finished, bit n standing for part n.
+    Column("fanout_parts", Integer, nullable=False, server_default="1"),
+    Column("finished_parts", Integer, nullable=False, server_default="0"),
     UniqueConstraint("source_id", "dedupe_key", name="uq_signals_source_dedupe"),
     Index("ix_signals_status_received", "status", "received_at"),
 )

@@ -28,11 +28,21 @@ MONITOR_TASK = "mimic.monitor_positions"
 
 @inject(patch_module=True)
 async def execute_signal(
-    signal_id: str, interactor: FromDishka[ExecuteSignal], activity: FromDishka[FanoutActivity]
+    signal_id: str,
+    part: int = 0,  # messages queued before fan-out parts existed carry none
+    *,
+    interactor: FromDishka[ExecuteSignal],
+    activity: FromDishka[FanoutActivity],
 ) -> None:
     with activity.running():
-        summary = await interactor(signal_id)
-    log.info("signal %s: %s%s", signal_id, summary.counts, "" if summary.finished else " (more)")
+        summary = await interactor(signal_id, part)
+    log.info(
+        "signal %s part %d: %s%s",
+        signal_id,
+        part,
+        summary.counts,
+        "" if summary.finished else " (more)",
+    )
 
 
 @inject(patch_module=True)
