@@ -99,6 +99,20 @@ async def worker_processes(
             yield [psutil.Process(p.pid) for p in processes]
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> list[float]:
+    seconds = []
+    for process in processes:
+        try:
+            seconds.append(sum(process.cpu_times()[:2]))
+        except psutil.NoSuchProcess:  # a Postgres backend that ended meanwhile
+            seconds.append(0.0)
+    return seconds
+
+
+def postgres_processes() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if "postgres" in (p.info["name"] or "")]
+
+
 async def redis_answers(url: str) -> bool:
     client = Redis.from_url(url, socket_connect_timeout=3)
     try:
@@ -142,6 +156,7 @@ async def main(followers: int, workers: int, database_url: str | None, redis_url
             engine = create_engine(url)
             accounts = await seed_followers(engine, followers, Decimal(10000))
             await api.set_price("XRPUSDT", "0.6")
+            cpu_before = cpu_seconds(fanning), cpu_seconds(postgres_processes())
             started = time.perf_counter()
             signal = await api.signal(symbol="XRPUSDT", action="long")
             async with engine.connect() as connection:
@@ -163,8 +178,15 @@ async def main(followers: int, workers: int, database_url: str | None, redis_url
             assert report["counts"] == {"filled": followers}, report["counts"]
             await engine.dispose()
             rss_mb = max(process.memory_info().rss for process in fanning) / 2**20
-            cpu = [round(sum(process.cpu_times()[:2]), 2) for process in fanning]
-            print(f"cpu seconds of the fanning processes since start: {cpu}", file=sys.stderr)
+            spent = [
+                round(after - before, 2)
+                for after, before in zip(cpu_seconds(fanning), cpu_before[0], strict=True)
+            ]
+            database = sum(cpu_seconds(postgres_processes())) - sum(cpu_before[1])
+            print(
+                f"cpu seconds during the fan-out: fanning {spent}, postgres {database:.2f}",
+                file=sys.stderr,
+            )
         # Once the platform has stopped: its sender and monitor must not slow the floor.
         floor = await floor_seconds(url, accounts, PAPER_CONCURRENCY)
     finally:

@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, inspect, select, text
 
 from mimic.adapters.sqlalchemy.engine import create_engine
 from mimic.adapters.sqlalchemy.migrations import alembic_config, downgrade, upgrade
@@ -59,6 +59,37 @@ async def test_stairway_every_revision_goes_up_down_and_up_again(empty_database_
 async def test_head_matches_the_tables_module(empty_database_url: str) -> None:
     await asyncio.to_thread(upgrade, empty_database_url)
     assert await run_sync_on(empty_database_url, schema_differences) == []
+
+
+def intent_storage(connection: Connection) -> tuple[Any, str]:
+    """(order_intents' storage options on Postgres, its parent index's definition)."""
+    if connection.dialect.name == "postgresql":
+        options = connection.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'order_intents'")
+        ).scalar_one()
+        definition = connection.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_order_intents_parent_id'")
+        ).scalar_one()
+    else:
+        options = None
+        definition = connection.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'ix_order_intents_parent_id'")
+        ).scalar_one()
+    return options, str(definition)
+
+
+async def test_order_intents_are_updated_in_place_and_skip_the_parent_index(
+    empty_database_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, empty_database_url)
+    options, definition = await run_sync_on(empty_database_url, intent_storage)
+    assert "parent_id IS NOT NULL" in definition
+    if empty_database_url.startswith("postgresql"):
+        assert options == ["fillfactor=50"]
+    await asyncio.to_thread(downgrade, empty_database_url, "0009")
+    options, definition = await run_sync_on(empty_database_url, intent_storage)
+    assert "IS NOT NULL" not in definition
+    assert options is None
 
 
 async def test_migrate_command_builds_the_schema_and_the_admin_with_the_real_hasher(

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -245,7 +246,7 @@ order_intents = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime),
     # Position protection (0004).
-    Column("parent_id", ID, index=True),
+    Column("parent_id", ID),
     Column("tp_perc", ExactDecimal),
     Column("sl_perc", ExactDecimal),
     Column("stop_loss_price", ExactDecimal),
@@ -255,6 +256,15 @@ order_intents = Table(
     Index("ix_order_intents_user_created", "user_id", "created_at"),
     # The position monitor reads the latest entry per account and symbol every round.
     Index("ix_order_intents_account_symbol_created", "account_id", "symbol", "created_at"),
+    # Only monitor orders have a parent: a signal's intents need no entry here (0010).
+    Index(
+        "ix_order_intents_parent_id",
+        "parent_id",
+        postgresql_where=text("parent_id IS NOT NULL"),
+        sqlite_where=text("parent_id IS NOT NULL"),
+    ),
+    # Half-empty pages: the result written after the order updates the row in place (0010).
+    postgresql_with={"fillfactor": 50},
 )
 
 audit_events = Table(
