@@ -36,6 +36,7 @@ from mimic.entrypoints.worker.tasks import (
     SWEEP_TASK,
     create_broker,
 )
+from mimic.entrypoints.worker.warmup import warm_up
 
 log = logging.getLogger("mimic")
 
@@ -124,6 +125,7 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
     setup_dishka(container, broker)
     broker.is_worker_process = True
     await broker.startup()
+    await warm_up(container)
     tune_garbage_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
