@@ -27,6 +27,7 @@ from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, Signa
 from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import Conflict
 from mimic.domain.fanout import FanoutPart
+from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.orders import (
     IntentStatus,
     OrderFill,
@@ -166,6 +167,26 @@ async def test_user_round_trips_settings_caps_and_utc_times(sessions: Sessions) 
     async with sessions() as session:
         assert await SqlUserRepository(session).get(user.id) == loaded
         assert await SqlUserRepository(session).get("missing") is None
+
+
+async def test_users_with_the_same_settings_share_them(sessions: Sessions) -> None:
+    guarded = GuardrailSettings(drawdown_stop_perc=Decimal(5))
+    alike = [make_user(name, guardrails=guarded) for name in ("ann", "ben")]
+    other = make_user("cid", settings=FollowerRiskSettings(leverage=3), guardrails=guarded)
+    async with sessions() as session:
+        for user in (*alike, other):
+            await SqlUserRepository(session).add(user)
+        await session.commit()
+    async with sessions() as session:
+        ann, ben, cid = [await SqlUserRepository(session).get(u.id) for u in (*alike, other)]
+    assert ann is not None
+    assert ben is not None
+    assert cid is not None
+    assert (ann, ben, cid) == (*alike, other)
+    assert ann.settings is ben.settings  # frozen values, read once for both
+    assert ann.guardrails is ben.guardrails is cid.guardrails
+    assert cid.settings == FollowerRiskSettings(leverage=3)
+    assert ann.settings == FollowerRiskSettings()
 
 
 async def test_referral_code_finds_the_referrer_and_links_survive(sessions: Sessions) -> None:

@@ -129,11 +129,12 @@ def _bulk_source(
     Returns each name's expression (a column of the unnest, or a parameter) and the
     parameters to execute with.
     """
-    first = rows[0]
+    columns = {name: [row[name] for row in rows] for name in names}
+    # A column is shared when its first value is all it holds (list.count compares in C).
     shared = [
         name
         for name in names
-        if name not in arrays and all(row[name] == first[name] for row in rows)
+        if name not in arrays and columns[name].count(columns[name][0]) == len(rows)
     ]
     spread = [name for name in names if name not in shared]
     source = (
@@ -147,8 +148,8 @@ def _bulk_source(
         )
         for name in names
     }
-    params = {f"u_{name}": [row[name] for row in rows] for name in spread}
-    params.update((f"s_{name}", first[name]) for name in shared)
+    params = {f"u_{name}": columns[name] for name in spread}
+    params.update((f"s_{name}", columns[name][0]) for name in shared)
     return fields, params
 
 

@@ -62,7 +62,7 @@ class SqlPositionIntentRepository(PositionIntentRepository):
         held = lease_until if intent.status is IntentStatus.SUBMITTING else None
         statement = (
             _insert(self._session, order_intents)
-            .values(**{**_intent_values(intent), "lease_until": held})
+            .values(**_intent_values(intent, held))
             .on_conflict_do_nothing(index_elements=[c.id])
             .returning(c.id)
         )

@@ -10,6 +10,7 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -144,23 +145,63 @@ def _protection_values(settings: ProtectionSettings) -> dict[str, Any]:
 
 
 def _protection(row: NamedRow) -> ProtectionSettings:
+    return _shared_protection(*(row[name] for name in _PROTECTION_COLUMNS))
+
+
+_PROTECTION_COLUMNS = (
+    "tp_perc",
+    "sl_perc",
+    "trailing_enabled",
+    "trailing_activation_perc",
+    "trailing_callback_perc",
+    "dca_enabled",
+    "dca_trigger_drawdown_perc",
+    "dca_size_multiplier",
+    "dca_max_adds",
+    "dca_spacing_perc",
+    "dca_spacing_seconds",
+)
+
+
+# A user's settings are frozen values: users with the same ones share one object. A fan-out
+# reads thousands of users, mostly on the defaults, and building their settings objects
+# was most of the cost of reading a user.
+@lru_cache(maxsize=4096, typed=True)
+def _shared_protection(
+    tp_perc: Decimal | None,
+    sl_perc: Decimal | None,
+    trailing_enabled: bool,
+    trailing_activation_perc: Decimal | None,
+    trailing_callback_perc: Decimal | None,
+    dca_enabled: bool,
+    dca_trigger_drawdown_perc: Decimal | None,
+    dca_size_multiplier: Decimal | None,
+    dca_max_adds: int | None,
+    dca_spacing_perc: Decimal | None,
+    dca_spacing_seconds: int | None,
+) -> ProtectionSettings:
     return ProtectionSettings(
-        tp_perc=row["tp_perc"],
-        sl_perc=row["sl_perc"],
+        tp_perc=tp_perc,
+        sl_perc=sl_perc,
         trailing=TrailingSettings(
-            enabled=row["trailing_enabled"],
-            activation_perc=row["trailing_activation_perc"],
-            callback_perc=row["trailing_callback_perc"],
+            enabled=trailing_enabled,
+            activation_perc=trailing_activation_perc,
+            callback_perc=trailing_callback_perc,
         ),
         dca=DcaSettings(
-            enabled=row["dca_enabled"],
-            trigger_drawdown_perc=row["dca_trigger_drawdown_perc"],
-            size_multiplier=row["dca_size_multiplier"],
-            max_adds=row["dca_max_adds"],
-            spacing_perc=row["dca_spacing_perc"],
-            spacing_seconds=row["dca_spacing_seconds"],
+            enabled=dca_enabled,
+            trigger_drawdown_perc=dca_trigger_drawdown_perc,
+            size_multiplier=dca_size_multiplier,
+            max_adds=dca_max_adds,
+            spacing_perc=dca_spacing_perc,
+            spacing_seconds=dca_spacing_seconds,
         ),
     )
+
+
+_shared_risk = lru_cache(maxsize=4096, typed=True)(FollowerRiskSettings)
+_shared_caps = lru_cache(maxsize=4096, typed=True)(UserCaps)
+_shared_guardrails = lru_cache(maxsize=4096, typed=True)(GuardrailSettings)
 
 
 def _user(row: NamedRow) -> User:
@@ -172,10 +213,8 @@ def _user(row: NamedRow) -> User:
         role=Role(row["role"]),
         created_at=row["created_at"],
         active=row["active"],
-        settings=FollowerRiskSettings(
-            risk_perc=row["risk_perc"], leverage=row["leverage"], paused=row["paused"]
-        ),
-        caps=UserCaps(max_risk_perc=row["max_risk_perc"], max_leverage=row["max_leverage"]),
+        settings=_shared_risk(row["risk_perc"], row["leverage"], row["paused"]),
+        caps=_shared_caps(row["max_risk_perc"], row["max_leverage"]),
         referral_code=row["referral_code"],
         referred_by=row["referred_by"],
         token_version=row["token_version"],
@@ -183,10 +222,8 @@ def _user(row: NamedRow) -> User:
         locked_until=row["locked_until"],
         deleted_at=row["deleted_at"],
         protection=_protection(row),
-        guardrails=GuardrailSettings(
-            drawdown_stop_perc=row["guard_drawdown_perc"],
-            close_all_on_drawdown=row["guard_close_all"],
-            profit_lock_perc=row["guard_profit_lock_perc"],
+        guardrails=_shared_guardrails(
+            row["guard_drawdown_perc"], row["guard_close_all"], row["guard_profit_lock_perc"]
         ),
         leaderboard_opt_out=row["leaderboard_opt_out"],
     )
@@ -613,7 +650,7 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
         return [_account(row) for row in (await self._session.execute(statement)).mappings()]
 
 
-def _intent_values(intent: OrderIntent) -> dict[str, Any]:
+def _intent_values(intent: OrderIntent, lease_until: datetime | None) -> dict[str, Any]:
     return {
         "id": intent.id,
         "signal_id": intent.signal_id,
@@ -629,7 +666,7 @@ def _intent_values(intent: OrderIntent) -> dict[str, Any]:
         "status": intent.status.value,
         "reason": intent.reason,
         "attempts": intent.attempts,
-        "lease_until": None,
+        "lease_until": lease_until,
         "exchange_order_id": intent.exchange_order_id,
         "filled_quantity": intent.filled_quantity,
         "average_price": intent.average_price,
@@ -685,10 +722,7 @@ class SqlOrderIntentRepository(OrderIntentRepository):
     ) -> set[str]:
         c = order_intents.c
         rows = [
-            {
-                **_intent_values(i),
-                "lease_until": lease_until if i.status is IntentStatus.SUBMITTING else None,
-            }
+            _intent_values(i, lease_until if i.status is IntentStatus.SUBMITTING else None)
             for i in intents
         ]
         inserted = await insert_rows(
