@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.harness import make_settings, running_platform
@@ -36,8 +37,9 @@ async def test_separate_worker_process_executes_signals(
         assert "Traceback" not in log, log
 
 
+@pytest.mark.parametrize("parts", [1, 2])
 async def test_worker_killed_mid_fanout_places_each_order_exactly_once(
-    postgres_url: str, redis_url: str, tmp_path: Path
+    postgres_url: str, redis_url: str, tmp_path: Path, parts: int
 ) -> None:
     followers = 1000
     env = production_env(
@@ -49,7 +51,9 @@ async def test_worker_killed_mid_fanout_places_each_order_exactly_once(
         MIMIC_REDIS_IDLE_TIMEOUT_SECONDS="2",
         MIMIC_PAPER_CONCURRENCY="8",
     )
-    settings = make_settings(postgres_url, redis_url=redis_url, queue_name=env["MIMIC_QUEUE_NAME"])
+    settings = make_settings(
+        postgres_url, redis_url=redis_url, queue_name=env["MIMIC_QUEUE_NAME"], fanout_parts=parts
+    )
     engine = create_async_engine(postgres_url)
     try:
         async with running_platform(settings, embedded_worker=False) as api:
