@@ -1,9 +1,8 @@
 import asyncio
 import logging
-import secrets
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -15,6 +14,7 @@ from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, OutcomeUnknown
 from mimic.domain.fanout import FanoutPart
+from mimic.domain.ids import new_ids
 from mimic.domain.market import MarketRules
 from mimic.domain.notifications import order_notifications
 from mimic.domain.orders import (
@@ -229,7 +229,8 @@ class ExecuteSignal:
         trips = await self._guardrails.save(guard)
         await self._tx.commit()
         await self._guardrails.announce(trips)
-        return existing, [self._to_intents(signal, p.account, p.user, p.legs) for p in plans]
+        ids = iter(new_ids(sum(len(p.legs) for p in plans)))
+        return existing, [self._to_intents(signal, p.account, p.user, p.legs, ids) for p in plans]
 
     async def preview(
         self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]
@@ -392,7 +393,12 @@ class ExecuteSignal:
         return legs
 
     def _to_intents(
-        self, signal: Signal, account: ExchangeAccount, user: User, legs: list[PlannedLeg]
+        self,
+        signal: Signal,
+        account: ExchangeAccount,
+        user: User,
+        legs: list[PlannedLeg],
+        ids: Iterator[str],
     ) -> list[OrderIntent]:
         now = self._clock.now()
         intents = []
@@ -401,7 +407,7 @@ class ExecuteSignal:
         )
         for leg in legs:
             intent = OrderIntent(
-                id=secrets.token_hex(16),  # as uuid4().hex, a fifth of the time
+                id=next(ids),
                 signal_id=signal.id,
                 account_id=account.id,
                 user_id=user.id,

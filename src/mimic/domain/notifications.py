@@ -1,12 +1,12 @@
 """Notifications: what a user is told, on which channel, and how fast a chat may be written."""
 
 import enum
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mimic.domain.errors import DeliveryFailed, InvalidField
+from mimic.domain.ids import new_ids
 from mimic.domain.orders import IntentStatus, OrderIntent
 
 
@@ -108,22 +108,21 @@ class DeliveryResult:
 
 def order_notifications(intents: Iterable[OrderIntent], now: datetime) -> list[Notification]:
     """Outbox entries for the final intents among `intents`, batched per follower and signal."""
-    notifications = []
-    for intent in intents:
-        described = order_event(intent)
-        if described is not None:
-            event, text = described
-            notifications.append(
-                Notification(
-                    id=secrets.token_hex(16),  # as uuid4().hex, a fifth of the time
-                    user_id=intent.user_id,
-                    event=event,
-                    text=text,
-                    created_at=now,
-                    batch_key=intent.signal_id,
-                )
-            )
-    return notifications
+    described = [(intent, order_event(intent)) for intent in intents]
+    settled = [(intent, event) for intent, event in described if event is not None]
+    return [
+        Notification(
+            id=notification_id,
+            user_id=intent.user_id,
+            event=event,
+            text=text,
+            created_at=now,
+            batch_key=intent.signal_id,
+        )
+        for ((intent, (event, text)), notification_id) in zip(
+            settled, new_ids(len(settled)), strict=True
+        )
+    ]
 
 
 def order_event(intent: OrderIntent) -> tuple[str, str] | None:

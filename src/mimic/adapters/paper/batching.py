@@ -22,9 +22,14 @@ class Coalescer(Generic[K, V]):
         self._pending: list[tuple[K, asyncio.Future[V]]] = []
         self._scheduled = False
         self._running: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, key: K) -> V:
-        loop = asyncio.get_running_loop()
+        if not self._pending or self._loop is None:
+            # The first caller of a batch finds the loop; the others join it in the same turn.
+            # (Finding it is a system call, getpid, and a fan-out calls this thousands of times.)
+            self._loop = asyncio.get_running_loop()
+        loop = self._loop
         future: asyncio.Future[V] = loop.create_future()
         self._pending.append((key, future))
         if len(self._pending) >= self._max_batch:
