@@ -108,3 +108,45 @@ async def test_two_workers_share_one_signal_fanned_out_in_parts(
             assert f"signal {sent['signal_id']} part {part}: {{'filled':" in logs, logs
     finally:
         await engine.dispose()
+
+
+async def test_a_worker_stopped_mid_fanout_finishes_it_before_it_exits(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    followers = 300
+    env = production_env(
+        postgres_url,
+        redis_url,
+        tmp_path,
+        MIMIC_PAPER_CONCURRENCY="8",
+        MIMIC_PAPER_LATENCY_MS="20",  # about 0.75 s of sending: time to stop it midway
+    )
+    settings = make_settings(postgres_url, redis_url=redis_url, queue_name=env["MIMIC_QUEUE_NAME"])
+    log = tmp_path / "worker.log"
+    engine = create_async_engine(postgres_url)
+    try:
+        async with running_platform(settings, embedded_worker=False) as api:
+            await seed_followers(engine, followers, Decimal(10000))
+            worker = start("worker", env, log)
+            deadline = time.monotonic() + 30
+            while "worker started" not in log.read_text():
+                assert time.monotonic() < deadline, log.read_text()
+                await asyncio.sleep(0.05)
+            sent = await api.signal(symbol="XRPUSDT", action="long")
+            while (await paper_order_counts(engine))[0] < 20:
+                assert time.monotonic() < deadline, log.read_text()
+                await asyncio.sleep(0.01)
+
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(worker.wait, 30) == 0, log.read_text()
+
+            # No other worker ran: the stopping one sent every order before it exited.
+            assert await paper_order_counts(engine) == (followers, followers, followers)
+            report = await api.settled_report(sent["signal_id"], within=5)
+            assert report["counts"] == {"filled": followers}
+        text = log.read_text()
+        assert "worker stopping" in text
+        assert "worker stopped" in text
+        assert "Traceback" not in text, text
+    finally:
+        await engine.dispose()

@@ -15,8 +15,8 @@ from dishka import Provider
 from dishka.integrations.taskiq import setup_dishka
 from taskiq import AsyncBroker
 from taskiq.acks import AcknowledgeType
-from taskiq.api import run_receiver_task
 from taskiq.kicker import AsyncKicker
+from taskiq.receiver import Receiver
 
 from mimic.adapters.sqlalchemy.migrations import upgrade
 from mimic.adapters.telegram.bot_api import TelegramBotApi
@@ -39,6 +39,10 @@ from mimic.entrypoints.worker.tasks import (
 from mimic.entrypoints.worker.warmup import warm_up
 
 log = logging.getLogger("mimic")
+
+# How long a stopping worker lets its running jobs finish (well inside the 60 s lease, and
+# inside the usual 30 s an orchestrator waits before it kills).
+WORKER_STOP_GRACE_SECONDS = 25
 
 KEEPALIVE_SECONDS = 20.0
 
@@ -131,20 +135,36 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    receiver = asyncio.create_task(
-        run_receiver_task(
-            broker,
-            max_async_tasks=max_async_tasks,
-            ack_time=AcknowledgeType.WHEN_EXECUTED,
-        )
+    finish = asyncio.Event()
+    receiver = Receiver(
+        broker,
+        run_startup=False,
+        max_async_tasks=max_async_tasks,
+        ack_type=AcknowledgeType.WHEN_EXECUTED,
+        wait_tasks_timeout=WORKER_STOP_GRACE_SECONDS,
     )
+    listening = asyncio.create_task(receiver.listen(finish))
     log.info("worker started on %s", settings.queue_name)
     await stop.wait()
-    receiver.cancel()
+    # A deploy stops workers: the running jobs (a fan-out sending orders) finish rather than
+    # leave their followers to wait for the lease and the sweeper. No new job is taken.
+    log.info("worker stopping: running jobs get up to %d s to finish", WORKER_STOP_GRACE_SECONDS)
+    finish.set()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # a second signal: stop now
+        loop.add_signal_handler(signum, listening.cancel)
     with contextlib.suppress(asyncio.CancelledError):
-        await receiver
+        await listening
+    await _cancel_other_tasks()  # jobs still running after the grace: their leases run out
     await broker.shutdown()
     await container.close()
+    log.info("worker stopped")
+
+
+async def _cancel_other_tasks() -> None:
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 async def run_scheduler(settings: Settings) -> None:
