@@ -38,7 +38,7 @@ integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
 
 bench: $(STAMP)
-	$(BIN)/python bench/fanout.py --followers 1000
+	$(BIN)/python bench/fanout.py --followers 10000
 	$(BIN)/python bench/intake.py
 
 clean:

@@ -1,9 +1,11 @@
 """One signal through the real pipeline to N followers, against the paper exchange alone.
 
 S: from the webhook POST (real Litestar app, HTTP intake) until every follower's order is
-settled (queue, worker, database, paper exchange with zero latency). With `--workers 0`
-the embedded mode (in-process worker, in-memory queue); with `--workers W` production
-mode: Redis Streams and W `mimic worker` processes sharing the signal in W fan-out parts.
+settled (queue, worker, database, paper exchange with zero latency). With `--workers W`
+production mode: Redis Streams and W `mimic worker` processes sharing the signal in W
+fan-out parts; with `--workers 0` the embedded mode (in-process worker, in-memory queue).
+By default, as the README advises for production, one worker per core when Redis answers
+(as bench/intake.py, which queues onto Redis when it answers), else the embedded mode.
 F: the same paper exchange accepting the same number of orders with the same concurrency
 and nothing else, in one process, in the same run. Prints last:
     fanout followers=N workers=W seconds=S floor_seconds=F ratio=S/F rss_mb=M
@@ -12,6 +14,7 @@ where M is the largest resident memory of a process that ran the fan-out.
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -124,7 +127,11 @@ async def redis_answers(url: str) -> bool:
         await client.aclose()
 
 
-async def main(followers: int, workers: int, database_url: str | None, redis_url: str) -> None:
+async def main(
+    followers: int, workers: int | None, database_url: str | None, redis_url: str
+) -> None:
+    if workers is None:
+        workers = (os.cpu_count() or 1) if await redis_answers(redis_url) else 0
     url = database_url or await fresh_postgres()
     owned = database_url is None and url is not None
     if url is None:
@@ -204,8 +211,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--workers",
         type=int,
-        default=0,
-        help="0: the embedded in-process worker; W: W worker processes over Redis",
+        default=None,
+        help="W worker processes over Redis, 0: the embedded in-process worker "
+        "(default: one per core when Redis answers, else 0)",
     )
     parser.add_argument("--database-url", default=None, help="default: a fresh Postgres database")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
