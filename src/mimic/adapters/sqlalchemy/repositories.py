@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -335,6 +336,19 @@ class SqlUserRepository(UserRepository):
         return [_user(row) for row in rows.mappings()], int(total or 0)
 
 
+# Statements of every webhook call, built once: building one per call (values, coercions,
+# cache key) cost more than 0.2 ms of the intake's CPU per request.
+_SOURCE_BY_HASH = select(signal_sources).where(
+    signal_sources.c.passphrase_hash == bindparam("passphrase_hash")
+)
+_NEW_SIGNAL = {
+    dialect: dialect_insert(signals)
+    .on_conflict_do_nothing(index_elements=[signals.c.source_id, signals.c.dedupe_key])
+    .returning(signals.c.id)
+    for dialect, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
 class SqlSignalSourceRepository(SignalSourceRepository):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -350,16 +364,15 @@ class SqlSignalSourceRepository(SignalSourceRepository):
         )
 
     async def get_by_passphrase_hash(self, passphrase_hash: str) -> SignalSource | None:
-        c = signal_sources.c
-        statement = select(signal_sources).where(c.passphrase_hash == passphrase_hash)
-        row = (await self._session.execute(statement)).mappings().first()
+        result = await self._session.execute(_SOURCE_BY_HASH, {"passphrase_hash": passphrase_hash})
+        row = result.mappings().first()
         if row is None:
             return None
         return SignalSource(
-            id=row[c.id],
-            name=row[c.name],
-            passphrase_hash=row[c.passphrase_hash],
-            active=row[c.active],
+            id=row["id"],
+            name=row["name"],
+            passphrase_hash=row["passphrase_hash"],
+            active=row["active"],
         )
 
     async def count(self) -> int:
@@ -449,13 +462,8 @@ class SqlSignalRepository(SignalRepository):
         return winner, True
 
     async def _insert_if_new(self, signal: Signal) -> bool:
-        statement = (
-            _insert(self._session, signals)
-            .values(_signal_values(signal))
-            .on_conflict_do_nothing(index_elements=[signals.c.source_id, signals.c.dedupe_key])
-            .returning(signals.c.id)
-        )
-        return (await self._session.execute(statement)).first() is not None
+        statement = _NEW_SIGNAL[_dialect(self._session).name]
+        return (await self._session.execute(statement, _signal_values(signal))).first() is not None
 
     async def _by_key(self, source_id: str, key: str) -> Signal | None:
         return await self._one(and_(signals.c.source_id == source_id, signals.c.dedupe_key == key))
