@@ -8,7 +8,8 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import uvicorn
 from dishka import Provider
@@ -43,6 +44,7 @@ log = logging.getLogger("mimic")
 # How long a stopping worker lets its running jobs finish (well inside the 60 s lease, and
 # inside the usual 30 s an orchestrator waits before it kills).
 WORKER_STOP_GRACE_SECONDS = 25
+LISTEN_RETRY_SECONDS = 1.0
 
 KEEPALIVE_SECONDS = 20.0
 
@@ -136,14 +138,18 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     finish = asyncio.Event()
-    receiver = Receiver(
-        broker,
-        run_startup=False,
-        max_async_tasks=max_async_tasks,
-        ack_type=AcknowledgeType.WHEN_EXECUTED,
-        wait_tasks_timeout=WORKER_STOP_GRACE_SECONDS,
+    listening = asyncio.create_task(
+        listen_until(
+            finish,
+            lambda: Receiver(
+                broker,
+                run_startup=False,
+                max_async_tasks=max_async_tasks,
+                ack_type=AcknowledgeType.WHEN_EXECUTED,
+                wait_tasks_timeout=WORKER_STOP_GRACE_SECONDS,
+            ),
+        )
     )
-    listening = asyncio.create_task(receiver.listen(finish))
     log.info("worker started on %s", settings.queue_name)
     await stop.wait()
     # A deploy stops workers: the running jobs (a fan-out sending orders) finish rather than
@@ -158,6 +164,26 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
     await broker.shutdown()
     await container.close()
     log.info("worker stopped")
+
+
+class Listener(Protocol):
+    async def listen(self, finish_event: asyncio.Event) -> None: ...
+
+
+async def listen_until(
+    finish: asyncio.Event,
+    new_receiver: Callable[[], Listener],
+    *,
+    retry_after: float = LISTEN_RETRY_SECONDS,
+) -> None:
+    """Takes jobs until `finish` is set. When the queue fails (Redis restarting), a new
+    receiver listens again after `retry_after`, as taskiq's own run_receiver_task does."""
+    while not finish.is_set():
+        try:
+            await new_receiver().listen(finish)
+        except Exception:
+            log.warning("listening to the queue failed; listening again", exc_info=True)
+            await asyncio.sleep(retry_after)
 
 
 async def _cancel_other_tasks() -> None:
