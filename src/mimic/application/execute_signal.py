@@ -12,7 +12,7 @@ from mimic.application.guardrails import DailyGuardrails, GuardrailBook
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
-from mimic.domain.errors import ExchangeError, OutcomeUnknown
+from mimic.domain.errors import ExchangeError, InvalidField, OutcomeUnknown
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.ids import new_ids
 from mimic.domain.market import MarketRules
@@ -118,10 +118,11 @@ class ExecuteSignal:
         signal = await self._signals.get(signal_id)
         if signal is None or signal.status is SignalStatus.DONE or part in signal.finished_parts:
             return ExecutionSummary(signal_id, {}, finished=True)
-        if not 0 <= part < signal.fanout_parts:
+        try:
+            share = FanoutPart(part, signal.fanout_parts)
+        except InvalidField:
             log.error("signal %s has no fan-out part %s; nothing to run", signal_id, part)
             return ExecutionSummary(signal_id, {}, finished=True)
-        share = FanoutPart(part, signal.fanout_parts)
         if not await self._earlier_signals_settled(signal):
             return ExecutionSummary(signal_id, {}, finished=False)
         if signal.status is SignalStatus.RECEIVED:
