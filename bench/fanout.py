@@ -26,8 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import psutil
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.integration.harness import make_settings, running_platform
 from tests.integration.processes import production_env, running, seed_followers
 
-from bench.services import drop_postgres, fresh_postgres
+from bench.services import REDIS_URL, drop_postgres, fresh_postgres, redis_answers
 from mimic.adapters.paper.gateway import PaperGateways
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.adapters.sqlalchemy import tables
@@ -116,22 +114,12 @@ def postgres_processes() -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["name"]) if "postgres" in (p.info["name"] or "")]
 
 
-async def redis_answers(url: str) -> bool:
-    client = Redis.from_url(url, socket_connect_timeout=3)
-    try:
-        await client.ping()
-        return True
-    except (OSError, RedisError):
-        return False
-    finally:
-        await client.aclose()
-
-
 async def main(
     followers: int, workers: int | None, database_url: str | None, redis_url: str
 ) -> None:
+    redis_up = await redis_answers(redis_url)
     if workers is None:
-        workers = (os.cpu_count() or 1) if await redis_answers(redis_url) else 0
+        workers = (os.cpu_count() or 1) if redis_up else 0
     url = database_url or await fresh_postgres()
     owned = database_url is None and url is not None
     if url is None:
@@ -139,7 +127,7 @@ async def main(
     print(f"database: {url.split('@')[-1]}", file=sys.stderr)
     settings = make_settings(url, max_signal_age=timedelta(minutes=30))
     if workers:
-        if not await redis_answers(redis_url):
+        if not redis_up:
             raise SystemExit(f"--workers needs Redis at {redis_url}")
         settings = make_settings(
             url,
@@ -216,7 +204,7 @@ if __name__ == "__main__":
         "(default: one per core when Redis answers, else 0)",
     )
     parser.add_argument("--database-url", default=None, help="default: a fresh Postgres database")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--redis-url", default=REDIS_URL)
     args = parser.parse_args()
     # uvloop, as the platform runs on (harness, uvicorn, `mimic worker`): the floor too.
     run_event_loop(main(args.followers, args.workers, args.database_url, args.redis_url))

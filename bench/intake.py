@@ -22,13 +22,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from bench.services import drop_postgres, fresh_postgres
+from bench.services import REDIS_URL, drop_postgres, fresh_postgres, redis_answers
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSPHRASE = "bench-passphrase-0123456789"
 
 
@@ -36,17 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def redis_url() -> str | None:
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except (OSError, RedisError):
-        return None
-    finally:
-        await client.aclose()
-    return REDIS_URL
 
 
 async def wait_until_up(base: str) -> None:
@@ -104,7 +90,7 @@ async def measure(
 
 
 async def main(args: argparse.Namespace) -> None:
-    redis = await redis_url()
+    redis = REDIS_URL if await redis_answers() else None
     postgres = await fresh_postgres()
     print(
         f"queue: {'redis' if redis else 'in-process'}, database: {postgres and 'postgres'}",

@@ -1,13 +1,28 @@
-"""Throwaway Postgres databases for the benchmarks (the same server the tests use)."""
+"""The services the benchmarks use: throwaway Postgres databases and Redis, on the same
+servers the tests use."""
 
 import os
 import uuid
 
 import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 POSTGRES_DSN = os.environ.get(
     "MIMIC_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def redis_answers(url: str = REDIS_URL) -> bool:
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.ping()
+        return True
+    except (OSError, RedisError):
+        return False
+    finally:
+        await client.aclose()
 
 
 async def fresh_postgres() -> str | None:
