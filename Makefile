@@ -4,16 +4,33 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports unit integration bench clean
+.PHONY: run test lint typecheck imports unit integration bench clean lock lock-upgrade
 
-$(STAMP): pyproject.toml
+# uv installs exactly the versions in uv.lock; it is itself pinned here and comes from PyPI
+# into the venv, so a fresh machine needs nothing but python3.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+
+$(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (3.11+) on PATH"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Mimic needs Python 3.11 or newer"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+# --locked: a pyproject.toml changed without `make lock` fails here instead of installing
+# something else than what the lock says; --inexact keeps pip and uv in the venv.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --quiet --locked --extra dev --inexact
 	@touch $(STAMP)
+
+# After changing dependencies in pyproject.toml: re-resolve uv.lock, keeping other pins.
+lock: | $(UV)
+	$(UV) lock
+
+# Every dependency to the newest version pyproject.toml allows.
+lock-upgrade: | $(UV)
+	$(UV) lock --upgrade
 
 run: $(STAMP)
 	$(BIN)/mimic run
