@@ -3,6 +3,7 @@ import logging
 from taskiq import AsyncBroker
 from taskiq.kicker import AsyncKicker
 
+from mimic.application import work_context
 from mimic.ports.credentials import ValidationQueue
 from mimic.ports.services import SignalQueue
 
@@ -10,6 +11,8 @@ log = logging.getLogger(__name__)
 
 EXECUTE_SIGNAL_TASK = "mimic.execute_signal"
 VALIDATE_CONNECTION_TASK = "mimic.validate_connection"
+# The request that queued a job travels with it, so the worker's log lines name it too.
+REQUEST_ID_LABEL = "request_id"
 
 
 class _TaskKicker:
@@ -17,14 +20,20 @@ class _TaskKicker:
     what it enqueues is stored first, and the sweeper re-drives whatever a lost kick left."""
 
     def __init__(self, broker: AsyncBroker, task_name: str, what: str) -> None:
-        self._kicker: AsyncKicker[..., None] = AsyncKicker(
-            task_name=task_name, broker=broker, labels={}
-        )
+        self._task_name = task_name
+        self._broker = broker
         self._what = what
 
     async def kick(self, item_id: str, *more: object) -> None:
+        request_id = work_context.request_id()
+        # A kicker per job: with_labels() would change a kicker other requests share.
+        kicker: AsyncKicker[..., None] = AsyncKicker(
+            task_name=self._task_name,
+            broker=self._broker,
+            labels={REQUEST_ID_LABEL: request_id} if request_id else {},
+        )
         try:
-            await self._kicker.kiq(item_id, *more)
+            await kicker.kiq(item_id, *more)
         except Exception:
             log.exception("could not enqueue %s %s; the sweeper will re-drive it", self._what,
                           item_id)  # fmt: skip

@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from mimic.application import work_context
 from mimic.application.guardrails import DailyGuardrails, GuardrailBook
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
@@ -118,6 +119,7 @@ class ExecuteSignal:
         signal = await self._signals.get(signal_id)
         if signal is None or signal.status is SignalStatus.DONE or part in signal.finished_parts:
             return ExecutionSummary(signal_id, {}, finished=True)
+        work_context.working_on_signal(signal.id, signal.received_at)
         try:
             share = FanoutPart(part, signal.fanout_parts)
         except InvalidField:
@@ -479,6 +481,7 @@ class ExecuteSignal:
 
         async def run_account(item: tuple[str, list[OrderIntent]]) -> None:
             account_id, legs = item
+            work_context.working_on_account(account_id)  # this sender's task: one at a time
             account = accounts.get(account_id)
             now = self._clock.now()
             if account is None:

@@ -1,16 +1,20 @@
 import hashlib
 import hmac
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from mimic.application import work_context
 from mimic.domain.errors import AuthenticationFailed, InvalidField
 from mimic.domain.fanout import all_parts
 from mimic.domain.signal import Signal, dedupe_key, parse_signal_values
 from mimic.ports.exchange import SymbolCatalog
 from mimic.ports.repositories import SignalRepository, SignalSourceRepository, TransactionManager
 from mimic.ports.services import Clock, SignalQueue
+
+log = logging.getLogger(__name__)
 
 
 def passphrase_hash(passphrase: str) -> str:
@@ -81,7 +85,11 @@ class ReceiveSignal:
             signal, expiring_after=now - self._dedupe_window
         )
         await self._tx.commit()
-        if not duplicate:
+        work_context.working_on_signal(stored.id, stored.received_at)
+        if duplicate:
+            log.info("signal %s: duplicate from source %s", stored.id, source.id)
+        else:
+            log.info("signal %s: accepted from source %s", stored.id, source.id)
             for part in self._fanout_parts:
                 await self._queue.enqueue_execution(stored.id, part.index)
         return ReceivedSignal(signal_id=stored.id, duplicate=duplicate)

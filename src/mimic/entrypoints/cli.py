@@ -26,6 +26,7 @@ from mimic.application.rotate_keys import RotateCredentialKeys, RotationReport
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.logs import configure_logging
 from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
 from mimic.entrypoints.telegram_polling import poll
 from mimic.entrypoints.worker.notifications import DELIVER_TASK
@@ -118,7 +119,14 @@ def _print_first_start(settings: Settings, result: BootstrapResult) -> None:
 def serve(settings: Settings, *, embedded_worker: bool | None) -> None:
     app = create_app(settings, embedded_worker=embedded_worker)
     tune_garbage_collector()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        # JSON: uvicorn's own loggers go through ours; text keeps uvicorn's familiar lines.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+    )
 
 
 async def run_worker(settings: Settings, max_async_tasks: int) -> None:
@@ -276,10 +284,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "rotate", help="re-encrypt every stored secret with the newest of MIMIC_MASTER_KEYS"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
     if args.command == "run":
         migrate_and_bootstrap(settings)
         serve(settings, embedded_worker=True if settings.embedded else None)

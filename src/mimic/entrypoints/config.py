@@ -18,6 +18,8 @@ from mimic.domain.fanout import MAX_FANOUT_PARTS
 from mimic.domain.lockout import LockoutPolicy
 
 DEFAULT_VAR_DIR = Path("var")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _int(name: str, default: int) -> int:
@@ -182,6 +184,13 @@ class Settings:
     ccxt_api_origins: Mapping[str, str] = field(default_factory=dict)
     # An unchecked connection's validation is tried again after this long.
     validation_retry: timedelta = timedelta(seconds=60)
+    # Operations: log format and level, the metrics endpoint (off, or behind a bearer
+    # token), a metrics port for processes without HTTP (worker, scheduler, bot).
+    log_format: str = "text"
+    log_level: str = "INFO"
+    metrics_enabled: bool = True
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_port: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -279,4 +288,9 @@ class Settings:
             master_keys=_master_keys(os.environ.get("MIMIC_MASTER_KEYS"), var_dir),
             ccxt_api_origins=_origins(os.environ.get("MIMIC_CCXT_URL_OVERRIDES")),
             validation_retry=timedelta(seconds=_int("MIMIC_VALIDATION_RETRY_SECONDS", 60)),
+            log_format=_choice("MIMIC_LOG_FORMAT", LOG_FORMATS, "text"),
+            log_level=_choice("MIMIC_LOG_LEVEL", LOG_LEVELS, "INFO"),
+            metrics_enabled=_bool("MIMIC_METRICS_ENABLED", True),
+            metrics_token=os.environ.get("MIMIC_METRICS_TOKEN") or None,
+            metrics_port=_int("MIMIC_METRICS_PORT", 0) or None,
         )

@@ -11,6 +11,7 @@ from dishka.integrations.litestar import setup_dishka as setup_litestar_dishka
 from dishka.integrations.taskiq import setup_dishka as setup_taskiq_dishka
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from taskiq import AsyncBroker, InMemoryBroker
 
@@ -22,6 +23,7 @@ from mimic.application.validate_connection import SweepUnvalidatedConnections
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.errors import domain_error_handler
+from mimic.entrypoints.http.request_ids import request_id_middleware
 from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
@@ -120,7 +122,7 @@ def create_app(
     app = Litestar(
         route_handlers=[DishkaRouter("", route_handlers=ROUTE_HANDLERS)],
         on_app_init=[jwt_auth.on_app_init],
-        middleware=[csrf_middleware],
+        middleware=[request_id_middleware, csrf_middleware],
         before_send=[security_headers(settings)],
         cors_config=(
             CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
@@ -131,6 +133,12 @@ def create_app(
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0"),
         request_max_body_size=1024 * 1024,
+        # The process's logging (text or JSON, mimic.entrypoints.logs) stays in charge:
+        # Litestar's own logger passes its lines up instead of replacing the root's handler.
+        logging_config=LoggingConfig(
+            configure_root_logger=False,
+            loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
+        ),
         debug=False,
     )
     app.state.jwt_auth = jwt_auth

@@ -17,6 +17,7 @@ from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.worker.activity import FanoutActivity
+from mimic.entrypoints.worker.context import WorkContextMiddleware
 from mimic.entrypoints.worker.notifications import DELIVER_TASK, deliver_notifications
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def create_broker(settings: Settings) -> AsyncBroker:
             idle_timeout=int(settings.redis_idle_timeout.total_seconds() * 1000),
             unacknowledged_lock_timeout=30,
         )
+    broker.add_middlewares(WorkContextMiddleware())
     broker.register_task(execute_signal, task_name=EXECUTE_SIGNAL_TASK)
     broker.register_task(sweep_unfinished, task_name=SWEEP_TASK)
     broker.register_task(validate_connection, task_name=VALIDATE_CONNECTION_TASK)
