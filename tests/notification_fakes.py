@@ -52,6 +52,9 @@ class InMemoryOutbox(NotificationOutbox):
             self.rows[n.id] = replace(n, attempts=n.attempts + 1)
         return [self.rows[n.id] for n in due]
 
+    async def count_unsent(self) -> int:
+        return len(self.rows.keys() - self.sent_at.keys())
+
     async def record_deliveries(self, results: Sequence[DeliveryResult]) -> None:
         for r in results:
             self.rows[r.notification_id] = replace(

@@ -19,6 +19,7 @@ from mimic.domain.notifications import (
 )
 from mimic.domain.signal import SignalAction
 from tests.fakes import START, FakeTransactionManager, FixedClock, InMemoryUserRepository
+from tests.metrics_fakes import RecordingMetrics
 from tests.notification_fakes import (
     InMemoryOutbox,
     InMemoryPreferences,
@@ -95,6 +96,7 @@ class Sender:
         self.messenger = RecordingMessenger()
         self.mailer = RecordingMailer()
         self.flood = FloodControl()
+        self.metrics = RecordingMetrics()
 
     def deliver(self, budget: timedelta = timedelta(seconds=10)) -> DeliverNotifications:
         # A flood wait is never slept here, it postpones (deterministic tests).
@@ -109,6 +111,7 @@ class Sender:
             FakeTransactionManager(),
             self.clock,
             policy,
+            self.metrics,
         )
 
     async def user(self, name: str, chat: str | None = None) -> User:
@@ -225,6 +228,11 @@ async def test_a_failed_channel_is_retried_without_repeating_the_other(sender: S
     assert await sender.deliver()() == 1
     assert sender.messenger.sent == [("600", "drawdown stop")]
     assert len(sender.mailer.sent) == 1  # the mail went out once
+    # Each pass saw the backlog before it delivered; the failure counted on its channel.
+    assert sender.metrics.backlogs == [1, 1]
+    assert sender.metrics.delivery_failures == {"telegram": 1}
+    await sender.deliver()()
+    assert sender.metrics.backlogs == [1, 1, 0]
 
 
 async def test_retries_back_off_up_to_a_cap() -> None:

@@ -26,6 +26,7 @@ from tests.fakes import (
     InMemorySignalSourceRepository,
     RecordingSignalQueue,
 )
+from tests.metrics_fakes import RecordingMetrics
 
 PASSPHRASE = "correct horse battery staple"
 WINDOW = timedelta(seconds=60)
@@ -39,6 +40,7 @@ class Intake:
     tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
     queue: RecordingSignalQueue = field(default_factory=RecordingSignalQueue)
     clock: FixedClock = field(default_factory=FixedClock)
+    metrics: RecordingMetrics = field(default_factory=RecordingMetrics)
 
     fanout_parts: int = 1
 
@@ -51,6 +53,7 @@ class Intake:
             self.queue,
             self.clock,
             WINDOW,
+            self.metrics,
             fanout_parts=self.fanout_parts,
         )
 
@@ -253,3 +256,19 @@ async def test_duplicate_is_committed_but_not_enqueued(intake: Intake) -> None:
     await intake.post(**alert())
     assert intake.tx.commits == 2
     assert len(intake.queue.enqueued) == 1
+
+
+async def test_every_signal_is_counted_by_its_source_and_outcome(intake: Intake) -> None:
+    await intake.post(**alert(id="one"))
+    await intake.post(**alert(id="one"))
+    with pytest.raises(InvalidField):
+        await intake.post(**alert(symbol="BINANCE:FOOUSDT.P"))
+    with pytest.raises(AuthenticationFailed):
+        await intake.post(**alert(passphrase="not the passphrase"))
+
+    assert intake.metrics.signals == {
+        ("default", "accepted"): 1,
+        ("default", "duplicate"): 1,
+        ("default", "refused"): 1,
+        ("unknown", "refused"): 1,
+    }

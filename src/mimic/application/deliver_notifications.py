@@ -18,6 +18,7 @@ from mimic.domain.notifications import (
     group_batches,
     pack_messages,
 )
+from mimic.ports.metrics import Metrics
 from mimic.ports.notifications import (
     ChatMessenger,
     NotificationOutbox,
@@ -70,6 +71,7 @@ class DeliverNotifications:
         tx: TransactionManager,
         clock: Clock,
         policy: DeliveryPolicy,
+        metrics: Metrics,
     ) -> None:
         self._outbox = outbox
         self._preferences = preferences
@@ -80,6 +82,7 @@ class DeliverNotifications:
         self._tx = tx
         self._clock = clock
         self._policy = policy
+        self._metrics = metrics
 
     async def __call__(self) -> int:
         now = self._clock.now()
@@ -87,6 +90,7 @@ class DeliverNotifications:
             now=now, lease_until=now + self._policy.lease, limit=self._policy.batch
         )
         await self._tx.commit()
+        self._metrics.outbox_backlog(await self._outbox.count_unsent())
         if not due:
             return 0
         user_ids = {n.user_id for n in due}
@@ -170,7 +174,7 @@ class DeliverNotifications:
                 )
                 return
             except DeliveryFailed as exc:
-                self._fail(carriers, progress, str(exc))
+                self._fail(carriers, progress, str(exc), Channel.TELEGRAM)
                 return
             self._flood.sent(chat, self._clock.now())
             for item in carriers:
@@ -188,15 +192,20 @@ class DeliverNotifications:
         try:
             await self._mailer.send(email, subject, "\n".join(i.text for i in pending))
         except DeliveryFailed as exc:
-            self._fail(pending, progress, str(exc))
+            self._fail(pending, progress, str(exc), Channel.EMAIL)
             return
         for item in pending:
             progress[item.id].delivered.add(Channel.EMAIL)
 
     def _fail(
-        self, items: Sequence[Notification], progress: dict[str, _Progress], why: str
+        self,
+        items: Sequence[Notification],
+        progress: dict[str, _Progress],
+        why: str,
+        channel: Channel,
     ) -> None:
         log.warning("notification delivery failed (%d waiting): %s", len(items), why)
+        self._metrics.delivery_failed(channel.value, len(items))
         now = self._clock.now()
         for item in items:
             self._postpone([item], progress, now + self._policy.retry_delay(item.attempts), why)

@@ -7,10 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from mimic.application import work_context
-from mimic.domain.errors import AuthenticationFailed, InvalidField
+from mimic.domain.errors import AuthenticationFailed, DomainError, InvalidField
 from mimic.domain.fanout import all_parts
 from mimic.domain.signal import Signal, dedupe_key, parse_signal_values
 from mimic.ports.exchange import SymbolCatalog
+from mimic.ports.metrics import Metrics
 from mimic.ports.repositories import SignalRepository, SignalSourceRepository, TransactionManager
 from mimic.ports.services import Clock, SignalQueue
 
@@ -45,6 +46,7 @@ class ReceiveSignal:
         queue: SignalQueue,
         clock: Clock,
         dedupe_window: timedelta,
+        metrics: Metrics,
         *,
         fanout_parts: int = 1,
     ) -> None:
@@ -55,9 +57,21 @@ class ReceiveSignal:
         self._queue = queue
         self._clock = clock
         self._dedupe_window = dedupe_window
+        self._metrics = metrics
         self._fanout_parts = all_parts(fanout_parts)
 
     async def __call__(self, command: ReceiveSignalCommand) -> ReceivedSignal:
+        sender = _Sender()
+        try:
+            received = await self._receive(command, sender)
+        except DomainError:
+            self._metrics.signal_received(sender.name, "refused")
+            raise
+        outcome = "duplicate" if received.duplicate else "accepted"
+        self._metrics.signal_received(sender.name, outcome)
+        return received
+
+    async def _receive(self, command: ReceiveSignalCommand, sender: "_Sender") -> ReceivedSignal:
         payload = command.payload
         passphrase = payload.get("passphrase")
         if not isinstance(passphrase, str) or not passphrase:
@@ -69,6 +83,7 @@ class ReceiveSignal:
         # The lookup is by hash; compare again in constant time so no timing leaks a match.
         if not hmac.compare_digest(source.passphrase_hash, expected):
             raise AuthenticationFailed("passphrase is missing or wrong")
+        sender.name = source.name
         params = parse_signal_values(payload)
         if not await self._catalog.is_tradable(params.symbol):
             raise InvalidField("symbol", f"{params.symbol} is not traded on any connected exchange")
@@ -93,3 +108,10 @@ class ReceiveSignal:
             for part in self._fanout_parts:
                 await self._queue.enqueue_execution(stored.id, part.index)
         return ReceivedSignal(signal_id=stored.id, duplicate=duplicate)
+
+
+@dataclass(slots=True)
+class _Sender:
+    """The source a signal came from, once its passphrase proved it (for the metrics)."""
+
+    name: str = "unknown"

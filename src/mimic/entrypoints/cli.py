@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import prometheus_client
 import uvicorn
 from dishka import Provider
 from dishka.integrations.taskiq import setup_dishka
@@ -263,6 +264,14 @@ async def run_telegram(settings: Settings, webhook_url: str | None) -> None:
         await bot.close()
 
 
+def serve_metrics_port(settings: Settings) -> None:
+    """Processes without HTTP show their metrics on MIMIC_METRICS_PORT, if set (a thread).
+    No token there: bind it (MIMIC_HOST) where only the scraper reaches it."""
+    if settings.metrics_enabled and settings.metrics_port:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
+        log.info("metrics on %s:%d/metrics", settings.host, settings.metrics_port)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="mimic", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -286,6 +295,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
+    if args.command in ("worker", "scheduler", "telegram"):
+        serve_metrics_port(settings)
     if args.command == "run":
         migrate_and_bootstrap(settings)
         serve(settings, embedded_worker=True if settings.embedded else None)

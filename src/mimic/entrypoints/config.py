@@ -191,6 +191,8 @@ class Settings:
     metrics_enabled: bool = True
     metrics_token: str | None = field(default=None, repr=False)
     metrics_port: int | None = None
+    # The label of this host's outgoing address on the request-weight gauge.
+    egress_ip: str = "default"
 
     @property
     def embedded(self) -> bool:
@@ -293,4 +295,5 @@ class Settings:
             metrics_enabled=_bool("MIMIC_METRICS_ENABLED", True),
             metrics_token=os.environ.get("MIMIC_METRICS_TOKEN") or None,
             metrics_port=_int("MIMIC_METRICS_PORT", 0) or None,
+            egress_ip=os.environ.get("MIMIC_EGRESS_IP") or "default",
         )

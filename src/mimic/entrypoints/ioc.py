@@ -11,11 +11,13 @@ from taskiq import AsyncBroker
 from mimic.adapters.ccxt import CcxtGateways
 from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault
 from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
+from mimic.adapters.metered_gateways import MeteredGateways
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.gateway import PaperGateways
 from mimic.adapters.paper.price_feed import PaperPriceFeed
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.adapters.price_feeds import PriceFeedsByExchange
+from mimic.adapters.prometheus.metrics import PrometheusMetrics
 from mimic.adapters.redis.trailing import RedisTrailingStateStore
 from mimic.adapters.routing import ExchangeRouter
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
@@ -71,6 +73,7 @@ from mimic.ports.credentials import (
     ValidationQueue,
 )
 from mimic.ports.exchange import CredentialVault, ExchangeGateways, PaperMarket, SymbolCatalog
+from mimic.ports.metrics import Metrics
 from mimic.ports.protection import (
     PositionIntentRepository,
     PriceFeed,
@@ -150,15 +153,21 @@ class InfrastructureProvider(Provider):
 
     @provide
     async def ccxt_gateways(
-        self, vault: CredentialVault, settings: Settings
+        self, vault: CredentialVault, settings: Settings, metrics: Metrics
     ) -> AsyncIterator[CcxtGateways]:
-        gateways = CcxtGateways(vault, api_origins=settings.ccxt_api_origins)
+        gateways = CcxtGateways(vault, api_origins=settings.ccxt_api_origins, metrics=metrics)
         yield gateways
         await gateways.aclose()
 
     @provide
-    def gateways(self, venue: PaperVenue, ccxt: CcxtGateways) -> ExchangeGateways:
-        return ExchangeRouter([PaperGateways(venue), ccxt])
+    def metrics(self, settings: Settings) -> Metrics:
+        return PrometheusMetrics(egress_ip=settings.egress_ip)
+
+    @provide
+    def gateways(
+        self, venue: PaperVenue, ccxt: CcxtGateways, metrics: Metrics, clock: Clock
+    ) -> ExchangeGateways:
+        return MeteredGateways(ExchangeRouter([PaperGateways(venue), ccxt]), metrics, clock)
 
     @provide
     def price_feeds(self, venue: PaperVenue, ccxt: CcxtGateways) -> PriceFeeds:
@@ -230,6 +239,7 @@ class InteractorProvider(Provider):
         queue: SignalQueue,
         clock: Clock,
         settings: Settings,
+        metrics: Metrics,
     ) -> ReceiveSignal:
         return ReceiveSignal(
             sources,
@@ -239,6 +249,7 @@ class InteractorProvider(Provider):
             queue,
             clock,
             settings.dedupe_window,
+            metrics,
             fanout_parts=settings.fanout_parts,
         )
 

@@ -23,6 +23,10 @@ class NotificationOutbox(Protocol):
 
     async def record_deliveries(self, results: Sequence[DeliveryResult]) -> None: ...
 
+    async def count_unsent(self) -> int:
+        """Notifications not delivered yet, due or waiting for a retry (the backlog)."""
+        ...
+
 
 class NotificationRecipients(Protocol):
     async def recipients(self, user_ids: Collection[str]) -> dict[str, Recipient]:

@@ -32,6 +32,7 @@ class WeightBudget:
         burst_fraction: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_used: Callable[[int], None] | None = None,
     ) -> None:
         if limit < 1 or window_seconds <= 0 or not 0 < burst_fraction <= 1:
             raise ValueError("a budget needs a positive limit, window and burst fraction")
@@ -46,6 +47,7 @@ class WeightBudget:
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
         self.spent = 0  # total weight let through, for tests and metrics
+        self._on_used = on_used  # hears the exchange's own count (the metrics)
 
     async def acquire(self, weight: int) -> None:
         """Wait until `weight` fits, then take it. Waiters are served first come first."""
@@ -77,6 +79,8 @@ class WeightBudget:
 
     def observe_used(self, used: int, exchange_limit: int) -> None:
         """The exchange's own count for this IP (all processes on it); slow down near it."""
+        if self._on_used is not None:
+            self._on_used(used)
         if used >= exchange_limit * 0.9:
             # Binance resets the count each wall-clock minute: wait for the next one.
             self.pause(60.0 - time.time() % 60.0)

@@ -16,6 +16,7 @@ from mimic.adapters.ccxt.price_feed import CcxtPriceFeed
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeError, ExchangeUnavailable
 from mimic.ports.exchange import CredentialVault, ExchangeGateway, ExchangeGateways
+from mimic.ports.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class CcxtGateways(ExchangeGateways):
         mark_price_ttl_seconds: float = 1.0,
         read_retries: int = 2,
         exchange_options: Mapping[str, Mapping[str, Any]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """
         max_clients: ccxt clients kept per exchange (least recently used ones are closed).
@@ -79,6 +81,7 @@ class CcxtGateways(ExchangeGateways):
         self._mark_price_ttl = mark_price_ttl_seconds
         self._read_retries = read_retries
         self._exchange_options = dict(exchange_options or {})
+        self._metrics = metrics
         self._exchanges: dict[str, ExchangeClients] = {}
         self._mark_prices: dict[str, MarkPrices] = {}
         self._price_feeds: dict[str, CcxtPriceFeed] = {}
@@ -178,7 +181,10 @@ class CcxtGateways(ExchangeGateways):
         limit = self._weights.get(exchange)
         if limit is None:
             limit = max(60, int(60_000 / (self._probe(exchange) or 50)))
-        return WeightBudget(limit)
+        metrics = self._metrics
+        if metrics is None:
+            return WeightBudget(limit)
+        return WeightBudget(limit, on_used=lambda used: metrics.request_weight_used(exchange, used))
 
     def _options(self, exchange: str) -> dict[str, Any]:
         options = dict(self._DEFAULT_OPTIONS)

@@ -96,6 +96,11 @@ class SqlNotificationOutbox(NotificationOutbox):
         )
         return [_notification(row) for row in rows.mappings()]
 
+    async def count_unsent(self) -> int:
+        c = notification_outbox.c
+        unsent = select(func.count()).select_from(notification_outbox).where(c.sent_at.is_(None))
+        return int((await self._session.execute(unsent)).scalar_one())
+
     async def record_deliveries(self, results: Sequence[DeliveryResult]) -> None:
         c = notification_outbox.c
         by_id = c.id == bindparam("p_id")

@@ -23,6 +23,7 @@ from mimic.application.validate_connection import SweepUnvalidatedConnections
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.errors import domain_error_handler
+from mimic.entrypoints.http.metrics import metrics_route_handlers, prometheus_middleware
 from mimic.entrypoints.http.request_ids import request_id_middleware
 from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
@@ -120,9 +121,11 @@ def create_app(
             await container.close()
 
     app = Litestar(
-        route_handlers=[DishkaRouter("", route_handlers=ROUTE_HANDLERS)],
+        route_handlers=[
+            DishkaRouter("", route_handlers=[*ROUTE_HANDLERS, *metrics_route_handlers(settings)])
+        ],
         on_app_init=[jwt_auth.on_app_init],
-        middleware=[request_id_middleware, csrf_middleware],
+        middleware=[request_id_middleware, *prometheus_middleware(settings), csrf_middleware],
         before_send=[security_headers(settings)],
         cors_config=(
             CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)

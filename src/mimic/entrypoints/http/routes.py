@@ -8,8 +8,6 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
-from redis.asyncio import Redis
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.application.authenticate_user import AuthenticateUser, Credentials
@@ -42,6 +40,7 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.metrics import dependency_problems
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
@@ -65,20 +64,10 @@ class HealthController(Controller):
     async def ready(
         self, session: FromDishka[AsyncSession], settings: FromDishka[Settings]
     ) -> Response[Any]:
-        try:
-            await session.execute(text("SELECT 1"))
-        except Exception as exc:  # any failure means "not ready"
-            return Response(error_body(503, f"database: {exc.__class__.__name__}"), status_code=503)
-        if settings.redis_url is not None:
-            client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
-            try:
-                await client.ping()
-            except Exception as exc:
-                return Response(
-                    error_body(503, f"redis: {exc.__class__.__name__}"), status_code=503
-                )
-            finally:
-                await client.aclose()
+        problems = await dependency_problems(session, settings)
+        for dependency, problem in problems.items():
+            if problem is not None:
+                return Response(error_body(503, f"{dependency}: {problem}"), status_code=503)
         return Response({"status": "ok"}, status_code=200)
 
 

@@ -17,6 +17,7 @@ TOKEN_VERSION_CLAIM = "ver"  # noqa: S105 (a claim name, not a secret)
 
 PUBLIC_PATHS = [
     "^/health",
+    "^/metrics$",  # its own token (MIMIC_METRICS_TOKEN), not a user's
     "^/schema",
     "^/webhook$",
     "^/api/auth/register$",

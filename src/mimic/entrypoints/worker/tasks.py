@@ -1,6 +1,7 @@
 """The worker's tasks and the broker they run on (Redis Streams, or in-memory embedded)."""
 
 import logging
+import time
 from typing import Any
 
 from dishka.integrations.taskiq import FromDishka, inject
@@ -9,6 +10,7 @@ from taskiq import AsyncBroker, BrokerMessage, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
 from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK, VALIDATE_CONNECTION_TASK
+from mimic.application import work_context
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import SweepUnfinishedSignals
@@ -19,6 +21,8 @@ from mimic.entrypoints.config import Settings
 from mimic.entrypoints.worker.activity import FanoutActivity
 from mimic.entrypoints.worker.context import WorkContextMiddleware
 from mimic.entrypoints.worker.notifications import DELIVER_TASK, deliver_notifications
+from mimic.ports.metrics import Metrics
+from mimic.ports.services import Clock
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +40,16 @@ async def execute_signal(
     *,
     interactor: FromDishka[ExecuteSignal],
     activity: FromDishka[FanoutActivity],
+    metrics: FromDishka[Metrics],
+    clock: FromDishka[Clock],
 ) -> None:
+    started_at, started = clock.now(), time.monotonic()
     with activity.running():
         summary = await interactor(signal_id, part)
+    metrics.fanout_finished(time.monotonic() - started)
+    received_at = work_context.signal_received_at()  # set by the run, once it read the signal
+    if received_at is not None:
+        metrics.queue_lag((started_at - received_at).total_seconds())
     log.info(
         "signal %s part %d: %s%s",
         signal_id,

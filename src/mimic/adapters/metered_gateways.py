@@ -1,0 +1,137 @@
+"""Every exchange call counted on its way: orders by outcome, errors by kind, and how long
+after its signal an order filled. Wraps whichever gateways the platform uses."""
+
+import re
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from mimic.application import work_context
+from mimic.domain.accounts import AccountCheck, ExchangeAccount
+from mimic.domain.errors import ExchangeError, OutcomeUnknown
+from mimic.domain.market import MarketRules
+from mimic.domain.orders import OrderFill, OrderRequest
+from mimic.domain.performance import AccountFill
+from mimic.domain.positions import Balance, Position, PositionSide
+from mimic.ports.exchange import AccountSnapshot, ExchangeGateway, ExchangeGateways
+from mimic.ports.metrics import Metrics
+from mimic.ports.services import Clock
+
+T = TypeVar("T")
+_WORD_START = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def error_code(error: ExchangeError) -> str:
+    """The error's kind as a label: InsufficientMargin -> insufficient_margin."""
+    return _WORD_START.sub("_", type(error).__name__).lower()
+
+
+class MeteredGateways(ExchangeGateways):
+    def __init__(self, inner: ExchangeGateways, metrics: Metrics, clock: Clock) -> None:
+        self._inner = inner
+        self._metrics = metrics
+        self._clock = clock
+
+    def supports(self, exchange: str) -> bool:
+        return self._inner.supports(exchange)
+
+    async def for_account(self, account: ExchangeAccount) -> ExchangeGateway:
+        try:
+            gateway = await self._inner.for_account(account)
+        except ExchangeError as exc:
+            self._metrics.exchange_error(account.exchange, error_code(exc))
+            raise
+        return MeteredGateway(gateway, account.exchange, self._metrics, self._clock)
+
+
+class MeteredGateway(ExchangeGateway):
+    def __init__(
+        self, inner: ExchangeGateway, exchange: str, metrics: Metrics, clock: Clock
+    ) -> None:
+        self._inner = inner
+        self._exchange = exchange
+        self._metrics = metrics
+        self._clock = clock
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except ExchangeError as exc:
+            self._metrics.exchange_error(self._exchange, error_code(exc))
+            raise
+
+    async def _order(self, send: Callable[[], Awaitable[OrderFill]]) -> OrderFill:
+        try:
+            fill = await self._call(send)
+        except OutcomeUnknown:
+            self._metrics.order_sent(self._exchange, "unknown")
+            raise
+        except ExchangeError as exc:
+            self._metrics.order_sent(self._exchange, "error" if exc.retryable else "rejected")
+            raise
+        self._metrics.order_sent(self._exchange, "filled")
+        received_at = work_context.signal_received_at()
+        if received_at is not None:
+            seconds = (self._clock.now() - received_at).total_seconds()
+            self._metrics.signal_filled(self._exchange, seconds)
+        return fill
+
+    async def place_market_order(self, request: OrderRequest) -> OrderFill:
+        return await self._order(lambda: self._inner.place_market_order(request))
+
+    async def place_market_order_at_leverage(
+        self, request: OrderRequest, leverage: int | None
+    ) -> OrderFill:
+        return await self._order(
+            lambda: self._inner.place_market_order_at_leverage(request, leverage)
+        )
+
+    async def market_rules(self, symbol: str) -> MarketRules:
+        return await self._call(lambda: self._inner.market_rules(symbol))
+
+    async def fetch_mark_price(self, symbol: str) -> Decimal:
+        return await self._call(lambda: self._inner.fetch_mark_price(symbol))
+
+    async def fetch_balance(self) -> Balance:
+        return await self._call(self._inner.fetch_balance)
+
+    async def fetch_positions(self) -> list[Position]:
+        return await self._call(self._inner.fetch_positions)
+
+    async def fetch_position(self, symbol: str) -> Position | None:
+        return await self._call(lambda: self._inner.fetch_position(symbol))
+
+    async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
+        return await self._call(
+            lambda: self._inner.fetch_snapshot(symbol, with_balance=with_balance)
+        )
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        await self._call(lambda: self._inner.set_leverage(symbol, leverage))
+
+    async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        return await self._call(lambda: self._inner.find_order(symbol, client_order_id))
+
+    async def check_account(self) -> AccountCheck:
+        return await self._call(self._inner.check_account)
+
+    async def place_protective_orders(
+        self,
+        symbol: str,
+        position_side: PositionSide,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+        client_order_id_prefix: str,
+    ) -> list[str]:
+        return await self._call(
+            lambda: self._inner.place_protective_orders(
+                symbol, position_side, stop_loss, take_profit, client_order_id_prefix
+            )
+        )
+
+    async def cancel_protective_orders(self, symbol: str) -> None:
+        await self._call(lambda: self._inner.cancel_protective_orders(symbol))
+
+    async def fetch_fills(self, symbols: Collection[str], since: datetime) -> list[AccountFill]:
+        return await self._call(lambda: self._inner.fetch_fills(symbols, since))

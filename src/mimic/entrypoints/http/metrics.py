@@ -1,0 +1,107 @@
+"""GET /metrics: Prometheus text, for an operator's scraper.
+
+HTTP metrics come from Litestar's Prometheus middleware, the platform's own (mimic_*) from
+the Metrics port's adapter. Off with MIMIC_METRICS_ENABLED=false; with MIMIC_METRICS_TOKEN
+set, a scraper must send `Authorization: Bearer <token>`.
+"""
+
+import asyncio
+import hmac
+import os
+from typing import Any
+
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, Response, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.types import ControllerRouterHandler
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mimic.entrypoints.config import Settings
+from mimic.ports.metrics import Metrics
+
+METRICS_PATH = "/metrics"
+
+
+async def dependency_problems(session: AsyncSession, settings: Settings) -> dict[str, str | None]:
+    """Each service the platform needs -> None when it answers, else what went wrong."""
+    problems: dict[str, str | None] = {"database": None}
+    try:
+        await session.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means "not answering"
+        problems["database"] = exc.__class__.__name__
+    if settings.redis_url is not None:
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+        try:
+            await client.ping()
+            problems["redis"] = None
+        except Exception as exc:
+            problems["redis"] = exc.__class__.__name__
+        finally:
+            await client.aclose()
+    return problems
+
+
+def _token_guard(token: str) -> Any:
+    expected = f"Bearer {token}".encode()
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        given = connection.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise NotAuthorizedException("send the metrics token: Authorization: Bearer <token>")
+
+    return guard
+
+
+def _registry() -> CollectorRegistry:
+    """This process's metrics, or every process's of the host in multiprocess mode."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def metrics_route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
+    if not settings.metrics_enabled:
+        return []
+
+    class MetricsController(Controller):
+        path = METRICS_PATH
+        guards = [_token_guard(settings.metrics_token)] if settings.metrics_token else None
+        include_in_schema = False
+
+        @get("/", operation_id="metrics", media_type=CONTENT_TYPE_LATEST)
+        async def metrics(
+            self, session: FromDishka[AsyncSession], metrics: FromDishka[Metrics]
+        ) -> Response[bytes]:
+            # Whether Postgres and Redis answer, as seen from here at scrape time.
+            for dependency, problem in (await dependency_problems(session, settings)).items():
+                metrics.dependency_up(dependency, problem is None)
+            body = await asyncio.to_thread(generate_latest, _registry())
+            return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return [MetricsController]
+
+
+def prometheus_middleware(settings: Settings) -> list[Any]:
+    if not settings.metrics_enabled:
+        return []
+    config = PrometheusConfig(
+        app_name="mimic",
+        prefix="mimic_http",
+        group_path=True,  # route templates, not paths with ids: bounded labels
+        exclude=[f"^{METRICS_PATH}$"],
+    )
+    return [config.middleware]
