@@ -272,7 +272,7 @@ def serve_metrics_port(settings: Settings) -> None:
         log.info("metrics on %s:%d/metrics", settings.host, settings.metrics_port)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mimic", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="embedded: migrate, bootstrap, serve HTTP + in-process worker")
@@ -292,7 +292,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     keys_commands.add_parser(
         "rotate", help="re-encrypt every stored secret with the newest of MIMIC_MASTER_KEYS"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     if args.command in ("worker", "scheduler", "telegram"):
