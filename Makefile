@@ -4,12 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports unit integration bench clean lock lock-upgrade
+.PHONY: run test lint typecheck imports unit integration bench clean lock lock-upgrade container-test
 
 # uv installs exactly the versions in uv.lock; it is itself pinned here and comes from PyPI
 # into the venv, so a fresh machine needs nothing but python3.
 UV_VERSION := 0.13.9
 UV := $(BIN)/uv
+CONTAINER_ENGINE ?= podman
+CONTAINER_RUN_OPTIONS ?=
+CONTAINER_BASE_IMAGE ?= python:3.11-slim-bookworm
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (3.11+) on PATH"; exit 1; }
@@ -53,6 +56,13 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
+
+# Builds the image and runs each process from it against the local Postgres and Redis.
+# CONTAINER_ENGINE / CONTAINER_RUN_OPTIONS / CONTAINER_BASE_IMAGE as in the README.
+container-test: $(STAMP)
+	MIMIC_CONTAINER_ENGINE="$(CONTAINER_ENGINE)" MIMIC_CONTAINER_RUN_OPTIONS="$(CONTAINER_RUN_OPTIONS)" \
+		MIMIC_CONTAINER_BASE_IMAGE="$(CONTAINER_BASE_IMAGE)" \
+		$(BIN)/python -m pytest -q -m container tests/container
 
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py --followers 10000
