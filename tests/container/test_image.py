@@ -55,9 +55,7 @@ def run_options(env: dict[str, str]) -> list[str]:
     return options
 
 
-async def in_container(
-    image: str, env: dict[str, str], *args: str
-) -> "subprocess.CompletedProcess[str]":
+async def in_container(env: dict[str, str], *args: str) -> "subprocess.CompletedProcess[str]":
     """Runs one container to its end (as compose's one-shot services)."""
     command = [*ENGINE, "run", *run_options(env), *args]
     return await asyncio.to_thread(
