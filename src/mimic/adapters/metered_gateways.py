@@ -7,6 +7,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
 from mimic.application import work_context
 from mimic.domain.accounts import AccountCheck, ExchangeAccount
 from mimic.domain.errors import ExchangeError, OutcomeUnknown
@@ -19,6 +22,7 @@ from mimic.ports.metrics import Metrics
 from mimic.ports.services import Clock
 
 T = TypeVar("T")
+tracer = trace.get_tracer("mimic.orders")
 _WORD_START = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -62,15 +66,22 @@ class MeteredGateway(ExchangeGateway):
             raise
 
     async def _order(self, send: Callable[[], Awaitable[OrderFill]]) -> OrderFill:
-        try:
-            fill = await self._call(send)
-        except OutcomeUnknown:
-            self._metrics.order_sent(self._exchange, "unknown")
-            raise
-        except ExchangeError as exc:
-            self._metrics.order_sent(self._exchange, "error" if exc.retryable else "rejected")
-            raise
-        self._metrics.order_sent(self._exchange, "filled")
+        with tracer.start_as_current_span("order", kind=SpanKind.CLIENT) as span:
+            span.set_attribute("mimic.exchange", self._exchange)
+            span.set_attribute("mimic.account_id", work_context.account_id() or "")
+            outcome = "error"  # unless the exchange answered
+            try:
+                fill = await self._call(send)
+                outcome = "filled"
+            except OutcomeUnknown:
+                outcome = "unknown"
+                raise
+            except ExchangeError as exc:
+                outcome = "error" if exc.retryable else "rejected"
+                raise
+            finally:
+                span.set_attribute("mimic.outcome", outcome)
+                self._metrics.order_sent(self._exchange, outcome)
         received_at = work_context.signal_received_at()
         if received_at is not None:
             seconds = (self._clock.now() - received_at).total_seconds()

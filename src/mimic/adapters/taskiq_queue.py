@@ -1,5 +1,6 @@
 import logging
 
+from opentelemetry import propagate
 from taskiq import AsyncBroker
 from taskiq.kicker import AsyncKicker
 
@@ -25,12 +26,14 @@ class _TaskKicker:
         self._what = what
 
     async def kick(self, item_id: str, *more: object) -> None:
+        labels: dict[str, str] = {}
         request_id = work_context.request_id()
+        if request_id:
+            labels[REQUEST_ID_LABEL] = request_id
+        propagate.inject(labels)  # the trace's context (traceparent), when one is recorded
         # A kicker per job: with_labels() would change a kicker other requests share.
         kicker: AsyncKicker[..., None] = AsyncKicker(
-            task_name=self._task_name,
-            broker=self._broker,
-            labels={REQUEST_ID_LABEL: request_id} if request_id else {},
+            task_name=self._task_name, broker=self._broker, labels=labels
         )
         try:
             await kicker.kiq(item_id, *more)

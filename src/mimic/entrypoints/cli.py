@@ -30,6 +30,7 @@ from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.logs import configure_logging
 from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
 from mimic.entrypoints.telegram_polling import poll
+from mimic.entrypoints.tracing import configure_tracing
 from mimic.entrypoints.worker.notifications import DELIVER_TASK
 from mimic.entrypoints.worker.tasks import (
     KEEPALIVE_TASK,
@@ -301,6 +302,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(settings.log_format, settings.log_level)
     if args.command in ("worker", "scheduler", "telegram"):
         serve_metrics_port(settings)
+    tracing = configure_tracing(settings, args.command)
+    try:
+        _run(args, settings)
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # sends the spans still buffered
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "run":
         migrate_and_bootstrap(settings)
         serve(settings, embedded_worker=True if settings.embedded else None)

@@ -193,6 +193,8 @@ class Settings:
     metrics_port: int | None = None
     # The label of this host's outgoing address on the request-weight gauge.
     egress_ip: str = "default"
+    # OTLP/HTTP collector (e.g. http://otel-collector:4318) for traces; none by default.
+    otel_endpoint: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -296,4 +298,5 @@ class Settings:
             metrics_token=os.environ.get("MIMIC_METRICS_TOKEN") or None,
             metrics_port=_int("MIMIC_METRICS_PORT", 0) or None,
             egress_ip=os.environ.get("MIMIC_EGRESS_IP") or "default",
+            otel_endpoint=os.environ.get("MIMIC_OTEL_ENDPOINT") or None,
         )

@@ -27,8 +27,10 @@ from mimic.entrypoints.http.metrics import metrics_route_handlers, prometheus_mi
 from mimic.entrypoints.http.request_ids import request_id_middleware
 from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
+from mimic.entrypoints.http.tracing import tracing_middleware
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.tracing import flush_traces
 from mimic.entrypoints.worker.notifications import deliver_forever
 from mimic.entrypoints.worker.tasks import create_broker
 
@@ -119,13 +121,19 @@ def create_app(
                     )
             await broker.shutdown()
             await container.close()
+            await flush_traces()
 
     app = Litestar(
         route_handlers=[
             DishkaRouter("", route_handlers=[*ROUTE_HANDLERS, *metrics_route_handlers(settings)])
         ],
         on_app_init=[jwt_auth.on_app_init],
-        middleware=[request_id_middleware, *prometheus_middleware(settings), csrf_middleware],
+        middleware=[
+            request_id_middleware,
+            tracing_middleware,
+            *prometheus_middleware(settings),
+            csrf_middleware,
+        ],
         before_send=[security_headers(settings)],
         cors_config=(
             CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
