@@ -47,6 +47,7 @@ from mimic.domain.accounts import (
     ExchangeAccount,
     Role,
     SignalSource,
+    TradeDirection,
     User,
     ValidationStatus,
 )
@@ -360,6 +361,7 @@ class SqlSignalSourceRepository(SignalSourceRepository):
                 name=source.name,
                 passphrase_hash=source.passphrase_hash,
                 active=source.active,
+                direction=source.direction.value,
             )
         )
 
@@ -373,6 +375,7 @@ class SqlSignalSourceRepository(SignalSourceRepository):
             name=row["name"],
             passphrase_hash=row["passphrase_hash"],
             active=row["active"],
+            direction=TradeDirection(row["direction"]),
         )
 
     async def count(self) -> int:
