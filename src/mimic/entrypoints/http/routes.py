@@ -48,6 +48,7 @@ from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
 from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS, signed_in
 from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.sources import SourceController
 from mimic.entrypoints.http.web_security import address_in, client_ip, request_context
 
 WEBHOOK_MAX_BODY = 64 * 1024
@@ -441,6 +442,7 @@ ROUTE_HANDLERS = [
     PortfolioController,
     SignalController,
     AdminController,
+    SourceController,
     *PAYMENT_ROUTE_HANDLERS,
     *NOTIFICATION_ROUTE_HANDLERS,
 ]
