@@ -2,9 +2,11 @@
 process) with MIMIC_LOG_FORMAT=json: every line is one JSON object naming its request,
 signal and account, and no key, token or passphrase used anywhere appears in any line."""
 
+import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +69,14 @@ def parsed(text: str, where: str) -> list[dict[str, Any]]:
     return lines
 
 
+async def worker_listening(log: Path, within: float = 60.0) -> None:
+    """Its start-up (imports, warm-up) is not part of what the test waits for later."""
+    deadline = time.monotonic() + within
+    while "worker started" not in (text := await asyncio.to_thread(log.read_text)):
+        assert time.monotonic() < deadline, text
+        await asyncio.sleep(0.05)
+
+
 async def test_a_full_run_logs_json_lines_with_its_ids_and_no_secret(
     postgres_url: str, redis_url: str, tmp_path: Path, stub: BinanceStub
 ) -> None:
@@ -93,6 +103,7 @@ async def test_a_full_run_logs_json_lines_with_its_ids_and_no_secret(
         async with running_platform(settings, embedded_worker=False) as api:
             tokens.append(api.admin_token)
             with running("worker", env, worker_log):
+                await worker_listening(worker_log)
                 paper_token, paper_account = await api.follower("paula")
                 live_token = await api.register("lena")
                 tokens += [paper_token, live_token]

@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from mimic.application import work_context
+from mimic.domain.alerts import canonical_alert, read_alert
 from mimic.domain.errors import AuthenticationFailed, DomainError, InvalidField
 from mimic.domain.fanout import all_parts
-from mimic.domain.signal import Signal, dedupe_key, parse_signal_values
+from mimic.domain.signal import Signal, dedupe_key
 from mimic.ports.exchange import SymbolCatalog
 from mimic.ports.metrics import Metrics
 from mimic.ports.repositories import SignalRepository, SignalSourceRepository, TransactionManager
@@ -25,7 +26,6 @@ def passphrase_hash(passphrase: str) -> str:
 @dataclass(frozen=True, slots=True)
 class ReceiveSignalCommand:
     payload: dict[str, Any]
-    raw_body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ class ReceiveSignal:
         if not hmac.compare_digest(source.passphrase_hash, expected):
             raise AuthenticationFailed("passphrase is missing or wrong")
         sender.name = source.name
-        params = parse_signal_values(payload)
+        params = read_alert(payload, source.direction)
         if not await self._catalog.is_tradable(params.symbol):
             raise InvalidField("symbol", f"{params.symbol} is not traded on any connected exchange")
         now = self._clock.now()
@@ -92,7 +92,7 @@ class ReceiveSignal:
             id=uuid.uuid4().hex,
             source_id=source.id,
             params=params,
-            dedupe_key=dedupe_key(params, command.raw_body),
+            dedupe_key=dedupe_key(params, canonical_alert(payload)),
             received_at=now,
             fanout_parts=len(self._fanout_parts),
         )
