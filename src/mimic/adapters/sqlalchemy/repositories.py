@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -486,16 +487,37 @@ class SqlSignalRepository(SignalRepository):
             update(signals).where(signals.c.id == signal_id).values(status=status.value)
         )
 
-    async def list_unfinished(self, *, received_before: datetime) -> list[Signal]:
+    async def list_next_in_line(self) -> list[Signal]:
+        c, earlier = signals.c, signals.alias("earlier")
         result = await self._session.execute(
             select(signals)
             .where(
-                signals.c.status != SignalStatus.DONE.value,
-                signals.c.received_at < received_before,
+                c.status != SignalStatus.DONE.value,
+                ~exists().where(_goes_before(earlier, c.source_id, c.symbol, c.received_at, c.id)),
             )
-            .order_by(signals.c.received_at, signals.c.id)
+            .order_by(c.received_at, c.id)
         )
         return [_signal(row) for row in result.mappings()]
+
+    async def first_unfinished(self, source_id: str, symbol: str) -> Signal | None:
+        c = signals.c
+        row = (
+            (
+                await self._session.execute(
+                    select(signals)
+                    .where(
+                        c.source_id == source_id,
+                        c.symbol == symbol,
+                        c.status != SignalStatus.DONE.value,
+                    )
+                    .order_by(c.received_at, c.id)
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _signal(row)
 
     async def finish_part(self, signal_id: str, part: FanoutPart) -> bool:
         c = signals.c
@@ -515,24 +537,29 @@ class SqlSignalRepository(SignalRepository):
         return status == SignalStatus.DONE.value
 
     async def has_unfinished_before(self, signal: Signal) -> bool:
-        c = signals.c
-        # Ties on received_at are broken by id, so of two simultaneous signals one goes first.
-        earlier = or_(
-            c.received_at < signal.received_at,
-            and_(c.received_at == signal.received_at, c.id < signal.id),
+        ahead = _goes_before(
+            signals, signal.source_id, signal.params.symbol, signal.received_at, signal.id
         )
-        statement = (
-            select(c.id)
-            .where(
-                c.source_id == signal.source_id,
-                c.symbol == signal.params.symbol,
-                c.status != SignalStatus.DONE.value,
-                c.id != signal.id,
-                earlier,
-            )
-            .limit(1)
-        )
+        statement = select(signals.c.id).where(ahead).limit(1)
         return (await self._session.execute(statement)).first() is not None
+
+
+def _goes_before(
+    earlier: Any, source_id: Any, symbol: Any, received_at: Any, signal_id: Any
+) -> ColumnElement[bool]:
+    """`earlier` is a not-done signal of that source and symbol that runs before the signal
+    described by the other arguments (columns or values). Ties on received_at are broken by
+    id, so of two simultaneous signals one goes first."""
+    c = earlier.c
+    return and_(
+        c.source_id == source_id,
+        c.symbol == symbol,
+        c.status != SignalStatus.DONE.value,
+        or_(
+            c.received_at < received_at,
+            and_(c.received_at == received_at, c.id < signal_id),
+        ),
+    )
 
 
 def _in_part(account_id: Column[str], part: FanoutPart) -> list[ColumnElement[bool]]:

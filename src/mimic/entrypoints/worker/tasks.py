@@ -11,9 +11,9 @@ from taskiq_redis import RedisStreamBroker
 from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK, VALIDATE_CONNECTION_TASK
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.monitor_positions import MonitorPositions
-from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
+from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.worker.activity import FanoutActivity
