@@ -3,7 +3,6 @@ Redis comes back empty (issue 15, failure 2), with no restart."""
 
 import asyncio
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -19,9 +18,8 @@ from mimic.entrypoints.worker.tasks import (
     create_housekeeping_listener,
     housekeeping_stream,
 )
-from tests.integration.harness import make_settings, running_platform
-from tests.integration.processes import production_env, running
-from tests.private_redis import private_redis
+from tests.integration.harness import make_settings
+from tests.integration.private_redis import platform_on_private_redis, private_redis
 
 READ_DEADLINE_SECONDS = 10.0
 
@@ -89,35 +87,22 @@ async def test_a_listener_creates_its_consumer_group_again_after_a_flushall(
 async def test_signals_run_when_redis_comes_back_empty_without_restarting_anything(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    with private_redis(tmp_path) as redis:
-        env = production_env(postgres_url, redis.url, tmp_path, MIMIC_SWEEP_INTERVAL_SECONDS="1")
-        settings = make_settings(
-            postgres_url,
-            redis_url=redis.url,
-            queue_name=env["MIMIC_QUEUE_NAME"],
-            sweep_interval=timedelta(seconds=1),
-        )
-        async with running_platform(settings, embedded_worker=False) as api:
-            await api.follower("alice")
-            with (
-                running("worker", env, tmp_path / "worker.log"),
-                running("scheduler", env, tmp_path / "scheduler.log"),
-            ):
-                before = await api.signal(symbol="ETHUSDT", action="long", id="before")
-                await api.settled_report(before["signal_id"])
+    async with platform_on_private_redis(postgres_url, tmp_path) as (api, redis):
+        before = await api.signal(symbol="ETHUSDT", action="long", id="before")
+        await api.settled_report(before["signal_id"])
 
-                flusher = aioredis.Redis.from_url(redis.url)
-                await flusher.flushall()
-                await flusher.aclose()
-                flushed = await api.signal(symbol="ETHUSDT", action="close", id="flushed")
-                report = await api.settled_report(flushed["signal_id"], within=20)
-                assert [a["status"] for a in report["accounts"]] == ["filled"]
+        flusher = aioredis.Redis.from_url(redis.url)
+        await flusher.flushall()
+        await flusher.aclose()
+        flushed = await api.signal(symbol="ETHUSDT", action="close", id="flushed")
+        report = await api.settled_report(flushed["signal_id"], within=20)
+        assert [a["status"] for a in report["accounts"]] == ["filled"]
 
-                redis.kill()
-                # Acknowledged while Redis is down: its enqueue fails, the sweeper runs it.
-                lost = await api.signal(symbol="BTCUSDT", action="long", id="while-down")
-                redis.start()
-                report = await api.settled_report(lost["signal_id"], within=30)
-                assert [a["status"] for a in report["accounts"]] == ["filled"]
+        redis.kill()
+        # Acknowledged while Redis is down: its enqueue fails, the sweeper runs it.
+        lost = await api.signal(symbol="BTCUSDT", action="long", id="while-down")
+        redis.start()
+        report = await api.settled_report(lost["signal_id"], within=30)
+        assert [a["status"] for a in report["accounts"]] == ["filled"]
         log = (tmp_path / "worker.log").read_text()
         assert "creating it again" in log, log

@@ -6,12 +6,15 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.integration.harness import Api, make_settings, running_platform
+from tests.integration.processes import production_env, running
 from tests.smtp_stub import free_port
 
 START_DEADLINE_SECONDS = 10.0
@@ -89,3 +92,26 @@ def private_redis(directory: Path) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.kill()
+
+
+@asynccontextmanager
+async def platform_on_private_redis(
+    postgres_url: str, directory: Path
+) -> AsyncIterator[tuple[Api, PrivateRedis]]:
+    """Production mode on a private Redis: the HTTP app in this process, a worker and the
+    scheduler (sweeping every second) as processes, and one paper follower, alice."""
+    with private_redis(directory) as redis:
+        env = production_env(postgres_url, redis.url, directory, MIMIC_SWEEP_INTERVAL_SECONDS="1")
+        settings = make_settings(
+            postgres_url,
+            redis_url=redis.url,
+            queue_name=env["MIMIC_QUEUE_NAME"],
+            sweep_interval=timedelta(seconds=1),
+        )
+        async with running_platform(settings, embedded_worker=False) as api:
+            await api.follower("alice")
+            with (
+                running("worker", env, directory / "worker.log"),
+                running("scheduler", env, directory / "scheduler.log"),
+            ):
+                yield api, redis
