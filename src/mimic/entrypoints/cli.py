@@ -20,6 +20,7 @@ from taskiq.kicker import AsyncKicker
 from taskiq.receiver import Receiver
 
 from mimic.adapters.sqlalchemy.migrations import upgrade
+from mimic.adapters.taskiq_queue import KICK_TIMEOUT_SECONDS
 from mimic.adapters.telegram.bot_api import TelegramBotApi
 from mimic.application.bootstrap import BootstrapPlatform, BootstrapResult
 from mimic.application.rotate_keys import RotateCredentialKeys, RotationReport
@@ -235,8 +236,10 @@ async def run_scheduler(settings: Settings) -> None:
             for index, (kicker, every) in enumerate(periodic):
                 now = loop.time()
                 if now >= next_at[index]:
+                    # Redis down or hung: this tick is lost, the next one kicks again.
                     with contextlib.suppress(Exception):
-                        await kicker.kiq()
+                        async with asyncio.timeout(KICK_TIMEOUT_SECONDS):
+                            await kicker.kiq()
                     next_at[index] = now + every
             await asyncio.sleep(max(min(next_at) - loop.time(), 0) + 0.01)
     finally:
