@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from mimic.adapters.sqlalchemy.repositories import SqlSignalRepository
+from mimic.adapters.sqlalchemy.signals import SqlSignalRepository
 from mimic.adapters.sqlalchemy.tables import signal_sources
 from mimic.domain.signal import Signal, SignalAction, SignalParams
 from tests.integration.harness import make_settings, running_platform

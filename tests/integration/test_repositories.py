@@ -17,9 +17,11 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
     SqlOrderIntentRepository,
     SqlSettingsRepository,
+    SqlUserRepository,
+)
+from mimic.adapters.sqlalchemy.signals import (
     SqlSignalRepository,
     SqlSignalSourceRepository,
-    SqlUserRepository,
     retired_dedupe_key,
 )
 from mimic.adapters.sqlalchemy.tables import signals as signals_table

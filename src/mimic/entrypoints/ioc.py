@@ -26,11 +26,10 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
     SqlOrderIntentRepository,
     SqlSettingsRepository,
-    SqlSignalRepository,
-    SqlSignalSourceRepository,
     SqlTransactionManager,
     SqlUserRepository,
 )
+from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
 from mimic.adapters.system import Argon2PasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
@@ -170,7 +169,8 @@ class InfrastructureProvider(Provider):
         if settings.redis_url is None:
             yield InMemoryTrailingStateStore()
             return
-        client = Redis.from_url(settings.redis_url)
+        # Bounded: a hung Redis fails a monitor round or a protection view, it never holds one.
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
         yield RedisTrailingStateStore(client, prefix=settings.trailing_key_prefix)
         await client.aclose()
 

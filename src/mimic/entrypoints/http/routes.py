@@ -71,7 +71,7 @@ class HealthController(Controller):
         except Exception as exc:  # any failure means "not ready"
             return Response(error_body(503, f"database: {exc.__class__.__name__}"), status_code=503)
         if settings.redis_url is not None:
-            client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+            client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
             try:
                 await client.ping()
             except Exception as exc:
