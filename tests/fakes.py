@@ -495,6 +495,13 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
         ]
         return copy.deepcopy(sorted(found, key=lambda i: (i.created_at, i.id)))
 
+    async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
+        return {
+            i.signal_id
+            for i in self._rows.values()
+            if i.signal_id in signal_ids and (self.leases.get(i.id) or now) > now
+        }
+
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
         found = [i for i in self._rows.values() if i.user_id == user_id]
         found.sort(key=lambda i: (i.created_at, i.id), reverse=True)

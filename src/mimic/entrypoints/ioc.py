@@ -241,10 +241,15 @@ class InteractorProvider(Provider):
 
     @provide
     def sweep(
-        self, signals: SignalRepository, queue: SignalQueue, clock: Clock, settings: Settings
+        self,
+        signals: SignalRepository,
+        intents: OrderIntentRepository,
+        queue: SignalQueue,
+        clock: Clock,
+        settings: Settings,
     ) -> SweepUnfinishedSignals:
         # A started signal younger than a lease is most likely still being worked on.
-        return SweepUnfinishedSignals(signals, queue, clock, grace=settings.intent_lease)
+        return SweepUnfinishedSignals(signals, intents, queue, clock, grace=settings.intent_lease)
 
     @provide
     def sweep_connections(

@@ -152,6 +152,11 @@ class OrderIntentRepository(Protocol):
 
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]: ...
 
+    async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
+        """Those of `signal_ids` a worker is placing orders of: one of their intents is held
+        under a lease that runs past `now`."""
+        ...
+
     async def claim(
         self, intent_ids: Sequence[str], *, now: datetime, lease_until: datetime
     ) -> list[OrderIntent]:
