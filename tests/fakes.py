@@ -302,6 +302,7 @@ class InMemoryUserRepository(UserRepository):
 class InMemorySignalSourceRepository(SignalSourceRepository):
     def __init__(self) -> None:
         self._rows: dict[str, SignalSource] = {}
+        self.used: set[str] = set()  # ids of sources signals came from
 
     async def add(self, source: SignalSource) -> None:
         if source.id in self._rows or any(
@@ -316,6 +317,22 @@ class InMemorySignalSourceRepository(SignalSourceRepository):
 
     async def count(self) -> int:
         return len(self._rows)
+
+    async def list_all(self) -> list[SignalSource]:
+        return copy.deepcopy(sorted(self._rows.values(), key=lambda s: (s.name, s.id)))
+
+    async def get(self, source_id: str) -> SignalSource | None:
+        return copy.deepcopy(self._rows.get(source_id))
+
+    async def save(self, source: SignalSource) -> None:
+        if source.id in self._rows:
+            self._rows[source.id] = copy.deepcopy(source)
+
+    async def delete_unused(self, source_id: str) -> bool:
+        if source_id not in self._rows or source_id in self.used:
+            return False
+        del self._rows[source_id]
+        return True
 
     def all(self) -> list[SignalSource]:
         return copy.deepcopy(list(self._rows.values()))

@@ -51,6 +51,7 @@ from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
 from mimic.application.rotate_keys import RotateCredentialKeys
 from mimic.application.signal_reports import ReportSignals
+from mimic.application.signal_sources import ManageSignalSources
 from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
@@ -279,6 +280,7 @@ class InteractorProvider(Provider):
     platform_settings = provide(ManagePlatformSettings)
     set_paper_price = provide(SetPaperPrice)
     bootstrap = provide(BootstrapPlatform)
+    signal_sources = provide(ManageSignalSources)
 
 
 def build_container(

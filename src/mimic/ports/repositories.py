@@ -65,6 +65,20 @@ class SignalSourceRepository(Protocol):
 
     async def count(self) -> int: ...
 
+    async def list_all(self) -> list[SignalSource]:
+        """Every source, by name."""
+        ...
+
+    async def get(self, source_id: str) -> SignalSource | None: ...
+
+    async def save(self, source: SignalSource) -> None:
+        """Name, passphrase hash, active and direction of an existing source."""
+        ...
+
+    async def delete_unused(self, source_id: str) -> bool:
+        """Delete the source unless a signal refers to it; whether it was deleted."""
+        ...
+
 
 class SignalRepository(Protocol):
     async def add_unless_duplicate(
