@@ -78,10 +78,11 @@ def _csv_candles(text: str, filename: str) -> dict[str, list[Candle]]:
         body = rows
     default = None if symbol_column is not None else _default_symbol(filename)
     by_symbol: dict[str, list[Candle]] = defaultdict(list)
+    time_at, open_at, high_at, low_at, close_at = columns
     for number, row in enumerate(body, start=first_line):
         try:
             symbol = normalize_symbol(row[symbol_column]) if symbol_column is not None else default
-            candle = _candle([row[i] for i in columns])
+            candle = _candle([row[time_at], row[open_at], row[high_at], row[low_at], row[close_at]])
         except (IndexError, InvalidField, InvalidOperation, ValueError) as exc:
             raise InvalidField("candles", f"{filename} line {number}: {exc}") from None
         assert symbol is not None
@@ -113,14 +114,18 @@ def _json_candles(text: str, filename: str) -> dict[str, list[Candle]]:
 def _candle(cells: list[Any]) -> Candle:
     if len(cells) < 5:
         raise ValueError("a candle needs open_time, open, high, low, close")
-    time_ms = int(Decimal(str(cells[0]).strip()))
+    stamp = cells[0]
+    time_ms = int(stamp) if isinstance(stamp, int) else int(Decimal(str(stamp).strip()))
     if time_ms > 10**14:  # Binance's newer files count microseconds
         time_ms //= 1000
-    open_, high, low, close = (Decimal(str(c).strip()) for c in cells[1:5])
-    for price in (open_, high, low, close):
-        if not price.is_finite() or price <= 0:
-            raise ValueError(f"price {price} must be a positive number")
-    return Candle(time_ms, open_, high, low, close)
+    candle = Candle(time_ms, *map(_price, cells[1:5]))
+    if not (candle.low.is_finite() and candle.high.is_finite() and candle.low > 0):
+        raise ValueError("prices must be positive numbers")
+    return candle
+
+
+def _price(cell: object) -> Decimal:
+    return Decimal(cell.strip() if isinstance(cell, str) else str(cell))
 
 
 def _is_number(text: str) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from mimic.adapters.lab.png import MASTER_COLOR, PALETTE, line_chart
 from mimic.domain.lab.engine import ReplayResult
-from mimic.domain.lab.report import AccountSummary, summarize, two_places
+from mimic.domain.lab.report import AccountSummary, summarize
 
 EVENT_ORDER = (
     "An alert executes at the open of the first candle opening at or after its time. Inside "
@@ -90,27 +90,26 @@ def trades_csv(result: ReplayResult) -> str:
     return out.getvalue()
 
 
-def _curves(result: ReplayResult) -> list[tuple[str, list[float]]]:
+def equity_curves(result: ReplayResult) -> list[tuple[str, list[float]]]:
     """Equity as a percentage of each account's start, so that all share one scale."""
     curves = []
     for account in (result.master, *result.followers):
-        start = account.start_equity
-        points = [float(two_places(e / start * 100)) for e in account.equity]
-        curves.append((account.name, points))
+        start = float(account.start_equity)
+        curves.append((account.name, [round(float(e) / start * 100, 2) for e in account.equity]))
     return curves
 
 
-def equity_png(result: ReplayResult) -> bytes:
-    curves = _curves(result)
+def equity_png(curves: list[tuple[str, list[float]]]) -> bytes:
     colored = [(curves[0][1], MASTER_COLOR)] + [
         (points, PALETTE[i % len(PALETTE)]) for i, (_, points) in enumerate(curves[1:])
     ]
     return line_chart(colored)
 
 
-def equity_html(result: ReplayResult, report: Mapping[str, Any]) -> str:
+def equity_html(
+    result: ReplayResult, curves: list[tuple[str, list[float]]], report: Mapping[str, Any]
+) -> str:
     """One page, no external asset: an SVG of the equity curves, the figures, the data."""
-    curves = _curves(result)
     width, height, margin = 1000, 500, 20
     values = [v for _, points in curves for v in points] or [100.0]
     low, high = min(values), max(values)
@@ -157,5 +156,6 @@ def write_outputs(out_dir: Path, result: ReplayResult, inputs: Mapping[str, Any]
     report = report_json(result, inputs)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
     (out_dir / "trades.csv").write_text(trades_csv(result), "utf-8")
-    (out_dir / "equity.png").write_bytes(equity_png(result))
-    (out_dir / "equity.html").write_text(equity_html(result, report), "utf-8")
+    curves = equity_curves(result)
+    (out_dir / "equity.png").write_bytes(equity_png(curves))
+    (out_dir / "equity.html").write_text(equity_html(result, curves, report), "utf-8")

@@ -113,6 +113,8 @@ class LabBook:
     trips: list[RoundTrip] = field(default_factory=list)
 
     def equity(self, marks: dict[str, Decimal]) -> Decimal:
+        if not self.positions:
+            return self.wallet  # every fill keeps it to 8 decimals
         return money(
             self.wallet
             + sum((p.unrealized(marks[s]) for s, p in self.positions.items()), Decimal(0))
