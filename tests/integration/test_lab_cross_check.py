@@ -1,0 +1,118 @@
+"""The lab against the live pipeline: the same alerts and XRP candles, the same fills.
+
+Live: the webhook, the worker, the paper exchange, whose price is fed by the candles. The
+feed walks each candle as the lab defines it (open, then the open position's worse extreme,
+the other extreme, the close) and, like a real tick stream, passes through every price on
+the way: it stops at each stop-loss / take-profit level the platform placed (read from
+GET /api/positions/protection) so that the paper exchange fires them there.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from mimic.adapters.lab.inputs import read_candles
+from mimic.adapters.paper.rules import paper_listings
+from mimic.adapters.paper.venue import PaperVenue
+from mimic.domain.lab.book import Costs
+from mimic.domain.lab.candles import Candle
+from mimic.domain.lab.engine import LabFollower, LabMarket, replay
+from mimic.domain.lab.timeline import Alert
+from mimic.domain.protection import ProtectionSettings
+from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
+from mimic.domain.signal import parse_signal_values
+from tests.integration.harness import Api, make_settings, running_platform
+
+XRP = Path(__file__).parent.parent / "data" / "XRPUSDT-perp-5m-2021-11-15.csv"
+# (candle index, action): bob's take-profit fires in candle 5 and his stop in candle 57.
+ALERTS = [(2, "long"), (40, "close"), (45, "short"), (90, "close")]
+BOB = {"risk_perc": "2", "leverage": 10, "tp_perc": "0.8", "sl_perc": "0.5"}
+Fill = tuple[str, Decimal, Decimal, Decimal, Decimal]
+
+
+async def _levels(api: Api, tokens: list[str]) -> tuple[str | None, list[Decimal]]:
+    """(side of the open positions, every stop and target protecting them)."""
+    side, levels = None, []
+    for token in tokens:
+        response = await api.client.get("/api/positions/protection", headers=api.auth(token))
+        assert response.status_code == 200, response.text
+        for item in response.json():
+            side = item["side"]
+            levels += [Decimal(item[k]) for k in ("stop_loss", "take_profit") if item[k]]
+    return side, levels
+
+
+async def _walk(api: Api, candle: Candle, tokens: list[str]) -> None:
+    """The rest of the candle after its open, through every level on the way."""
+    side, levels = await _levels(api, tokens)
+    worse, better = (candle.low, candle.high) if side == "long" else (candle.high, candle.low)
+    price = candle.open
+    for target in (worse, better, candle.close):
+        low, high = min(price, target), max(price, target)
+        crossed = sorted({lv for lv in levels if low <= lv <= high}, reverse=target < price)
+        for level in [*crossed, target]:
+            await api.set_price("XRPUSDT", str(level))
+        if crossed:  # a stop or target fired: what is left is protected differently
+            side, levels = await _levels(api, tokens)
+        price = target
+
+
+async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: str) -> None:
+    series = read_candles(XRP.read_bytes(), XRP.name)["XRPUSDT"]
+    due = dict(ALERTS)
+    async with running_platform(make_settings(sqlite_url)) as api:
+        await api.set_price("XRPUSDT", str(series.candles[0].open))
+        alice, alice_account = await api.follower("alice")
+        bob, bob_account = await api.follower("bob", **BOB)
+        started = datetime.now(UTC)
+        for index in range(max(due) + 1):
+            candle = series.candles[index]
+            await api.set_price("XRPUSDT", str(candle.open))
+            if index in due:
+                # An id: two identical close alerts are two alerts, not a resend.
+                accepted = await api.signal(
+                    symbol="BINANCE:XRPUSDT.P", action=due[index], id=f"alert-{index}"
+                )
+                await api.settled_report(accepted["signal_id"])
+            await _walk(api, candle, [alice, bob])
+        container = api.client.app.state.dishka_container
+        venue = await container.get(PaperVenue)
+        live = {
+            name: [
+                (f.side.value, f.quantity, f.price, f.fee, f.realized_pnl or Decimal(0))
+                for f in await venue.fills(account, started)
+            ]
+            for name, account in (("alice", alice_account), ("bob", bob_account))
+        }
+
+    followers = [
+        LabFollower("alice", Decimal(10000)),
+        LabFollower(
+            "bob",
+            Decimal(10000),
+            FollowerRiskSettings(risk_perc=Decimal(2), leverage=10),
+            ProtectionSettings(tp_perc=Decimal("0.8"), sl_perc=Decimal("0.5")),
+        ),
+    ]
+    result = replay(
+        LabMarket({"XRPUSDT": series}, {"XRPUSDT": paper_listings()["XRPUSDT"].rules}),
+        [
+            Alert(series.times[i], parse_signal_values({"symbol": "XRPUSDT", "action": a}))
+            for i, a in ALERTS
+        ],
+        followers,
+        platform=PlatformRiskSettings(),
+        costs=Costs(fee_bps=Decimal(4)),  # the paper exchange's taker fee
+    )
+    lab: dict[str, list[Fill]] = {
+        account.name: [
+            (f.side.value, f.quantity, f.price, f.fee, f.realized_pnl) for f in account.book.fills
+        ]
+        for account in result.followers
+    }
+    kinds = {a.name: [f.kind.value for f in a.book.fills] for a in result.followers}
+    assert kinds == {
+        "alice": ["entry", "close", "entry", "close"],
+        "bob": ["entry", "take_profit", "entry", "stop_loss"],
+    }
+    assert lab == live
