@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mimic.adapters.lab.inputs import read_candles
-from mimic.adapters.lab.outputs import write_outputs
+from mimic.adapters.lab.outputs import render_outputs, write_outputs
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.entrypoints.lab import inputs_summary, load_run, run
 
@@ -129,7 +129,7 @@ def main() -> None:
             platform=platform,
         )
         result = run(lab, platform)
-        write_outputs(folder / "out", result, inputs_summary(lab))
+        write_outputs(folder / "out", render_outputs(result, inputs_summary(lab)))
         seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
         fills = sum(len(a.book.fills) for a in (result.master, *result.followers))

@@ -11,13 +11,20 @@ from typing import Any, TextIO
 import msgspec
 
 from mimic.adapters.lab.inputs import read_alerts, read_candles
-from mimic.adapters.lab.outputs import iso, write_outputs
+from mimic.adapters.lab.outputs import iso, render_outputs, write_outputs
 from mimic.adapters.paper.rules import paper_listings
 from mimic.domain.errors import InvalidField
 from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.lab.book import Costs
 from mimic.domain.lab.candles import CandleSeries
-from mimic.domain.lab.engine import LabFollower, LabMarket, ReplayResult, replay
+from mimic.domain.lab.engine import (
+    LabFollower,
+    LabMarket,
+    ReplayResult,
+    check_alerts,
+    replay,
+)
+from mimic.domain.lab.runs import LabOutputs
 from mimic.domain.lab.timeline import Alert
 from mimic.domain.protection import ProtectionSettings, change_protection
 from mimic.domain.risk import (
@@ -27,6 +34,7 @@ from mimic.domain.risk import (
     validate_follower_settings,
 )
 from mimic.entrypoints.http.schemas import SettingsPatch
+from mimic.ports.lab import LabEngine
 
 MAX_BPS = Decimal(1000)
 
@@ -93,7 +101,7 @@ def parse_followers(data: bytes, platform: PlatformRiskSettings) -> list[LabFoll
 
 
 @dataclass(frozen=True, slots=True)
-class LabRun:
+class LoadedLab:
     market: LabMarket
     alerts: list[Alert]
     followers: list[LabFollower]
@@ -110,7 +118,7 @@ def load_run(
     slippage_bps: Decimal,
     master_equity: Decimal,
     platform: PlatformRiskSettings,
-) -> LabRun:
+) -> LoadedLab:
     series: dict[str, CandleSeries] = {}
     for data, name in candles:
         for symbol, one in read_candles(data, name).items():
@@ -124,7 +132,7 @@ def load_run(
             raise InvalidField(name, f"must be from 0 to {MAX_BPS}")
     if not master_equity.is_finite() or master_equity <= 0:
         raise InvalidField("master_equity", "must be greater than 0")
-    return LabRun(
+    return LoadedLab(
         market=LabMarket(series, rules),
         alerts=read_alerts(*alerts),
         followers=[LabFollower("default", Decimal(10000))]
@@ -136,7 +144,7 @@ def load_run(
 
 
 def run(
-    lab: LabRun, platform: PlatformRiskSettings, progress: Callable[[int], None] | None = None
+    lab: LoadedLab, platform: PlatformRiskSettings, progress: Callable[[int], None] | None = None
 ) -> ReplayResult:
     return replay(
         lab.market,
@@ -149,7 +157,7 @@ def run(
     )
 
 
-def inputs_summary(lab: LabRun) -> Mapping[str, Any]:
+def inputs_summary(lab: LoadedLab) -> Mapping[str, Any]:
     series = lab.market.series
     return {
         "symbols": sorted(series),
@@ -207,6 +215,56 @@ def replay_command(args: argparse.Namespace) -> int:
     except (InvalidField, OSError, InvalidOperation) as exc:
         print(f"mimic replay: {exc}", file=sys.stderr)
         return 2
-    write_outputs(args.out, result, inputs_summary(lab))
+    write_outputs(args.out, render_outputs(result, inputs_summary(lab)))
     print(f"mimic replay: wrote report.json, trades.csv, equity.png, equity.html to {args.out}")
     return 0
+
+
+class LabFile(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    content: str
+
+
+class LabUpload(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /api/admin/lab/runs: the files `mimic replay` reads, and its options."""
+
+    candles: list[LabFile]
+    alerts: LabFile
+    followers: msgspec.Raw = msgspec.Raw(b"null")  # the followers file's JSON list
+    fee_bps: Decimal = Decimal(4)
+    slippage_bps: Decimal = Decimal(0)
+    master_equity: Decimal = Decimal(10000)
+
+
+class UploadedLab(LabEngine):
+    """The lab engine of the web console: an upload in, the files of `mimic replay` out."""
+
+    def __init__(self) -> None:
+        self._platform = PlatformRiskSettings()  # as `mimic replay`: the default caps
+
+    def _load(self, inputs: bytes) -> LoadedLab:
+        try:
+            upload = msgspec.json.decode(inputs, type=LabUpload)
+        except msgspec.DecodeError as exc:
+            raise InvalidField("upload", str(exc)) from None
+        if not upload.candles:
+            raise InvalidField("candles", "at least one candle file is required")
+        return load_run(
+            [(f.content.encode(), f.name) for f in upload.candles],
+            (upload.alerts.content.encode(), upload.alerts.name),
+            None if bytes(upload.followers) == b"null" else bytes(upload.followers),
+            fee_bps=upload.fee_bps,
+            slippage_bps=upload.slippage_bps,
+            master_equity=upload.master_equity,
+            platform=self._platform,
+        )
+
+    def check(self, inputs: bytes) -> None:
+        lab = self._load(inputs)
+        if not lab.alerts:
+            raise InvalidField("alerts", "the alerts file holds no alert")
+        check_alerts(lab.market, lab.alerts)
+
+    def run(self, inputs: bytes) -> LabOutputs:
+        lab = self._load(inputs)
+        return render_outputs(run(lab, self._platform), inputs_summary(lab))

@@ -16,6 +16,7 @@ from typing import Any
 from mimic.adapters.lab.png import MASTER_COLOR, PALETTE, line_chart
 from mimic.domain.lab.engine import ReplayResult
 from mimic.domain.lab.report import AccountSummary, summarize
+from mimic.domain.lab.runs import LabOutputs
 
 EVENT_ORDER = (
     "An alert executes at the open of the first candle opening at or after its time. Inside "
@@ -151,11 +152,20 @@ def equity_html(
     )
 
 
-def write_outputs(out_dir: Path, result: ReplayResult, inputs: Mapping[str, Any]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def render_outputs(result: ReplayResult, inputs: Mapping[str, Any]) -> LabOutputs:
     report = report_json(result, inputs)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-    (out_dir / "trades.csv").write_text(trades_csv(result), "utf-8")
     curves = equity_curves(result)
-    (out_dir / "equity.png").write_bytes(equity_png(curves))
-    (out_dir / "equity.html").write_text(equity_html(result, curves, report), "utf-8")
+    return LabOutputs(
+        report_json=json.dumps(report, indent=2) + "\n",
+        trades_csv=trades_csv(result),
+        equity_png=equity_png(curves),
+        equity_html=equity_html(result, curves, report),
+    )
+
+
+def write_outputs(out_dir: Path, outputs: LabOutputs) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(outputs.report_json, "utf-8")
+    (out_dir / "trades.csv").write_text(outputs.trades_csv, "utf-8")
+    (out_dir / "equity.png").write_bytes(outputs.equity_png)
+    (out_dir / "equity.html").write_text(outputs.equity_html, "utf-8")

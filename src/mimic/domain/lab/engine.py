@@ -106,6 +106,16 @@ def master_at_face_value(equity: Decimal) -> tuple[LabFollower, PlatformRiskSett
     )
 
 
+def check_alerts(market: LabMarket, alerts: Sequence[Alert]) -> None:
+    """Every alert's symbol needs candles and exchange rules."""
+    for alert in alerts:
+        symbol = alert.params.symbol
+        if symbol not in market.series:
+            raise InvalidField("alerts", f"an alert trades {symbol}, which has no candles")
+        if symbol not in market.rules:
+            raise InvalidField("alerts", f"no exchange rules for {symbol}")
+
+
 def replay(
     market: LabMarket,
     alerts: Sequence[Alert],
@@ -118,12 +128,7 @@ def replay(
     progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Every account walks the same timeline on its own book; `progress(n)` after each."""
-    for alert in alerts:
-        symbol = alert.params.symbol
-        if symbol not in market.series:
-            raise InvalidField("alerts", f"an alert trades {symbol}, which has no candles")
-        if symbol not in market.rules:
-            raise InvalidField("alerts", f"no exchange rules for {symbol}")
+    check_alerts(market, alerts)
     events, sample_times = timeline(market.series, alerts, samples)
     master, master_platform = master_at_face_value(master_equity)
     results = [_Trader(market, master, master_platform, costs).run(events)]

@@ -42,6 +42,7 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
@@ -416,6 +417,7 @@ class AdminController(Controller):
 
 ROUTE_HANDLERS = [
     *ACCOUNT_ROUTE_HANDLERS,
+    *LAB_ROUTE_HANDLERS,
     *PERFORMANCE_ROUTE_HANDLERS,
     HealthController,
     WebhookController,

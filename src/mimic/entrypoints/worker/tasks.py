@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from taskiq import AsyncBroker, BrokerMessage, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
+from mimic.adapters.lab.queue import RUN_LAB_TASK
 from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK, VALIDATE_CONNECTION_TASK
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.monitor_positions import MonitorPositions
@@ -17,6 +18,7 @@ from mimic.application.subscription_expiry import RunSubscriptionExpiry
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.worker.activity import FanoutActivity
+from mimic.entrypoints.worker.lab import run_lab
 from mimic.entrypoints.worker.notifications import DELIVER_TASK, deliver_notifications
 
 log = logging.getLogger(__name__)
@@ -133,4 +135,5 @@ def create_broker(settings: Settings) -> AsyncBroker:
     broker.register_task(monitor_positions, task_name=MONITOR_TASK)
     broker.register_task(sync_portfolio, task_name=PORTFOLIO_SYNC_TASK)
     broker.register_task(deliver_notifications, task_name=DELIVER_TASK)
+    broker.register_task(run_lab, task_name=RUN_LAB_TASK)
     return broker
