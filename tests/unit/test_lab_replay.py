@@ -4,11 +4,17 @@ XRPUSDT's real rules (step 0.1, tick 0.0001, min notional 5 USDT); 5-minute cand
 2024-05-01 00:00 UTC; no fee or slippage unless a test says so.
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal as D
+from pathlib import Path
 
+import pytest
+
+from mimic.adapters.lab.inputs import read_candles
 from mimic.adapters.paper.rules import paper_listings
 from mimic.domain.guardrails import GuardrailSettings
+from mimic.domain.lab import engine
 from mimic.domain.lab.book import Costs, FillKind
 from mimic.domain.lab.candles import Candle, CandleSeries
 from mimic.domain.lab.engine import LabFollower, LabMarket, ReplayResult, reason_kind, replay
@@ -197,3 +203,95 @@ def test_skip_reasons_are_counted_without_their_numbers() -> None:
         "below min notional"
     )
     assert reason_kind("a long position is already open") == "a long position is already open"
+
+
+def _mixed_followers() -> list[LabFollower]:
+    trailing = TrailingSettings(enabled=True, activation_perc=D("0.8"), callback_perc=D("0.3"))
+    dca = DcaSettings(
+        enabled=True,
+        trigger_drawdown_perc=D("0.7"),
+        size_multiplier=D("1.5"),
+        max_adds=3,
+        spacing_perc=D("0.3"),
+        spacing_seconds=900,
+    )
+    risk = FollowerRiskSettings(risk_perc=D(2), leverage=10)
+    return [
+        LabFollower("plain", D(1000)),
+        LabFollower("tp_sl", D(1000), risk, ProtectionSettings(tp_perc=D(1), sl_perc=D("0.6"))),
+        LabFollower("trailing", D(1000), risk, ProtectionSettings(trailing=trailing)),
+        LabFollower("dca", D(1000), risk, ProtectionSettings(sl_perc=D(3), dca=dca)),
+        LabFollower(
+            "all", D(5000), risk, ProtectionSettings(tp_perc=D(2), trailing=trailing, dca=dca)
+        ),
+        LabFollower("guarded", D(1000), risk, guardrails=GuardrailSettings(D(1), True, D(2))),
+    ]
+
+
+def test_following_trigger_crossings_equals_walking_every_candle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine jumps from one trigger crossing to the next; walking every candle instead
+    (the search replaced by "the next candle") must give the very same fills."""
+    data = Path(__file__).parent.parent / "data" / "XRPUSDT-perp-5m-2021-11-15.csv"
+    rows = read_candles(data.read_bytes(), data.name)["XRPUSDT"].candles
+    actions = ["long", "short", "close", "long", "long", "short", "close", "short"]
+    alerts = [
+        alert(index, action=actions[n % len(actions)], id=str(n))
+        for n, index in enumerate(range(3, len(rows) - 10, 97))
+    ]
+    # alert() counts 5-minute steps from T0: give the real candles those times.
+    rows = [replace(c, open_time=T0 + i * STEP) for i, c in enumerate(rows)]
+    jumping = run(rows, alerts, *_mixed_followers(), costs=Costs())
+
+    def every_candle(_: object, series: CandleSeries, start: int, __: object) -> int | None:
+        return start if start < len(series) else None
+
+    monkeypatch.setattr(engine, "next_hit", every_candle)
+    walking = run(rows, alerts, *_mixed_followers(), costs=Costs())
+    for fast, slow in zip(jumping.followers, walking.followers, strict=True):
+        assert fast.book.fills == slow.book.fills, fast.name
+        assert fast.equity == slow.equity
+    kinds = {f.kind for account in jumping.followers for f in account.book.fills}
+    assert kinds >= {
+        FillKind.ENTRY,
+        FillKind.CLOSE,
+        FillKind.TAKE_PROFIT,
+        FillKind.STOP_LOSS,
+        FillKind.TRAILING_STOP,
+        FillKind.DCA,
+    }
+
+
+def test_several_symbols_share_one_account() -> None:
+    xrp = candles(FLAT, FLAT, ("1.1", "1.1", "1.1", "1.1"), ("1.1", "1.1", "1.1", "1.1"))
+    doge = [
+        replace(c, open=c.open / 10, high=c.high / 10, low=c.low / 10, close=c.close / 10)
+        for c in candles(FLAT, FLAT, ("0.9", "0.9", "0.9", "0.9"), ("0.9", "0.9", "0.9", "0.9"))
+    ]
+    listings = paper_listings()
+    market = LabMarket(
+        {"XRPUSDT": CandleSeries("XRPUSDT", xrp), "DOGEUSDT": CandleSeries("DOGEUSDT", doge)},
+        {s: listings[s].rules for s in ("XRPUSDT", "DOGEUSDT")},
+    )
+    alerts = [
+        alert(0, action="long"),
+        Alert(T0, parse_signal_values({"symbol": "DOGEUSDT", "action": "long"})),
+        Alert(T0 + 2 * STEP, parse_signal_values({"symbol": "DOGEUSDT", "action": "close"})),
+    ]
+    result = replay(
+        market,
+        alerts,
+        [LabFollower("f", D(1000), TWO_HUNDRED)],
+        platform=PlatformRiskSettings(),
+        costs=NO_COSTS,
+    )
+    book = result.followers[0].book
+    # 200 USDT each: 200.0 XRP at 1 and 2000 DOGE at 0.1; DOGE closed at 0.09 (-20), XRP
+    # still open at 1.1 (+20 unrealized).
+    assert [(f.symbol, f.quantity) for f in book.fills] == [
+        ("XRPUSDT", D("200.0")),
+        ("DOGEUSDT", D(2000)),
+        ("DOGEUSDT", D(2000)),
+    ]
+    assert (book.wallet, result.followers[0].final_equity) == (D(980), D(1000))
