@@ -3,12 +3,13 @@
 Live: the webhook, the worker, the paper exchange, whose price is fed by the candles. The
 feed walks each candle as the lab defines it (open, then the open position's worse extreme,
 the other extreme, the close) and, like a real tick stream, passes through every price on
-the way: it stops at each stop-loss / take-profit level the platform placed (read from
-GET /api/positions/protection) so that the paper exchange fires them there.
+the way: it stops at each stop-loss / take-profit level the platform placed and at the first
+tick beyond each trailing stop (read from GET /api/positions/protection), so that the paper
+exchange fires them there; the position monitor runs a round after every price.
 """
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
 from mimic.adapters.lab.inputs import read_candles
@@ -18,7 +19,7 @@ from mimic.domain.lab.book import Costs
 from mimic.domain.lab.candles import Candle
 from mimic.domain.lab.engine import LabFollower, LabMarket, replay
 from mimic.domain.lab.timeline import Alert
-from mimic.domain.protection import ProtectionSettings
+from mimic.domain.protection import ProtectionSettings, TrailingSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
 from mimic.domain.signal import parse_signal_values
 from tests.integration.harness import Api, make_settings, running_platform
@@ -27,11 +28,18 @@ XRP = Path(__file__).parent.parent / "data" / "XRPUSDT-perp-5m-2021-11-15.csv"
 # (candle index, action): bob's take-profit fires in candle 5 and his stop in candle 57.
 ALERTS = [(2, "long"), (40, "close"), (45, "short"), (90, "close")]
 BOB = {"risk_perc": "2", "leverage": 10, "tp_perc": "0.8", "sl_perc": "0.5"}
+CAROL = {
+    "risk_perc": "2",
+    "leverage": 10,
+    "trailing": {"enabled": True, "activation_perc": "0.5", "callback_perc": "0.2"},
+}
+TICK = paper_listings()["XRPUSDT"].rules.tick_size
 Fill = tuple[str, Decimal, Decimal, Decimal, Decimal]
 
 
 async def _levels(api: Api, tokens: list[str]) -> tuple[str | None, list[Decimal]]:
-    """(side of the open positions, every stop and target protecting them)."""
+    """(side of the open positions, every stop and target protecting them: native TP/SL and
+    the first tick at or beyond a trailing stop)."""
     side, levels = None, []
     for token in tokens:
         response = await api.client.get("/api/positions/protection", headers=api.auth(token))
@@ -39,21 +47,30 @@ async def _levels(api: Api, tokens: list[str]) -> tuple[str | None, list[Decimal
         for item in response.json():
             side = item["side"]
             levels += [Decimal(item[k]) for k in ("stop_loss", "take_profit") if item[k]]
+            if item["trailing_stop"]:
+                rounding = ROUND_FLOOR if side == "long" else ROUND_CEILING
+                levels.append(Decimal(item["trailing_stop"]).quantize(TICK, rounding=rounding))
     return side, levels
+
+
+async def _price(api: Api, price: Decimal) -> None:
+    """The paper price moves (native TP/SL fire); then a round of the position monitor."""
+    await api.set_price("XRPUSDT", str(price))
+    response = await api.client.post("/api/admin/monitor/run", headers=api.auth(api.admin_token))
+    assert response.status_code == 200, response.text
 
 
 async def _walk(api: Api, candle: Candle, tokens: list[str]) -> None:
     """The rest of the candle after its open, through every level on the way."""
-    side, levels = await _levels(api, tokens)
-    worse, better = (candle.low, candle.high) if side == "long" else (candle.high, candle.low)
     price = candle.open
+    side, _ = await _levels(api, tokens)
+    worse, better = (candle.low, candle.high) if side == "long" else (candle.high, candle.low)
     for target in (worse, better, candle.close):
+        _, levels = await _levels(api, tokens)  # a trailing stop moves with the best price
         low, high = min(price, target), max(price, target)
         crossed = sorted({lv for lv in levels if low <= lv <= high}, reverse=target < price)
         for level in [*crossed, target]:
-            await api.set_price("XRPUSDT", str(level))
-        if crossed:  # a stop or target fired: what is left is protected differently
-            side, levels = await _levels(api, tokens)
+            await _price(api, level)
         price = target
 
 
@@ -64,17 +81,18 @@ async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: st
         await api.set_price("XRPUSDT", str(series.candles[0].open))
         alice, alice_account = await api.follower("alice")
         bob, bob_account = await api.follower("bob", **BOB)
+        carol, carol_account = await api.follower("carol", **CAROL)
         started = datetime.now(UTC)
         for index in range(max(due) + 1):
             candle = series.candles[index]
-            await api.set_price("XRPUSDT", str(candle.open))
+            await _price(api, candle.open)
             if index in due:
                 # An id: two identical close alerts are two alerts, not a resend.
                 accepted = await api.signal(
                     symbol="BINANCE:XRPUSDT.P", action=due[index], id=f"alert-{index}"
                 )
                 await api.settled_report(accepted["signal_id"])
-            await _walk(api, candle, [alice, bob])
+            await _walk(api, candle, [alice, bob, carol])
         container = api.client.app.state.dishka_container
         venue = await container.get(PaperVenue)
         live = {
@@ -82,7 +100,11 @@ async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: st
                 (f.side.value, f.quantity, f.price, f.fee, f.realized_pnl or Decimal(0))
                 for f in await venue.fills(account, started)
             ]
-            for name, account in (("alice", alice_account), ("bob", bob_account))
+            for name, account in (
+                ("alice", alice_account),
+                ("bob", bob_account),
+                ("carol", carol_account),
+            )
         }
 
     followers = [
@@ -92,6 +114,14 @@ async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: st
             Decimal(10000),
             FollowerRiskSettings(risk_perc=Decimal(2), leverage=10),
             ProtectionSettings(tp_perc=Decimal("0.8"), sl_perc=Decimal("0.5")),
+        ),
+        LabFollower(
+            "carol",
+            Decimal(10000),
+            FollowerRiskSettings(risk_perc=Decimal(2), leverage=10),
+            ProtectionSettings(
+                trailing=TrailingSettings(True, Decimal("0.5"), Decimal("0.2")),
+            ),
         ),
     ]
     result = replay(
@@ -114,5 +144,6 @@ async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: st
     assert kinds == {
         "alice": ["entry", "close", "entry", "close"],
         "bob": ["entry", "take_profit", "entry", "stop_loss"],
+        "carol": ["entry", "trailing_stop", "entry", "close"],
     }
     assert lab == live
