@@ -15,9 +15,10 @@ from pathlib import Path
 from mimic.adapters.lab.inputs import read_candles
 from mimic.adapters.paper.rules import paper_listings
 from mimic.adapters.paper.venue import PaperVenue
+from mimic.domain.lab.accounts import LabFollower, LabMarket
 from mimic.domain.lab.book import Costs
 from mimic.domain.lab.candles import Candle
-from mimic.domain.lab.engine import LabFollower, LabMarket, replay
+from mimic.domain.lab.engine import replay
 from mimic.domain.lab.timeline import Alert
 from mimic.domain.protection import ProtectionSettings, TrailingSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings

@@ -15,9 +15,10 @@ from mimic.adapters.lab.inputs import read_candles
 from mimic.adapters.paper.rules import paper_listings
 from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.lab import engine
+from mimic.domain.lab.accounts import LabFollower, LabMarket, ReplayResult, reason_kind
 from mimic.domain.lab.book import Costs, FillKind
 from mimic.domain.lab.candles import Candle, CandleSeries
-from mimic.domain.lab.engine import LabFollower, LabMarket, ReplayResult, reason_kind, replay
+from mimic.domain.lab.engine import replay
 from mimic.domain.lab.report import summarize
 from mimic.domain.lab.timeline import Alert
 from mimic.domain.protection import DcaSettings, ProtectionSettings, TrailingSettings

@@ -15,15 +15,10 @@ from mimic.adapters.lab.outputs import iso, render_outputs, write_outputs
 from mimic.adapters.paper.rules import paper_listings
 from mimic.domain.errors import InvalidField
 from mimic.domain.guardrails import GuardrailSettings
+from mimic.domain.lab.accounts import LabFollower, LabMarket, ReplayResult, check_alerts
 from mimic.domain.lab.book import Costs
 from mimic.domain.lab.candles import CandleSeries
-from mimic.domain.lab.engine import (
-    LabFollower,
-    LabMarket,
-    ReplayResult,
-    check_alerts,
-    replay,
-)
+from mimic.domain.lab.engine import replay
 from mimic.domain.lab.runs import LabOutputs
 from mimic.domain.lab.timeline import Alert
 from mimic.domain.protection import ProtectionSettings, change_protection

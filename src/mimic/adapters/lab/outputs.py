@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mimic.adapters.lab.png import MASTER_COLOR, PALETTE, line_chart
-from mimic.domain.lab.engine import ReplayResult
+from mimic.domain.lab.accounts import ReplayResult
 from mimic.domain.lab.report import AccountSummary, summarize
 from mimic.domain.lab.runs import LabOutputs
 

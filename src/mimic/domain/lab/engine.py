@@ -19,8 +19,7 @@ Timing, defined once:
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -28,11 +27,19 @@ from mimic.domain.dca import DcaAdd, DcaHistory, DcaParams, DcaSkip, plan_dca
 from mimic.domain.errors import InvalidField
 from mimic.domain.guardrails import (
     GuardrailDay,
-    GuardrailSettings,
     TripKind,
     entry_block,
     newly_tripped,
     observe,
+)
+from mimic.domain.lab.accounts import (
+    AccountResult,
+    LabFollower,
+    LabMarket,
+    ReplayResult,
+    check_alerts,
+    master_at_face_value,
+    reason_kind,
 )
 from mimic.domain.lab.book import Costs, FillKind, LabBook, LabPosition, MarginInsufficient
 from mimic.domain.lab.candles import CandleSeries
@@ -46,74 +53,20 @@ from mimic.domain.lab.triggers import (
     next_hit,
     trailing_stop_level,
 )
-from mimic.domain.market import MarketRules
 from mimic.domain.payments import skip_entries
 from mimic.domain.planning import plan_account_orders
 from mimic.domain.positions import PositionSide
 from mimic.domain.protection import (
-    ProtectionSettings,
     check_protective_prices,
     protection_percentages,
     protective_prices,
 )
-from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps, resolve_risk
+from mimic.domain.risk import PlatformRiskSettings, resolve_risk
 from mimic.domain.signal import SignalAction, SignalParams
 from mimic.domain.trailing import TrailingParams, TrailingState
 
 NO_CANDLE_REASON = "no candle at or after the alert"
 PROTECTION_FAILED_REASON = "take-profit / stop-loss not placed"
-
-
-@dataclass(frozen=True, slots=True)
-class LabFollower:
-    name: str
-    equity: Decimal
-    settings: FollowerRiskSettings = field(default_factory=FollowerRiskSettings)
-    protection: ProtectionSettings = field(default_factory=ProtectionSettings)
-    guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
-    caps: UserCaps = field(default_factory=UserCaps)
-
-
-@dataclass(frozen=True, slots=True)
-class LabMarket:
-    series: Mapping[str, CandleSeries]
-    rules: Mapping[str, MarketRules]
-
-
-@dataclass(slots=True)
-class AccountResult:
-    name: str
-    start_equity: Decimal
-    book: LabBook
-    skipped: Counter[str]
-    equity: list[Decimal]  # at each sample time of the replay
-    final_equity: Decimal = Decimal(0)
-
-
-@dataclass(slots=True)
-class ReplayResult:
-    master: AccountResult
-    followers: list[AccountResult]
-    sample_times: list[int]  # epoch ms
-
-
-def master_at_face_value(equity: Decimal) -> tuple[LabFollower, PlatformRiskSettings]:
-    """The master takes every alert as written: its risk and leverage (the platform's
-    defaults where it gives none), its TP/SL, no follower setting, no cap below the
-    signal's own limits."""
-    return LabFollower(name="master", equity=equity), PlatformRiskSettings(
-        max_risk_perc=Decimal(100), max_leverage=125
-    )
-
-
-def check_alerts(market: LabMarket, alerts: Sequence[Alert]) -> None:
-    """Every alert's symbol needs candles and exchange rules."""
-    for alert in alerts:
-        symbol = alert.params.symbol
-        if symbol not in market.series:
-            raise InvalidField("alerts", f"an alert trades {symbol}, which has no candles")
-        if symbol not in market.rules:
-            raise InvalidField("alerts", f"no exchange rules for {symbol}")
 
 
 def replay(
@@ -456,10 +409,3 @@ class _Trader:
 
     def _skip(self, reason: str) -> None:
         self._skipped[reason_kind(reason)] += 1
-
-
-def reason_kind(reason: str) -> str:
-    """A skip reason without its numbers, so that the report counts alike reasons together."""
-    head = reason.split(":", 1)[0]
-    words = [w for w in head.split() if not any(ch.isdigit() for ch in w)]
-    return " ".join(words)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from mimic.domain.lab.engine import AccountResult
+from mimic.domain.lab.accounts import AccountResult
 
 _CENTS = Decimal("0.01")
 
