@@ -61,7 +61,7 @@ from mimic.domain.protection import (
     protection_percentages,
     protective_prices,
 )
-from mimic.domain.risk import PlatformRiskSettings, resolve_risk
+from mimic.domain.risk import PlatformRiskSettings, resolve_risk, risk_cap
 from mimic.domain.signal import SignalAction, SignalParams
 from mimic.domain.trailing import TrailingParams, TrailingState
 
@@ -119,7 +119,7 @@ class _Trader:
             else None
         )
         self._dca = DcaParams.from_settings(follower.protection.dca)
-        cap = min(platform.max_risk_perc, follower.caps.max_risk_perc or platform.max_risk_perc)
+        cap = risk_cap(platform, follower.caps)  # DCA's limit, as the position monitor's
         self._reactions = {
             symbol: Reactions(rules, self._trailing, self._dca, cap)
             for symbol, rules in market.rules.items()
