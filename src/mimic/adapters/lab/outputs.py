@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mimic.adapters.lab.png import MASTER_COLOR, PALETTE, line_chart
+from mimic.adapters.lab.png import MASTER_COLOR, PALETTE, Color, line_chart
 from mimic.domain.lab.accounts import ReplayResult
 from mimic.domain.lab.report import AccountSummary, summarize
 from mimic.domain.lab.runs import LabOutputs
@@ -100,11 +100,13 @@ def equity_curves(result: ReplayResult) -> list[tuple[str, list[float]]]:
     return curves
 
 
+def _color(n: int) -> Color:
+    """The master (first) in black, the followers through the palette."""
+    return MASTER_COLOR if n == 0 else PALETTE[(n - 1) % len(PALETTE)]
+
+
 def equity_png(curves: list[tuple[str, list[float]]]) -> bytes:
-    colored = [(curves[0][1], MASTER_COLOR)] + [
-        (points, PALETTE[i % len(PALETTE)]) for i, (_, points) in enumerate(curves[1:])
-    ]
-    return line_chart(colored)
+    return line_chart([(points, _color(n)) for n, (_, points) in enumerate(curves)])
 
 
 def equity_html(
@@ -118,7 +120,7 @@ def equity_html(
         low, high = low - 1, high + 1
     lines = []
     for n, (name, points) in enumerate(curves):
-        color = MASTER_COLOR if n == 0 else PALETTE[(n - 1) % len(PALETTE)]
+        color = _color(n)
         step = (width - 2 * margin) / max(len(points) - 1, 1)
         coords = " ".join(
             f"{margin + i * step:.1f},"
@@ -130,8 +132,10 @@ def equity_html(
             f'points="{coords}"><title>{html.escape(name)}</title></polyline>'
         )
     rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(s[key]))}</td>" for key in _TABLE_KEYS) + "</tr>"
-        for s in (report["master"], *report["followers"])
+        f'<tr><td><span style="color:rgb{_color(n)}">&#9632;</span> '
+        + "</td><td>".join(html.escape(str(s[key])) for key in _TABLE_KEYS)
+        + "</td></tr>"
+        for n, s in enumerate((report["master"], *report["followers"]))
     )
     data = json.dumps(
         {"sample_times": [iso(t) for t in result.sample_times], "equity_perc": dict(curves)},
