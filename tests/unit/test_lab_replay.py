@@ -296,3 +296,16 @@ def test_several_symbols_share_one_account() -> None:
         ("DOGEUSDT", D(2000)),
     ]
     assert (book.wallet, result.followers[0].final_equity) == (D(980), D(1000))
+
+
+def test_an_alert_without_a_candle_near_it_is_skipped() -> None:
+    rows = candles(FLAT, FLAT)
+    early = Alert(T0 - 2 * STEP, parse_signal_values({"symbol": "XRPUSDT", "action": "long"}))
+    late = alert(5, action="long")  # after the last candle
+    result = run(rows, [early, late, alert(1, action="long")], follower())
+    assert [f.at for f in result.followers[0].book.fills] == [
+        datetime(2024, 5, 1, 0, 5, tzinfo=UTC)
+    ]
+    assert result.followers[0].skipped == {
+        "no candle within one candle interval after the alert": 2
+    }

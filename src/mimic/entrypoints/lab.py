@@ -207,10 +207,10 @@ def replay_command(args: argparse.Namespace) -> int:
             platform=platform,
         )
         result = run(lab, platform, progress_bar(len(lab.followers) + 1, sys.stderr))
+        write_outputs(args.out, render_outputs(result, inputs_summary(lab)))
     except (InvalidField, OSError, InvalidOperation) as exc:
         print(f"mimic replay: {exc}", file=sys.stderr)
         return 2
-    write_outputs(args.out, render_outputs(result, inputs_summary(lab)))
     print(f"mimic replay: wrote report.json, trades.csv, equity.png, equity.html to {args.out}")
     return 0
 

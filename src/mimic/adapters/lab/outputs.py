@@ -19,7 +19,8 @@ from mimic.domain.lab.report import AccountSummary, summarize
 from mimic.domain.lab.runs import LabOutputs
 
 EVENT_ORDER = (
-    "An alert executes at the open of the first candle opening at or after its time. Inside "
+    "An alert executes at the open of the first candle opening at or after its time (within "
+    "one candle interval, else it is skipped). Inside "
     "a candle a long sees open, low, high, close and a short open, high, low, close: a stop "
     "and a target in the same candle count as the stop. A level reached inside a candle "
     "fills at that level, a candle opening beyond it fills at its open."

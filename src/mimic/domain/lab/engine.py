@@ -65,7 +65,7 @@ from mimic.domain.risk import PlatformRiskSettings, resolve_risk, risk_cap
 from mimic.domain.signal import SignalAction, SignalParams
 from mimic.domain.trailing import TrailingParams, TrailingState
 
-NO_CANDLE_REASON = "no candle at or after the alert"
+NO_CANDLE_REASON = "no candle within one candle interval after the alert"
 PROTECTION_FAILED_REASON = "take-profit / stop-loss not placed"
 
 
@@ -275,7 +275,8 @@ class _Trader:
         params = alert.params
         series = self._market.series[params.symbol]
         index = series.index_at(alert.time_ms)
-        if index >= len(series):
+        # Outside the candles, or in a gap of them, there is no price to trade at.
+        if index >= len(series) or series.times[index] - alert.time_ms > series.interval:
             self._skip(NO_CANDLE_REASON)
             return
         time_ms = series.times[index]
