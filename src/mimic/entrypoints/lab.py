@@ -44,21 +44,6 @@ def _given(value: Any, default: Any = None) -> Any:
     return default if value is msgspec.UNSET else value
 
 
-def _protection_changes(patch: SettingsPatch) -> dict[str, object]:
-    changes: dict[str, object] = {
-        name: getattr(patch, name)
-        for name in ("tp_perc", "sl_perc")
-        if getattr(patch, name) is not msgspec.UNSET
-    }
-    for group in ("trailing", "dca"):
-        nested = getattr(patch, group)
-        if nested is not msgspec.UNSET:
-            for name in nested.__struct_fields__:
-                if getattr(nested, name) is not msgspec.UNSET:
-                    changes[f"{group}.{name}"] = getattr(nested, name)
-    return changes
-
-
 def parse_followers(data: bytes, platform: PlatformRiskSettings) -> list[LabFollower]:
     """`[{"name", "equity", "settings"}]`, settings shaped as PATCH /api/me/settings and
     checked as that route checks them (the platform's caps apply)."""
@@ -87,7 +72,7 @@ def parse_followers(data: bytes, platform: PlatformRiskSettings) -> list[LabFoll
         )
         try:
             validate_follower_settings(risk, platform, UserCaps())
-            protection = change_protection(ProtectionSettings(), _protection_changes(patch))
+            protection = change_protection(ProtectionSettings(), patch.protection_changes())
             guardrails.validate()
         except InvalidField as exc:
             raise InvalidField(f"{where}.settings.{exc.field}", exc.message) from None

@@ -205,7 +205,7 @@ class MeController(Controller):
                 values=values,
                 given=given,
                 context=request_context(request, settings),
-                protection=_protection_changes(data),
+                protection=data.protection_changes(),
                 guardrails=guardrails,
                 leaderboard_opt_out=bool(_unset_to_none(data.leaderboard_opt_out)),
             )
@@ -215,24 +215,6 @@ class MeController(Controller):
 
 def _unset_to_none(value: Any) -> Any:
     return None if value is msgspec.UNSET else value
-
-
-def _protection_changes(data: schemas.SettingsPatch) -> dict[str, object]:
-    """The protection fields the request names, by dotted name ("trailing.enabled")."""
-    changes: dict[str, object] = {
-        name: getattr(data, name)
-        for name in ("tp_perc", "sl_perc")
-        if getattr(data, name) is not msgspec.UNSET
-    }
-    for group in ("trailing", "dca"):
-        nested = getattr(data, group)
-        if nested is msgspec.UNSET:
-            continue
-        for name in nested.__struct_fields__:
-            value = getattr(nested, name)
-            if value is not msgspec.UNSET:
-                changes[f"{group}.{name}"] = value
-    return changes
 
 
 class ExchangeController(Controller):
