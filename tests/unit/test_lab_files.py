@@ -1,5 +1,6 @@
 """The lab's files: candles and alerts in their dialects, and `mimic replay` end to end."""
 
+import io
 import json
 import random
 from decimal import Decimal as D
@@ -11,6 +12,7 @@ from mimic.adapters.lab.inputs import read_alerts, read_candles
 from mimic.domain.errors import InvalidField
 from mimic.domain.signal import SignalAction
 from mimic.entrypoints.cli import main
+from mimic.entrypoints.lab import progress_bar
 
 XRP = Path(__file__).parent.parent / "data" / "XRPUSDT-perp-5m-2021-11-15.csv"
 KLINE = "1636934400000,1.1893,1.1954,1.1891,1.1941,9289043.5,1636934699999,1.1e7,5000,1,1,0\n"
@@ -187,3 +189,20 @@ def test_bad_followers_are_refused_and_nothing_is_written(
     assert _mimic_replay(alerts, followers, tmp_path / "out") == 2
     assert "followers[0].settings.risk_perc" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_shows_on_a_terminal_only() -> None:
+    assert progress_bar(3, io.StringIO()) is None
+    terminal = _Terminal()
+    show = progress_bar(4, terminal)
+    assert show is not None
+    show(2)
+    show(4)
+    assert terminal.getvalue() == (
+        f"\rreplay [{'#' * 15}{'.' * 15}] 2/4 accounts\rreplay [{'#' * 30}] 4/4 accounts\n"
+    )
