@@ -4,8 +4,9 @@ Live: the webhook, the worker, the paper exchange, whose price is fed by the can
 feed walks each candle as the lab defines it (open, then the open position's worse extreme,
 the other extreme, the close) and, like a real tick stream, passes through every price on
 the way: it stops at each stop-loss / take-profit level the platform placed and at the first
-tick beyond each trailing stop (read from GET /api/positions/protection), so that the paper
-exchange fires them there; the position monitor runs a round after every price.
+tick beyond each trailing stop and at the price of the next DCA add (read from
+GET /api/positions/protection), so that the paper exchange and the position monitor, which
+runs a round after every price, act there.
 """
 
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from mimic.domain.lab.book import Costs
 from mimic.domain.lab.candles import Candle
 from mimic.domain.lab.engine import replay
 from mimic.domain.lab.timeline import Alert
-from mimic.domain.protection import ProtectionSettings, TrailingSettings
+from mimic.domain.protection import DcaSettings, ProtectionSettings, TrailingSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
 from mimic.domain.signal import parse_signal_values
 from tests.integration.harness import Api, make_settings, running_platform
@@ -33,6 +34,17 @@ CAROL = {
     "risk_perc": "2",
     "leverage": 10,
     "trailing": {"enabled": True, "activation_perc": "0.5", "callback_perc": "0.2"},
+}
+DAVE_TRIGGER = Decimal("0.5")
+DAVE = {
+    "risk_perc": "2",
+    "leverage": 10,
+    "dca": {
+        "enabled": True,
+        "trigger_drawdown_perc": str(DAVE_TRIGGER),
+        "size_multiplier": "1",
+        "max_adds": 1,
+    },
 }
 TICK = paper_listings()["XRPUSDT"].rules.tick_size
 Fill = tuple[str, Decimal, Decimal, Decimal, Decimal]
@@ -48,9 +60,13 @@ async def _levels(api: Api, tokens: list[str]) -> tuple[str | None, list[Decimal
         for item in response.json():
             side = item["side"]
             levels += [Decimal(item[k]) for k in ("stop_loss", "take_profit") if item[k]]
+            rounding = ROUND_FLOOR if side == "long" else ROUND_CEILING
             if item["trailing_stop"]:
-                rounding = ROUND_FLOOR if side == "long" else ROUND_CEILING
                 levels.append(Decimal(item["trailing_stop"]).quantize(TICK, rounding=rounding))
+            if item["dca_enabled"] and item["dca_adds"] == 0:  # dave's one add
+                move = DAVE_TRIGGER / 100 * (-1 if side == "long" else 1)
+                add_at = Decimal(item["entry_price"]) * (1 + move)
+                levels.append(add_at.quantize(TICK, rounding=rounding))
     return side, levels
 
 
@@ -83,6 +99,7 @@ async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: st
         alice, alice_account = await api.follower("alice")
         bob, bob_account = await api.follower("bob", **BOB)
         carol, carol_account = await api.follower("carol", **CAROL)
+        dave, dave_account = await api.follower("dave", **DAVE)
         started = datetime.now(UTC)
         for index in range(max(due) + 1):
             candle = series.candles[index]
@@ -93,7 +110,7 @@ async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: st
                     symbol="BINANCE:XRPUSDT.P", action=due[index], id=f"alert-{index}"
                 )
                 await api.settled_report(accepted["signal_id"])
-            await _walk(api, candle, [alice, bob, carol])
+            await _walk(api, candle, [alice, bob, carol, dave])
         container = api.client.app.state.dishka_container
         venue = await container.get(PaperVenue)
         live = {
@@ -105,6 +122,7 @@ async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: st
                 ("alice", alice_account),
                 ("bob", bob_account),
                 ("carol", carol_account),
+                ("dave", dave_account),
             )
         }
 
@@ -123,6 +141,12 @@ async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: st
             ProtectionSettings(
                 trailing=TrailingSettings(True, Decimal("0.5"), Decimal("0.2")),
             ),
+        ),
+        LabFollower(
+            "dave",
+            Decimal(10000),
+            FollowerRiskSettings(risk_perc=Decimal(2), leverage=10),
+            ProtectionSettings(dca=DcaSettings(True, DAVE_TRIGGER, Decimal(1), 1)),
         ),
     ]
     result = replay(
@@ -146,5 +170,6 @@ async def test_the_replay_makes_the_fills_the_live_pipeline_makes(sqlite_url: st
         "alice": ["entry", "close", "entry", "close"],
         "bob": ["entry", "take_profit", "entry", "stop_loss"],
         "carol": ["entry", "trailing_stop", "entry", "close"],
+        "dave": ["entry", "close", "entry", "dca", "close"],
     }
     assert lab == live
