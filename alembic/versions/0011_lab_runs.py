@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("inputs", sa.LargeBinary(), nullable=False),
+        sa.Column("started_at", UtcDateTime(), nullable=True),
         sa.Column("finished_at", UtcDateTime(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("report_json", sa.Text(), nullable=True),

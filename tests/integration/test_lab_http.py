@@ -66,6 +66,8 @@ async def test_an_uploaded_replay_runs_in_the_worker_and_matches_the_cli(
             files[name] = response.content
         listed = await api.client.get("/api/admin/lab/runs", headers=admin)
         assert [r["id"] for r in listed.json()] == [run_id]
+        again = await api.client.post(f"/api/admin/lab/runs/{run_id}/run", headers=admin)
+        assert again.status_code == 409, again.text  # done: nothing to run again
 
     (tmp_path / "alerts.jsonl").write_text("\n".join(map(json.dumps, ALERTS)))
     (tmp_path / "followers.json").write_text(json.dumps(FOLLOWERS))

@@ -8,9 +8,10 @@ import pytest
 
 from mimic.application.lab_runs import ViewLabRuns
 from mimic.application.replay import RunLab
+from mimic.application.requeue_lab_run import RequeueLabRun
 from mimic.application.start_lab_run import StartLabRun
-from mimic.domain.errors import InvalidField, NotFound
-from mimic.domain.lab.runs import LabOutputs, LabRun, LabRunStatus
+from mimic.domain.errors import Conflict, InvalidField, NotFound
+from mimic.domain.lab.runs import STALE_RUN, LabOutputs, LabRun, LabRunStatus
 from mimic.ports.lab import LabEngine, LabQueue, LabRunRepository
 from tests.fakes import FakeTransactionManager, FixedClock
 
@@ -31,11 +32,11 @@ class MemoryLabRuns(LabRunRepository):
     async def recent(self, limit: int) -> Sequence[LabRun]:
         return sorted(self.runs.values(), key=lambda r: r.created_at, reverse=True)[:limit]
 
-    async def start(self, run_id: str) -> LabRun | None:
+    async def start(self, run_id: str, now: datetime) -> LabRun | None:
         run = self.runs.get(run_id)
-        if run is None or run.status is not LabRunStatus.PENDING:
+        if run is None or not run.can_run(now):
             return None
-        self.runs[run_id] = replace(run, status=LabRunStatus.RUNNING)
+        self.runs[run_id] = replace(run, status=LabRunStatus.RUNNING, started_at=now)
         return self.runs[run_id]
 
     async def finish(self, run_id: str, outputs: LabOutputs, at: datetime) -> None:
@@ -101,3 +102,23 @@ async def test_a_run_that_fails_keeps_its_reason_and_has_no_files() -> None:
     assert runs.runs["r1"].error == "alerts: line 1: not JSON"
     with pytest.raises(NotFound, match="it is failed"):
         await ViewLabRuns(runs).outputs("r1")
+
+
+async def test_a_lost_or_abandoned_run_can_be_sent_again_and_no_other() -> None:
+    runs, queue, clock = MemoryLabRuns(), RecordingQueue(), FixedClock()
+    requeue = RequeueLabRun(runs, queue, clock)
+    await runs.add(LabRun("lost", "admin-1", clock.now(), b"good"))
+    await requeue("lost")  # its first message never reached a worker
+    assert queue.queued == ["lost"]
+    run_lab = RunLab(runs, ScriptedEngine(), FakeTransactionManager(), clock)
+    await runs.start("lost", clock.now())  # a worker took it, then died
+    with pytest.raises(Conflict, match="running"):
+        await requeue("lost")
+    assert await run_lab("lost") is None  # still someone else's
+    clock.advance(STALE_RUN)
+    await requeue("lost")
+    assert await run_lab("lost") is LabRunStatus.DONE
+    with pytest.raises(Conflict, match="done"):
+        await requeue("lost")
+    with pytest.raises(NotFound):
+        await requeue("nope")

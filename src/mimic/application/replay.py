@@ -26,8 +26,8 @@ class RunLab:
         self._clock = clock
 
     async def __call__(self, run_id: str) -> LabRunStatus | None:
-        """The run's new status; None when it was not pending (run already, or unknown)."""
-        run = await self._runs.start(run_id)
+        """The run's new status; None when it cannot run (running elsewhere, over, unknown)."""
+        run = await self._runs.start(run_id, self._clock.now())
         await self._tx.commit()
         if run is None:
             return None

@@ -14,8 +14,9 @@ class LabRunRepository(Protocol):
 
     async def recent(self, limit: int) -> Sequence[LabRun]: ...
 
-    async def start(self, run_id: str) -> LabRun | None:
-        """Marks a pending run as running and returns it; None when it is not pending."""
+    async def start(self, run_id: str, now: datetime) -> LabRun | None:
+        """Marks the run running (started at `now`) and returns it with its inputs, if it
+        `can_run`; None otherwise (another worker has it, or it is over)."""
         ...
 
     async def finish(self, run_id: str, outputs: LabOutputs, at: datetime) -> None: ...

@@ -4,15 +4,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.tables import lab_runs
-from mimic.domain.lab.runs import LabOutputs, LabRun, LabRunStatus
+from mimic.domain.lab.runs import STALE_RUN, LabOutputs, LabRun, LabRunStatus
 from mimic.ports.lab import LabRunRepository
 
 _c = lab_runs.c
-_RUN_COLUMNS = (_c.id, _c.created_by, _c.created_at, _c.status, _c.finished_at, _c.error)
+_RUN_COLUMNS = (
+    _c.id,
+    _c.created_by,
+    _c.created_at,
+    _c.status,
+    _c.started_at,
+    _c.finished_at,
+    _c.error,
+)
 
 
 def _run(row: Any, inputs: bytes = b"") -> LabRun:
@@ -22,6 +30,7 @@ def _run(row: Any, inputs: bytes = b"") -> LabRun:
         created_at=row.created_at,
         inputs=inputs,
         status=LabRunStatus(row.status),
+        started_at=row.started_at,
         finished_at=row.finished_at,
         error=row.error,
     )
@@ -53,11 +62,21 @@ class SqlLabRunRepository(LabRunRepository):
         )
         return [_run(row) for row in rows]
 
-    async def start(self, run_id: str) -> LabRun | None:
+    async def start(self, run_id: str, now: datetime) -> LabRun | None:
+        # One conditional update: of two workers, one claims the run.
         claimed = await self._session.execute(
             update(lab_runs)
-            .where(_c.id == run_id, _c.status == LabRunStatus.PENDING.value)
-            .values(status=LabRunStatus.RUNNING.value)
+            .where(
+                _c.id == run_id,
+                or_(
+                    _c.status == LabRunStatus.PENDING.value,
+                    and_(
+                        _c.status == LabRunStatus.RUNNING.value,
+                        _c.started_at <= now - STALE_RUN,
+                    ),
+                ),
+            )
+            .values(status=LabRunStatus.RUNNING.value, started_at=now)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None

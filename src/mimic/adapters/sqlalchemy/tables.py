@@ -609,6 +609,7 @@ lab_runs = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("status", String(16), nullable=False),
     Column("inputs", LargeBinary, nullable=False),
+    Column("started_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
     Column("error", Text),
     Column("report_json", Text),

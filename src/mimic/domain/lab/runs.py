@@ -2,7 +2,10 @@
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+# A replay takes seconds; one still "running" after this lost its worker and may run again.
+STALE_RUN = timedelta(minutes=30)
 
 
 class LabRunStatus(enum.StrEnum):
@@ -29,5 +32,16 @@ class LabRun:
     created_at: datetime
     inputs: bytes  # the upload, as sent (JSON)
     status: LabRunStatus = LabRunStatus.PENDING
+    started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+
+    def can_run(self, now: datetime) -> bool:
+        """Pending, or running for so long that its worker must have died."""
+        if self.status is LabRunStatus.PENDING:
+            return True
+        return (
+            self.status is LabRunStatus.RUNNING
+            and self.started_at is not None
+            and now - self.started_at >= STALE_RUN
+        )

@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from mimic.application.lab_runs import ViewLabRuns
+from mimic.application.requeue_lab_run import RequeueLabRun
 from mimic.application.start_lab_run import StartLabRun
 from mimic.domain.accounts import User
 from mimic.domain.lab.runs import LabRun, LabRunStatus
@@ -49,6 +50,12 @@ class LabController(Controller):
         "followers": [...], "fee_bps", "slippage_bps", "master_equity"}; checked at once
         (422 naming the field), then replayed by a worker."""
         return _run_out(await start(await request.body(), request.user.id))
+
+    @post("/{run_id:str}/run", operation_id="requeue_lab_run", status_code=202)
+    async def requeue(self, run_id: str, requeue: FromDishka[RequeueLabRun]) -> LabRunOut:
+        """Again, for a run still pending (its message was lost) or running for 30 minutes
+        (its worker died); 409 for any other."""
+        return _run_out(await requeue(run_id))
 
     @get("/", operation_id="list_lab_runs")
     async def recent(
