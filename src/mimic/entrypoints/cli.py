@@ -28,6 +28,7 @@ from mimic.entrypoints import sources_cli
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.lab import add_replay_parser, replay_command
 from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
 from mimic.entrypoints.telegram_polling import poll
 from mimic.entrypoints.worker.notifications import DELIVER_TASK
@@ -299,7 +300,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "rotate", help="re-encrypt every stored secret with the newest of MIMIC_MASTER_KEYS"
     )
     sources_cli.add_parser(commands)
+    add_replay_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "replay":  # the lab needs no settings, database or network
+        sys.exit(replay_command(args))
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -57,6 +57,7 @@ from mimic.application.validate_connection import SweepUnvalidatedConnections, V
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
+from mimic.entrypoints.lab_ioc import LabProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
@@ -296,6 +297,7 @@ def build_container(
         PaymentsProvider(),
         PerformanceProvider(),
         NotificationsProvider(),
+        LabProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

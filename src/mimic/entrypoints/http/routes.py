@@ -44,6 +44,7 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
@@ -233,7 +234,7 @@ class MeController(Controller):
                 values=values,
                 given=given,
                 context=request_context(request, settings),
-                protection=_protection_changes(data),
+                protection=data.protection_changes(),
                 guardrails=guardrails,
                 leaderboard_opt_out=bool(_unset_to_none(data.leaderboard_opt_out)),
             )
@@ -243,24 +244,6 @@ class MeController(Controller):
 
 def _unset_to_none(value: Any) -> Any:
     return None if value is msgspec.UNSET else value
-
-
-def _protection_changes(data: schemas.SettingsPatch) -> dict[str, object]:
-    """The protection fields the request names, by dotted name ("trailing.enabled")."""
-    changes: dict[str, object] = {
-        name: getattr(data, name)
-        for name in ("tp_perc", "sl_perc")
-        if getattr(data, name) is not msgspec.UNSET
-    }
-    for group in ("trailing", "dca"):
-        nested = getattr(data, group)
-        if nested is msgspec.UNSET:
-            continue
-        for name in nested.__struct_fields__:
-            value = getattr(nested, name)
-            if value is not msgspec.UNSET:
-                changes[f"{group}.{name}"] = value
-    return changes
 
 
 class ExchangeController(Controller):
@@ -445,6 +428,7 @@ class AdminController(Controller):
 
 ROUTE_HANDLERS = [
     *ACCOUNT_ROUTE_HANDLERS,
+    *LAB_ROUTE_HANDLERS,
     *PERFORMANCE_ROUTE_HANDLERS,
     HealthController,
     WebhookController,

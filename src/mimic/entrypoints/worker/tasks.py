@@ -6,6 +6,7 @@ from typing import Any
 from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker, InMemoryBroker
 
+from mimic.adapters.lab.queue import RUN_LAB_TASK
 from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK, VALIDATE_CONNECTION_TASK
 from mimic.adapters.taskiq_streams import StreamBroker
 from mimic.application.execute_signal import ExecuteSignal
@@ -16,6 +17,7 @@ from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.worker.activity import FanoutActivity
+from mimic.entrypoints.worker.lab import run_lab
 from mimic.entrypoints.worker.notifications import DELIVER_TASK, deliver_notifications
 
 log = logging.getLogger(__name__)
@@ -145,4 +147,5 @@ def _with_tasks(broker: AsyncBroker) -> AsyncBroker:
     broker.register_task(monitor_positions, task_name=MONITOR_TASK)
     broker.register_task(sync_portfolio, task_name=PORTFOLIO_SYNC_TASK)
     broker.register_task(deliver_notifications, task_name=DELIVER_TASK)
+    broker.register_task(run_lab, task_name=RUN_LAB_TASK)
     return broker
