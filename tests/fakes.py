@@ -367,14 +367,29 @@ class InMemorySignalRepository(SignalRepository):
         if signal_id in self._rows:
             self._rows[signal_id].status = status
 
-    async def list_unfinished(self, *, received_before: datetime) -> list[Signal]:
+    async def list_next_in_line(self) -> list[Signal]:
+        ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
         return copy.deepcopy(
             [
                 s
-                for s in sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
-                if s.status is not SignalStatus.DONE and s.received_at < received_before
+                for s in ordered
+                if s.status is not SignalStatus.DONE and not await self.has_unfinished_before(s)
             ]
         )
+
+    async def first_unfinished(self, source_id: str, symbol: str) -> Signal | None:
+        ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
+        found = next(
+            (
+                s
+                for s in ordered
+                if s.source_id == source_id
+                and s.params.symbol == symbol
+                and s.status is not SignalStatus.DONE
+            ),
+            None,
+        )
+        return copy.deepcopy(found)
 
     async def finish_part(self, signal_id: str, part: FanoutPart) -> bool:
         stored = self._rows.get(signal_id)
@@ -496,6 +511,13 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             if i.signal_id == signal_id and (part is None or part.holds(i.account_id))
         ]
         return copy.deepcopy(sorted(found, key=lambda i: (i.created_at, i.id)))
+
+    async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
+        return {
+            i.signal_id
+            for i in self._rows.values()
+            if i.signal_id in signal_ids and (self.leases.get(i.id) or now) > now
+        }
 
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
         found = [i for i in self._rows.values() if i.user_id == user_id]

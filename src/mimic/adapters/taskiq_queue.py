@@ -1,3 +1,4 @@
+import asyncio
 import logging
 
 from opentelemetry import propagate
@@ -14,6 +15,9 @@ EXECUTE_SIGNAL_TASK = "mimic.execute_signal"
 VALIDATE_CONNECTION_TASK = "mimic.validate_connection"
 # The request that queued a job travels with it, so the worker's log lines name it too.
 REQUEST_ID_LABEL = "request_id"
+# Kicks happen on the request path (the webhook answers TradingView within its 3 s): a hung
+# Redis costs a request at most this long.
+KICK_TIMEOUT_SECONDS = 0.5
 
 
 class _TaskKicker:
@@ -36,8 +40,9 @@ class _TaskKicker:
             task_name=self._task_name, broker=self._broker, labels=labels
         )
         try:
-            await kicker.kiq(item_id, *more)
-        except Exception:
+            async with asyncio.timeout(KICK_TIMEOUT_SECONDS):
+                await kicker.kiq(item_id, *more)
+        except Exception:  # TimeoutError included
             log.exception("could not enqueue %s %s; the sweeper will re-drive it", self._what,
                           item_id)  # fmt: skip
 

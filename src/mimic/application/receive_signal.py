@@ -1,3 +1,4 @@
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -105,8 +106,10 @@ class ReceiveSignal:
             log.info("signal %s: duplicate from source %s", stored.id, source.id)
         else:
             log.info("signal %s: accepted from source %s", stored.id, source.id)
-            for part in self._fanout_parts:
-                await self._queue.enqueue_execution(stored.id, part.index)
+            # At once: the queue bounds each call, not their sum.
+            await asyncio.gather(
+                *(self._queue.enqueue_execution(stored.id, p.index) for p in self._fanout_parts)
+            )
         return ReceivedSignal(signal_id=stored.id, duplicate=duplicate)
 
 

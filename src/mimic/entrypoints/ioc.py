@@ -28,11 +28,10 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
     SqlOrderIntentRepository,
     SqlSettingsRepository,
-    SqlSignalRepository,
-    SqlSignalSourceRepository,
     SqlTransactionManager,
     SqlUserRepository,
 )
+from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
 from mimic.adapters.system import Argon2PasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
@@ -46,11 +45,7 @@ from mimic.application.exchange_connections import (
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
 from mimic.application.follower_settings import UpdateFollowerSettings
 from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
-from mimic.application.platform_admin import (
-    ManagePlatformSettings,
-    SetPaperPrice,
-    SweepUnfinishedSignals,
-)
+from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.position_protection import PositionProtection
 from mimic.application.protection_status import ViewProtection
@@ -59,10 +54,12 @@ from mimic.application.register_user import RegisterUser
 from mimic.application.rotate_keys import RotateCredentialKeys
 from mimic.application.signal_reports import ReportSignals
 from mimic.application.signal_sources import ManageSignalSources
+from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
+from mimic.entrypoints.lab_ioc import LabProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
@@ -183,7 +180,8 @@ class InfrastructureProvider(Provider):
         if settings.redis_url is None:
             yield InMemoryTrailingStateStore()
             return
-        client = Redis.from_url(settings.redis_url)
+        # Bounded: a hung Redis fails a monitor round or a protection view, it never holds one.
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
         yield RedisTrailingStateStore(client, prefix=settings.trailing_key_prefix)
         await client.aclose()
 
@@ -256,10 +254,15 @@ class InteractorProvider(Provider):
 
     @provide
     def sweep(
-        self, signals: SignalRepository, queue: SignalQueue, clock: Clock, settings: Settings
+        self,
+        signals: SignalRepository,
+        intents: OrderIntentRepository,
+        queue: SignalQueue,
+        clock: Clock,
+        settings: Settings,
     ) -> SweepUnfinishedSignals:
-        # Signals younger than a lease are most likely still being worked on.
-        return SweepUnfinishedSignals(signals, queue, clock, grace=settings.intent_lease)
+        # A started signal younger than a lease is most likely still being worked on.
+        return SweepUnfinishedSignals(signals, intents, queue, clock, grace=settings.intent_lease)
 
     @provide
     def sweep_connections(
@@ -305,6 +308,7 @@ def build_container(
         PaymentsProvider(),
         PerformanceProvider(),
         NotificationsProvider(),
+        LabProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

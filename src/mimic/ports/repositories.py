@@ -98,8 +98,13 @@ class SignalRepository(Protocol):
 
     async def set_status(self, signal_id: str, status: SignalStatus) -> None: ...
 
-    async def list_unfinished(self, *, received_before: datetime) -> list[Signal]:
-        """Signals not done yet, received before `received_before`, oldest first."""
+    async def list_next_in_line(self) -> list[Signal]:
+        """Signals not done yet that no earlier not-done signal of the same source on the
+        same symbol goes before, oldest first: the ones that may run now."""
+        ...
+
+    async def first_unfinished(self, source_id: str, symbol: str) -> Signal | None:
+        """The earliest not-done signal of `source_id` on `symbol`: the next one to run."""
         ...
 
     async def finish_part(self, signal_id: str, part: FanoutPart) -> bool:
@@ -160,6 +165,11 @@ class OrderIntentRepository(Protocol):
         ...
 
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]: ...
+
+    async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
+        """Those of `signal_ids` a worker is placing orders of: one of their intents is held
+        under a lease that runs past `now`."""
+        ...
 
     async def claim(
         self, intent_ids: Sequence[str], *, now: datetime, lease_until: datetime

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -599,4 +600,23 @@ panic_closes = Table(
     Column("updated_at", UtcDateTime),
     UniqueConstraint("run_id", "account_id", "symbol", name="uq_panic_closes_run_account_symbol"),
     Index("ix_panic_closes_user_created", "user_id", "created_at"),
+)
+
+# Replays started from the web console (the strategy lab): the upload and what it wrote.
+lab_runs = Table(
+    "lab_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("created_by", ID, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("inputs", LargeBinary, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("error", Text),
+    Column("report_json", Text),
+    Column("trades_csv", Text),
+    Column("equity_png", LargeBinary),
+    Column("equity_html", Text),
+    Index("ix_lab_runs_created_at", "created_at"),
 )

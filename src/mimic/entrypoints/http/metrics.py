@@ -42,7 +42,7 @@ async def dependency_problems(session: AsyncSession, settings: Settings) -> dict
     except Exception as exc:  # any failure means "not answering"
         problems["database"] = exc.__class__.__name__
     if settings.redis_url is not None:
-        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
         try:
             await client.ping()
             problems["redis"] = None

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mimic.adapters.sqlalchemy.engine import database_unreachable
 from mimic.application.authenticate_user import AuthenticateUser, Credentials
 from mimic.application.exchange_connections import (
     ConnectExchange,
@@ -31,7 +32,7 @@ from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
 from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.application.signal_reports import ReportSignals
-from mimic.application.throttle import Throttle
+from mimic.application.throttle import LocalThrottle, Throttle
 from mimic.domain.accounts import ConnectionStatus, User
 from mimic.domain.alerts import decode_key_value_alert
 from mimic.domain.errors import InvalidField
@@ -41,6 +42,7 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
 from mimic.entrypoints.http.metrics import dependency_problems
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
@@ -104,7 +106,7 @@ class WebhookController(Controller):
         self,
         request: Request[Any, Any, Any],
         receive_signal: FromDishka[ReceiveSignal],
-        throttle: FromDishka[Throttle],
+        throttle: FromDishka[LocalThrottle],
         settings: FromDishka[Settings],
     ) -> Response[schemas.WebhookAccepted]:
         ip = client_ip(request, settings.trusted_proxies)
@@ -112,9 +114,20 @@ class WebhookController(Controller):
             raise HTTPException(
                 status_code=403, detail=f"{ip} is not an allowed sender (MIMIC_WEBHOOK_ALLOWED_IPS)"
             )
+        # Counted in this process: the signal is stored before anything waits on Redis.
         await throttle.check("webhook", (f"ip:{ip}", throttle.limits.webhook_per_ip))
         payload = _alert_payload(await request.body())
-        result = await receive_signal(ReceiveSignalCommand(payload=payload))
+        try:
+            result = await receive_signal(ReceiveSignalCommand(payload=payload))
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            # Never a 202 for an alert that may not be stored: TradingView resends a 5xx.
+            raise HTTPException(
+                status_code=503,
+                detail="the database is unavailable: the alert was not accepted, send it again",
+                headers={"Retry-After": "5"},
+            ) from None
         return Response(
             schemas.WebhookAccepted(signal_id=result.signal_id, duplicate=result.duplicate),
             status_code=HTTP_200_OK if result.duplicate else HTTP_202_ACCEPTED,
@@ -210,7 +223,7 @@ class MeController(Controller):
                 values=values,
                 given=given,
                 context=request_context(request, settings),
-                protection=_protection_changes(data),
+                protection=data.protection_changes(),
                 guardrails=guardrails,
                 leaderboard_opt_out=bool(_unset_to_none(data.leaderboard_opt_out)),
             )
@@ -220,24 +233,6 @@ class MeController(Controller):
 
 def _unset_to_none(value: Any) -> Any:
     return None if value is msgspec.UNSET else value
-
-
-def _protection_changes(data: schemas.SettingsPatch) -> dict[str, object]:
-    """The protection fields the request names, by dotted name ("trailing.enabled")."""
-    changes: dict[str, object] = {
-        name: getattr(data, name)
-        for name in ("tp_perc", "sl_perc")
-        if getattr(data, name) is not msgspec.UNSET
-    }
-    for group in ("trailing", "dca"):
-        nested = getattr(data, group)
-        if nested is msgspec.UNSET:
-            continue
-        for name in nested.__struct_fields__:
-            value = getattr(nested, name)
-            if value is not msgspec.UNSET:
-                changes[f"{group}.{name}"] = value
-    return changes
 
 
 class ExchangeController(Controller):
@@ -422,6 +417,7 @@ class AdminController(Controller):
 
 ROUTE_HANDLERS = [
     *ACCOUNT_ROUTE_HANDLERS,
+    *LAB_ROUTE_HANDLERS,
     *PERFORMANCE_ROUTE_HANDLERS,
     HealthController,
     WebhookController,

@@ -108,6 +108,23 @@ class SettingsPatch(msgspec.Struct, forbid_unknown_fields=True):
     profit_lock_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
     leaderboard_opt_out: bool | msgspec.UnsetType = msgspec.UNSET
 
+    def protection_changes(self) -> dict[str, object]:
+        """The protection fields given, by dotted name ("trailing.enabled")."""
+        changes: dict[str, object] = {
+            name: getattr(self, name)
+            for name in ("tp_perc", "sl_perc")
+            if getattr(self, name) is not msgspec.UNSET
+        }
+        for group in ("trailing", "dca"):
+            nested = getattr(self, group)
+            if nested is msgspec.UNSET:
+                continue
+            for name in nested.__struct_fields__:
+                value = getattr(nested, name)
+                if value is not msgspec.UNSET:
+                    changes[f"{group}.{name}"] = value
+        return changes
+
 
 class ConnectExchangeRequest(msgspec.Struct, forbid_unknown_fields=True):
     exchange: str
