@@ -60,6 +60,7 @@ from mimic.application.validate_connection import SweepUnvalidatedConnections, V
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
+from mimic.entrypoints.live_ioc import LiveEventsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
@@ -292,6 +293,7 @@ def build_container(
         PaymentsProvider(),
         PerformanceProvider(),
         NotificationsProvider(),
+        LiveEventsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )
