@@ -1,13 +1,13 @@
-"""What the fan-out tells open pages: each order that settled, and the signal's progress.
-
-Called after the commit that stored the results, so a page re-reading on the event sees them.
-"""
+"""What open pages are told: each order that settled, a signal's progress, and everything
+a user is notified of. Always after the commit that stored it: a page re-reading on the
+event sees the change."""
 
 from collections import Counter
 from collections.abc import Sequence
 
 from mimic.domain.orders import OrderIntent
-from mimic.ports.live_events import ADMINS, LiveEvent, user_audience
+from mimic.ports.live_events import ADMINS, LiveEvent, LiveEvents, user_audience
+from mimic.ports.services import Notifier
 
 
 def settled_order_events(intents: Sequence[OrderIntent]) -> list[tuple[str, LiveEvent]]:
@@ -37,3 +37,19 @@ def settled_order_events(intents: Sequence[OrderIntent]) -> list[tuple[str, Live
         for signal_id, count in per_signal.items()
     )
     return events
+
+
+class PublishingNotifier(Notifier):
+    """Whatever a user is notified of (a position closed by its stop, a guardrail tripped,
+    a message, a connection approved) also reaches their open pages.
+
+    A notifier is called after the caller's commit already, as a live event must be.
+    """
+
+    def __init__(self, notifier: Notifier, live: LiveEvents) -> None:
+        self._notifier = notifier
+        self._live = live
+
+    async def notify(self, user_id: str, event: str, text: str) -> None:
+        await self._notifier.notify(user_id, event, text)
+        await self._live.publish(user_audience(user_id), LiveEvent(event, {"text": text}))
