@@ -28,6 +28,7 @@ from mimic.entrypoints.http.web_security import csrf_middleware, security_header
 from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.live_ioc import LiveEventsProvider
 from mimic.entrypoints.web.live import live_route, make_channels
+from mimic.entrypoints.web.site import docs_ui, template_config, web_routers
 from mimic.entrypoints.worker.notifications import deliver_forever
 from mimic.entrypoints.worker.tasks import create_broker
 
@@ -122,7 +123,12 @@ def create_app(
             await container.close()
 
     app = Litestar(
-        route_handlers=[DishkaRouter("", route_handlers=ROUTE_HANDLERS), live_route(settings)],
+        route_handlers=[
+            DishkaRouter("", route_handlers=ROUTE_HANDLERS),
+            live_route(settings),
+            *web_routers(),
+        ],
+        template_config=template_config(),
         on_app_init=[jwt_auth.on_app_init],
         plugins=[channels],
         middleware=[csrf_middleware],
@@ -134,7 +140,7 @@ def create_app(
         ),
         exception_handlers={DomainError: domain_error_handler},
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0"),
+        openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0", render_plugins=[docs_ui()]),
         request_max_body_size=1024 * 1024,
         debug=False,
     )
