@@ -170,7 +170,6 @@ function connectLive() {
       const event = JSON.parse(message.data);
       toast(event);
       document.body.dispatchEvent(new Event("live"));
-      document.body.dispatchEvent(new CustomEvent("live:" + event.kind, { detail: event }));
     });
     socket.addEventListener("close", () => {
       if (status) status.dataset.state = "offline";
