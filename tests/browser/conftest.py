@@ -53,6 +53,7 @@ class Visitor:
     base_url: str
     requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
 
     async def goto(self, path: str) -> None:
         response = await self.page.goto(self.base_url + path)

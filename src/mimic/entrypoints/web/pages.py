@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
 from mimic.application.exchange_connections import ListConnections
@@ -127,3 +127,28 @@ async def _dashboard_state(
         "protection": views.position_protection(await protection(user)),
         "orders": [views.order(o) for o in await portfolio.orders(user.id, RECENT_ORDERS)],
     }
+
+
+class MessagePages(Controller):
+    """Conversations with the admins (an admin sees every user's)."""
+
+    path = "/messages"
+
+    @get("/", include_in_schema=False)
+    async def threads(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
+    ) -> Template:
+        threads = await messaging.threads(request.user, offset, PAGE_SIZE)
+        return await page(
+            request, messaging, "messages.html", threads=threads, offset=offset, size=PAGE_SIZE
+        )
+
+    @get("/{thread_id:str}", include_in_schema=False)
+    async def thread(
+        self, request: AuthRequest, thread_id: FromPath[str], messaging: FromDishka[Messaging]
+    ) -> Template:
+        view = await messaging.thread(request.user, thread_id)
+        return await page(request, messaging, "thread.html", view=view)
