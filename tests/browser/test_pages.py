@@ -106,6 +106,7 @@ async def test_every_page_stays_on_this_machine_at_phone_and_desktop_widths(
         public = ["/login", "/register?ref=FRIEND", "/forgot", "/reset?code=abc"]
         follower = [
             "/dashboard",
+            "/orders",
             "/exchanges",
             "/settings",
             "/messages",

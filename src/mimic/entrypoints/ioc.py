@@ -44,6 +44,7 @@ from mimic.application.exchange_connections import (
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
 from mimic.application.follower_settings import UpdateFollowerSettings
 from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
+from mimic.application.order_history import ViewOrderHistory
 from mimic.application.platform_admin import (
     ManagePlatformSettings,
     SetPaperPrice,
@@ -274,6 +275,7 @@ class InteractorProvider(Provider):
     manage_connection = provide(ManageConnection)
     review_connection = provide(ReviewConnection)
     portfolio = provide(ViewPortfolio)
+    order_history = provide(ViewOrderHistory)
     reports = provide(ReportSignals)
     platform_settings = provide(ManagePlatformSettings)
     set_paper_price = provide(SetPaperPrice)

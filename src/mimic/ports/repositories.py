@@ -6,7 +6,7 @@ from typing import Protocol
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
 from mimic.domain.audit import AuditEvent
 from mimic.domain.fanout import FanoutPart
-from mimic.domain.orders import OrderIntent
+from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus
 
@@ -145,7 +145,11 @@ class OrderIntentRepository(Protocol):
         """`part`: only the intents of the connections that part of the fan-out holds."""
         ...
 
-    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]: ...
+    async def list_for_user(
+        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
+    ) -> list[OrderIntent]:
+        """Newest first; only those `filters` let through."""
+        ...
 
     async def claim(
         self, intent_ids: Sequence[str], *, now: datetime, lease_until: datetime

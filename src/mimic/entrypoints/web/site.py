@@ -15,6 +15,7 @@ from litestar.template.config import TemplateConfig
 
 from mimic.entrypoints.web.admin_pages import AdminPages
 from mimic.entrypoints.web.formatting import FILTERS
+from mimic.entrypoints.web.history import OrderHistoryPages
 from mimic.entrypoints.web.pages import PUBLIC, FollowerPages, MessagePages, PublicPages
 
 HERE = Path(__file__).parent
@@ -45,7 +46,7 @@ def web_routers() -> list[Router]:
     """Pages send a browser without a session to sign in instead of answering 401 JSON."""
     pages = DishkaRouter(
         "",
-        route_handlers=[PublicPages, FollowerPages, MessagePages, AdminPages],
+        route_handlers=[PublicPages, FollowerPages, OrderHistoryPages, MessagePages, AdminPages],
         exception_handlers={
             NotAuthorizedException: _sign_in_first,
             PermissionDeniedException: _not_for_you,
