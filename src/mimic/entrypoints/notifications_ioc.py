@@ -70,8 +70,8 @@ class NotificationsProvider(Provider):
         return FloodControl()
 
     @provide(scope=Scope.APP)
-    def delivery_policy(self) -> DeliveryPolicy:
-        return DeliveryPolicy()
+    def delivery_policy(self, settings: Settings) -> DeliveryPolicy:
+        return DeliveryPolicy(site_url=settings.base_url)
 
     @provide(scope=Scope.APP)
     def one_time_passwords(self, settings: Settings) -> OneTimePasswords:
