@@ -103,12 +103,15 @@ async def test_every_page_stays_on_this_machine_at_phone_and_desktop_widths(
             "/webhook", json={"passphrase": PASSPHRASE, "symbol": "BTCUSDT", "action": "long"}
         )
         signal_id = signal.json()["signal_id"]
-        public = ["/login", "/register?ref=FRIEND", "/forgot", "/reset?code=abc"]
+        public = ["/login", "/register?ref=FRIEND", "/forgot", "/reset?code=abc", "/leaderboard"]
         follower = [
             "/dashboard",
             "/orders",
             "/exchanges",
             "/settings",
+            "/notifications",
+            "/subscription",
+            "/referrals",
             "/messages",
             f"/messages/{made['thread']}",
         ]

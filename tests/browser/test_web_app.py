@@ -109,6 +109,9 @@ async def test_a_new_followers_first_trade_and_its_trailing_stop_show_live(
         await expect(follower.page.locator("#protection")).to_contain_text(
             "stop 66330", timeout=LIVE_WITHIN_MS
         )
+        await follower.screenshot("readme-dashboard")
+        await admin.goto("/admin")
+        await admin.screenshot("readme-admin")
         await put_ok(api, "/api/admin/paper/prices/BTCUSDT", {"price": "66300"})
         report = await post_ok(api, "/api/admin/monitor/run")
         assert len(report["trailing_closes"]) == 1

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from mimic.entrypoints.web.account_pages import AccountPages, LeaderboardPage
 from mimic.entrypoints.web.admin_pages import AdminPages
 from mimic.entrypoints.web.formatting import FILTERS
 from mimic.entrypoints.web.history import OrderHistoryPages
@@ -46,7 +47,15 @@ def web_routers() -> list[Router]:
     """Pages send a browser without a session to sign in instead of answering 401 JSON."""
     pages = DishkaRouter(
         "",
-        route_handlers=[PublicPages, FollowerPages, OrderHistoryPages, MessagePages, AdminPages],
+        route_handlers=[
+            PublicPages,
+            LeaderboardPage,
+            FollowerPages,
+            OrderHistoryPages,
+            AccountPages,
+            MessagePages,
+            AdminPages,
+        ],
         exception_handlers={
             NotAuthorizedException: _sign_in_first,
             PermissionDeniedException: _not_for_you,

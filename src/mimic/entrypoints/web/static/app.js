@@ -72,14 +72,31 @@ function showError(form, answer) {
 }
 
 function fillTemplate(template, answer) {
+  // A whole address from the answer (the payment provider's invoice page) is used as it is.
+  const whole = /^\{(\w+)\}$/.exec(template);
+  if (whole) {
+    const address = String(answer[whole[1]] ?? "");
+    return address.startsWith("https://") || address.startsWith("/") ? address : "/";
+  }
   return template.replace(/\{(\w+)\}/g, (_, key) => encodeURIComponent(answer[key] ?? ""));
+}
+
+function channelsBody(form) {
+  // One checkbox per (event, channel): {"events": {event: [channels]}} for every event shown.
+  const events = {};
+  for (const box of form.querySelectorAll("input[data-event]")) {
+    events[box.dataset.event] = events[box.dataset.event] || [];
+    if (box.checked) events[box.dataset.event].push(box.dataset.channel);
+  }
+  return { events };
 }
 
 async function submitJson(form) {
   clearErrors(form);
   if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
   const method = (form.dataset.method || "POST").toUpperCase();
-  const body = method === "DELETE" ? undefined : JSON.stringify(formBody(form));
+  const fields = form.dataset.channels !== undefined ? channelsBody(form) : formBody(form);
+  const body = method === "DELETE" ? undefined : JSON.stringify(fields);
   const button = form.querySelector("button[type=submit]");
   if (button) button.disabled = true;
   try {
