@@ -158,7 +158,16 @@ async def mimic_seconds(clients: int, tmp: str) -> tuple[float, float]:
 async def floor_seconds(clients: int) -> float:
     port = free_port()
     server = serve(
-        [sys.executable, "-m", "uvicorn", "bench.bare_live:app", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_live:app",
+            "--port",
+            str(port),
+            "--ws-per-message-deflate",
+            "false",  # as `mimic serve`
+        ],
         {**os.environ},
     )
     base = f"http://127.0.0.1:{port}"
