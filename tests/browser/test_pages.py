@@ -122,6 +122,7 @@ async def test_every_page_stays_on_this_machine_at_phone_and_desktop_widths(
             "/admin/users",
             "/admin/connections",
             "/admin/settings",
+            "/admin/payments",
             "/admin/audit",
             "/admin/panic",
             "/schema",

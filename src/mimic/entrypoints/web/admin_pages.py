@@ -13,10 +13,14 @@ from mimic.application.exchange_connections import ListConnections
 from mimic.application.manage_users import ManageUsers
 from mimic.application.messaging import Messaging
 from mimic.application.panic import ResumeCopying, ViewPanicRuns
+from mimic.application.payment_settings import ManagePaymentSettings
+from mimic.application.plans import ManagePlans
 from mimic.application.platform_admin import ManagePlatformSettings
+from mimic.application.referrals import ViewReferrals
 from mimic.application.signal_reports import ReportSignals
 from mimic.domain.accounts import ConnectionStatus
 from mimic.entrypoints.http import views
+from mimic.entrypoints.http.payments import plan_out, referrals_out
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.web.pages import AuthRequest, page
 
@@ -163,6 +167,25 @@ class AdminPages(Controller):
             "admin/settings.html",
             platform=views.platform_settings(await platform.get()),
             copying_paused=await copying.paused(),
+        )
+
+    @get("/payments", include_in_schema=False)
+    async def payments(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        plans: FromDishka[ManagePlans],
+        payment_settings: FromDishka[ManagePaymentSettings],
+        referrals: FromDishka[ViewReferrals],
+    ) -> Template:
+        """Plans, payment settings and the referral payouts owed."""
+        return await page(
+            request,
+            messaging,
+            "admin/payments.html",
+            plans=[plan_out(p) for p in await plans.list(include_inactive=True)],
+            payment_settings=await payment_settings.get(),
+            referrers=[referrals_out(r) for r in await referrals.all_referrers()],
         )
 
     @get("/panic", include_in_schema=False)

@@ -24,6 +24,7 @@ function fieldValue(input) {
   if (raw === "") return input.type === "number" ? null : undefined; // empty number: unset it
   if (kind === "int") return Number.parseInt(raw, 10);
   if (kind === "bool") return raw === "true";
+  if (kind === "list") return raw.split(",").map((item) => item.trim()).filter(Boolean);
   return raw; // decimals travel as strings
 }
 
