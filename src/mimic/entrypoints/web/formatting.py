@@ -38,8 +38,7 @@ def quantity(value: object) -> str:
     number = _decimal(value)
     if number is None:
         return "—"
-    text = format(number.normalize(), "f")
-    return text
+    return format(number.normalize(), "f")
 
 
 def price(value: object) -> str:

@@ -40,7 +40,8 @@ class PublicPages(Controller):
     opt = PUBLIC
 
     @get("/", include_in_schema=False)
-    async def home(self, request: Request[Any, Any, Any]) -> Redirect:
+    async def home(self) -> Redirect:
+        """A stranger is sent on to sign in from there."""
         return Redirect("/dashboard")
 
     @get("/login", include_in_schema=False)
