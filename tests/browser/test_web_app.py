@@ -95,6 +95,8 @@ async def test_a_new_followers_first_trade_and_its_trailing_stop_show_live(
 
         await follower.goto("/dashboard")
         await expect(follower.page.locator("#live-status")).to_have_attribute("data-state", "live")
+        await admin.goto("/admin/signals")
+        await expect(admin.page.locator("#live-status")).to_have_attribute("data-state", "live")
         response = await api.post(
             "/webhook", json={"passphrase": PASSPHRASE, "symbol": "BTCUSDT", "action": "long"}
         )
@@ -103,6 +105,9 @@ async def test_a_new_followers_first_trade_and_its_trailing_stop_show_live(
         await expect(position).to_be_visible(timeout=LIVE_WITHIN_MS)
         await expect(position).to_contain_text("0.007")
         await expect(follower.page.locator("#recent-orders")).to_contain_text("filled")
+        # The admin's open signals page shows the new signal, done, without a reload.
+        await expect(admin.page.locator("#signals")).to_contain_text("BTCUSDT")
+        await expect(admin.page.locator("#signals .pill")).to_have_text("done")
 
         await put_ok(api, "/api/admin/paper/prices/BTCUSDT", {"price": "67000"})
         await post_ok(api, "/api/admin/monitor/run")  # activated: stop 66330
