@@ -126,6 +126,10 @@ async def test_a_new_followers_first_trade_and_its_trailing_stop_show_live(
         )
         await expect(follower.page.locator("#toasts")).to_contain_text("Trailing stop hit")
         await follower.screenshot("flow-dashboard-after-trailing-stop")
+        await post_ok(api, "/api/admin/portfolio/sync")  # an equity snapshot to chart
+        await follower.goto("/dashboard")
+        await expect(follower.page.locator("[data-equity-chart] canvas").first).to_be_visible()
+        await follower.screenshot("dashboard-equity-chart")
         assert follower.console_errors == []
         assert off_machine(follower.requests + admin.requests, served.base_url) == []
         await api.aclose()

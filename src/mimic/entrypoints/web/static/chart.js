@@ -19,7 +19,8 @@ async function drawEquity(holder) {
   const chart = LightweightCharts.createChart(holder, {
     height: 220,
     autoSize: true,
-    layout: { attributionLogo: false },
+    layout: { attributionLogo: false, background: { color: "#17202a" }, textColor: "#e6edf3" },
+    grid: { vertLines: { color: "#2a3744" }, horzLines: { color: "#2a3744" } },
     timeScale: { timeVisible: true },
   });
   chart.addLineSeries({ priceFormat: { type: "price", precision: 2, minMove: 0.01 } }).setData(unique);
