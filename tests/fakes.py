@@ -42,8 +42,10 @@ from mimic.domain.fanout import FanoutPart
 from mimic.domain.market import MarketRules
 from mimic.domain.messages import Message, MessageThread, ThreadSummary
 from mimic.domain.orders import (
+    NO_FILTERS,
     IntentStatus,
     OrderFill,
+    OrderFilters,
     OrderIntent,
     OrderLeg,
     OrderRequest,
@@ -519,8 +521,10 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             if i.signal_id in signal_ids and (self.leases.get(i.id) or now) > now
         }
 
-    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
-        found = [i for i in self._rows.values() if i.user_id == user_id]
+    async def list_for_user(
+        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
+    ) -> list[OrderIntent]:
+        found = [i for i in self._rows.values() if i.user_id == user_id and filters.admits(i)]
         found.sort(key=lambda i: (i.created_at, i.id), reverse=True)
         return copy.deepcopy(found[:limit])
 

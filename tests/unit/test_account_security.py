@@ -206,6 +206,8 @@ async def test_reset_code_is_single_use_and_expires(desk: Desk) -> None:
     assert mail is not None
     assert mail.to == "alice@example.com"
     code = next(line.strip() for line in mail.body.splitlines() if line.startswith("    "))
+    # The link opens the web app's reset page with the code filled in.
+    assert f"http://mimic.test/reset?code={code}" in mail.body
 
     with pytest.raises(InvalidCode):
         await desk.reset()(PasswordReset("wrong-code", NEW_PASSWORD))

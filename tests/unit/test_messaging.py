@@ -9,6 +9,7 @@ from mimic.application.messaging import Messaging, NewThread
 from mimic.domain.accounts import Role, User
 from mimic.domain.errors import InvalidField, NotFound
 from mimic.domain.messages import MAX_BODY_LENGTH
+from mimic.ports.live_events import ADMINS
 from mimic.ports.services import Notifier
 from tests.fakes import (
     START,
@@ -17,6 +18,7 @@ from tests.fakes import (
     InMemoryMessageRepository,
     InMemoryUserRepository,
 )
+from tests.live_fakes import RecordingLiveEvents
 
 
 class RecordingNotifier(Notifier):
@@ -34,9 +36,10 @@ class Post:
     messages: InMemoryMessageRepository = field(default_factory=InMemoryMessageRepository)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
+    live: RecordingLiveEvents = field(default_factory=RecordingLiveEvents)
 
     def desk(self) -> Messaging:
-        return Messaging(self.messages, self.users, self.notifier, self.tx, self.clock)
+        return Messaging(self.messages, self.users, self.notifier, self.tx, self.clock, self.live)
 
     async def person(self, name: str, role: Role = Role.USER) -> User:
         user = User(name, name, f"{name}@example.com", "!", role, START)
@@ -68,9 +71,12 @@ async def test_a_user_writes_to_the_admins_and_an_admin_answers(post: Post) -> N
     post.clock.advance(timedelta(minutes=1))
     await desk.mark_read(other_admin, view.thread.id)  # admins read as one team
     assert await desk.unread(root) == 0
+    # The admins' open pages raise their unread badge at once.
+    assert post.live.kinds_for(ADMINS) == ["message.received"]
     await desk.reply(root, view.thread.id, "Hi ann")
     assert await desk.unread(ann) == 1
     assert post.notifier.sent == [(ann.id, "message.received")]
+    assert post.live.kinds_for(ADMINS) == ["message.received"]  # not told of their own
     [summary] = await desk.threads(ann, 0, 10)
     assert (summary.unread, summary.messages, summary.thread.updated_at) == (
         1,

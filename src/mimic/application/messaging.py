@@ -14,6 +14,7 @@ from mimic.domain.messages import (
     ThreadSummary,
 )
 from mimic.ports.accounts import MessageRepository
+from mimic.ports.live_events import ADMINS, LiveEvent, LiveEvents
 from mimic.ports.repositories import TransactionManager, UserRepository
 from mimic.ports.services import Clock, Notifier
 
@@ -50,12 +51,14 @@ class Messaging:
         notifier: Notifier,
         tx: TransactionManager,
         clock: Clock,
+        live: LiveEvents,
     ) -> None:
         self._messages = messages
         self._users = users
         self._notifier = notifier
         self._tx = tx
         self._clock = clock
+        self._live = live
 
     async def start(self, author: User, new: NewThread) -> ThreadView:
         body = _body(new.body)
@@ -109,6 +112,10 @@ class Messaging:
         if author.is_admin:
             await self._notifier.notify(
                 thread.user_id, "message.received", f"New message from the admins: {thread.subject}"
+            )
+        else:  # the admins' pages raise their unread badge
+            await self._live.publish(
+                ADMINS, LiveEvent("message.received", {"thread_id": thread.id})
             )
 
     async def threads(self, reader: User, offset: int, limit: int) -> list[ThreadSummary]:

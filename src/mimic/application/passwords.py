@@ -154,7 +154,8 @@ class RequestPasswordReset:
                 "someone (hopefully you) asked to reset your Mimic password.\n"
                 f"Your reset code, valid for {minutes} minutes and usable once:\n\n"
                 f"    {code}\n\n"
-                f"Enter it at {self._reset_url} together with your new password.\n"
+                f"Choose your new password at {self._reset_url}?code={code}\n"
+                "(the code is filled in there already).\n"
                 "If you did not ask for this, ignore this mail: your password stays as it is.\n"
             ),
         )

@@ -130,7 +130,15 @@ def _print_first_start(settings: Settings, result: BootstrapResult) -> None:
 def serve(settings: Settings, *, embedded_worker: bool | None) -> None:
     app = create_app(settings, embedded_worker=embedded_worker)
     tune_garbage_collector()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # Live events are a few hundred bytes: per-message deflate would only cost every open
+    # page a compressor's memory.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ws_per_message_deflate=False,
+    )
 
 
 async def run_worker(settings: Settings, max_async_tasks: int) -> None:

@@ -178,6 +178,8 @@ class Settings:
     # Position monitor (trailing stop, DCA): how often a round runs, where its state lives.
     monitor_interval: timedelta = timedelta(seconds=5)
     trailing_key_prefix: str = "mimic:trailing:"
+    # Live events to open pages: Redis Pub/Sub channel names start with it (production).
+    live_channel_prefix: str = "mimic:live:"
     # Balances, fills, daily guardrails and their close-all: how often they are synced.
     portfolio_sync_interval: timedelta = timedelta(seconds=60)
     # Telegram: no token, no bot (notifications then go by email only).
@@ -282,6 +284,7 @@ class Settings:
             ),
             monitor_interval=timedelta(seconds=_int("MIMIC_MONITOR_INTERVAL_SECONDS", 5)),
             trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
+            live_channel_prefix=os.environ.get("MIMIC_LIVE_CHANNEL_PREFIX", "mimic:live:"),
             portfolio_sync_interval=timedelta(seconds=_int("MIMIC_PORTFOLIO_SYNC_SECONDS", 60)),
             telegram_bot_token=os.environ.get("MIMIC_TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=os.environ.get("MIMIC_TELEGRAM_API_URL") or "https://api.telegram.org",

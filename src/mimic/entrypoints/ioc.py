@@ -43,6 +43,7 @@ from mimic.application.exchange_connections import (
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
 from mimic.application.follower_settings import UpdateFollowerSettings
 from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
+from mimic.application.order_history import ViewOrderHistory
 from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.position_protection import PositionProtection
@@ -58,6 +59,7 @@ from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.lab_ioc import LabProvider
+from mimic.entrypoints.live_ioc import LiveEventsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
@@ -277,6 +279,7 @@ class InteractorProvider(Provider):
     manage_connection = provide(ManageConnection)
     review_connection = provide(ReviewConnection)
     portfolio = provide(ViewPortfolio)
+    order_history = provide(ViewOrderHistory)
     reports = provide(ReportSignals)
     platform_settings = provide(ManagePlatformSettings)
     set_paper_price = provide(SetPaperPrice)
@@ -298,6 +301,7 @@ def build_container(
         PerformanceProvider(),
         NotificationsProvider(),
         LabProvider(),
+        LiveEventsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

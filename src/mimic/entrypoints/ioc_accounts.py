@@ -86,7 +86,7 @@ class AccountsProvider(Provider):
             tx,
             clock,
             lifetime=settings.password_reset_lifetime,
-            reset_url=f"{settings.base_url}/api/auth/password/reset",
+            reset_url=f"{settings.base_url}/reset",
         )
 
     sign_out = provide(SignOut, scope=Scope.REQUEST)

@@ -26,6 +26,9 @@ from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.live_ioc import LiveEventsProvider
+from mimic.entrypoints.web.live import live_route, make_channels
+from mimic.entrypoints.web.site import docs_ui, template_config, web_routers
 from mimic.entrypoints.worker.notifications import deliver_forever
 from mimic.entrypoints.worker.tasks import create_broker
 
@@ -67,7 +70,9 @@ def create_app(
     """`embedded_worker` (default: when no Redis is configured) runs tasks in this process."""
     broker = broker or create_broker(settings)
     run_worker = settings.embedded if embedded_worker is None else embedded_worker
-    container = build_container(settings, broker, *overrides)
+    channels = make_channels(settings)
+    # Test overrides come later and win.
+    container = build_container(settings, broker, LiveEventsProvider(channels), *overrides)
     jwt_auth = make_jwt_auth(settings)
 
     @contextlib.asynccontextmanager
@@ -118,8 +123,14 @@ def create_app(
             await container.close()
 
     app = Litestar(
-        route_handlers=[DishkaRouter("", route_handlers=ROUTE_HANDLERS)],
+        route_handlers=[
+            DishkaRouter("", route_handlers=ROUTE_HANDLERS),
+            live_route(settings),
+            *web_routers(),
+        ],
+        template_config=template_config(),
         on_app_init=[jwt_auth.on_app_init],
+        plugins=[channels],
         middleware=[csrf_middleware],
         before_send=[security_headers(settings)],
         cors_config=(
@@ -129,7 +140,7 @@ def create_app(
         ),
         exception_handlers={DomainError: domain_error_handler},
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0"),
+        openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0", render_plugins=[docs_ui()]),
         request_max_body_size=1024 * 1024,
         debug=False,
     )

@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
@@ -34,8 +35,16 @@ PUBLIC_PATHS = [
 async def retrieve_user(
     token: Token, connection: ASGIConnection[Any, Any, Any, Any]
 ) -> User | None:
-    # The request container exists already: dishka wraps the whole ASGI handler.
-    users = await connection.state.dishka_container.get(UserRepository)
+    # The request container exists already: dishka wraps the whole ASGI handler. For a
+    # WebSocket it is a session container: the users are read in a request scope of it.
+    container = connection.state.dishka_container
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
+        async with container() as request_container:
+            return await _signed_in_user(token, await request_container.get(UserRepository))
+    return await _signed_in_user(token, await container.get(UserRepository))
+
+
+async def _signed_in_user(token: Token, users: UserRepository) -> User | None:
     user: User | None = await users.get(token.sub)
     if user is None or not user.active or user.deleted_at is not None:
         return None

@@ -40,13 +40,18 @@ _CSRF_REFUSED = (
 )
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The OpenAPI viewers load their scripts and styles from a CDN.
+# Swagger UI's files are served from here; its page starts it with an inline script.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
-    "https://unpkg.com; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
-    "https://unpkg.com https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; "
-    "img-src 'self' data: https:; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
 )
+# The web app's pages: scripts and styles from files only, the live socket to this host.
+WEB_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+_MACHINE_PATHS = ("/api/", "/webhook", "/health", "/schema/openapi")
 
 
 def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
@@ -59,13 +64,18 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "no-referrer"
-        docs = scope["path"].startswith("/schema")
-        headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+        headers["Content-Security-Policy"] = _csp_for(scope["path"])
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if settings.https or scope.get("scheme") == "https":
             headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
 
     return add_headers
+
+
+def _csp_for(path: str) -> str:
+    if path.startswith(_MACHINE_PATHS):
+        return API_CSP
+    return DOCS_CSP if path.startswith("/schema") else WEB_CSP
 
 
 def csrf_middleware(app: ASGIApp) -> ASGIApp:
