@@ -1,0 +1,130 @@
+"""Web hardening over real HTTP: one credential per request, bad input, quotas."""
+
+from datetime import datetime
+
+import pytest
+from dishka import Provider, Scope, provide
+from litestar.testing import AsyncTestClient
+
+from mimic.entrypoints.http.app import create_app
+from mimic.ports.services import Clock
+from tests.integration.harness import (
+    FOLLOWER_PASSWORD,
+    PASSPHRASE,
+    Api,
+    make_settings,
+    running_platform,
+)
+from tests.integration.test_accounts_http import NEW_PASSWORD, register
+
+
+async def test_a_junk_authorization_header_does_not_skip_csrf_for_a_cookie_session(
+    sqlite_url: str,
+) -> None:
+    async with running_platform(make_settings(sqlite_url)) as api:
+        await register(api, "carol")
+        login = await api.client.post(
+            "/api/auth/login", json={"username": "carol", "password": FOLLOWER_PASSWORD}
+        )
+        assert login.status_code == 200
+        assert "mimic_session" in api.client.cookies
+        for header in ("Bearer", "Bearer ", "x", "Basic abc", ""):
+            forged = await api.client.patch(
+                "/api/me/settings", json={"paused": True}, headers={"Authorization": header}
+            )
+            assert forged.status_code in (401, 403), (header, forged.text)
+        me = await api.client.get("/api/me")
+        assert me.status_code == 200
+        assert me.json()["settings"]["paused"] is False
+        bearer = await api.client.patch(
+            "/api/me/settings",
+            json={"paused": True},
+            headers=Api.auth(login.json()["access_token"]),
+        )
+        assert bearer.status_code == 200  # a real bearer token still needs no CSRF token
+
+
+# --- bad input is a 400; a 500 leaves a trace ---------------------------------------------------
+
+
+async def test_nul_bytes_in_any_text_input_are_400(database_url: str) -> None:
+    async with running_platform(make_settings(database_url)) as api:
+        admin = Api.auth(api.admin_token)
+        refused = [
+            await api.client.post(
+                "/webhook",
+                json={"passphrase": PASSPHRASE, "symbol": "BTCUSDT", "action": "buy", "id": "a\0b"},
+            ),
+            await api.client.post(
+                "/webhook",
+                content=b'{"passphrase": "' + PASSPHRASE.encode() + b'", "id": "a\\u0000b"}',
+                headers={"content-type": "text/plain"},
+            ),
+            await api.client.post(
+                "/api/auth/login", json={"username": "adm\0in", "password": "whatever-it-is"}
+            ),
+            await api.client.post("/api/auth/password/forgot", json={"email": "a\0@example.com"}),
+            await api.client.post(
+                "/api/auth/register",
+                json={"username": "nul\0l", "email": "n@example.com", "password": NEW_PASSWORD},
+            ),
+            await api.client.get("/api/admin/users", params={"q": "ad\0"}, headers=admin),
+            await api.client.get("/api/admin/users/x%00y", headers=admin),
+        ]
+        for response in refused:
+            assert response.status_code == 400, (response.request.url, response.text)
+            assert "NUL" in response.json()["detail"]
+        # An escaped backslash before "u0000" is the six characters, not a NUL.
+        text = await api.client.post(
+            "/api/auth/login",
+            content=b'{"username": "a\\\\u0000", "password": "whatever-it-is"}',
+            headers={"content-type": "application/json"},
+        )
+        assert text.status_code == 401
+        users = await api.client.get("/api/admin/users", params={"q": "ad"}, headers=admin)
+        assert users.status_code == 200
+        assert [u["username"] for u in users.json()["users"]] == ["admin"]
+
+
+async def test_absurdly_nested_json_is_400(sqlite_url: str) -> None:
+    deep = b"[" * 20_000 + b"]" * 20_000
+    async with running_platform(make_settings(sqlite_url)) as api:
+        webhook = await api.client.post(
+            "/webhook", content=b'{"passphrase": "x", "id": ' + deep + b"}"
+        )
+        assert webhook.status_code == 400, webhook.text
+        login = await api.client.post(
+            "/api/auth/login",
+            content=b'{"username": ' + deep + b', "password": "whatever-it-is"}',
+            headers={"content-type": "application/json"},
+        )
+        assert login.status_code == 400, login.text
+
+
+class FailingClock(Clock):
+    def now(self) -> datetime:
+        raise RuntimeError("clock broke")
+
+
+class BrokenClock(Provider):
+    """A clock that fails: any route reading it hits an unexpected error."""
+
+    @provide(scope=Scope.APP)
+    def clock(self) -> Clock:
+        return FailingClock()
+
+
+async def test_a_500_logs_a_traceback_under_the_request_id_it_answers_with(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(make_settings(sqlite_url), BrokenClock(), embedded_worker=False)
+    async with AsyncTestClient(app=app) as client:
+        response = await client.get("/api/leaderboard")
+    assert response.status_code == 500
+    request_id = response.headers["x-request-id"]
+    assert response.json()["request_id"] == request_id
+    assert "clock broke" not in response.text  # the detail stays in the log
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
+    assert "clock broke" in str(logged[0].exc_info[1])
