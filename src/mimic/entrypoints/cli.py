@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import uvicorn
-from litestar import Litestar
 from dishka import Provider
 from dishka.integrations.taskiq import setup_dishka
+from litestar import Litestar
 from taskiq import AsyncBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.kicker import AsyncKicker
