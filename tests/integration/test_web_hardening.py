@@ -1,5 +1,6 @@
 """Web hardening over real HTTP: one credential per request, bad input, quotas."""
 
+import asyncio
 from datetime import datetime
 
 import pytest
@@ -15,7 +16,7 @@ from tests.integration.harness import (
     make_settings,
     running_platform,
 )
-from tests.integration.test_accounts_http import NEW_PASSWORD, register
+from tests.integration.test_accounts_http import NEW_PASSWORD, audit, register, user_token
 
 
 async def test_a_junk_authorization_header_does_not_skip_csrf_for_a_cookie_session(
@@ -42,6 +43,41 @@ async def test_a_junk_authorization_header_does_not_skip_csrf_for_a_cookie_sessi
             headers=Api.auth(login.json()["access_token"]),
         )
         assert bearer.status_code == 200  # a real bearer token still needs no CSRF token
+
+
+# --- password change ----------------------------------------------------------------------------
+
+
+async def test_password_change_guesses_are_throttled_and_lock_the_account(
+    postgres_url: str,
+) -> None:
+    async with running_platform(make_settings(postgres_url)) as api:
+        token = await user_token(api, "greta")
+        guess = {"current_password": "is it this one?", "new_password": NEW_PASSWORD}
+        responses = await asyncio.gather(
+            *(
+                api.client.post("/api/auth/password/change", json=guess, headers=Api.auth(token))
+                for _ in range(60)
+            )
+        )
+        statuses = [r.status_code for r in responses]
+        assert set(statuses) <= {403, 429}
+        # Five per account in 15 minutes reach the password check; the rest wait.
+        assert statuses.count(403) <= 5
+        assert all(int(r.headers["retry-after"]) >= 1 for r in responses if r.status_code == 429)
+        found = await api.client.get(
+            "/api/admin/users", params={"q": "greta"}, headers=Api.auth(api.admin_token)
+        )
+        [greta] = found.json()["users"]
+        assert greta["failed_logins"] == statuses.count(403)
+        # Each wrong guess was a failed sign-in: the account is locked, the right password too.
+        assert greta["locked_until"] is not None
+        locked = await api.client.post(
+            "/api/auth/login", json={"username": "greta", "password": FOLLOWER_PASSWORD}
+        )
+        assert locked.status_code == 429
+        failures = await audit(api, action="auth.login_failed")
+        assert len(failures) == statuses.count(403)
 
 
 # --- bad input is a 400; a 500 leaves a trace ---------------------------------------------------

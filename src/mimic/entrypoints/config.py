@@ -146,6 +146,8 @@ class Settings:
     # Redis key prefix of the shared rate-limit counters; default: "<queue_name>:ratelimit:".
     rate_limit_prefix: str | None = None
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    # Password hashes computed at once (argon2id: 64 MiB and one core each).
+    password_hash_concurrency: int = 2
     # Browsers on these origins may call the API with credentials; none by default.
     cors_origins: tuple[str, ...] = ()
     # Peers (IPs or networks) whose X-Forwarded-For is believed; none by default.
@@ -247,6 +249,7 @@ class Settings:
                 first_lock=timedelta(seconds=_int("MIMIC_LOGIN_LOCKOUT_SECONDS", 60)),
                 longest_lock=timedelta(seconds=_int("MIMIC_LOGIN_LOCKOUT_MAX_SECONDS", 1800)),
             ),
+            password_hash_concurrency=_int("MIMIC_PASSWORD_HASH_CONCURRENCY", 2),
             cors_origins=_list("MIMIC_CORS_ORIGINS"),
             trusted_proxies=_list("MIMIC_TRUSTED_PROXIES"),
             cookie_secure=(
