@@ -226,9 +226,9 @@ class InMemoryUserRepository(UserRepository):
         for other in self._rows.values():
             if other.id == user.id:
                 continue
-            if other.username == user.username:
+            if other.username.lower() == user.username.lower():
                 raise Conflict("username is taken")
-            if other.email == user.email:
+            if other.email.lower() == user.email.lower():
                 raise Conflict("email is already registered")
 
     async def add(self, user: User) -> None:
@@ -264,7 +264,7 @@ class InMemoryUserRepository(UserRepository):
         return copy.deepcopy(builtins.list(self._rows.values()))
 
     async def get_by_email(self, email: str) -> User | None:
-        found = next((u for u in self._rows.values() if u.email == email), None)
+        found = next((u for u in self._rows.values() if u.email.lower() == email.lower()), None)
         return copy.deepcopy(found)
 
     async def count_failed_login(self, user_id: str) -> int:

@@ -5,13 +5,16 @@ These tests take an empty database; every other test gets one already at head.
 """
 
 import asyncio
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Connection, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from mimic.adapters.sqlalchemy.engine import create_engine
 from mimic.adapters.sqlalchemy.migrations import alembic_config, downgrade, upgrade
@@ -108,3 +111,63 @@ async def test_migrate_command_builds_the_schema_and_the_admin_with_the_real_has
     assert await hasher.verify(admin_hash, ADMIN_PASSWORD)
     assert not hasher.needs_rehash(admin_hash)
     assert "Mimic is ready." in capsys.readouterr().out
+
+
+def add_user(connection: Connection, user_id: str, username: str, email: str) -> None:
+    connection.execute(
+        users.insert().values(
+            id=user_id,
+            username=username,
+            email=email,
+            password_hash="argon2-hash",
+            role="user",
+            active=True,
+            paused=False,
+            trailing_enabled=False,
+            dca_enabled=False,
+            created_at=datetime(2026, 12, 1, tzinfo=UTC),
+        )
+    )
+    connection.commit()
+
+
+async def test_case_folding_refuses_and_lists_accounts_that_collide(
+    empty_database_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, empty_database_url, "0010")
+    for user_id, username, email in (
+        ("u1", "Alice", "alice@example.com"),
+        ("u2", "alice", "alice2@example.com"),
+        ("u3", "bob", "Bob@Example.com"),
+        ("u4", "bobby", "bob@example.com"),
+        ("u5", "carol", "carol@example.com"),
+    ):
+        await run_sync_on(
+            empty_database_url, partial(add_user, user_id=user_id, username=username, email=email)
+        )
+    with pytest.raises(Exception, match="once case is ignored") as refused:
+        await asyncio.to_thread(upgrade, empty_database_url)
+    listed = str(refused.value)
+    for line in (
+        "username 'Alice' (user id u1)",
+        "username 'alice' (user id u2)",
+        "email 'Bob@Example.com' (user id u3)",
+        "email 'bob@example.com' (user id u4)",
+    ):
+        assert line in listed
+    assert "carol" not in listed
+
+    def rename(connection: Connection) -> None:
+        connection.execute(update(users).where(users.c.id == "u2").values(username="alice.two"))
+        connection.execute(
+            update(users).where(users.c.id == "u4").values(email="bobby@example.com")
+        )
+        connection.commit()
+
+    await run_sync_on(empty_database_url, rename)
+    await asyncio.to_thread(upgrade, empty_database_url)
+    with pytest.raises(IntegrityError):
+        await run_sync_on(
+            empty_database_url,
+            partial(add_user, user_id="u6", username="CAROL", email="c6@example.com"),
+        )

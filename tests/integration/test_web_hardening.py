@@ -164,3 +164,46 @@ async def test_a_500_logs_a_traceback_under_the_request_id_it_answers_with(
     assert len(logged) == 1
     assert logged[0].exc_info is not None
     assert "clock broke" in str(logged[0].exc_info[1])
+
+
+# --- one account per name and address, whatever the case ---------------------------------------
+
+
+async def test_case_variants_of_a_username_or_email_are_refused(database_url: str) -> None:
+    async with running_platform(make_settings(database_url)) as api:
+        assert (await register(api, "Hanna")).status_code == 201
+        for username, email in (("hanna", "other@example.com"), ("HANNA", "x@example.com")):
+            variant = await api.client.post(
+                "/api/auth/register",
+                json={"username": username, "email": email, "password": NEW_PASSWORD},
+            )
+            assert variant.status_code == 409, variant.text
+            assert "username is taken" in variant.json()["detail"]
+        same_email = await api.client.post(
+            "/api/auth/register",
+            json={"username": "hanna2", "email": "HANNA@Example.COM", "password": NEW_PASSWORD},
+        )
+        assert same_email.status_code == 409
+        found = await api.client.get(
+            "/api/admin/users", params={"q": "hanna"}, headers=Api.auth(api.admin_token)
+        )
+        assert [u["username"] for u in found.json()["users"]] == ["Hanna"]
+        wrong_case = await api.client.post(
+            "/api/auth/login", json={"username": "hanna", "password": FOLLOWER_PASSWORD}
+        )
+        assert wrong_case.status_code == 401  # sign-in stays exact: the name as registered
+
+
+async def test_whitespace_only_passwords_are_refused(sqlite_url: str) -> None:
+    async with running_platform(make_settings(sqlite_url)) as api:
+        for blank in (" " * 12, "\t \n" * 5, "\u00a0" * 16):
+            refused = await register(api, "ivy", blank)
+            assert refused.status_code == 422, refused.text
+            assert "whitespace" in refused.json()["detail"]
+        token = await user_token(api, "ivy")
+        change = await api.client.post(
+            "/api/auth/password/change",
+            json={"current_password": FOLLOWER_PASSWORD, "new_password": " " * 20},
+            headers=Api.auth(token),
+        )
+        assert change.status_code == 422
