@@ -599,6 +599,10 @@ class InMemoryMessageRepository(MessageRepository):
             raise Conflict("no such thread")
         self._messages.append(copy.deepcopy(message))
 
+    async def latest_sent(self, sender_id: str, *, limit: int) -> builtins.list[datetime]:
+        sent = [m.created_at for m in self._messages if m.sender_id == sender_id]
+        return sorted(sent, reverse=True)[:limit]
+
     async def list_messages(self, thread_id: str) -> builtins.list[Message]:
         found = [m for m in self._messages if m.thread_id == thread_id]
         return copy.deepcopy(sorted(found, key=lambda m: (m.created_at, m.id)))

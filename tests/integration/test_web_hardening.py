@@ -7,6 +7,7 @@ import pytest
 from dishka import Provider, Scope, provide
 from litestar.testing import AsyncTestClient
 
+from mimic.domain.quotas import Quotas
 from mimic.entrypoints.http.app import create_app
 from mimic.ports.services import Clock
 from tests.integration.harness import (
@@ -207,3 +208,34 @@ async def test_whitespace_only_passwords_are_refused(sqlite_url: str) -> None:
             headers=Api.auth(token),
         )
         assert change.status_code == 422
+
+
+# --- per-user quotas ----------------------------------------------------------------------------
+
+
+async def test_quotas_answer_429_with_retry_after(database_url: str) -> None:
+    quotas = Quotas(messages_per_hour=2, exchange_connections=1)
+    async with running_platform(make_settings(database_url, quotas=quotas)) as api:
+        jay = Api.auth(await user_token(api, "jay"))
+        first = await api.client.post("/api/messages", json={"body": "one"}, headers=jay)
+        assert first.status_code == 201, first.text
+        thread = first.json()["id"]
+        second = await api.client.post(
+            f"/api/messages/threads/{thread}/reply", json={"body": "two"}, headers=jay
+        )
+        assert second.status_code == 201, second.text
+        third = await api.client.post("/api/messages", json={"body": "three"}, headers=jay)
+        assert third.status_code == 429, third.text
+        assert 3590 <= int(third.headers["retry-after"]) <= 3600
+        assert "at most 2 messages per hour" in third.json()["detail"]
+        threads = (await api.client.get("/api/messages/threads", headers=jay)).json()
+        assert [t["messages"] for t in threads] == [2]
+
+        paper = await api.client.post("/api/exchanges", json={"exchange": "paper"}, headers=jay)
+        assert paper.status_code == 201, paper.text
+        another = await api.client.post(
+            "/api/exchanges", json={"exchange": "paper", "label": "second"}, headers=jay
+        )
+        assert another.status_code == 429, another.text
+        assert int(another.headers["retry-after"]) >= 1
+        assert len((await api.client.get("/api/exchanges", headers=jay)).json()) == 1
