@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mimic.adapters.sqlalchemy.engine import create_engine
 from mimic.adapters.sqlalchemy.migrations import alembic_config, downgrade, upgrade
-from mimic.adapters.sqlalchemy.tables import metadata, users
+from mimic.adapters.sqlalchemy.tables import metadata, telegram_links, users
 from mimic.adapters.system import Argon2PasswordHasher
 from mimic.entrypoints.cli import migrate_and_bootstrap
 from tests.integration.harness import ADMIN_PASSWORD, make_settings
@@ -171,3 +171,28 @@ async def test_case_folding_refuses_and_lists_accounts_that_collide(
             empty_database_url,
             partial(add_user, user_id="u6", username="CAROL", email="c6@example.com"),
         )
+
+
+async def test_linked_groups_and_channels_are_unlinked_private_chats_stay(
+    empty_database_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, empty_database_url, "0011")
+    chats = {"u1": "7011223344", "u2": "-4012345678", "u3": "-1001987654321"}
+
+    def link_all(connection: Connection) -> None:
+        for user_id, chat_id in chats.items():
+            add_user(connection, user_id, user_id, f"{user_id}@example.com")
+            connection.execute(
+                telegram_links.insert().values(
+                    user_id=user_id, chat_id=chat_id, linked_at=datetime(2026, 12, 1, tzinfo=UTC)
+                )
+            )
+        connection.commit()
+
+    def linked(connection: Connection) -> dict[str, str]:
+        rows = connection.execute(select(telegram_links.c.user_id, telegram_links.c.chat_id))
+        return {row.user_id: row.chat_id for row in rows}
+
+    await run_sync_on(empty_database_url, link_all)
+    await asyncio.to_thread(upgrade, empty_database_url)
+    assert await run_sync_on(empty_database_url, linked) == {"u1": "7011223344"}
