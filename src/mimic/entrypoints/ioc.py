@@ -30,7 +30,7 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
-from mimic.adapters.system import Argon2PasswordHasher, SystemClock
+from mimic.adapters.system import Argon2PasswordHasher, BoundedPasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
 from mimic.application.bootstrap import BootstrapPlatform
@@ -106,8 +106,10 @@ class InfrastructureProvider(Provider):
         return make_mailer(settings)
 
     @provide
-    def hasher(self) -> PasswordHasher:
-        return Argon2PasswordHasher()
+    def hasher(self, settings: Settings) -> PasswordHasher:
+        concurrency = settings.password_hash_concurrency
+        # A few rounds of queue: seconds of wait, far inside the connection pool's timeout.
+        return BoundedPasswordHasher(Argon2PasswordHasher(), concurrency, waiting=4 * concurrency)
 
     @provide
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
