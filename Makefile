@@ -67,6 +67,8 @@ container-test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py --followers 10000
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/live_push.py --clients 1000
+	$(BIN)/python bench/page_time.py --orders 10000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

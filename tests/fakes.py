@@ -42,8 +42,10 @@ from mimic.domain.fanout import FanoutPart
 from mimic.domain.market import MarketRules
 from mimic.domain.messages import Message, MessageThread, ThreadSummary
 from mimic.domain.orders import (
+    NO_FILTERS,
     IntentStatus,
     OrderFill,
+    OrderFilters,
     OrderIntent,
     OrderLeg,
     OrderRequest,
@@ -226,9 +228,9 @@ class InMemoryUserRepository(UserRepository):
         for other in self._rows.values():
             if other.id == user.id:
                 continue
-            if other.username == user.username:
+            if other.username.lower() == user.username.lower():
                 raise Conflict("username is taken")
-            if other.email == user.email:
+            if other.email.lower() == user.email.lower():
                 raise Conflict("email is already registered")
 
     async def add(self, user: User) -> None:
@@ -264,7 +266,7 @@ class InMemoryUserRepository(UserRepository):
         return copy.deepcopy(builtins.list(self._rows.values()))
 
     async def get_by_email(self, email: str) -> User | None:
-        found = next((u for u in self._rows.values() if u.email == email), None)
+        found = next((u for u in self._rows.values() if u.email.lower() == email.lower()), None)
         return copy.deepcopy(found)
 
     async def count_failed_login(self, user_id: str) -> int:
@@ -519,8 +521,10 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             if i.signal_id in signal_ids and (self.leases.get(i.id) or now) > now
         }
 
-    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
-        found = [i for i in self._rows.values() if i.user_id == user_id]
+    async def list_for_user(
+        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
+    ) -> list[OrderIntent]:
+        found = [i for i in self._rows.values() if i.user_id == user_id and filters.admits(i)]
         found.sort(key=lambda i: (i.created_at, i.id), reverse=True)
         return copy.deepcopy(found[:limit])
 
@@ -637,6 +641,10 @@ class InMemoryMessageRepository(MessageRepository):
         if message.thread_id not in self._threads:
             raise Conflict("no such thread")
         self._messages.append(copy.deepcopy(message))
+
+    async def latest_sent(self, sender_id: str, *, limit: int) -> builtins.list[datetime]:
+        sent = [m.created_at for m in self._messages if m.sender_id == sender_id]
+        return sorted(sent, reverse=True)[:limit]
 
     async def list_messages(self, thread_id: str) -> builtins.list[Message]:
         found = [m for m in self._messages if m.thread_id == thread_id]

@@ -12,7 +12,7 @@ from mimic.domain.notifications import (
     Notification,
     Recipient,
 )
-from mimic.domain.orders import OrderIntent
+from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
 from mimic.domain.panic import PanicGuardState, PanicRun
 from mimic.ports.notifications import (
     ChatMessenger,
@@ -199,8 +199,12 @@ class InMemoryPanicCloses(PanicCloseRepository):
         for close in closes:
             self.closes[close.id] = replace(close)
 
-    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
-        return [c for c in self.closes.values() if c.user_id == user_id][:limit]
+    async def list_for_user(
+        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
+    ) -> list[OrderIntent]:
+        found = [c for c in self.closes.values() if c.user_id == user_id and filters.admits(c)]
+        found.sort(key=lambda c: (c.created_at, c.id), reverse=True)
+        return found[:limit]
 
 
 class RecordingMailer(Mailer):

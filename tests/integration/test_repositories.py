@@ -33,6 +33,7 @@ from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.orders import (
     IntentStatus,
     OrderFill,
+    OrderFilters,
     OrderIntent,
     OrderLeg,
     OrderSide,
@@ -643,7 +644,22 @@ async def test_list_for_user_newest_first(sessions: Sessions) -> None:
         await repo.add_new(intents)
         await session.commit()
         mine = await repo.list_for_user("u" * 32, limit=2)
+        intents[0].status = IntentStatus.REJECTED
+        intents[1].status = IntentStatus.SUBMITTING
+        await repo.save_results(intents[:2])
+        await session.commit()
+        in_flight = OrderFilters.parse("pending", None)
+        pending = await repo.list_for_user("u" * 32, limit=10, filters=in_flight)
+        rejected = await repo.list_for_user(
+            "u" * 32, limit=10, filters=OrderFilters.parse("rejected", intents[0].symbol)
+        )
+        elsewhere = await repo.list_for_user(
+            "u" * 32, limit=10, filters=OrderFilters.parse(None, "DOGEUSDT")
+        )
     assert [i.id for i in mine] == [intents[2].id, intents[1].id]
+    assert [i.id for i in pending] == [intents[2].id, intents[1].id]
+    assert [i.id for i in rejected] == [intents[0].id]
+    assert elsewhere == []
 
 
 async def test_platform_risk_settings(sessions: Sessions) -> None:

@@ -39,6 +39,7 @@ from mimic.domain.orders import (
 from mimic.domain.positions import Position, PositionSide
 from mimic.domain.risk import FollowerRiskSettings, UserCaps
 from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
+from mimic.ports.live_events import ADMINS, user_audience
 from tests.fakes import (
     START,
     FakeExchange,
@@ -53,6 +54,7 @@ from tests.fakes import (
     RecordingNotifier,
     RecordingSignalQueue,
 )
+from tests.live_fakes import RecordingLiveEvents
 from tests.notification_fakes import InMemoryOutbox
 from tests.payment_fakes import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
 from tests.performance_fakes import InMemoryGuardrailRepository
@@ -111,6 +113,7 @@ class World:
     outbox: InMemoryOutbox = field(default_factory=InMemoryOutbox)
     # What the fan-out queued: the signals it resumed after finishing the one before.
     queue: RecordingSignalQueue = field(default_factory=RecordingSignalQueue)
+    live: RecordingLiveEvents = field(default_factory=RecordingLiveEvents)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -132,6 +135,7 @@ class World:
             DailyGuardrails(self.guardrail_days, self.notifier, self.clock),
             self.outbox,
             self.queue,
+            self.live,
         )
 
     async def run(
@@ -241,6 +245,28 @@ def world() -> World:
 
 def fee(quantity: str, price: Decimal = BTC_PRICE) -> Decimal:
     return D(quantity) * price * D("0.0004")
+
+
+# --- live events to open pages -------------------------------------------------------------
+
+
+async def test_each_settled_order_reaches_its_followers_page_and_progress_the_admins(
+    world: World,
+) -> None:
+    alice = await world.follower("alice")
+    bob = await world.follower("bob", equity=1)  # below the minimum notional: skipped
+    signal = await world.signal(SignalAction.LONG)
+
+    await world.run(signal)
+
+    assert world.live.kinds_for(user_audience(alice.user.id)) == ["order.filled"]
+    assert world.live.kinds_for(user_audience(bob.user.id)) == ["order.skipped"]
+    [(_, skipped)] = [p for p in world.live.published if p[0] == user_audience(bob.user.id)]
+    assert skipped.data["signal_id"] == signal.id
+    assert skipped.data["reason"]
+    progress = [e for to, e in world.live.published if to == ADMINS]
+    assert {e.kind for e in progress} == {"signal.progress"}
+    assert sum(int(e.data["settled"]) for e in progress) == 2
 
 
 # --- sizing per follower ------------------------------------------------------------------

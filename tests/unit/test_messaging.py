@@ -7,8 +7,10 @@ import pytest
 
 from mimic.application.messaging import Messaging, NewThread
 from mimic.domain.accounts import Role, User
-from mimic.domain.errors import InvalidField, NotFound
+from mimic.domain.errors import InvalidField, NotFound, TooManyRequests
 from mimic.domain.messages import MAX_BODY_LENGTH
+from mimic.domain.quotas import Quotas
+from mimic.ports.live_events import ADMINS
 from mimic.ports.services import Notifier
 from tests.fakes import (
     START,
@@ -17,6 +19,7 @@ from tests.fakes import (
     InMemoryMessageRepository,
     InMemoryUserRepository,
 )
+from tests.live_fakes import RecordingLiveEvents
 
 
 class RecordingNotifier(Notifier):
@@ -34,9 +37,19 @@ class Post:
     messages: InMemoryMessageRepository = field(default_factory=InMemoryMessageRepository)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
+    live: RecordingLiveEvents = field(default_factory=RecordingLiveEvents)
+    quotas: Quotas = field(default_factory=Quotas)
 
     def desk(self) -> Messaging:
-        return Messaging(self.messages, self.users, self.notifier, self.tx, self.clock)
+        return Messaging(
+            self.messages,
+            self.users,
+            self.notifier,
+            self.tx,
+            self.clock,
+            self.live,
+            self.quotas,
+        )
 
     async def person(self, name: str, role: Role = Role.USER) -> User:
         user = User(name, name, f"{name}@example.com", "!", role, START)
@@ -68,9 +81,12 @@ async def test_a_user_writes_to_the_admins_and_an_admin_answers(post: Post) -> N
     post.clock.advance(timedelta(minutes=1))
     await desk.mark_read(other_admin, view.thread.id)  # admins read as one team
     assert await desk.unread(root) == 0
+    # The admins' open pages raise their unread badge at once.
+    assert post.live.kinds_for(ADMINS) == ["message.received"]
     await desk.reply(root, view.thread.id, "Hi ann")
     assert await desk.unread(ann) == 1
     assert post.notifier.sent == [(ann.id, "message.received")]
+    assert post.live.kinds_for(ADMINS) == ["message.received"]  # not told of their own
     [summary] = await desk.threads(ann, 0, 10)
     assert (summary.unread, summary.messages, summary.thread.updated_at) == (
         1,
@@ -143,3 +159,23 @@ async def test_empty_or_oversized_bodies_are_refused(post: Post, body: str) -> N
         await post.desk().start(ann, NewThread(body=body))
     assert caught.value.field == "body"
     assert post.tx.commits == 0
+
+
+async def test_a_user_writes_at_most_the_hourly_quota_and_admins_have_none(post: Post) -> None:
+    post.quotas = Quotas(messages_per_hour=3)
+    ann, root = await post.person("ann"), await post.person("root", Role.ADMIN)
+    first = await post.desk().start(ann, NewThread("hello"))
+    await post.desk().reply(ann, first.thread.id, "two")
+    post.clock.advance(timedelta(minutes=10))
+    await post.desk().reply(ann, first.thread.id, "three")
+    threads = len(await post.desk().threads(ann, 0, 100))
+    with pytest.raises(TooManyRequests) as caught:
+        await post.desk().start(ann, NewThread("a fourth, in a new thread"))
+    assert caught.value.retry_after_seconds == 50 * 60  # the first leaves the hour then
+    with pytest.raises(TooManyRequests):
+        await post.desk().reply(ann, first.thread.id, "a fourth")
+    assert len(await post.desk().threads(ann, 0, 100)) == threads  # nothing half-written
+    for n in range(5):
+        await post.desk().reply(root, first.thread.id, f"admin answer {n}")
+    post.clock.advance(timedelta(minutes=50))
+    await post.desk().reply(ann, first.thread.id, "an hour after the first")

@@ -22,7 +22,9 @@ from mimic.domain.protection import (
     protective_prefix,
 )
 from mimic.domain.signal import SignalAction
+from mimic.ports.live_events import user_audience
 from tests.fakes import DictPriceFeed, InMemoryPositionIntentRepository
+from tests.live_fakes import RecordingLiveEvents
 from tests.unit.test_execute_signal import PAST_THE_LEASE, POLICY, Follower, WorkerCrashed, World
 from tests.unit.test_signal_protection import RefusingProtection, signal_with, with_protection
 
@@ -35,6 +37,7 @@ class Watch:
     world: World
     feed: DictPriceFeed = field(default_factory=DictPriceFeed)
     trailing: InMemoryTrailingStateStore = field(default_factory=InMemoryTrailingStateStore)
+    live: RecordingLiveEvents = field(default_factory=RecordingLiveEvents)
 
     def monitor(self) -> MonitorPositions:
         """A new instance per round, as each scheduled task builds it."""
@@ -52,6 +55,7 @@ class Watch:
             w.tx,
             w.clock,
             MonitorPolicy(lease=POLICY.lease),
+            self.live,
         )
 
     async def round_at(self, price: str, *followers: Follower) -> None:
@@ -107,6 +111,21 @@ async def test_a_close_stored_but_never_sent_is_sent_once_after_the_lease(watch:
     ]
     assert sum(1 for r in alice.exchange.placed if r.client_order_id == close.client_order_id) == 1
     assert watch.world.notifier.events() == ["position.trailing_stop"]
+
+
+async def test_each_move_of_a_trailing_stop_reaches_the_followers_page(watch: Watch) -> None:
+    alice = await opened(watch, TRAILING)
+    await watch.round_at("66000", alice)  # not activated yet (activation at +2 %: 66300)
+    await watch.round_at("67000", alice)  # activated: stop 66330
+    await watch.round_at("66900", alice)  # below the best: the stop stays
+    await watch.round_at("68000", alice)  # new best: stop 67320
+
+    moves = [e for to, e in watch.live.published if to == user_audience(alice.user.id)]
+    assert [(e.kind, e.data["stop_price"]) for e in moves] == [
+        ("position.trailing_moved", "66330"),
+        ("position.trailing_moved", "67320"),
+    ]
+    assert moves[0].data["symbol"] == "BTCUSDT"
 
 
 async def test_a_close_executed_before_the_crash_is_found_not_resent(watch: Watch) -> None:

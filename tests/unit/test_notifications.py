@@ -169,9 +169,10 @@ async def test_without_a_chat_important_events_go_by_email(sender: Sender) -> No
 
     assert await sender.deliver()() == 2
     assert sender.messenger.sent == []
-    assert sender.mailer.sent == [
-        ("carol@example.com", "Mimic: order.rejected", "rejected: margin")
-    ]
+    [(to, subject, body)] = sender.mailer.sent
+    assert (to, subject) == ("carol@example.com", "Your exchange rejected an order")
+    assert "- rejected: margin\n" in body
+    assert f"{DeliveryPolicy().site_url}/orders?status=rejected" in body  # the page to open
 
 
 async def test_chosen_channels_win_over_the_defaults(sender: Sender) -> None:
@@ -183,7 +184,7 @@ async def test_chosen_channels_win_over_the_defaults(sender: Sender) -> None:
 
     assert await sender.deliver()() == 2
     assert sender.messenger.sent == []
-    assert [subject for _, subject, _ in sender.mailer.sent] == ["Mimic: order.filled"]
+    assert [subject for _, subject, _ in sender.mailer.sent] == ["Your order was filled"]
 
 
 async def test_429_postpones_by_retry_after_and_loses_nothing(sender: Sender) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mimic.domain.errors import DeliveryFailed
+from mimic.domain.mail import notification_mail
 from mimic.domain.notifications import (
     Channel,
     DeliveryResult,
@@ -43,6 +44,8 @@ class DeliveryPolicy:
     max_wait: timedelta = timedelta(seconds=1)
     first_retry: timedelta = timedelta(seconds=5)
     max_retry: timedelta = timedelta(minutes=10)
+    # Mails link to the web app's pages under this address.
+    site_url: str = "http://127.0.0.1:8000"
 
     def retry_delay(self, attempts: int) -> timedelta:
         delay: timedelta = self.first_retry * 2 ** min(max(attempts - 1, 0), 16)
@@ -186,11 +189,9 @@ class DeliverNotifications:
         pending = self._pending(items, progress, Channel.EMAIL)
         if not pending:
             return
-        subject = (
-            f"Mimic: {pending[0].event}" if len(pending) == 1 else f"Mimic: {len(pending)} updates"
-        )
+        mail = notification_mail(pending, self._policy.site_url)
         try:
-            await self._mailer.send(email, subject, "\n".join(i.text for i in pending))
+            await self._mailer.send(email, mail.subject, mail.body)
         except DeliveryFailed as exc:
             self._fail(pending, progress, str(exc), Channel.EMAIL)
             return

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from mimic.application import work_context
 from mimic.application.guardrails import DailyGuardrails, GuardrailBook
+from mimic.application.live_updates import settled_order_events
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
 from mimic.application.sweep_signals import enqueue_unfinished_parts
@@ -32,6 +33,7 @@ from mimic.domain.protection import protection_percentages
 from mimic.domain.risk import PlatformRiskSettings, resolve_risk
 from mimic.domain.signal import Signal, SignalAction, SignalStatus
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
+from mimic.ports.live_events import LiveEvents
 from mimic.ports.notifications import NotificationOutbox
 from mimic.ports.repositories import (
     ExchangeAccountRepository,
@@ -101,6 +103,7 @@ class ExecuteSignal:
         guardrails: DailyGuardrails,
         outbox: NotificationOutbox,
         queue: SignalQueue,
+        live: LiveEvents,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -115,6 +118,7 @@ class ExecuteSignal:
         self._guardrails = guardrails
         self._outbox = outbox
         self._queue = queue
+        self._live = live
 
     async def __call__(self, signal_id: str, part: int = 0) -> ExecutionSummary:
         """Runs part `part` of the signal's fan-out: the connections that part holds."""
@@ -328,12 +332,14 @@ class ExecuteSignal:
         stored = [i for i in intents if i.id in inserted]
         await self._notify_settled(stored)  # those skipped while planning
         await self._tx.commit()
+        await self._live.publish_many(settled_order_events(stored))
         return stored, deadline
 
     async def _save(self, intents: Sequence[OrderIntent], not_now: set[str]) -> None:
         await self._intents.save_results(intents)
         await self._notify_settled(intents)
         await self._tx.commit()
+        await self._live.publish_many(settled_order_events(intents))
         not_now.update(i.id for i in intents if not i.status.is_final)
 
     def _send_deadline(self) -> float:

@@ -42,6 +42,7 @@ from mimic.domain.protection import ProtectionSettings, protective_prefix
 from mimic.domain.risk import risk_cap
 from mimic.domain.trailing import TrailingParams, TrailingState
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
+from mimic.ports.live_events import LiveEvent, LiveEvents, user_audience
 from mimic.ports.protection import PositionIntentRepository, PriceFeeds, TrailingStateStore
 from mimic.ports.repositories import (
     ExchangeAccountRepository,
@@ -82,6 +83,13 @@ class _Watched:
     positions: dict[str, Position] = field(default_factory=dict)
 
 
+def _stop_moved(entry: OrderIntent, state: TrailingState) -> LiveEvent:
+    return LiveEvent(
+        "position.trailing_moved",
+        {"intent_id": entry.id, "symbol": entry.symbol, "stop_price": _plain(state.stop_price)},
+    )
+
+
 class MonitorPositions:
     def __init__(
         self,
@@ -97,6 +105,7 @@ class MonitorPositions:
         tx: TransactionManager,
         clock: Clock,
         policy: MonitorPolicy,
+        live: LiveEvents,
     ) -> None:
         self._accounts = accounts
         self._position_intents = position_intents
@@ -110,6 +119,7 @@ class MonitorPositions:
         self._tx = tx
         self._clock = clock
         self._policy = policy
+        self._live = live
 
     async def __call__(self) -> MonitorReport:
         report = MonitorReport()
@@ -238,6 +248,10 @@ class MonitorPositions:
             moved = self._advance(state.with_entry(position.entry_price), price, settings)
             if moved != state:
                 await self._trailing.save(entry.id, moved)
+                if moved.stop_price != state.stop_price and not moved.hit:
+                    await self._live.publish(
+                        user_audience(entry.user_id), _stop_moved(entry, moved)
+                    )
                 state = moved
             if state.hit:
                 await self._close_on_trailing_stop(

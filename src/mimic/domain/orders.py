@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from mimic.domain.errors import InvalidField
+from mimic.domain.symbols import normalize_symbol
+
 CLIENT_ORDER_ID_PREFIX = "mimic-"
 
 
@@ -157,3 +160,35 @@ class OrderIntent:
         self.status = IntentStatus.PENDING
         self.reason = reason
         self.updated_at = now
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilters:
+    """What an order history shows: any of `statuses` (all when empty), one symbol or all."""
+
+    statuses: frozenset[IntentStatus] = frozenset()
+    symbol: str | None = None
+
+    @classmethod
+    def parse(cls, status: str | None, symbol: str | None) -> "OrderFilters":
+        """From what a reader picks: "pending" also covers orders in flight."""
+        statuses: frozenset[IntentStatus] = frozenset()
+        if status:
+            try:
+                chosen = IntentStatus(status)
+            except ValueError:
+                raise InvalidField(
+                    "status", "must be one of pending, filled, rejected, skipped"
+                ) from None
+            statuses = frozenset({chosen})
+            if chosen is IntentStatus.PENDING:
+                statuses |= {IntentStatus.SUBMITTING}
+        return cls(statuses=statuses, symbol=normalize_symbol(symbol) if symbol else None)
+
+    def admits(self, intent: OrderIntent) -> bool:
+        return (not self.statuses or intent.status in self.statuses) and (
+            self.symbol is None or intent.symbol == self.symbol
+        )
+
+
+NO_FILTERS = OrderFilters()

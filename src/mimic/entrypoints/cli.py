@@ -15,6 +15,7 @@ import prometheus_client
 import uvicorn
 from dishka import Provider
 from dishka.integrations.taskiq import setup_dishka
+from litestar import Litestar
 from taskiq import AsyncBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.kicker import AsyncKicker
@@ -130,17 +131,29 @@ def _print_first_start(settings: Settings, result: BootstrapResult) -> None:
     print(f"  TradingView alert message:\n    {alert}\n", flush=True)
 
 
-def serve(settings: Settings, *, embedded_worker: bool | None) -> None:
-    app = create_app(settings, embedded_worker=embedded_worker)
-    tune_garbage_collector()
-    uvicorn.run(
+def uvicorn_config(app: Litestar, settings: Settings) -> uvicorn.Config:
+    """Proxy headers are believed only from MIMIC_TRUSTED_PROXIES: uvicorn would otherwise
+    take X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS) and rewrite the client."""
+    trusted = list(settings.trusted_proxies)
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         # JSON: uvicorn's own loggers go through ours; text keeps uvicorn's familiar lines.
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or [],
+        # Live events are a few hundred bytes: per-message deflate would only cost every
+        # open page a compressor's memory.
+        ws_per_message_deflate=False,
     )
+
+
+def serve(settings: Settings, *, embedded_worker: bool | None) -> None:
+    app = create_app(settings, embedded_worker=embedded_worker)
+    tune_garbage_collector()
+    uvicorn.Server(uvicorn_config(app, settings)).run()
 
 
 async def run_worker(settings: Settings, max_async_tasks: int) -> None:

@@ -17,6 +17,7 @@ from mimic.adapters.smtp_mailer import TLS_MODES
 from mimic.application.throttle import Limit, RateLimits
 from mimic.domain.fanout import MAX_FANOUT_PARTS
 from mimic.domain.lockout import LockoutPolicy
+from mimic.domain.quotas import Quotas
 
 DEFAULT_VAR_DIR = Path("var")
 LOG_FORMATS = ("text", "json")
@@ -160,6 +161,9 @@ class Settings:
     # Redis key prefix of the shared rate-limit counters; default: "<queue_name>:ratelimit:".
     rate_limit_prefix: str | None = None
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    quotas: Quotas = field(default_factory=Quotas)
+    # Password hashes computed at once (argon2id: 64 MiB and one core each).
+    password_hash_concurrency: int = 2
     # Browsers on these origins may call the API with credentials; none by default.
     cors_origins: tuple[str, ...] = ()
     # Peers (IPs or networks) whose X-Forwarded-For is believed; none by default.
@@ -180,6 +184,8 @@ class Settings:
     # Position monitor (trailing stop, DCA): how often a round runs, where its state lives.
     monitor_interval: timedelta = timedelta(seconds=5)
     trailing_key_prefix: str = "mimic:trailing:"
+    # Live events to open pages: Redis Pub/Sub channel names start with it (production).
+    live_channel_prefix: str = "mimic:live:"
     # Balances, fills, daily guardrails and their close-all: how often they are synced.
     portfolio_sync_interval: timedelta = timedelta(seconds=60)
     # Telegram: no token, no bot (notifications then go by email only).
@@ -274,6 +280,12 @@ class Settings:
                 first_lock=timedelta(seconds=_int("MIMIC_LOGIN_LOCKOUT_SECONDS", 60)),
                 longest_lock=timedelta(seconds=_int("MIMIC_LOGIN_LOCKOUT_MAX_SECONDS", 1800)),
             ),
+            password_hash_concurrency=_int("MIMIC_PASSWORD_HASH_CONCURRENCY", 2),
+            quotas=Quotas(
+                invoices_per_hour=_int("MIMIC_QUOTA_INVOICES_PER_HOUR", 10),
+                messages_per_hour=_int("MIMIC_QUOTA_MESSAGES_PER_HOUR", 60),
+                exchange_connections=_int("MIMIC_QUOTA_EXCHANGE_CONNECTIONS", 10),
+            ),
             cors_origins=_list("MIMIC_CORS_ORIGINS"),
             trusted_proxies=_list("MIMIC_TRUSTED_PROXIES"),
             webhook_allowed_ips=_networks("MIMIC_WEBHOOK_ALLOWED_IPS"),
@@ -295,6 +307,7 @@ class Settings:
             ),
             monitor_interval=timedelta(seconds=_int("MIMIC_MONITOR_INTERVAL_SECONDS", 5)),
             trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
+            live_channel_prefix=os.environ.get("MIMIC_LIVE_CHANNEL_PREFIX", "mimic:live:"),
             portfolio_sync_interval=timedelta(seconds=_int("MIMIC_PORTFOLIO_SYNC_SECONDS", 60)),
             telegram_bot_token=os.environ.get("MIMIC_TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=os.environ.get("MIMIC_TELEGRAM_API_URL") or "https://api.telegram.org",

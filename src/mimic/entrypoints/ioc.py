@@ -32,7 +32,7 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
-from mimic.adapters.system import Argon2PasswordHasher, SystemClock
+from mimic.adapters.system import Argon2PasswordHasher, BoundedPasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
 from mimic.application.bootstrap import BootstrapPlatform
@@ -45,6 +45,7 @@ from mimic.application.exchange_connections import (
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
 from mimic.application.follower_settings import UpdateFollowerSettings
 from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
+from mimic.application.order_history import ViewOrderHistory
 from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.position_protection import PositionProtection
@@ -60,6 +61,7 @@ from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.lab_ioc import LabProvider
+from mimic.entrypoints.live_ioc import LiveEventsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
@@ -107,8 +109,10 @@ class InfrastructureProvider(Provider):
         return make_mailer(settings)
 
     @provide
-    def hasher(self) -> PasswordHasher:
-        return Argon2PasswordHasher()
+    def hasher(self, settings: Settings) -> PasswordHasher:
+        concurrency = settings.password_hash_concurrency
+        # A few rounds of queue: seconds of wait, far inside the connection pool's timeout.
+        return BoundedPasswordHasher(Argon2PasswordHasher(), concurrency, waiting=4 * concurrency)
 
     @provide
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
@@ -288,6 +292,7 @@ class InteractorProvider(Provider):
     manage_connection = provide(ManageConnection)
     review_connection = provide(ReviewConnection)
     portfolio = provide(ViewPortfolio)
+    order_history = provide(ViewOrderHistory)
     reports = provide(ReportSignals)
     platform_settings = provide(ManagePlatformSettings)
     set_paper_price = provide(SetPaperPrice)
@@ -309,6 +314,7 @@ def build_container(
         PerformanceProvider(),
         NotificationsProvider(),
         LabProvider(),
+        LiveEventsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

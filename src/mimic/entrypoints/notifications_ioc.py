@@ -20,6 +20,7 @@ from mimic.adapters.sqlalchemy.panic import (
 from mimic.adapters.telegram.bot_api import NoTelegram, TelegramBotApi
 from mimic.adapters.totp import Totp
 from mimic.application.deliver_notifications import DeliverNotifications, DeliveryPolicy
+from mimic.application.live_updates import PublishingNotifier
 from mimic.application.panic import (
     CheckPanicOtp,
     PanicOtpSetup,
@@ -32,6 +33,7 @@ from mimic.application.panic import (
 from mimic.application.telegram_bot import AnswerBotMessage, BotUsername, ManageNotifications
 from mimic.domain.notifications import FloodControl
 from mimic.entrypoints.config import Settings
+from mimic.ports.live_events import LiveEvents
 from mimic.ports.notifications import (
     ChatMessenger,
     NotificationOutbox,
@@ -48,8 +50,10 @@ from mimic.ports.services import Clock, Notifier
 
 class NotificationsProvider(Provider):
     @provide(scope=Scope.APP)
-    def notifier(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Notifier:
-        return OutboxNotifier(sessions, clock)
+    def notifier(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, live: LiveEvents
+    ) -> Notifier:
+        return PublishingNotifier(OutboxNotifier(sessions, clock), live)
 
     @provide(scope=Scope.APP)
     async def messenger(self, settings: Settings) -> AsyncIterator[ChatMessenger]:
@@ -66,8 +70,8 @@ class NotificationsProvider(Provider):
         return FloodControl()
 
     @provide(scope=Scope.APP)
-    def delivery_policy(self) -> DeliveryPolicy:
-        return DeliveryPolicy()
+    def delivery_policy(self, settings: Settings) -> DeliveryPolicy:
+        return DeliveryPolicy(site_url=settings.base_url)
 
     @provide(scope=Scope.APP)
     def one_time_passwords(self, settings: Settings) -> OneTimePasswords:

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mimic.domain.notifications import Channel, DeliveryResult, Notification, Recipient
-from mimic.domain.orders import OrderIntent
+from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
 from mimic.domain.panic import PanicGuardState, PanicRun
 
 
@@ -110,4 +110,8 @@ class PanicCloseRepository(Protocol):
 
     async def save_results(self, closes: Sequence[OrderIntent], *, run_id: str) -> None: ...
 
-    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]: ...
+    async def list_for_user(
+        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
+    ) -> list[OrderIntent]:
+        """Newest first; only those `filters` let through."""
+        ...

@@ -6,7 +6,7 @@ from typing import Protocol
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
 from mimic.domain.audit import AuditEvent
 from mimic.domain.fanout import FanoutPart
-from mimic.domain.orders import OrderIntent
+from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus
 
@@ -164,7 +164,11 @@ class OrderIntentRepository(Protocol):
         """`part`: only the intents of the connections that part of the fan-out holds."""
         ...
 
-    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]: ...
+    async def list_for_user(
+        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
+    ) -> list[OrderIntent]:
+        """Newest first; only those `filters` let through."""
+        ...
 
     async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
         """Those of `signal_ids` a worker is placing orders of: one of their intents is held

@@ -8,9 +8,10 @@ from sqlalchemy import RowMapping, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.closes import close_intent
+from mimic.adapters.sqlalchemy.history import history_filters
 from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import panic_closes, panic_guard, panic_runs
-from mimic.domain.orders import OrderIntent
+from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
 from mimic.domain.panic import AccountOutcome, PanicGuardState, PanicRun, PanicStatus
 from mimic.ports.notifications import PanicCloseRepository, PanicGuardStore, PanicRunRepository
 
@@ -185,11 +186,13 @@ class SqlPanicCloseRepository(PanicCloseRepository):
                 ],
             )
 
-    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
+    async def list_for_user(
+        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
+    ) -> list[OrderIntent]:
         c = panic_closes.c
         rows = await self._session.execute(
             select(panic_closes)
-            .where(c.user_id == user_id)
+            .where(c.user_id == user_id, *history_filters(c, filters))
             .order_by(c.created_at.desc(), c.id.desc())
             .limit(limit)
         )

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.bulk import insert_rows, one_of, update_rows
+from mimic.adapters.sqlalchemy.history import history_filters
 from mimic.adapters.sqlalchemy.tables import (
     NamedRow,
     exchange_accounts,
@@ -47,7 +48,14 @@ from mimic.domain.accounts import (
 from mimic.domain.errors import Conflict
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.guardrails import GuardrailSettings
-from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
+from mimic.domain.orders import (
+    NO_FILTERS,
+    IntentStatus,
+    OrderFilters,
+    OrderIntent,
+    OrderLeg,
+    OrderSide,
+)
 from mimic.domain.protection import DcaSettings, ProtectionSettings, TrailingSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
 from mimic.ports.repositories import (
@@ -256,14 +264,17 @@ class SqlUserRepository(UserRepository):
     async def _raise_if_taken(self, user: User) -> None:
         taken = (
             await self._session.execute(
-                select(users.c.username).where(
-                    or_(users.c.username == user.username, users.c.email == user.email),
+                select(func.lower(users.c.username)).where(
+                    or_(
+                        func.lower(users.c.username) == user.username.lower(),
+                        func.lower(users.c.email) == user.email.lower(),
+                    ),
                     users.c.id != user.id,
                 )
             )
         ).scalars()
         names = set(taken)
-        if user.username in names:
+        if user.username.lower() in names:
             raise Conflict("username is taken")
         if names:
             raise Conflict("email is already registered")
@@ -279,7 +290,7 @@ class SqlUserRepository(UserRepository):
         return [_user(row) for row in result.mappings()]
 
     async def get_by_email(self, email: str) -> User | None:
-        return await self._one(users.c.email == email)
+        return await self._one(func.lower(users.c.email) == email.lower())
 
     async def count_failed_login(self, user_id: str) -> int:
         c = users.c
@@ -551,11 +562,13 @@ class SqlOrderIntentRepository(OrderIntentRepository):
             held.update(await self._session.scalars(statement.distinct()))
         return held
 
-    async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
+    async def list_for_user(
+        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
+    ) -> list[OrderIntent]:
         c = order_intents.c
         return await self._select(
             select(order_intents)
-            .where(c.user_id == user_id)
+            .where(c.user_id == user_id, *history_filters(c, filters))
             .order_by(c.created_at.desc(), c.id.desc())
             .limit(limit)
         )

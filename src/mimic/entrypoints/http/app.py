@@ -11,8 +11,8 @@ from dishka.integrations.litestar import setup_dishka as setup_litestar_dishka
 from dishka.integrations.taskiq import setup_dishka as setup_taskiq_dishka
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from taskiq import AsyncBroker, InMemoryBroker
 
 from mimic.application.monitor_positions import MonitorPositions
@@ -22,7 +22,12 @@ from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http.errors import domain_error_handler
+from mimic.entrypoints.http.errors import (
+    domain_error_handler,
+    internal_error_handler,
+    too_deeply_nested_handler,
+)
+from mimic.entrypoints.http.input_guard import refuse_nul_bytes
 from mimic.entrypoints.http.metrics import metrics_route_handlers, prometheus_middleware
 from mimic.entrypoints.http.request_ids import request_id_middleware
 from mimic.entrypoints.http.routes import ROUTE_HANDLERS
@@ -30,7 +35,10 @@ from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.tracing import tracing_middleware
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.live_ioc import LiveEventsProvider
 from mimic.entrypoints.tracing import flush_traces
+from mimic.entrypoints.web.live import live_route, make_channels
+from mimic.entrypoints.web.site import docs_ui, template_config, web_routers
 from mimic.entrypoints.worker.notifications import deliver_forever
 from mimic.entrypoints.worker.tasks import create_broker
 
@@ -72,7 +80,9 @@ def create_app(
     """`embedded_worker` (default: when no Redis is configured) runs tasks in this process."""
     broker = broker or create_broker(settings)
     run_worker = settings.embedded if embedded_worker is None else embedded_worker
-    container = build_container(settings, broker, *overrides)
+    channels = make_channels(settings)
+    # Test overrides come later and win.
+    container = build_container(settings, broker, LiveEventsProvider(channels), *overrides)
     jwt_auth = make_jwt_auth(settings)
 
     @contextlib.asynccontextmanager
@@ -125,9 +135,13 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
-            DishkaRouter("", route_handlers=[*ROUTE_HANDLERS, *metrics_route_handlers(settings)])
+            DishkaRouter("", route_handlers=[*ROUTE_HANDLERS, *metrics_route_handlers(settings)]),
+            live_route(settings),
+            *web_routers(),
         ],
+        template_config=template_config(),
         on_app_init=[jwt_auth.on_app_init],
+        plugins=[channels],
         middleware=[
             request_id_middleware,
             tracing_middleware,
@@ -135,22 +149,24 @@ def create_app(
             csrf_middleware,
         ],
         before_send=[security_headers(settings)],
+        before_request=refuse_nul_bytes,
         cors_config=(
             CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
             if settings.cors_origins
             else None
         ),
-        exception_handlers={DomainError: domain_error_handler},
+        exception_handlers={
+            DomainError: domain_error_handler,
+            RecursionError: too_deeply_nested_handler,
+            HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
+        },
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0"),
+        openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0", render_plugins=[docs_ui()]),
         request_max_body_size=1024 * 1024,
-        # The process's logging (text or JSON, mimic.entrypoints.logs) stays in charge:
-        # Litestar's own logger passes its lines up instead of replacing the root's handler.
-        logging_config=LoggingConfig(
-            configure_root_logger=False,
-            loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
-        ),
         debug=False,
+        # The process configures logging (`mimic` CLI): Litestar's own config would replace
+        # the root handlers and hide our tracebacks from them.
+        logging_config=None,
     )
     app.state.jwt_auth = jwt_auth
     setup_litestar_dishka(container, app)

@@ -4,9 +4,11 @@ from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import JWTCookieAuth, Token
+from litestar.middleware.authentication import AuthenticationResult
+from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddleware, Token
 
 from mimic.domain.accounts import User
 from mimic.entrypoints.config import Settings
@@ -35,8 +37,16 @@ PUBLIC_PATHS = [
 async def retrieve_user(
     token: Token, connection: ASGIConnection[Any, Any, Any, Any]
 ) -> User | None:
-    # The request container exists already: dishka wraps the whole ASGI handler.
-    users = await connection.state.dishka_container.get(UserRepository)
+    # The request container exists already: dishka wraps the whole ASGI handler. For a
+    # WebSocket it is a session container: the users are read in a request scope of it.
+    container = connection.state.dishka_container
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
+        async with container() as request_container:
+            return await _signed_in_user(token, await request_container.get(UserRepository))
+    return await _signed_in_user(token, await container.get(UserRepository))
+
+
+async def _signed_in_user(token: Token, users: UserRepository) -> User | None:
     user: User | None = await users.get(token.sub)
     if user is None or not user.active or user.deleted_at is not None:
         return None
@@ -47,9 +57,33 @@ async def retrieve_user(
     return user
 
 
+def uses_session_cookie(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """The one decision, read by the authentication and the CSRF check alike: an Authorization
+    header, even empty or malformed, means bearer and the cookie is ignored."""
+    return "authorization" not in connection.headers and SESSION_COOKIE in connection.cookies
+
+
+class OneCredentialMiddleware(JWTCookieAuthenticationMiddleware):
+    """Litestar's cookie auth falls back to the cookie when the header carries no token, so
+    a browser request with a junk Authorization header would be cookie-authenticated yet look
+    like a bearer request; here the header, when present, is the only credential."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        if uses_session_cookie(connection):
+            token = connection.cookies[SESSION_COOKIE]
+            return await self.authenticate_token(encoded_token=token, connection=connection)
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("send Authorization: Bearer <access token>")
+        return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
+
+
 def make_jwt_auth(settings: Settings) -> JWTCookieAuth[User, Token]:
-    """Reads `Authorization: Bearer` first, then the session cookie of the web UI."""
+    """Reads `Authorization: Bearer` when the header is sent, else the web UI's cookie."""
     return JWTCookieAuth[User, Token](
+        authentication_middleware_class=OneCredentialMiddleware,
         retrieve_user_handler=retrieve_user,
         token_secret=settings.jwt_secret,
         default_token_expiration=timedelta(minutes=settings.access_token_minutes),

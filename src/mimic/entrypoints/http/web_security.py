@@ -15,7 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from mimic.application.audit_trail import RequestContext
 from mimic.domain.accounts import User
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http.security import SESSION_COOKIE
+from mimic.entrypoints.http.security import SESSION_COOKIE, uses_session_cookie
 
 if TYPE_CHECKING:
     from litestar.types import HTTPScope
@@ -40,13 +40,18 @@ _CSRF_REFUSED = (
 )
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The OpenAPI viewers load their scripts and styles from a CDN.
+# Swagger UI's files are served from here; its page starts it with an inline script.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
-    "https://unpkg.com; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
-    "https://unpkg.com https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; "
-    "img-src 'self' data: https:; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
 )
+# The web app's pages: scripts and styles from files only, the live socket to this host.
+WEB_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+_MACHINE_PATHS = ("/api/", "/webhook", "/health", "/schema/openapi")
 
 
 def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
@@ -59,8 +64,7 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "no-referrer"
-        docs = scope["path"].startswith("/schema")
-        headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+        headers["Content-Security-Policy"] = _csp_for(scope["path"])
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if settings.https or scope.get("scheme") == "https":
             headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
@@ -68,11 +72,17 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
     return add_headers
 
 
+def _csp_for(path: str) -> str:
+    if path.startswith(_MACHINE_PATHS):
+        return API_CSP
+    return DOCS_CSP if path.startswith("/schema") else WEB_CSP
+
+
 def csrf_middleware(app: ASGIApp) -> ASGIApp:
     """Double-submit check for state changes authenticated by the session cookie.
 
-    A bearer token is never sent by a browser on its own, so requests carrying an
-    Authorization header (and requests without the session cookie) need no CSRF token.
+    A bearer token is never sent by a browser on its own, so requests the authentication
+    reads as bearer (any Authorization header: the cookie is then ignored) need no CSRF token.
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,10 +104,7 @@ def csrf_middleware(app: ASGIApp) -> ASGIApp:
 def _needs_csrf_check(scope: "HTTPScope") -> bool:
     if scope["method"] in SAFE_METHODS or scope["path"] in CSRF_EXEMPT:
         return False
-    connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
-    if connection.headers.get("authorization"):
-        return False
-    return SESSION_COOKIE in connection.cookies
+    return uses_session_cookie(ASGIConnection(scope))
 
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any], trusted: tuple[str, ...]) -> str:

@@ -1,7 +1,7 @@
 """The strategy lab's runs from the web console: the upload and the files it wrote.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04 00:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from mimic.adapters.sqlalchemy.tables import UtcDateTime
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,203 @@
+"""The admin console. Reads through the interactors the admin API uses; its forms post to
+that API (static/app.js)."""
+
+from typing import Annotated
+
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, get
+from litestar.params import FromPath, Parameter
+from litestar.response import Template
+
+from mimic.application.audit_trail import ReadAuditTrail
+from mimic.application.exchange_connections import ListConnections
+from mimic.application.manage_users import ManageUsers
+from mimic.application.messaging import Messaging
+from mimic.application.panic import ResumeCopying, ViewPanicRuns
+from mimic.application.payment_settings import ManagePaymentSettings
+from mimic.application.plans import ManagePlans
+from mimic.application.platform_admin import ManagePlatformSettings
+from mimic.application.referrals import ViewReferrals
+from mimic.application.signal_reports import ReportSignals
+from mimic.domain.accounts import ConnectionStatus
+from mimic.entrypoints.http import views
+from mimic.entrypoints.http.payments import plan_out, referrals_out
+from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.web.pages import AuthRequest, page
+
+RECENT_SIGNALS = 50
+USERS_PAGE = 50
+AUDIT_PAGE = 100
+Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
+
+
+class AdminPages(Controller):
+    path = "/admin"
+    guards = [admin_only]  # noqa: RUF012
+
+    @get("/", include_in_schema=False)
+    async def overview(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        reports: FromDishka[ReportSignals],
+        connections: FromDishka[ListConnections],
+        copying: FromDishka[ResumeCopying],
+        users: FromDishka[ManageUsers],
+    ) -> Template:
+        signals = [views.signal(s) for s in await reports.list_recent(10)]
+        pending = await connections.by_status(ConnectionStatus.PENDING)
+        approved = await connections.by_status(ConnectionStatus.APPROVED)
+        return await page(
+            request,
+            messaging,
+            "admin/overview.html",
+            signals=signals,
+            pending=len(pending),
+            copying_accounts=sum(1 for a in approved if a.enabled),
+            users_total=(await users.search(None, 0, 1)).total,
+            copying_paused=await copying.paused(),
+        )
+
+    @get("/signals", include_in_schema=False)
+    async def signals(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        reports: FromDishka[ReportSignals],
+    ) -> Template:
+        signals = [views.signal(s) for s in await reports.list_recent(RECENT_SIGNALS)]
+        return await page(request, messaging, "admin/signals.html", signals=signals)
+
+    @get("/signals/{signal_id:str}", include_in_schema=False)
+    async def signal(
+        self,
+        request: AuthRequest,
+        signal_id: FromPath[str],
+        messaging: FromDishka[Messaging],
+        reports: FromDishka[ReportSignals],
+    ) -> Template:
+        report = views.signal_report(await reports.report(signal_id))
+        return await page(request, messaging, "admin/signal.html", report=report)
+
+    @get("/signals/{signal_id:str}/outcomes", include_in_schema=False)
+    async def signal_outcomes(
+        self, signal_id: FromPath[str], reports: FromDishka[ReportSignals]
+    ) -> Template:
+        """Re-read on each live event while the fan-out runs."""
+        report = views.signal_report(await reports.report(signal_id))
+        return Template(template_name="admin/_outcomes.html", context={"report": report})
+
+    @get("/connections", include_in_schema=False)
+    async def connections(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        connections: FromDishka[ListConnections],
+    ) -> Template:
+        pending = await connections.by_status(ConnectionStatus.PENDING)
+        return await page(
+            request,
+            messaging,
+            "admin/connections.html",
+            connections=[views.exchange(a) for a in pending],
+        )
+
+    @get("/connections/pending", include_in_schema=False)
+    async def pending_connections(self, connections: FromDishka[ListConnections]) -> Template:
+        pending = await connections.by_status(ConnectionStatus.PENDING)
+        return Template(
+            template_name="admin/_pending.html",
+            context={"connections": [views.exchange(a) for a in pending]},
+        )
+
+    @get("/users", include_in_schema=False)
+    async def users(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        manage: FromDishka[ManageUsers],
+        q: Annotated[str | None, Parameter(max_length=100)] = None,
+        offset: Offset = 0,
+    ) -> Template:
+        found = await manage.search(q, offset, USERS_PAGE)
+        return await page(
+            request,
+            messaging,
+            "admin/users.html",
+            users=found.users,
+            total=found.total,
+            q=q or "",
+            offset=offset,
+            page_size=USERS_PAGE,
+        )
+
+    @get("/audit", include_in_schema=False)
+    async def audit(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        read: FromDishka[ReadAuditTrail],
+        action: Annotated[str | None, Parameter(max_length=100)] = None,
+        actor_id: Annotated[str | None, Parameter(max_length=100)] = None,
+        offset: Offset = 0,
+    ) -> Template:
+        events = await read(offset=offset, limit=AUDIT_PAGE, action=action, actor_id=actor_id)
+        return await page(
+            request,
+            messaging,
+            "admin/audit.html",
+            events=events,
+            action=action or "",
+            actor_id=actor_id or "",
+            offset=offset,
+            page_size=AUDIT_PAGE,
+        )
+
+    @get("/settings", include_in_schema=False)
+    async def platform_settings(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        platform: FromDishka[ManagePlatformSettings],
+        copying: FromDishka[ResumeCopying],
+    ) -> Template:
+        return await page(
+            request,
+            messaging,
+            "admin/settings.html",
+            platform=views.platform_settings(await platform.get()),
+            copying_paused=await copying.paused(),
+        )
+
+    @get("/payments", include_in_schema=False)
+    async def payments(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        plans: FromDishka[ManagePlans],
+        payment_settings: FromDishka[ManagePaymentSettings],
+        referrals: FromDishka[ViewReferrals],
+    ) -> Template:
+        """Plans, payment settings and the referral payouts owed."""
+        return await page(
+            request,
+            messaging,
+            "admin/payments.html",
+            plans=[plan_out(p) for p in await plans.list(include_inactive=True)],
+            payment_settings=await payment_settings.get(),
+            referrers=[referrals_out(r) for r in await referrals.all_referrers()],
+        )
+
+    @get("/panic", include_in_schema=False)
+    async def panic(self, request: AuthRequest, messaging: FromDishka[Messaging]) -> Template:
+        return await page(request, messaging, "admin/panic.html")
+
+    @get("/panic/{run_id:str}", include_in_schema=False)
+    async def panic_run(
+        self,
+        request: AuthRequest,
+        run_id: FromPath[str],
+        messaging: FromDishka[Messaging],
+        runs: FromDishka[ViewPanicRuns],
+    ) -> Template:
+        return await page(request, messaging, "admin/panic_run.html", run=await runs(run_id))

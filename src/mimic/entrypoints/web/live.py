@@ -1,0 +1,78 @@
+"""One WebSocket per open page: the signed-in user's events, and the platform's for admins."""
+
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from litestar.di import NamedDependency
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    WebSocketDisconnect,
+)
+from litestar.handlers import WebsocketRouteHandler
+from redis.asyncio import Redis
+
+from mimic.domain.accounts import User
+from mimic.entrypoints.config import Settings
+from mimic.ports.live_events import ADMINS, user_audience
+
+# A page slower than this many events behind loses the oldest: it re-reads on the next one.
+MAX_BACKLOG = 1000
+
+
+def make_channels(settings: Settings) -> ChannelsPlugin:
+    """Redis Pub/Sub when Redis is configured (events from worker processes), else memory."""
+    backend = (
+        RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
+        if settings.redis_url is not None
+        else MemoryChannelsBackend()
+    )
+    return ChannelsPlugin(
+        backend=backend,
+        arbitrary_channels_allowed=True,
+        subscriber_max_backlog=MAX_BACKLOG,
+        subscriber_backlog_strategy="dropleft",
+    )
+
+
+def audiences_of(user: User) -> list[str]:
+    return [user_audience(user.id), *([ADMINS] if user.is_admin else [])]
+
+
+def _same_origin(socket: WebSocket[Any, Any, Any]) -> bool:
+    """Refuses cross-site WebSocket hijacking: a browser always sends the page's Origin."""
+    origin = socket.headers.get("origin")
+    if origin is None:  # not a browser: the session cookie is what it proves itself with
+        return True
+    host = socket.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+def live_route(settings: Settings) -> WebsocketRouteHandler:
+    """`/live`: signed in by the session cookie (the auth middleware sets the user)."""
+
+    @websocket("/live")
+    async def live_events(
+        socket: WebSocket[Any, Any, Any], channels: NamedDependency[ChannelsPlugin]
+    ) -> None:
+        user = socket.scope.get("user")
+        if not isinstance(user, User):
+            raise NotAuthorizedException("sign in first")
+        if not _same_origin(socket):
+            raise PermissionDeniedException("the page is not from this site")
+        await socket.accept()
+        names = [settings.live_channel_prefix + audience for audience in audiences_of(user)]
+        async with (
+            channels.start_subscription(names) as subscriber,
+            subscriber.run_in_background(socket.send_data),
+        ):
+            try:
+                while True:  # the page sends nothing; this only notices it going away
+                    await socket.receive_data(mode="text")
+            except WebSocketDisconnect:
+                return
+
+    return live_events

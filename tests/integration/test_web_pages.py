@@ -1,0 +1,56 @@
+"""The web pages over HTTP: who may open what, the order history's filters and CSV export."""
+
+import csv
+import io
+
+from tests.integration.harness import make_settings, running_platform
+
+
+async def test_pages_send_strangers_to_sign_in_and_followers_away_from_the_console(
+    sqlite_url: str,
+) -> None:
+    async with running_platform(make_settings(sqlite_url)) as api:
+        for path in ("/dashboard", "/orders", "/admin", "/messages"):
+            response = await api.client.get(path, follow_redirects=False)
+            assert (response.status_code, response.headers["location"]) == (302, "/login"), path
+        token = await api.register("ann")
+        response = await api.client.get("/admin/users", headers=api.auth(token))
+        assert response.status_code == 403
+        assert "This page is for admins" in response.text
+        page = await api.client.get("/login")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self';" in policy
+        assert "unsafe-inline" not in policy
+        docs = await api.client.get("/schema/swagger")
+        assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
+        assert "cdn.jsdelivr.net" not in docs.text
+        assert "unpkg.com" not in docs.text
+
+
+async def test_order_history_filters_pages_and_exports_what_it_shows(database_url: str) -> None:
+    async with running_platform(make_settings(database_url)) as api:
+        await api.set_price("BTCUSDT", "65000")
+        await api.set_price("ETHUSDT", "3000")
+        token, _ = await api.follower("ann")
+        for symbol in ("BTCUSDT", "ETHUSDT"):
+            sent = await api.signal(symbol=symbol, action="long")
+            await api.settled_report(sent["signal_id"])
+        me = api.auth(token)
+
+        everything = await api.client.get("/orders", headers=me)
+        only_eth = await api.client.get("/orders?symbol=ethusdt&status=filled", headers=me)
+        none = await api.client.get("/orders?status=rejected", headers=me)
+        wrong = await api.client.get("/orders?status=lost", headers=me)
+        export = await api.client.get("/orders/export.csv?symbol=ETHUSDT", headers=me)
+
+        assert everything.text.count('<span class="pill filled">') == 2
+        assert only_eth.text.count('<span class="pill filled">') == 1
+        assert "No order for this filter." in none.text
+        assert wrong.status_code == 422
+        assert wrong.json()["field"] == "status"
+        assert export.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(export.text)))
+        assert [(r["symbol"], r["status"], r["leg"]) for r in rows] == [
+            ("ETHUSDT", "filled", "entry")
+        ]
