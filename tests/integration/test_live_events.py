@@ -77,6 +77,8 @@ async def test_a_fill_reaches_the_followers_page_and_the_admins_not_another_foll
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.5):
                     await bob_page.recv()
+            metrics = (await served.client.get("/metrics")).text
+            assert "\nmimic_dashboard_connections 3.0\n" in metrics
 
 
 async def _registered_only(served: Served, username: str) -> str:

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from mimic.domain.accounts import User
 from mimic.entrypoints.config import Settings
 from mimic.ports.live_events import ADMINS, user_audience
+from mimic.ports.metrics import Metrics
 
 # A page slower than this many events behind loses the oldest: it re-reads on the next one.
 MAX_BACKLOG = 1000
@@ -63,16 +64,21 @@ def live_route(settings: Settings) -> WebsocketRouteHandler:
             raise NotAuthorizedException("sign in first")
         if not _same_origin(socket):
             raise PermissionDeniedException("the page is not from this site")
+        metrics = await socket.app.state.dishka_container.get(Metrics)
         await socket.accept()
+        metrics.dashboard_connections_changed(+1)
         names = [settings.live_channel_prefix + audience for audience in audiences_of(user)]
-        async with (
-            channels.start_subscription(names) as subscriber,
-            subscriber.run_in_background(socket.send_data),
-        ):
-            try:
-                while True:  # the page sends nothing; this only notices it going away
-                    await socket.receive_data(mode="text")
-            except WebSocketDisconnect:
-                return
+        try:
+            async with (
+                channels.start_subscription(names) as subscriber,
+                subscriber.run_in_background(socket.send_data),
+            ):
+                try:
+                    while True:  # the page sends nothing; this only notices it going away
+                        await socket.receive_data(mode="text")
+                except WebSocketDisconnect:
+                    return
+        finally:
+            metrics.dashboard_connections_changed(-1)
 
     return live_events
