@@ -99,7 +99,7 @@ class Panic:
             w.outbox,
             w.tx,
             w.clock,
-            PanicPolicy(settle_lookups=2, settle_delay=timedelta(0)),
+            PanicPolicy(settle_lookups=2),
         )
 
 

@@ -16,7 +16,6 @@ two workers, or a worker restarted in the middle, send it once: the one that ins
 holds its lease, and a resend is preceded by a lookup of its client order id.
 """
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,15 +23,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from mimic.application.exchange_concurrency import ExchangeConcurrency
+from mimic.application.order_sender import MONITOR, OrderSender
 from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.dca import DcaAdd, DcaHistory, DcaParams, DcaSkip, drawdown_perc, plan_dca
-from mimic.domain.errors import ExchangeError, OutcomeUnknown
+from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import (
     IntentStatus,
     OrderIntent,
     OrderLeg,
-    OrderRequest,
     OrderSide,
     monitor_client_order_id,
     monitor_intent_id,
@@ -63,7 +63,7 @@ PROTECTED_EVENT = "position.protected"
 @dataclass(frozen=True, slots=True)
 class MonitorPolicy:
     lease: timedelta = timedelta(seconds=60)
-    concurrency: int = 32  # accounts whose positions are read at once
+    concurrency: int = 32  # accounts whose positions are read at once, per exchange
 
 
 @dataclass(slots=True)
@@ -110,6 +110,7 @@ class MonitorPositions:
         self._tx = tx
         self._clock = clock
         self._policy = policy
+        self._sender = OrderSender(clock)
 
     async def __call__(self) -> MonitorReport:
         report = MonitorReport()
@@ -190,20 +191,19 @@ class MonitorPositions:
         return prices
 
     async def _read_positions(self, account_ids: set[str], watched: dict[str, _Watched]) -> None:
-        limit = asyncio.Semaphore(self._policy.concurrency)
-
         async def read(item: _Watched) -> None:
-            async with limit:
-                try:
-                    gateway = await self._gateways.for_account(item.account)
-                    positions = await gateway.fetch_positions()
-                except ExchangeError as exc:
-                    log.warning("positions of %s not read: %s", item.account.id, exc.reason)
-                    return
+            try:
+                gateway = await self._gateways.for_account(item.account)
+                positions = await gateway.fetch_positions()
+            except ExchangeError as exc:
+                log.warning("positions of %s not read: %s", item.account.id, exc.reason)
+                return
             item.gateway = gateway
             item.positions = {p.symbol: p for p in positions}
 
-        await asyncio.gather(*(read(watched[a]) for a in sorted(account_ids)))
+        await ExchangeConcurrency(self._policy.concurrency).run(
+            [watched[a] for a in sorted(account_ids)], lambda item: item.account.exchange, read
+        )
 
     # --- one position -------------------------------------------------------------------
 
@@ -464,32 +464,7 @@ class MonitorPositions:
         report: MonitorReport,
     ) -> None:
         """`number`: the how-manieth order of its leg for this position."""
-        why = intent.reason
-        try:
-            found = None
-            if intent.attempts > 1:  # it may exist already: look before sending again
-                found = await gateway.find_order(intent.symbol, intent.client_order_id)
-            fill = found or await gateway.place_market_order(
-                OrderRequest(
-                    symbol=intent.symbol,
-                    side=intent.side,
-                    quantity=intent.quantity,
-                    client_order_id=intent.client_order_id,
-                    reduce_only=intent.reduce_only,
-                )
-            )
-            intent.record_fill(fill, self._clock.now())
-            intent.reason = why
-        except OutcomeUnknown as exc:
-            intent.await_outcome(
-                f"{why}; outcome unknown ({exc.reason}), looked up before any resend",
-                self._clock.now(),
-            )
-        except ExchangeError as exc:
-            if exc.retryable:
-                intent.retry_later(f"{why}; {exc.reason}", self._clock.now())
-            else:
-                intent.reject(f"{why}; refused: {exc.reason}", self._clock.now())
+        await self._sender.send(intent, gateway, MONITOR)
         await self._intents.save_results([intent])
         await self._tx.commit()
         if intent.status is IntentStatus.FILLED:
