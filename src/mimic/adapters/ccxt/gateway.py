@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -46,6 +46,8 @@ FEE_SCALE = Decimal("0.00000001")
 # A read is retried after a rate limit only when the wait is short; otherwise the caller
 # (the sweeper) comes back later.
 _MAX_RETRY_WAIT = 5.0
+# How many of the account's latest orders on a symbol are searched for a client id.
+RECENT_ORDERS = 100
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -132,6 +134,12 @@ class CcxtGateway(ExchangeGateway):
     def exchange(self) -> str:
         return self._clients.exchange_id
 
+    @property
+    def receive_window(self) -> timedelta:
+        """Without a receive window of its own, an exchange is given as long as the client
+        waits for an answer."""
+        return timedelta(seconds=self._clients.setup.timeout_seconds)
+
     # --- the port ---------------------------------------------------------------------
 
     async def market_rules(self, symbol: str) -> MarketRules:
@@ -199,6 +207,23 @@ class CcxtGateway(ExchangeGateway):
             return self._found(pooled, market, symbol, client_order_id, order)
 
         return await self._call(Call.READ, look_up)
+
+    async def find_recent_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        market = await self._market(symbol)
+
+        async def search(pooled: PooledClient) -> OrderFill | None:
+            for order in await self._recent_orders(
+                pooled, market
+            ):  # oldest first: a reused client id's first execution
+                if order.get("clientOrderId") == client_order_id:
+                    fill = self._found(pooled, market, symbol, client_order_id, order)
+                    if fill is not None:
+                        return fill
+            return None
+
+        if not self._lists_orders():
+            return await self.find_order(symbol, client_order_id)
+        return await self._call(Call.READ, search)
 
     async def place_protective_orders(
         self,
@@ -488,6 +513,23 @@ class CcxtGateway(ExchangeGateway):
             None, market["symbol"], {"clientOrderId": client_order_id}
         )
         return order
+
+    def _lists_orders(self) -> bool:
+        has = self._clients.public.has
+        return bool(has.get("fetchOrders") or has.get("fetchClosedOrders"))
+
+    async def _recent_orders(
+        self, pooled: PooledClient, market: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The account's latest orders on the market, oldest first (ccxt's order)."""
+        client = pooled.client
+        if client.has.get("fetchOrders"):
+            orders: list[dict[str, Any]] = await client.fetch_orders(
+                market["symbol"], None, RECENT_ORDERS
+            )
+        else:
+            orders = await client.fetch_closed_orders(market["symbol"], None, RECENT_ORDERS)
+        return orders
 
     def _found(
         self,
