@@ -2,14 +2,14 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
 from mimic.application.exchange_concurrency import ExchangeConcurrency
+from mimic.application.fanout_placing import LEG_ORDER, FanoutPlacer
 from mimic.application.guardrails import DailyGuardrails, GuardrailBook
-from mimic.application.order_sender import FANOUT, OrderSender, SendLimits
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
@@ -19,7 +19,6 @@ from mimic.domain.ids import new_ids
 from mimic.domain.market import MarketRules
 from mimic.domain.notifications import order_notifications
 from mimic.domain.orders import (
-    IntentStatus,
     OrderIntent,
     OrderLeg,
     client_order_id,
@@ -42,7 +41,6 @@ from mimic.ports.services import Clock
 
 log = logging.getLogger(__name__)
 
-_LEG_ORDER = {OrderLeg.CLOSE: 0, OrderLeg.ENTRY: 1}
 COPYING_PAUSED_REASON = "copying is paused for everyone (panic switch)"
 
 
@@ -111,10 +109,9 @@ class ExecuteSignal:
         self._clock = clock
         self._policy = policy
         self._subscription_gate = subscription_gate
-        self._protection = protection
         self._guardrails = guardrails
         self._outbox = outbox
-        self._sender = OrderSender(clock)
+        self._placer = FanoutPlacer(gateways, protection, clock, policy.concurrency)
 
     async def __call__(self, signal_id: str, part: int = 0) -> ExecutionSummary:
         """Runs part `part` of the signal's fan-out: the connections that part holds."""
@@ -142,7 +139,7 @@ class ExecuteSignal:
         while True:  # intents planned before: claimed a batch at a time
             todo = [
                 i.id
-                for i in sorted(known.values(), key=lambda i: _LEG_ORDER[i.leg])
+                for i in sorted(known.values(), key=lambda i: LEG_ORDER[i.leg])
                 if not i.status.is_final and i.id not in not_now
             ][: self._policy.claim_batch]
             if not todo:
@@ -157,7 +154,9 @@ class ExecuteSignal:
                 await self._read_accounts(claimed, accounts)
                 to_place = await self._unless_paused(claimed)
                 await self._tx.commit()  # end the read: no connection held while placing
-                await self._place(signal, to_place, list(known.values()), deadline, accounts)
+                await self._placer(
+                    to_place, list(known.values()), deadline, accounts, self._expiry(signal)
+                )
                 await self._save(claimed, not_now)
         intents = list(known.values())
         if not all(i.status.is_final for i in intents):
@@ -305,7 +304,9 @@ class ExecuteSignal:
             pending = [i for i in held if not i.status.is_final]
             to_send = await self._unless_paused(pending)
             sending = asyncio.ensure_future(
-                self._place(signal, to_send, list(known.values()), deadline, accounts)
+                self._placer(
+                    to_send, list(known.values()), deadline, accounts, self._expiry(signal)
+                )
             )
             try:
                 await self._save(placed, not_now)
@@ -434,61 +435,6 @@ class ExecuteSignal:
             intents.append(intent)
         return intents
 
-    async def _place(
-        self,
-        signal: Signal,
-        claimed: Sequence[OrderIntent],
-        all_intents: Sequence[OrderIntent],
-        deadline: float,
-        accounts: Mapping[str, ExchangeAccount],
-    ) -> None:
-        by_account: dict[str, list[OrderIntent]] = defaultdict(list)
-        for intent in claimed:
-            by_account[intent.account_id].append(intent)
-        earlier_legs: dict[str, list[OrderIntent]] = defaultdict(list)
-        claimed_ids = {i.id for i in claimed}
-        for intent in all_intents:
-            if intent.id not in claimed_ids:
-                earlier_legs[intent.account_id].append(intent)
-
-        async def run_account(item: tuple[str, list[OrderIntent]]) -> None:
-            account_id, legs = item
-            account = accounts.get(account_id)
-            now = self._clock.now()
-            if account is None:
-                for intent in legs:
-                    intent.skip("exchange connection was deleted", now)
-                return
-            try:
-                gateway = await self._gateways.for_account(account)
-            except ExchangeError as exc:
-                for intent in legs:
-                    intent.retry_later(exc.reason, self._clock.now())
-                return
-            previous = earlier_legs[account_id]
-            for intent in sorted(legs, key=lambda i: _LEG_ORDER[i.leg]):
-                blocker = _unfilled_close(previous)
-                if blocker is None:
-                    await self._sender.send(
-                        intent, gateway, FANOUT, SendLimits(deadline, lambda: self._too_old(signal))
-                    )
-                    await self._protection.after_fill(intent, gateway)
-                elif blocker.status.is_final:
-                    intent.skip(
-                        "the opposite position could not be closed first", self._clock.now()
-                    )
-                else:
-                    intent.retry_later(
-                        "waiting for the close of the opposite position", self._clock.now()
-                    )
-                previous.append(intent)
-
-        def exchange_of(item: tuple[str, list[OrderIntent]]) -> str:
-            account = accounts.get(item[0])
-            return "" if account is None else account.exchange
-
-        await self._policy.concurrency.run(list(by_account.items()), exchange_of, run_account)
-
     async def _read_accounts(
         self, intents: Sequence[OrderIntent], accounts: dict[str, ExchangeAccount]
     ) -> None:
@@ -496,18 +442,8 @@ class ExecuteSignal:
         if missing:
             accounts.update((a.id, a) for a in await self._accounts.get_many(missing))
 
-    def _too_old(self, signal: Signal) -> str | None:
-        if not self._expired(signal):
-            return None
-        return (
-            f"signal expired before the order could be sent "
-            f"(older than {self._policy.max_signal_age})"
-        )
-
-
-def _unfilled_close(legs: Sequence[OrderIntent]) -> OrderIntent | None:
-    """The entry of a flip waits for its close leg, and is dropped if the close failed."""
-    return next(
-        (i for i in legs if i.leg is OrderLeg.CLOSE and i.status is not IntentStatus.FILLED),
-        None,
-    )
+    def _expiry(self, signal: Signal) -> Callable[[], str | None]:
+        """Why an order of `signal` must not be sent any more (None while it may)."""
+        age = self._policy.max_signal_age
+        reason = f"signal expired before the order could be sent (older than {age})"
+        return lambda: reason if self._expired(signal) else None
