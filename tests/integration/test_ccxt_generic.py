@@ -13,7 +13,7 @@ from typing import ClassVar
 import pytest
 
 from mimic.adapters.ccxt import CcxtGateway, CcxtGateways
-from mimic.adapters.ccxt.gateway import MarkPrices
+from mimic.adapters.ccxt.mark_prices import MarkPrices
 from mimic.domain.accounts import ApiCredentials
 from mimic.domain.errors import (
     ExchangeUnavailable,

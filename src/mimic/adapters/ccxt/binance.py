@@ -10,15 +10,8 @@ import ccxt.async_support as ccxt
 
 from mimic.adapters.ccxt.clients import PooledClient
 from mimic.adapters.ccxt.errors import exchange_message
-from mimic.adapters.ccxt.gateway import (
-    FEE_SCALE,
-    SETTLEMENT_CURRENCY,
-    CcxtGateway,
-    is_true,
-    taker_rate,
-    to_decimal,
-    to_decimal_or,
-)
+from mimic.adapters.ccxt.gateway import SETTLEMENT_CURRENCY, CcxtGateway
+from mimic.adapters.ccxt.values import FEE_SCALE, is_true, taker_rate, to_decimal, to_decimal_or
 from mimic.domain.accounts import AccountCheck
 from mimic.domain.errors import OrderRejected, OutcomeUnknown
 from mimic.domain.market import MarketRules
