@@ -129,7 +129,7 @@ class OrderSender:
         errors (`OutcomeUnknown` while the order is still working).
         """
         found = await gateway.find_order(intent.symbol, intent.client_order_id)
-        if found is not None:
+        if found is not None or gateway.lookup_sees_every_order:
             return found
         return await gateway.find_recent_order(intent.symbol, intent.client_order_id)
 
@@ -150,7 +150,7 @@ class OrderSender:
             for intent, gateway in unsettled:
                 await self._record_if_found(intent, gateway, gateway.find_order)
         for intent, gateway in held:
-            if not intent.status.is_final:
+            if not intent.status.is_final and not gateway.lookup_sees_every_order:
                 await self._record_if_found(intent, gateway, gateway.find_recent_order)
 
     # --- what happened ----------------------------------------------------------------
