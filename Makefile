@@ -65,6 +65,7 @@ container-test: $(STAMP)
 		$(BIN)/python -m pytest -q -m container tests/container
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 	$(BIN)/python bench/fanout.py --followers 10000
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/live_push.py --clients 1000

@@ -9,7 +9,11 @@ By default, as the README advises for production, one worker per core when Redis
 F: the same paper exchange accepting the same number of orders with the same concurrency
 and nothing else, in one process, in the same run. Prints last:
     fanout followers=N workers=W seconds=S floor_seconds=F ratio=S/F rss_mb=M
-where M is the largest resident memory of a process that ran the fan-out.
+        copy_p50_ms=P copy_p99_ms=Q
+where M is the largest resident memory of a process that ran the fan-out, and P, Q the
+median and 99th percentile of the time from the webhook's receipt to each follower's
+exchange acknowledgement. `--scale` runs 1,000, 10,000 and 100,000 followers in turn (each
+on its own fresh database) and prints one such line per size.
 """
 
 import argparse
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import psutil
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -171,6 +176,7 @@ async def main(
             seconds = time.perf_counter() - started
             report = await api.settled_report(signal["signal_id"])
             assert report["counts"] == {"filled": followers}, report["counts"]
+            latency = await copy_latency_ms(engine, signal["signal_id"])
             await engine.dispose()
             rss_mb = max(process.memory_info().rss for process in fanning) / 2**20
             spent = [
@@ -189,13 +195,38 @@ async def main(
             await drop_postgres(url)
     print(
         f"fanout followers={followers} workers={workers} seconds={seconds:.3f} "
-        f"floor_seconds={floor:.3f} ratio={seconds / floor:.2f} rss_mb={rss_mb:.0f}"
+        f"floor_seconds={floor:.3f} ratio={seconds / floor:.2f} rss_mb={rss_mb:.0f} "
+        f"copy_p50_ms={latency[0]:.0f} copy_p99_ms={latency[1]:.0f}"
     )
+
+
+async def copy_latency_ms(engine: AsyncEngine, signal_id: str) -> tuple[float, float]:
+    """p50 and p99 of the time from the webhook's receipt to each follower's exchange
+    acknowledgement (the result is stored as soon as the exchange answers)."""
+    async with engine.connect() as connection:
+        received = (
+            await connection.execute(
+                select(tables.signals.c.received_at).where(tables.signals.c.id == signal_id)
+            )
+        ).scalar_one()
+        settled = (
+            await connection.execute(
+                select(tables.order_intents.c.updated_at).where(
+                    tables.order_intents.c.signal_id == signal_id,
+                    tables.order_intents.c.status == "filled",
+                )
+            )
+        ).scalars()
+        delays = sorted((at - received).total_seconds() * 1000 for at in settled)
+    return delays[len(delays) // 2], delays[min(len(delays) - 1, int(len(delays) * 0.99))]
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--followers", type=int, default=1000)
+    parser.add_argument(
+        "--scale", action="store_true", help="1,000, 10,000 and 100,000 followers, one line each"
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -207,4 +238,5 @@ if __name__ == "__main__":
     parser.add_argument("--redis-url", default=REDIS_URL)
     args = parser.parse_args()
     # uvloop, as the platform runs on (harness, uvicorn, `mimic worker`): the floor too.
-    run_event_loop(main(args.followers, args.workers, args.database_url, args.redis_url))
+    for size in (1_000, 10_000, 100_000) if args.scale else (args.followers,):
+        run_event_loop(main(size, args.workers, args.database_url, args.redis_url))

@@ -1,32 +1,65 @@
-"""Webhook intake throughput against a bare Litestar endpoint, in the same run.
+"""Webhook intake in production mode, driven by wrk, against its durable floor in the same run.
 
-Each server runs as its own uvicorn process (as in production); this process is the client,
-with the same httpx concurrency for both. The webhook does its real work: decode,
-passphrase, validation, dedupe insert (a fresh Postgres database when Postgres answers, else
-SQLite), enqueue onto Redis Streams (workers are other processes in production). Without
-Redis the embedded in-process worker is used. Prints last:
-    intake requests=N webhook_rps=W bare_rps=B ratio=W/B
+The load comes from `wrk` (C, one thread), so the client is never what saturates: a Python
+client tops out near 650 requests/s here and would measure itself. Each request is an alert
+with a unique `id` (bench/unique_ids.lua), so every one is stored and enqueued.
+
+1. `mimic serve` (one process; Postgres, Redis): requests/s, p99, and the server's CPU per
+   request.
+2. The durable floor (bench/durable_floor.py): decode, one INSERT, one XADD, served the same
+   way. Its requests/s is the ratio's denominator.
+3. Unless --no-fanout: the webhook's p99 while 10,000-follower fan-outs run back to back in
+   two `mimic worker` processes on the same database (the webhook's own signals go to a queue
+   no worker reads, so they add no fan-outs of their own).
+
+Prints last:
+    intake webhook_rps=W durable_floor_rps=F ratio=W/F p99_ms=P fanout_p99_ms=Q ...
 """
 
 import argparse
 import asyncio
+import contextlib
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
 import httpx
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.integration.processes import seed_followers
+
+from bench.fanout import worker_processes
 from bench.services import REDIS_URL, drop_postgres, fresh_postgres, redis_answers
+from mimic.adapters.sqlalchemy.engine import create_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSPHRASE = "bench-passphrase-0123456789"
+ADMIN_PASSWORD = "bench-admin-password"
+WRK_LINE = re.compile(
+    r"wrk requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) errors=(\d+)"
+)
+
+
+@dataclass(frozen=True)
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_request: float
 
 
 def free_port() -> int:
@@ -35,112 +68,237 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_until_up(base: str) -> None:
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("bench/intake.py needs wrk: apt-get install -y wrk (make bench does)")
+    return found
+
+
+@contextlib.contextmanager
+def serving(command: list[str], env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield psutil.Process(process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def wait_until_up(base: str, log: Path) -> None:
+    """Until the server answers anything at all over HTTP."""
+    deadline = time.monotonic() + 60
     async with httpx.AsyncClient(base_url=base) as client:
-        for _ in range(300):
+        while time.monotonic() < deadline:
             try:
-                await client.get("/")
+                await client.get("/health")
                 return
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
-    raise RuntimeError(f"{base} did not start")
+    said = await asyncio.to_thread(log.read_text)
+    raise SystemExit(f"{base} did not start:\n{said}")
 
 
-async def hammer(base: str, requests: int, concurrency: int) -> float:
-    limit = asyncio.Semaphore(concurrency)
-    run = uuid.uuid4().hex[:8]
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-
-        async def one(n: int) -> None:
-            async with limit:
-                response = await client.post(
-                    "/webhook",
-                    json={
-                        "passphrase": PASSPHRASE,
-                        "symbol": "BTCUSDT",
-                        "action": "long",
-                        "id": f"bench-{run}-{n}",
-                    },
-                )
-                assert response.status_code == 202, response.text
-
-        await asyncio.gather(*(one(-n - 1) for n in range(concurrency)))  # warm-up
-        started = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in range(requests)))
-        return requests / (time.perf_counter() - started)
-
-
-def serve(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+async def wrk(base: str, seconds: float, connections: int, server: psutil.Process) -> Load:
+    """One wrk run; the server's CPU is read around it."""
+    run = uuid.uuid4().hex[:10]
+    script = str(ROOT / "bench" / "unique_ids.lua")
+    command = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout", "10s"]
+    cpu_before = sum(server.cpu_times()[:2])
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "-s", script, f"{base}/webhook", "--", run, PASSPHRASE],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cpu = sum(server.cpu_times()[:2]) - cpu_before
+    match = WRK_LINE.search(result.stdout)
+    if match is None:
+        raise SystemExit(f"wrk said:\n{result.stdout}\n{result.stderr}")
+    requests, duration_us, p50_us, p99_us, errors = map(int, match.groups())
+    if errors:
+        raise SystemExit(f"{errors} of {requests} requests failed:\n{result.stdout}")
+    return Load(
+        rps=requests / (duration_us / 1e6),
+        p50_ms=p50_us / 1000,
+        p99_ms=p99_us / 1000,
+        cpu_ms_per_request=cpu * 1000 / requests,
     )
 
 
-async def measure(
-    command: list[str], env: dict[str, str], port: int, args: argparse.Namespace
-) -> float:
-    process = serve(command, env)
+async def measured(base: str, args: argparse.Namespace, server: psutil.Process) -> Load:
+    await wrk(base, 2, args.connections, server)  # warm-up: connections, caches, JIT-free
+    return await wrk(base, args.seconds, args.connections, server)
+
+
+def mimic_env(database_url: str, var_dir: str, port: int, queue: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MIMIC_VAR_DIR": var_dir,
+        "MIMIC_PORT": str(port),
+        "MIMIC_WEBHOOK_PASSPHRASE": PASSPHRASE,
+        "MIMIC_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MIMIC_QUEUE_NAME": queue,
+        "MIMIC_REDIS_URL": REDIS_URL,
+        "MIMIC_DATABASE_URL": database_url,
+    }
+
+
+MIMIC = [sys.executable, "-m", "mimic.entrypoints.cli"]
+
+
+async def webhook_load(url: str, var_dir: str, args: argparse.Namespace) -> Load:
+    port = free_port()
+    env = mimic_env(url, var_dir, port, f"mimic-bench-unread-{uuid.uuid4().hex[:8]}")
+    log = Path(var_dir) / "serve.log"
+    with serving([*MIMIC, "serve"], env, log) as server:
+        await wait_until_up(f"http://127.0.0.1:{port}", log)
+        return await measured(f"http://127.0.0.1:{port}", args, server)
+
+
+async def floor_load(url: str, var_dir: str, args: argparse.Namespace) -> Load:
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
     try:
-        base = f"http://127.0.0.1:{port}"
-        await wait_until_up(base)
-        return await hammer(base, args.requests, args.concurrency)
+        await connection.execute(
+            "CREATE TABLE floor_signals (id text PRIMARY KEY, dedupe_key text UNIQUE, body bytea)"
+        )
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        await connection.close()
+    port = free_port()
+    env = {
+        **os.environ,
+        "BENCH_FLOOR_DSN": dsn,
+        "BENCH_FLOOR_REDIS": REDIS_URL,
+        "BENCH_FLOOR_STREAM": f"mimic-bench-floor-{uuid.uuid4().hex[:8]}",
+    }
+    uvicorn = [sys.executable, "-m", "uvicorn", "bench.durable_floor:app", "--no-access-log"]
+    log = Path(var_dir) / "floor.log"
+    with serving([*uvicorn, "--port", str(port)], env, log) as server:
+        base = f"http://127.0.0.1:{port}"
+        await wait_until_up(base, log)
+        return await measured(base, args, server)
+
+
+@asynccontextmanager
+async def fanouts_back_to_back(
+    url: str, var_dir: str, followers: int
+) -> AsyncIterator[list[float]]:
+    """Two workers fanning out to `followers`, one signal after another, until the block
+    ends; yields the list the seconds of each finished fan-out are appended to."""
+    engine = create_engine(url)
+    await seed_followers(engine, followers, Decimal(10000))
+    await engine.dispose()
+    queue = f"mimic-bench-fanout-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env = {**mimic_env(url, var_dir, port, queue), "MIMIC_FANOUT_PARTS": "2"}
+    log = Path(var_dir) / "fanout-serve.log"
+    durations: list[float] = []
+    with serving([*MIMIC, "serve"], env, log):
+        base = f"http://127.0.0.1:{port}"
+        await wait_until_up(base, log)
+        async with (
+            worker_processes(2, url, REDIS_URL, queue),
+            httpx.AsyncClient(base_url=base, timeout=60) as client,
+        ):
+            login = await client.post(
+                "/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+            )
+            admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            client.cookies.clear()
+            await client.put(
+                "/api/admin/paper/prices/XRPUSDT", json={"price": "0.6"}, headers=admin
+            )
+            stop = asyncio.Event()
+
+            async def keep_fanning_out() -> None:
+                actions = ["long", "close"]
+                n = 0
+                while not stop.is_set():
+                    started = time.perf_counter()
+                    sent = await client.post(
+                        "/webhook",
+                        json={
+                            "passphrase": PASSPHRASE,
+                            "symbol": "XRPUSDT",
+                            "action": actions[n % 2],
+                            "id": f"fanout-{queue}-{n}",
+                        },
+                    )
+                    signal_id = sent.json()["signal_id"]
+                    n += 1
+                    while True:
+                        report = await client.get(f"/api/signals/{signal_id}", headers=admin)
+                        if report.json()["signal"]["status"] == "done":
+                            break
+                        await asyncio.sleep(0.05)
+                    durations.append(time.perf_counter() - started)
+
+            task = asyncio.create_task(keep_fanning_out())
+            try:
+                # The first fan-out's start is part of the load too: wait until it runs.
+                await asyncio.sleep(0.5)
+                yield durations
+            finally:
+                stop.set()
+                await task
 
 
 async def main(args: argparse.Namespace) -> None:
-    redis = REDIS_URL if await redis_answers() else None
-    postgres = await fresh_postgres()
+    if not await redis_answers():
+        raise SystemExit(f"bench/intake.py measures production mode: it needs Redis at {REDIS_URL}")
+    url = await fresh_postgres()
+    if url is None:
+        raise SystemExit("bench/intake.py measures production mode: it needs Postgres")
+    try:
+        with tempfile.TemporaryDirectory() as var_dir:
+            await asyncio.to_thread(
+                subprocess.run,
+                [*MIMIC, "migrate"],
+                env=mimic_env(url, var_dir, 0, "unused"),
+                check=True,
+                capture_output=True,
+            )
+            webhook = await webhook_load(url, var_dir, args)
+            floor = await floor_load(url, var_dir, args)
+            fanout_part = ""
+            if args.fanout_followers:
+                async with fanouts_back_to_back(url, var_dir, args.fanout_followers) as done:
+                    during = await webhook_load(url, var_dir, args)
+                fanout_part = (
+                    f" fanout_p99_ms={during.p99_ms:.1f} fanout_rps={during.rps:.0f}"
+                    f" fanouts={len(done)}"
+                )
+    finally:
+        await drop_postgres(url)
     print(
-        f"queue: {'redis' if redis else 'in-process'}, database: {postgres and 'postgres'}",
+        f"server cpu per request: webhook {webhook.cpu_ms_per_request:.2f} ms, "
+        f"floor {floor.cpu_ms_per_request:.2f} ms; p50 {webhook.p50_ms:.1f} / "
+        f"{floor.p50_ms:.1f} ms",
         file=sys.stderr,
     )
-    try:
-        await run(args, redis, postgres)
-    finally:
-        if postgres:
-            await drop_postgres(postgres)
-
-
-async def run(args: argparse.Namespace, redis: str | None, postgres: str | None) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        env = {
-            **os.environ,
-            "MIMIC_VAR_DIR": tmp,
-            "MIMIC_PORT": str(port),
-            "MIMIC_WEBHOOK_PASSPHRASE": PASSPHRASE,
-            "MIMIC_ADMIN_PASSWORD": "bench-admin-password",
-            "MIMIC_QUEUE_NAME": f"mimic-bench-{uuid.uuid4().hex[:8]}",
-            **({"MIMIC_REDIS_URL": redis} if redis else {}),
-            **({"MIMIC_DATABASE_URL": postgres} if postgres else {}),
-        }
-        mimic = [sys.executable, "-m", "mimic.entrypoints.cli"]
-        await asyncio.to_thread(
-            subprocess.run, [*mimic, "migrate"], env=env, check=True, capture_output=True
-        )
-        webhook_rps = await measure([*mimic, "serve"], env, port, args)
-        bare_port = free_port()
-        bare = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:app",
-            "--port",
-            str(bare_port),
-            "--log-level",
-            "info",  # the same access logging as `mimic serve`
-        ]
-        bare_rps = await measure(bare, env, bare_port, args)
     print(
-        f"intake requests={args.requests} webhook_rps={webhook_rps:.0f} bare_rps={bare_rps:.0f} "
-        f"ratio={webhook_rps / bare_rps:.2f}"
+        f"intake webhook_rps={webhook.rps:.0f} durable_floor_rps={floor.rps:.0f} "
+        f"ratio={webhook.rps / floor.rps:.2f} p99_ms={webhook.p99_ms:.1f}{fanout_part}"
     )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10, help="per measured wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--fanout-followers",
+        type=int,
+        default=10000,
+        help="followers of the concurrent fan-outs (0: skip that phase)",
+    )
     asyncio.run(main(parser.parse_args()))
