@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/live_push.py --clients 1000
 	$(BIN)/python bench/page_time.py --orders 10000
+	$(BIN)/python bench/replay.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
