@@ -1,0 +1,214 @@
+"""Mimic in production mode on this machine, for the fault suite: two `serve`, two workers,
+one scheduler, a private `redis-server`, a fresh Postgres database and the Binance stub.
+
+Every process is one the suite started, in a process group of its own; faults and clean-up
+reach them by id only.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from redis import Redis
+from redis.exceptions import RedisError
+
+from tests.integration.processes import start
+from tests.smtp_stub import free_port
+
+START_SECONDS = 60.0  # five Python processes starting at once on two busy cores
+
+
+async def poll(check: Callable[[], Awaitable[bool]], what: str, within: float) -> None:
+    """Waits until `check` holds, polling; fails with `what` after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out after {within:.0f} s waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, without persistence: a restart
+    comes back empty, as a failover to an empty replica does."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self._directory / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                    *("--save", "", "--appendonly", "no", "--dir", str(self._directory)),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+
+    def answers(self) -> bool:
+        client = Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            return bool(client.ping())
+        except (RedisError, OSError):
+            return False
+        finally:
+            client.close()
+
+    async def wait_ready(self) -> None:
+        await poll(lambda: asyncio.to_thread(self.answers), "the private redis-server", 15)
+
+    def send(self, signum: signal.Signals) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signum)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def flushall(self) -> None:
+        client = Redis.from_url(self.url, socket_timeout=5)
+        try:
+            client.flushall()
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                os.kill(self.process.pid, signal.SIGCONT)  # a stopped server cannot end
+            stop_process(self.process)
+
+
+@dataclass
+class Service:
+    """One `mimic <command>` process."""
+
+    name: str
+    command: str
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    pids: list[int] = field(default_factory=list)  # one per start, the current one last
+
+    @property
+    def port(self) -> int | None:
+        raw = self.env.get("MIMIC_PORT")
+        return int(raw) if self.command == "serve" and raw else None
+
+    def start(self) -> None:
+        self.process = start(self.command, self.env, self.log)
+        self.pids.append(self.process.pid)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def restart(self) -> None:
+        """As a supervisor (systemd, Kubernetes) restarts a process that died."""
+        assert self.process is not None
+        assert self.process.poll() is not None, f"{self.name} is still running"
+        self.start()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def tail(self, lines: int = 40) -> str:
+        return f"--- {self.name} ({self.log}) ---\n" + "\n".join(
+            self.log_text().splitlines()[-lines:]
+        )
+
+    async def wait_ready(self, client: httpx.AsyncClient) -> None:
+        process = self.process
+        assert process is not None
+        if self.port is not None:
+            url = f"http://127.0.0.1:{self.port}/health"
+
+            async def answers() -> bool:
+                assert process.poll() is None, self.tail()
+                try:
+                    return (await client.get(url, timeout=1)).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await poll(answers, f"{self.name} to answer", START_SECONDS)
+        elif self.command == "worker":
+            started = len(self.pids)  # one "worker started" line per start, same log
+
+            async def listening() -> bool:
+                assert process.poll() is None, self.tail()
+                return self.log_text().count("worker started") >= started
+
+            await poll(listening, f"{self.name} to listen", START_SECONDS)
+
+
+class Cluster:
+    def __init__(self, env: dict[str, str], directory: Path, redis: PrivateRedis) -> None:
+        self.redis = redis
+        self.services: dict[str, Service] = {}
+        for name, command in (
+            ("serve1", "serve"),
+            ("serve2", "serve"),
+            ("worker1", "worker"),
+            ("worker2", "worker"),
+            ("scheduler", "scheduler"),
+        ):
+            own = dict(env)
+            if command == "serve":
+                own["MIMIC_PORT"] = str(free_port())
+            self.services[name] = Service(name, command, own, directory / f"{name}.log")
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{s.port}/webhook" for s in self.services.values() if s.port]
+
+    async def start(self, client: httpx.AsyncClient) -> None:
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            await service.wait_ready(client)
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            if service.process is not None:
+                stop_process(service.process)
+
+    def tails(self) -> str:
+        return "\n".join(s.tail() for s in self.services.values())
+
+    def pids(self) -> dict[str, int]:
+        return {s.name: s.pids[-1] for s in self.services.values()}
+
+    def needed_a_restart(self, before: dict[str, int], killed: str | None) -> list[str]:
+        """Processes that are not the ones running at `before`, or not running at all; the
+        one a fault killed was restarted by the test, once, as a supervisor would."""
+        return [
+            s.name
+            for s in self.services.values()
+            if not s.alive()
+            or (s.name != killed and s.pids[-1] != before[s.name])
+            or (s.name == killed and s.pids[-2:-1] != [before[s.name]])
+        ]
