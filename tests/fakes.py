@@ -352,14 +352,29 @@ class InMemorySignalRepository(SignalRepository):
         if signal_id in self._rows:
             self._rows[signal_id].status = status
 
-    async def list_unfinished(self, *, received_before: datetime) -> list[Signal]:
+    async def list_next_in_line(self) -> list[Signal]:
+        ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
         return copy.deepcopy(
             [
                 s
-                for s in sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
-                if s.status is not SignalStatus.DONE and s.received_at < received_before
+                for s in ordered
+                if s.status is not SignalStatus.DONE and not await self.has_unfinished_before(s)
             ]
         )
+
+    async def first_unfinished(self, source_id: str, symbol: str) -> Signal | None:
+        ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
+        found = next(
+            (
+                s
+                for s in ordered
+                if s.source_id == source_id
+                and s.params.symbol == symbol
+                and s.status is not SignalStatus.DONE
+            ),
+            None,
+        )
+        return copy.deepcopy(found)
 
     async def finish_part(self, signal_id: str, part: FanoutPart) -> bool:
         stored = self._rows.get(signal_id)

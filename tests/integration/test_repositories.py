@@ -17,9 +17,11 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
     SqlOrderIntentRepository,
     SqlSettingsRepository,
+    SqlUserRepository,
+)
+from mimic.adapters.sqlalchemy.signals import (
     SqlSignalRepository,
     SqlSignalSourceRepository,
-    SqlUserRepository,
     retired_dedupe_key,
 )
 from mimic.adapters.sqlalchemy.tables import signals as signals_table
@@ -387,25 +389,38 @@ async def test_unfinished_signals(sessions: Sessions) -> None:
     second = make_signal("id:2", received_at=NOW - timedelta(seconds=20))
     other_symbol = make_signal("id:3", received_at=NOW - timedelta(seconds=25), symbol="ETHUSDT")
     late = make_signal("id:4", received_at=NOW)
-    for signal in (second, first, other_symbol, late):
+    # Received at the same time: the lower id goes first.
+    tie_low, tie_high = (
+        make_signal(f"id:{n}", received_at=NOW - timedelta(seconds=10), symbol="DOGEUSDT")
+        for n in (5, 6)
+    )
+    tie_low.id, tie_high.id = "0" * 32, "f" * 32
+    for signal in (second, first, other_symbol, late, tie_high, tie_low):
         await store_signal(sessions, signal)
     async with sessions() as session:
         repo = SqlSignalRepository(session)
-        assert [s.id for s in await repo.list_unfinished(received_before=NOW)] == [
+        assert [s.id for s in await repo.list_next_in_line()] == [
             first.id,
             other_symbol.id,
-            second.id,
+            tie_low.id,
         ]
+        assert (await repo.first_unfinished(SOURCE_ID, "BTCUSDT")) == first
+        assert (await repo.first_unfinished(SOURCE_ID, "DOGEUSDT")) == tie_low
+        assert await repo.first_unfinished(SOURCE_ID, "XRPUSDT") is None
         assert await repo.has_unfinished_before(second)
         assert not await repo.has_unfinished_before(first)
         assert not await repo.has_unfinished_before(other_symbol)
         await repo.set_status(first.id, SignalStatus.DONE)
         await session.commit()
         assert not await repo.has_unfinished_before(second)
-        unfinished = await repo.list_unfinished(received_before=NOW)
-        assert [s.id for s in unfinished] == [other_symbol.id, second.id]
+        assert [s.id for s in await repo.list_next_in_line()] == [
+            other_symbol.id,
+            second.id,
+            tie_low.id,
+        ]
+        assert (await repo.first_unfinished(SOURCE_ID, "BTCUSDT")) == second
         recent = await repo.list_recent(limit=2)
-    assert [s.id for s in recent] == [late.id, second.id]
+    assert [s.id for s in recent] == [late.id, tie_high.id]
 
 
 async def test_accounts_and_copy_candidates(sessions: Sessions) -> None:
@@ -655,7 +670,7 @@ async def test_signal_parts_finish_one_by_one(sessions: Sessions) -> None:
         assert [p.index for p in stored.unfinished_parts()] == [2]
         assert await repo.finish_part(signal.id, FanoutPart(2, 3)) is True
         await session.commit()
-        assert await repo.list_unfinished(received_before=NOW + timedelta(seconds=1)) == []
+        assert await repo.list_next_in_line() == []
         stored = await repo.get(signal.id)
     assert stored is not None
     assert stored.status is SignalStatus.DONE

@@ -15,9 +15,9 @@ import pytest
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
 from mimic.application.guardrails import DailyGuardrails
 from mimic.application.payment_settings import SubscriptionGate
-from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.position_protection import PositionProtection
 from mimic.application.signal_reports import ReportSignals, account_outcome
+from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, User
 from mimic.domain.errors import (
     ExchangeUnavailable,
@@ -60,8 +60,7 @@ from tests.performance_fakes import InMemoryGuardrailRepository
 D = Decimal
 BTC_PRICE = D(65000)
 PRICES = {"BTCUSDT": BTC_PRICE, "ETHUSDT": D(3500), "DOGEUSDT": D("0.12345")}
-# order_wait 0: a signal blocked by an earlier one returns at once instead of polling.
-POLICY = ExecutionPolicy(order_wait=timedelta(0))
+POLICY = ExecutionPolicy()
 PAST_THE_LEASE = POLICY.lease + timedelta(seconds=1)
 
 
@@ -110,6 +109,8 @@ class World:
     guardrail_days: InMemoryGuardrailRepository = field(default_factory=InMemoryGuardrailRepository)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     outbox: InMemoryOutbox = field(default_factory=InMemoryOutbox)
+    # What the fan-out queued: the signals it resumed after finishing the one before.
+    queue: RecordingSignalQueue = field(default_factory=RecordingSignalQueue)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -130,6 +131,7 @@ class World:
             PositionProtection(self.notifier),
             DailyGuardrails(self.guardrail_days, self.notifier, self.clock),
             self.outbox,
+            self.queue,
         )
 
     async def run(
@@ -990,7 +992,7 @@ async def test_an_unsettled_order_does_not_hold_back_the_other_followers(world: 
 
     # Alice's next order times out; Bob's and Carol's batches are still sent in this run.
     followers[0].exchange.fail_next_place(OutcomeUnknown("timeout"))
-    second = await world.run(signal, ExecutionPolicy(order_wait=timedelta(0), claim_batch=1))
+    second = await world.run(signal, ExecutionPolicy(claim_batch=1))
 
     assert second == ExecutionSummary(signal.id, {"submitting": 1, "filled": 2}, finished=False)
     assert [len(f.exchange.placed) for f in followers] == [0, 1, 1]

@@ -1,5 +1,6 @@
 """Fixed-window rate limiters: in-process, or shared by every process through Redis."""
 
+import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -22,19 +23,28 @@ return {count, ttl}
 """
 
 
-class RedisRateLimiter(RateLimiter):
-    """Fails open: while Redis is unreachable requests pass (and the failure is logged);
-    the lockout of an account lives in the database and keeps working."""
+# A request never waits longer than this on a slow or hung Redis for its rate limit.
+REDIS_RATE_LIMIT_TIMEOUT = timedelta(milliseconds=100)
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+
+class RedisRateLimiter(RateLimiter):
+    """Fails open: while Redis is unreachable or slower than `timeout`, requests pass (and
+    the failure is logged); the lockout of an account lives in the database and keeps
+    working."""
+
+    def __init__(
+        self, redis: Redis, prefix: str, *, timeout: timedelta = REDIS_RATE_LIMIT_TIMEOUT
+    ) -> None:
         self._prefix = prefix
         self._hit = redis.register_script(_HIT)
+        self._timeout = timeout.total_seconds()
 
     async def hit(self, key: str, limit: int, window: timedelta) -> float | None:
         window_ms = max(1, int(window.total_seconds() * 1000))
         try:
-            count, ttl_ms = await self._hit(keys=[self._prefix + key], args=[window_ms])
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(self._timeout):
+                count, ttl_ms = await self._hit(keys=[self._prefix + key], args=[window_ms])
+        except (RedisError, OSError) as exc:  # TimeoutError included
             log.warning("rate limit not checked, Redis failed: %s", exc.__class__.__name__)
             return None
         return None if int(count) <= limit else int(ttl_ms) / 1000

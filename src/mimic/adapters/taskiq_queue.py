@@ -1,3 +1,4 @@
+import asyncio
 import logging
 
 from taskiq import AsyncBroker
@@ -10,6 +11,9 @@ log = logging.getLogger(__name__)
 
 EXECUTE_SIGNAL_TASK = "mimic.execute_signal"
 VALIDATE_CONNECTION_TASK = "mimic.validate_connection"
+# Kicks happen on the request path (the webhook answers TradingView within its 3 s): a hung
+# Redis costs a request at most this long.
+KICK_TIMEOUT_SECONDS = 0.5
 
 
 class _TaskKicker:
@@ -24,8 +28,9 @@ class _TaskKicker:
 
     async def kick(self, item_id: str, *more: object) -> None:
         try:
-            await self._kicker.kiq(item_id, *more)
-        except Exception:
+            async with asyncio.timeout(KICK_TIMEOUT_SECONDS):
+                await self._kicker.kiq(item_id, *more)
+        except Exception:  # TimeoutError included
             log.exception("could not enqueue %s %s; the sweeper will re-drive it", self._what,
                           item_id)  # fmt: skip
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 from mimic.application.guardrails import DailyGuardrails, GuardrailBook
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
+from mimic.application.sweep_signals import enqueue_unfinished_parts
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, InvalidField, OutcomeUnknown
 from mimic.domain.fanout import FanoutPart
@@ -38,7 +39,7 @@ from mimic.ports.repositories import (
     SignalRepository,
     TransactionManager,
 )
-from mimic.ports.services import Clock
+from mimic.ports.services import Clock, SignalQueue
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,6 @@ class ExecutionPolicy:
     # can take the intent over while the request is in flight.
     send_margin: timedelta = timedelta(seconds=20)
     max_signal_age: timedelta = timedelta(minutes=5)
-    order_wait: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +99,7 @@ class ExecuteSignal:
         protection: PositionProtection,
         guardrails: DailyGuardrails,
         outbox: NotificationOutbox,
+        queue: SignalQueue,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -112,6 +113,7 @@ class ExecuteSignal:
         self._protection = protection
         self._guardrails = guardrails
         self._outbox = outbox
+        self._queue = queue
 
     async def __call__(self, signal_id: str, part: int = 0) -> ExecutionSummary:
         """Runs part `part` of the signal's fan-out: the connections that part holds."""
@@ -123,7 +125,14 @@ class ExecuteSignal:
         except InvalidField:
             log.error("signal %s has no fan-out part %s; nothing to run", signal_id, part)
             return ExecutionSummary(signal_id, {}, finished=True)
-        if not await self._earlier_signals_settled(signal):
+        if await self._signals.has_unfinished_before(signal):
+            # One source's signals on one symbol run in the order they arrived: a close and
+            # an entry sent on the same bar must not both read the same position. The later
+            # one is parked, holding no worker slot; whoever finishes the earlier requeues it.
+            await self._tx.commit()
+            log.info(
+                "signal %s parked behind an earlier one on %s", signal_id, signal.params.symbol
+            )
             return ExecutionSummary(signal_id, {}, finished=False)
         if signal.status is SignalStatus.RECEIVED:
             await self._signals.set_status(signal_id, SignalStatus.PROCESSING)
@@ -165,9 +174,18 @@ class ExecuteSignal:
             counts[intent.status.value] += 1
         finished = all(i.status.is_final for i in intents)
         if finished:
-            await self._signals.finish_part(signal_id, share)  # the last part: signal done
+            done = await self._signals.finish_part(signal_id, share)  # the last part: done
             await self._tx.commit()
+            if done:
+                await self._resume_next_in_line(signal)
         return ExecutionSummary(signal_id, dict(counts), finished)
+
+    async def _resume_next_in_line(self, signal: Signal) -> None:
+        """Queues the signal parked behind this one (a lost kick: the sweeper re-drives it)."""
+        following = await self._signals.first_unfinished(signal.source_id, signal.params.symbol)
+        await self._tx.commit()
+        if following is not None:
+            await enqueue_unfinished_parts(self._queue, following)
 
     async def _unless_paused(self, claimed: list[OrderIntent]) -> list[OrderIntent]:
         """Entries planned before the panic switch paused copying are not sent after it."""
@@ -187,23 +205,6 @@ class ExecuteSignal:
         notifications = order_notifications(intents, self._clock.now())
         if notifications:
             await self._outbox.add_many(notifications)
-
-    async def _earlier_signals_settled(self, signal: Signal) -> bool:
-        """Signals of one source on one symbol run in the order they arrived.
-
-        A close and a new entry sent on the same bar must not race: both would read the
-        same position. A later signal waits (a bounded time; then the sweeper re-drives it).
-        """
-        deadline = time.monotonic() + self._policy.order_wait.total_seconds()
-        while await self._signals.has_unfinished_before(signal):
-            await self._tx.commit()  # end the read transaction so the next poll sees news
-            if time.monotonic() >= deadline:
-                log.info(
-                    "signal %s waits for an earlier signal on %s", signal.id, signal.params.symbol
-                )
-                return False
-            await asyncio.sleep(0.05)
-        return True
 
     def _expired(self, signal: Signal) -> bool:
         return self._clock.now() - signal.received_at > self._policy.max_signal_age

@@ -1,23 +1,13 @@
-"""Admin-only platform operations: global risk settings, paper prices, the sweeper."""
+"""Admin-only platform operations: global risk settings, paper prices."""
 
-import logging
-from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 
 from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
 from mimic.domain.errors import InvalidField
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.ports.exchange import PaperMarket, SymbolCatalog
-from mimic.ports.repositories import (
-    AuditLog,
-    SettingsRepository,
-    SignalRepository,
-    TransactionManager,
-)
-from mimic.ports.services import Clock, SignalQueue
-
-log = logging.getLogger(__name__)
+from mimic.ports.repositories import AuditLog, SettingsRepository, TransactionManager
+from mimic.ports.services import Clock
 
 
 class ManagePlatformSettings:
@@ -60,31 +50,3 @@ class SetPaperPrice:
         if not await self._catalog.is_tradable(symbol):
             raise InvalidField("symbol", f"{symbol} is not listed on the paper exchange")
         await self._paper.set_mark_price(symbol, price)
-
-
-@dataclass(frozen=True, slots=True)
-class SweepResult:
-    requeued: list[str]
-
-
-class SweepUnfinishedSignals:
-    """Re-drives signals a lost queue message or a dead worker left unfinished."""
-
-    def __init__(
-        self, signals: SignalRepository, queue: SignalQueue, clock: Clock, grace: timedelta
-    ) -> None:
-        self._signals = signals
-        self._queue = queue
-        self._clock = clock
-        self._grace = grace
-
-    async def __call__(self) -> SweepResult:
-        unfinished = await self._signals.list_unfinished(
-            received_before=self._clock.now() - self._grace
-        )
-        for signal in unfinished:
-            for part in signal.unfinished_parts():  # a finished part is not run again
-                await self._queue.enqueue_execution(signal.id, part.index)
-        if unfinished:
-            log.info("sweeper re-queued %d unfinished signal(s)", len(unfinished))
-        return SweepResult([signal.id for signal in unfinished])

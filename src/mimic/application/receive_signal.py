@@ -1,3 +1,4 @@
+import asyncio
 import hashlib
 import hmac
 import uuid
@@ -81,7 +82,8 @@ class ReceiveSignal:
             signal, expiring_after=now - self._dedupe_window
         )
         await self._tx.commit()
-        if not duplicate:
-            for part in self._fanout_parts:
-                await self._queue.enqueue_execution(stored.id, part.index)
+        if not duplicate:  # at once: the queue bounds each call, not their sum
+            await asyncio.gather(
+                *(self._queue.enqueue_execution(stored.id, p.index) for p in self._fanout_parts)
+            )
         return ReceivedSignal(signal_id=stored.id, duplicate=duplicate)

@@ -49,3 +49,9 @@ class Throttle:
                 raise TooManyRequests(
                     f"too many {door} requests; try again in {int(wait) + 1} s", int(wait) + 1
                 )
+
+
+class LocalThrottle(Throttle):
+    """A throttle counting in this process only, for the webhook: it is checked before the
+    signal is stored, so it must never wait on a shared store that may hang; a flood comes
+    through one door at a time anyway."""

@@ -20,6 +20,7 @@ from taskiq.kicker import AsyncKicker
 from taskiq.receiver import Receiver
 
 from mimic.adapters.sqlalchemy.migrations import upgrade
+from mimic.adapters.taskiq_queue import KICK_TIMEOUT_SECONDS
 from mimic.adapters.telegram.bot_api import TelegramBotApi
 from mimic.application.bootstrap import BootstrapPlatform, BootstrapResult
 from mimic.application.rotate_keys import RotateCredentialKeys, RotationReport
@@ -36,6 +37,8 @@ from mimic.entrypoints.worker.tasks import (
     SUBSCRIPTION_EXPIRY_TASK,
     SWEEP_TASK,
     create_broker,
+    create_housekeeping_listener,
+    housekeeping_stream,
 )
 from mimic.entrypoints.worker.warmup import warm_up
 
@@ -47,6 +50,8 @@ WORKER_STOP_GRACE_SECONDS = 25
 LISTEN_RETRY_SECONDS = 1.0
 
 KEEPALIVE_SECONDS = 20.0
+# Slots of a worker's housekeeping receiver, beside the trading one's --max-tasks.
+HOUSEKEEPING_MAX_TASKS = 8
 
 
 async def bootstrap(settings: Settings, *overrides: Provider) -> BootstrapResult:
@@ -127,10 +132,12 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
             "mimic worker needs MIMIC_REDIS_URL (the embedded mode runs it in-process)"
         )
     broker = create_broker(settings)
+    housekeeping = create_housekeeping_listener(settings)
     container = build_container(settings, broker)
-    setup_dishka(container, broker)
-    broker.is_worker_process = True
-    await broker.startup()
+    for listened in (broker, housekeeping):
+        setup_dishka(container, listened)
+        listened.is_worker_process = True
+        await listened.startup()
     await warm_up(container)
     tune_garbage_collector()
     stop = asyncio.Event()
@@ -138,17 +145,11 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     finish = asyncio.Event()
-    listening = asyncio.create_task(
-        listen_until(
-            finish,
-            lambda: Receiver(
-                broker,
-                run_startup=False,
-                max_async_tasks=max_async_tasks,
-                ack_type=AcknowledgeType.WHEN_EXECUTED,
-                wait_tasks_timeout=WORKER_STOP_GRACE_SECONDS,
-            ),
-        )
+    # Two receivers, each with its own slots: housekeeping (the sweeper among it) never
+    # waits for a fan-out to free one.
+    listening = asyncio.gather(
+        listen_until(finish, lambda: _receiver(broker, max_async_tasks)),
+        listen_until(finish, lambda: _receiver(housekeeping, HOUSEKEEPING_MAX_TASKS)),
     )
     log.info("worker started on %s", settings.queue_name)
     await stop.wait()
@@ -161,9 +162,20 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await listening
     await _cancel_other_tasks()  # jobs still running after the grace: their leases run out
+    await housekeeping.shutdown()
     await broker.shutdown()
     await container.close()
     log.info("worker stopped")
+
+
+def _receiver(broker: AsyncBroker, max_async_tasks: int) -> Receiver:
+    return Receiver(
+        broker,
+        run_startup=False,
+        max_async_tasks=max_async_tasks,
+        ack_type=AcknowledgeType.WHEN_EXECUTED,
+        wait_tasks_timeout=WORKER_STOP_GRACE_SECONDS,
+    )
 
 
 class Listener(Protocol):
@@ -195,14 +207,17 @@ async def _cancel_other_tasks() -> None:
 
 async def run_scheduler(settings: Settings) -> None:
     """Exactly one per deployment: kicks the sweeper, the position monitor, the subscription
-    expiry job and a keep-alive on a timer."""
+    expiry job and a keep-alive on each stream on a timer."""
     if settings.redis_url is None:
         raise SystemExit("mimic scheduler needs MIMIC_REDIS_URL")
     broker: AsyncBroker = create_broker(settings)
     await broker.startup()
     periodic: list[tuple[AsyncKicker[[], None], float]] = [
         (AsyncKicker(SWEEP_TASK, broker, labels={}), settings.sweep_interval.total_seconds()),
-        (AsyncKicker(KEEPALIVE_TASK, broker, labels={}), KEEPALIVE_SECONDS),
+        *(
+            (AsyncKicker(KEEPALIVE_TASK, broker, labels={"queue_name": stream}), KEEPALIVE_SECONDS)
+            for stream in (settings.queue_name, housekeeping_stream(settings))
+        ),
         (
             AsyncKicker(SUBSCRIPTION_EXPIRY_TASK, broker, labels={}),
             settings.subscription_check_interval.total_seconds(),
@@ -221,8 +236,10 @@ async def run_scheduler(settings: Settings) -> None:
             for index, (kicker, every) in enumerate(periodic):
                 now = loop.time()
                 if now >= next_at[index]:
+                    # Redis down or hung: this tick is lost, the next one kicks again.
                     with contextlib.suppress(Exception):
-                        await kicker.kiq()
+                        async with asyncio.timeout(KICK_TIMEOUT_SECONDS):
+                            await kicker.kiq()
                     next_at[index] = now + every
             await asyncio.sleep(max(min(next_at) - loop.time(), 0) + 0.01)
     finally:

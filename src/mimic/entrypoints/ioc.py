@@ -26,11 +26,10 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
     SqlOrderIntentRepository,
     SqlSettingsRepository,
-    SqlSignalRepository,
-    SqlSignalSourceRepository,
     SqlTransactionManager,
     SqlUserRepository,
 )
+from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
 from mimic.adapters.system import Argon2PasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
@@ -44,11 +43,7 @@ from mimic.application.exchange_connections import (
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
 from mimic.application.follower_settings import UpdateFollowerSettings
 from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
-from mimic.application.platform_admin import (
-    ManagePlatformSettings,
-    SetPaperPrice,
-    SweepUnfinishedSignals,
-)
+from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.position_protection import PositionProtection
 from mimic.application.protection_status import ViewProtection
@@ -56,6 +51,7 @@ from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
 from mimic.application.rotate_keys import RotateCredentialKeys
 from mimic.application.signal_reports import ReportSignals
+from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
@@ -173,7 +169,8 @@ class InfrastructureProvider(Provider):
         if settings.redis_url is None:
             yield InMemoryTrailingStateStore()
             return
-        client = Redis.from_url(settings.redis_url)
+        # Bounded: a hung Redis fails a monitor round or a protection view, it never holds one.
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
         yield RedisTrailingStateStore(client, prefix=settings.trailing_key_prefix)
         await client.aclose()
 
@@ -246,7 +243,7 @@ class InteractorProvider(Provider):
     def sweep(
         self, signals: SignalRepository, queue: SignalQueue, clock: Clock, settings: Settings
     ) -> SweepUnfinishedSignals:
-        # Signals younger than a lease are most likely still being worked on.
+        # A started signal younger than a lease is most likely still being worked on.
         return SweepUnfinishedSignals(signals, queue, clock, grace=settings.intent_lease)
 
     @provide

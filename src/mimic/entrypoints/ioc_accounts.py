@@ -18,7 +18,7 @@ from mimic.application.passwords import (
     ResetPassword,
     SignOut,
 )
-from mimic.application.throttle import Throttle
+from mimic.application.throttle import LocalThrottle, Throttle
 from mimic.domain.lockout import LockoutPolicy
 from mimic.entrypoints.config import Settings
 from mimic.ports.accounts import MessageRepository, PasswordResetTokens, RateLimiter
@@ -57,6 +57,10 @@ class AccountsProvider(Provider):
     @provide(scope=Scope.APP)
     def throttle(self, limiter: RateLimiter, settings: Settings) -> Throttle:
         return Throttle(limiter, settings.rate_limits)
+
+    @provide(scope=Scope.APP)
+    def local_throttle(self, settings: Settings) -> LocalThrottle:
+        return LocalThrottle(MemoryRateLimiter(), settings.rate_limits)
 
     @provide(scope=Scope.APP)
     def lockout(self, settings: Settings) -> LockoutPolicy:

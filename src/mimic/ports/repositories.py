@@ -84,8 +84,13 @@ class SignalRepository(Protocol):
 
     async def set_status(self, signal_id: str, status: SignalStatus) -> None: ...
 
-    async def list_unfinished(self, *, received_before: datetime) -> list[Signal]:
-        """Signals not done yet, received before `received_before`, oldest first."""
+    async def list_next_in_line(self) -> list[Signal]:
+        """Signals not done yet that no earlier not-done signal of the same source on the
+        same symbol goes before, oldest first: the ones that may run now."""
+        ...
+
+    async def first_unfinished(self, source_id: str, symbol: str) -> Signal | None:
+        """The earliest not-done signal of `source_id` on `symbol`: the next one to run."""
         ...
 
     async def finish_part(self, signal_id: str, part: FanoutPart) -> bool:

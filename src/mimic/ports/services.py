@@ -12,7 +12,8 @@ class SignalQueue(Protocol):
     async def enqueue_execution(self, signal_id: str, part: int = 0) -> None:
         """Runs part `part` of the signal's fan-out (domain.fanout) on a worker.
 
-        Best effort: the sweeper re-drives anything a lost message leaves behind.
+        Best effort and bounded in time (it runs while the webhook's caller waits): never
+        raises; the sweeper re-drives anything a lost message leaves behind.
         """
         ...
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -48,3 +49,16 @@ def create_engine(url: str) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # Repositories map rows to domain objects themselves; nothing to expire after commit.
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached or dropped the connection (down,
+    restarting, its backend terminated), rather than that a statement was wrong."""
+    if isinstance(exc, DBAPIError):
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, InterfaceError | OperationalError)
+            or sqlstate.startswith(("08", "57P"))  # connection exception; admin shutdown
+        )
+    return isinstance(exc, OSError)  # refused or timed out before the driver wrapped it

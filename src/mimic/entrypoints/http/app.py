@@ -15,9 +15,9 @@ from litestar.openapi import OpenAPIConfig
 from taskiq import AsyncBroker, InMemoryBroker
 
 from mimic.application.monitor_positions import MonitorPositions
-from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
+from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings

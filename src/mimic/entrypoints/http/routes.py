@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mimic.adapters.sqlalchemy.engine import database_unreachable
 from mimic.application.authenticate_user import AuthenticateUser, Credentials
 from mimic.application.exchange_connections import (
     ConnectExchange,
@@ -33,7 +34,7 @@ from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
 from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.application.signal_reports import ReportSignals
-from mimic.application.throttle import Throttle
+from mimic.application.throttle import LocalThrottle, Throttle
 from mimic.domain.accounts import ConnectionStatus, User
 from mimic.domain.errors import InvalidField
 from mimic.domain.guardrails import GuardrailSettings
@@ -70,7 +71,7 @@ class HealthController(Controller):
         except Exception as exc:  # any failure means "not ready"
             return Response(error_body(503, f"database: {exc.__class__.__name__}"), status_code=503)
         if settings.redis_url is not None:
-            client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+            client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
             try:
                 await client.ping()
             except Exception as exc:
@@ -95,9 +96,10 @@ class WebhookController(Controller):
         self,
         request: Request[Any, Any, Any],
         receive_signal: FromDishka[ReceiveSignal],
-        throttle: FromDishka[Throttle],
+        throttle: FromDishka[LocalThrottle],
         settings: FromDishka[Settings],
     ) -> Response[schemas.WebhookAccepted]:
+        # Counted in this process: the signal is stored before anything waits on Redis.
         ip = client_ip(request, settings.trusted_proxies)
         await throttle.check("webhook", (f"ip:{ip}", throttle.limits.webhook_per_ip))
         # TradingView sends JSON as text/plain unless the alert text is valid JSON: read raw.
@@ -108,7 +110,17 @@ class WebhookController(Controller):
             raise HTTPException(status_code=400, detail=f"body is not valid JSON: {exc}") from None
         if not isinstance(payload, dict):
             raise HTTPException(status_code=400, detail="body must be a JSON object")
-        result = await receive_signal(ReceiveSignalCommand(payload=payload, raw_body=body))
+        try:
+            result = await receive_signal(ReceiveSignalCommand(payload=payload, raw_body=body))
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            # Never a 202 for an alert that may not be stored: TradingView resends a 5xx.
+            raise HTTPException(
+                status_code=503,
+                detail="the database is unavailable: the alert was not accepted, send it again",
+                headers={"Retry-After": "5"},
+            ) from None
         return Response(
             schemas.WebhookAccepted(signal_id=result.signal_id, duplicate=result.duplicate),
             status_code=HTTP_200_OK if result.duplicate else HTTP_202_ACCEPTED,

@@ -4,16 +4,15 @@ import logging
 from typing import Any
 
 from dishka.integrations.taskiq import FromDishka, inject
-from redis.asyncio import Redis
-from taskiq import AsyncBroker, BrokerMessage, InMemoryBroker
-from taskiq_redis import RedisStreamBroker
+from taskiq import AsyncBroker, InMemoryBroker
 
 from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK, VALIDATE_CONNECTION_TASK
+from mimic.adapters.taskiq_streams import StreamBroker
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.monitor_positions import MonitorPositions
-from mimic.application.platform_admin import SweepUnfinishedSignals
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
+from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.worker.activity import FanoutActivity
@@ -26,6 +25,8 @@ PORTFOLIO_SYNC_TASK = "mimic.sync_portfolio"
 KEEPALIVE_TASK = "mimic.keepalive"
 SUBSCRIPTION_EXPIRY_TASK = "mimic.subscription_expiry"
 MONITOR_TASK = "mimic.monitor_positions"
+# Trading work: everything else is housekeeping, on a stream of its own.
+TRADING_TASKS = frozenset({EXECUTE_SIGNAL_TASK})
 
 
 @inject(patch_module=True)
@@ -90,41 +91,52 @@ async def keepalive() -> None:
     """Does nothing: a read that returns a message lets idle workers reclaim a dead one's."""
 
 
-class SignalStreamBroker(RedisStreamBroker):
-    """taskiq-redis's stream broker, sending every message through one Redis client.
-
-    Its own kick builds a Redis client per message, which was 60 % of enqueueing a signal at
-    the webhook (py-spy of bench/intake.py); the messages it writes are the same.
-    """
-
-    def __init__(self, url: str, **options: Any) -> None:
-        super().__init__(url, **options)
-        self._sender = Redis(connection_pool=self.connection_pool)
-
-    async def kick(self, message: BrokerMessage) -> None:
-        await self._sender.xadd(
-            message.labels.get("queue_name") or self.queue_name,
-            {b"data": message.message},
-            maxlen=self.maxlen,
-            approximate=self.approximate,
-        )
+def housekeeping_stream(settings: Settings) -> str:
+    return f"{settings.queue_name}:housekeeping"
 
 
 def create_broker(settings: Settings) -> AsyncBroker:
-    broker: AsyncBroker
+    """The broker every process kicks through; in production it also reads the trading
+    stream (signals' fan-outs), while everything else goes to the housekeeping stream."""
     if settings.redis_url is None:
-        broker = InMemoryBroker(max_async_tasks=100)
-    else:
-        # xread_count=1: a larger prefetch strands fetched messages when a worker stops.
-        # Messages of a dead worker are reclaimed after idle_timeout by a live one.
-        broker = SignalStreamBroker(
-            url=settings.redis_url,
-            queue_name=settings.queue_name,
-            consumer_group_name="mimic-workers",
-            xread_count=1,
-            idle_timeout=int(settings.redis_idle_timeout.total_seconds() * 1000),
-            unacknowledged_lock_timeout=30,
-        )
+        return _with_tasks(InMemoryBroker(max_async_tasks=100))
+    housekeeping = housekeeping_stream(settings)
+
+    def stream_of(task_name: str) -> str | None:
+        return None if task_name in TRADING_TASKS else housekeeping
+
+    return _with_tasks(
+        _stream_broker(settings.redis_url, settings, settings.queue_name, stream_of=stream_of)
+    )
+
+
+def create_housekeeping_listener(settings: Settings) -> AsyncBroker:
+    """What a worker reads the housekeeping stream with, beside the trading one: with
+    consumers of its own, housekeeping never queues behind a burst of signals."""
+    if settings.redis_url is None:
+        raise ValueError("housekeeping has a stream of its own only with Redis")
+    # Its jobs recur (each tick kicks them again): a bounded stream loses nothing for good.
+    stream = housekeeping_stream(settings)
+    return _with_tasks(_stream_broker(settings.redis_url, settings, stream, maxlen=10_000))
+
+
+def _stream_broker(url: str, settings: Settings, stream: str, **options: Any) -> StreamBroker:
+    # xread_count=1: a larger prefetch strands fetched messages when a worker stops.
+    # Messages of a dead worker are reclaimed after idle_timeout by a live one.
+    return StreamBroker(
+        url,
+        queue_name=stream,
+        consumer_group_name="mimic-workers",
+        xread_count=1,
+        idle_timeout=int(settings.redis_idle_timeout.total_seconds() * 1000),
+        unacknowledged_lock_timeout=30,
+        **options,
+    )
+
+
+def _with_tasks(broker: AsyncBroker) -> AsyncBroker:
+    """Every task on every broker: a message found on the other stream (a keep-alive, or
+    one queued by an older release) still runs."""
     broker.register_task(execute_signal, task_name=EXECUTE_SIGNAL_TASK)
     broker.register_task(sweep_unfinished, task_name=SWEEP_TASK)
     broker.register_task(validate_connection, task_name=VALIDATE_CONNECTION_TASK)

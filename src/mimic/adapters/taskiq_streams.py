@@ -1,0 +1,67 @@
+"""The Redis Streams broker the workers share: trading work and housekeeping on separate
+streams, and a consumer group that comes back when Redis lost it."""
+
+import logging
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from taskiq import AckableMessage, BrokerMessage
+from taskiq_redis import RedisStreamBroker
+
+log = logging.getLogger(__name__)
+
+
+def _this_stream(task_name: str) -> str | None:
+    return None
+
+
+class StreamBroker(RedisStreamBroker):
+    """taskiq-redis's stream broker with three changes.
+
+    - One Redis client sends every message: its own kick builds a client per message, which
+      was 60 % of enqueueing a signal at the webhook (py-spy of bench/intake.py).
+    - `stream_of(task_name)` names the stream a task's messages go to (None: this broker's
+      own); a `queue_name` label still wins.
+    - When Redis comes back empty (restart without persistence, FLUSHALL, failover to an
+      empty replica), reading answers NOGROUP; the group is created again, from the start
+      of the stream so what was queued meanwhile is read, and listening goes on. The
+      database re-drives what the lost messages carried.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream_of: Callable[[str], str | None] = _this_stream,
+        **options: Any,
+    ) -> None:
+        super().__init__(url, consumer_id="0", **options)
+        self._stream_of = stream_of
+        self._sender = Redis(connection_pool=self.connection_pool)
+
+    async def kick(self, message: BrokerMessage) -> None:
+        stream = (
+            message.labels.get("queue_name")
+            or self._stream_of(message.task_name)
+            or self.queue_name
+        )
+        await self._sender.xadd(
+            stream, {b"data": message.message}, maxlen=self.maxlen, approximate=self.approximate
+        )
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        while True:
+            try:
+                async for message in super().listen():
+                    yield message
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning(
+                    "consumer group %s of %s is gone (Redis came back empty?): creating it again",
+                    self.consumer_group_name,
+                    self.queue_name,
+                )
+                await self._declare_consumer_group()
