@@ -228,9 +228,9 @@ class InMemoryUserRepository(UserRepository):
         for other in self._rows.values():
             if other.id == user.id:
                 continue
-            if other.username == user.username:
+            if other.username.lower() == user.username.lower():
                 raise Conflict("username is taken")
-            if other.email == user.email:
+            if other.email.lower() == user.email.lower():
                 raise Conflict("email is already registered")
 
     async def add(self, user: User) -> None:
@@ -266,7 +266,7 @@ class InMemoryUserRepository(UserRepository):
         return copy.deepcopy(builtins.list(self._rows.values()))
 
     async def get_by_email(self, email: str) -> User | None:
-        found = next((u for u in self._rows.values() if u.email == email), None)
+        found = next((u for u in self._rows.values() if u.email.lower() == email.lower()), None)
         return copy.deepcopy(found)
 
     async def count_failed_login(self, user_id: str) -> int:
@@ -615,6 +615,10 @@ class InMemoryMessageRepository(MessageRepository):
         if message.thread_id not in self._threads:
             raise Conflict("no such thread")
         self._messages.append(copy.deepcopy(message))
+
+    async def latest_sent(self, sender_id: str, *, limit: int) -> builtins.list[datetime]:
+        sent = [m.created_at for m in self._messages if m.sender_id == sender_id]
+        return sorted(sent, reverse=True)[:limit]
 
     async def list_messages(self, thread_id: str) -> builtins.list[Message]:
         found = [m for m in self._messages if m.thread_id == thread_id]

@@ -24,6 +24,18 @@ class SentMessage:
     at: float  # time.monotonic() when it arrived
 
 
+def private_message(message_id: int, person_id: int, text: str) -> dict[str, Any]:
+    """A message in a person's private chat with the bot, as the Bot API sends it: the
+    chat's id is the person's id."""
+    return {
+        "message_id": message_id,
+        "from": {"id": person_id, "is_bot": False, "first_name": "Ada", "language_code": "en"},
+        "chat": {"id": person_id, "first_name": "Ada", "type": "private"},
+        "date": int(time.time()),
+        "text": text,
+    }
+
+
 class TelegramStub:
     def __init__(self, token: str = "123456:TEST-TOKEN") -> None:
         self.token = token
@@ -58,12 +70,7 @@ class TelegramStub:
         self._updates.append(
             {
                 "update_id": update_id,
-                "message": {
-                    "message_id": update_id,
-                    "chat": {"id": chat_id, "type": "private"},
-                    "date": int(time.time()),
-                    "text": text,
-                },
+                "message": private_message(update_id, chat_id, text),
             }
         )
         self._new_update.set()

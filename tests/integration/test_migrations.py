@@ -5,17 +5,20 @@ These tests take an empty database; every other test gets one already at head.
 """
 
 import asyncio
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Connection, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from mimic.adapters.sqlalchemy.engine import create_engine
 from mimic.adapters.sqlalchemy.migrations import alembic_config, downgrade, upgrade
-from mimic.adapters.sqlalchemy.tables import metadata, users
+from mimic.adapters.sqlalchemy.tables import metadata, telegram_links, users
 from mimic.adapters.system import Argon2PasswordHasher
 from mimic.entrypoints.cli import migrate_and_bootstrap
 from tests.integration.harness import ADMIN_PASSWORD, make_settings
@@ -108,3 +111,88 @@ async def test_migrate_command_builds_the_schema_and_the_admin_with_the_real_has
     assert await hasher.verify(admin_hash, ADMIN_PASSWORD)
     assert not hasher.needs_rehash(admin_hash)
     assert "Mimic is ready." in capsys.readouterr().out
+
+
+def add_user(connection: Connection, user_id: str, username: str, email: str) -> None:
+    connection.execute(
+        users.insert().values(
+            id=user_id,
+            username=username,
+            email=email,
+            password_hash="argon2-hash",
+            role="user",
+            active=True,
+            paused=False,
+            trailing_enabled=False,
+            dca_enabled=False,
+            created_at=datetime(2026, 12, 1, tzinfo=UTC),
+        )
+    )
+    connection.commit()
+
+
+async def test_case_folding_refuses_and_lists_accounts_that_collide(
+    empty_database_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, empty_database_url, "0010")
+    for user_id, username, email in (
+        ("u1", "Alice", "alice@example.com"),
+        ("u2", "alice", "alice2@example.com"),
+        ("u3", "bob", "Bob@Example.com"),
+        ("u4", "bobby", "bob@example.com"),
+        ("u5", "carol", "carol@example.com"),
+    ):
+        await run_sync_on(
+            empty_database_url, partial(add_user, user_id=user_id, username=username, email=email)
+        )
+    with pytest.raises(Exception, match="once case is ignored") as refused:
+        await asyncio.to_thread(upgrade, empty_database_url)
+    listed = str(refused.value)
+    for line in (
+        "username 'Alice' (user id u1)",
+        "username 'alice' (user id u2)",
+        "email 'Bob@Example.com' (user id u3)",
+        "email 'bob@example.com' (user id u4)",
+    ):
+        assert line in listed
+    assert "carol" not in listed
+
+    def rename(connection: Connection) -> None:
+        connection.execute(update(users).where(users.c.id == "u2").values(username="alice.two"))
+        connection.execute(
+            update(users).where(users.c.id == "u4").values(email="bobby@example.com")
+        )
+        connection.commit()
+
+    await run_sync_on(empty_database_url, rename)
+    await asyncio.to_thread(upgrade, empty_database_url)
+    with pytest.raises(IntegrityError):
+        await run_sync_on(
+            empty_database_url,
+            partial(add_user, user_id="u6", username="CAROL", email="c6@example.com"),
+        )
+
+
+async def test_linked_groups_and_channels_are_unlinked_private_chats_stay(
+    empty_database_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, empty_database_url, "0011")
+    chats = {"u1": "7011223344", "u2": "-4012345678", "u3": "-1001987654321"}
+
+    def link_all(connection: Connection) -> None:
+        for user_id, chat_id in chats.items():
+            add_user(connection, user_id, user_id, f"{user_id}@example.com")
+            connection.execute(
+                telegram_links.insert().values(
+                    user_id=user_id, chat_id=chat_id, linked_at=datetime(2026, 12, 1, tzinfo=UTC)
+                )
+            )
+        connection.commit()
+
+    def linked(connection: Connection) -> dict[str, str]:
+        rows = connection.execute(select(telegram_links.c.user_id, telegram_links.c.chat_id))
+        return {row.user_id: row.chat_id for row in rows}
+
+    await run_sync_on(empty_database_url, link_all)
+    await asyncio.to_thread(upgrade, empty_database_url)
+    assert await run_sync_on(empty_database_url, linked) == {"u1": "7011223344"}

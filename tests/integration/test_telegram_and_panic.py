@@ -28,7 +28,7 @@ from mimic.entrypoints.worker.tasks import create_broker
 from mimic.ports.repositories import AuditLog
 from mimic.ports.services import Notifier
 from tests.integration.harness import Api, make_settings, running_platform
-from tests.telegram_stub import TelegramStub
+from tests.telegram_stub import TelegramStub, private_message
 
 TOKEN = "123456:SECRET-BOT-TOKEN"
 HOOK_SECRET = "hook-secret-for-tests"
@@ -75,7 +75,7 @@ async def bot(api: Api, chat_id: int, text: str, secret: str = HOOK_SECRET) -> A
     """What Telegram does in webhook mode: post the update with the secret header."""
     response = await api.client.post(
         "/api/telegram/webhook",
-        json={"update_id": 1, "message": {"chat": {"id": chat_id}, "text": text}},
+        json={"update_id": 1, "message": private_message(1, chat_id, text)},
         headers={"X-Telegram-Bot-Api-Secret-Token": secret},
     )
     return response

@@ -1,5 +1,6 @@
 """Password policy, lockout, token revocation rules, reset codes, admin edits, throttling."""
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mimic.adapters.rate_limit import MemoryRateLimiter
+from mimic.adapters.system import BoundedPasswordHasher
 from mimic.application.audit_trail import RequestContext
 from mimic.application.authenticate_user import AuthenticateUser, Credentials
 from mimic.application.manage_users import ManageUsers, UserEdit
@@ -122,7 +124,9 @@ class Desk:
         return ResetPassword(self.users, self.hasher, self.resets, self.audit, self.tx, self.clock)
 
     def change(self) -> ChangePassword:
-        return ChangePassword(self.users, self.hasher, self.resets, self.audit, self.tx, self.clock)
+        return ChangePassword(
+            self.users, self.hasher, self.resets, self.audit, self.tx, self.clock, LockoutPolicy()
+        )
 
     def manage(self) -> ManageUsers:
         return ManageUsers(self.users, self.audit, self.tx, self.clock)
@@ -195,7 +199,27 @@ async def test_sign_out_and_password_change_raise_the_token_version(desk: Desk) 
     changed = await desk.change()(PasswordChange(alice.id, PASSWORD, NEW_PASSWORD, HERE))
     assert changed.token_version == alice.token_version + 2
     assert changed.password_hash == "plain$" + NEW_PASSWORD
-    assert await desk.actions() == ["auth.logout", "auth.password_changed"]
+    assert await desk.actions() == ["auth.login_failed", "auth.logout", "auth.password_changed"]
+
+
+async def test_a_wrong_current_password_counts_as_a_failed_sign_in(desk: Desk) -> None:
+    alice = await desk.user()
+    for _ in range(4):
+        with pytest.raises(PermissionDenied):
+            await desk.change()(PasswordChange(alice.id, "a guess", NEW_PASSWORD, HERE))
+    with pytest.raises(AuthenticationFailed):  # the fifth guess, at the sign-in door
+        await desk.authenticate()(Credentials("alice", "another guess", HERE))
+    verified = desk.hasher.verify_calls
+    with pytest.raises(TooManyRequests):  # locked: not even the right password is checked
+        await desk.change()(PasswordChange(alice.id, PASSWORD, NEW_PASSWORD, HERE))
+    with pytest.raises(TooManyRequests):
+        await desk.authenticate()(Credentials("alice", PASSWORD, HERE))
+    assert desk.hasher.verify_calls == verified
+    stored = await desk.users.get(alice.id)
+    assert stored is not None
+    assert stored.password_hash == "plain$" + PASSWORD
+    assert (await desk.actions()).count("auth.login_failed") == 5
+    assert "auth.locked" in await desk.actions()
 
 
 async def test_reset_code_is_single_use_and_expires(desk: Desk) -> None:
@@ -320,3 +344,37 @@ def test_security_settings_from_the_environment(
     monkeypatch.setenv("MIMIC_SMTP_TLS", "ssl")
     with pytest.raises(ValueError, match="MIMIC_SMTP_TLS"):
         Settings.from_env()
+
+
+class GatedHasher(PlainPasswordHasher):
+    """Holds every call until the test opens the gate; remembers how many ran at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.running = 0
+        self.most_at_once = 0
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        await self.gate.wait()
+        self.running -= 1
+        return await super().verify(password_hash, password)
+
+
+async def test_sixty_concurrent_guesses_hash_at_most_two_at_a_time() -> None:
+    inner = GatedHasher()
+    hasher = BoundedPasswordHasher(inner, concurrency=2)
+    guesses = [asyncio.create_task(hasher.verify("plain$x", f"guess {n}")) for n in range(60)]
+    deadline = asyncio.get_running_loop().time() + 5
+    while inner.running < 2:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0)
+    for _ in range(100):  # give every other guess the chance to start, were it allowed to
+        await asyncio.sleep(0)
+    assert inner.running == 2
+    inner.gate.set()
+    assert await asyncio.gather(*guesses) == [False] * 60
+    assert inner.most_at_once == 2
+    assert inner.verify_calls == 60

@@ -28,9 +28,11 @@ from mimic.domain.errors import (
     ExchangeUnavailable,
     InvalidField,
     NotFound,
+    TooManyRequests,
 )
 from mimic.domain.lockout import LockoutPolicy
 from mimic.domain.positions import Balance, Position, PositionSide
+from mimic.domain.quotas import Quotas
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
 from tests.credential_fakes import (
     InMemoryConnectionChecks,
@@ -77,6 +79,7 @@ class People:
     box: LabelledBox = field(default_factory=LabelledBox)
     validations: RecordingValidationQueue = field(default_factory=RecordingValidationQueue)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
+    quotas: Quotas = field(default_factory=Quotas)
 
     def __post_init__(self) -> None:
         self.accounts = InMemoryExchangeAccountRepository(self.users)
@@ -112,6 +115,7 @@ class People:
             self.box,
             self.credentials,
             self.validations,
+            self.quotas,
         )
 
     async def user(self, name: str = "alice", **changes: object) -> User:
@@ -512,6 +516,19 @@ async def test_connect_paper_exchange(people: People) -> None:
     assert account.created_at == START + timedelta(minutes=1)
     assert await people.accounts.get(account.id) == account
     assert people.paper.opened == [account.id]
+
+
+async def test_a_user_holds_at_most_the_connection_quota(people: People) -> None:
+    people.quotas = Quotas(exchange_connections=2)
+    alice, bob = await people.user(), await people.user("bob")
+    first = await people.connect()(ConnectExchangeCommand(alice.id, "paper", label="one"))
+    await people.connect()(ConnectExchangeCommand(alice.id, "paper", label="two"))
+    with pytest.raises(TooManyRequests, match="at most 2 exchange connections"):
+        await people.connect()(ConnectExchangeCommand(alice.id, "paper", label="three"))
+    assert len(await people.accounts.list_for_user(alice.id)) == 2
+    await people.connect()(ConnectExchangeCommand(bob.id, "paper"))  # a quota per user
+    await ManageConnection(people.accounts, people.tx).delete(alice.id, first.id)
+    await people.connect()(ConnectExchangeCommand(alice.id, "paper", label="three"))
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,9 @@ import pytest
 
 from mimic.application.messaging import Messaging, NewThread
 from mimic.domain.accounts import Role, User
-from mimic.domain.errors import InvalidField, NotFound
+from mimic.domain.errors import InvalidField, NotFound, TooManyRequests
 from mimic.domain.messages import MAX_BODY_LENGTH
+from mimic.domain.quotas import Quotas
 from mimic.ports.services import Notifier
 from tests.fakes import (
     START,
@@ -34,9 +35,17 @@ class Post:
     messages: InMemoryMessageRepository = field(default_factory=InMemoryMessageRepository)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
+    quotas: Quotas = field(default_factory=Quotas)
 
     def desk(self) -> Messaging:
-        return Messaging(self.messages, self.users, self.notifier, self.tx, self.clock)
+        return Messaging(
+            self.messages,
+            self.users,
+            self.notifier,
+            self.tx,
+            self.clock,
+            self.quotas,
+        )
 
     async def person(self, name: str, role: Role = Role.USER) -> User:
         user = User(name, name, f"{name}@example.com", "!", role, START)
@@ -143,3 +152,23 @@ async def test_empty_or_oversized_bodies_are_refused(post: Post, body: str) -> N
         await post.desk().start(ann, NewThread(body=body))
     assert caught.value.field == "body"
     assert post.tx.commits == 0
+
+
+async def test_a_user_writes_at_most_the_hourly_quota_and_admins_have_none(post: Post) -> None:
+    post.quotas = Quotas(messages_per_hour=3)
+    ann, root = await post.person("ann"), await post.person("root", Role.ADMIN)
+    first = await post.desk().start(ann, NewThread("hello"))
+    await post.desk().reply(ann, first.thread.id, "two")
+    post.clock.advance(timedelta(minutes=10))
+    await post.desk().reply(ann, first.thread.id, "three")
+    threads = len(await post.desk().threads(ann, 0, 100))
+    with pytest.raises(TooManyRequests) as caught:
+        await post.desk().start(ann, NewThread("a fourth, in a new thread"))
+    assert caught.value.retry_after_seconds == 50 * 60  # the first leaves the hour then
+    with pytest.raises(TooManyRequests):
+        await post.desk().reply(ann, first.thread.id, "a fourth")
+    assert len(await post.desk().threads(ann, 0, 100)) == threads  # nothing half-written
+    for n in range(5):
+        await post.desk().reply(root, first.thread.id, f"admin answer {n}")
+    post.clock.advance(timedelta(minutes=50))
+    await post.desk().reply(ann, first.thread.id, "an hour after the first")

@@ -22,6 +22,7 @@ from mimic.domain.errors import (
     NotFound,
     PaymentProviderError,
     PaymentsNotConfigured,
+    TooManyRequests,
 )
 from mimic.domain.payments import Invoice, InvoiceStatus, PaymentSettings, plisio_signature
 from tests.fakes import FakeTransactionManager, FixedClock, InMemoryAuditLog, InMemoryUserRepository
@@ -81,7 +82,7 @@ class Shop:
             self.gateway,
             self.tx,
             self.clock,
-            InvoiceOptions(callback_url="https://mimic.example/cb?json=true"),
+            InvoiceOptions(callback_url="https://mimic.example/cb?json=true", per_hour=3),
         )
 
     def handle(self) -> HandlePlisioCallback:
@@ -151,6 +152,20 @@ async def test_no_invoice_is_stored_when_plisio_fails_or_payments_are_off(shop: 
     with pytest.raises(PaymentsNotConfigured):
         await shop.invoice(alice)
     assert shop.invoices.invoices == {}
+
+
+async def test_a_user_creates_at_most_the_hourly_invoice_quota(shop: Shop) -> None:
+    alice, bob = await shop.user("alice"), await shop.user("bob")
+    for _ in range(3):
+        await shop.invoice(alice)
+        shop.clock.advance(timedelta(minutes=5))
+    with pytest.raises(TooManyRequests) as caught:
+        await shop.invoice(alice)
+    assert caught.value.retry_after_seconds == 45 * 60  # when the first is an hour old
+    assert len(shop.gateway.created) == 3  # Plisio was not asked
+    await shop.invoice(bob)
+    shop.clock.advance(timedelta(minutes=45))
+    await shop.invoice(alice)
 
 
 async def test_only_plans_on_sale_can_be_bought(shop: Shop) -> None:

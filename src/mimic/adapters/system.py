@@ -32,3 +32,23 @@ class Argon2PasswordHasher(PasswordHasher):
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._argon.check_needs_rehash(password_hash)
+
+
+class BoundedPasswordHasher(PasswordHasher):
+    """At most `concurrency` hashes at once (argon2id takes 64 MiB and a core each): a burst
+    of guesses waits its turn instead of taking the process's memory and every core."""
+
+    def __init__(self, inner: PasswordHasher, concurrency: int) -> None:
+        self._inner = inner
+        self._turns = asyncio.Semaphore(concurrency)
+
+    async def hash(self, password: str) -> str:
+        async with self._turns:
+            return await self._inner.hash(password)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        async with self._turns:
+            return await self._inner.verify(password_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._inner.needs_rehash(password_hash)

@@ -1,8 +1,9 @@
 from dataclasses import dataclass
 
 from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
+from mimic.application.sign_in_failures import SignInFailures
 from mimic.domain.accounts import User
-from mimic.domain.errors import AuthenticationFailed, TooManyRequests
+from mimic.domain.errors import AuthenticationFailed
 from mimic.domain.lockout import LockoutPolicy
 from mimic.ports.repositories import AuditLog, TransactionManager, UserRepository
 from mimic.ports.services import Clock, PasswordHasher
@@ -34,7 +35,7 @@ class AuthenticateUser:
         self._tx = tx
         self._audit = audit
         self._clock = clock
-        self._lockout = lockout
+        self._failures = SignInFailures(users, audit, tx, clock, lockout)
 
     async def __call__(self, credentials: Credentials) -> User:
         now = self._clock.now()
@@ -48,18 +49,10 @@ class AuthenticateUser:
             )
             await self._tx.commit()
             raise AuthenticationFailed(WRONG_CREDENTIALS)
-        target = f"user:{user.id}"
-        if user.locked_until is not None and now < user.locked_until:
-            # No password check while locked: guessing gains nothing during the lock.
-            await self._audit.record(
-                audit_event(context, now, "auth.login_blocked", target=target, actor_id=user.id)
-            )
-            await self._tx.commit()
-            wait = int((user.locked_until - now).total_seconds()) + 1
-            raise TooManyRequests("too many failed sign-ins; try again later", wait)
+        await self._failures.refuse_if_locked(user, context)
         valid = await self._hasher.verify(user.password_hash, credentials.password)
         if not valid or not user.active:
-            await self._record_failure(user, context)
+            await self._failures.record(user, context)
             raise AuthenticationFailed(WRONG_CREDENTIALS)
         rehashed = None
         if self._hasher.needs_rehash(user.password_hash):
@@ -70,38 +63,7 @@ class AuthenticateUser:
                 user.id, failed_logins=0, locked_until=None, password_hash=rehashed
             )
         await self._audit.record(
-            audit_event(context, now, "auth.login", target=target, actor_id=user.id)
+            audit_event(context, now, "auth.login", target=f"user:{user.id}", actor_id=user.id)
         )
         await self._tx.commit()
         return user
-
-    async def _record_failure(self, user: User, context: RequestContext) -> None:
-        now = self._clock.now()
-        target = f"user:{user.id}"
-        user.failed_logins = await self._users.count_failed_login(user.id)
-        await self._audit.record(
-            audit_event(
-                context,
-                now,
-                "auth.login_failed",
-                target=target,
-                failures=str(user.failed_logins),
-            )
-        )
-        lock = self._lockout.lock_for(user.failed_logins)
-        if lock is not None:
-            user.locked_until = now + lock
-            await self._users.set_sign_in_state(
-                user.id, failed_logins=user.failed_logins, locked_until=user.locked_until
-            )
-            await self._audit.record(
-                audit_event(
-                    context,
-                    now,
-                    "auth.locked",
-                    target=target,
-                    seconds=str(int(lock.total_seconds())),
-                    failures=str(user.failed_logins),
-                )
-            )
-        await self._tx.commit()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mimic.application.plans import resolve_plan
 from mimic.domain.errors import InvalidField, NotFound, PaymentsNotConfigured
 from mimic.domain.payments import Invoice, InvoiceStatus
+from mimic.domain.quotas import Quotas, check_hourly_quota
 from mimic.ports.payments import (
     InvoiceRepository,
     NewInvoiceRequest,
@@ -23,6 +24,8 @@ _CURRENCY = re.compile(r"^[A-Z0-9_]{2,16}$")
 class InvoiceOptions:
     callback_url: str
     expire_min: int = 60
+    # Each invoice is a call to Plisio on our API key: one account must not spend it.
+    per_hour: int = Quotas().invoices_per_hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,13 @@ class CreateInvoice:
         user = await self._users.get(command.user_id)
         if user is None:
             raise NotFound("user not found")
+        latest = await self._invoices.list_for_user(user.id, limit=self._options.per_hour)
+        check_hourly_quota(
+            "invoices",
+            [invoice.created_at for invoice in latest],
+            self._options.per_hour,
+            self._clock.now(),
+        )
         # Plisio first, then our row: a failure there leaves nothing half-created here. A
         # callback that overtakes our insert is answered 404 and Plisio delivers it again.
         invoice_id = uuid.uuid4().hex

@@ -11,7 +11,8 @@ from mimic.domain.accounts import (
     ExchangeAccount,
     mask_api_key,
 )
-from mimic.domain.errors import Conflict, InvalidField, NotFound
+from mimic.domain.errors import Conflict, InvalidField, NotFound, TooManyRequests
+from mimic.domain.quotas import Quotas
 from mimic.ports.credentials import CredentialRepository, SecretBox, ValidationQueue
 from mimic.ports.exchange import ExchangeGateways, PaperMarket
 from mimic.ports.repositories import AuditLog, ExchangeAccountRepository, TransactionManager
@@ -19,6 +20,8 @@ from mimic.ports.services import Clock, Notifier
 
 MAX_LABEL_LENGTH = 64
 MAX_CREDENTIAL_LENGTH = 512
+# The connection quota's Retry-After: a hint only, the place frees when one is deleted.
+CONNECTION_QUOTA_RETRY_SECONDS = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,9 @@ class ConnectExchange:
         box: SecretBox,
         credentials: CredentialRepository,
         validations: ValidationQueue,
+        quotas: Quotas,
     ) -> None:
+        self._quota = quotas.exchange_connections
         self._accounts = accounts
         self._gateways = gateways
         self._paper = paper
@@ -71,6 +76,13 @@ class ConnectExchange:
         if not label or len(label) > MAX_LABEL_LENGTH:
             raise InvalidField("label", f"must be 1-{MAX_LABEL_LENGTH} characters")
         credentials = None if exchange == PAPER_EXCHANGE else _credentials(command, exchange)
+        if len(await self._accounts.list_for_user(command.user_id)) >= self._quota:
+            # A count, not a rate: waiting frees nothing, deleting a connection does.
+            raise TooManyRequests(
+                f"at most {self._quota} exchange connections per user; delete one to connect "
+                "another",
+                CONNECTION_QUOTA_RETRY_SECONDS,
+            )
         account = ExchangeAccount(
             id=uuid.uuid4().hex,
             user_id=command.user_id,

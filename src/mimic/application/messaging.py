@@ -13,6 +13,7 @@ from mimic.domain.messages import (
     MessageThread,
     ThreadSummary,
 )
+from mimic.domain.quotas import Quotas, check_hourly_quota
 from mimic.ports.accounts import MessageRepository
 from mimic.ports.repositories import TransactionManager, UserRepository
 from mimic.ports.services import Clock, Notifier
@@ -50,15 +51,18 @@ class Messaging:
         notifier: Notifier,
         tx: TransactionManager,
         clock: Clock,
+        quotas: Quotas,
     ) -> None:
         self._messages = messages
         self._users = users
         self._notifier = notifier
         self._tx = tx
         self._clock = clock
+        self._per_hour = quotas.messages_per_hour
 
     async def start(self, author: User, new: NewThread) -> ThreadView:
         body = _body(new.body)
+        await self._check_quota(author)
         subject = (new.subject or "").strip() or body.splitlines()[0]
         subject = subject[:MAX_SUBJECT_LENGTH]
         if author.is_admin:
@@ -85,11 +89,17 @@ class Messaging:
     async def reply(self, author: User, thread_id: str, text: str) -> Message:
         body = _body(text)
         thread = await self._visible_thread(author, thread_id)
+        await self._check_quota(author)
         message = await self._post(thread, author, body)
         await self._messages.touch_thread(thread.id, message.created_at)
         await self._tx.commit()
         await self._tell_user(thread, author)
         return message
+
+    async def _check_quota(self, author: User) -> None:
+        if not author.is_admin:
+            latest = await self._messages.latest_sent(author.id, limit=self._per_hour)
+            check_hourly_quota("messages", latest, self._per_hour, self._clock.now())
 
     async def _post(self, thread: MessageThread, author: User, body: str) -> Message:
         message = Message(

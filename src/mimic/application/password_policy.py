@@ -20,6 +20,8 @@ def common_passwords() -> frozenset[str]:
 
 def check_password_policy(password: str, field: str = "password") -> None:
     """Raises `InvalidField` saying why a password is refused."""
+    if not password.strip():
+        raise InvalidField(field, "must not be only whitespace")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidField(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:

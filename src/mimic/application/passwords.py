@@ -8,8 +8,10 @@ from datetime import timedelta
 
 from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
 from mimic.application.password_policy import check_password_policy
+from mimic.application.sign_in_failures import SignInFailures
 from mimic.domain.accounts import User
 from mimic.domain.errors import InvalidCode, NotFound, PermissionDenied
+from mimic.domain.lockout import LockoutPolicy
 from mimic.domain.password_reset import PasswordResetToken
 from mimic.ports.accounts import PasswordResetTokens
 from mimic.ports.repositories import AuditLog, TransactionManager, UserRepository
@@ -95,11 +97,29 @@ class _PasswordWriter:
 
 
 class ChangePassword(_PasswordWriter):
+    """A wrong current password is a failed sign-in: it counts towards the lockout, and a
+    locked account may not guess here either."""
+
+    def __init__(
+        self,
+        users: UserRepository,
+        hasher: PasswordHasher,
+        resets: PasswordResetTokens,
+        audit: AuditLog,
+        tx: TransactionManager,
+        clock: Clock,
+        lockout: LockoutPolicy,
+    ) -> None:
+        super().__init__(users, hasher, resets, audit, tx, clock)
+        self._failures = SignInFailures(users, audit, tx, clock, lockout)
+
     async def __call__(self, change: PasswordChange) -> User:
         user = await self._users.get(change.user_id)
         if user is None:
             raise NotFound("user not found")
+        await self._failures.refuse_if_locked(user, change.context)
         if not await self._hasher.verify(user.password_hash, change.current_password):
+            await self._failures.record(user, change.context)
             raise PermissionDenied("the current password is wrong")
         check_password_policy(change.new_password, "new_password")
         return await self._store(user, change.new_password, "auth.password_changed", change.context)

@@ -27,6 +27,29 @@ HELP = (
 )
 
 
+PRIVATE_ONLY = (
+    "Mimic answers only in a private chat with the bot: groups and channels cannot be linked "
+    "or give commands."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A text message to the bot: where it was written and by whom (None: no person, as
+    when an anonymous group admin or a channel writes)."""
+
+    chat_id: str
+    chat_type: str  # Telegram's: "private", "group", "supergroup" or "channel"
+    sender_id: str | None
+    text: str
+
+    @property
+    def from_its_own_person(self) -> bool:
+        """A private chat, written by the person it is with (a private chat's id is the
+        person's id): any member of a group could otherwise act for whoever linked it."""
+        return self.chat_type == "private" and self.sender_id == self.chat_id
+
+
 def _hash_code(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
@@ -131,11 +154,14 @@ class AnswerBotMessage:
         self._tx = tx
         self._clock = clock
 
-    async def __call__(self, chat_id: str, text: str) -> str | None:
-        words = text.strip().split()
+    async def __call__(self, message: ChatMessage) -> str | None:
+        words = message.text.strip().split()
         if not words or not words[0].startswith("/"):
             return None
-        # "/status@MimicBot" in groups names the bot; the command is what precedes the @.
+        if not message.from_its_own_person:
+            return PRIVATE_ONLY
+        chat_id = message.chat_id
+        # "/status@MimicBot" names the bot; the command is what precedes the @.
         command, args = words[0].split("@", 1)[0].lower(), words[1:]
         if command == "/start":
             return await self._start(chat_id, args)

@@ -31,6 +31,9 @@ class RateLimits:
     register_per_ip: Limit = Limit(20, timedelta(hours=1))
     forgot_per_ip: Limit = Limit(10, timedelta(hours=1))
     forgot_per_account: Limit = Limit(3, timedelta(hours=1))
+    # Each guess of the current password costs an argon2 verification.
+    password_change_per_ip: Limit = Limit(20, timedelta(minutes=15))
+    password_change_per_account: Limit = Limit(5, timedelta(minutes=15))
     # TradingView sends from four IPs in bursts; the intake benchmark sends thousands a
     # second from one: this only stops a flood.
     webhook_per_ip: Limit = Limit(20_000, timedelta(minutes=1))

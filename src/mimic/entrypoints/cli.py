@@ -14,6 +14,7 @@ from typing import Protocol
 import uvicorn
 from dishka import Provider
 from dishka.integrations.taskiq import setup_dishka
+from litestar import Litestar
 from taskiq import AsyncBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.kicker import AsyncKicker
@@ -120,10 +121,24 @@ def _print_first_start(settings: Settings, result: BootstrapResult) -> None:
     print(f"  TradingView alert message:\n    {alert}\n", flush=True)
 
 
+def uvicorn_config(app: Litestar, settings: Settings) -> uvicorn.Config:
+    """Proxy headers are believed only from MIMIC_TRUSTED_PROXIES: uvicorn would otherwise
+    take X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS) and rewrite the client."""
+    trusted = list(settings.trusted_proxies)
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or [],
+    )
+
+
 def serve(settings: Settings, *, embedded_worker: bool | None) -> None:
     app = create_app(settings, embedded_worker=embedded_worker)
     tune_garbage_collector()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.Server(uvicorn_config(app, settings)).run()
 
 
 async def run_worker(settings: Settings, max_async_tasks: int) -> None:

@@ -16,6 +16,7 @@ from mimic.adapters.smtp_mailer import TLS_MODES
 from mimic.application.throttle import Limit, RateLimits
 from mimic.domain.fanout import MAX_FANOUT_PARTS
 from mimic.domain.lockout import LockoutPolicy
+from mimic.domain.quotas import Quotas
 
 DEFAULT_VAR_DIR = Path("var")
 
@@ -146,6 +147,9 @@ class Settings:
     # Redis key prefix of the shared rate-limit counters; default: "<queue_name>:ratelimit:".
     rate_limit_prefix: str | None = None
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    quotas: Quotas = field(default_factory=Quotas)
+    # Password hashes computed at once (argon2id: 64 MiB and one core each).
+    password_hash_concurrency: int = 2
     # Browsers on these origins may call the API with credentials; none by default.
     cors_origins: tuple[str, ...] = ()
     # Peers (IPs or networks) whose X-Forwarded-For is believed; none by default.
@@ -246,6 +250,12 @@ class Settings:
                 threshold=_int("MIMIC_LOGIN_LOCKOUT_THRESHOLD", 5),
                 first_lock=timedelta(seconds=_int("MIMIC_LOGIN_LOCKOUT_SECONDS", 60)),
                 longest_lock=timedelta(seconds=_int("MIMIC_LOGIN_LOCKOUT_MAX_SECONDS", 1800)),
+            ),
+            password_hash_concurrency=_int("MIMIC_PASSWORD_HASH_CONCURRENCY", 2),
+            quotas=Quotas(
+                invoices_per_hour=_int("MIMIC_QUOTA_INVOICES_PER_HOUR", 10),
+                messages_per_hour=_int("MIMIC_QUOTA_MESSAGES_PER_HOUR", 60),
+                exchange_connections=_int("MIMIC_QUOTA_EXCHANGE_CONNECTIONS", 10),
             ),
             cors_origins=_list("MIMIC_CORS_ORIGINS"),
             trusted_proxies=_list("MIMIC_TRUSTED_PROXIES"),

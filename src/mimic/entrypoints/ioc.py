@@ -30,7 +30,7 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
-from mimic.adapters.system import Argon2PasswordHasher, SystemClock
+from mimic.adapters.system import Argon2PasswordHasher, BoundedPasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
 from mimic.application.bootstrap import BootstrapPlatform
@@ -102,8 +102,8 @@ class InfrastructureProvider(Provider):
         return make_mailer(settings)
 
     @provide
-    def hasher(self) -> PasswordHasher:
-        return Argon2PasswordHasher()
+    def hasher(self, settings: Settings) -> PasswordHasher:
+        return BoundedPasswordHasher(Argon2PasswordHasher(), settings.password_hash_concurrency)
 
     @provide
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:

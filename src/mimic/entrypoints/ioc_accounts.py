@@ -20,6 +20,7 @@ from mimic.application.passwords import (
 )
 from mimic.application.throttle import LocalThrottle, Throttle
 from mimic.domain.lockout import LockoutPolicy
+from mimic.domain.quotas import Quotas
 from mimic.entrypoints.config import Settings
 from mimic.ports.accounts import MessageRepository, PasswordResetTokens, RateLimiter
 from mimic.ports.repositories import AuditLog, TransactionManager, UserRepository
@@ -65,6 +66,10 @@ class AccountsProvider(Provider):
     @provide(scope=Scope.APP)
     def lockout(self, settings: Settings) -> LockoutPolicy:
         return settings.lockout
+
+    @provide(scope=Scope.APP)
+    def quotas(self, settings: Settings) -> Quotas:
+        return settings.quotas
 
     resets = provide(SqlPasswordResetTokens, provides=PasswordResetTokens, scope=Scope.REQUEST)
     messages = provide(SqlMessageRepository, provides=MessageRepository, scope=Scope.REQUEST)

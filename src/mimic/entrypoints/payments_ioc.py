@@ -50,6 +50,7 @@ class PaymentGatewayProvider(Provider):
         return InvoiceOptions(
             callback_url=settings.plisio_callback_url,
             expire_min=settings.plisio_invoice_expire_min,
+            per_hour=settings.quotas.invoices_per_hour,
         )
 
 

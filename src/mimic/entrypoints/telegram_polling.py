@@ -7,6 +7,7 @@ from typing import Any
 from dishka import AsyncContainer
 
 from mimic.adapters.telegram.bot_api import TelegramBotApi
+from mimic.adapters.telegram.updates import chat_message
 from mimic.application.telegram_bot import AnswerBotMessage
 from mimic.domain.errors import DeliveryFailed
 from mimic.domain.notifications import FloodControl, FloodWait
@@ -20,16 +21,13 @@ POLL_SECONDS = 30
 async def answer_update(
     container: AsyncContainer, bot: TelegramBotApi, update: dict[str, Any]
 ) -> None:
-    message = update.get("message")
-    if not isinstance(message, dict):
+    message = chat_message(update)
+    if message is None:
         return
-    chat, text = message.get("chat"), message.get("text")
-    if not isinstance(chat, dict) or "id" not in chat or not isinstance(text, str):
-        return
-    chat_id = str(chat["id"])
+    chat_id = message.chat_id
     async with container() as request:
         answer = await request.get(AnswerBotMessage)
-        reply = await answer(chat_id, text)
+        reply = await answer(message)
     if reply is None:
         return
     flood = await container.get(FloodControl)

@@ -30,6 +30,10 @@ class MessageRepository(Protocol):
 
     async def add_message(self, message: Message) -> None: ...
 
+    async def latest_sent(self, sender_id: str, *, limit: int) -> list[datetime]:
+        """When the sender's latest `limit` messages were written, newest first."""
+        ...
+
     async def list_messages(self, thread_id: str) -> list[Message]:
         """Oldest first."""
         ...

@@ -130,6 +130,15 @@ class SqlMessageRepository(MessageRepository):
             )
         )
 
+    async def latest_sent(self, sender_id: str, *, limit: int) -> list[datetime]:
+        query = (
+            select(messages.c.created_at)
+            .where(messages.c.sender_id == sender_id)
+            .order_by(messages.c.created_at.desc())
+            .limit(limit)
+        )
+        return list((await self._session.execute(query)).scalars())
+
     async def list_messages(self, thread_id: str) -> list[Message]:
         c = messages.c
         query = select(messages).where(c.thread_id == thread_id).order_by(c.created_at, c.id)

@@ -256,14 +256,17 @@ class SqlUserRepository(UserRepository):
     async def _raise_if_taken(self, user: User) -> None:
         taken = (
             await self._session.execute(
-                select(users.c.username).where(
-                    or_(users.c.username == user.username, users.c.email == user.email),
+                select(func.lower(users.c.username)).where(
+                    or_(
+                        func.lower(users.c.username) == user.username.lower(),
+                        func.lower(users.c.email) == user.email.lower(),
+                    ),
                     users.c.id != user.id,
                 )
             )
         ).scalars()
         names = set(taken)
-        if user.username in names:
+        if user.username.lower() in names:
             raise Conflict("username is taken")
         if names:
             raise Conflict("email is already registered")
@@ -279,7 +282,7 @@ class SqlUserRepository(UserRepository):
         return [_user(row) for row in result.mappings()]
 
     async def get_by_email(self, email: str) -> User | None:
-        return await self._one(users.c.email == email)
+        return await self._one(func.lower(users.c.email) == email.lower())
 
     async def count_failed_login(self, user_id: str) -> int:
         c = users.c

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     text,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -132,6 +133,9 @@ users = Table(
     Column("guard_profit_lock_perc", ExactDecimal),
     Column("leaderboard_opt_out", Boolean, nullable=False, default=False, server_default=false()),
 )
+# One account per name and address whatever their case (migration 0011).
+Index("uq_users_username_folded", func.lower(users.c.username), unique=True)
+Index("uq_users_email_folded", func.lower(users.c.email), unique=True)
 
 password_reset_tokens = Table(
     "password_reset_tokens",

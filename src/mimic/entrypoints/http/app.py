@@ -12,6 +12,7 @@ from dishka.integrations.taskiq import setup_dishka as setup_taskiq_dishka
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from taskiq import AsyncBroker, InMemoryBroker
 
 from mimic.application.monitor_positions import MonitorPositions
@@ -21,7 +22,12 @@ from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http.errors import domain_error_handler
+from mimic.entrypoints.http.errors import (
+    domain_error_handler,
+    internal_error_handler,
+    too_deeply_nested_handler,
+)
+from mimic.entrypoints.http.input_guard import refuse_nul_bytes
 from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
@@ -122,16 +128,24 @@ def create_app(
         on_app_init=[jwt_auth.on_app_init],
         middleware=[csrf_middleware],
         before_send=[security_headers(settings)],
+        before_request=refuse_nul_bytes,
         cors_config=(
             CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
             if settings.cors_origins
             else None
         ),
-        exception_handlers={DomainError: domain_error_handler},
+        exception_handlers={
+            DomainError: domain_error_handler,
+            RecursionError: too_deeply_nested_handler,
+            HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
+        },
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Mimic", version="0.1.0"),
         request_max_body_size=1024 * 1024,
         debug=False,
+        # The process configures logging (`mimic` CLI): Litestar's own config would replace
+        # the root handlers and hide our tracebacks from them.
+        logging_config=None,
     )
     app.state.jwt_auth = jwt_auth
     setup_litestar_dishka(container, app)

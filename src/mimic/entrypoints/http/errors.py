@@ -1,5 +1,7 @@
 """Domain errors become Litestar's error shape: {"status_code", "detail", ...}."""
 
+import logging
+import uuid
 from typing import Any
 
 from litestar import Request, Response
@@ -15,6 +17,10 @@ from mimic.domain.errors import (
     PermissionDenied,
     TooManyRequests,
 )
+
+log = logging.getLogger("mimic.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
 
 _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidField, 422),
@@ -40,3 +46,25 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
         extra["retry_after"] = exc.retry_after_seconds
         headers["Retry-After"] = str(exc.retry_after_seconds)
     return Response(error_body(status, str(exc), **extra), status_code=status, headers=headers)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Every 500 leaves a traceback in the log under an id the caller can quote."""
+    request_id = uuid.uuid4().hex
+    log.error(
+        "unhandled error on %s %s, request id %s",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    return Response(
+        error_body(500, f"internal error (request id {request_id})", request_id=request_id),
+        status_code=500,
+        headers={REQUEST_ID_HEADER: request_id},
+    )
+
+
+def too_deeply_nested_handler(_: Request[Any, Any, Any], __: Exception) -> Response[Any]:
+    """Absurdly nested JSON exhausts the decoder's recursion: bad input, not our failure."""
+    return Response(error_body(400, "the request body is nested too deeply"), status_code=400)

@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from mimic.adapters.telegram.updates import chat_message
 from mimic.application.panic import (
     PullPanic,
     ResumeCopying,
@@ -191,17 +192,12 @@ class TelegramWebhookController(Controller):
             update = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
             raise HTTPException(status_code=400, detail="body is not valid JSON") from None
-        message = update.get("message") if isinstance(update, dict) else None
-        chat = message.get("chat") if isinstance(message, dict) else None
-        text = message.get("text") if isinstance(message, dict) else None
-        if not isinstance(chat, dict) or "id" not in chat or not isinstance(text, str):
-            return Response({}, status_code=HTTP_200_OK)  # not a text message: nothing to do
-        chat_id = str(chat["id"])
-        reply = await answer(chat_id, text)
-        if reply is None:
-            return Response({}, status_code=HTTP_200_OK)
+        message = chat_message(update)
+        reply = None if message is None else await answer(message)
+        if message is None or reply is None:
+            return Response({}, status_code=HTTP_200_OK)  # nothing to say
         return Response(
-            {"method": "sendMessage", "chat_id": chat_id, "text": reply},
+            {"method": "sendMessage", "chat_id": message.chat_id, "text": reply},
             status_code=HTTP_200_OK,
         )
 

@@ -85,15 +85,22 @@ class PasswordController(Controller):
         request: AuthRequest,
         data: JSONBody[wire.PasswordChangeRequest],
         change_password: FromDishka[ChangePassword],
+        throttle: FromDishka[Throttle],
         settings: FromDishka[Settings],
     ) -> Response[schemas.TokenResponse]:
         """Every earlier token stops working; the answer carries a fresh one."""
+        context = request_context(request, settings)
+        await throttle.check(
+            "password-change",
+            (f"ip:{context.ip}", throttle.limits.password_change_per_ip),
+            (f"account:{request.user.id}", throttle.limits.password_change_per_account),
+        )
         user = await change_password(
             PasswordChange(
                 user_id=request.user.id,
                 current_password=data.current_password,
                 new_password=data.new_password,
-                context=request_context(request, settings),
+                context=context,
             )
         )
         return signed_in(request, user, settings)

@@ -6,7 +6,8 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import JWTCookieAuth, Token
+from litestar.middleware.authentication import AuthenticationResult
+from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddleware, Token
 
 from mimic.domain.accounts import User
 from mimic.entrypoints.config import Settings
@@ -46,9 +47,33 @@ async def retrieve_user(
     return user
 
 
+def uses_session_cookie(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """The one decision, read by the authentication and the CSRF check alike: an Authorization
+    header, even empty or malformed, means bearer and the cookie is ignored."""
+    return "authorization" not in connection.headers and SESSION_COOKIE in connection.cookies
+
+
+class OneCredentialMiddleware(JWTCookieAuthenticationMiddleware):
+    """Litestar's cookie auth falls back to the cookie when the header carries no token, so
+    a browser request with a junk Authorization header would be cookie-authenticated yet look
+    like a bearer request; here the header, when present, is the only credential."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        if uses_session_cookie(connection):
+            token = connection.cookies[SESSION_COOKIE]
+            return await self.authenticate_token(encoded_token=token, connection=connection)
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("send Authorization: Bearer <access token>")
+        return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
+
+
 def make_jwt_auth(settings: Settings) -> JWTCookieAuth[User, Token]:
-    """Reads `Authorization: Bearer` first, then the session cookie of the web UI."""
+    """Reads `Authorization: Bearer` when the header is sent, else the web UI's cookie."""
     return JWTCookieAuth[User, Token](
+        authentication_middleware_class=OneCredentialMiddleware,
         retrieve_user_handler=retrieve_user,
         token_secret=settings.jwt_secret,
         default_token_expiration=timedelta(minutes=settings.access_token_minutes),

@@ -15,7 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from mimic.application.audit_trail import RequestContext
 from mimic.domain.accounts import User
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http.security import SESSION_COOKIE
+from mimic.entrypoints.http.security import SESSION_COOKIE, uses_session_cookie
 
 if TYPE_CHECKING:
     from litestar.types import HTTPScope
@@ -71,8 +71,8 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
 def csrf_middleware(app: ASGIApp) -> ASGIApp:
     """Double-submit check for state changes authenticated by the session cookie.
 
-    A bearer token is never sent by a browser on its own, so requests carrying an
-    Authorization header (and requests without the session cookie) need no CSRF token.
+    A bearer token is never sent by a browser on its own, so requests the authentication
+    reads as bearer (any Authorization header: the cookie is then ignored) need no CSRF token.
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,10 +94,7 @@ def csrf_middleware(app: ASGIApp) -> ASGIApp:
 def _needs_csrf_check(scope: "HTTPScope") -> bool:
     if scope["method"] in SAFE_METHODS or scope["path"] in CSRF_EXEMPT:
         return False
-    connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
-    if connection.headers.get("authorization"):
-        return False
-    return SESSION_COOKIE in connection.cookies
+    return uses_session_cookie(ASGIConnection(scope))
 
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any], trusted: tuple[str, ...]) -> str:
