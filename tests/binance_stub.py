@@ -81,6 +81,7 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("GET", "/fapi/v1/exchangeInfo"): 1,
     ("GET", "/fapi/v1/premiumIndex"): 1,
     ("GET", "/fapi/v1/order"): 1,
+    ("GET", "/fapi/v1/allOrders"): 5,
     ("DELETE", "/fapi/v1/order"): 1,
     ("POST", "/fapi/v1/order"): 0,
     ("POST", "/fapi/v1/algoOrder"): 0,
@@ -194,6 +195,7 @@ class BinanceStub:
             ("GET", "/fapi/v1/ticker/price"): (False, self._ticker_price),
             ("POST", "/fapi/v1/order"): (True, self._new_order),
             ("GET", "/fapi/v1/order"): (True, self._query_order),
+            ("GET", "/fapi/v1/allOrders"): (True, self._all_orders),
             ("DELETE", "/fapi/v1/order"): (True, self._cancel_order),
             ("POST", "/fapi/v1/algoOrder"): (True, self._new_algo_order),
             ("GET", "/fapi/v1/algoOrder"): (True, self._query_algo_order),
@@ -548,6 +550,16 @@ class BinanceStub:
     async def _query_order(self, account: StubAccount | None, params: dict[str, str]) -> Any:
         assert account is not None
         return self._find_order(account, params)
+
+    async def _all_orders(self, account: StubAccount | None, params: dict[str, str]) -> Any:
+        """Like Binance: one symbol's orders, oldest first; without startTime the latest."""
+        assert account is not None
+        symbol = self._symbol(params)
+        limit = min(int(params.get("limit", "500")), 1000)
+        start = int(params.get("startTime", "0"))
+        found = [o for o in account.orders.values() if o["symbol"] == symbol]
+        found = [o for o in sorted(found, key=lambda o: o["orderId"]) if o["time"] >= start]
+        return found[:limit] if "startTime" in params else found[-limit:]
 
     async def _cancel_order(self, account: StubAccount | None, params: dict[str, str]) -> Any:
         assert account is not None

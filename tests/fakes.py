@@ -6,6 +6,7 @@ in and out). Repositories store and hand out deep copies, as a database would, s
 cannot pass because an interactor and a repository share one object.
 """
 
+import asyncio
 import builtins
 import copy
 import functools
@@ -118,6 +119,7 @@ class FixedClock(Clock):
     def __init__(self, now: datetime = START) -> None:
         self._now = START
         self.reads = 0  # how often it was asked: periodic jobs show their rounds by it
+        self.slept: list[float] = []
         self.set(now)
 
     def now(self) -> datetime:
@@ -132,6 +134,12 @@ class FixedClock(Clock):
     def advance(self, delta: timedelta) -> datetime:
         self._now += delta
         return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        """No real waiting: the time moves on, and the wait is kept in `slept`."""
+        self.slept.append(seconds)
+        self._now += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
 
 
 class FakeTransactionManager(TransactionManager):
@@ -733,6 +741,8 @@ class InMemorySettingsRepository(SettingsRepository):
 class _PlaceFailure:
     error: Exception
     after_execution: bool
+    # Executes late: at this lookup of its client id (1: the first), not before.
+    executes_at_lookup: int | None = None
 
 
 DEFAULT_FEE_RATE = Decimal("0.0004")
@@ -774,6 +784,13 @@ class FakeExchange(ExchangeGateway):
         self._order_seq = 0
         self.clock = clock if clock is not None else FixedClock()
         self.fills: list[AccountFill] = []
+        self.window = timedelta(seconds=10)  # the receive window it reports
+        self.recent_error: ExchangeError | None = None
+        self._late: dict[str, tuple[OrderRequest, int]] = {}
+
+    @property
+    def receive_window(self) -> timedelta:
+        return self.window
 
     # programming the fake
 
@@ -802,6 +819,14 @@ class FakeExchange(ExchangeGateway):
         """The next order executes, then the call fails (default: OutcomeUnknown)."""
         raised = error if error is not None else OutcomeUnknown("timeout after 10s")
         self._place_failures.append(_PlaceFailure(raised, after_execution=True))
+
+    def execute_late(self, at_lookup: int, error: ExchangeError | None = None) -> None:
+        """The next order's answer is lost (default: OutcomeUnknown) and it executes only
+        when its client id is looked up for the `at_lookup`-th time: a late execution."""
+        raised = error if error is not None else OutcomeUnknown("Timeout waiting for response")
+        self._place_failures.append(
+            _PlaceFailure(raised, after_execution=False, executes_at_lookup=at_lookup)
+        )
 
     def order_calls(self) -> list[tuple[str, str]]:
         """("place" | "find", client order id) in the order they reached the exchange."""
@@ -884,6 +909,8 @@ class FakeExchange(ExchangeGateway):
         self.calls.append(("place", request.client_order_id))
         self.requests.append(request)
         failure = self._place_failures.popleft() if self._place_failures else None
+        if failure is not None and failure.executes_at_lookup is not None:
+            self._late[request.client_order_id] = (request, failure.executes_at_lookup)
         if failure is not None and not failure.after_execution:
             raise failure.error
         fill = self._execute(request)
@@ -893,10 +920,31 @@ class FakeExchange(ExchangeGateway):
 
     async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         self.calls.append(("find", client_order_id))
+        self._maybe_execute_late(client_order_id)
         if self.find_error is not None:
             raise self.find_error
+        return self._known(symbol, client_order_id)
+
+    async def find_recent_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        self.calls.append(("recent", client_order_id))
+        if self.recent_error is not None:
+            raise self.recent_error
+        return self._known(symbol, client_order_id)
+
+    def _known(self, symbol: str, client_order_id: str) -> OrderFill | None:
         fill = self.orders.get(client_order_id)
         return fill if fill is not None and fill.symbol == symbol else None
+
+    def _maybe_execute_late(self, client_order_id: str) -> None:
+        late = self._late.get(client_order_id)
+        if late is None:
+            return
+        request, lookups_left = late
+        if lookups_left > 1:
+            self._late[client_order_id] = (request, lookups_left - 1)
+            return
+        del self._late[client_order_id]
+        self._execute(request)
 
     async def check_account(self) -> AccountCheck:
         return AccountCheck(ok=True, detail="fake account", futures_enabled=True, can_trade=True)

@@ -122,6 +122,28 @@ async def test_503_after_execution_is_unknown_and_the_order_is_found_by_client_i
     assert stub.calls("POST", "/fapi/v1/order") == 1  # never resent by the adapter
 
 
+async def test_recent_orders_show_an_execution_a_lookup_by_client_id_no_longer_finds(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    g = await gateway(gateways)
+    assert g.receive_window == timedelta(seconds=10)  # the recvWindow ccxt signs with
+    await g.place_market_order(buy("0.010", "mimic-old"))
+    await g.place_market_order(buy("0.020", "mimic-other"))
+    # Binance keeps client ids unique among open orders only: a lookup by the id can
+    # answer -2013 although an order with it executed.
+    del stub.accounts["key0"].order_by_client_id["mimic-old"]
+    assert await g.find_order("BTCUSDT", "mimic-old") is None
+
+    found = await g.find_recent_order("BTCUSDT", "mimic-old")
+
+    assert found is not None
+    assert (found.client_order_id, found.quantity) == ("mimic-old", Decimal("0.01"))
+    assert await g.find_recent_order("BTCUSDT", "mimic-never") is None
+    assert await g.find_recent_order("ETHUSDT", "mimic-old") is None
+    assert stub.calls("GET", "/fapi/v1/allOrders") == 3
+    assert stub.unknown == []
+
+
 async def test_protective_orders_go_to_the_algo_endpoint_and_are_cancelled(
     stub: BinanceStub, gateways: CcxtGateways
 ) -> None:

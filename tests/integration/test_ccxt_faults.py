@@ -88,6 +88,32 @@ async def test_every_refusal_is_a_domain_error_keeping_binance_words(
     assert stub.calls("POST", "/fapi/v1/order") == 1
 
 
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (-4087, "Reduce-only order is permitted only."),
+        (-4088, "User can not place order currently."),
+        (-4400, "Futures Trading Quantitative Rules violated, only reduceOnly order is allowed."),
+        (-4192, "Trade forbidden due to Cooling-off Period."),
+    ],
+)
+async def test_a_trading_restriction_refuses_the_order_and_keeps_the_keys(
+    stub: BinanceStub, gateways: CcxtGateways, code: int, message: str
+) -> None:
+    g = await gateway(gateways)
+    clients = gateways.clients("binanceusdm")
+    stub.fail(code, msg=message)  # ccxt raises these as PermissionDenied
+    with pytest.raises(OrderRejected) as caught:
+        await g.place_market_order(buy("0.010", "mimic-restricted"))
+    assert message in caught.value.reason
+    assert f"code {code}" in caught.value.reason
+    # Not bad keys: the client stays pooled and the connection still checks out.
+    assert (clients.clients_built, clients.clients_closed) == (1, 0)
+    check = await g.check_account()
+    assert check.ok, check.detail
+    assert clients.clients_built == 1
+
+
 async def test_unknown_outcome_of_an_order_that_never_executed_is_proven_absent(
     stub: BinanceStub, gateways: CcxtGateways
 ) -> None:

@@ -697,6 +697,27 @@ async def test_outcome_unknown_before_execution_is_looked_up_then_placed_once(
     assert await world.status(signal) is SignalStatus.DONE
 
 
+async def test_a_late_execution_after_an_empty_lookup_is_recorded_never_sent_twice(
+    world: World,
+) -> None:
+    alice = await world.follower("alice")
+    # -1007, then "order does not exist" at once: no proof; it executes a moment later.
+    alice.exchange.execute_late(at_lookup=2)
+    signal = await world.signal(SignalAction.LONG)
+
+    first = await world.run(signal)
+
+    assert first == ExecutionSummary(signal.id, {"submitting": 1}, finished=False)
+    assert alice.exchange.placed == []
+    world.clock.advance(PAST_THE_LEASE)
+    second = await world.run(signal)
+
+    assert second == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
+    cid = alice.cid(signal)
+    assert alice.exchange.order_calls() == [("place", cid), ("find", cid), ("find", cid)]
+    assert alice.exchange.placed == [alice.order(signal, OrderSide.BUY, "0.007")]
+
+
 async def test_unsettled_order_of_an_expired_signal_is_looked_up_then_dropped(
     world: World,
 ) -> None:

@@ -20,6 +20,7 @@ from mimic.domain.errors import (
     ExchangeUnavailable,
     OutcomeUnknown,
     PermissionDenied,
+    RateLimited,
 )
 from mimic.domain.orders import IntentStatus, OrderLeg, client_order_id
 from mimic.domain.panic import (
@@ -38,7 +39,7 @@ from tests.notification_fakes import (
     InMemoryPanicGuard,
     InMemoryPanicRuns,
 )
-from tests.unit.test_execute_signal import PAST_THE_LEASE, World
+from tests.unit.test_execute_signal import PAST_THE_LEASE, Follower, World
 
 
 def test_a_code_is_accepted_once() -> None:
@@ -99,7 +100,7 @@ class Panic:
             w.outbox,
             w.tx,
             w.clock,
-            PanicPolicy(settle_lookups=2, settle_delay=timedelta(0)),
+            PanicPolicy(settle_lookups=2),
         )
 
 
@@ -283,3 +284,38 @@ async def test_a_close_that_stays_unknown_is_reported_pending(world: World, pani
     assert len(alice.exchange.placed) == 0
     [close] = await panic.closes.list_for_user(alice.user.id, limit=5)
     assert close.status is IntentStatus.SUBMITTING
+
+
+async def admin_and_alice_long(world: World) -> tuple[User, Follower]:
+    alice = await world.follower("alice")
+    alice.exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.5"))
+    return await admin_of(world), alice
+
+
+async def test_a_close_executing_late_is_found_by_lookups_spread_over_the_window(
+    world: World, panic: Panic
+) -> None:
+    admin, alice = await admin_and_alice_long(world)
+    # The answer is lost and the first lookup finds nothing: it executes a little later.
+    alice.exchange.execute_late(at_lookup=3)
+
+    run = await panic.pull()(admin, "100", ip=None, via="http")
+
+    [outcome] = [o for o in run.accounts if o.account_id == alice.account.id]
+    assert outcome.closed == ["BTCUSDT"]
+    assert alice.exchange.positions == {}
+    assert len(alice.exchange.placed) == 1  # the late execution; never a second order
+    # At once, then twice over the exchange's receive window (no real waiting).
+    assert [c[0] for c in alice.exchange.order_calls()] == ["place", "find", "find", "find"]
+    assert world.clock.slept == [5.0, 5.0]
+
+
+async def test_a_retryable_refusal_is_reported_not_left_pending(world: World, panic: Panic) -> None:
+    admin, alice = await admin_and_alice_long(world)
+    alice.exchange.fail_next_place(RateLimited("Too many requests"))
+
+    run = await panic.pull()(admin, "100", ip=None, via="http")
+
+    [outcome] = [o for o in run.accounts if o.account_id == alice.account.id]
+    assert outcome.failed == {"BTCUSDT": "Too many requests"}
+    assert outcome.pending == []

@@ -2,27 +2,26 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import TypeVar
 
+from mimic.application.exchange_concurrency import ExchangeConcurrency
+from mimic.application.fanout_placing import LEG_ORDER, FanoutPlacer
 from mimic.application.guardrails import DailyGuardrails, GuardrailBook
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
 from mimic.application.sweep_signals import enqueue_unfinished_parts
 from mimic.domain.accounts import ExchangeAccount, User
-from mimic.domain.errors import ExchangeError, InvalidField, OutcomeUnknown
+from mimic.domain.errors import ExchangeError, InvalidField
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.ids import new_ids
 from mimic.domain.market import MarketRules
 from mimic.domain.notifications import order_notifications
 from mimic.domain.orders import (
-    IntentStatus,
     OrderIntent,
     OrderLeg,
-    OrderRequest,
     client_order_id,
 )
 from mimic.domain.payments import NO_SUBSCRIPTION_REASON, skip_entries
@@ -30,7 +29,7 @@ from mimic.domain.planning import PlannedLeg, plan_account_orders, skip_account
 from mimic.domain.protection import protection_percentages
 from mimic.domain.risk import PlatformRiskSettings, resolve_risk
 from mimic.domain.signal import Signal, SignalAction, SignalStatus
-from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
+from mimic.ports.exchange import ExchangeGateways
 from mimic.ports.notifications import NotificationOutbox
 from mimic.ports.repositories import (
     ExchangeAccountRepository,
@@ -43,10 +42,7 @@ from mimic.ports.services import Clock, SignalQueue
 
 log = logging.getLogger(__name__)
 
-_LEG_ORDER = {OrderLeg.CLOSE: 0, OrderLeg.ENTRY: 1}
 COPYING_PAUSED_REASON = "copying is paused for everyone (panic switch)"
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +56,10 @@ class ExecutionPolicy:
     # can take the intent over while the request is in flight.
     send_margin: timedelta = timedelta(seconds=20)
     max_signal_age: timedelta = timedelta(minutes=5)
+
+    @property
+    def concurrency(self) -> ExchangeConcurrency:
+        return ExchangeConcurrency(self.concurrency_per_exchange, self.concurrency_overrides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +110,10 @@ class ExecuteSignal:
         self._clock = clock
         self._policy = policy
         self._subscription_gate = subscription_gate
-        self._protection = protection
         self._guardrails = guardrails
         self._outbox = outbox
         self._queue = queue
+        self._placer = FanoutPlacer(gateways, protection, clock, policy.concurrency)
 
     async def __call__(self, signal_id: str, part: int = 0) -> ExecutionSummary:
         """Runs part `part` of the signal's fan-out: the connections that part holds."""
@@ -148,7 +148,7 @@ class ExecuteSignal:
         while True:  # intents planned before: claimed a batch at a time
             todo = [
                 i.id
-                for i in sorted(known.values(), key=lambda i: _LEG_ORDER[i.leg])
+                for i in sorted(known.values(), key=lambda i: LEG_ORDER[i.leg])
                 if not i.status.is_final and i.id not in not_now
             ][: self._policy.claim_batch]
             if not todo:
@@ -163,7 +163,9 @@ class ExecuteSignal:
                 await self._read_accounts(claimed, accounts)
                 to_place = await self._unless_paused(claimed)
                 await self._tx.commit()  # end the read: no connection held while placing
-                await self._place(signal, to_place, list(known.values()), deadline, accounts)
+                await self._placer(
+                    to_place, list(known.values()), deadline, accounts, self._expiry(signal)
+                )
                 await self._save(claimed, not_now)
         intents = list(known.values())
         if not all(i.status.is_final for i in intents):
@@ -270,7 +272,7 @@ class ExecuteSignal:
                 legs = skip_entries(legs, NO_SUBSCRIPTION_REASON)
             planned_now[account.id] = AccountPlan(account, user, legs)
 
-        await self._per_exchange(candidates, lambda c: c[0].exchange, plan_one)
+        await self._policy.concurrency.run(candidates, lambda c: c[0].exchange, plan_one)
         return [planned_now[account.id] for account, _ in candidates], guard
 
     async def _store_and_place(
@@ -303,7 +305,9 @@ class ExecuteSignal:
             pending = [i for i in held if not i.status.is_final]
             to_send = await self._unless_paused(pending)
             sending = asyncio.ensure_future(
-                self._place(signal, to_send, list(known.values()), deadline, accounts)
+                self._placer(
+                    to_send, list(known.values()), deadline, accounts, self._expiry(signal)
+                )
             )
             try:
                 await self._save(placed, not_now)
@@ -432,88 +436,6 @@ class ExecuteSignal:
             intents.append(intent)
         return intents
 
-    async def _per_exchange(
-        self,
-        items: Sequence[T],
-        exchange_of: Callable[[T], str],
-        work: Callable[[T], Awaitable[None]],
-    ) -> None:
-        """Awaits `work(item)` for every item, at most the exchange's limit at a time each.
-
-        A fixed set of workers per exchange takes the items in order: thousands of tasks
-        queued on one asyncio.Semaphore would cost time quadratic in their number (its
-        release scans the waiters), and a task each.
-        """
-        groups: dict[str, list[T]] = defaultdict(list)
-        for item in items:
-            groups[exchange_of(item)].append(item)
-        policy = self._policy
-        await asyncio.gather(
-            *(
-                _run_bounded(
-                    group,
-                    work,
-                    limit=policy.concurrency_overrides.get(
-                        exchange, policy.concurrency_per_exchange
-                    ),
-                )
-                for exchange, group in groups.items()
-            )
-        )
-
-    async def _place(
-        self,
-        signal: Signal,
-        claimed: Sequence[OrderIntent],
-        all_intents: Sequence[OrderIntent],
-        deadline: float,
-        accounts: Mapping[str, ExchangeAccount],
-    ) -> None:
-        by_account: dict[str, list[OrderIntent]] = defaultdict(list)
-        for intent in claimed:
-            by_account[intent.account_id].append(intent)
-        earlier_legs: dict[str, list[OrderIntent]] = defaultdict(list)
-        claimed_ids = {i.id for i in claimed}
-        for intent in all_intents:
-            if intent.id not in claimed_ids:
-                earlier_legs[intent.account_id].append(intent)
-
-        async def run_account(item: tuple[str, list[OrderIntent]]) -> None:
-            account_id, legs = item
-            account = accounts.get(account_id)
-            now = self._clock.now()
-            if account is None:
-                for intent in legs:
-                    intent.skip("exchange connection was deleted", now)
-                return
-            try:
-                gateway = await self._gateways.for_account(account)
-            except ExchangeError as exc:
-                for intent in legs:
-                    intent.retry_later(exc.reason, self._clock.now())
-                return
-            previous = earlier_legs[account_id]
-            for intent in sorted(legs, key=lambda i: _LEG_ORDER[i.leg]):
-                blocker = _unfilled_close(previous)
-                if blocker is None:
-                    await self._place_one(signal, intent, gateway, deadline)
-                    await self._protection.after_fill(intent, gateway)
-                elif blocker.status.is_final:
-                    intent.skip(
-                        "the opposite position could not be closed first", self._clock.now()
-                    )
-                else:
-                    intent.retry_later(
-                        "waiting for the close of the opposite position", self._clock.now()
-                    )
-                previous.append(intent)
-
-        def exchange_of(item: tuple[str, list[OrderIntent]]) -> str:
-            account = accounts.get(item[0])
-            return "" if account is None else account.exchange
-
-        await self._per_exchange(list(by_account.items()), exchange_of, run_account)
-
     async def _read_accounts(
         self, intents: Sequence[OrderIntent], accounts: dict[str, ExchangeAccount]
     ) -> None:
@@ -521,81 +443,8 @@ class ExecuteSignal:
         if missing:
             accounts.update((a.id, a) for a in await self._accounts.get_many(missing))
 
-    async def _place_one(
-        self, signal: Signal, intent: OrderIntent, gateway: ExchangeGateway, deadline: float
-    ) -> None:
-        try:
-            if time.monotonic() > deadline:
-                # Not even a lookup: the rest of the batch must be released (saved) while
-                # this worker still holds it, or its results would be dropped as stale.
-                intent.retry_later("lease ran short before sending", self._clock.now())
-                return
-            if intent.attempts > 1:
-                found = await gateway.find_order(intent.symbol, intent.client_order_id)
-                if found is not None:
-                    intent.record_fill(found, self._clock.now())
-                    return
-            if self._expired(signal):
-                intent.skip(
-                    f"signal expired before the order could be sent "
-                    f"(older than {self._policy.max_signal_age})",
-                    self._clock.now(),
-                )
-                return
-            if time.monotonic() > deadline:
-                intent.retry_later("lease ran short before sending", self._clock.now())
-                return
-            fill = await gateway.place_market_order_at_leverage(
-                OrderRequest(
-                    symbol=intent.symbol,
-                    side=intent.side,
-                    quantity=intent.quantity,
-                    client_order_id=intent.client_order_id,
-                    reduce_only=intent.reduce_only,
-                ),
-                intent.leverage,
-            )
-            intent.record_fill(fill, self._clock.now())
-        except OutcomeUnknown as exc:
-            await self._settle_unknown(intent, gateway, exc)
-        except ExchangeError as exc:
-            if exc.retryable:
-                intent.retry_later(exc.reason, self._clock.now())
-            else:
-                intent.reject(exc.reason, self._clock.now())
-
-    async def _settle_unknown(
-        self, intent: OrderIntent, gateway: ExchangeGateway, exc: OutcomeUnknown
-    ) -> None:
-        try:
-            found = await gateway.find_order(intent.symbol, intent.client_order_id)
-        except ExchangeError:
-            found = None
-        if found is not None:
-            intent.record_fill(found, self._clock.now())
-        else:
-            log.warning("order %s outcome unknown: %s", intent.client_order_id, exc.reason)
-            intent.await_outcome(
-                f"outcome unknown ({exc.reason}); looked up before any resend",
-                self._clock.now(),
-            )
-
-
-def _unfilled_close(legs: Sequence[OrderIntent]) -> OrderIntent | None:
-    """The entry of a flip waits for its close leg, and is dropped if the close failed."""
-    return next(
-        (i for i in legs if i.leg is OrderLeg.CLOSE and i.status is not IntentStatus.FILLED),
-        None,
-    )
-
-
-async def _run_bounded(
-    items: Sequence[T], work: Callable[[T], Awaitable[None]], *, limit: int
-) -> None:
-    pending = iter(items)
-
-    async def worker() -> None:
-        for item in pending:
-            await work(item)
-
-    await asyncio.gather(*(worker() for _ in range(min(limit, len(items)))))
+    def _expiry(self, signal: Signal) -> Callable[[], str | None]:
+        """Why an order of `signal` must not be sent any more (None while it may)."""
+        age = self._policy.max_signal_age
+        reason = f"signal expired before the order could be sent (older than {age})"
+        return lambda: reason if self._expired(signal) else None

@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from mimic.domain.accounts import ExchangeAccount, User
-from mimic.domain.errors import ExchangeError, OutcomeUnknown
 from mimic.domain.guardrails import (
     GuardrailDay,
     Trip,
@@ -24,9 +23,8 @@ from mimic.domain.guardrails import (
     observe,
     utc_day,
 )
-from mimic.domain.orders import OrderIntent, OrderLeg, OrderRequest, client_order_id
+from mimic.domain.orders import OrderIntent, OrderLeg, client_order_id
 from mimic.domain.positions import Position
-from mimic.ports.exchange import ExchangeGateway
 from mimic.ports.performance import GuardrailRepository
 from mimic.ports.services import Clock, Notifier
 
@@ -154,32 +152,3 @@ def plan_close_all(
         )
         closes.append(intent)
     return closes
-
-
-async def send_close(intent: OrderIntent, gateway: ExchangeGateway, clock: Clock) -> None:
-    """Place one claimed close; a close that may exist already is looked up first."""
-    try:
-        if intent.attempts > 1:
-            found = await gateway.find_order(intent.symbol, intent.client_order_id)
-            if found is not None:
-                intent.record_fill(found, clock.now())
-                return
-        fill = await gateway.place_market_order(
-            OrderRequest(
-                symbol=intent.symbol,
-                side=intent.side,
-                quantity=intent.quantity,
-                client_order_id=intent.client_order_id,
-                reduce_only=True,
-            )
-        )
-        intent.record_fill(fill, clock.now())
-    except OutcomeUnknown as exc:
-        intent.await_outcome(
-            f"outcome unknown ({exc.reason}); looked up before any resend", clock.now()
-        )
-    except ExchangeError as exc:
-        if exc.retryable:
-            intent.retry_later(exc.reason, clock.now())
-        else:
-            intent.reject(exc.reason, clock.now())

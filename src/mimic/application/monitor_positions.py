@@ -16,7 +16,6 @@ two workers, or a worker restarted in the middle, send it once: the one that ins
 holds its lease, and a resend is preceded by a lookup of its client order id.
 """
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,21 +23,26 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from mimic.application.exchange_concurrency import ExchangeConcurrency
+from mimic.application.monitor_orders import (
+    DCA_EVENT,
+    PROTECTED_EVENT,
+    MonitorOrders,
+    MonitorReport,
+    plain,
+)
 from mimic.application.position_protection import PositionProtection
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.dca import DcaAdd, DcaHistory, DcaParams, DcaSkip, drawdown_perc, plan_dca
-from mimic.domain.errors import ExchangeError, OutcomeUnknown
+from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import (
     IntentStatus,
     OrderIntent,
     OrderLeg,
-    OrderRequest,
     OrderSide,
-    monitor_client_order_id,
-    monitor_intent_id,
 )
 from mimic.domain.positions import Position, PositionSide
-from mimic.domain.protection import ProtectionSettings, protective_prefix
+from mimic.domain.protection import ProtectionSettings
 from mimic.domain.risk import risk_cap
 from mimic.domain.trailing import TrailingParams, TrailingState
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
@@ -53,25 +57,11 @@ from mimic.ports.services import Clock, Notifier
 
 log = logging.getLogger(__name__)
 
-TRAILING_STOP_EVENT = "position.trailing_stop"
-DCA_EVENT = "position.dca"
-STOP_LOSS_EVENT = "position.stop_loss"
-TAKE_PROFIT_EVENT = "position.take_profit"
-PROTECTED_EVENT = "position.protected"
-
 
 @dataclass(frozen=True, slots=True)
 class MonitorPolicy:
     lease: timedelta = timedelta(seconds=60)
-    concurrency: int = 32  # accounts whose positions are read at once
-
-
-@dataclass(slots=True)
-class MonitorReport:
-    positions: int = 0
-    trailing_closes: list[str] = field(default_factory=list)
-    dca_adds: list[str] = field(default_factory=list)
-    protection_fills: list[str] = field(default_factory=list)
+    concurrency: int = 32  # accounts whose positions are read at once, per exchange
 
 
 @dataclass(slots=True)
@@ -100,7 +90,6 @@ class MonitorPositions:
     ) -> None:
         self._accounts = accounts
         self._position_intents = position_intents
-        self._intents = intents
         self._settings = settings
         self._gateways = gateways
         self._feeds = feeds
@@ -110,6 +99,9 @@ class MonitorPositions:
         self._tx = tx
         self._clock = clock
         self._policy = policy
+        self._orders = MonitorOrders(
+            position_intents, intents, trailing, protection, notifier, tx, clock, policy.lease
+        )
 
     async def __call__(self) -> MonitorReport:
         report = MonitorReport()
@@ -144,12 +136,12 @@ class MonitorPositions:
                 child = unsettled[0]
                 same_leg = [c.id for c in children[entry.id] if c.leg is child.leg]
                 number = same_leg.index(child.id) + 1
-                await self._resume(entry, child, number, item.gateway, report)
+                await self._orders.resume(entry, child, number, item.gateway, report)
                 continue
             side = PositionSide.LONG if entry.side is OrderSide.BUY else PositionSide.SHORT
             position = item.positions.get(entry.symbol)
             if position is None or position.side is not side:
-                await self._position_gone(entry, children[entry.id], item.gateway, report)
+                await self._orders.position_gone(entry, children[entry.id], item.gateway, report)
                 continue
             report.positions += 1
             price = prices.get((item.account.exchange, entry.symbol))
@@ -190,20 +182,19 @@ class MonitorPositions:
         return prices
 
     async def _read_positions(self, account_ids: set[str], watched: dict[str, _Watched]) -> None:
-        limit = asyncio.Semaphore(self._policy.concurrency)
-
         async def read(item: _Watched) -> None:
-            async with limit:
-                try:
-                    gateway = await self._gateways.for_account(item.account)
-                    positions = await gateway.fetch_positions()
-                except ExchangeError as exc:
-                    log.warning("positions of %s not read: %s", item.account.id, exc.reason)
-                    return
+            try:
+                gateway = await self._gateways.for_account(item.account)
+                positions = await gateway.fetch_positions()
+            except ExchangeError as exc:
+                log.warning("positions of %s not read: %s", item.account.id, exc.reason)
+                return
             item.gateway = gateway
             item.positions = {p.symbol: p for p in positions}
 
-        await asyncio.gather(*(read(watched[a]) for a in sorted(account_ids)))
+        await ExchangeConcurrency(self._policy.concurrency).run(
+            [watched[a] for a in sorted(account_ids)], lambda item: item.account.exchange, read
+        )
 
     # --- one position -------------------------------------------------------------------
 
@@ -276,7 +267,7 @@ class MonitorPositions:
             entry.user_id,
             PROTECTED_EVENT,
             f"{entry.symbol} position now protected: stop-loss "
-            f"{_plain(entry.stop_loss_price)}, take-profit {_plain(entry.take_profit_price)}",
+            f"{plain(entry.stop_loss_price)}, take-profit {plain(entry.take_profit_price)}",
         )
 
     @staticmethod
@@ -302,10 +293,10 @@ class MonitorPositions:
         # A close the exchange refused for good is tried again as the next number.
         number = 1 + sum(1 for c in children if c.leg is OrderLeg.TRAILING_STOP)
         why = (
-            f"trailing stop hit at {state.hit_price}: stop {_plain(state.stop_price)} "
+            f"trailing stop hit at {state.hit_price}: stop {plain(state.stop_price)} "
             f"(best {state.best_price} since activation)"
         )
-        intent = self._child(
+        intent = self._orders.child(
             entry,
             OrderLeg.TRAILING_STOP,
             number,
@@ -314,8 +305,8 @@ class MonitorPositions:
             reduce_only=True,
             reason=why,
         )
-        if await self._insert_held(intent):
-            await self._send(entry, intent, number, gateway, report)
+        if await self._orders.insert_held(intent):
+            await self._orders.send(entry, intent, number, gateway, report)
 
     async def _maybe_add(
         self,
@@ -361,7 +352,7 @@ class MonitorPositions:
             return
         number = len(adds) + 1
         if isinstance(decision, DcaSkip):
-            skipped = self._child(
+            skipped = self._orders.child(
                 entry,
                 OrderLeg.DCA,
                 number,
@@ -383,7 +374,7 @@ class MonitorPositions:
             f"DCA add {decision.number} at {price}: {drawdown:.2f}% against the average "
             f"entry {position.entry_price}"
         )
-        intent = self._child(
+        intent = self._orders.child(
             entry,
             OrderLeg.DCA,
             decision.number,
@@ -392,219 +383,5 @@ class MonitorPositions:
             reduce_only=False,
             reason=why,
         )
-        if await self._insert_held(intent):
-            await self._send(entry, intent, decision.number, gateway, report)
-
-    # --- sending ------------------------------------------------------------------------
-
-    def _child(
-        self,
-        entry: OrderIntent,
-        leg: OrderLeg,
-        number: int,
-        side: OrderSide,
-        quantity: Decimal,
-        *,
-        reduce_only: bool,
-        reason: str,
-    ) -> OrderIntent:
-        now = self._clock.now()
-        intent_id = monitor_intent_id(entry.id, leg, number)
-        return OrderIntent(
-            id=intent_id,
-            signal_id=None,
-            account_id=entry.account_id,
-            user_id=entry.user_id,
-            leg=leg,
-            symbol=entry.symbol,
-            side=side,
-            quantity=quantity,
-            reduce_only=reduce_only,
-            leverage=None,
-            client_order_id=monitor_client_order_id(intent_id),
-            created_at=now,
-            updated_at=now,
-            reason=reason,
-            parent_id=entry.id,
-        )
-
-    async def _insert_held(self, intent: OrderIntent) -> bool:
-        """Stored before it is sent; False when another worker stored it first."""
-        now = self._clock.now()
-        intent.hold_for_sending(now)
-        inserted = await self._position_intents.add_if_absent(
-            intent, lease_until=now + self._policy.lease
-        )
-        await self._tx.commit()
-        return inserted
-
-    async def _resume(
-        self,
-        entry: OrderIntent,
-        child: OrderIntent,
-        number: int,
-        gateway: ExchangeGateway,
-        report: MonitorReport,
-    ) -> None:
-        """An order stored but not settled (a worker died, an outcome was unknown)."""
-        now = self._clock.now()
-        claimed = await self._intents.claim(
-            [child.id], now=now, lease_until=now + self._policy.lease
-        )
-        await self._tx.commit()
-        if claimed:
-            await self._send(entry, claimed[0], number, gateway, report)
-
-    async def _send(
-        self,
-        entry: OrderIntent,
-        intent: OrderIntent,
-        number: int,
-        gateway: ExchangeGateway,
-        report: MonitorReport,
-    ) -> None:
-        """`number`: the how-manieth order of its leg for this position."""
-        why = intent.reason
-        try:
-            found = None
-            if intent.attempts > 1:  # it may exist already: look before sending again
-                found = await gateway.find_order(intent.symbol, intent.client_order_id)
-            fill = found or await gateway.place_market_order(
-                OrderRequest(
-                    symbol=intent.symbol,
-                    side=intent.side,
-                    quantity=intent.quantity,
-                    client_order_id=intent.client_order_id,
-                    reduce_only=intent.reduce_only,
-                )
-            )
-            intent.record_fill(fill, self._clock.now())
-            intent.reason = why
-        except OutcomeUnknown as exc:
-            intent.await_outcome(
-                f"{why}; outcome unknown ({exc.reason}), looked up before any resend",
-                self._clock.now(),
-            )
-        except ExchangeError as exc:
-            if exc.retryable:
-                intent.retry_later(f"{why}; {exc.reason}", self._clock.now())
-            else:
-                intent.reject(f"{why}; refused: {exc.reason}", self._clock.now())
-        await self._intents.save_results([intent])
-        await self._tx.commit()
-        if intent.status is IntentStatus.FILLED:
-            await self._after_fill(entry, intent, number, gateway, report)
-        elif intent.status is IntentStatus.REJECTED:
-            event = TRAILING_STOP_EVENT if intent.leg is OrderLeg.TRAILING_STOP else DCA_EVENT
-            await self._notifier.notify(intent.user_id, event, f"{entry.symbol}: {intent.reason}")
-
-    async def _after_fill(
-        self,
-        entry: OrderIntent,
-        intent: OrderIntent,
-        number: int,
-        gateway: ExchangeGateway,
-        report: MonitorReport,
-    ) -> None:
-        if intent.leg is OrderLeg.TRAILING_STOP:
-            await self._protection.release(intent, gateway)
-            await self._trailing.discard(entry.id)
-            report.trailing_closes.append(intent.id)
-            verb = "sold" if intent.side is OrderSide.SELL else "bought"
-            await self._notifier.notify(
-                intent.user_id,
-                TRAILING_STOP_EVENT,
-                f"{entry.symbol} position closed: {intent.reason}; "
-                f"{verb} {intent.filled_quantity} at {intent.average_price}",
-            )
-            return
-        report.dca_adds.append(intent.id)
-        await self._move_protection(entry, intent, number, gateway)
-
-    async def _move_protection(
-        self, entry: OrderIntent, add: OrderIntent, number: int, gateway: ExchangeGateway
-    ) -> None:
-        """After DCA add `number`: TP/SL follow the new average entry (ids of revision
-        `number`, since the old ones may still be open on the exchange)."""
-        try:
-            position = await gateway.fetch_position(entry.symbol)
-        except ExchangeError as exc:
-            position = None
-            log.warning("position after DCA add %s not read: %s", add.id, exc.reason)
-        protected = ""
-        if position is not None and (entry.tp_perc is not None or entry.sl_perc is not None):
-            await self._protection.release(add, gateway)
-            if await self._protection.protect(
-                entry, gateway, entry_price=position.entry_price, revision=number
-            ):
-                protected = (
-                    f"; stop-loss {_plain(entry.stop_loss_price)}, "
-                    f"take-profit {_plain(entry.take_profit_price)}"
-                )
-            await self._position_intents.save_protection([entry])
-            await self._tx.commit()
-        average = "" if position is None else f"; average entry now {position.entry_price}"
-        await self._notifier.notify(
-            add.user_id,
-            DCA_EVENT,
-            f"{entry.symbol}: {add.reason}; added {add.filled_quantity} at "
-            f"{add.average_price}{average}{protected}",
-        )
-
-    # --- a position that is gone ----------------------------------------------------------
-
-    async def _position_gone(
-        self,
-        entry: OrderIntent,
-        children: list[OrderIntent],
-        gateway: ExchangeGateway,
-        report: MonitorReport,
-    ) -> None:
-        """Watched until now: if a native TP/SL closed it, record that and tell the follower."""
-        if await self._trailing.load(entry.id) is None:
-            return
-        closed_by_us = any(
-            c.status is IntentStatus.FILLED
-            and c.leg in (OrderLeg.TRAILING_STOP, OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT)
-            for c in children
-        )
-        if not closed_by_us and (entry.stop_loss_price or entry.take_profit_price):
-            revision = sum(
-                1 for c in children if c.leg is OrderLeg.DCA and c.status is IntentStatus.FILLED
-            )
-            prefix = protective_prefix(entry.client_order_id, revision)
-            for kind, leg, event, price in (
-                ("sl", OrderLeg.STOP_LOSS, STOP_LOSS_EVENT, entry.stop_loss_price),
-                ("tp", OrderLeg.TAKE_PROFIT, TAKE_PROFIT_EVENT, entry.take_profit_price),
-            ):
-                if price is None:
-                    continue
-                try:
-                    fill = await gateway.find_order(entry.symbol, prefix + kind)
-                except ExchangeError as exc:
-                    log.warning("%s of %s not looked up: %s", kind, entry.id, exc.reason)
-                    return  # keep watching: the next round looks again
-                if fill is None:
-                    continue
-                name = "stop-loss" if kind == "sl" else "take-profit"
-                why = f"{name} hit: trigger {_plain(price)}, filled at {fill.average_price}"
-                record = self._child(
-                    entry, leg, 1, fill.side, fill.quantity, reduce_only=True, reason=why
-                )
-                record.record_fill(fill, self._clock.now())
-                record.reason = why
-                if await self._position_intents.add_if_absent(record, lease_until=None):
-                    await self._tx.commit()
-                    report.protection_fills.append(record.id)
-                    await self._notifier.notify(
-                        entry.user_id, event, f"{entry.symbol} position closed: {why}"
-                    )
-                break
-        # Exchanges leave the other leg open when a TP/SL fires; nothing may outlive the
-        # position (until the exchange confirms, the next round tries again).
-        if await self._protection.release(entry, gateway):
-            await self._trailing.discard(entry.id)
-
-
-def _plain(value: Decimal | None) -> str:
-    return "none" if value is None else format(value.normalize(), "f")
+        if await self._orders.insert_held(intent):
+            await self._orders.send(entry, intent, decision.number, gateway, report)

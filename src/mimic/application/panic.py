@@ -1,18 +1,18 @@
 """The panic kill switch: close every open position on every account, pause copying."""
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 
+from mimic.application.exchange_concurrency import ExchangeConcurrency
+from mimic.application.order_sender import PANIC, OrderSender
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, User
 from mimic.domain.audit import AuditEvent
-from mimic.domain.errors import Conflict, ExchangeError, NotFound, OutcomeUnknown, PermissionDenied
+from mimic.domain.errors import Conflict, ExchangeError, NotFound, PermissionDenied
 from mimic.domain.notifications import Notification
-from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderRequest, client_order_id
+from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, client_order_id
 from mimic.domain.panic import AccountOutcome, OtpVerdict, PanicRun, PanicStatus, panic_key
 from mimic.domain.positions import Position
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
@@ -35,15 +35,15 @@ from mimic.ports.services import Clock
 log = logging.getLogger(__name__)
 
 PANIC_EVENT = "panic.executed"
-CONCURRENT_ACCOUNTS = 32
 
 
 @dataclass(frozen=True, slots=True)
 class PanicPolicy:
-    """How long a pull keeps looking for closes whose outcome was unknown."""
+    """How hard a pull tries: lookups of closes whose outcome was unknown (spread over
+    the exchange's receive window), accounts served at once per exchange."""
 
     settle_lookups: int = 3
-    settle_delay: timedelta = timedelta(seconds=1)
+    concurrency_per_exchange: int = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +187,7 @@ class PullPanic:
         self._tx = tx
         self._clock = clock
         self._policy = policy
+        self._sender = OrderSender(clock)
 
     async def __call__(self, actor: User, code: str, *, ip: str | None, via: str) -> PanicRun:
         await self._check(actor, code, purpose="panic", ip=ip)
@@ -197,20 +198,21 @@ class PullPanic:
         log.warning("panic run %s pulled by %s via %s", run.id, actor.username, via)
 
         accounts = await self._accounts.list_by_status(ConnectionStatus.APPROVED)
-        limit = asyncio.Semaphore(CONCURRENT_ACCOUNTS)
+        concurrency = ExchangeConcurrency(self._policy.concurrency_per_exchange)
         gateways: dict[str, ExchangeGateway] = {}
+        read: dict[str, tuple[AccountOutcome, list[Position]]] = {}
 
-        async def read(account: ExchangeAccount) -> tuple[AccountOutcome, list[Position]]:
+        async def read_positions(account: ExchangeAccount) -> None:
             outcome = AccountOutcome(account.id, account.user_id, account.exchange)
-            async with limit:
-                try:
-                    gateway = gateways[account.id] = await self._gateways.for_account(account)
-                    return outcome, await gateway.fetch_positions()
-                except ExchangeError as exc:
-                    outcome.error = exc.reason
-                    return outcome, []
+            try:
+                gateway = gateways[account.id] = await self._gateways.for_account(account)
+                read[account.id] = outcome, await gateway.fetch_positions()
+            except ExchangeError as exc:
+                outcome.error = exc.reason
+                read[account.id] = outcome, []
 
-        read_results = await asyncio.gather(*(read(a) for a in accounts))
+        await concurrency.run(accounts, lambda a: a.exchange, read_positions)
+        read_results = [read[a.id] for a in accounts]
         now = self._clock.now()
         closes = [
             self._close(run.id, outcome, position, now)
@@ -224,13 +226,21 @@ class PullPanic:
         for close in closes:
             by_account.setdefault(close.account_id, []).append(close)
 
-        async def flatten(account_id: str, account_closes: list[OrderIntent]) -> None:
-            async with limit:
-                for close in account_closes:
-                    await self._send(gateways[account_id], close)
+        exchanges = {a.id: a.exchange for a in accounts}
 
-        await asyncio.gather(*(flatten(a, c) for a, c in by_account.items()))
-        await self._settle_unknown(closes, gateways)
+        async def flatten(item: tuple[str, list[OrderIntent]]) -> None:
+            account_id, account_closes = item
+            for close in account_closes:
+                await self._sender.send(close, gateways[account_id], PANIC)
+
+        await concurrency.run(list(by_account.items()), lambda i: exchanges[i[0]], flatten)
+        # A close whose answer was lost may show up a moment later. What stays unknown is
+        # reported as pending; pulling panic again is safe, since a reduce-only close of
+        # what is still open can never open or flip a position.
+        await self._sender.settle(
+            [(c, gateways[c.account_id]) for c in closes if not c.status.is_final],
+            self._policy.settle_lookups,
+        )
         await self._closes.save_results(closes, run_id=run.id)
         outcomes = [outcome for outcome, _ in read_results]
         for outcome in outcomes:
@@ -271,57 +281,6 @@ class PullPanic:
         )
         close.hold_for_sending(now)
         return close
-
-    async def _settle_unknown(
-        self, closes: Sequence[OrderIntent], gateways: Mapping[str, ExchangeGateway]
-    ) -> None:
-        """A close whose answer was lost may show up a moment later: look again, a few times.
-
-        What stays unknown is reported as pending; pulling panic again is safe, since a
-        reduce-only close of what is still open can never open or flip a position.
-        """
-        for _ in range(self._policy.settle_lookups):
-            unsettled = [c for c in closes if not c.status.is_final]
-            if not unsettled:
-                return
-            await asyncio.sleep(self._policy.settle_delay.total_seconds())
-            for close in unsettled:
-                try:
-                    found = await gateways[close.account_id].find_order(
-                        close.symbol, close.client_order_id
-                    )
-                except ExchangeError:
-                    continue
-                if found is not None:
-                    close.record_fill(found, self._clock.now())
-
-    async def _send(self, gateway: ExchangeGateway, close: OrderIntent) -> None:
-        try:
-            await gateway.cancel_protective_orders(close.symbol)
-        except ExchangeError as exc:  # the close goes out anyway: TP/SL die with the position
-            log.warning("panic: cancelling TP/SL of %s failed: %s", close.symbol, exc.reason)
-        try:
-            fill = await gateway.place_market_order(
-                OrderRequest(
-                    symbol=close.symbol,
-                    side=close.side,
-                    quantity=close.quantity,
-                    client_order_id=close.client_order_id,
-                    reduce_only=True,
-                )
-            )
-            close.record_fill(fill, self._clock.now())
-        except OutcomeUnknown as exc:
-            try:
-                found = await gateway.find_order(close.symbol, close.client_order_id)
-            except ExchangeError:
-                found = None
-            if found is not None:
-                close.record_fill(found, self._clock.now())
-            else:
-                close.await_outcome(f"outcome unknown ({exc.reason})", self._clock.now())
-        except ExchangeError as exc:
-            close.reject(exc.reason, self._clock.now())
 
     async def _notifications(self, run: PanicRun) -> list[Notification]:
         now = self._clock.now()

@@ -7,15 +7,16 @@ and the fills (both idempotent: a re-run stores nothing twice), observes the dai
 guardrails, and finally closes the positions of drawdown stops that asked for it.
 """
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from mimic.application.execute_signal import ExecutionPolicy
-from mimic.application.guardrails import CLOSE_LEASE, DailyGuardrails, plan_close_all, send_close
+from mimic.application.guardrails import CLOSE_LEASE, DailyGuardrails, plan_close_all
+from mimic.application.order_sender import CLOSE_ALL, OrderSender
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError
+from mimic.domain.orders import OrderIntent
 from mimic.domain.performance import AccountFill, BalanceSnapshot, hour_of
 from mimic.domain.positions import Balance
 from mimic.ports.exchange import ExchangeGateways
@@ -69,6 +70,7 @@ class SyncPortfolio:
         self._guardrails = guardrails
         self._tx = tx
         self._clock = clock
+        self._sender = OrderSender(clock)
         self._policy = policy
 
     async def __call__(self) -> SyncSummary:
@@ -81,43 +83,36 @@ class SyncPortfolio:
         await self._tx.commit()  # no transaction stays open while the exchanges answer
         started = self._clock.now()
         this_hour = hour_of(started)
-        policy = self._policy
-        limits: dict[str, asyncio.Semaphore] = {}
+        found: dict[str, _Read] = {}
 
-        def limit(exchange: str) -> asyncio.Semaphore:
-            """The fan-out's concurrency per exchange, for this round's reads."""
-            if exchange not in limits:
-                limits[exchange] = asyncio.Semaphore(
-                    policy.concurrency_overrides.get(exchange, policy.concurrency_per_exchange)
-                )
-            return limits[exchange]
-
-        async def read(account: ExchangeAccount, user: User) -> _Read | None:
+        async def read(candidate: tuple[ExchangeAccount, User]) -> None:
             """Exchange weight is shared with the fan-out's orders (one budget per IP), so
             an account is read fully (balance, positions, fills) once an hour and after
             Mimic filled an order on it; in between only the balance of a follower with
             daily limits, which the guardrails watch."""
+            account, user = candidate
             since = read_until.get(account.id, account.created_at)
             full = snapshot_hour.get(account.id) != this_hour or (
                 account.id in traded_at and traded_at[account.id] > since
             )
             if not full and not user.guardrails.enabled:
-                return None
+                return
             try:
-                async with limit(account.exchange):
-                    gateway = await self._gateways.for_account(account)
-                    balance = await gateway.fetch_balance()
-                    fills: list[AccountFill] = []
-                    if full:
-                        positions = await gateway.fetch_positions()
-                        wanted = symbols.get(account.id, set()) | {p.symbol for p in positions}
-                        fills = await gateway.fetch_fills(wanted, since)
+                gateway = await self._gateways.for_account(account)
+                balance = await gateway.fetch_balance()
+                fills: list[AccountFill] = []
+                if full:
+                    positions = await gateway.fetch_positions()
+                    wanted = symbols.get(account.id, set()) | {p.symbol for p in positions}
+                    fills = await gateway.fetch_fills(wanted, since)
             except ExchangeError as exc:
-                return _Read(account, user, None, [], exc.reason, full)
-            return _Read(account, user, balance, fills, None, full)
+                found[account.id] = _Read(account, user, None, [], exc.reason, full)
+                return
+            found[account.id] = _Read(account, user, balance, fills, None, full)
 
-        found = await asyncio.gather(*(read(a, u) for a, u in candidates))
-        reads = [r for r in found if r is not None]
+        # The fan-out's concurrency per exchange: its weight budget is the orders' too.
+        await self._policy.concurrency.run(candidates, lambda c: c[0].exchange, read)
+        reads = [found[a.id] for a, _ in candidates if a.id in found]
         now = self._clock.now()
         book = await self._guardrails.load(ids)
         new_snapshots: list[tuple[str, BalanceSnapshot]] = []
@@ -177,17 +172,25 @@ class SyncPortfolio:
         if not claimed:
             return 0
         accounts = {a.id: a for a in await self._accounts.get_many({c.account_id for c in claimed})}
-        for close in claimed:
+        await self._tx.commit()  # no transaction stays open while the exchanges answer
+
+        async def send(close: OrderIntent) -> None:
             account = accounts.get(close.account_id)
             if account is None:
                 close.skip("exchange connection was deleted", self._clock.now())
-                continue
+                return
             try:
                 gateway = await self._gateways.for_account(account)
             except ExchangeError as exc:
                 close.retry_later(exc.reason, self._clock.now())
-                continue
-            await send_close(close, gateway, self._clock)
+                return
+            await self._sender.send(close, gateway, CLOSE_ALL)
+
+        def exchange_of(close: OrderIntent) -> str:
+            account = accounts.get(close.account_id)
+            return "" if account is None else account.exchange
+
+        await self._policy.concurrency.run(claimed, exchange_of, send)
         await self._guardrail_days.save_closes(claimed)
         await self._tx.commit()
         return len(claimed)

@@ -1,6 +1,6 @@
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -21,8 +21,22 @@ class AccountSnapshot:
     mark_price: Decimal | None = None
 
 
+# A venue that says nothing about it: as long as ccxt waits for an answer by default.
+DEFAULT_RECEIVE_WINDOW = timedelta(seconds=10)
+
+
 class ExchangeGateway(Protocol):
     """One follower account on one exchange. Every failure is a domain `ExchangeError`."""
+
+    @property
+    def receive_window(self) -> timedelta:
+        """How long after an order's answer was lost the order may still execute.
+
+        Binance accepts a request until its recvWindow has passed since it was signed,
+        and a -1007 means the matching engine may still act on it: absence is proven
+        only by lookups spread over this window (see application.order_sender).
+        """
+        return DEFAULT_RECEIVE_WINDOW
 
     async def market_rules(self, symbol: str) -> MarketRules: ...
 
@@ -66,6 +80,15 @@ class ExchangeGateway(Protocol):
     async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         """The executed order with this client id, or None when the exchange proves absence."""
         ...
+
+    async def find_recent_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        """The executed order with this client id among the account's recent orders on
+        `symbol`, not only the one the exchange would answer a lookup by client id with
+        (Binance keeps client ids unique among open orders only).
+
+        A venue without such a listing answers as `find_order` does.
+        """
+        return await self.find_order(symbol, client_order_id)
 
     async def check_account(self) -> AccountCheck:
         """Validate the connection: credentials, permissions, futures, position mode."""

@@ -1,3 +1,4 @@
+import asyncio
 from datetime import datetime
 from typing import Protocol
 
@@ -6,6 +7,10 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """Current time, timezone-aware UTC."""
         ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait (a test clock moves its time on instead)."""
+        await asyncio.sleep(seconds)
 
 
 class SignalQueue(Protocol):

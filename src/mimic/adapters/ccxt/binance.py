@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
@@ -9,15 +10,8 @@ import ccxt.async_support as ccxt
 
 from mimic.adapters.ccxt.clients import PooledClient
 from mimic.adapters.ccxt.errors import exchange_message
-from mimic.adapters.ccxt.gateway import (
-    FEE_SCALE,
-    SETTLEMENT_CURRENCY,
-    CcxtGateway,
-    is_true,
-    taker_rate,
-    to_decimal,
-    to_decimal_or,
-)
+from mimic.adapters.ccxt.gateway import SETTLEMENT_CURRENCY, CcxtGateway
+from mimic.adapters.ccxt.values import FEE_SCALE, is_true, taker_rate, to_decimal, to_decimal_or
 from mimic.domain.accounts import AccountCheck
 from mimic.domain.errors import OrderRejected, OutcomeUnknown
 from mimic.domain.market import MarketRules
@@ -43,6 +37,15 @@ class BinanceUsdmGateway(CcxtGateway):
       positionSide stays BOTH and a close is reduceOnly.
     - TP/SL are STOP_MARKET / TAKE_PROFIT_MARKET with closePosition on the algo endpoint.
     """
+
+    @property
+    def receive_window(self) -> timedelta:
+        """The recvWindow ccxt signs every request with: Binance accepts a request until it
+        has passed, and after a -1007 the order may still execute."""
+        window = self._clients.public.options.get("recvWindow")
+        if isinstance(window, int | float) and window > 0:
+            return timedelta(milliseconds=window)
+        return super().receive_window
 
     async def _read_mark_price(self, public: Any, market: dict[str, Any]) -> Decimal:
         premium = await public.fapiPublicGetPremiumIndex({"symbol": market["id"]})

@@ -128,6 +128,7 @@ BINANCE_USDM_WEIGHTS = EndpointWeights(
         ("fapiPrivate", "GET", "order"): (1, 1),
         ("fapiPrivate", "DELETE", "order"): (1, 1),
         ("fapiPrivate", "GET", "openOrders"): (1, 40),
+        ("fapiPrivate", "GET", "allOrders"): (5, 5),
         ("fapiPrivate", "POST", "algoOrder"): (0, 0),
         ("fapiPrivate", "GET", "algoOrder"): (1, 1),
         ("fapiPrivate", "DELETE", "algoOrder"): (1, 1),

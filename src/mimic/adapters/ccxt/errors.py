@@ -8,7 +8,8 @@ for exchanges without such codes.
 Whether a failure may have executed matters only for writes that create orders: a
 timeout, a 5xx or -1007 there is `OutcomeUnknown` (the caller looks the order up by its
 client id before anything is resent); the same failure of a read or of an idempotent
-setting is `ExchangeUnavailable`.
+setting is `ExchangeUnavailable`. On an order, whatever does not prove a refusal (a
+network error, a timeout, an exception ccxt did not wrap) is `OutcomeUnknown`.
 """
 
 import enum
@@ -113,6 +114,11 @@ def _by_code(code: int | None, reason: str, exc: BaseException, call: Call) -> E
             return OrderRejected(f"position side mismatch (hedge mode): {reason}")
         case -1106 | -4062:
             return OrderRejected(f"parameter not accepted in this position mode: {reason}")
+        case -4087 | -4088 | -4400 | -4192:
+            # Trading restrictions of the account (reduce-only only, quantitative rules,
+            # cooling-off): ccxt raises PermissionDenied, an AuthenticationError, but the
+            # keys are fine: Binance refused this order, and says why.
+            return OrderRejected(f"trading restricted on this account: {reason}")
         case -2014 | -2015 | -1022 | -2017 | -1002 | -1099:
             return AuthRejected(reason)
         case -1121:
@@ -142,10 +148,13 @@ def _by_class(exc: Exception, reason: str, call: Call) -> ExchangeError:
     if isinstance(exc, ccxt.InvalidNonce):
         return ExchangeUnavailable(reason)
     if isinstance(exc, ccxt.NetworkError | ccxt.BadResponse):
-        if call is Call.ORDER and status is not None and 400 <= status < 500 and status != 408:
-            # Binance: a 4xx means the request was refused, never executed.
-            return OrderRejected(reason)
+        # Whatever the status: a proxy or a load balancer may answer for an exchange that
+        # got the request, so on an order only a lookup can tell.
         return _unknown_or_unavailable(reason, call)
+    if call is Call.ORDER and isinstance(exc, ccxt.PermissionDenied | ccxt.AccountSuspended):
+        # The keys were good enough to be refused this order: a restriction of the account
+        # (or of the key's rights), not a reason to drop the client as if the keys were bad.
+        return OrderRejected(reason)
     if isinstance(exc, ccxt.AuthenticationError):
         return AuthRejected(reason)
     if isinstance(exc, ccxt.InsufficientFunds):

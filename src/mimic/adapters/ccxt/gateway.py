@@ -6,131 +6,51 @@ differently. Nothing here resends an order: a request whose outcome is unknown r
 `OutcomeUnknown`, and the caller looks the order up by its client order id first.
 """
 
-import asyncio
-import functools
 import logging
-import time
-from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import ccxt.async_support as ccxt
 
-from mimic.adapters.ccxt.clients import ExchangeClients, PooledClient
-from mimic.adapters.ccxt.errors import Call, exchange_message, is_order_not_found, translate
-from mimic.domain.accounts import AccountCheck, ExchangeAccount
+from mimic.adapters.ccxt.clients import PooledClient
+from mimic.adapters.ccxt.errors import Call, exchange_message, is_order_not_found
+from mimic.adapters.ccxt.fills import AccountFills
+from mimic.adapters.ccxt.values import (
+    FEE_SCALE,
+    check_quantity,
+    contract_size,
+    domain_symbol,
+    taker_rate,
+    to_decimal,
+    to_decimal_or,
+)
+from mimic.domain.accounts import AccountCheck
 from mimic.domain.errors import (
     AuthRejected,
-    ExchangeError,
-    ExchangeUnavailable,
-    InvalidPrecision,
     OrderRejected,
     OutcomeUnknown,
-    RateLimited,
-    UnknownSymbol,
 )
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import CLIENT_ORDER_ID_PREFIX, OrderFill, OrderRequest, OrderSide
-from mimic.domain.performance import AccountFill
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.ports.exchange import ExchangeGateway
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 SETTLEMENT_CURRENCY = "USDT"
 MAX_PROTECTIVE_PREFIX = 34  # client ids are prefix + "sl" / "tp": Binance allows 36
-FEE_SCALE = Decimal("0.00000001")
-# A read is retried after a rate limit only when the wait is short; otherwise the caller
-# (the sweeper) comes back later.
-_MAX_RETRY_WAIT = 5.0
+# How many of the account's latest orders on a symbol are searched for a client id.
+RECENT_ORDERS = 100
 
 
-def to_decimal(value: Any) -> Decimal:
-    """ccxt hands out floats and strings; money goes through str(), never float math."""
-    if value is None or value == "":
-        raise ValueError("missing number")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    # Drop padding zeros ("0.0010", 65000.0) without going to exponent notation.
-    return Decimal(format(number.normalize(), "f"))
-
-
-def to_decimal_or(value: Any, default: Decimal) -> Decimal:
-    try:
-        return to_decimal(value)
-    except ValueError:
-        return default
-
-
-class MarkPrices:
-    """Mark prices of one exchange, shared by all its accounts for a short time.
-
-    Planning a signal for a thousand followers asks for the same symbol's mark price a
-    thousand times; one request answers all of them (and concurrent askers wait for it).
-    """
-
-    def __init__(self, ttl_seconds: float) -> None:
-        self._ttl = ttl_seconds
-        self._prices: dict[str, tuple[float, Decimal]] = {}
-        self._pending: dict[str, asyncio.Future[Decimal]] = {}
-
-    async def get(self, symbol: str, fetch: Callable[[], Awaitable[Decimal]]) -> Decimal:
-        cached = self._prices.get(symbol)
-        if cached is not None and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
-        pending = self._pending.get(symbol)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Decimal] = asyncio.get_running_loop().create_future()
-        self._pending[symbol] = future
-        try:
-            price = await fetch()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # waiters re-raise it; nobody logs it as never retrieved
-            raise
-        finally:
-            del self._pending[symbol]
-        future.set_result(price)
-        self._prices[symbol] = (time.monotonic(), price)
-        return price
-
-
-class CcxtGateway(ExchangeGateway):
+class CcxtGateway(AccountFills, ExchangeGateway):
     """One follower account on a ccxt exchange, through ccxt's unified API.
 
     Quantities in the domain are in the base asset (BTC); ccxt counts swap amounts in
     contracts, so they are converted with the market's contract size.
     """
-
-    def __init__(
-        self,
-        clients: ExchangeClients,
-        account: ExchangeAccount,
-        mark_prices: MarkPrices,
-        *,
-        margin_mode: str | None,
-        read_retries: int,
-    ) -> None:
-        self._clients = clients
-        self.account = account
-        self._mark_prices = mark_prices
-        self._margin_mode = margin_mode
-        self._read_retries = read_retries
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.exchange!r}, account={self.account.id!r})"
-
-    @property
-    def exchange(self) -> str:
-        return self._clients.exchange_id
 
     # --- the port ---------------------------------------------------------------------
 
@@ -183,7 +103,7 @@ class CcxtGateway(ExchangeGateway):
     async def place_market_order(self, request: OrderRequest) -> OrderFill:
         market = await self._market(request.symbol)
         rules = self._rules(request.symbol, market)
-        _check_quantity(request.quantity, rules)
+        check_quantity(request.quantity, rules)
         return await self._call(Call.ORDER, lambda pooled: self._place(pooled, market, request))
 
     async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
@@ -199,6 +119,23 @@ class CcxtGateway(ExchangeGateway):
             return self._found(pooled, market, symbol, client_order_id, order)
 
         return await self._call(Call.READ, look_up)
+
+    async def find_recent_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        market = await self._market(symbol)
+
+        async def search(pooled: PooledClient) -> OrderFill | None:
+            for order in await self._recent_orders(
+                pooled, market
+            ):  # oldest first: a reused client id's first execution
+                if order.get("clientOrderId") == client_order_id:
+                    fill = self._found(pooled, market, symbol, client_order_id, order)
+                    if fill is not None:
+                        return fill
+            return None
+
+        if not self._lists_orders():
+            return await self.find_order(symbol, client_order_id)
+        return await self._call(Call.READ, search)
 
     async def place_protective_orders(
         self,
@@ -277,90 +214,10 @@ class CcxtGateway(ExchangeGateway):
         except AuthRejected as exc:
             return AccountCheck(ok=False, detail=f"credentials rejected: {exc.reason}")
 
-    async def fetch_fills(self, symbols: Collection[str], since: datetime) -> list[AccountFill]:
-        """`fetch_my_trades` per symbol (Binance lists fills per symbol only), in windows of
-        at most 7 days (Binance's limit between startTime and endTime), paged within."""
-        fills: list[AccountFill] = []
-        now = int(time.time() * 1000)
-        for symbol in sorted(symbols):
-            try:
-                market = await self._market(symbol)
-            except UnknownSymbol:
-                continue  # delisted, or never on this exchange
-            start = int(since.timestamp() * 1000)
-            seen: set[str] = set()
-            while start <= now:
-                end = min(start + FILLS_WINDOW_MS, now)
-                page = await self._call(
-                    Call.READ, functools.partial(_my_trades, market, start, end, FILLS_PAGE)
-                )
-                new = [t for t in page if str(t["id"]) not in seen]
-                seen.update(str(t["id"]) for t in new)
-                fills.extend(_account_fill(symbol, market, t) for t in new)
-                if len(page) >= FILLS_PAGE and new:
-                    start = max(int(t["timestamp"]) for t in new)  # inclusive: ids dedupe
-                else:
-                    start = end + 1
-        return fills
-
-    # --- plumbing -------------------------------------------------------------------
-
-    async def _call(self, call: Call, operation: Callable[[PooledClient], Awaitable[T]]) -> T:
-        """Run one operation on the account's pooled client; translate whatever it raises.
-
-        Reads and idempotent settings are retried a few times (network errors, short
-        rate limits); orders never are.
-        """
-        attempts = 1 if call is Call.ORDER else 1 + self._read_retries
-        for attempt in range(attempts):
-            try:
-                async with self._clients.lease(self.account) as pooled:
-                    return await operation(pooled)
-            except Exception as exc:
-                error = translate(exc, self.exchange, call)
-                if isinstance(error, AuthRejected):
-                    # Next time the keys are read again (rotated, re-entered).
-                    await self._clients.discard(self.account.id)
-                wait = _retry_wait(error, attempt)
-                if attempt + 1 >= attempts or wait is None:
-                    if error is exc:
-                        raise
-                    raise error from exc
-                log.info("%s: retrying after %s (%.1f s)", self, error.reason, wait)
-                await asyncio.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _public_call(self, operation: Callable[[Any], Awaitable[T]]) -> T:
-        for attempt in range(1 + self._read_retries):
-            try:
-                public = await self._clients.markets()
-                return await operation(public)
-            except Exception as exc:
-                error = translate(exc, self.exchange, Call.READ)
-                wait = _retry_wait(error, attempt)
-                if attempt >= self._read_retries or wait is None:
-                    if error is exc:
-                        raise
-                    raise error from exc
-                await asyncio.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _market(self, symbol: str) -> dict[str, Any]:
-        try:
-            public = await self._clients.markets()
-        except ExchangeError:
-            raise
-        except Exception as exc:
-            raise translate(exc, self.exchange, Call.READ) from exc
-        market = self._clients.market_for(symbol, public)
-        if market is None:
-            raise UnknownSymbol(f"{self.exchange}: {symbol} has no USDT perpetual swap market")
-        return market
-
     # --- exchange behaviour (the unified ccxt API; Binance overrides) ------------------
 
     def _rules(self, symbol: str, market: dict[str, Any]) -> MarketRules:
-        size = _contract_size(market)
+        size = contract_size(market)
         precision = market.get("precision") or {}
         limits = market.get("limits") or {}
         amount = limits.get("market") or {}
@@ -411,9 +268,9 @@ class CcxtGateway(ExchangeGateway):
             side = PositionSide.SHORT if raw.get("side") == "short" else PositionSide.LONG
             positions.append(
                 Position(
-                    symbol=_domain_symbol(raw_market),
+                    symbol=domain_symbol(raw_market),
                     side=side,
-                    quantity=abs(contracts) * _contract_size(raw_market),
+                    quantity=abs(contracts) * contract_size(raw_market),
                     entry_price=to_decimal_or(raw.get("entryPrice"), Decimal(0)),
                     leverage=int(raw.get("leverage") or 1),
                     mark_price=to_decimal_or(raw.get("markPrice"), Decimal(0)) or None,
@@ -461,7 +318,7 @@ class CcxtGateway(ExchangeGateway):
         self, pooled: PooledClient, market: dict[str, Any], request: OrderRequest
     ) -> OrderFill:
         hedge = await self._hedge_mode(pooled, market)
-        amount = request.quantity / _contract_size(market)
+        amount = request.quantity / contract_size(market)
         order = await pooled.client.create_order(
             market["symbol"],
             "market",
@@ -489,6 +346,23 @@ class CcxtGateway(ExchangeGateway):
         )
         return order
 
+    def _lists_orders(self) -> bool:
+        has = self._clients.public.has
+        return bool(has.get("fetchOrders") or has.get("fetchClosedOrders"))
+
+    async def _recent_orders(
+        self, pooled: PooledClient, market: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The account's latest orders on the market, oldest first (ccxt's order)."""
+        client = pooled.client
+        if client.has.get("fetchOrders"):
+            orders: list[dict[str, Any]] = await client.fetch_orders(
+                market["symbol"], None, RECENT_ORDERS
+            )
+        else:
+            orders = await client.fetch_closed_orders(market["symbol"], None, RECENT_ORDERS)
+        return orders
+
     def _found(
         self,
         pooled: PooledClient,
@@ -500,7 +374,7 @@ class CcxtGateway(ExchangeGateway):
         """An order as the exchange reports it: its fill, None if it certainly did not
         execute, OutcomeUnknown while it is still working."""
         status = order.get("status")
-        filled = to_decimal_or(order.get("filled"), Decimal(0)) * _contract_size(market)
+        filled = to_decimal_or(order.get("filled"), Decimal(0)) * contract_size(market)
         if status == "open" or status is None:
             raise OutcomeUnknown(
                 f"{self.exchange}: order {client_order_id} is still working on the exchange"
@@ -533,7 +407,7 @@ class CcxtGateway(ExchangeGateway):
         position = next(iter(await self._read_positions(pooled, market)), None)
         if position is None or position.side is not position_side:
             raise OrderRejected(
-                f"no open {position_side.value} {_domain_symbol(market)} position to protect"
+                f"no open {position_side.value} {domain_symbol(market)} position to protect"
             )
         params: dict[str, Any] = {
             "clientOrderId": client_id,
@@ -544,7 +418,7 @@ class CcxtGateway(ExchangeGateway):
             market["symbol"],
             "market",
             position_side.closing_side.value,
-            format(position.quantity / _contract_size(market), "f"),
+            format(position.quantity / contract_size(market), "f"),
             None,
             params,
         )
@@ -562,74 +436,4 @@ class CcxtGateway(ExchangeGateway):
             futures_enabled=True,
             can_trade=None,
             hedge_mode=hedge,
-        )
-
-
-FILLS_PAGE = 1000
-FILLS_WINDOW_MS = 7 * 24 * 3600 * 1000
-
-
-async def _my_trades(
-    market: dict[str, Any], since_ms: int, until_ms: int, limit: int, pooled: PooledClient
-) -> list[dict[str, Any]]:
-    trades: list[dict[str, Any]] = await pooled.client.fetch_my_trades(
-        market["symbol"], since_ms, limit, {"until": until_ms}
-    )
-    return trades
-
-
-def _account_fill(symbol: str, market: dict[str, Any], trade: dict[str, Any]) -> AccountFill:
-    """Binance reports realized PnL and commission in `info`; elsewhere ccxt's unified fee
-    is used and the realized PnL is left to be worked out from the entry price."""
-    info = trade.get("info") or {}
-    fee = info.get("commission")
-    if fee is None:
-        fee = (trade.get("fee") or {}).get("cost")
-    realized = info.get("realizedPnl")
-    # Binance's documentation shows the commission signed either way; a market order pays.
-    cost = abs(to_decimal_or(fee, Decimal(0)))
-    return AccountFill(
-        fill_id=str(trade["id"]),
-        symbol=symbol,
-        side=OrderSide(str(trade["side"]).lower()),
-        quantity=to_decimal(trade["amount"]) * _contract_size(market),
-        price=to_decimal(trade["price"]),
-        fee=cost,
-        realized_pnl=None if realized is None else to_decimal(realized),
-        executed_at=datetime.fromtimestamp(int(trade["timestamp"]) / 1000, UTC),
-    )
-
-
-def is_true(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
-
-
-def _retry_wait(error: ExchangeError, attempt: int) -> float | None:
-    if isinstance(error, RateLimited):
-        return error.retry_after_seconds if error.retry_after_seconds <= _MAX_RETRY_WAIT else None
-    if isinstance(error, ExchangeUnavailable):
-        return 0.25 * 2.0**attempt
-    return None
-
-
-def _contract_size(market: dict[str, Any]) -> Decimal:
-    return to_decimal_or(market.get("contractSize"), Decimal(1)) or Decimal(1)
-
-
-def taker_rate(market: dict[str, Any]) -> Decimal:
-    return to_decimal_or(market.get("taker"), Decimal("0.0005"))
-
-
-def _domain_symbol(market: dict[str, Any]) -> str:
-    return f"{market['base']}{market['quote']}"
-
-
-def _check_quantity(quantity: Decimal, rules: MarketRules) -> None:
-    """ccxt truncates a quantity to the step silently; a wrong size must fail loudly."""
-    if not quantity.is_finite() or quantity <= 0:
-        raise OrderRejected(f"quantity must be positive, got {quantity}")
-    if quantity % rules.step_size != 0:
-        raise InvalidPrecision(
-            f"quantity {quantity} is not a multiple of step size {rules.step_size} "
-            f"for {rules.symbol}"
         )

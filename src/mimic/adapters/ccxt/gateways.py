@@ -11,7 +11,8 @@ from mimic.adapters.ccxt.binance import BinanceUsdmGateway
 from mimic.adapters.ccxt.budget import DEFAULT_WEIGHT_PER_MINUTE, EXCHANGE_WEIGHTS, WeightBudget
 from mimic.adapters.ccxt.clients import ExchangeClients, ExchangeSetup, shared_session
 from mimic.adapters.ccxt.errors import Call, translate
-from mimic.adapters.ccxt.gateway import CcxtGateway, MarkPrices
+from mimic.adapters.ccxt.gateway import CcxtGateway
+from mimic.adapters.ccxt.mark_prices import MarkPrices
 from mimic.adapters.ccxt.price_feed import CcxtPriceFeed
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeError, ExchangeUnavailable

@@ -16,7 +16,7 @@ from typing import Any
 
 from mimic.adapters.ccxt.clients import ExchangeClients
 from mimic.adapters.ccxt.errors import Call, translate
-from mimic.adapters.ccxt.gateway import to_decimal
+from mimic.adapters.ccxt.values import to_decimal
 from mimic.domain.errors import ExchangeError
 from mimic.ports.protection import PriceFeed
 

@@ -1,7 +1,7 @@
 """ExchangeGateway for paper accounts: a thin view of one account on the shared venue."""
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from mimic.adapters.paper.venue import PaperVenue
@@ -18,6 +18,11 @@ class PaperGateway(ExchangeGateway):
     def __init__(self, venue: PaperVenue, account_id: str) -> None:
         self._venue = venue
         self.account_id = account_id
+
+    @property
+    def receive_window(self) -> timedelta:
+        """An order executes inside the request's transaction: nothing executes later."""
+        return timedelta(0)
 
     async def market_rules(self, symbol: str) -> MarketRules:
         return await self._venue.market_rules(symbol)
