@@ -1,5 +1,5 @@
-"""Mimic in production mode on this machine, for the fault suite: two `serve`, two workers,
-one scheduler, a private `redis-server`, a fresh Postgres database and the Binance stub.
+"""Mimic in production mode on this machine, for the fault suite: two `serve`, two workers
+and one scheduler on a private `redis-server`, a fresh Postgres database and the Binance stub.
 
 Every process is one the suite started, in a process group of its own; faults and clean-up
 reach them by id only.
@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from redis import Redis
-from redis.exceptions import RedisError
 
+from tests.integration.private_redis import PrivateRedis
 from tests.integration.processes import start
 from tests.smtp_stub import free_port
 
@@ -40,63 +39,6 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-class PrivateRedis:
-    """A redis-server of the test's own on a free port, without persistence: a restart
-    comes back empty, as a failover to an empty replica does."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with (self._directory / "redis.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-                    *("--save", "", "--appendonly", "no", "--dir", str(self._directory)),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                process_group=0,
-            )
-
-    def answers(self) -> bool:
-        client = Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        try:
-            return bool(client.ping())
-        except (RedisError, OSError):
-            return False
-        finally:
-            client.close()
-
-    async def wait_ready(self) -> None:
-        await poll(lambda: asyncio.to_thread(self.answers), "the private redis-server", 15)
-
-    def send(self, signum: signal.Signals) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signum)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
-
-    def flushall(self) -> None:
-        client = Redis.from_url(self.url, socket_timeout=5)
-        try:
-            client.flushall()
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                os.kill(self.process.pid, signal.SIGCONT)  # a stopped server cannot end
-            stop_process(self.process)
 
 
 @dataclass

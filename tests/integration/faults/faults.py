@@ -1,9 +1,10 @@
 """The faults, one at a time: each is injected under the burst, lasts while the burst goes
 on, and is cleared as an operator or a supervisor would clear it."""
 
-import signal
+import asyncio
 
 import asyncpg
+from redis.asyncio import Redis
 
 from tests.conftest import POSTGRES_DSN
 from tests.integration.faults.scenario import Fault, Platform, Recovery, now
@@ -27,12 +28,28 @@ async def serve_sigkill(p: Platform) -> Recovery:
     return Recovery(now(), killed=serve.name)
 
 
+async def redis_restarted_empty(p: Platform) -> Recovery:
+    p.cluster.redis.kill()
+    await p.hold()
+    await asyncio.to_thread(p.cluster.redis.start)  # empty: no persistence
+    return Recovery(now())
+
+
+async def redis_flushall(p: Platform) -> Recovery:
+    client = Redis.from_url(p.cluster.redis.url)
+    try:
+        await client.flushall()
+    finally:
+        await client.aclose()
+    return Recovery(now())
+
+
 async def redis_sigstop(p: Platform) -> Recovery:
-    p.cluster.redis.send(signal.SIGSTOP)
+    p.cluster.redis.pause()
     try:
         await p.hold()
     finally:
-        p.cluster.redis.send(signal.SIGCONT)
+        p.cluster.redis.resume()
     return Recovery(now())
 
 
@@ -77,4 +94,6 @@ FAULTS = [
     _exchange_fault("exchange_429", status=429, retry_after=1, method=None, path=None),
     _exchange_fault("exchange_418", status=418, retry_after=2, method=None, path=None),
     Fault("redis_sigstop", redis_sigstop),
+    Fault("redis_flushall", redis_flushall),
+    Fault("redis_restarted_empty", redis_restarted_empty),
 ]

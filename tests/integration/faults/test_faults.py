@@ -21,7 +21,7 @@ from mimic.domain.accounts import ApiCredentials
 from mimic.entrypoints.cli import bootstrap
 from tests.binance_stub import BinanceStub, running_in_thread
 from tests.conftest import TemplateCopies, drop_database, postgres_url_for
-from tests.integration.faults.cluster import Cluster, PrivateRedis
+from tests.integration.faults.cluster import Cluster
 from tests.integration.faults.faults import FAULTS
 from tests.integration.faults.scenario import (
     PAPER_FOLLOWERS,
@@ -32,6 +32,7 @@ from tests.integration.faults.scenario import (
     run_round,
 )
 from tests.integration.harness import ADMIN_PASSWORD, PASSPHRASE, CheapHasherProvider, make_settings
+from tests.integration.private_redis import private_redis
 from tests.integration.processes import production_env, seed_followers, seed_stub_followers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -44,7 +45,6 @@ async def platform(
     directory = tmp_path_factory.mktemp("faults")
     database = postgres_template_copies.take()
     url = postgres_url_for(database)
-    redis = PrivateRedis(directory)
     stub = BinanceStub()
     credentials = [
         ApiCredentials(f"fault-key-{n}", f"fault-secret-{n}") for n in range(STUB_FOLLOWERS)
@@ -54,13 +54,11 @@ async def platform(
     master_key = generate_key()
     engine = create_async_engine(url, pool_pre_ping=True)
     try:
-        redis.start()
-        await redis.wait_ready()
         await bootstrap(make_settings(url), CheapHasherProvider())
         eligible = set(await seed_followers(engine, PAPER_FOLLOWERS, Decimal(10000)))
         box = FernetSecretBox([master_key])
         eligible |= set(await seed_stub_followers(engine, credentials, box))
-        with running_in_thread(stub):
+        with private_redis(directory) as redis, running_in_thread(stub):
             env = production_env(
                 url,
                 redis.url,
@@ -82,7 +80,6 @@ async def platform(
                 finally:
                     cluster.stop()
     finally:
-        redis.stop()
         await engine.dispose()
         await drop_database(database)
 
