@@ -134,9 +134,12 @@ class Cluster:
             await service.wait_ready(client)
 
     def stop(self) -> None:
-        for service in self.services.values():
-            if service.process is not None:
-                stop_process(service.process)
+        """All told at once, then each waited for: a worker may take its grace to finish."""
+        running = [s.process for s in self.services.values() if s.process and s.alive()]
+        for process in running:
+            process.terminate()
+        for process in running:
+            stop_process(process)
 
     def tails(self) -> str:
         return "\n".join(s.tail() for s in self.services.values())

@@ -91,6 +91,8 @@ FAULTS = [
     Fault("postgres_connections_terminated", postgres_connections_terminated),
     _exchange_fault("exchange_503", status=503),
     _exchange_fault("exchange_timeout_after_execution", code=-1007, after_execution=True),
+    # Executed, then no answer before ccxt's 10 s timeout: the order is found by its id.
+    _exchange_fault("exchange_silent_after_execution", status=503, after_execution=True, delay=11),
     _exchange_fault("exchange_429", status=429, retry_after=1, method=None, path=None),
     _exchange_fault("exchange_418", status=418, retry_after=2, method=None, path=None),
     Fault("redis_sigstop", redis_sigstop),

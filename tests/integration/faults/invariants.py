@@ -25,14 +25,15 @@ async def missing_signals(engine: AsyncEngine, acknowledged: Iterable[str]) -> s
     return wanted - found
 
 
-async def unsettled(engine: AsyncEngine, eligible: set[str]) -> dict[str, str]:
-    """Every stored signal not done with one final outcome per eligible follower, with what
-    is missing; empty when all are settled."""
+async def unsettled(engine: AsyncEngine, eligible: set[str], since: datetime) -> dict[str, str]:
+    """Every signal stored since `since` that is not done with one final outcome per
+    eligible follower, with what is missing; empty when all are settled."""
     s, i = tables.signals.c, tables.order_intents.c
     async with engine.connect() as connection:
-        signals = {r.id: r.status for r in await connection.execute(select(s.id, s.status))}
+        query = select(s.id, s.status).where(s.received_at >= since)
+        signals = {r.id: r.status for r in await connection.execute(query)}
         rows = await connection.execute(
-            select(i.signal_id, i.account_id, i.status).where(i.signal_id.is_not(None))
+            select(i.signal_id, i.account_id, i.status).where(i.signal_id.in_(signals))
         )
         outcomes: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         for row in rows:
@@ -51,9 +52,11 @@ async def unsettled(engine: AsyncEngine, eligible: set[str]) -> dict[str, str]:
     return problems
 
 
-async def wait_settled(engine: AsyncEngine, eligible: set[str], within: float) -> None:
+async def wait_settled(
+    engine: AsyncEngine, eligible: set[str], since: datetime, within: float
+) -> None:
     deadline = time.monotonic() + within
-    while problems := await unsettled(engine, eligible):
+    while problems := await unsettled(engine, eligible, since):
         if time.monotonic() > deadline:
             sample = dict(list(problems.items())[:5])
             raise AssertionError(f"{len(problems)} signals not settled in {within:.0f} s: {sample}")

@@ -35,7 +35,7 @@ INTERVAL = _setting("INTERVAL_MS", 150) / 1000  # between two alerts of the burs
 LEAD = _setting("LEAD_ALERTS", 5)  # alerts sent before the fault
 HOLD = _setting("HOLD_ALERTS", 15)  # alerts sent while the fault lasts
 TRAIL = _setting("TRAIL_ALERTS", 10)  # alerts sent after recovery
-SETTLE_SECONDS = 120.0
+SETTLE_SECONDS = _setting("SETTLE_SECONDS", 120)  # for every signal to settle after the burst
 FIRST_ORDER_SECONDS = 60.0
 
 RECOVERY_TIMES: list[str] = []  # printed at the end of the run (conftest)
@@ -83,6 +83,7 @@ async def run_round(platform: Platform, fault: Fault) -> float:
     """Returns the seconds from recovery to the first order placed."""
     cluster = platform.cluster
     pids = cluster.pids()
+    started = now()  # the round's signals are those stored from now on
     burst = platform.burst = Burst(platform.client, cluster.webhook_urls, INTERVAL)
 
     async def lead_sent() -> bool:
@@ -116,7 +117,7 @@ async def run_round(platform: Platform, fault: Fault) -> float:
     assert not await missing_signals(platform.engine, burst.acknowledged()), context
     assert burst.acknowledged(), context  # the burst reached the platform at all
     try:
-        await wait_settled(platform.engine, platform.eligible, SETTLE_SECONDS)
+        await wait_settled(platform.engine, platform.eligible, started, SETTLE_SECONDS)
     except AssertionError as exc:
         raise AssertionError(f"{context}{exc}\n{cluster.tails()}") from None
     settled_in = time.monotonic() - burst_ended
