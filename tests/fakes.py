@@ -312,6 +312,7 @@ class InMemoryUserRepository(UserRepository):
 class InMemorySignalSourceRepository(SignalSourceRepository):
     def __init__(self) -> None:
         self._rows: dict[str, SignalSource] = {}
+        self.used: set[str] = set()  # ids of sources signals came from
 
     async def add(self, source: SignalSource) -> None:
         if source.id in self._rows or any(
@@ -326,6 +327,22 @@ class InMemorySignalSourceRepository(SignalSourceRepository):
 
     async def count(self) -> int:
         return len(self._rows)
+
+    async def list_all(self) -> list[SignalSource]:
+        return copy.deepcopy(sorted(self._rows.values(), key=lambda s: (s.name, s.id)))
+
+    async def get(self, source_id: str) -> SignalSource | None:
+        return copy.deepcopy(self._rows.get(source_id))
+
+    async def save(self, source: SignalSource) -> None:
+        if source.id in self._rows:
+            self._rows[source.id] = copy.deepcopy(source)
+
+    async def delete_unused(self, source_id: str) -> bool:
+        if source_id not in self._rows or source_id in self.used:
+            return False
+        del self._rows[source_id]
+        return True
 
     def all(self) -> list[SignalSource]:
         return copy.deepcopy(list(self._rows.values()))
@@ -504,6 +521,13 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             if i.signal_id == signal_id and (part is None or part.holds(i.account_id))
         ]
         return copy.deepcopy(sorted(found, key=lambda i: (i.created_at, i.id)))
+
+    async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
+        return {
+            i.signal_id
+            for i in self._rows.values()
+            if i.signal_id in signal_ids and (self.leases.get(i.id) or now) > now
+        }
 
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
         found = [i for i in self._rows.values() if i.user_id == user_id]

@@ -5,6 +5,7 @@ from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
+from mimic.adapters.plisio.callbacks import read_callback
 from mimic.domain.accounts import User
 from mimic.domain.errors import Conflict, PaymentProviderError, PaymentsNotConfigured
 from mimic.domain.payments import (
@@ -20,6 +21,7 @@ from mimic.ports.payments import (
     CreatedInvoice,
     InvoiceRepository,
     NewInvoiceRequest,
+    PaymentCallback,
     PaymentGateway,
     PaymentSettingsRepository,
     PlanRepository,
@@ -206,10 +208,10 @@ class FakePaymentGateway(PaymentGateway):
     def configured(self) -> bool:
         return self.api_key is not None
 
-    def callback_signature_key(self) -> str:
+    def read_callback(self, body: bytes, content_type: str) -> PaymentCallback:
         if self.api_key is None:
             raise PaymentsNotConfigured("payments are not configured")
-        return self.api_key
+        return read_callback(body, content_type, self.api_key)
 
     async def create_invoice(self, request: NewInvoiceRequest) -> CreatedInvoice:
         if self.unreachable:

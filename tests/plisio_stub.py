@@ -89,7 +89,9 @@ class PlisioStub:
     def set_status(self, txn_id: str, status: str) -> None:
         self.invoices[txn_id].status = status
 
-    def callback(self, txn_id: str, status: str, **changes: Any) -> dict[str, Any]:
+    def callback(
+        self, txn_id: str, status: str, *, raw_utf8: bool = False, **changes: Any
+    ) -> dict[str, Any]:
         """The JSON body Plisio posts for `txn_id`, signed after `changes` are applied."""
         invoice = self.invoices[txn_id]
         params = invoice.params
@@ -113,7 +115,7 @@ class PlisioStub:
             "invoice_total_sum": "29.157407",
         }
         body.update(changes)
-        body["verify_hash"] = sign(body, self.api_key)
+        body["verify_hash"] = sign(body, self.api_key, raw_utf8=raw_utf8)
         return body
 
     def handle(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -167,9 +169,10 @@ class PlisioStub:
         }
 
 
-def sign(body: dict[str, Any], api_key: str) -> str:
+def sign(body: dict[str, Any], api_key: str, *, raw_utf8: bool = False) -> str:
+    """As Plisio's Python SDK signs (non-ASCII escaped), or its Node example (raw UTF-8)."""
     rest = {k: v for k, v in body.items() if k != "verify_hash"}
-    message = json.dumps(rest, separators=(",", ":"))
+    message = json.dumps(rest, separators=(",", ":"), ensure_ascii=not raw_utf8)
     return hmac.new(api_key.encode(), message.encode(), hashlib.sha1).hexdigest()
 
 

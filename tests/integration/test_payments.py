@@ -1,6 +1,7 @@
 """Payments over HTTP on SQLite and Postgres, against a Plisio stub on a real local socket."""
 
 import asyncio
+import json
 import logging
 import socket
 import time
@@ -162,6 +163,46 @@ async def test_default_plans_are_public_and_a_paid_invoice_activates_once(
         assert datetime.fromisoformat(renewed["expires_at"]) == expected + timedelta(days=30)
         commissions = (await world.get("/api/referrals", referrer))["commissions"]
         assert [c["amount_usd"] for c in commissions] == ["2.9", "2.9"]
+
+
+@pytest.mark.parametrize("raw_utf8", [False, True], ids=["python-sdk", "node-example"])
+async def test_a_callback_with_text_outside_ascii_is_believed_either_way_it_is_signed(
+    sqlite_url: str, raw_utf8: bool
+) -> None:
+    async with payments(sqlite_url) as world:
+        alice = await world.user("alice")
+        invoice = await world.invoice(alice)
+        txn = invoice["provider_txn_id"]
+        world.stub.set_status(txn, "completed")
+        body = world.stub.callback(
+            txn, "completed", raw_utf8=raw_utf8, order_name="Pro — Plus 订阅", comment="Оплачено"
+        )
+        response = await world.api.client.post(
+            f"{CALLBACK}?json=true",
+            content=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["activated"] is True
+
+
+async def test_a_form_encoded_callback_is_refused_and_audited(sqlite_url: str) -> None:
+    async with payments(sqlite_url) as world:
+        alice = await world.user("alice")
+        invoice = await world.invoice(alice)
+        response = await world.api.client.post(
+            CALLBACK,
+            data={"txn_id": invoice["provider_txn_id"], "status": "completed"},
+        )
+        assert response.status_code == 422
+        assert "?json=true" in response.json()["detail"]
+        audited = [
+            row
+            for row in await world.rows(audit_events)
+            if row["action"] == "payment.callback_rejected"
+        ]
+        assert len(audited) == 1
+        assert (await world.get("/api/subscription", alice))["active"] is False
 
 
 @pytest.mark.parametrize(

@@ -79,5 +79,5 @@ async def test_without_a_key_nothing_is_sent(stub: PlisioStub, client: httpx.Asy
     with pytest.raises(PaymentsNotConfigured, match="MIMIC_PLISIO_API_KEY"):
         await gateway.create_invoice(REQUEST)
     with pytest.raises(PaymentsNotConfigured):
-        gateway.callback_signature_key()
+        gateway.read_callback(b"{}", "application/json")
     assert stub.requests == []

@@ -20,6 +20,7 @@ from mimic.entrypoints.worker.tasks import (
 )
 from tests.integration.harness import make_settings
 from tests.integration.private_redis import platform_on_private_redis, private_redis
+from tests.smtp_stub import free_port
 
 READ_DEADLINE_SECONDS = 10.0
 
@@ -106,3 +107,10 @@ async def test_signals_run_when_redis_comes_back_empty_without_restarting_anythi
         assert [a["status"] for a in report["accounts"]] == ["filled"]
         log = (tmp_path / "worker.log").read_text()
         assert "creating it again" in log, log
+
+
+async def test_a_process_starts_while_redis_is_down() -> None:
+    settings = make_settings("sqlite+aiosqlite://", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    broker = create_broker(settings)
+    await broker.startup()  # the group is created by the first reader once Redis answers
+    await broker.shutdown()

@@ -534,6 +534,23 @@ async def test_add_new_reports_what_it_inserted_and_holds_it_for_the_planner(
         ]
 
 
+async def test_a_signal_is_in_hand_while_one_of_its_intents_is_leased(sessions: Sessions) -> None:
+    held_signal, idle_signal = make_signal("id:held"), make_signal("id:idle")
+    for signal in (held_signal, idle_signal):
+        await store_signal(sessions, signal)
+    held, idle = make_intent(held_signal, new_id()), make_intent(idle_signal, new_id())
+    held.hold_for_sending(NOW)
+    lease = NOW + timedelta(seconds=60)
+    async with sessions() as session:
+        repo = SqlOrderIntentRepository(session)
+        await repo.add_new([held, idle], lease_until=lease)
+        await session.commit()
+        ids = [held_signal.id, idle_signal.id]
+        assert await repo.signals_in_hand(ids, now=NOW) == {held_signal.id}
+        assert await repo.signals_in_hand(ids, now=lease) == set()
+        assert await repo.signals_in_hand([], now=NOW) == set()
+
+
 @pytest.mark.parametrize("returning", [True, False], ids=["returning", "update-then-select"])
 async def test_claim_is_exclusive_until_the_lease_runs_out(
     sessions: Sessions, returning: bool

@@ -967,7 +967,9 @@ async def test_sweeper_requeues_unfinished_signals_older_than_the_grace(world: W
     recent = await world.signal(SignalAction.CLOSE)
     world.clock.advance(timedelta(seconds=10))
     queue = RecordingSignalQueue()
-    sweep = SweepUnfinishedSignals(world.signals, queue, world.clock, grace=timedelta(seconds=30))
+    sweep = SweepUnfinishedSignals(
+        world.signals, world.intents, queue, world.clock, grace=timedelta(seconds=30)
+    )
 
     result = await sweep()
 
@@ -981,7 +983,9 @@ async def test_sweeper_requeues_only_the_parts_that_did_not_finish(world: World)
     await world.signals.finish_part(signal.id, FanoutPart(1, 3))
     world.clock.advance(timedelta(seconds=60))
     queue = RecordingSignalQueue()
-    sweep = SweepUnfinishedSignals(world.signals, queue, world.clock, grace=timedelta(seconds=30))
+    sweep = SweepUnfinishedSignals(
+        world.signals, world.intents, queue, world.clock, grace=timedelta(seconds=30)
+    )
 
     assert (await sweep()).requeued == [signal.id]
     assert queue.parts == [(signal.id, 0), (signal.id, 2)]
@@ -989,7 +993,9 @@ async def test_sweeper_requeues_only_the_parts_that_did_not_finish(world: World)
 
 async def test_sweeper_with_nothing_to_do(world: World) -> None:
     queue = RecordingSignalQueue()
-    sweep = SweepUnfinishedSignals(world.signals, queue, world.clock, grace=timedelta(seconds=30))
+    sweep = SweepUnfinishedSignals(
+        world.signals, world.intents, queue, world.clock, grace=timedelta(seconds=30)
+    )
     assert (await sweep()).requeued == []
     assert queue.enqueued == []
 

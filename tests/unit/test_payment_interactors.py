@@ -1,6 +1,7 @@
 """Payment use cases with in-memory adapters: invoices, callbacks, grants, expiry, payouts."""
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from mimic.adapters.plisio.callbacks import signatures
 from mimic.application.create_invoice import CreateInvoice, CreateInvoiceCommand, InvoiceOptions
 from mimic.application.grant_subscription import GrantSubscription, GrantSubscriptionCommand
 from mimic.application.plans import ManagePlans, seed_default_plans
@@ -24,7 +26,7 @@ from mimic.domain.errors import (
     PaymentsNotConfigured,
     TooManyRequests,
 )
-from mimic.domain.payments import Invoice, InvoiceStatus, PaymentSettings, plisio_signature
+from mimic.domain.payments import Invoice, InvoiceStatus, PaymentSettings
 from tests.fakes import FakeTransactionManager, FixedClock, InMemoryAuditLog, InMemoryUserRepository
 from tests.payment_fakes import (
     FakePaymentGateway,
@@ -110,11 +112,12 @@ class Shop:
             "source_amount": str(invoice.amount_usd),
             **changes,
         }
-        body["verify_hash"] = plisio_signature(body, KEY)
+        body["verify_hash"] = signatures(body, KEY)[0]
         return body
 
     async def deliver(self, body: dict[str, Any]) -> Any:
-        return await self.handle()(PlisioCallbackCommand(fields=body, ip="203.0.113.9"))
+        command = PlisioCallbackCommand(body=json.dumps(body).encode(), ip="203.0.113.9")
+        return await self.handle()(command)
 
 
 @pytest.fixture

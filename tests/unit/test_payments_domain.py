@@ -20,10 +20,8 @@ from mimic.domain.payments import (
     needs_expired_notice,
     needs_expiring_notice,
     new_payout,
-    plisio_signature,
     skip_entries,
     statuses_that_may_become,
-    verify_plisio_callback,
 )
 from mimic.domain.planning import PlannedLeg
 from tests.fakes import START
@@ -163,40 +161,6 @@ def test_plan_validation() -> None:
         with pytest.raises(InvalidField) as error:
             Plan(**{**good, **change}, max_exchange_connections=3)  # type: ignore[arg-type]
         assert error.value.field == field
-
-
-def test_plisio_signature_matches_an_independent_hmac() -> None:
-    # Expected values computed with `openssl dgst -sha1 -hmac secret-key` over the compact
-    # JSON Plisio signs (keys in received order; json.dumps escapes non-ASCII).
-    fields = {
-        "txn_id": "abc",
-        "status": "completed",
-        "source_amount": "29.00",
-        "order_number": "42",
-    }
-    assert plisio_signature(fields, "secret-key") == "eebe2b843b81c98f75f76016850906fbc7597357"
-    odd = {"txn_id": "abc", "amount": 0.5, "confirmations": 3, "comment": "caf\u00e9"}
-    assert plisio_signature(odd, "secret-key") == "869d97d6ff7bcbec66b15dc3694870b28bceb538"
-
-
-def test_a_callback_verifies_only_with_its_own_signature_in_its_own_key_order() -> None:
-    fields = {
-        "txn_id": "abc",
-        "status": "completed",
-        "source_amount": "29.00",
-        "order_number": "42",
-    }
-    signed = {**fields, "verify_hash": "eebe2b843b81c98f75f76016850906fbc7597357"}
-    callback = verify_plisio_callback(signed, "secret-key")
-    assert (callback.order_number, callback.txn_id, callback.status) == ("42", "abc", "completed")
-    reordered = {"status": "completed", **signed}
-    tampered = {**signed, "source_amount": "2900.00"}
-    for bad in (reordered, tampered, fields, {**signed, "verify_hash": ""}):
-        with pytest.raises(InvalidField) as error:
-            verify_plisio_callback(bad, "secret-key")
-        assert error.value.field == "verify_hash"
-    with pytest.raises(InvalidField):
-        verify_plisio_callback(signed, "another-key")
 
 
 def test_without_a_subscription_only_closing_legs_remain() -> None:

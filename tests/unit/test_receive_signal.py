@@ -1,6 +1,5 @@
 """Webhook intake: authenticate, validate, store once, enqueue once."""
 
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -55,9 +54,7 @@ class Intake:
         )
 
     async def post(self, **payload: Any) -> ReceivedSignal:
-        """Sends the alert as TradingView would: the JSON text is the raw body."""
-        raw = json.dumps(payload).encode()
-        return await self.interactor()(ReceiveSignalCommand(payload=payload, raw_body=raw))
+        return await self.interactor()(ReceiveSignalCommand(payload=payload))
 
     def nothing_stored(self) -> bool:
         return self.signals.all() == [] and self.queue.enqueued == [] and self.tx.commits == 0
@@ -149,7 +146,7 @@ async def test_passphrase_is_checked_before_the_body(intake: Intake) -> None:
     [
         ({"symbol": "BTC USDT"}, "symbol"),
         ({"symbol": None}, "symbol"),
-        ({"action": "buy"}, "action"),
+        ({"action": "hold"}, "action"),
         ({"risk_perc": 0}, "risk_perc"),
         ({"risk_perc": "abc"}, "risk_perc"),
         ({"leverage": 126}, "leverage"),

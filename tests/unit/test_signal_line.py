@@ -9,10 +9,10 @@ import pytest
 
 from mimic.application.execute_signal import ExecutionSummary
 from mimic.application.sweep_signals import SweepUnfinishedSignals
-from mimic.domain.errors import RateLimited
+from mimic.domain.errors import OutcomeUnknown, RateLimited
 from mimic.domain.signal import SignalAction, SignalStatus
 from tests.fakes import RecordingSignalQueue
-from tests.unit.test_execute_signal import World
+from tests.unit.test_execute_signal import POLICY, World
 
 GRACE = timedelta(seconds=60)
 
@@ -83,7 +83,9 @@ async def test_the_sweeper_runs_a_signal_nobody_started_at_once(world: World) ->
     # Acknowledged, but its queue message was lost (serve stopped before enqueueing it).
     lost = await world.signal(SignalAction.CLOSE)
     behind = await world.signal(SignalAction.LONG)
-    sweep = SweepUnfinishedSignals(world.signals, world.queue, world.clock, grace=GRACE)
+    sweep = SweepUnfinishedSignals(
+        world.signals, world.intents, world.queue, world.clock, grace=GRACE
+    )
 
     assert (await sweep()).requeued == [lost.id]
     assert behind.id not in world.queue.enqueued
@@ -95,12 +97,28 @@ async def test_the_sweeper_leaves_a_started_signal_to_its_worker_for_a_lease(
     started = await world.signal(SignalAction.LONG, fanout_parts=2)
     await world.signals.set_status(started.id, SignalStatus.PROCESSING)
     queue = RecordingSignalQueue()
-    sweep = SweepUnfinishedSignals(world.signals, queue, world.clock, grace=GRACE)
+    sweep = SweepUnfinishedSignals(world.signals, world.intents, queue, world.clock, grace=GRACE)
 
     assert (await sweep()).requeued == []
     world.clock.advance(GRACE + timedelta(seconds=1))
     assert (await sweep()).requeued == [started.id]
     assert queue.parts == [(started.id, 0), (started.id, 1)]
+
+
+async def test_the_sweeper_leaves_a_signal_alone_while_a_worker_holds_its_orders(
+    world: World,
+) -> None:
+    alice = await world.follower("alice")
+    alice.exchange.fail_next_place(OutcomeUnknown("timeout"))  # held under its lease
+    signal = await world.signal(SignalAction.LONG)
+    assert not (await world.run(signal)).finished
+    grace = timedelta(seconds=10)
+    sweep = SweepUnfinishedSignals(world.signals, world.intents, world.queue, world.clock, grace)
+
+    world.clock.advance(grace * 2)
+    assert (await sweep()).requeued == []
+    world.clock.advance(POLICY.lease)  # the lease ran out: nobody works on it any more
+    assert (await sweep()).requeued == [signal.id]
 
 
 async def test_a_burst_on_one_symbol_drains_without_waiting_and_blocks_no_other(
@@ -119,7 +137,9 @@ async def test_a_burst_on_one_symbol_drains_without_waiting_and_blocks_no_other(
     unrelated = await world.signal(SignalAction.LONG, "BTCUSDT")
     lost = burst[0]
     jobs = [(s.id, 0) for s in burst[1:]] + [(unrelated.id, 0)]
-    sweep = SweepUnfinishedSignals(world.signals, world.queue, world.clock, grace=GRACE)
+    sweep = SweepUnfinishedSignals(
+        world.signals, world.intents, world.queue, world.clock, grace=GRACE
+    )
 
     for signal_id, part in jobs:  # each returns at once: nothing waits
         await asyncio.wait_for(world.executor()(signal_id, part), timeout=2)

@@ -1,16 +1,19 @@
 """The Redis Streams broker the workers share: trading work and housekeeping on separate
 streams, and a consumer group that comes back when Redis lost it."""
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from taskiq import AckableMessage, BrokerMessage
 from taskiq_redis import RedisStreamBroker
 
 log = logging.getLogger(__name__)
+
+GROUP_DECLARE_TIMEOUT_SECONDS = 2.0
 
 
 def _this_stream(task_name: str) -> str | None:
@@ -50,6 +53,20 @@ class StreamBroker(RedisStreamBroker):
         await self._sender.xadd(
             stream, {b"data": message.message}, maxlen=self.maxlen, approximate=self.approximate
         )
+
+    async def _declare_consumer_group(self) -> None:
+        """Bounded, and never fatal: with Redis down or hung at start-up, a process still
+        starts (the HTTP one only kicks), and a reader creates the group once it answers."""
+        try:
+            async with asyncio.timeout(GROUP_DECLARE_TIMEOUT_SECONDS):
+                await super()._declare_consumer_group()
+        except (RedisError, OSError) as exc:  # TimeoutError included
+            log.warning(
+                "consumer group %s of %s not declared, Redis failed: %s",
+                self.consumer_group_name,
+                self.queue_name,
+                exc.__class__.__name__,
+            )
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         while True:

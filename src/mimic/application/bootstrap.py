@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mimic.application.plans import seed_default_plans
 from mimic.application.receive_signal import passphrase_hash
 from mimic.application.register_user import RegisterUser, RegisterUserCommand
+from mimic.application.signal_sources import new_passphrase
 from mimic.domain.accounts import Role, SignalSource
 from mimic.ports.payments import PlanRepository
 from mimic.ports.repositories import SignalSourceRepository, TransactionManager, UserRepository
@@ -23,6 +24,9 @@ class BootstrapResult:
     generated_webhook_passphrase: str | None
     created_admin: bool
     created_source: bool
+    # Whether the configured MIMIC_WEBHOOK_PASSPHRASE opens an active source (one set after
+    # the first start does not: sources are rotated, not re-seeded).
+    configured_passphrase_in_force: bool = False
 
 
 class BootstrapPlatform:
@@ -59,7 +63,7 @@ class BootstrapPlatform:
             created_admin = True
         if await self._sources.count() == 0:
             if not webhook_passphrase:
-                webhook_passphrase = generated_passphrase = secrets.token_urlsafe(24)
+                webhook_passphrase = generated_passphrase = new_passphrase()
             await self._sources.add(
                 SignalSource(
                     id=uuid.uuid4().hex,
@@ -71,6 +75,10 @@ class BootstrapPlatform:
             created_source = True
         if await seed_default_plans(self._plans):
             await self._tx.commit()
+        in_force = False
+        if webhook_passphrase:
+            source = await self._sources.get_by_passphrase_hash(passphrase_hash(webhook_passphrase))
+            in_force = source is not None and source.active
         return BootstrapResult(
-            generated_password, generated_passphrase, created_admin, created_source
+            generated_password, generated_passphrase, created_admin, created_source, in_force
         )

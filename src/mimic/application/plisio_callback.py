@@ -8,15 +8,13 @@ subscription and credit the referrer once.
 
 import logging
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 from mimic.application.activate_subscription import extend_for
 from mimic.application.best_effort import notify_quietly
 from mimic.domain.audit import AuditEvent
-from mimic.domain.errors import InvalidField, NotFound
+from mimic.domain.errors import CallbackRefused, InvalidField, NotFound
 from mimic.domain.payments import (
     Invoice,
     InvoiceStatus,
@@ -24,7 +22,6 @@ from mimic.domain.payments import (
     commission_amount,
     invoice_status_from_plisio,
     statuses_that_may_become,
-    verify_plisio_callback,
 )
 from mimic.ports.payments import (
     InvoiceRepository,
@@ -43,7 +40,8 @@ REJECTED_ACTION = "payment.callback_rejected"
 
 @dataclass(frozen=True, slots=True)
 class PlisioCallbackCommand:
-    fields: Mapping[str, Any]  # the JSON body, keys in the order received
+    body: bytes  # as posted: the signature covers its own text
+    content_type: str = "application/json"
     ip: str | None = None
 
 
@@ -81,10 +79,8 @@ class HandlePlisioCallback:
 
     async def __call__(self, command: PlisioCallbackCommand) -> CallbackOutcome:
         try:
-            callback = verify_plisio_callback(
-                command.fields, self._gateway.callback_signature_key()
-            )
-        except InvalidField as exc:
+            callback = self._gateway.read_callback(command.body, command.content_type)
+        except CallbackRefused as exc:
             await self._reject(command, exc)
             raise
         invoice = await self._invoices.get(callback.order_number)
@@ -93,7 +89,13 @@ class HandlePlisioCallback:
                 f"invoice {callback.order_number} is not known (yet); deliver the callback again"
             )
         if invoice.provider_txn_id != callback.txn_id:
-            error = InvalidField("txn_id", "does not belong to this invoice")
+            error = CallbackRefused(
+                "txn_id",
+                "does not belong to this invoice",
+                order_number=callback.order_number,
+                txn_id=callback.txn_id,
+                status=callback.status,
+            )
             await self._reject(command, error)
             raise error
         if invoice.status is InvoiceStatus.COMPLETED:
@@ -185,9 +187,9 @@ class HandlePlisioCallback:
         )
         return commission if await self._referrals.add_commission(commission) else None
 
-    async def _reject(self, command: PlisioCallbackCommand, error: InvalidField) -> None:
+    async def _reject(self, command: PlisioCallbackCommand, error: CallbackRefused) -> None:
         """Audited in its own transaction: the rejection is kept though nothing else is."""
-        order = command.fields.get("order_number")
+        order = error.order_number
         log.warning("Plisio callback rejected: %s", error)
         await self._audit.record(
             AuditEvent(
@@ -196,9 +198,7 @@ class HandlePlisioCallback:
                 action=REJECTED_ACTION,
                 target=f"invoice:{str(order)[:64]}" if order is not None else None,
                 ip=command.ip,
-                details=MappingProxyType(
-                    {"reason": str(error), "status": str(command.fields.get("status"))[:32]}
-                ),
+                details=MappingProxyType({"reason": str(error), "status": str(error.status)[:32]}),
             )
         )
         await self._tx.commit()

@@ -11,12 +11,13 @@ from decimal import Decimal
 
 from mimic.application.execute_signal import ExecuteSignal
 from mimic.domain.accounts import ExchangeAccount, User
+from mimic.domain.alerts import read_alert
 from mimic.domain.errors import ExchangeError, InvalidField
 from mimic.domain.orders import OrderLeg, OrderSide
 from mimic.domain.planning import PlannedLeg
 from mimic.domain.positions import PositionSide
 from mimic.domain.protection import protection_percentages, protective_prices
-from mimic.domain.signal import Signal, SignalParams, parse_signal_values
+from mimic.domain.signal import Signal, SignalParams
 from mimic.ports.exchange import ExchangeGateways, SymbolCatalog
 from mimic.ports.repositories import ExchangeAccountRepository
 from mimic.ports.services import Clock
@@ -59,7 +60,7 @@ class PreviewSignal:
 
     async def __call__(self, requester: User, values: Mapping[str, object]) -> SignalPreview:
         """An admin sees every follower account; a follower only their own."""
-        params = parse_signal_values(values)
+        params = read_alert(values)
         if not await self._catalog.is_tradable(params.symbol):
             raise InvalidField("symbol", f"{params.symbol} is not traded on any connected exchange")
         candidates = [

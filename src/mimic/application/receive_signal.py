@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from mimic.domain.alerts import canonical_alert, read_alert
 from mimic.domain.errors import AuthenticationFailed, InvalidField
 from mimic.domain.fanout import all_parts
-from mimic.domain.signal import Signal, dedupe_key, parse_signal_values
+from mimic.domain.signal import Signal, dedupe_key
 from mimic.ports.exchange import SymbolCatalog
 from mimic.ports.repositories import SignalRepository, SignalSourceRepository, TransactionManager
 from mimic.ports.services import Clock, SignalQueue
@@ -21,7 +22,6 @@ def passphrase_hash(passphrase: str) -> str:
 @dataclass(frozen=True, slots=True)
 class ReceiveSignalCommand:
     payload: dict[str, Any]
-    raw_body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class ReceiveSignal:
         # The lookup is by hash; compare again in constant time so no timing leaks a match.
         if not hmac.compare_digest(source.passphrase_hash, expected):
             raise AuthenticationFailed("passphrase is missing or wrong")
-        params = parse_signal_values(payload)
+        params = read_alert(payload, source.direction)
         if not await self._catalog.is_tradable(params.symbol):
             raise InvalidField("symbol", f"{params.symbol} is not traded on any connected exchange")
         now = self._clock.now()
@@ -74,7 +74,7 @@ class ReceiveSignal:
             id=uuid.uuid4().hex,
             source_id=source.id,
             params=params,
-            dedupe_key=dedupe_key(params, command.raw_body),
+            dedupe_key=dedupe_key(params, canonical_alert(payload)),
             received_at=now,
             fanout_parts=len(self._fanout_parts),
         )

@@ -107,6 +107,14 @@ def mask_api_key(api_key: str) -> str:
     return f"{api_key[:4]}...{api_key[-4:]}"
 
 
+class TradeDirection(enum.StrEnum):
+    """Which side of the market a source's followers copy (domain.alerts applies it)."""
+
+    BOTH = "both"
+    LONG_ONLY = "long_only"
+    SHORT_ONLY = "short_only"
+
+
 @dataclass(slots=True)
 class SignalSource:
     """A master whose alerts are copied; found by the hash of its webhook passphrase."""
@@ -115,3 +123,4 @@ class SignalSource:
     name: str
     passphrase_hash: str
     active: bool = True
+    direction: TradeDirection = TradeDirection.BOTH

@@ -14,6 +14,25 @@ class InvalidField(DomainError):
         self.message = message
 
 
+class CallbackRefused(InvalidField):
+    """A payment provider's callback that cannot be believed; keeps what it claimed (for
+    the audit trail), which nothing may act upon."""
+
+    def __init__(
+        self,
+        field: str,
+        message: str,
+        *,
+        order_number: str | None = None,
+        txn_id: str | None = None,
+        status: str | None = None,
+    ) -> None:
+        super().__init__(field, message)
+        self.order_number = order_number
+        self.txn_id = txn_id
+        self.status = status
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist (or is not visible to the caller)."""
 

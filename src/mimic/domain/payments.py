@@ -4,14 +4,9 @@ Everything here is pure: times are passed in, amounts are `Decimal`, nothing is 
 """
 
 import enum
-import hashlib
-import hmac
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
 
 from mimic.domain.errors import Conflict, InvalidField
 from mimic.domain.orders import OrderLeg
@@ -263,44 +258,6 @@ def new_payout(
         paid_at=now,
         paid_by=by,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class PlisioCallback:
-    """The fields of a verified callback this platform acts on."""
-
-    order_number: str
-    txn_id: str
-    status: str
-
-
-def plisio_signature(fields: Mapping[str, Any], api_key: str) -> str:
-    """HMAC-SHA1 over the JSON of the callback without `verify_hash`, keys in the order
-    received, compact separators (Plisio's check for callbacks sent with ?json=true)."""
-    rest = {k: v for k, v in fields.items() if k != "verify_hash"}
-    message = json.dumps(rest, separators=(",", ":"))
-    return hmac.new(api_key.encode(), message.encode(), hashlib.sha1).hexdigest()
-
-
-def verify_plisio_callback(fields: Mapping[str, Any], api_key: str) -> PlisioCallback:
-    """Raises `InvalidField` unless the callback is signed with `api_key`; constant time."""
-    given = fields.get("verify_hash")
-    if not isinstance(given, str) or not given:
-        raise InvalidField("verify_hash", "is missing: the callback is not signed")
-    if not hmac.compare_digest(given.encode(), plisio_signature(fields, api_key).encode()):
-        raise InvalidField("verify_hash", "does not match the callback's contents")
-    return PlisioCallback(
-        order_number=_required(fields, "order_number"),
-        txn_id=_required(fields, "txn_id"),
-        status=_required(fields, "status"),
-    )
-
-
-def _required(fields: Mapping[str, Any], name: str) -> str:
-    value = fields.get(name)
-    if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
-        raise InvalidField(name, "is missing from the callback")
-    return str(value)
 
 
 def skip_entries(legs: list[PlannedLeg], reason: str) -> list[PlannedLeg]:

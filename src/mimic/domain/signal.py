@@ -2,7 +2,6 @@
 
 import enum
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -120,29 +119,17 @@ def parse_signal(
     )
 
 
-def parse_signal_values(values: Mapping[str, object]) -> SignalParams:
-    """`parse_signal` of an alert's fields as a webhook (or a preview) sends them."""
-    return parse_signal(
-        symbol=values.get("symbol"),
-        action=values.get("action"),
-        risk_perc=values.get("risk_perc"),
-        leverage=values.get("leverage"),
-        tp_perc=values.get("tp_perc"),
-        sl_perc=values.get("sl_perc"),
-        external_id=values.get("id"),
-    )
-
-
-def dedupe_key(params: SignalParams, raw_body: bytes) -> str:
+def dedupe_key(params: SignalParams, content: bytes) -> str:
     """Key under which a repeat of the same alert collapses into the first one (per source).
 
-    With an explicit `id` the key is that id and never expires. Without one it is a hash of
-    the exact body; such keys only count as duplicates within the dedupe window, which
-    covers TradingView's resends (5 s apart, at most 3 times).
+    With an explicit `id` the key is that id and never expires. Without one it is a hash
+    of the alert's `content` (canonical: whitespace and key order do not count); such keys
+    only count as duplicates within the dedupe window, which covers TradingView's resends
+    (5 s apart, at most 3 times).
     """
     if params.external_id is not None:
         return f"id:{params.external_id}"
-    return f"body:{hashlib.sha256(raw_body).hexdigest()}"
+    return f"body:{hashlib.sha256(content).hexdigest()}"
 
 
 def key_expires(key: str) -> bool:

@@ -25,6 +25,7 @@ from mimic.adapters.taskiq_queue import KICK_TIMEOUT_SECONDS
 from mimic.adapters.telegram.bot_api import TelegramBotApi
 from mimic.application.bootstrap import BootstrapPlatform, BootstrapResult
 from mimic.application.rotate_keys import RotateCredentialKeys, RotationReport
+from mimic.entrypoints import sources_cli
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.entrypoints.ioc import build_container
@@ -101,16 +102,21 @@ def _print_first_start(settings: Settings, result: BootstrapResult) -> None:
         lines.append(f"  admin password (shown once): {result.generated_admin_password}")
     if result.generated_webhook_passphrase:
         lines.append(f"  webhook passphrase (shown once): {result.generated_webhook_passphrase}")
-    passphrase = (
-        result.generated_webhook_passphrase
-        or settings.webhook_passphrase
-        or "<the webhook passphrase printed at first start>"
-    )
+    passphrase = result.generated_webhook_passphrase
+    if passphrase is None and settings.webhook_passphrase:
+        if result.configured_passphrase_in_force:
+            passphrase = settings.webhook_passphrase
+        else:
+            lines.append(
+                "  MIMIC_WEBHOOK_PASSPHRASE opens no active source (it was set after the first"
+                " start): `mimic sources rotate <id>` issues a new passphrase"
+            )
     alert = json.dumps(
         {
-            "passphrase": passphrase,
+            "passphrase": passphrase or "<the webhook passphrase of your source>",
             "symbol": "{{ticker}}",
-            "action": "{{strategy.market_position}}",
+            "action": "{{strategy.order.action}}",
+            "market_position": "{{strategy.market_position}}",
             "id": "{{strategy.order.id}}-{{timenow}}",
         }
     )
@@ -307,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     keys_commands.add_parser(
         "rotate", help="re-encrypt every stored secret with the newest of MIMIC_MASTER_KEYS"
     )
+    sources_cli.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -328,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_event_loop(run_telegram(settings, args.set_webhook))
     elif args.command == "keys":
         rotate_keys_command(settings)
+    elif args.command == "sources":
+        sources_cli.run(settings, args)
     else:  # pragma: no cover - argparse rejects unknown commands
         sys.exit(2)
 

@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -42,6 +43,17 @@ def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
 
 def _list(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
+def _networks(name: str) -> tuple[str, ...]:
+    """A list of IPs or CIDR networks; a typo stops the start instead of allowing no one."""
+    networks = _list(name)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {network!r} is not an IP address or network") from None
+    return networks
 
 
 def _rate_limits() -> RateLimits:
@@ -154,6 +166,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Peers (IPs or networks) whose X-Forwarded-For is believed; none by default.
     trusted_proxies: tuple[str, ...] = ()
+    # Only these senders (IPs or networks) may call the webhook; anyone by default.
+    webhook_allowed_ips: tuple[str, ...] = ()
     # Session cookie for the web UI: Secure unless the public URL is plain http.
     cookie_secure: bool | None = None
     # Payments (Plisio). Without an API key, invoices answer 503 and callbacks are refused.
@@ -259,6 +273,7 @@ class Settings:
             ),
             cors_origins=_list("MIMIC_CORS_ORIGINS"),
             trusted_proxies=_list("MIMIC_TRUSTED_PROXIES"),
+            webhook_allowed_ips=_networks("MIMIC_WEBHOOK_ALLOWED_IPS"),
             cookie_secure=(
                 _bool("MIMIC_COOKIE_SECURE", False)
                 if os.environ.get("MIMIC_COOKIE_SECURE")

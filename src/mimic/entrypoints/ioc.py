@@ -51,6 +51,7 @@ from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
 from mimic.application.rotate_keys import RotateCredentialKeys
 from mimic.application.signal_reports import ReportSignals
+from mimic.application.signal_sources import ManageSignalSources
 from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
@@ -241,10 +242,15 @@ class InteractorProvider(Provider):
 
     @provide
     def sweep(
-        self, signals: SignalRepository, queue: SignalQueue, clock: Clock, settings: Settings
+        self,
+        signals: SignalRepository,
+        intents: OrderIntentRepository,
+        queue: SignalQueue,
+        clock: Clock,
+        settings: Settings,
     ) -> SweepUnfinishedSignals:
         # A started signal younger than a lease is most likely still being worked on.
-        return SweepUnfinishedSignals(signals, queue, clock, grace=settings.intent_lease)
+        return SweepUnfinishedSignals(signals, intents, queue, clock, grace=settings.intent_lease)
 
     @provide
     def sweep_connections(
@@ -274,6 +280,7 @@ class InteractorProvider(Provider):
     platform_settings = provide(ManagePlatformSettings)
     set_paper_price = provide(SetPaperPrice)
     bootstrap = provide(BootstrapPlatform)
+    signal_sources = provide(ManageSignalSources)
 
 
 def build_container(

@@ -44,15 +44,26 @@ class ProviderOperation:
     status: str
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentCallback:
+    """A provider's callback whose signature proved it: the invoice it names, as it says."""
+
+    order_number: str
+    txn_id: str
+    status: str
+
+
 class PaymentGateway(Protocol):
     @property
     def configured(self) -> bool:
         """Whether an API key is set; without one nothing can be created or verified."""
         ...
 
-    def callback_signature_key(self) -> str:
-        """The key callbacks are signed with (Plisio: the API key). Raises
-        `PaymentsNotConfigured` when there is none."""
+    def read_callback(self, body: bytes, content_type: str) -> PaymentCallback:
+        """The callback as posted, if its signature proves it; else `CallbackRefused`.
+
+        Raises `PaymentsNotConfigured` when there is no key to check it with.
+        """
         ...
 
     async def create_invoice(self, request: NewInvoiceRequest) -> CreatedInvoice:

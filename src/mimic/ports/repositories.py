@@ -65,6 +65,20 @@ class SignalSourceRepository(Protocol):
 
     async def count(self) -> int: ...
 
+    async def list_all(self) -> list[SignalSource]:
+        """Every source, by name."""
+        ...
+
+    async def get(self, source_id: str) -> SignalSource | None: ...
+
+    async def save(self, source: SignalSource) -> None:
+        """Name, passphrase hash, active and direction of an existing source."""
+        ...
+
+    async def delete_unused(self, source_id: str) -> bool:
+        """Delete the source unless a signal refers to it; whether it was deleted."""
+        ...
+
 
 class SignalRepository(Protocol):
     async def add_unless_duplicate(
@@ -151,6 +165,11 @@ class OrderIntentRepository(Protocol):
         ...
 
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]: ...
+
+    async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
+        """Those of `signal_ids` a worker is placing orders of: one of their intents is held
+        under a lease that runs past `now`."""
+        ...
 
     async def claim(
         self, intent_ids: Sequence[str], *, now: datetime, lease_until: datetime

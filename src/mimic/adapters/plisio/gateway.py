@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 
+from mimic.adapters.plisio.callbacks import read_callback
 from mimic.domain.errors import PaymentProviderError, PaymentsNotConfigured
 from mimic.ports.payments import (
     CreatedInvoice,
     NewInvoiceRequest,
+    PaymentCallback,
     PaymentGateway,
     ProviderOperation,
 )
@@ -61,8 +63,8 @@ class PlisioGateway(PaymentGateway):
     def configured(self) -> bool:
         return self._api_key is not None
 
-    def callback_signature_key(self) -> str:
-        return self._key()
+    def read_callback(self, body: bytes, content_type: str) -> PaymentCallback:
+        return read_callback(body, content_type, self._key())
 
     def _key(self) -> str:
         if self._api_key is None:

@@ -546,6 +546,14 @@ class SqlOrderIntentRepository(OrderIntentRepository):
             statement = statement.where(*_in_part(c.account_id, part))
         return await self._select(statement.order_by(c.created_at, c.id))
 
+    async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
+        c = order_intents.c
+        held: set[str] = set()
+        for chunk in _chunks(list(signal_ids)):
+            statement = select(c.signal_id).where(c.signal_id.in_(chunk), c.lease_until > now)
+            held.update(await self._session.scalars(statement.distinct()))
+        return held
+
     async def list_for_user(self, user_id: str, *, limit: int) -> list[OrderIntent]:
         c = order_intents.c
         return await self._select(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.repositories import _dialect
 from mimic.adapters.sqlalchemy.tables import NamedRow, signal_sources, signals
-from mimic.domain.accounts import SignalSource
+from mimic.domain.accounts import SignalSource, TradeDirection
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus, key_expires
 from mimic.ports.repositories import SignalRepository, SignalSourceRepository
@@ -49,24 +49,56 @@ class SqlSignalSourceRepository(SignalSourceRepository):
                 name=source.name,
                 passphrase_hash=source.passphrase_hash,
                 active=source.active,
+                direction=source.direction.value,
             )
         )
 
     async def get_by_passphrase_hash(self, passphrase_hash: str) -> SignalSource | None:
         result = await self._session.execute(_SOURCE_BY_HASH, {"passphrase_hash": passphrase_hash})
         row = result.mappings().first()
-        if row is None:
-            return None
-        return SignalSource(
-            id=row["id"],
-            name=row["name"],
-            passphrase_hash=row["passphrase_hash"],
-            active=row["active"],
-        )
+        return None if row is None else _source(row)
 
     async def count(self) -> int:
         statement = select(func.count()).select_from(signal_sources)
         return int((await self._session.execute(statement)).scalar_one())
+
+    async def list_all(self) -> list[SignalSource]:
+        statement = select(signal_sources).order_by(signal_sources.c.name, signal_sources.c.id)
+        return [_source(row) for row in (await self._session.execute(statement)).mappings()]
+
+    async def get(self, source_id: str) -> SignalSource | None:
+        statement = select(signal_sources).where(signal_sources.c.id == source_id)
+        row = (await self._session.execute(statement)).mappings().first()
+        return None if row is None else _source(row)
+
+    async def save(self, source: SignalSource) -> None:
+        await self._session.execute(
+            signal_sources.update()
+            .where(signal_sources.c.id == source.id)
+            .values(
+                name=source.name,
+                passphrase_hash=source.passphrase_hash,
+                active=source.active,
+                direction=source.direction.value,
+            )
+        )
+
+    async def delete_unused(self, source_id: str) -> bool:
+        used = select(signals.c.id).where(signals.c.source_id == source_id).exists()
+        result = await self._session.execute(
+            signal_sources.delete().where(signal_sources.c.id == source_id, ~used)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _source(row: Any) -> SignalSource:
+    return SignalSource(
+        id=row["id"],
+        name=row["name"],
+        passphrase_hash=row["passphrase_hash"],
+        active=row["active"],
+        direction=TradeDirection(row["direction"]),
+    )
 
 
 def _signal_values(signal: Signal) -> dict[str, Any]:

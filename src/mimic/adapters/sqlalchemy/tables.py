@@ -179,6 +179,8 @@ signal_sources = Table(
     Column("name", String(64), nullable=False),
     Column("passphrase_hash", String(64), nullable=False, unique=True),
     Column("active", Boolean, nullable=False, default=True),
+    # Which side the followers copy (0011): both, long_only or short_only.
+    Column("direction", String(16), nullable=False, server_default="both"),
 )
 
 signals = Table(

@@ -1,6 +1,5 @@
 """Payment routes: plans, Plisio invoices and callback, subscriptions, referrals."""
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -276,16 +275,13 @@ class PaymentsController(Controller):
         handle: FromDishka[HandlePlisioCallback],
         settings: FromDishka[Settings],
     ) -> CallbackAck:
-        # Raw bytes through the stdlib decoder: the signature covers the keys in the order
-        # Plisio sent them, re-serialised the way Plisio's check does.
-        try:
-            fields = json.loads(await request.body())
-        except ValueError:
-            fields = None
-        if not isinstance(fields, dict):
-            fields = {}  # refused and audited as unsigned by the interactor
-        ip = client_ip(request, settings.trusted_proxies)
-        outcome = await handle(PlisioCallbackCommand(fields=fields, ip=ip))
+        # Raw bytes: the signature covers the body's own text (the Plisio adapter reads it).
+        command = PlisioCallbackCommand(
+            body=await request.body(),
+            content_type=request.headers.get("content-type", ""),
+            ip=client_ip(request, settings.trusted_proxies),
+        )
+        outcome = await handle(command)
         return CallbackAck(
             status="ok",
             invoice_id=outcome.invoice_id,

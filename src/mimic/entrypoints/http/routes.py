@@ -36,6 +36,7 @@ from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.application.signal_reports import ReportSignals
 from mimic.application.throttle import LocalThrottle, Throttle
 from mimic.domain.accounts import ConnectionStatus, User
+from mimic.domain.alerts import decode_key_value_alert
 from mimic.domain.errors import InvalidField
 from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
@@ -48,7 +49,8 @@ from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
 from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS, signed_in
 from mimic.entrypoints.http.security import admin_only
-from mimic.entrypoints.http.web_security import client_ip, request_context
+from mimic.entrypoints.http.sources import SourceController
+from mimic.entrypoints.http.web_security import address_in, client_ip, request_context
 
 WEBHOOK_MAX_BODY = 64 * 1024
 
@@ -83,6 +85,24 @@ class HealthController(Controller):
         return Response({"status": "ok"}, status_code=200)
 
 
+def _alert_payload(body: bytes) -> dict[str, Any]:
+    """A JSON object, or OctoBot's KEY=VALUE lines: TradingView sends the alert text as it is
+    (as text/plain unless it is valid JSON), so the body is read raw whatever its type says."""
+    try:
+        payload = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        lines = decode_key_value_alert(body.decode("utf-8", errors="replace"))
+        if lines is None:
+            raise HTTPException(
+                status_code=400,
+                detail=f"body is neither JSON nor KEY=VALUE lines: {exc}",
+            ) from None
+        return dict(lines)
+    if not isinstance(payload, dict):
+        raise HTTPException(status_code=400, detail="body must be a JSON object")
+    return payload
+
+
 class WebhookController(Controller):
     path = "/webhook"
 
@@ -99,19 +119,16 @@ class WebhookController(Controller):
         throttle: FromDishka[LocalThrottle],
         settings: FromDishka[Settings],
     ) -> Response[schemas.WebhookAccepted]:
-        # Counted in this process: the signal is stored before anything waits on Redis.
         ip = client_ip(request, settings.trusted_proxies)
+        if settings.webhook_allowed_ips and not address_in(ip, settings.webhook_allowed_ips):
+            raise HTTPException(
+                status_code=403, detail=f"{ip} is not an allowed sender (MIMIC_WEBHOOK_ALLOWED_IPS)"
+            )
+        # Counted in this process: the signal is stored before anything waits on Redis.
         await throttle.check("webhook", (f"ip:{ip}", throttle.limits.webhook_per_ip))
-        # TradingView sends JSON as text/plain unless the alert text is valid JSON: read raw.
-        body = await request.body()
+        payload = _alert_payload(await request.body())
         try:
-            payload = msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
-            raise HTTPException(status_code=400, detail=f"body is not valid JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise HTTPException(status_code=400, detail="body must be a JSON object")
-        try:
-            result = await receive_signal(ReceiveSignalCommand(payload=payload, raw_body=body))
+            result = await receive_signal(ReceiveSignalCommand(payload=payload))
         except Exception as exc:
             if not database_unreachable(exc):
                 raise
@@ -437,6 +454,7 @@ ROUTE_HANDLERS = [
     PortfolioController,
     SignalController,
     AdminController,
+    SourceController,
     *PAYMENT_ROUTE_HANDLERS,
     *NOTIFICATION_ROUTE_HANDLERS,
 ]

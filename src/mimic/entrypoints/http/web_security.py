@@ -121,11 +121,16 @@ def _is_ip(text: str) -> bool:
 
 
 def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    return address_in(address, trusted)
+
+
+def address_in(address: str, networks: tuple[str, ...]) -> bool:
+    """Whether `address` is one of `networks` (IPs or CIDR networks); False if not an IP."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(network, strict=False) for network in trusted)
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
 
 
 def request_context(request: Request[Any, Any, Any], settings: Settings) -> RequestContext:
