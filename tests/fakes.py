@@ -809,12 +809,17 @@ class FakeExchange(ExchangeGateway):
         self.clock = clock if clock is not None else FixedClock()
         self.fills: list[AccountFill] = []
         self.window = timedelta(seconds=10)  # the receive window it reports
+        self.sees_every_order = False  # whether its lookup by client id is the whole story
         self.recent_error: ExchangeError | None = None
         self._late: dict[str, tuple[OrderRequest, int]] = {}
 
     @property
     def receive_window(self) -> timedelta:
         return self.window
+
+    @property
+    def lookup_sees_every_order(self) -> bool:
+        return self.sees_every_order
 
     # programming the fake
 

@@ -230,6 +230,22 @@ async def test_a_resend_is_preceded_by_a_lookup_and_a_search_of_recent_orders(
     assert order.status is IntentStatus.FILLED
 
 
+async def test_a_venue_whose_lookup_sees_every_order_is_not_searched_twice(
+    sender: OrderSender, exchange: FakeExchange
+) -> None:
+    exchange.sees_every_order = True  # the paper venue
+    order = intent(attempts=2)
+    await sender.send(order, exchange, FANOUT)
+    assert exchange.order_calls() == [("find", "mimic-c1"), ("place", "mimic-c1")]
+    assert ("recent", "mimic-c1") not in exchange.calls
+    held = replace(close(), client_order_id="mimic-c2")
+    exchange.fail_next_place(OutcomeUnknown("timeout"))
+    await sender.send(held, exchange, PANIC)
+    exchange.calls.clear()
+    await sender.settle([(held, exchange)], lookups=1)
+    assert exchange.calls == [("find", "mimic-c2")]
+
+
 async def test_an_order_found_before_a_resend_is_recorded_not_sent_again(
     sender: OrderSender, exchange: FakeExchange
 ) -> None:

@@ -90,7 +90,7 @@ class OrderSender:
                 intent.retry_later(LEASE_RAN_SHORT, self._clock.now())
                 return
             if intent.attempts > 1:
-                found = await self.prove_absent(intent, gateway)
+                found = await self._found_before_resend(intent, gateway)
                 if found is not None:
                     self._filled(intent, found, why)
                     return
@@ -119,17 +119,20 @@ class OrderSender:
         except ExchangeError as exc:
             self._refused(intent, policy, exc, why)
 
-    async def prove_absent(self, intent: OrderIntent, gateway: ExchangeGateway) -> OrderFill | None:
+    async def _found_before_resend(
+        self, intent: OrderIntent, gateway: ExchangeGateway
+    ) -> OrderFill | None:
         """The intent's fill if it executed; None once its absence is proven: a lookup by
         client id and a search of the account's recent orders both came back empty.
 
-        Only called past the receive window of any earlier attempt: an unknown outcome
-        keeps the intent held until its lease runs out (a lease is a minute, a receive
-        window seconds), and so does a worker that died while sending. Raises the lookups'
-        errors (`OutcomeUnknown` while the order is still working).
+        Only called past the receive window of any earlier attempt, as long as leases are
+        longer than receive windows (a minute by default against Binance's 10 s): an
+        unknown outcome keeps the intent held until its lease runs out, and so does a
+        worker that died while sending. Raises the lookups' errors (`OutcomeUnknown`
+        while the order is still working).
         """
         found = await gateway.find_order(intent.symbol, intent.client_order_id)
-        if found is not None:
+        if found is not None or gateway.lookup_sees_every_order:
             return found
         return await gateway.find_recent_order(intent.symbol, intent.client_order_id)
 
@@ -150,7 +153,7 @@ class OrderSender:
             for intent, gateway in unsettled:
                 await self._record_if_found(intent, gateway, gateway.find_order)
         for intent, gateway in held:
-            if not intent.status.is_final:
+            if not intent.status.is_final and not gateway.lookup_sees_every_order:
                 await self._record_if_found(intent, gateway, gateway.find_recent_order)
 
     # --- what happened ----------------------------------------------------------------

@@ -81,6 +81,13 @@ class ExchangeGateway(Protocol):
         """The executed order with this client id, or None when the exchange proves absence."""
         ...
 
+    @property
+    def lookup_sees_every_order(self) -> bool:
+        """Whether `find_order` answers from every order the account sent with that client
+        id (then a search of recent orders could add nothing). Not on Binance, where a
+        client id is unique among open orders only."""
+        return False
+
     async def find_recent_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         """The executed order with this client id among the account's recent orders on
         `symbol`, not only the one the exchange would answer a lookup by client id with

@@ -24,6 +24,10 @@ class PaperGateway(ExchangeGateway):
         """An order executes inside the request's transaction: nothing executes later."""
         return timedelta(0)
 
+    @property
+    def lookup_sees_every_order(self) -> bool:
+        return True  # the venue keeps every order, and its lookup searches them all
+
     async def market_rules(self, symbol: str) -> MarketRules:
         return await self._venue.market_rules(symbol)
 
