@@ -176,7 +176,7 @@ async def test_case_folding_refuses_and_lists_accounts_that_collide(
 async def test_linked_groups_and_channels_are_unlinked_private_chats_stay(
     empty_database_url: str,
 ) -> None:
-    await asyncio.to_thread(upgrade, empty_database_url, "0011")
+    await asyncio.to_thread(upgrade, empty_database_url, "0012")
     chats = {"u1": "7011223344", "u2": "-4012345678", "u3": "-1001987654321"}
 
     def link_all(connection: Connection) -> None:
