@@ -226,7 +226,7 @@ async def test_quotas_answer_429_with_retry_after(database_url: str) -> None:
         assert second.status_code == 201, second.text
         third = await api.client.post("/api/messages", json={"body": "three"}, headers=jay)
         assert third.status_code == 429, third.text
-        assert 3590 <= int(third.headers["retry-after"]) <= 3600
+        assert 3000 < int(third.headers["retry-after"]) <= 3600  # when the first is an hour old
         assert "at most 2 messages per hour" in third.json()["detail"]
         threads = (await api.client.get("/api/messages/threads", headers=jay)).json()
         assert [t["messages"] for t in threads] == [2]
