@@ -89,7 +89,6 @@ FAULTS = [
     Fault("worker_sigkill", worker_sigkill),
     Fault("serve_sigkill", serve_sigkill),
     Fault("postgres_connections_terminated", postgres_connections_terminated),
-    _exchange_fault("exchange_503", status=503),
     _exchange_fault("exchange_timeout_after_execution", code=-1007, after_execution=True),
     # Executed, then no answer before ccxt's 10 s timeout: the order is found by its id.
     _exchange_fault("exchange_silent_after_execution", status=503, after_execution=True, delay=11),
