@@ -18,6 +18,7 @@ import httpx
 
 from tests.integration.private_redis import PrivateRedis
 from tests.integration.processes import start
+from tests.integration.processes import stop as stop_process
 from tests.smtp_stub import free_port
 
 START_SECONDS = 60.0  # five Python processes starting at once on two busy cores
@@ -29,16 +30,6 @@ async def poll(check: Callable[[], Awaitable[bool]], what: str, within: float) -
     while not await check():
         assert time.monotonic() < deadline, f"timed out after {within:.0f} s waiting for {what}"
         await asyncio.sleep(0.05)
-
-
-def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass
