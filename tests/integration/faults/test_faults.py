@@ -76,7 +76,7 @@ async def platform(
             async with httpx.AsyncClient() as client:
                 try:
                     await cluster.start(client)
-                    yield Platform(cluster, stub, engine, client, eligible, database)
+                    yield Platform(cluster, stub, engine, client, eligible)
                 finally:
                     cluster.stop()
     finally:
