@@ -363,9 +363,9 @@ class GatedHasher(PlainPasswordHasher):
         return await super().verify(password_hash, password)
 
 
-async def test_sixty_concurrent_guesses_hash_at_most_two_at_a_time() -> None:
+async def test_sixty_concurrent_guesses_hash_two_at_a_time_and_queue_three() -> None:
     inner = GatedHasher()
-    hasher = BoundedPasswordHasher(inner, concurrency=2)
+    hasher = BoundedPasswordHasher(inner, concurrency=2, waiting=3)
     guesses = [asyncio.create_task(hasher.verify("plain$x", f"guess {n}")) for n in range(60)]
     deadline = asyncio.get_running_loop().time() + 5
     while inner.running < 2:
@@ -374,7 +374,13 @@ async def test_sixty_concurrent_guesses_hash_at_most_two_at_a_time() -> None:
     for _ in range(100):  # give every other guess the chance to start, were it allowed to
         await asyncio.sleep(0)
     assert inner.running == 2
+    turned_away = [task for task in guesses if task.done()]
+    assert len(turned_away) == 55  # at once, holding nothing
+    for task in turned_away:
+        with pytest.raises(TooManyRequests):
+            task.result()
     inner.gate.set()
-    assert await asyncio.gather(*guesses) == [False] * 60
-    assert inner.most_at_once == 2
-    assert inner.verify_calls == 60
+    admitted = [task for task in guesses if task not in turned_away]
+    assert await asyncio.gather(*admitted) == [False] * 5
+    assert (inner.most_at_once, inner.verify_calls) == (2, 5)
+    assert await hasher.verify("plain$x", "x")  # the queue empties: a later check gets in

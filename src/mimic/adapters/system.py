@@ -1,9 +1,12 @@
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from mimic.domain.errors import TooManyRequests
 from mimic.ports.services import Clock, PasswordHasher
 
 
@@ -35,19 +38,33 @@ class Argon2PasswordHasher(PasswordHasher):
 
 
 class BoundedPasswordHasher(PasswordHasher):
-    """At most `concurrency` hashes at once (argon2id takes 64 MiB and a core each): a burst
-    of guesses waits its turn instead of taking the process's memory and every core."""
+    """At most `concurrency` hashes at once (argon2id takes 64 MiB and a core each), and at
+    most `waiting` more queued behind them: a request waits holding a database connection,
+    so a longer queue would starve the pool; beyond it the caller is told to retry (429)."""
 
-    def __init__(self, inner: PasswordHasher, concurrency: int) -> None:
+    def __init__(self, inner: PasswordHasher, concurrency: int, waiting: int) -> None:
         self._inner = inner
         self._turns = asyncio.Semaphore(concurrency)
+        self._admissible = concurrency + waiting
+        self._admitted = 0
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self._admitted >= self._admissible:
+            raise TooManyRequests("too many password checks at once; try again in a moment", 1)
+        self._admitted += 1
+        try:
+            async with self._turns:
+                yield
+        finally:
+            self._admitted -= 1
 
     async def hash(self, password: str) -> str:
-        async with self._turns:
+        async with self._turn():
             return await self._inner.hash(password)
 
     async def verify(self, password_hash: str, password: str) -> bool:
-        async with self._turns:
+        async with self._turn():
             return await self._inner.verify(password_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:

@@ -104,7 +104,9 @@ class InfrastructureProvider(Provider):
 
     @provide
     def hasher(self, settings: Settings) -> PasswordHasher:
-        return BoundedPasswordHasher(Argon2PasswordHasher(), settings.password_hash_concurrency)
+        concurrency = settings.password_hash_concurrency
+        # A few rounds of queue: seconds of wait, far inside the connection pool's timeout.
+        return BoundedPasswordHasher(Argon2PasswordHasher(), concurrency, waiting=4 * concurrency)
 
     @provide
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
