@@ -120,10 +120,12 @@ class FixedClock(Clock):
 
     def __init__(self, now: datetime = START) -> None:
         self._now = START
+        self.reads = 0  # how often it was asked: periodic jobs show their rounds by it
         self.slept: list[float] = []
         self.set(now)
 
     def now(self) -> datetime:
+        self.reads += 1
         return self._now
 
     def set(self, moment: datetime) -> None:

@@ -46,6 +46,7 @@ class PrivateRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            process_group=0,  # a signal meant for the test never reaches it
         )
         deadline = time.monotonic() + START_DEADLINE_SECONDS
         while not self._answers():

@@ -4,16 +4,19 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mimic.adapters.sqlalchemy import tables
+from mimic.domain.accounts import ApiCredentials
+from mimic.ports.credentials import SecretBox
 
 
 def production_env(
@@ -32,13 +35,15 @@ def production_env(
 
 
 def start(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "mimic.entrypoints.cli", command],
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
+    """In a process group of its own: a signal meant for the test never reaches it."""
+    with log.open("ab") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mimic.entrypoints.cli", command],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
 
 
 @contextmanager
@@ -47,50 +52,75 @@ def running(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _follower_rows(username: str, exchange: str, now: datetime) -> tuple[dict[str, Any], ...]:
+    user_id, account_id = uuid.uuid4().hex, uuid.uuid4().hex
+    user = {
+        "id": user_id,
+        "username": username,
+        "email": f"{username}@example.com",
+        "password_hash": "!",  # no password: these accounts cannot log in
+        "role": "user",
+        "active": True,
+        "paused": False,
+        "created_at": now,
+    }
+    account = {
+        "id": account_id,
+        "user_id": user_id,
+        "exchange": exchange,
+        "label": exchange,
+        "status": "approved",
+        "enabled": True,
+        "created_at": now,
+    }
+    return user, account
 
 
 async def seed_followers(engine: AsyncEngine, count: int, balance: Decimal) -> list[str]:
     """Approved paper followers written in bulk (HTTP sign-up of 1,000 people is not the test)."""
     now = datetime.now(UTC)
-    users, accounts, papers = [], [], []
-    for n in range(count):
-        user_id, account_id = uuid.uuid4().hex, uuid.uuid4().hex
-        users.append(
-            {
-                "id": user_id,
-                "username": f"follower{n}",
-                "email": f"follower{n}@example.com",
-                "password_hash": "!",  # no password: these accounts cannot log in
-                "role": "user",
-                "active": True,
-                "paused": False,
-                "created_at": now,
-            }
-        )
-        accounts.append(
-            {
-                "id": account_id,
-                "user_id": user_id,
-                "exchange": "paper",
-                "label": "paper",
-                "status": "approved",
-                "enabled": True,
-                "created_at": now,
-            }
-        )
-        papers.append({"account_id": account_id, "currency": "USDT", "wallet_balance": balance})
+    rows = [_follower_rows(f"follower{n}", "paper", now) for n in range(count)]
+    papers = [
+        {"account_id": account["id"], "currency": "USDT", "wallet_balance": balance}
+        for _, account in rows
+    ]
     async with engine.begin() as connection:
-        await connection.execute(insert(tables.users), users)
-        await connection.execute(insert(tables.exchange_accounts), accounts)
+        await connection.execute(insert(tables.users), [user for user, _ in rows])
+        await connection.execute(insert(tables.exchange_accounts), [a for _, a in rows])
         await connection.execute(insert(tables.paper_accounts), papers)
-    return [a["id"] for a in accounts]
+    return [account["id"] for _, account in rows]
+
+
+async def seed_stub_followers(
+    engine: AsyncEngine, credentials: Sequence[ApiCredentials], box: SecretBox
+) -> list[str]:
+    """Approved binanceusdm followers, their API keys sealed as the app stores them."""
+    now = datetime.now(UTC)
+    rows = [
+        _follower_rows(f"stub-follower{n}", "binanceusdm", now) for n in range(len(credentials))
+    ]
+    for (user, account), keys in zip(rows, credentials, strict=True):
+        account["credentials_token"] = box.seal(keys, user_id=user["id"], account_id=account["id"])
+        account["api_key_masked"] = keys.api_key[:4] + "..."
+        account["validation_status"] = "valid"
+    async with engine.begin() as connection:
+        await connection.execute(insert(tables.users), [user for user, _ in rows])
+        await connection.execute(insert(tables.exchange_accounts), [a for _, a in rows])
+    return [account["id"] for _, account in rows]
 
 
 async def paper_order_counts(engine: AsyncEngine) -> tuple[int, int, int]:

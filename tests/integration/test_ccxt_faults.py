@@ -149,8 +149,12 @@ async def test_a_429_pauses_every_account_behind_the_ip_then_reads_go_on(
     stub.fail(status=429, retry_after=1, method="GET", path="/fapi/v3/account")
 
     reading = asyncio.create_task(first.fetch_balance())
-    await asyncio.sleep(0.3)  # well within the pause
-    assert stub.calls("GET", "/fapi/v3/account") == 1  # the 429 went out and came back
+    budget = gateways.clients("binanceusdm").setup.budget
+    deadline = time.monotonic() + 5
+    while budget.paused_for == 0:  # until the 429 went out and came back
+        assert time.monotonic() < deadline, "the 429 never paused the budget"
+        await asyncio.sleep(0.01)
+    assert stub.calls("GET", "/fapi/v3/account") == 1
     balance = await second.fetch_balance()  # another account: waits for the same pause
     assert (await reading).wallet_balance == balance.wallet_balance == Decimal(10000)
 
@@ -175,14 +179,15 @@ async def test_an_order_hit_by_418_is_not_resent_and_the_ip_waits(
 
 async def test_one_weight_budget_is_shared_by_every_account(stub: BinanceStub) -> None:
     # 40 weight a second: 10 at once, then 30 a second. 3 accounts x 4 reads x 5 weight.
-    budget = WeightBudget(40, window_seconds=1.0)
+    skipped = [0.0]  # seconds the budget's clock is ahead of the real one
+    budget = WeightBudget(40, window_seconds=1.0, clock=lambda: time.monotonic() + skipped[0])
     pool = CcxtGateways(
         vault(), api_origins={"binanceusdm": stub.base_url}, budgets={"binanceusdm": budget}
     )
     try:
         handed = [await gateway(pool, f"a{n}") for n in range(ACCOUNTS)]
         await handed[0].market_rules("BTCUSDT")
-        await asyncio.sleep(0.5)  # the bucket refills from the markets load
+        skipped[0] = budget.window_seconds  # a full bucket again, without waiting a window
         started = time.monotonic()
         await asyncio.gather(*(g.fetch_balance() for g in handed for _ in range(4)))
         elapsed = time.monotonic() - started

@@ -350,6 +350,13 @@ async def _until(condition: Callable[[], bool], within: float = 15.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _rounds(clock: FixedClock, count: int = 10) -> None:
+    """Waits until the clock was asked `count` more times: the expiry job asks once a round
+    (every 20 ms here; the other embedded jobs, seconds apart, ask far more rarely)."""
+    target = clock.reads + count
+    await _until(lambda: clock.reads >= target)
+
+
 async def test_expiry_job_notifies_three_days_before_and_at_expiry_once_each(
     database_url: str,
 ) -> None:
@@ -373,21 +380,21 @@ async def test_expiry_job_notifies_three_days_before_and_at_expiry_once_each(
         assert [g["target"] for g in grants] == [f"user:{alice_id}"]
 
         world.clock.set(expires - timedelta(days=3, seconds=1))
-        await asyncio.sleep(0.1)  # several rounds of the embedded job
+        await _rounds(world.clock)
         assert world.notifier.sent == []
 
         world.clock.set(expires - timedelta(days=3))
         await _until(lambda: world.notifier.events("subscription.expiring") == [alice_id])
 
         world.clock.set(expires - timedelta(microseconds=1))
-        await asyncio.sleep(0.1)
+        await _rounds(world.clock)
         assert (await world.get("/api/subscription", alice))["active"] is True
         assert world.notifier.events("subscription.expired") == []
 
         world.clock.set(expires)
         await _until(lambda: world.notifier.events("subscription.expired") == [alice_id])
         assert (await world.get("/api/subscription", alice))["active"] is False
-        await asyncio.sleep(0.1)
+        await _rounds(world.clock)
         assert world.notifier.events("subscription.expiring") == [alice_id]
         assert world.notifier.events("subscription.expired") == [alice_id]
 

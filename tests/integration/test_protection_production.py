@@ -28,6 +28,21 @@ async def wait_for(check: Any, what: str, within: float = 90.0) -> Any:
     return result
 
 
+def rounds_started(log: Path) -> int:
+    return log.read_text().count("Executing task mimic.monitor_positions")
+
+
+async def monitor_rounds(log: Path, count: int) -> None:
+    """Waits until `count` more rounds of the position monitor started in that worker's
+    log: the first of them has had a whole interval to finish when the last starts."""
+    target = rounds_started(log) + count
+
+    async def started() -> bool:
+        return rounds_started(log) >= target
+
+    await wait_for(started, f"{count} rounds of the position monitor")
+
+
 async def test_worker_killed_mid_trailing_stop_the_next_one_closes_once(
     postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
@@ -70,13 +85,13 @@ async def test_worker_killed_mid_trailing_stop_the_next_one_closes_once(
                 first.wait()
                 with running("worker", env, tmp_path / "worker2.log"):
                     await api.set_price("BTCUSDT", "66400")  # above the stop it knew
-                    await asyncio.sleep(2.5)  # a few rounds of the new worker
+                    await monitor_rounds(tmp_path / "worker2.log", 3)
                     assert await trailing_closes(api, alice) == []
                     await api.set_price("BTCUSDT", "66300")
                     closes = await wait_for(
                         lambda: trailing_closes(api, alice), "the trailing close"
                     )
-                    await asyncio.sleep(2.5)  # more rounds change nothing
+                    await monitor_rounds(tmp_path / "worker2.log", 3)  # change nothing
             closes = await trailing_closes(api, alice)
             assert [(c["status"], c["average_price"]) for c in closes] == [("filled", "66300")]
             positions = await api.client.get("/api/positions", headers=api.auth(alice))

@@ -134,7 +134,7 @@ users = Table(
     Column("guard_profit_lock_perc", ExactDecimal),
     Column("leaderboard_opt_out", Boolean, nullable=False, default=False, server_default=false()),
 )
-# One account per name and address whatever their case (migration 0011).
+# One account per name and address whatever their case (migration 0012).
 Index("uq_users_username_folded", func.lower(users.c.username), unique=True)
 Index("uq_users_email_folded", func.lower(users.c.email), unique=True)
 

@@ -1,0 +1,77 @@
+"""The faults, one at a time: each is injected under the burst, lasts while the burst goes
+on, and is cleared as an operator or a supervisor would clear it."""
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from tests.integration.faults.scenario import Fault, Platform, Recovery, now
+
+
+async def worker_sigkill(p: Platform) -> Recovery:
+    worker = p.cluster.services["worker1"]
+    worker.kill()
+    await p.hold()
+    worker.restart()
+    await worker.wait_ready(p.client)
+    return Recovery(now(), killed=worker.name)
+
+
+async def serve_sigkill(p: Platform) -> Recovery:
+    serve = p.cluster.services["serve1"]
+    serve.kill()
+    await p.hold()  # the burst's alerts to it go unanswered, as behind a slow balancer
+    serve.restart()
+    await serve.wait_ready(p.client)
+    return Recovery(now(), killed=serve.name)
+
+
+async def redis_restarted_empty(p: Platform) -> Recovery:
+    p.cluster.redis.kill()
+    await p.hold()
+    await asyncio.to_thread(p.cluster.redis.start)  # empty: no persistence
+    return Recovery(now())
+
+
+async def redis_flushall(p: Platform) -> Recovery:
+    client = Redis.from_url(p.cluster.redis.url)
+    try:
+        await client.flushall()
+    finally:
+        await client.aclose()
+    return Recovery(now())
+
+
+async def redis_sigstop(p: Platform) -> Recovery:
+    p.cluster.redis.pause()
+    try:
+        await p.hold()
+    finally:
+        p.cluster.redis.resume()
+    return Recovery(now())
+
+
+def _exchange_fault(name: str, **failure: object) -> Fault:
+    async def inject(p: Platform) -> Recovery:
+        p.stub.fail(times=None, **failure)  # type: ignore[arg-type]
+        try:
+            await p.hold()
+        finally:
+            p.stub.clear_faults()
+        return Recovery(now())
+
+    return Fault(name, inject, exchange=True)
+
+
+FAULTS = [
+    Fault("worker_sigkill", worker_sigkill),
+    Fault("serve_sigkill", serve_sigkill),
+    _exchange_fault("exchange_timeout_after_execution", code=-1007, after_execution=True),
+    # Executed, then no answer before ccxt's 10 s timeout: the order is found by its id.
+    _exchange_fault("exchange_silent_after_execution", status=503, after_execution=True, delay=11),
+    _exchange_fault("exchange_429", status=429, retry_after=1, method=None, path=None),
+    _exchange_fault("exchange_418", status=418, retry_after=2, method=None, path=None),
+    Fault("redis_sigstop", redis_sigstop),
+    Fault("redis_flushall", redis_flushall),
+    Fault("redis_restarted_empty", redis_restarted_empty),
+]
