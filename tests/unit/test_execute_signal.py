@@ -4,8 +4,9 @@ Defaults of the platform: risk 1 %, leverage 5 (caps 10 % and 20x). Every follow
 with 10,000 USDT; BTCUSDT is marked at 65,000, DOGEUSDT at 0.12345. Fees are 0.04 %.
 """
 
+import dataclasses
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -1049,3 +1050,42 @@ async def test_an_unsettled_order_does_not_hold_back_the_other_followers(world: 
 
     assert second == ExecutionSummary(signal.id, {"submitting": 1, "filled": 2}, finished=False)
     assert [len(f.exchange.placed) for f in followers] == [0, 1, 1]
+
+
+class RunsBeatenToTheInsert(InMemoryOrderIntentRepository):
+    """Another worker's run of the same part stores the intents first, while this run
+    plans: every insert of this run then finds its (signal, account, leg) taken."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self._world = world
+        self.beaten = 0
+
+    async def add_new(
+        self, intents: Sequence[OrderIntent], *, lease_until: datetime | None = None
+    ) -> set[str]:
+        if intents and not self.beaten:
+            self.beaten += 1
+            theirs = [dataclasses.replace(i, id=f"other-{i.id}") for i in intents]
+            for intent in theirs:
+                intent.hold_for_sending(self._world.clock.now())
+            await super().add_new(theirs, lease_until=lease_until)
+        return await super().add_new(intents, lease_until=lease_until)
+
+
+async def test_a_run_that_stored_nothing_does_not_finish_the_other_runs_orders(
+    world: World,
+) -> None:
+    await world.follower("alice")
+    signal = await world.signal(SignalAction.LONG)
+    world.intents = RunsBeatenToTheInsert(world)
+
+    summary = await world.run(signal)
+
+    # The other run holds the order, still in flight: this part is not finished by this one.
+    assert summary.finished is False
+    assert summary.counts == {"submitting": 1}
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert stored.status is not SignalStatus.DONE
+    assert not stored.finished_parts

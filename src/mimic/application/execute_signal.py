@@ -174,8 +174,9 @@ class ExecuteSignal:
                 )
                 await self._save(claimed, not_now)
         intents = list(known.values())
-        if not all(i.status.is_final for i in intents):
-            # Others may have finished them.
+        if not intents or not all(i.status.is_final for i in intents):
+            # Others may have finished them; or another run stored this part's intents
+            # first (this one's inserts lost the race), so it holds none: its view is empty.
             intents = await self._intents.list_for_signal(signal_id, part=share)
         counts: dict[str, int] = defaultdict(int)
         for intent in intents:
