@@ -19,7 +19,8 @@ Prints last:
     ccxt_fanout accounts=N seconds=S floor_seconds=F ratio=S/F cold_seconds=C rss_mb=M
 
 With --warm-clients K, also builds K account clients in one CcxtGateways, each warmed by
-a position read, and prints the process's RSS:
+its market order (which, unlike a read, weighs nothing against the stub's per-IP weight),
+and prints the process's RSS with all K alive:
     ccxt_fanout_clients clients=K seconds=W rss_mb=M
 """
 
@@ -254,15 +255,13 @@ async def order_path(count: int) -> None:
 
 
 async def warm_clients(count: int) -> None:
-    """K clients built and each warmed by a position read, all alive at once."""
+    """K clients built and each warmed by its order, all alive at once."""
     accounts, vault = bench_accounts(count)
     stub = RunningStub(count)
     try:
         gateways = bench_gateways(vault, stub.base_url, count)
         try:
-            started = time.perf_counter()
-            await planned(gateways, accounts)
-            seconds = time.perf_counter() - started
+            seconds = await adapter_seconds(gateways, accounts, {})
             rss_mb = psutil.Process().memory_info().rss / 2**20
         finally:
             await gateways.aclose()
