@@ -1,7 +1,7 @@
 """ccxt clients: built once per account, pooled, sharing markets, budget and connections.
 
-- account clients are cheap copies of one template per exchange (construction.py): ~0.5
-  ms and ~12 KB each instead of ccxt's ~3-8 ms and ~0.25 MB;
+- account clients are cheap copies of one template per exchange (construction.py): ~0.05
+  ms and ~5 KB each instead of ccxt's ~3-8 ms and ~0.25 MB;
 - markets are loaded once per exchange by a credential-less "public" client (which also
   serves market data such as mark prices) and handed to account clients by reference
   (`set_markets_from_exchange`, or `set_markets` on older ccxt);
