@@ -2,19 +2,27 @@
 
 The Binance stub (tests/binance_stub.py) runs in its own process, so it does not share a
 CPU with what is measured. Same concurrency everywhere (ExecuteSignal's 64 per exchange).
+The stub has no per-IP limit, so the adapter gets a budget that never runs dry: what is
+measured is the order path, not Binance's 2,400 weight a minute.
 
-S: N market orders through CcxtGateways -> ccxt -> HTTP -> stub (best of 3 rounds, each a
-   new signal), with the pool as the fan-out finds it: ExecuteSignal reads every account
-   (its position) while planning, so by the time orders go out each account's client
-   exists and its position mode is known.
-F: the same stub answering the same N signed POST /fapi/v1/order from one minimal httpx
-   client with the same concurrency, in rounds alternating with S (see floor_seconds).
-Also printed (not in the ratio): the cold path, where the adapter first builds the N
-clients and asks each account's position mode before its order; and the same orders from
-a bare aiohttp session, the transport under ccxt, which shows what ccxt itself costs.
+S: N market orders through CcxtGateways -> ccxt -> aiohttp -> stub (best of 3 rounds,
+   each a new signal), with the pool as the fan-out finds it: ExecuteSignal reads every
+   account (its position) while planning, so by the time orders go out each account's
+   client exists and its position mode is known.
+F: the same N signed POST /fapi/v1/order, signed and built beforehand, from one bare
+   aiohttp session (ccxt's own transport) with the same concurrency, in rounds
+   alternating with S: the ratio S/F is what ccxt and the adapter add.
+C: the cold path: a new CcxtGateways, to which all N accounts are new, loads the markets
+   once, builds the N clients and sends each account's order (best of 3 rounds, each a
+   new CcxtGateways: a loaded machine's noise would otherwise decide a single round).
 
 Prints last:
-    ccxt_fanout accounts=N seconds=S floor_seconds=F ratio=S/F rss_mb=M
+    ccxt_fanout accounts=N seconds=S floor_seconds=F ratio=S/F cold_seconds=C rss_mb=M
+
+With --warm-clients K, also builds K account clients in one CcxtGateways, each warmed by
+its market order (which, unlike a read, weighs nothing against the stub's per-IP weight),
+and prints the process's RSS with all K alive:
+    ccxt_fanout_clients clients=K seconds=W rss_mb=M
 """
 
 import argparse
@@ -32,7 +40,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.binance_stub import bench_credentials
 
-from mimic.adapters.ccxt import CcxtGateways
+from mimic.adapters.ccxt import CcxtGateways, WeightBudget
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount
 from mimic.domain.orders import OrderLeg, OrderRequest, OrderSide, client_order_id
 from mimic.ports.exchange import CredentialVault, ExchangeGateway
@@ -48,8 +55,8 @@ from mimic.ports.exchange import CredentialVault, ExchangeGateway
 SYMBOL = "XRPUSDT"  # mark 0.6: 20 XRP is 12 USDT, above the 5 USDT minimum
 QUANTITY = Decimal(20)
 CONCURRENCY = 64
-FLOOR_POOL_SIZES = (8, 16, 64)
 ROUNDS = 3
+UNBOUNDED_WEIGHT = 10**12
 
 
 class BenchVault(CredentialVault):
@@ -120,55 +127,9 @@ def signed_orders(credentials: list[tuple[str, str]], tag: str) -> list[tuple[st
 
 
 async def floor_seconds(base_url: str, credentials: list[tuple[str, str]], tag: str) -> float:
-    """The same orders, signed and built beforehand, sent by one shared httpx client with
-    the adapter's concurrency: what the stub and HTTP alone cost.
-
-    httpcore's pool scans every connection for every request it assigns (each scan asks
-    the socket whether it expired), so with as many connections as requests in flight the
-    client itself, not the stub, is the bottleneck. A lower bound must not be slowed by
-    its own client: the floor is the fastest of a few pool sizes (the same 64 requests in
-    flight, queued by the pool), each with its connections opened before it is timed, as
-    the adapter's are by the planning reads.
-    """
-    timings = []
-    for pool_size in FLOOR_POOL_SIZES:
-        limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
-
-            def order(request: httpx.Request) -> Callable[[], Awaitable[None]]:
-                async def send() -> None:
-                    response = await client.send(request)
-                    if response.status_code != 200:
-                        raise RuntimeError(f"the stub refused a floor order: {response.text}")
-
-                return send
-
-            def requests(orders: list[tuple[str, str]]) -> list[httpx.Request]:
-                return [
-                    client.build_request(
-                        "POST",
-                        "/fapi/v1/order",
-                        content=body,
-                        headers={
-                            "X-MBX-APIKEY": key,
-                            "Content-Type": "application/x-www-form-urlencoded",
-                        },
-                    )
-                    for key, body in orders
-                ]
-
-            warm_up = requests(signed_orders(credentials[:CONCURRENCY], f"w{pool_size}{tag}"))
-            await bounded((order(r) for r in warm_up), CONCURRENCY)
-            timed = requests(signed_orders(credentials, f"f{pool_size}{tag}"))
-            timings.append(await bounded((order(r) for r in timed), CONCURRENCY))
-    return min(timings)
-
-
-async def aiohttp_floor_seconds(
-    base_url: str, credentials: list[tuple[str, str]], tag: str
-) -> float:
-    """The same orders from a bare aiohttp session (the HTTP client ccxt itself uses), 64
-    connections opened beforehand: shows what ccxt adds on top of its own transport."""
+    """The same orders, signed and built beforehand, from one bare aiohttp session (the
+    HTTP client under ccxt) with the adapter's concurrency, its connections opened
+    beforehand: what the stub and the transport alone cost."""
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     async with aiohttp.ClientSession(base_url, connector=connector) as session:
 
@@ -231,8 +192,7 @@ async def adapter_seconds(
     return await bounded((order(a) for a in accounts), CONCURRENCY)
 
 
-async def main(count: int) -> None:
-    credentials = list(bench_credentials(count))
+def bench_accounts(count: int) -> tuple[list[ExchangeAccount], BenchVault]:
     now = datetime.now(UTC)
     accounts = [
         ExchangeAccount(
@@ -247,50 +207,83 @@ async def main(count: int) -> None:
     vault = BenchVault(
         {
             a.id: ApiCredentials(key, secret)
-            for a, (key, secret) in zip(accounts, credentials, strict=True)
+            for a, (key, secret) in zip(accounts, bench_credentials(count), strict=True)
         }
     )
+    return accounts, vault
+
+
+def bench_gateways(vault: BenchVault, base_url: str, count: int) -> CcxtGateways:
+    return CcxtGateways(
+        vault,
+        api_origins={"binanceusdm": base_url},
+        max_clients=count,
+        budgets={"binanceusdm": WeightBudget(UNBOUNDED_WEIGHT)},
+    )
+
+
+async def order_path(count: int) -> None:
+    credentials = list(bench_credentials(count))
+    accounts, vault = bench_accounts(count)
     stub = RunningStub(count)
     try:
-        origins = {"binanceusdm": stub.base_url}
-        cold = CcxtGateways(vault, api_origins=origins, max_clients=count)
-        try:
-            cold_seconds = await adapter_seconds(cold, accounts, {})
-        finally:
-            await cold.aclose()
+        cold_runs = []
+        for _ in range(ROUNDS):
+            cold = bench_gateways(vault, stub.base_url, count)
+            try:
+                cold_runs.append(await adapter_seconds(cold, accounts, {}))
+            finally:
+                await cold.aclose()
 
         # Alternating rounds, the best of each side: a shared machine's noise hits both.
-        gateways = CcxtGateways(vault, api_origins=origins, max_clients=count)
+        gateways = bench_gateways(vault, stub.base_url, count)
         try:
             handed = await planned(gateways, accounts)
-            adapter_runs, floor_runs, aiohttp_runs = [], [], []
+            adapter_runs, floor_runs = [], []
             for round_number in range(ROUNDS):
-                tag = str(round_number)
                 adapter_runs.append(await adapter_seconds(gateways, accounts, handed))
-                floor_runs.append(await floor_seconds(stub.base_url, credentials, tag))
-                aiohttp_runs.append(await aiohttp_floor_seconds(stub.base_url, credentials, tag))
+                floor_runs.append(
+                    await floor_seconds(stub.base_url, credentials, str(round_number))
+                )
             rss_mb = psutil.Process().memory_info().rss / 2**20
         finally:
             await gateways.aclose()
-        seconds, floor, bare = min(adapter_runs), min(floor_runs), min(aiohttp_runs)
+        seconds, floor, cold_seconds = min(adapter_runs), min(floor_runs), min(cold_runs)
     finally:
         stub.stop()
     print(
-        f"ccxt_fanout_cold accounts={count} seconds={cold_seconds:.3f} "
-        f"(client construction and position-mode reads included)"
-    )
-    print(
-        f"ccxt_fanout_bare_aiohttp accounts={count} seconds={bare:.3f} "
-        f"adapter_over_bare={seconds / bare:.2f} (not the floor: ccxt's own transport)"
-    )
-    print(
         f"ccxt_fanout accounts={count} seconds={seconds:.3f} floor_seconds={floor:.3f} "
-        f"ratio={seconds / floor:.2f} rss_mb={rss_mb:.0f}"
+        f"ratio={seconds / floor:.2f} cold_seconds={cold_seconds:.3f} rss_mb={rss_mb:.0f}"
     )
+
+
+async def warm_clients(count: int) -> None:
+    """K clients built and each warmed by its order, all alive at once."""
+    accounts, vault = bench_accounts(count)
+    stub = RunningStub(count)
+    try:
+        gateways = bench_gateways(vault, stub.base_url, count)
+        try:
+            seconds = await adapter_seconds(gateways, accounts, {})
+            rss_mb = psutil.Process().memory_info().rss / 2**20
+        finally:
+            await gateways.aclose()
+    finally:
+        stub.stop()
+    print(f"ccxt_fanout_clients clients={count} seconds={seconds:.3f} rss_mb={rss_mb:.0f}")
+
+
+async def main(count: int, clients: int | None) -> None:
+    if clients is not None:
+        await warm_clients(clients)
+    await order_path(count)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument(
+        "--warm-clients", type=int, default=None, help="also measure K warm clients' memory"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.accounts))
+    asyncio.run(main(args.accounts, args.warm_clients))

@@ -1,5 +1,6 @@
 """Real ccxt (binanceusdm) against the local Binance-compatible stub, over HTTP."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -169,6 +170,36 @@ async def test_markets_load_once_for_every_account_and_checks_pass(
         await g.market_rules("ETHUSDT")
     assert stub.calls("GET", "/fapi/v1/exchangeInfo") == 1
     assert stub.unknown == []
+
+
+async def test_account_clients_sign_with_their_own_keys_and_keep_their_own_state(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    """Account clients are copies of one template: credentials, options and what ccxt
+    caches are each account's own; markets and the description are shared."""
+    handed = [await gateway(gateways, f"a{n}") for n in range(3)]
+    quantities = ("0.010", "0.020", "0.030")
+    await asyncio.gather(
+        *(
+            g.place_market_order(buy(q, f"mimic-own-{n}"))
+            for n, (g, q) in enumerate(zip(handed, quantities, strict=True))
+        )
+    )
+    for n, quantity in enumerate(quantities):
+        held = stub.accounts[f"key{n}"].positions[("BTCUSDT", "BOTH")]
+        assert held.amount == Decimal(quantity)
+    clients = gateways.clients("binanceusdm")
+    pooled = []
+    for n in range(3):
+        async with clients.lease(account(f"a{n}")) as leased:
+            pooled.append(leased.client)
+    assert [c.apiKey for c in pooled] == ["key0", "key1", "key2"]
+    assert all(c.markets is clients.public.markets for c in pooled)
+    assert len({id(c.options) for c in pooled}) == 3
+    assert len({id(c.balance) for c in pooled}) == 3
+    assert not any(c.enableRateLimit for c in [*pooled, clients.public])
+    pooled[0].options["recvWindow"] = 1234
+    assert pooled[1].options.get("recvWindow") != 1234
 
 
 async def test_unknown_credentials_are_refused(stub: BinanceStub, gateways: CcxtGateways) -> None:

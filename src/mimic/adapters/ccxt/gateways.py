@@ -9,7 +9,8 @@ import ccxt.async_support as ccxt
 
 from mimic.adapters.ccxt.binance import BinanceUsdmGateway
 from mimic.adapters.ccxt.budget import DEFAULT_WEIGHT_PER_MINUTE, EXCHANGE_WEIGHTS, WeightBudget
-from mimic.adapters.ccxt.clients import ExchangeClients, ExchangeSetup, shared_session
+from mimic.adapters.ccxt.clients import ExchangeClients
+from mimic.adapters.ccxt.construction import ExchangeSetup, shared_session
 from mimic.adapters.ccxt.errors import Call, translate
 from mimic.adapters.ccxt.gateway import CcxtGateway
 from mimic.adapters.ccxt.mark_prices import MarkPrices
