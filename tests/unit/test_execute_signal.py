@@ -55,6 +55,7 @@ from tests.fakes import (
     RecordingSignalQueue,
 )
 from tests.live_fakes import RecordingLiveEvents
+from tests.follow_fakes import InMemorySourceFollowRepository
 from tests.notification_fakes import InMemoryOutbox
 from tests.payment_fakes import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
 from tests.performance_fakes import InMemoryGuardrailRepository
@@ -114,6 +115,7 @@ class World:
     # What the fan-out queued: the signals it resumed after finishing the one before.
     queue: RecordingSignalQueue = field(default_factory=RecordingSignalQueue)
     live: RecordingLiveEvents = field(default_factory=RecordingLiveEvents)
+    follows: InMemorySourceFollowRepository = field(default_factory=InMemorySourceFollowRepository)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -136,6 +138,7 @@ class World:
             self.outbox,
             self.queue,
             self.live,
+            self.follows,
         )
 
     async def run(
