@@ -23,10 +23,12 @@ async def alert(api: Api, passphrase: str, symbol: str, action: str) -> dict[str
 
 
 def orders_by_account(report: dict[str, Any]) -> dict[str, list[tuple[str, str, str, bool]]]:
+    """Per follower account, its orders: (leg, side, quantity, reduce_only), close first."""
     return {
-        a["exchange_account_id"]: [
-            (o["leg"], o["side"], o["quantity"], o["reduce_only"]) for o in a["orders"]
-        ]
+        a["exchange_account_id"]: sorted(
+            ((o["leg"], o["side"], o["quantity"], o["reduce_only"]) for o in a["orders"]),
+            key=lambda order: order[0] != "close",
+        )
         for a in report["accounts"]
     }
 
@@ -102,6 +104,10 @@ async def test_each_follower_copies_the_sources_they_chose(database_url: str) ->
             (alpha, "Alpha"),
         ]
         assert reversal["signal"]["source_name"] == "Beta"
+        page = await api.client.get("/admin/signals", headers=api.auth(api.admin_token))
+        assert page.status_code == 200
+        assert "<td>Alpha</td>" in page.text
+        assert "<td>Beta</td>" in page.text
         ann_orders = (await api.client.get("/api/orders", headers=api.auth(ann))).json()
         assert [(o["signal_id"], o["source_id"]) for o in ann_orders] == [
             (on_alpha["signal"]["id"], alpha)

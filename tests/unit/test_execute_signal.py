@@ -54,8 +54,8 @@ from tests.fakes import (
     RecordingNotifier,
     RecordingSignalQueue,
 )
-from tests.live_fakes import RecordingLiveEvents
 from tests.follow_fakes import InMemorySourceFollowRepository
+from tests.live_fakes import RecordingLiveEvents
 from tests.notification_fakes import InMemoryOutbox
 from tests.payment_fakes import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
 from tests.performance_fakes import InMemoryGuardrailRepository

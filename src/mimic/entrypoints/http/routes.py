@@ -338,7 +338,7 @@ class SignalController(Controller):
         sources: FromDishka[ManageSignalSources],
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     ) -> list[schemas.SignalOut]:
-        names = await _source_names(sources)
+        names = await sources.names()
         return [views.signal(s, names) for s in await reports.list_recent(limit)]
 
     @get("/{signal_id:str}", operation_id="get_signal")
@@ -349,11 +349,7 @@ class SignalController(Controller):
         sources: FromDishka[ManageSignalSources],
     ) -> schemas.SignalReportOut:
         report = await reports.report(signal_id)
-        return views.signal_report(report, await _source_names(sources))
-
-
-async def _source_names(sources: ManageSignalSources) -> dict[str, str]:
-    return {s.id: s.name for s in await sources.list_all()}
+        return views.signal_report(report, await sources.names())
 
 
 class AdminController(Controller):
