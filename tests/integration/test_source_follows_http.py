@@ -143,3 +143,9 @@ async def test_a_bad_list_of_follows_is_refused_and_changes_nothing(database_url
         assert preview.status_code == 422  # two active sources: say which
         assert preview.json()["field"] == "source_id"
         assert (await api.client.get("/api/me/sources")).status_code == 401
+
+        # A source no signal came from may be deleted though followed: its follows go with it.
+        admin = api.auth(api.admin_token)
+        deleted = await api.client.delete(f"/api/admin/sources/{alpha}", headers=admin)
+        assert deleted.status_code == 204, deleted.text
+        assert (await api.client.get("/api/me/sources", headers=headers)).json() == []
