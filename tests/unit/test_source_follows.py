@@ -123,6 +123,28 @@ async def test_a_one_sided_follow_turns_the_other_side_into_a_close(world: World
     assert [o.side for o in long_only.exchange.placed[1:]] == [OrderSide.BUY]
 
 
+async def test_while_copying_is_paused_a_one_sided_follow_s_close_still_goes_through(
+    world: World,
+) -> None:
+    long_only = await world.follower("long_only")
+    both = await world.follower("both")
+    await follow(world, long_only.user.id, SourceFollow("B", direction=LONG_ONLY))
+    for f in (long_only, both):
+        f.exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.01"), entry_price=D(60000))
+    await world.settings.set_copying_paused(True)
+    short = await world.signal(SignalAction.SHORT, source_id="B")
+
+    await world.run(short)
+
+    assert long_only.exchange.placed == [
+        long_only.order(short, OrderSide.SELL, "0.01", leg=OrderLeg.CLOSE, reduce_only=True)
+    ]
+    assert both.exchange.placed == []  # an entry side: skipped while paused
+    assert [reason for _, reason in await world.outcome(short, both)] == [
+        "copying is paused for everyone (panic switch)"
+    ]
+
+
 # --- choosing ---------------------------------------------------------------------------------
 
 
