@@ -375,6 +375,9 @@ class InMemorySignalRepository(SignalRepository):
         ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id), reverse=True)
         return copy.deepcopy(ordered[:limit])
 
+    async def source_ids(self, signal_ids: Collection[str]) -> dict[str, str]:
+        return {i: self._rows[i].source_id for i in signal_ids if i in self._rows}
+
     async def set_status(self, signal_id: str, status: SignalStatus) -> None:
         if signal_id in self._rows:
             self._rows[signal_id].status = status

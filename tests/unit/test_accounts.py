@@ -53,6 +53,7 @@ from tests.fakes import (
     InMemoryExchangeAccountRepository,
     InMemoryOrderIntentRepository,
     InMemorySettingsRepository,
+    InMemorySignalRepository,
     InMemorySignalSourceRepository,
     InMemoryUserRepository,
     PlainPasswordHasher,
@@ -615,7 +616,11 @@ async def test_portfolio_reads_approved_accounts_and_reports_errors(people: Peop
     broken = people.gateways.add(down.id, FakeExchange())
     broken.read_error = ExchangeUnavailable("maintenance")
     view = ViewPortfolio(
-        people.accounts, InMemoryOrderIntentRepository(), people.gateways, InMemoryPanicCloses()
+        people.accounts,
+        InMemoryOrderIntentRepository(),
+        people.gateways,
+        InMemoryPanicCloses(),
+        InMemorySignalRepository(),
     )
 
     positions = await view.positions(alice.id)

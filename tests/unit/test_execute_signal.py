@@ -55,6 +55,7 @@ from tests.fakes import (
     RecordingNotifier,
     RecordingSignalQueue,
 )
+from tests.follow_fakes import InMemorySourceFollowRepository
 from tests.live_fakes import RecordingLiveEvents
 from tests.notification_fakes import InMemoryOutbox
 from tests.payment_fakes import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
@@ -115,6 +116,7 @@ class World:
     # What the fan-out queued: the signals it resumed after finishing the one before.
     queue: RecordingSignalQueue = field(default_factory=RecordingSignalQueue)
     live: RecordingLiveEvents = field(default_factory=RecordingLiveEvents)
+    follows: InMemorySourceFollowRepository = field(default_factory=InMemorySourceFollowRepository)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -137,6 +139,7 @@ class World:
             self.outbox,
             self.queue,
             self.live,
+            self.follows,
         )
 
     async def run(

@@ -18,6 +18,7 @@ from mimic.application.sweep_signals import enqueue_unfinished_parts
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError, InvalidField
 from mimic.domain.fanout import FanoutPart
+from mimic.domain.follows import SourceFollow
 from mimic.domain.ids import new_ids
 from mimic.domain.market import MarketRules
 from mimic.domain.notifications import order_notifications
@@ -39,6 +40,7 @@ from mimic.ports.repositories import (
     OrderIntentRepository,
     SettingsRepository,
     SignalRepository,
+    SourceFollowRepository,
     TransactionManager,
 )
 from mimic.ports.services import Clock, SignalQueue
@@ -104,6 +106,7 @@ class ExecuteSignal:
         outbox: NotificationOutbox,
         queue: SignalQueue,
         live: LiveEvents,
+        follows: SourceFollowRepository,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -119,6 +122,7 @@ class ExecuteSignal:
         self._queue = queue
         self._live = live
         self._placer = FanoutPlacer(gateways, protection, clock, policy.concurrency)
+        self._follows = follows
 
     async def __call__(self, signal_id: str, part: int = 0) -> ExecutionSummary:
         """Runs part `part` of the signal's fan-out: the connections that part holds."""
@@ -253,6 +257,14 @@ class ExecuteSignal:
     async def _plan_accounts(
         self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]
     ) -> tuple[list[AccountPlan], GuardrailBook]:
+        """Plans for those of `candidates` who follow the signal's source (or every one)."""
+        choices = await self._follows.choices_for(signal.source_id)
+        allocations: dict[str, SourceFollow] = {}
+        for _, user in candidates:
+            follow = choices.allocation(user.id)
+            if follow is not None:
+                allocations[user.id] = follow
+        candidates = [(a, u) for a, u in candidates if u.id in allocations]
         platform = await self._settings.get_platform_risk()
         unsubscribed = await self._subscription_gate.lacking_subscription(
             {u.id for _, u in candidates}
@@ -269,12 +281,16 @@ class ExecuteSignal:
 
         async def plan_one(candidate: tuple[ExchangeAccount, User]) -> None:
             account, user = candidate
-            if entries_paused:
+            follow = allocations[user.id]
+            action = follow.action_for(signal.params.action)
+            if entries_paused and action is not SignalAction.CLOSE:
                 planned_now[account.id] = AccountPlan(
-                    account, user, [skip_account(signal.params.action, COPYING_PAUSED_REASON)]
+                    account, user, [skip_account(action, COPYING_PAUSED_REASON)]
                 )
                 return
-            legs = await self._plan_legs(signal, account, user, platform, rules_cache, guard)
+            legs = await self._plan_legs(
+                signal, account, user, follow, platform, rules_cache, guard
+            )
             if user.id in unsubscribed:
                 legs = skip_entries(legs, NO_SUBSCRIPTION_REASON)
             planned_now[account.id] = AccountPlan(account, user, legs)
@@ -357,44 +373,46 @@ class ExecuteSignal:
         signal: Signal,
         account: ExchangeAccount,
         user: User,
+        follow: SourceFollow,
         platform: PlatformRiskSettings,
         rules_cache: dict[tuple[str, str], MarketRules],
         guard: GuardrailBook,
     ) -> list[PlannedLeg]:
+        """The follow's direction narrows the signal's action, its allocation the sizing."""
         params = signal.params
+        action = follow.action_for(params.action)
+        follower = follow.settings_over(user.settings)
         if self._expired(signal):
             return [
-                skip_account(
-                    params.action, f"signal expired: older than {self._policy.max_signal_age}"
-                )
+                skip_account(action, f"signal expired: older than {self._policy.max_signal_age}")
             ]
         if not account.enabled:
-            return [skip_account(params.action, "exchange connection is disabled")]
+            return [skip_account(action, "exchange connection is disabled")]
         try:
             gateway = await self._gateways.for_account(account)
             key = (account.exchange, params.symbol)
             if key not in rules_cache:
                 rules_cache[key] = await gateway.market_rules(params.symbol)
             rules = rules_cache[key]
-            opening = params.action is not SignalAction.CLOSE and not user.settings.paused
+            opening = action is not SignalAction.CLOSE and not follower.paused
             snapshot = await gateway.fetch_snapshot(params.symbol, with_balance=opening)
         except ExchangeError as exc:
-            return [skip_account(params.action, f"could not read the account: {exc.reason}")]
+            return [skip_account(action, f"could not read the account: {exc.reason}")]
         position, equity, mark = snapshot.position, Decimal(0), Decimal(0)
         if opening and snapshot.balance is not None and snapshot.mark_price is not None:
             equity, mark = snapshot.balance.equity, snapshot.mark_price
         risk = resolve_risk(
             platform=platform,
             caps=user.caps,
-            follower=user.settings,
+            follower=follower,
             signal_risk_perc=params.risk_perc,
             signal_leverage=params.leverage,
             market_max_leverage=rules.max_leverage,
         )
         legs = plan_account_orders(
-            action=params.action,
+            action=action,
             position=position,
-            paused=user.settings.paused,
+            paused=follower.paused,
             equity=equity,
             mark_price=mark,
             rules=rules,

@@ -1,6 +1,7 @@
 """What a follower holds: positions and balances read live from each exchange, orders."""
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount
@@ -9,7 +10,11 @@ from mimic.domain.orders import OrderIntent
 from mimic.domain.positions import Balance, Position
 from mimic.ports.exchange import ExchangeGateways
 from mimic.ports.notifications import PanicCloseRepository
-from mimic.ports.repositories import ExchangeAccountRepository, OrderIntentRepository
+from mimic.ports.repositories import (
+    ExchangeAccountRepository,
+    OrderIntentRepository,
+    SignalRepository,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +38,9 @@ class ViewPortfolio:
         intents: OrderIntentRepository,
         gateways: ExchangeGateways,
         panic_closes: PanicCloseRepository,
+        signals: SignalRepository,
     ) -> None:
+        self._signals = signals
         self._accounts = accounts
         self._intents = intents
         self._gateways = gateways
@@ -72,3 +79,7 @@ class ViewPortfolio:
         orders += await self._panic_closes.list_for_user(user_id, limit=limit)
         orders.sort(key=lambda o: (o.created_at, o.id), reverse=True)
         return orders[:limit]
+
+    async def order_sources(self, orders: Sequence[OrderIntent]) -> dict[str, str]:
+        """The source of each order's signal, by signal id (a panic close has none)."""
+        return await self._signals.source_ids({o.signal_id for o in orders if o.signal_id})

@@ -1,7 +1,8 @@
 """Pre-flight: what a signal would do on each follower account, without doing it.
 
 The very planning of the fan-out runs (`ExecuteSignal.preview`: same sizing, caps,
-exchange rules, skip reasons and daily guardrails); nothing is stored or sent.
+exchange rules, skip reasons, daily guardrails and the followers' choice of sources);
+nothing is stored or sent.
 """
 
 import uuid
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mimic.application.execute_signal import ExecuteSignal
-from mimic.domain.accounts import ExchangeAccount, User
+from mimic.domain.accounts import ExchangeAccount, SignalSource, User
 from mimic.domain.alerts import read_alert
 from mimic.domain.errors import ExchangeError, InvalidField
 from mimic.domain.orders import OrderLeg, OrderSide
@@ -19,7 +20,7 @@ from mimic.domain.positions import PositionSide
 from mimic.domain.protection import protection_percentages, protective_prices
 from mimic.domain.signal import Signal, SignalParams
 from mimic.ports.exchange import ExchangeGateways, SymbolCatalog
-from mimic.ports.repositories import ExchangeAccountRepository
+from mimic.ports.repositories import ExchangeAccountRepository, SignalSourceRepository
 from mimic.ports.services import Clock
 
 
@@ -51,16 +52,25 @@ class PreviewSignal:
         catalog: SymbolCatalog,
         gateways: ExchangeGateways,
         clock: Clock,
+        sources: SignalSourceRepository,
     ) -> None:
+        self._sources = sources
         self._executor = executor
         self._accounts = accounts
         self._catalog = catalog
         self._gateways = gateways
         self._clock = clock
 
-    async def __call__(self, requester: User, values: Mapping[str, object]) -> SignalPreview:
-        """An admin sees every follower account; a follower only their own."""
-        params = read_alert(values)
+    async def __call__(
+        self, requester: User, values: Mapping[str, object], source_id: str | None = None
+    ) -> SignalPreview:
+        """An admin sees every follower account; a follower only their own.
+
+        As a signal of `source_id` (which may be left out while one source is active): its
+        direction, and who follows it with which allocation.
+        """
+        source = await self._source(source_id)
+        params = read_alert(values, source.direction)
         if not await self._catalog.is_tradable(params.symbol):
             raise InvalidField("symbol", f"{params.symbol} is not traded on any connected exchange")
         candidates = [
@@ -70,7 +80,7 @@ class PreviewSignal:
         ]
         signal = Signal(
             id=f"preview-{uuid.uuid4().hex}",
-            source_id="",
+            source_id=source.id,
             params=params,
             dedupe_key="",
             received_at=self._clock.now(),
@@ -107,3 +117,17 @@ class PreviewSignal:
                 )
             )
         return SignalPreview(params, previews)
+
+    async def _source(self, source_id: str | None) -> SignalSource:
+        if source_id is not None:
+            source = await self._sources.get(source_id)
+            if source is None:
+                raise InvalidField("source_id", f"{source_id!r} is not a signal source")
+            return source
+        active = [s for s in await self._sources.list_all() if s.active]
+        if len(active) != 1:
+            raise InvalidField(
+                "source_id",
+                f"is required: {len(active)} sources are active (GET /api/sources lists them)",
+            )
+        return active[0]

@@ -49,6 +49,10 @@ class ManageSignalSources:
     async def list_all(self) -> list[SignalSource]:
         return await self._sources.list_all()
 
+    async def names(self) -> dict[str, str]:
+        """Each source's name by id: what signals are shown with."""
+        return {s.id: s.name for s in await self._sources.list_all()}
+
     async def create(
         self,
         name: str,

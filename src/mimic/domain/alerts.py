@@ -89,7 +89,7 @@ def read_alert(
         )
     return parse_signal(
         symbol=symbol,
-        action=_restrict(action, direction).value,
+        action=restrict_action(action, direction).value,
         risk_perc=values.get("risk_perc"),
         leverage=values.get("leverage"),
         tp_perc=values.get("tp_perc"),
@@ -160,8 +160,9 @@ _ACTIONS = {
 }
 
 
-def _restrict(action: SignalAction, direction: TradeDirection) -> SignalAction:
-    """A long-only source's short (or a short-only source's long) closes what is open."""
+def restrict_action(action: SignalAction, direction: TradeDirection) -> SignalAction:
+    """A long-only source's (or follow's) short, or a short-only one's long, closes what
+    is open."""
     if (direction is TradeDirection.LONG_ONLY and action is SignalAction.SHORT) or (
         direction is TradeDirection.SHORT_ONLY and action is SignalAction.LONG
     ):

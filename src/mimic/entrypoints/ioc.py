@@ -23,6 +23,7 @@ from mimic.adapters.routing import ExchangeRouter
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
+from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
 from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
 from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
@@ -55,6 +56,7 @@ from mimic.application.register_user import RegisterUser
 from mimic.application.rotate_keys import RotateCredentialKeys
 from mimic.application.signal_reports import ReportSignals
 from mimic.application.signal_sources import ManageSignalSources
+from mimic.application.source_follows import FollowSources
 from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
@@ -87,6 +89,7 @@ from mimic.ports.repositories import (
     SettingsRepository,
     SignalRepository,
     SignalSourceRepository,
+    SourceFollowRepository,
     TransactionManager,
     UserRepository,
 )
@@ -219,6 +222,7 @@ class PersistenceProvider(Provider):
     tx = provide(SqlTransactionManager, provides=TransactionManager)
     users = provide(SqlUserRepository, provides=UserRepository)
     sources = provide(SqlSignalSourceRepository, provides=SignalSourceRepository)
+    follows = provide(SqlSourceFollowRepository, provides=SourceFollowRepository)
     signals = provide(SqlSignalRepository, provides=SignalRepository)
     accounts = provide(SqlExchangeAccountRepository, provides=ExchangeAccountRepository)
     intents = provide(SqlOrderIntentRepository, provides=OrderIntentRepository)
@@ -298,6 +302,7 @@ class InteractorProvider(Provider):
     set_paper_price = provide(SetPaperPrice)
     bootstrap = provide(BootstrapPlatform)
     signal_sources = provide(ManageSignalSources)
+    follow_sources = provide(FollowSources)
 
 
 def build_container(

@@ -6,6 +6,7 @@ from typing import Protocol
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
 from mimic.domain.audit import AuditEvent
 from mimic.domain.fanout import FanoutPart
+from mimic.domain.follows import FollowChoices, SourceFollow
 from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.signal import Signal, SignalStatus
@@ -58,6 +59,20 @@ class UserRepository(Protocol):
         ...
 
 
+class SourceFollowRepository(Protocol):
+    async def list_for_user(self, user_id: str) -> list[SourceFollow]:
+        """The sources `user_id` chose to follow; empty = follows every active source."""
+        ...
+
+    async def replace_for_user(self, user_id: str, follows: Sequence[SourceFollow]) -> None:
+        """The follower's whole list of follows becomes `follows`."""
+        ...
+
+    async def choices_for(self, source_id: str) -> FollowChoices:
+        """Who chose sources at all, and how each who chose `source_id` follows it."""
+        ...
+
+
 class SignalSourceRepository(Protocol):
     async def add(self, source: SignalSource) -> None: ...
 
@@ -95,6 +110,10 @@ class SignalRepository(Protocol):
     async def get(self, signal_id: str) -> Signal | None: ...
 
     async def list_recent(self, *, limit: int) -> list[Signal]: ...
+
+    async def source_ids(self, signal_ids: Collection[str]) -> dict[str, str]:
+        """The source of each of `signal_ids` that exists."""
+        ...
 
     async def set_status(self, signal_id: str, status: SignalStatus) -> None: ...
 

@@ -1,5 +1,6 @@
 """Signals and their sources: the webhook's writes and the order signals run in."""
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
@@ -19,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.repositories import _dialect
-from mimic.adapters.sqlalchemy.tables import NamedRow, signal_sources, signals
+from mimic.adapters.sqlalchemy.tables import NamedRow, signal_sources, signals, source_follows
 from mimic.domain.accounts import SignalSource, TradeDirection
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus, key_expires
@@ -85,6 +86,10 @@ class SqlSignalSourceRepository(SignalSourceRepository):
 
     async def delete_unused(self, source_id: str) -> bool:
         used = select(signals.c.id).where(signals.c.source_id == source_id).exists()
+        # An unused source's follows go with it (its followers then follow the others).
+        await self._session.execute(
+            source_follows.delete().where(source_follows.c.source_id == source_id, ~used)
+        )
         result = await self._session.execute(
             signal_sources.delete().where(signal_sources.c.id == source_id, ~used)
         )
@@ -201,6 +206,14 @@ class SqlSignalRepository(SignalRepository):
             select(signals).order_by(signals.c.received_at.desc(), signals.c.id.desc()).limit(limit)
         )
         return [_signal(row) for row in result.mappings()]
+
+    async def source_ids(self, signal_ids: Collection[str]) -> dict[str, str]:
+        if not signal_ids:
+            return {}
+        statement = select(signals.c.id, signals.c.source_id).where(
+            signals.c.id.in_(list(signal_ids))
+        )
+        return {row.id: row.source_id for row in await self._session.execute(statement)}
 
     async def set_status(self, signal_id: str, status: SignalStatus) -> None:
         await self._session.execute(

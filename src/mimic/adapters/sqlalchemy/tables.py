@@ -184,6 +184,18 @@ signal_sources = Table(
     Column("direction", String(16), nullable=False, server_default="both"),
 )
 
+# The sources a follower chose (0013), each with its allocation; none = follows every one.
+source_follows = Table(
+    "source_follows",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("source_id", ID, ForeignKey("signal_sources.id"), primary_key=True),
+    Column("risk_perc", ExactDecimal),
+    Column("leverage", Integer),
+    Column("direction", String(16), nullable=False, server_default="both"),
+    Index("ix_source_follows_source", "source_id"),
+)
+
 signals = Table(
     "signals",
     metadata,

@@ -301,6 +301,7 @@ class SignalPreviewController(Controller):
         leverage: FromQuery[str | None] = None,
         tp_perc: FromQuery[str | None] = None,
         sl_perc: FromQuery[str | None] = None,
+        source_id: FromQuery[str | None] = None,
     ) -> SignalPreviewOut:
         values = {
             "symbol": symbol,
@@ -310,7 +311,7 @@ class SignalPreviewController(Controller):
             "tp_perc": tp_perc,
             "sl_perc": sl_perc,
         }
-        return _preview(await preview(request.user, values))
+        return _preview(await preview(request.user, values, source_id))
 
 
 class PortfolioSyncController(Controller):

@@ -32,6 +32,7 @@ from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
 from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.application.signal_reports import ReportSignals
+from mimic.application.signal_sources import ManageSignalSources
 from mimic.application.throttle import LocalThrottle, Throttle
 from mimic.domain.accounts import ConnectionStatus, User
 from mimic.domain.alerts import decode_key_value_alert
@@ -42,6 +43,7 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.follows import FollowController
 from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
 from mimic.entrypoints.http.metrics import dependency_problems
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
@@ -297,7 +299,9 @@ class PortfolioController(Controller):
         portfolio: FromDishka[ViewPortfolio],
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
     ) -> list[schemas.OrderOut]:
-        return [views.order(o) for o in await portfolio.orders(request.user.id, limit)]
+        orders = await portfolio.orders(request.user.id, limit)
+        sources = await portfolio.order_sources(orders)
+        return [views.order(o, sources.get(o.signal_id or "")) for o in orders]
 
     @get("/positions/protection", operation_id="list_position_protection")
     async def protection(
@@ -320,15 +324,21 @@ class SignalController(Controller):
     async def list_signals(
         self,
         reports: FromDishka[ReportSignals],
+        sources: FromDishka[ManageSignalSources],
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     ) -> list[schemas.SignalOut]:
-        return [views.signal(s) for s in await reports.list_recent(limit)]
+        names = await sources.names()
+        return [views.signal(s, names) for s in await reports.list_recent(limit)]
 
     @get("/{signal_id:str}", operation_id="get_signal")
     async def get_signal(
-        self, signal_id: FromPath[str], reports: FromDishka[ReportSignals]
+        self,
+        signal_id: FromPath[str],
+        reports: FromDishka[ReportSignals],
+        sources: FromDishka[ManageSignalSources],
     ) -> schemas.SignalReportOut:
-        return views.signal_report(await reports.report(signal_id))
+        report = await reports.report(signal_id)
+        return views.signal_report(report, await sources.names())
 
 
 class AdminController(Controller):
@@ -428,6 +438,7 @@ ROUTE_HANDLERS = [
     SignalController,
     AdminController,
     SourceController,
+    FollowController,
     *PAYMENT_ROUTE_HANDLERS,
     *NOTIFICATION_ROUTE_HANDLERS,
 ]

@@ -183,6 +183,7 @@ class BalanceOut(msgspec.Struct):
 class OrderOut(msgspec.Struct):
     id: str
     signal_id: str | None
+    source_id: str | None
     exchange_account_id: str
     symbol: str
     side: str
@@ -211,6 +212,7 @@ class OrderOut(msgspec.Struct):
 class SignalOut(msgspec.Struct):
     id: str
     source_id: str
+    source_name: str | None  # None once the source is gone
     symbol: str
     action: str
     risk_perc: Decimal | None

@@ -1,5 +1,6 @@
 """Domain objects to wire shapes; the only place that knows both."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -79,10 +80,11 @@ def exchange(account: ExchangeAccount) -> schemas.ExchangeOut:
     )
 
 
-def order(intent: OrderIntent) -> schemas.OrderOut:
+def order(intent: OrderIntent, source_id: str | None = None) -> schemas.OrderOut:
     return schemas.OrderOut(
         id=intent.id,
         signal_id=intent.signal_id,
+        source_id=source_id,
         exchange_account_id=intent.account_id,
         symbol=intent.symbol,
         side=intent.side.value,
@@ -108,11 +110,12 @@ def order(intent: OrderIntent) -> schemas.OrderOut:
     )
 
 
-def signal(value: Signal) -> schemas.SignalOut:
+def signal(value: Signal, source_names: Mapping[str, str]) -> schemas.SignalOut:
     params = value.params
     return schemas.SignalOut(
         id=value.id,
         source_id=value.source_id,
+        source_name=source_names.get(value.source_id),
         symbol=params.symbol,
         action=params.action.value,
         risk_perc=params.risk_perc,
@@ -125,9 +128,9 @@ def signal(value: Signal) -> schemas.SignalOut:
     )
 
 
-def signal_report(report: SignalReport) -> schemas.SignalReportOut:
+def signal_report(report: SignalReport, source_names: Mapping[str, str]) -> schemas.SignalReportOut:
     return schemas.SignalReportOut(
-        signal=signal(report.signal),
+        signal=signal(report.signal, source_names),
         counts=report.counts,
         accounts=[
             schemas.AccountOutcomeOut(

@@ -18,6 +18,7 @@ from mimic.application.plans import ManagePlans
 from mimic.application.platform_admin import ManagePlatformSettings
 from mimic.application.referrals import ViewReferrals
 from mimic.application.signal_reports import ReportSignals
+from mimic.application.signal_sources import ManageSignalSources
 from mimic.domain.accounts import ConnectionStatus
 from mimic.entrypoints.http import views
 from mimic.entrypoints.http.payments import plan_out, referrals_out
@@ -40,11 +41,13 @@ class AdminPages(Controller):
         request: AuthRequest,
         messaging: FromDishka[Messaging],
         reports: FromDishka[ReportSignals],
+        sources: FromDishka[ManageSignalSources],
         connections: FromDishka[ListConnections],
         copying: FromDishka[ResumeCopying],
         users: FromDishka[ManageUsers],
     ) -> Template:
-        signals = [views.signal(s) for s in await reports.list_recent(10)]
+        names = await sources.names()
+        signals = [views.signal(s, names) for s in await reports.list_recent(10)]
         pending = await connections.by_status(ConnectionStatus.PENDING)
         approved = await connections.by_status(ConnectionStatus.APPROVED)
         return await page(
@@ -64,8 +67,10 @@ class AdminPages(Controller):
         request: AuthRequest,
         messaging: FromDishka[Messaging],
         reports: FromDishka[ReportSignals],
+        sources: FromDishka[ManageSignalSources],
     ) -> Template:
-        signals = [views.signal(s) for s in await reports.list_recent(RECENT_SIGNALS)]
+        names = await sources.names()
+        signals = [views.signal(s, names) for s in await reports.list_recent(RECENT_SIGNALS)]
         return await page(request, messaging, "admin/signals.html", signals=signals)
 
     @get("/signals/{signal_id:str}", include_in_schema=False)
@@ -75,16 +80,20 @@ class AdminPages(Controller):
         signal_id: FromPath[str],
         messaging: FromDishka[Messaging],
         reports: FromDishka[ReportSignals],
+        sources: FromDishka[ManageSignalSources],
     ) -> Template:
-        report = views.signal_report(await reports.report(signal_id))
+        report = views.signal_report(await reports.report(signal_id), await sources.names())
         return await page(request, messaging, "admin/signal.html", report=report)
 
     @get("/signals/{signal_id:str}/outcomes", include_in_schema=False)
     async def signal_outcomes(
-        self, signal_id: FromPath[str], reports: FromDishka[ReportSignals]
+        self,
+        signal_id: FromPath[str],
+        reports: FromDishka[ReportSignals],
+        sources: FromDishka[ManageSignalSources],
     ) -> Template:
         """Re-read on each live event while the fan-out runs."""
-        report = views.signal_report(await reports.report(signal_id))
+        report = views.signal_report(await reports.report(signal_id), await sources.names())
         return Template(template_name="admin/_outcomes.html", context={"report": report})
 
     @get("/connections", include_in_schema=False)
