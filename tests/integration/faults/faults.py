@@ -3,8 +3,10 @@ on, and is cleared as an operator or a supervisor would clear it."""
 
 import asyncio
 
+import asyncpg
 from redis.asyncio import Redis
 
+from tests.conftest import POSTGRES_DSN
 from tests.integration.faults.scenario import Fault, Platform, Recovery, now
 
 
@@ -51,6 +53,26 @@ async def redis_sigstop(p: Platform) -> Recovery:
     return Recovery(now())
 
 
+async def postgres_connections_terminated(p: Platform) -> Recovery:
+    await _terminate_connections(p.database)
+    await p.hold()
+    await _terminate_connections(p.database)  # those opened meanwhile too
+    return Recovery(now())
+
+
+async def _terminate_connections(database: str) -> None:
+    """Every connection to the test's own database (the server is shared)."""
+    admin = await asyncpg.connect(POSTGRES_DSN, timeout=5)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await admin.close()
+
+
 def _exchange_fault(name: str, **failure: object) -> Fault:
     async def inject(p: Platform) -> Recovery:
         p.stub.fail(times=None, **failure)  # type: ignore[arg-type]
@@ -66,6 +88,8 @@ def _exchange_fault(name: str, **failure: object) -> Fault:
 FAULTS = [
     Fault("worker_sigkill", worker_sigkill),
     Fault("serve_sigkill", serve_sigkill),
+    Fault("postgres_connections_terminated", postgres_connections_terminated),
+    _exchange_fault("exchange_503", status=503),
     _exchange_fault("exchange_timeout_after_execution", code=-1007, after_execution=True),
     # Executed, then no answer before ccxt's 10 s timeout: the order is found by its id.
     _exchange_fault("exchange_silent_after_execution", status=503, after_execution=True, delay=11),

@@ -54,6 +54,7 @@ class Platform:
     engine: AsyncEngine
     client: httpx.AsyncClient
     eligible: set[str]
+    database: str
     burst: Burst | None = None
 
     async def hold(self) -> None:

@@ -76,7 +76,7 @@ async def platform(
             async with httpx.AsyncClient() as client:
                 try:
                     await cluster.start(client)
-                    yield Platform(cluster, stub, engine, client, eligible)
+                    yield Platform(cluster, stub, engine, client, eligible, database)
                 finally:
                     cluster.stop()
     finally:
