@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response
 
+from mimic.application import work_context
 from mimic.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -49,8 +50,9 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Every 500 leaves a traceback in the log under an id the caller can quote."""
-    request_id = uuid.uuid4().hex
+    """Every 500 leaves a traceback in the log under an id the caller can quote: the
+    request's own id, the one its other log lines and the response header carry."""
+    request_id = work_context.request_id() or uuid.uuid4().hex
     log.error(
         "unhandled error on %s %s, request id %s",
         request.method,
