@@ -118,3 +118,78 @@ def master_signal_id(source_id: str, trade_id: str) -> str:
 def master_dedupe_key(trade_id: str) -> str:
     """Never expires, as an explicit webhook id."""
     return f"trade:{trade_id}"
+
+
+@dataclass(slots=True)
+class MasterAccount:
+    """A master's own exchange account attached to a signal source, read with read-only keys.
+
+    Binance lists trades per symbol only, so the source copies the `symbols` named here.
+    """
+
+    id: str
+    source_id: str
+    exchange: str
+    symbols: tuple[str, ...]
+    created_at: datetime
+    api_key_masked: str | None = None
+    # What the key allows beyond reading (trading, withdrawals), as found when attached.
+    permission_warning: str | None = None
+
+    @property
+    def owner(self) -> str:
+        return master_owner(self.source_id)
+
+
+def master_owner(source_id: str) -> str:
+    """Whom a master account's credentials are sealed for: its source, never a user id."""
+    return f"source:{source_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class MasterCursor:
+    """How far one symbol of the master's trade history has been copied.
+
+    `since` is the time of the newest fill copied, `copied_at_since` the ids of those at
+    exactly that time (an exchange lists trades from a time inclusively), `position` the
+    master's signed position after them.
+    """
+
+    symbol: str
+    since: datetime
+    copied_at_since: frozenset[str]
+    position: Decimal
+
+    def is_new(self, fill: MasterFill) -> bool:
+        if fill.executed_at != self.since:
+            return fill.executed_at > self.since
+        return fill.trade_id not in self.copied_at_since
+
+    def after(self, fill: MasterFill, position: Decimal) -> "MasterCursor":
+        if fill.executed_at == self.since:
+            return MasterCursor(
+                self.symbol, self.since, self.copied_at_since | {fill.trade_id}, position
+            )
+        return MasterCursor(self.symbol, fill.executed_at, frozenset({fill.trade_id}), position)
+
+
+def in_copy_order(fills: list[MasterFill]) -> list[MasterFill]:
+    """Oldest first; within one millisecond by trade id (numeric ids as numbers)."""
+
+    def key(fill: MasterFill) -> tuple[datetime, int, str]:
+        numeric = fill.trade_id.isdigit()
+        return (fill.executed_at, int(fill.trade_id) if numeric else 0, fill.trade_id)
+
+    return sorted(fills, key=key)
+
+
+def permission_warning(
+    *, can_trade: bool | None, can_withdraw: bool | None, checked: bool
+) -> str | None:
+    """What to warn the admin of about a master's key: Mimic only ever reads with it."""
+    if not checked:
+        return "the key's permissions could not be checked: make sure it is read-only"
+    allowed = [what for what, yes in (("trade", can_trade), ("withdraw", can_withdraw)) if yes]
+    if not allowed:
+        return None
+    return f"the key can {' and '.join(allowed)}: Mimic only reads with it, use a read-only key"

@@ -1,0 +1,122 @@
+"""Masters' exchange accounts and the cursors of their trade histories."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mimic.adapters.sqlalchemy.repositories import _insert
+from mimic.adapters.sqlalchemy.tables import master_accounts, master_cursors
+from mimic.domain.errors import Conflict
+from mimic.domain.master_fills import MasterAccount, MasterCursor, master_owner
+from mimic.ports.credentials import StoredCredentials
+from mimic.ports.master_accounts import MasterAccountRepository
+
+_a = master_accounts.c
+_c = master_cursors.c
+
+
+class SqlMasterAccountRepository(MasterAccountRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, account: MasterAccount, token: str | None) -> None:
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(
+                    master_accounts.insert().values(
+                        id=account.id,
+                        source_id=account.source_id,
+                        exchange=account.exchange,
+                        symbols=",".join(account.symbols),
+                        api_key_masked=account.api_key_masked,
+                        credentials_token=token,
+                        permission_warning=account.permission_warning,
+                        created_at=account.created_at,
+                    )
+                )
+        except IntegrityError:
+            raise Conflict("the source has an exchange account: detach it first") from None
+
+    async def get_for_source(self, source_id: str) -> MasterAccount | None:
+        row = (
+            (await self._session.execute(select(master_accounts).where(_a.source_id == source_id)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else _account(row)
+
+    async def list_all(self) -> list[MasterAccount]:
+        statement = select(master_accounts).order_by(_a.source_id)
+        return [_account(row) for row in (await self._session.execute(statement)).mappings()]
+
+    async def delete_for_source(self, source_id: str) -> bool:
+        await self._session.execute(master_cursors.delete().where(_c.source_id == source_id))
+        result = await self._session.execute(
+            master_accounts.delete().where(_a.source_id == source_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def credentials(self, account_id: str) -> StoredCredentials | None:
+        statement = select(_a.source_id, _a.exchange, _a.credentials_token).where(
+            _a.id == account_id, _a.credentials_token.is_not(None)
+        )
+        row = (await self._session.execute(statement)).first()
+        if row is None:
+            return None
+        return StoredCredentials(account_id, master_owner(row[0]), row[1], row[2])
+
+    async def cursors(self, source_id: str) -> dict[str, MasterCursor]:
+        statement = select(master_cursors).where(_c.source_id == source_id)
+        rows = (await self._session.execute(statement)).mappings()
+        return {row["symbol"]: _cursor(row) for row in rows}
+
+    async def save_cursors(self, source_id: str, cursors: Mapping[str, MasterCursor]) -> None:
+        if not cursors:
+            return
+        insert = _insert(self._session, master_cursors)
+        statement = insert.on_conflict_do_update(
+            index_elements=[_c.source_id, _c.symbol],
+            set_={
+                "since": insert.excluded.since,
+                "copied_at_since": insert.excluded.copied_at_since,
+                "position": insert.excluded.position,
+            },
+        )
+        await self._session.execute(
+            statement,
+            [
+                {
+                    "source_id": source_id,
+                    "symbol": cursor.symbol,
+                    "since": cursor.since,
+                    "copied_at_since": ",".join(sorted(cursor.copied_at_since)),
+                    "position": cursor.position,
+                }
+                for cursor in cursors.values()
+            ],
+        )
+
+
+def _account(row: Any) -> MasterAccount:
+    return MasterAccount(
+        id=row["id"],
+        source_id=row["source_id"],
+        exchange=row["exchange"],
+        symbols=tuple(s for s in row["symbols"].split(",") if s),
+        created_at=row["created_at"],
+        api_key_masked=row["api_key_masked"],
+        permission_warning=row["permission_warning"],
+    )
+
+
+def _cursor(row: Any) -> MasterCursor:
+    ids = row["copied_at_since"]
+    return MasterCursor(
+        symbol=row["symbol"],
+        since=row["since"],
+        copied_at_since=frozenset(ids.split(",")) if ids else frozenset(),
+        position=row["position"],
+    )
