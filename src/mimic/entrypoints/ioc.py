@@ -64,6 +64,7 @@ from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.lab_ioc import LabProvider
 from mimic.entrypoints.live_ioc import LiveEventsProvider
+from mimic.entrypoints.master_ioc import MasterAccountsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
@@ -320,6 +321,7 @@ def build_container(
         NotificationsProvider(),
         LabProvider(),
         LiveEventsProvider(),
+        MasterAccountsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

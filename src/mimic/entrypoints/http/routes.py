@@ -45,6 +45,7 @@ from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
 from mimic.entrypoints.http.follows import FollowController
 from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
+from mimic.entrypoints.http.master_accounts import MasterAccountController
 from mimic.entrypoints.http.metrics import dependency_problems
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
@@ -438,6 +439,7 @@ ROUTE_HANDLERS = [
     SignalController,
     AdminController,
     SourceController,
+    MasterAccountController,
     FollowController,
     *PAYMENT_ROUTE_HANDLERS,
     *NOTIFICATION_ROUTE_HANDLERS,

@@ -1,0 +1,206 @@
+"""A master trades on their own Binance account (the stub, through real ccxt); followers on
+the paper exchange copy each fill proportionally; a restart between fills re-copies none
+and misses none.
+
+Both the master and the followers start with 10,000 USDT; BTCUSDT stays at 40,000 on both
+venues. Ann follows with multiplier 1.01, Ben with 0.51 (1 % and 2 % over the round
+numbers, so that the fees both sides pay never tip a quantity below its step):
+
+    master             signal                  ann (x 1.01)               ben (x 0.51)
+    buy 0.05  open     long, fraction 0.2      2,020 / 40,000 = 0.050     1,020 -> 0.025
+    buy 0.03  add      long, 0.12              1,212 -> 0.030             612 -> 0.015
+    sell 0.02 reduce   close 0.25              a quarter of 0.080: 0.020  of 0.040: 0.010
+    (restart; while Mimic is down:)
+    sell 0.10 flip     short, 0.16             close 0.060, sell 0.040    close 0.030, 0.020
+    buy 0.04  close    close 1                 close 0.040                close 0.020
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from mimic.adapters.ccxt import CcxtGateways
+from mimic.domain.accounts import ApiCredentials, ExchangeAccount
+from mimic.domain.errors import AuthRejected
+from mimic.domain.master_fills import master_signal_id
+from mimic.domain.orders import OrderRequest, OrderSide
+from mimic.entrypoints.config import Settings
+from tests.binance_stub import BinanceStub, running_in_thread
+from tests.integration.harness import Api, make_settings, running_platform
+
+MASTER_KEY = "masterKeyAbCdEfGh0123456789"
+MASTER_SECRET = "masterSecretZyXwVuT9876543210"
+
+
+class MasterVault:
+    """The master's own keys, as their trading bot holds them (not Mimic)."""
+
+    async def credentials_for(self, account: ExchangeAccount) -> ApiCredentials:
+        if account.id != "master":
+            raise AuthRejected("not the master")
+        return ApiCredentials(MASTER_KEY, MASTER_SECRET)
+
+
+@pytest.fixture
+def stub() -> Iterator[BinanceStub]:
+    stub = BinanceStub()
+    stub.add_account(MASTER_KEY, MASTER_SECRET)
+    stub.set_mark_price("BTCUSDT", "40000")
+    with running_in_thread(stub) as running:
+        yield running
+
+
+class Master:
+    """Trades by hand on the master's account, through ccxt like any bot would."""
+
+    def __init__(self, stub: BinanceStub) -> None:
+        self._stub = stub
+        self._gateways = CcxtGateways(MasterVault(), api_origins={"binanceusdm": stub.base_url})
+        self._orders = 0
+
+    async def trade(self, side: OrderSide, quantity: str) -> str:
+        """The master's trade id of the fill."""
+        self._orders += 1
+        gateway = await self._gateways.for_account(
+            ExchangeAccount("master", "master", "binanceusdm", "own", datetime.now(UTC))
+        )
+        request = OrderRequest("BTCUSDT", side, Decimal(quantity), f"by-hand-{self._orders}")
+        await gateway.place_market_order(request)
+        return str(self._stub.accounts[MASTER_KEY].trades[-1]["id"])
+
+    async def aclose(self) -> None:
+        await self._gateways.aclose()
+
+
+def settings_for(database_url: str, stub: BinanceStub) -> Settings:
+    """The poll is run on purpose (POST .../accounts/poll): its timer is parked."""
+    return make_settings(
+        database_url,
+        ccxt_api_origins={"binanceusdm": stub.base_url},
+        master_poll_interval=timedelta(hours=1),
+    )
+
+
+async def poll(api: Api) -> int:
+    response = await api.client.post(
+        "/api/admin/sources/accounts/poll", headers=api.auth(api.admin_token)
+    )
+    assert response.status_code == 200, response.text
+    return int(response.json()["signals"])
+
+
+def orders_by_account(report: dict[str, Any]) -> dict[str, list[tuple[str, str, str]]]:
+    """Per follower account: (leg, side, quantity) of each order filled, close first."""
+    return {
+        a["exchange_account_id"]: sorted(
+            ((o["leg"], o["side"], o["quantity"]) for o in a["orders"] if o["status"] == "filled"),
+            key=lambda order: order[0] != "close",
+        )
+        for a in report["accounts"]
+    }
+
+
+async def copied(api: Api, source_id: str, trade_id: str) -> dict[str, list[tuple[str, str, str]]]:
+    report = await api.settled_report(master_signal_id(source_id, trade_id))
+    return orders_by_account(report)
+
+
+async def test_a_master_opens_adds_reduces_flips_and_closes_and_followers_copy_in_proportion(
+    database_url: str, stub: BinanceStub
+) -> None:
+    master = Master(stub)
+    settings = settings_for(database_url, stub)
+    try:
+        async with running_platform(settings) as api:
+            await api.set_price("BTCUSDT", "40000")
+            created = await api.client.post(
+                "/api/admin/sources",
+                json={"name": "Own account"},
+                headers=api.auth(api.admin_token),
+            )
+            source_id = created.json()["id"]
+            attached = await api.client.put(
+                f"/api/admin/sources/{source_id}/account",
+                json={
+                    "exchange": "binanceusdm",
+                    "symbols": ["btc/usdt"],
+                    "api_key": MASTER_KEY,
+                    "api_secret": MASTER_SECRET,
+                },
+                headers=api.auth(api.admin_token),
+            )
+            assert attached.status_code == 201, attached.text
+            body = attached.json()
+            assert body["symbols"] == ["BTCUSDT"]
+            assert body["api_key_masked"] == "mast...6789"
+            # The stub's key may trade futures: Mimic warns, in the answer and the audit log.
+            assert body["warning"] == (
+                "the key can trade: Mimic only reads with it, use a read-only key"
+            )
+            assert MASTER_SECRET not in attached.text
+            audit = await api.client.get(
+                "/api/admin/audit",
+                params={"action": "source.master_attached"},
+                headers=api.auth(api.admin_token),
+            )
+            (event,) = audit.json()
+            assert event["details"]["warning"] == body["warning"]
+
+            ann, ann_acc = await api.follower("ann")
+            ben, ben_acc = await api.follower("ben")
+            for token, multiplier in ((ann, "1.01"), (ben, "0.51")):
+                chosen = await api.client.put(
+                    "/api/me/sources",
+                    json=[{"source_id": source_id, "multiplier": multiplier}],
+                    headers=api.auth(token),
+                )
+                assert chosen.status_code == 200, chosen.text
+
+            assert await poll(api) == 0  # the first read starts the cursor: nothing yet
+            opened = await master.trade(OrderSide.BUY, "0.05")
+            assert await poll(api) == 1
+            assert await copied(api, source_id, opened) == {
+                ann_acc: [("entry", "buy", "0.05")],
+                ben_acc: [("entry", "buy", "0.025")],
+            }
+            added = await master.trade(OrderSide.BUY, "0.03")
+            assert await poll(api) == 1
+            assert await copied(api, source_id, added) == {
+                ann_acc: [("entry", "buy", "0.03")],
+                ben_acc: [("entry", "buy", "0.015")],
+            }
+            reduced = await master.trade(OrderSide.SELL, "0.02")
+            assert await poll(api) == 1
+            assert await poll(api) == 0  # read again: nothing new
+            assert await copied(api, source_id, reduced) == {
+                ann_acc: [("close", "sell", "0.02")],
+                ben_acc: [("close", "sell", "0.01")],
+            }
+
+        # Mimic is down while the master flips.
+        flipped = await master.trade(OrderSide.SELL, "0.10")
+
+        async with running_platform(settings) as api:
+            assert await poll(api) == 1  # the flip only: nothing before it is copied again
+            assert await copied(api, source_id, flipped) == {
+                ann_acc: [("close", "sell", "0.06"), ("entry", "sell", "0.04")],
+                ben_acc: [("close", "sell", "0.03"), ("entry", "sell", "0.02")],
+            }
+            closed = await master.trade(OrderSide.BUY, "0.04")
+            assert await poll(api) == 1
+            assert await copied(api, source_id, closed) == {
+                ann_acc: [("close", "buy", "0.04")],
+                ben_acc: [("close", "buy", "0.02")],
+            }
+            for token in (ann, ben):  # flat, as the master is
+                positions = await api.client.get("/api/positions", headers=api.auth(token))
+                assert positions.status_code == 200, positions.text
+                assert positions.json() == []
+            signals = await api.client.get("/api/signals", headers=api.auth(api.admin_token))
+            from_master = [s for s in signals.json() if s["source_id"] == source_id]
+            assert len(from_master) == 5  # one per fill, none twice
+    finally:
+        await master.aclose()
