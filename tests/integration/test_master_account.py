@@ -15,14 +15,20 @@ numbers, so that the fees both sides pay never tip a quantity below its step):
     buy 0.04  close    close 1                 close 0.040                close 0.020
 """
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from mimic.adapters.ccxt import CcxtGateways
+from mimic.adapters.paper.gateway import PaperGateway
+from mimic.adapters.paper.venue import PaperVenue
+from mimic.adapters.sqlalchemy.engine import create_engine
+from mimic.adapters.system import SystemClock
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount
 from mimic.domain.errors import AuthRejected
 from mimic.domain.master_fills import master_signal_id
@@ -204,3 +210,58 @@ async def test_a_master_opens_adds_reduces_flips_and_closes_and_followers_copy_i
             assert len(from_master) == 5  # one per fill, none twice
     finally:
         await master.aclose()
+
+
+async def test_a_master_on_the_paper_exchange_is_copied_and_two_polls_at_once_copy_once(
+    database_url: str,
+) -> None:
+    """Master and follower start with 10,000 on the paper exchange, BTCUSDT at 40,000: the
+    master's 0.05 is a fraction 0.2, Ann's (x 1.01) 2,020 / 40,000 = 0.050; the master's
+    0.01 sale closes a fifth, 0.010 of Ann's; the master's last 0.04 closes the rest."""
+    settings = make_settings(database_url, master_poll_interval=timedelta(hours=1))
+    async with running_platform(settings) as api:
+        await api.set_price("BTCUSDT", "40000")
+        created = await api.client.post(
+            "/api/admin/sources", json={"name": "Paper master"}, headers=api.auth(api.admin_token)
+        )
+        source_id = created.json()["id"]
+        attached = await api.client.put(
+            f"/api/admin/sources/{source_id}/account",
+            json={"exchange": "paper", "symbols": ["BTCUSDT"]},
+            headers=api.auth(api.admin_token),
+        )
+        assert attached.status_code == 201, attached.text
+        assert attached.json()["warning"] is None  # no key at all
+        # The master's own venue object on this test's loop (the app's lives on another),
+        # over the same books.
+        engine = create_engine(database_url)
+        master = PaperGateway(
+            PaperVenue(async_sessionmaker(engine, expire_on_commit=False), SystemClock()),
+            attached.json()["id"],
+        )
+        ann, ann_acc = await api.follower("ann")
+        chosen = await api.client.put(
+            "/api/me/sources",
+            json=[{"source_id": source_id, "multiplier": "1.01"}],
+            headers=api.auth(ann),
+        )
+        assert chosen.status_code == 200, chosen.text
+        assert await poll(api) == 0
+
+        async def trade(side: OrderSide, quantity: str, client_id: str) -> str:
+            request = OrderRequest("BTCUSDT", side, Decimal(quantity), client_id)
+            return (await master.place_market_order(request)).exchange_order_id
+
+        await trade(OrderSide.BUY, "0.05", "paper-open")
+        assert sum(await asyncio.gather(poll(api), poll(api))) == 1
+        (opened,) = await master.fetch_fills(["BTCUSDT"], datetime.now(UTC) - timedelta(hours=1))
+        assert await copied(api, source_id, opened.fill_id) == {ann_acc: [("entry", "buy", "0.05")]}
+
+        await trade(OrderSide.SELL, "0.01", "paper-reduce")
+        await trade(OrderSide.SELL, "0.04", "paper-close")
+        assert await poll(api) == 2
+        fills = await master.fetch_fills(["BTCUSDT"], datetime.now(UTC) - timedelta(hours=1))
+        reduced, closed = (f.fill_id for f in fills if f.fill_id != opened.fill_id)
+        assert await copied(api, source_id, reduced) == {ann_acc: [("close", "sell", "0.01")]}
+        assert await copied(api, source_id, closed) == {ann_acc: [("close", "sell", "0.04")]}
+        await engine.dispose()

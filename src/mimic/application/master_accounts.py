@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from mimic.application.audit_trail import SYSTEM, RequestContext, audit_event
@@ -257,7 +258,7 @@ class CopyMasterFills:
         now = self._clock.now()
         new_signals: list[Signal] = []
         moved: dict[str, MasterCursor] = {}
-        for fill in in_copy_order(fills):
+        for order, fill in enumerate(in_copy_order(fills)):
             cursor = moved.get(fill.symbol) or watched[fill.symbol]
             translated = translate_fill(cursor.position, fill, equity)
             moved[fill.symbol] = cursor.after(fill, translated.position_after)
@@ -276,7 +277,9 @@ class CopyMasterFills:
                 source_id=master.source_id,
                 params=translated.signal,
                 dedupe_key=master_dedupe_key(fill.trade_id),
-                received_at=now,
+                # A source's signals on one symbol run by received_at (ties by id, which
+                # is a hash here): a microsecond apart, they run in the master's order.
+                received_at=now + timedelta(microseconds=order),
                 fanout_parts=len(self._parts),
             )
             stored, duplicate = await self._signals.add_unless_duplicate(signal, expiring_after=now)
