@@ -33,6 +33,7 @@ from mimic.domain.accounts import ApiCredentials, ExchangeAccount
 from mimic.domain.errors import AuthRejected
 from mimic.domain.master_fills import master_signal_id
 from mimic.domain.orders import OrderRequest, OrderSide
+from mimic.entrypoints.cli import main
 from mimic.entrypoints.config import Settings
 from tests.binance_stub import BinanceStub, running_in_thread
 from tests.integration.harness import Api, make_settings, running_platform
@@ -265,3 +266,33 @@ async def test_a_master_on_the_paper_exchange_is_copied_and_two_polls_at_once_co
         assert await copied(api, source_id, reduced) == {ann_acc: [("close", "sell", "0.01")]}
         assert await copied(api, source_id, closed) == {ann_acc: [("close", "sell", "0.04")]}
         await engine.dispose()
+
+
+def test_the_cli_attaches_shows_and_detaches_a_master_account_with_keys_from_the_environment(
+    sqlite_url: str,
+    stub: BinanceStub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MIMIC_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("MIMIC_CCXT_URL_OVERRIDES", f"binanceusdm={stub.base_url}")
+    monkeypatch.setenv("MIMIC_MASTER_API_KEY", MASTER_KEY)
+    monkeypatch.setenv("MIMIC_MASTER_API_SECRET", MASTER_SECRET)
+    main(["migrate"])
+    main(["sources", "create", "own-account"])
+    source_id = capsys.readouterr().out.strip().splitlines()[-2].split()[0]
+    main(["sources", "attach", source_id, "--exchange", "binanceusdm", "--symbols", "BTCUSDT"])
+    attached = capsys.readouterr().out
+    assert attached.splitlines() == [
+        f"{source_id}  binanceusdm  BTCUSDT  key mast...6789",
+        "WARNING: the key can trade: Mimic only reads with it, use a read-only key",
+    ]
+    assert MASTER_SECRET not in attached
+    with pytest.raises(SystemExit):  # one account per source
+        main(["sources", "attach", source_id, "--exchange", "paper", "--symbols", "BTCUSDT"])
+    assert "detach it first" in capsys.readouterr().err
+    main(["sources", "detach", source_id])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["sources", "account", source_id])
+    assert "has no exchange account" in capsys.readouterr().err
