@@ -296,3 +296,7 @@ def test_the_cli_attaches_shows_and_detaches_a_master_account_with_keys_from_the
     with pytest.raises(SystemExit):
         main(["sources", "account", source_id])
     assert "has no exchange account" in capsys.readouterr().err
+    # A source no signal came from is deleted with the account attached to it.
+    main(["sources", "attach", source_id, "--exchange", "paper", "--symbols", "BTCUSDT"])
+    main(["sources", "delete", source_id])
+    assert capsys.readouterr().out.splitlines()[-1] == f"deleted {source_id}"

@@ -16,16 +16,20 @@ quarter of 0.008 = 0.002, then closes the remaining 0.006 and opens 160 / 40,000
 short, then closes those 0.004.
 """
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from mimic.domain.master_fills import (
+    MasterCursor,
     MasterFill,
     MasterMove,
+    in_copy_order,
     master_dedupe_key,
     master_signal_id,
+    permission_warning,
     translate_fill,
 )
 from mimic.domain.orders import OrderLeg, OrderSide
@@ -191,3 +195,54 @@ def test_a_close_with_nothing_open_is_skipped_and_a_webhook_long_still_is_not_ad
     webhook = SignalParams("BTCUSDT", SignalAction.LONG)
     (skipped,) = follower_plan(webhook, long("0.005"))
     assert skipped.skip_reason == "a long position is already open"
+
+
+def test_the_cursor_takes_fills_after_it_and_those_at_its_time_not_yet_copied() -> None:
+    cursor = MasterCursor("BTCUSDT", AT, frozenset({"5"}), Decimal("0.05"))
+    later = MasterFill("7", "BTCUSDT", OrderSide.BUY, Decimal(1), PRICE, AT + timedelta(seconds=1))
+    assert cursor.is_new(fill("6", OrderSide.BUY, "1"))  # same millisecond, not copied yet
+    assert not cursor.is_new(fill("5", OrderSide.BUY, "1"))
+    assert not cursor.is_new(replace(later, executed_at=AT - timedelta(seconds=1)))
+    assert cursor.is_new(later)
+    same_time = cursor.after(fill("6", OrderSide.BUY, "1"), Decimal("1.05"))
+    assert same_time == MasterCursor("BTCUSDT", AT, frozenset({"5", "6"}), Decimal("1.05"))
+    moved_on = same_time.after(later, Decimal("2.05"))
+    assert moved_on == MasterCursor("BTCUSDT", later.executed_at, frozenset({"7"}), Decimal("2.05"))
+
+
+def test_fills_are_copied_oldest_first_and_by_numeric_trade_id_within_a_millisecond() -> None:
+    fills = [
+        fill("10", OrderSide.BUY, "1"),
+        replace(fill("3", OrderSide.BUY, "1"), executed_at=AT + timedelta(milliseconds=1)),
+        fill("9", OrderSide.BUY, "1"),
+    ]
+    assert [f.trade_id for f in in_copy_order(fills)] == ["9", "10", "3"]
+
+
+@pytest.mark.parametrize(
+    ("can_trade", "can_withdraw", "checked", "warning"),
+    [
+        (False, False, True, None),
+        (True, False, True, "the key can trade: Mimic only reads with it, use a read-only key"),
+        (
+            True,
+            True,
+            True,
+            "the key can trade and withdraw: Mimic only reads with it, use a read-only key",
+        ),
+        (False, True, True, "the key can withdraw: Mimic only reads with it, use a read-only key"),
+        (
+            None,
+            None,
+            False,
+            "the key's permissions could not be checked: make sure it is read-only",
+        ),
+    ],
+)
+def test_a_master_key_that_can_more_than_read_is_warned_of(
+    can_trade: bool | None, can_withdraw: bool | None, checked: bool, warning: str | None
+) -> None:
+    assert (
+        permission_warning(can_trade=can_trade, can_withdraw=can_withdraw, checked=checked)
+        == warning
+    )

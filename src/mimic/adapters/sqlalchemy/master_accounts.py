@@ -84,6 +84,8 @@ class SqlMasterAccountRepository(MasterAccountRepository):
                 "copied_at_since": insert.excluded.copied_at_since,
                 "position": insert.excluded.position,
             },
+            # Two reads at once: the one that read less never moves the cursor back.
+            where=_c.since <= insert.excluded.since,
         )
         await self._session.execute(
             statement,

@@ -20,7 +20,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.repositories import _dialect
-from mimic.adapters.sqlalchemy.tables import NamedRow, signal_sources, signals, source_follows
+from mimic.adapters.sqlalchemy.tables import (
+    NamedRow,
+    master_accounts,
+    master_cursors,
+    signal_sources,
+    signals,
+    source_follows,
+)
 from mimic.domain.accounts import SignalSource, TradeDirection
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.signal import (
@@ -97,6 +104,9 @@ class SqlSignalSourceRepository(SignalSourceRepository):
         await self._session.execute(
             source_follows.delete().where(source_follows.c.source_id == source_id, ~used)
         )
+        # So does its exchange account (no fill of it was copied, or a signal would exist).
+        for table in (master_cursors, master_accounts):
+            await self._session.execute(table.delete().where(table.c.source_id == source_id, ~used))
         result = await self._session.execute(
             signal_sources.delete().where(signal_sources.c.id == source_id, ~used)
         )
