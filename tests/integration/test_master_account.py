@@ -17,23 +17,28 @@ numbers, so that the fees both sides pay never tip a quantity below its step):
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from mimic.adapters.ccxt import CcxtGateways
+from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault, generate_key
 from mimic.adapters.paper.gateway import PaperGateway
 from mimic.adapters.paper.venue import PaperVenue
-from mimic.adapters.sqlalchemy.engine import create_engine
+from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
+from mimic.adapters.sqlalchemy.tables import master_accounts
 from mimic.adapters.system import SystemClock
+from mimic.application.master_accounts import as_connection
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount
-from mimic.domain.errors import AuthRejected
-from mimic.domain.master_fills import master_signal_id
+from mimic.domain.errors import AuthRejected, SecretUnreadable
+from mimic.domain.master_fills import MasterAccount, master_owner, master_signal_id
 from mimic.domain.orders import OrderRequest, OrderSide
-from mimic.entrypoints.cli import main
+from mimic.entrypoints.cli import main, rotate_keys
 from mimic.entrypoints.config import Settings
 from tests.binance_stub import BinanceStub, running_in_thread
 from tests.integration.harness import Api, make_settings, running_platform
@@ -300,3 +305,47 @@ def test_the_cli_attaches_shows_and_detaches_a_master_account_with_keys_from_the
     main(["sources", "attach", source_id, "--exchange", "paper", "--symbols", "BTCUSDT"])
     main(["sources", "delete", source_id])
     assert capsys.readouterr().out.splitlines()[-1] == f"deleted {source_id}"
+
+
+async def test_keys_rotate_re_encrypts_a_masters_keys_bound_to_their_source(
+    database_url: str, stub: BinanceStub
+) -> None:
+    old_key, new_key = generate_key(), generate_key()
+    settings = replace(settings_for(database_url, stub), master_keys=(old_key,))
+    async with running_platform(settings) as api:
+        created = await api.client.post(
+            "/api/admin/sources", json={"name": "Own"}, headers=api.auth(api.admin_token)
+        )
+        source_id = created.json()["id"]
+        attached = await api.client.put(
+            f"/api/admin/sources/{source_id}/account",
+            json={
+                "exchange": "binanceusdm",
+                "symbols": ["BTCUSDT"],
+                "api_key": MASTER_KEY,
+                "api_secret": MASTER_SECRET,
+            },
+            headers=api.auth(api.admin_token),
+        )
+        assert attached.status_code == 201, attached.text
+
+    report = await rotate_keys(replace(settings, master_keys=(new_key, old_key)))
+    assert (report.scanned, report.rotated, report.unreadable) == (1, 1, [])
+
+    engine = create_engine(database_url)
+    only_new = StoredCredentialVault(create_session_factory(engine), FernetSecretBox([new_key]))
+    master = MasterAccount(
+        attached.json()["id"], source_id, "binanceusdm", ("BTCUSDT",), datetime.now(UTC)
+    )
+    try:
+        opened = await only_new.credentials_for(as_connection(master))
+        assert opened == ApiCredentials(MASTER_KEY, MASTER_SECRET)
+        # Sealed for its source and account: moved to another source, it does not open.
+        async with engine.connect() as connection:
+            token = (await connection.execute(select(master_accounts.c.credentials_token))).scalar()
+        box = FernetSecretBox([new_key])
+        assert box.open(token, user_id=master.owner, account_id=master.id) == opened
+        with pytest.raises(SecretUnreadable):
+            box.open(token, user_id=master_owner("another-source"), account_id=master.id)
+    finally:
+        await engine.dispose()

@@ -1,10 +1,16 @@
 """Wiring of masters' own exchange accounts as signal sources."""
 
 from dishka import Provider, Scope, provide
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.master_accounts import SqlMasterAccountRepository
+from mimic.adapters.sqlalchemy.master_accounts import (
+    SqlMasterAccountRepository,
+    SqlMasterCredentials,
+)
 from mimic.application.master_accounts import CopyMasterFills, ManageMasterAccounts
+from mimic.application.rotate_keys import RotateCredentialKeys
 from mimic.entrypoints.config import Settings
+from mimic.ports.credentials import CredentialRepository, SecretBox
 from mimic.ports.exchange import ExchangeGateways
 from mimic.ports.master_accounts import MasterAccountRepository
 from mimic.ports.repositories import SignalRepository, SignalSourceRepository, TransactionManager
@@ -16,6 +22,17 @@ class MasterAccountsProvider(Provider):
 
     masters = provide(SqlMasterAccountRepository, provides=MasterAccountRepository)
     manage = provide(ManageMasterAccounts)
+
+    @provide
+    def rotate_keys(
+        self,
+        credentials: CredentialRepository,
+        box: SecretBox,
+        tx: TransactionManager,
+        session: AsyncSession,
+    ) -> RotateCredentialKeys:
+        """Followers' keys, then masters': one rotation re-encrypts every stored secret."""
+        return RotateCredentialKeys(credentials, box, tx, more=[SqlMasterCredentials(session)])
 
     @provide
     def copy_master_fills(

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,7 +11,7 @@ from mimic.adapters.sqlalchemy.repositories import _insert
 from mimic.adapters.sqlalchemy.tables import master_accounts, master_cursors
 from mimic.domain.errors import Conflict
 from mimic.domain.master_fills import MasterAccount, MasterCursor, master_owner
-from mimic.ports.credentials import StoredCredentials
+from mimic.ports.credentials import CredentialRepository, StoredCredentials
 from mimic.ports.master_accounts import MasterAccountRepository
 
 _a = master_accounts.c
@@ -60,13 +60,7 @@ class SqlMasterAccountRepository(MasterAccountRepository):
         return bool(getattr(result, "rowcount", 0))
 
     async def credentials(self, account_id: str) -> StoredCredentials | None:
-        statement = select(_a.source_id, _a.exchange, _a.credentials_token).where(
-            _a.id == account_id, _a.credentials_token.is_not(None)
-        )
-        row = (await self._session.execute(statement)).first()
-        if row is None:
-            return None
-        return StoredCredentials(account_id, master_owner(row[0]), row[1], row[2])
+        return await SqlMasterCredentials(self._session).get(account_id)
 
     async def cursors(self, source_id: str) -> dict[str, MasterCursor]:
         statement = select(master_cursors).where(_c.source_id == source_id)
@@ -100,6 +94,47 @@ class SqlMasterAccountRepository(MasterAccountRepository):
                 for cursor in cursors.values()
             ],
         )
+
+
+class SqlMasterCredentials(CredentialRepository):
+    """Masters' sealed keys, for the vault and the key rotation as followers' are."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def store(self, account_id: str, token: str) -> None:
+        await self._session.execute(
+            update(master_accounts).where(_a.id == account_id).values(credentials_token=token)
+        )
+
+    async def get(self, account_id: str) -> StoredCredentials | None:
+        found = await self._select(_a.id == account_id, limit=1)
+        return found[0] if found else None
+
+    async def page_after(self, account_id: str | None, limit: int) -> list[StoredCredentials]:
+        return await self._select(None if account_id is None else _a.id > account_id, limit=limit)
+
+    async def replace(self, account_id: str, old_token: str, new_token: str) -> bool:
+        result = await self._session.execute(
+            update(master_accounts)
+            .where(_a.id == account_id, _a.credentials_token == old_token)
+            .values(credentials_token=new_token)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def _select(
+        self, condition: ColumnElement[bool] | None, *, limit: int
+    ) -> list[StoredCredentials]:
+        statement = (
+            select(_a.id, _a.source_id, _a.exchange, _a.credentials_token)
+            .where(_a.credentials_token.is_not(None))
+            .order_by(_a.id)
+            .limit(limit)
+        )
+        if condition is not None:
+            statement = statement.where(condition)
+        rows = (await self._session.execute(statement)).all()
+        return [StoredCredentials(r[0], master_owner(r[1]), r[2], r[3]) for r in rows]
 
 
 def _account(row: Any) -> MasterAccount:
