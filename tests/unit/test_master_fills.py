@@ -246,3 +246,12 @@ def test_a_master_key_that_can_more_than_read_is_warned_of(
         permission_warning(can_trade=can_trade, can_withdraw=can_withdraw, checked=checked)
         == warning
     )
+
+
+def test_a_master_account_in_hedge_mode_is_warned_of_too() -> None:
+    assert permission_warning(
+        can_trade=True, can_withdraw=False, checked=True, hedge_mode=True
+    ) == (
+        "the key can trade: Mimic only reads with it, use a read-only key; "
+        "the account is in hedge mode: only one-way mode is copied correctly"
+    )

@@ -194,7 +194,10 @@ class ManageMasterAccounts:
             return permission_warning(can_trade=None, can_withdraw=None, checked=False)
         known = check.key_can_trade is not None or check.key_can_withdraw is not None
         return permission_warning(
-            can_trade=check.key_can_trade, can_withdraw=check.key_can_withdraw, checked=known
+            can_trade=check.key_can_trade,
+            can_withdraw=check.key_can_withdraw,
+            checked=known,
+            hedge_mode=check.hedge_mode,
         )
 
 

@@ -184,12 +184,22 @@ def in_copy_order(fills: list[MasterFill]) -> list[MasterFill]:
 
 
 def permission_warning(
-    *, can_trade: bool | None, can_withdraw: bool | None, checked: bool
+    *,
+    can_trade: bool | None,
+    can_withdraw: bool | None,
+    checked: bool,
+    hedge_mode: bool | None = None,
 ) -> str | None:
-    """What to warn the admin of about a master's key: Mimic only ever reads with it."""
+    """What to warn the admin of about a master's key (Mimic only ever reads with it) and
+    account (positions are followed one-way: one signed quantity per symbol)."""
+    warnings = []
     if not checked:
-        return "the key's permissions could not be checked: make sure it is read-only"
+        warnings.append("the key's permissions could not be checked: make sure it is read-only")
     allowed = [what for what, yes in (("trade", can_trade), ("withdraw", can_withdraw)) if yes]
-    if not allowed:
-        return None
-    return f"the key can {' and '.join(allowed)}: Mimic only reads with it, use a read-only key"
+    if allowed:
+        warnings.append(
+            f"the key can {' and '.join(allowed)}: Mimic only reads with it, use a read-only key"
+        )
+    if hedge_mode:
+        warnings.append("the account is in hedge mode: only one-way mode is copied correctly")
+    return "; ".join(warnings) or None
