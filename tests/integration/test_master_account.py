@@ -24,14 +24,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from mimic.adapters.ccxt import CcxtGateways
 from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault, generate_key
 from mimic.adapters.paper.gateway import PaperGateway
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
-from mimic.adapters.sqlalchemy.tables import master_accounts
+from mimic.adapters.sqlalchemy.tables import master_accounts, master_cursors
 from mimic.adapters.system import SystemClock
 from mimic.application.master_accounts import as_connection
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount
@@ -349,3 +349,56 @@ async def test_keys_rotate_re_encrypts_a_masters_keys_bound_to_their_source(
             box.open(token, user_id=master_owner("another-source"), account_id=master.id)
     finally:
         await engine.dispose()
+
+
+async def test_the_embedded_worker_reads_a_masters_account_on_its_own_timer(
+    sqlite_url: str,
+) -> None:
+    """Nobody asks for a poll: within a few seconds the master's fill is copied anyway."""
+    settings = make_settings(sqlite_url, master_poll_interval=timedelta(seconds=1))
+    async with running_platform(settings) as api:
+        await api.set_price("BTCUSDT", "40000")
+        created = await api.client.post(
+            "/api/admin/sources", json={"name": "Timed"}, headers=api.auth(api.admin_token)
+        )
+        source_id = created.json()["id"]
+        attached = await api.client.put(
+            f"/api/admin/sources/{source_id}/account",
+            json={"exchange": "paper", "symbols": ["BTCUSDT"]},
+            headers=api.auth(api.admin_token),
+        )
+        engine = create_engine(sqlite_url)
+        master = PaperGateway(
+            PaperVenue(async_sessionmaker(engine, expire_on_commit=False), SystemClock()),
+            attached.json()["id"],
+        )
+        try:
+            _, ann_acc = await api.follower("ann")
+            await started_reading(engine, source_id)
+            request = OrderRequest("BTCUSDT", OrderSide.BUY, Decimal("0.05"), "timed-open")
+            await master.place_market_order(request)
+            (fill,) = await master.fetch_fills(["BTCUSDT"], datetime.now(UTC) - timedelta(hours=1))
+            signal_id = master_signal_id(source_id, fill.fill_id)
+            deadline = asyncio.get_running_loop().time() + 15
+            while (
+                await api.client.get(f"/api/signals/{signal_id}", headers=api.auth(api.admin_token))
+            ).status_code == 404:
+                assert asyncio.get_running_loop().time() < deadline, "the fill was never read"
+                await asyncio.sleep(0.1)
+            # Ann chose no source: she follows every one, with multiplier 1 -> 0.050 BTC.
+            report = await api.settled_report(signal_id)
+            assert orders_by_account(report) == {ann_acc: [("entry", "buy", "0.05")]}
+        finally:
+            await engine.dispose()
+
+
+async def started_reading(engine: AsyncEngine, source_id: str) -> None:
+    """Waits for the timer's first read, which starts the cursor (copying starts there)."""
+    deadline = asyncio.get_running_loop().time() + 15
+    query = select(master_cursors.c.symbol).where(master_cursors.c.source_id == source_id)
+    while True:
+        async with engine.connect() as connection:
+            if (await connection.execute(query)).first() is not None:
+                return
+        assert asyncio.get_running_loop().time() < deadline, "the account was never read"
+        await asyncio.sleep(0.1)
