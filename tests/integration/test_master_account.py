@@ -186,6 +186,12 @@ async def test_a_master_opens_adds_reduces_flips_and_closes_and_followers_copy_i
             }
             reduced = await master.trade(OrderSide.SELL, "0.02")
             assert await poll(api) == 1
+            shown = await api.settled_report(master_signal_id(source_id, reduced))
+            assert (shown["signal"]["action"], shown["signal"]["external_id"]) == ("close", reduced)
+            assert (shown["signal"]["close_fraction"], shown["signal"]["equity_fraction"]) == (
+                "0.25",
+                None,
+            )
             assert await poll(api) == 0  # read again: nothing new
             assert await copied(api, source_id, reduced) == {
                 ann_acc: [("close", "sell", "0.02")],
