@@ -147,3 +147,17 @@ async def test_a_paused_source_is_not_read(world: World) -> None:
     await world.attach(active=False)
     assert await world.copy() == 0
     assert world.exchange.calls == []
+
+
+async def test_one_account_that_cannot_be_read_does_not_stop_the_others(world: World) -> None:
+    await world.attach()
+    await world.sources.add(SignalSource("broken", "Broken", "hash-2"))
+    # Its exchange is not connected at all: every read fails.
+    await world.masters.add(
+        MasterAccount("unreachable", "broken", "paper", ("BTCUSDT",), START), None
+    )
+    await world.copy()
+    trade = world.fill(OrderSide.BUY, "0.05", after=timedelta(seconds=1))
+    world.fill(OrderSide.BUY, "0", after=timedelta(seconds=2))  # no quantity: ignored
+    assert await world.copy() == 1
+    assert await world.signals.get(master_signal_id("src", trade)) is not None

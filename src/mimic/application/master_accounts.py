@@ -238,7 +238,12 @@ class CopyMasterFills:
             try:
                 stored += await self.poll(master)
             except ExchangeError as exc:
+                await self._tx.rollback()
                 log.warning("master account of source %s: %s", master.source_id, exc.reason)
+            except Exception:
+                # One account's fault must not stop the others; its cursor has not moved.
+                await self._tx.rollback()
+                log.exception("master account of source %s could not be read", master.source_id)
         return stored
 
     async def poll(self, master: MasterAccount) -> int:
@@ -253,7 +258,8 @@ class CopyMasterFills:
         fills = [
             f
             for f in map(_master_fill, await gateway.fetch_fills(master.symbols, since))
-            if f.symbol in watched and watched[f.symbol].is_new(f)
+            # A fill of no quantity (an exchange's oddity) moves no position: nothing to copy.
+            if f.symbol in watched and f.quantity > 0 and watched[f.symbol].is_new(f)
         ]
         if not fills:
             return 0
