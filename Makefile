@@ -42,8 +42,8 @@ test: $(STAMP) lint typecheck imports
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench alembic
-	$(BIN)/ruff format --check src tests bench alembic
+	$(BIN)/ruff check src tests bench alembic tools
+	$(BIN)/ruff format --check src tests bench alembic tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
