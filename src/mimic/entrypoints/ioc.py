@@ -61,6 +61,7 @@ from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.health_ioc import HealthProvider
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.lab_ioc import LabProvider
 from mimic.entrypoints.live_ioc import LiveEventsProvider
@@ -320,6 +321,7 @@ def build_container(
         NotificationsProvider(),
         LabProvider(),
         LiveEventsProvider(),
+        HealthProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )
