@@ -18,6 +18,7 @@ from mimic.adapters.sqlalchemy.panic import (
     SqlPanicRunRepository,
 )
 from mimic.adapters.telegram.bot_api import NoTelegram, TelegramBotApi
+from mimic.adapters.telegram.updates import TelegramUpdates
 from mimic.adapters.totp import Totp
 from mimic.application.deliver_notifications import DeliverNotifications, DeliveryPolicy
 from mimic.application.live_updates import PublishingNotifier
@@ -36,6 +37,7 @@ from mimic.entrypoints.config import Settings
 from mimic.ports.live_events import LiveEvents
 from mimic.ports.notifications import (
     ChatMessenger,
+    ChatUpdates,
     NotificationOutbox,
     NotificationPreferences,
     NotificationRecipients,
@@ -89,6 +91,7 @@ class NotificationsProvider(Provider):
     def bot_username(self, settings: Settings) -> BotUsername:
         return BotUsername(settings.telegram_bot_username)
 
+    chat_updates = provide(TelegramUpdates, provides=ChatUpdates, scope=Scope.APP)
     outbox = provide(SqlNotificationOutbox, provides=NotificationOutbox, scope=Scope.REQUEST)
     preferences = provide(
         SqlNotificationPreferences, provides=NotificationPreferences, scope=Scope.REQUEST

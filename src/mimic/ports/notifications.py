@@ -4,7 +4,13 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from mimic.domain.notifications import Channel, DeliveryResult, Notification, Recipient
+from mimic.domain.notifications import (
+    Channel,
+    ChatMessage,
+    DeliveryResult,
+    Notification,
+    Recipient,
+)
 from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
 from mimic.domain.panic import PanicGuardState, PanicRun
 
@@ -74,6 +80,13 @@ class ChatMessenger(Protocol):
 
     async def send_message(self, chat_id: str, text: str) -> None:
         """Raises `FloodWait` on 429, `DeliveryFailed` on anything else that failed."""
+        ...
+
+
+class ChatUpdates(Protocol):
+    def chat_message(self, update: object) -> ChatMessage | None:
+        """What a person wrote to the bot, read from the chat service's update (as its webhook
+        or long polling delivers it, decoded from JSON); None for anything else."""
         ...
 
 
