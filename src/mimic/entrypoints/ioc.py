@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from mimic.adapters.ccxt import CcxtGateways
-from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault
+from mimic.adapters.crypto import FernetSecretBox
 from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
 from mimic.adapters.metered_gateways import MeteredGateways
 from mimic.adapters.paper.faults import PaperFaults
@@ -33,6 +33,7 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
+from mimic.adapters.sqlalchemy.vault import StoredCredentialVault
 from mimic.adapters.system import Argon2PasswordHasher, BoundedPasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
