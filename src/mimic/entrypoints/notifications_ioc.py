@@ -5,13 +5,13 @@ from collections.abc import AsyncIterator
 from dishka import Provider, Scope, provide
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mimic.adapters.outbox_notifier import OutboxNotifier
 from mimic.adapters.sqlalchemy.notifications import (
     SqlNotificationOutbox,
     SqlNotificationPreferences,
     SqlNotificationRecipients,
     SqlTelegramLinks,
 )
+from mimic.adapters.sqlalchemy.outbox_notifier import OutboxNotifier
 from mimic.adapters.sqlalchemy.panic import (
     SqlPanicCloseRepository,
     SqlPanicGuardStore,
