@@ -7,7 +7,7 @@ from litestar.channels import ChannelsPlugin
 from redis.asyncio import Redis
 
 from mimic.adapters.live.channels import ChannelsLiveEvents, UnheardLiveEvents
-from mimic.adapters.redis.live_events import RedisLiveEvents
+from mimic.adapters.live.redis_pubsub import RedisLiveEvents
 from mimic.entrypoints.config import Settings
 from mimic.ports.live_events import LiveEvents
 
