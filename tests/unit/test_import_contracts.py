@@ -90,8 +90,17 @@ def test_an_inner_layer_importing_a_third_party_package_fails(
     assert f"{importer} imports {imported}" in " ".join(broken.split())
 
 
-def test_a_route_importing_an_adapter_fails(tree: Path) -> None:
-    add_import(tree, "entrypoints/http/follows.py", "import mimic.adapters.sqlalchemy.engine")
+@pytest.mark.parametrize(
+    ("module", "statement"),
+    [
+        ("entrypoints/http/follows.py", "import mimic.adapters.sqlalchemy.engine"),
+        ("entrypoints/web/pages.py", "from sqlalchemy import text"),
+    ],
+)
+def test_a_route_or_page_importing_an_adapter_or_its_sdk_fails(
+    tree: Path, module: str, statement: str
+) -> None:
+    add_import(tree, module, statement)
 
     result = lint_imports(tree)
 
