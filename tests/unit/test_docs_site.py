@@ -42,3 +42,14 @@ def test_links_and_local_assets_load_nothing_from_outside() -> None:
         <style>.x { background: url(data:image/svg+xml;base64,AAAA); }</style>
     """
     assert offline.external_loads(page) == []
+
+
+def test_the_committed_pictures_are_what_the_script_draws() -> None:
+    spec = importlib.util.spec_from_file_location("docs_diagrams", DOCS / "tools" / "diagrams.py")
+    assert spec is not None
+    assert spec.loader is not None
+    diagrams = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diagrams)
+    for name, draw in diagrams.DRAWINGS.items():
+        committed = (DOCS / "img" / name).read_text(encoding="utf-8")
+        assert committed == draw(), f"docs/img/{name} is stale: run docs/tools/diagrams.py"
