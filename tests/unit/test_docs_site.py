@@ -53,3 +53,46 @@ def test_the_committed_pictures_are_what_the_script_draws() -> None:
     for name, draw in diagrams.DRAWINGS.items():
         committed = (DOCS / "img" / name).read_text(encoding="utf-8")
         assert committed == draw(), f"docs/img/{name} is stale: run docs/tools/diagrams.py"
+
+
+def test_every_variable_the_code_reads_is_in_the_operator_guide_table() -> None:
+    variables = load_hook("variables")
+    code = variables.variables_read_by_code()
+    assert {"MIMIC_DATABASE_URL", "MIMIC_RATE_WEBHOOK_PER_IP", "MIMIC_WEBHOOK_ALLOWED_IPS"} <= set(
+        code
+    )
+    assert variables.problems(code, variables.load_meanings()) == []
+
+
+def test_the_variables_table_sees_every_way_of_reading_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "settings.py").write_text(
+        "import os\n"
+        "def _int(name, default):\n"
+        "    raw = os.environ.get(name)\n"
+        "    return default if raw is None else int(raw)\n"
+        "def _port(name):\n"
+        "    return _int(name, 0) or None\n"
+        "A = os.environ.get('MIMIC_A', 'a')\n"
+        "B = os.environ.get('MIMIC_B') or 'b'\n"
+        "C = _int('MIMIC_C', 5)\n"
+        "D = _port('MIMIC_D')\n"
+        "E = 'MIMIC_E' in os.environ\n"
+        "F = os.environ['MIMIC_F']\n"
+        "G = os.getenv('MIMIC_G') or None\n"
+    )
+    variables = load_hook("variables")
+    code = variables.variables_read_by_code(tmp_path)
+    assert set(code) == {f"MIMIC_{letter}" for letter in "ABCDEFG"}
+    assert (code["MIMIC_A"], code["MIMIC_B"], code["MIMIC_C"], code["MIMIC_G"]) == (
+        "a",
+        "b",
+        5,
+        None,
+    )
+
+    found = variables.problems(
+        code, {"MIMIC_A": {"meaning": "a", "unset": "x"}, "MIMIC_OLD": {"meaning": "gone"}}
+    )
+    assert "MIMIC_B is read by the code but not explained in docs/variables.toml" in found
+    assert "MIMIC_OLD is explained in docs/variables.toml but the code never reads it" in found
+    assert any(line.startswith("MIMIC_A: the code falls back to 'a'") for line in found)
