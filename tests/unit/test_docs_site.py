@@ -96,3 +96,56 @@ def test_the_variables_table_sees_every_way_of_reading_the_environment(tmp_path:
     assert "MIMIC_B is read by the code but not explained in docs/variables.toml" in found
     assert "MIMIC_OLD is explained in docs/variables.toml but the code never reads it" in found
     assert any(line.startswith("MIMIC_A: the code falls back to 'a'") for line in found)
+
+
+def test_the_api_reference_groups_by_tag_else_by_path_and_links_its_schemas() -> None:
+    api = load_hook("api_reference")
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "Mimic", "version": "0.1.0"},
+        "security": [{"BearerToken": []}],
+        "paths": {
+            "/health": {"get": {"summary": "Health", "security": [], "responses": {}}},
+            "/api/admin/users/{user_id}": {
+                "patch": {
+                    "summary": "Edit",
+                    "parameters": [
+                        {"name": "user_id", "in": "path", "required": True, "schema": {}}
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Edit"}}
+                        },
+                    },
+                    "responses": {"422": {"description": "Refused | nothing changed"}},
+                }
+            },
+            "/webhook": {"post": {"tags": ["signals"], "responses": {}}},
+        },
+        "components": {
+            "schemas": {
+                "Edit": {
+                    "type": "object",
+                    "properties": {
+                        "role": {"enum": ["user", "admin"]},
+                        "max_leverage": {"type": ["integer", "null"], "minimum": 1},
+                    },
+                    "required": ["role"],
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+    page = api.render(document)
+    assert "## admin/users" in page
+    assert "## health" in page
+    assert "## signals" in page  # the tag wins over the path
+    assert "Credentials: public: no credentials." in page
+    assert "Credentials: `BearerToken`." in page
+    assert "Body (required): `application/json`: [Edit](#schema-edit)" in page
+    assert "### Edit {#schema-edit}" in page
+    assert '| `role` | one of `"user"`, `"admin"` | yes |' in page
+    assert "| `max_leverage` | integer or null | no | minimum 1 |" in page
+    assert "Refused \\| nothing changed" in page  # a pipe does not split the table cell
+    assert "Other fields are refused." in page
