@@ -149,3 +149,10 @@ def test_the_api_reference_groups_by_tag_else_by_path_and_links_its_schemas() ->
     assert "| `max_leverage` | integer or null | no | minimum 1 |" in page
     assert "Refused \\| nothing changed" in page  # a pipe does not split the table cell
     assert "Other fields are refused." in page
+
+
+def test_a_page_the_nav_does_not_list_is_listed_under_more() -> None:
+    more_pages = load_hook("more_pages")
+    nav = [{"Home": "index.md"}, {"Guides": [{"Follower guide": "follower-guide.md"}, "api.md"]}]
+    pages = ["index.md", "follower-guide.md", "api.md", "copy-fidelity.md", "layer-rules.md"]
+    assert more_pages.unlisted_pages(nav, pages) == ["copy-fidelity.md", "layer-rules.md"]
