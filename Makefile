@@ -42,8 +42,8 @@ test: $(STAMP) lint typecheck imports docs
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench alembic docs
-	$(BIN)/ruff format --check src tests bench alembic docs
+	$(BIN)/ruff check src tests bench alembic docs tools
+	$(BIN)/ruff format --check src tests bench alembic docs tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

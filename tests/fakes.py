@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from mimic.adapters.exchange_base import ExchangeGatewayBase
 from mimic.domain.accounts import (
     AccountCheck,
     ConnectionStatus,
@@ -779,8 +780,9 @@ class _PlaceFailure:
 DEFAULT_FEE_RATE = Decimal("0.0004")
 
 
-class FakeExchange(ExchangeGateway):
-    """One follower account on a Binance-like USD-M venue, fills at the mark price.
+class FakeExchange(ExchangeGatewayBase):
+    """One follower account on a Binance-like USD-M venue, fills at the mark price; what it
+    does not define it does as every real venue's gateway does (ExchangeGatewayBase).
 
     Orders are checked against the real market rules (step, min/max quantity, min notional,
     reduce-only). Failures are programmed per call: `fail_next_place` refuses without

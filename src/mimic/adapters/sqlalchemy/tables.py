@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from mimic.domain.decimals import plain_decimal
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -42,11 +44,6 @@ metadata = MetaData(
 # A row read by column name (`row["email"]`): a RowMapping, or a dict built from a row.
 # Far cheaper than `row[table.c.email]`, which pays ColumnCollection and key lookups.
 NamedRow = Mapping[Any, Any]
-
-
-def plain_decimal(value: Decimal) -> Decimal:
-    """Drop trailing zeros without switching to exponent notation (100 stays 100)."""
-    return Decimal(format(value.normalize(), "f"))
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
