@@ -54,7 +54,7 @@ class FollowerSettingsOut(msgspec.Struct):
     sl_perc: Decimal | None
     trailing: TrailingSettingsOut
     dca: DcaSettingsOut
-    # Daily guardrails and the leaderboard (see README)
+    # Daily guardrails and the leaderboard (docs/follower-guide.md, "Daily risk guardrails")
     drawdown_stop_perc: Decimal | None = None
     close_all_on_drawdown: bool = False
     profit_lock_perc: Decimal | None = None
