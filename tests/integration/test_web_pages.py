@@ -3,6 +3,7 @@
 import csv
 import io
 
+from mimic.application.execute_signal import COPYING_PAUSED_REASON
 from tests.integration.harness import make_settings, running_platform
 
 
@@ -54,3 +55,39 @@ async def test_order_history_filters_pages_and_exports_what_it_shows(database_ur
         assert [(r["symbol"], r["status"], r["leg"]) for r in rows] == [
             ("ETHUSDT", "filled", "entry")
         ]
+
+
+async def test_the_console_names_people_and_pauses_copying_for_everyone(
+    database_url: str,
+) -> None:
+    async with running_platform(make_settings(database_url)) as api:
+        await api.set_price("BTCUSDT", "65000")
+        await api.set_price("ETHUSDT", "3000")
+        ann, _ = await api.follower("ann")
+        bob = await api.register("bob")
+        await api.client.post("/api/exchanges", json={"exchange": "paper"}, headers=api.auth(bob))
+        admin = api.auth(api.admin_token)
+        copied = await api.signal(symbol="BTCUSDT", action="long")
+        await api.settled_report(copied["signal_id"])
+
+        pending = await api.client.get("/admin/connections", headers=admin)
+        outcomes = await api.client.get(f"/admin/signals/{copied['signal_id']}", headers=admin)
+        assert '?q=bob" title="' in pending.text
+        assert '?q=ann" title="' in outcomes.text
+
+        refused = await api.client.post("/api/admin/copying/pause", headers=api.auth(ann))
+        assert refused.status_code == 403
+        paused = await api.client.post("/api/admin/copying/pause", headers=admin)
+        assert paused.json() == {"copying_paused": True}
+        held = await api.signal(symbol="ETHUSDT", action="long")
+        report = await api.settled_report(held["signal_id"])
+        assert [(a["status"], a["reason"]) for a in report["accounts"]] == [
+            ("skipped", COPYING_PAUSED_REASON)
+        ]
+        settings_page = await api.client.get("/admin/settings", headers=admin)
+        assert "Resume copying" in settings_page.text
+        audit = await api.client.get("/admin/audit?action=copying.paused", headers=admin)
+        assert audit.text.count("<td>copying.paused</td>") == 1
+        assert '?q=admin" title="' in audit.text
+        resumed = await api.client.post("/api/admin/copying/resume", headers=admin)
+        assert resumed.json() == {"copying_paused": False}

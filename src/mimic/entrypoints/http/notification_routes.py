@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from mimic.adapters.telegram.updates import chat_message
 from mimic.application.panic import (
+    PauseCopying,
     PullPanic,
     ResumeCopying,
     SetUpPanicOtp,
@@ -268,6 +269,22 @@ class PanicController(Controller):
     ) -> CopyingOut:
         await resume(request.user, ip=_ip(request, settings))
         return CopyingOut(copying_paused=False)
+
+    @post(
+        "/copying/pause",
+        operation_id="pause_copying",
+        status_code=HTTP_200_OK,
+        guards=[admin_only],
+    )
+    async def pause(
+        self,
+        request: AuthRequest,
+        pause: FromDishka[PauseCopying],
+        settings: FromDishka[Settings],
+    ) -> CopyingOut:
+        """No follower's new entries are copied until resumed; closes and exits still are."""
+        await pause(request.user, ip=_ip(request, settings))
+        return CopyingOut(copying_paused=True)
 
 
 NOTIFICATION_ROUTE_HANDLERS = [
