@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
+from mimic.domain.activity import FailedDelivery
 from mimic.domain.audit import AuditEvent
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.follows import FollowChoices, SourceFollow
@@ -244,4 +245,22 @@ class AuditLog(Protocol):
         actor_id: str | None = None,
     ) -> list[AuditEvent]:
         """Newest first; `action` matches a whole key or a prefix ending in "." ("auth.")."""
+        ...
+
+
+class PlatformActivity(Protocol):
+    """What the admin console's overview reads of recent activity; each read is bounded."""
+
+    async def signals_per_hour(self, hours: Sequence[datetime]) -> list[int]:
+        """For each hour start, how many signals arrived in the hour from it."""
+        ...
+
+    async def rejected_orders(self, *, since: datetime, limit: int) -> list[OrderIntent]:
+        """Orders created at or after `since` that the exchange or Mimic rejected, newest
+        first."""
+        ...
+
+    async def failed_deliveries(self, *, limit: int) -> list[FailedDelivery]:
+        """Notifications not delivered yet whose last attempt failed, newest first (however
+        old: they are still failing)."""
         ...

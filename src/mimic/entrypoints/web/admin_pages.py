@@ -15,6 +15,7 @@ from mimic.application.messaging import Messaging
 from mimic.application.panic import ResumeCopying, ViewPanicRuns
 from mimic.application.payment_settings import ManagePaymentSettings
 from mimic.application.plans import ManagePlans
+from mimic.application.platform_activity import ViewPlatformActivity
 from mimic.application.platform_admin import ManagePlatformSettings
 from mimic.application.referrals import ViewReferrals
 from mimic.application.signal_reports import ReportSignals
@@ -46,11 +47,13 @@ class AdminPages(Controller):
         connections: FromDishka[ListConnections],
         copying: FromDishka[ResumeCopying],
         users: FromDishka[ManageUsers],
+        view_activity: FromDishka[ViewPlatformActivity],
     ) -> Template:
         names = await sources.names()
         signals = [views.signal(s, names) for s in await reports.list_recent(10)]
         pending = await connections.by_status(ConnectionStatus.PENDING)
         approved = await connections.by_status(ConnectionStatus.APPROVED)
+        activity = await view_activity()
         return await page(
             request,
             messaging,
@@ -60,6 +63,8 @@ class AdminPages(Controller):
             copying_accounts=sum(1 for a in approved if a.enabled),
             users_total=(await users.search(None, 0, 1)).total,
             copying_paused=await copying.paused(),
+            activity=activity,
+            names=await users.usernames(e.user_id for e in activity.errors),
         )
 
     @get("/signals", include_in_schema=False)
