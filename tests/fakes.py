@@ -261,6 +261,9 @@ class InMemoryUserRepository(UserRepository):
         found = next((u for u in self._rows.values() if u.referral_code == code), None)
         return copy.deepcopy(found)
 
+    async def usernames(self, user_ids: Collection[str]) -> dict[str, str]:
+        return {i: self._rows[i].username for i in user_ids if i in self._rows}
+
     async def list(self, *, offset: int = 0, limit: int = 100) -> list[User]:
         ordered = sorted(self._rows.values(), key=lambda u: (u.created_at, u.id))
         return copy.deepcopy(ordered[offset : offset + limit])
