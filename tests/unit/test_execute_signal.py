@@ -878,6 +878,49 @@ async def test_follower_approved_later_is_planned_by_a_rerun(world: World) -> No
     assert bob.exchange.placed == [bob.order(signal, OrderSide.BUY, "0.007")]
 
 
+# --- copy fidelity --------------------------------------------------------------------------
+
+
+async def test_the_signal_keeps_the_first_mark_read_and_each_fill_its_acknowledgement(
+    world: World,
+) -> None:
+    alice = await world.follower("alice")
+    signal = await world.signal(SignalAction.LONG)
+    world.clock.advance(timedelta(milliseconds=250))
+
+    await world.run(signal)
+
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert (stored.reference_price, stored.reference_at) == (BTC_PRICE, world.clock.now())
+    [entry] = await world.legs(signal, alice)
+    assert entry.status is IntentStatus.FILLED
+    assert entry.acknowledged_at == world.clock.now()
+
+
+async def test_a_later_part_leaves_the_reference_the_first_part_recorded(world: World) -> None:
+    # Of two parts, the first holds connection ids below "8000", the second the rest.
+    await world.follower("alice", account_id="1a2b-alice")
+    await world.follower("bob", account_id="9c8d-bob")
+    signal = await world.signal(SignalAction.LONG, fanout_parts=2)
+    await world.run(signal, part=0)
+    first_part = await world.signals.get(signal.id)
+    assert first_part is not None
+    assert first_part.reference_price == BTC_PRICE
+    for follower_exchange in world.gateways.exchanges.values():
+        follower_exchange.mark_prices = {**PRICES, "BTCUSDT": D(66000)}
+    world.clock.advance(timedelta(seconds=1))
+
+    assert await world.run(signal, part=1) == ExecutionSummary(signal.id, {"filled": 1}, True)
+
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert (stored.reference_price, stored.reference_at) == (
+        BTC_PRICE,
+        first_part.reference_at,
+    )
+
+
 # --- reports --------------------------------------------------------------------------------
 
 
