@@ -5,7 +5,8 @@ For one copy (a filled order of a signal on one follower account):
   slippage (bps)  = buy:  (fill price - reference) / reference x 10,000
                     sell: (reference - fill price) / reference x 10,000
 The reference is the signal's mark price when received; slippage is signed so that worse
-for the follower is positive (a buy filled above it, a sell below it).
+for the follower is positive (a buy filled above it, a sell below it). Basis points are
+rounded to 0.01, half to even.
 
 A period's figures: latency p50/p95/p99 (nearest rank), mean and p95 slippage, and the
 followers it missed: orders skipped or rejected, counted by reason. A close for a follower

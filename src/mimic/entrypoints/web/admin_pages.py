@@ -82,18 +82,23 @@ class AdminPages(Controller):
         reports: FromDishka[ReportSignals],
         sources: FromDishka[ManageSignalSources],
     ) -> Template:
-        report = views.signal_report(await reports.report(signal_id), await sources.names())
+        report = views.signal_report(
+            await reports.report(signal_id, request.user), await sources.names()
+        )
         return await page(request, messaging, "admin/signal.html", report=report)
 
     @get("/signals/{signal_id:str}/outcomes", include_in_schema=False)
     async def signal_outcomes(
         self,
+        request: AuthRequest,
         signal_id: FromPath[str],
         reports: FromDishka[ReportSignals],
         sources: FromDishka[ManageSignalSources],
     ) -> Template:
         """Re-read on each live event while the fan-out runs."""
-        report = views.signal_report(await reports.report(signal_id), await sources.names())
+        report = views.signal_report(
+            await reports.report(signal_id, request.user), await sources.names()
+        )
         return Template(template_name="admin/_outcomes.html", context={"report": report})
 
     @get("/connections", include_in_schema=False)
