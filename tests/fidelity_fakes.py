@@ -4,7 +4,13 @@ from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
 
-from mimic.domain.fidelity import CopySample, OutcomeCount, copy_fidelity
+from mimic.domain.fidelity import (
+    CopySample,
+    OutcomeCount,
+    StatsByFollower,
+    copy_fidelity,
+    stats_by_follower,
+)
 from mimic.domain.orders import IntentStatus
 from mimic.domain.signal import Signal
 from mimic.ports.fidelity import FidelityReader
@@ -35,7 +41,7 @@ class InMemoryFidelityReader(FidelityReader):
             if s.received_at >= since and source_id in (None, s.source_id)
         }
 
-    async def copies_since(self, since: datetime, *, source_id: str | None) -> list[CopySample]:
+    async def copy_stats_since(self, since: datetime, *, source_id: str | None) -> StatsByFollower:
         signals = await self._of_period(since, source_id)
         samples = []
         for intent in self._intents.all():
@@ -45,7 +51,7 @@ class InMemoryFidelityReader(FidelityReader):
             copied = copy_fidelity(intent, signal.received_at, signal.reference_price)
             if copied is not None:
                 samples.append(CopySample(copied.user_id, copied.latency_ms, copied.slippage_bps))
-        return samples
+        return stats_by_follower(samples)
 
     async def misses_since(self, since: datetime, *, source_id: str | None) -> list[OutcomeCount]:
         signals = await self._of_period(since, source_id)

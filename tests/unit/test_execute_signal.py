@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from mimic.application.copy_fidelity import ViewCopyFidelity
+from mimic.application.copy_fidelity import RecentFidelity, ViewCopyFidelity
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
 from mimic.application.guardrails import DailyGuardrails
 from mimic.application.payment_settings import SubscriptionGate
@@ -979,6 +979,7 @@ async def test_a_periods_fidelity_shows_a_follower_their_own_and_the_platforms_f
         InMemoryFidelityReader(world.signals, world.intents, world.users),
         world.sources,
         world.clock,
+        RecentFidelity(),
     )
 
     for_bob = await view(bob.user, "7d")
@@ -987,8 +988,8 @@ async def test_a_periods_fidelity_shows_a_follower_their_own_and_the_platforms_f
     [bobs] = for_bob.followers
     # his BTC long (400 ms, 153.85 bps) and his ETH short, filled at the reference at once
     assert (bobs.summary.copies, bobs.summary.latency_p99_ms) == (2, 400)
-    # (153.85 + 0) / 2 = 76.925, rounded half to even
-    assert bobs.summary.slippage_mean_bps == D("76.92")
+    # (153.85 + 0) / 2 = 76.925, rounded half away from zero
+    assert bobs.summary.slippage_mean_bps == D("76.93")
     assert for_bob.platform.copies == 4
     assert for_bob.platform.missed == 1
     assert [(m.reason, m.count) for m in for_bob.platform.missed_reasons] == [
@@ -1000,11 +1001,35 @@ async def test_a_periods_fidelity_shows_a_follower_their_own_and_the_platforms_f
     assert alice.user.id == for_admin.followers[0].user_id
 
 
+async def test_a_periods_figures_are_summed_up_once_a_minute(world: World) -> None:
+    alice = await world.follower("alice")
+    view = ViewCopyFidelity(
+        InMemoryFidelityReader(world.signals, world.intents, world.users),
+        world.sources,
+        world.clock,
+        RecentFidelity(timedelta(minutes=1)),
+    )
+    await world.run(await world.signal(SignalAction.LONG))
+    first = await view(alice.user, "7d")
+    await world.run(await world.signal(SignalAction.CLOSE))
+    world.clock.advance(timedelta(seconds=59))
+
+    within_the_minute = await view(alice.user, "7d")
+    world.clock.advance(timedelta(seconds=1))
+    after_it = await view(alice.user, "7d")
+
+    assert first.platform.copies == within_the_minute.platform.copies == 1
+    assert within_the_minute.since == first.since
+    assert after_it.platform.copies == 2
+    assert (await view(alice.user, "30d")).platform.copies == 2  # each period on its own
+
+
 async def test_a_periods_fidelity_takes_7d_or_30d_and_a_known_source(world: World) -> None:
     view = ViewCopyFidelity(
         InMemoryFidelityReader(world.signals, world.intents, world.users),
         world.sources,
         world.clock,
+        RecentFidelity(),
     )
 
     with pytest.raises(InvalidField, match="period"):

@@ -12,9 +12,11 @@ from mimic.domain.fidelity import (
     MissedReason,
     OutcomeCount,
     copy_fidelity,
+    copy_stats,
     latency_ms,
     percentile,
     slippage_bps,
+    stats_by_follower,
     summarize,
     summarize_by_follower,
 )
@@ -43,12 +45,16 @@ def test_latency_runs_from_receipt_to_the_exchanges_acknowledgement() -> None:
         (OrderSide.BUY, "65000", "0.00"),
         # 0.5 / 65,000 x 10,000 = 0.0769.. -> 0.08
         (OrderSide.BUY, "65000.5", "0.08"),
+        # halves away from zero: 0.325 / 10,000 x 10,000 = 0.325 -> 0.33; -0.33 for the sell
+        (OrderSide.BUY, "10000.325", "0.33"),
+        (OrderSide.SELL, "10000.325", "-0.33"),
     ],
 )
 def test_slippage_is_signed_so_that_worse_for_the_follower_is_positive(
     side: OrderSide, fill: str, expected: str
 ) -> None:
-    assert slippage_bps(side, D(65000), D(fill)) == D(expected)
+    reference = D(10000) if fill.startswith("10000.") else D(65000)
+    assert slippage_bps(side, reference, D(fill)) == D(expected)
 
 
 def test_slippage_needs_a_reference_above_zero() -> None:
@@ -132,7 +138,8 @@ def test_a_periods_figures_count_copies_slippage_and_misses_by_reason() -> None:
         OutcomeCount("bob", IntentStatus.FILLED, None, 2),
     ]
 
-    platform = summarize(copies, outcomes)
+    stats = stats_by_follower(copies)
+    platform = summarize(stats.platform, outcomes)
 
     assert platform.copies == 4
     # latencies 100, 200, 300: p50 the 2nd, p95 and p99 the 3rd
@@ -149,7 +156,7 @@ def test_a_periods_figures_count_copies_slippage_and_misses_by_reason() -> None:
         MissedReason("margin is insufficient", 1),
     ]
 
-    by_follower = summarize_by_follower(copies, outcomes)
+    by_follower = summarize_by_follower(stats, outcomes)
 
     assert list(by_follower) == ["alice", "bob"]
     assert by_follower["alice"].latency_p50_ms == 100
@@ -158,7 +165,7 @@ def test_a_periods_figures_count_copies_slippage_and_misses_by_reason() -> None:
 
 
 def test_a_period_without_copies_has_no_figures() -> None:
-    empty = summarize([], [])
+    empty = summarize(copy_stats([]), [])
 
     assert (empty.copies, empty.latency_p50_ms, empty.slippage_mean_bps, empty.missed) == (
         0,

@@ -6,7 +6,7 @@ For one copy (a filled order of a signal on one follower account):
                     sell: (reference - fill price) / reference x 10,000
 The reference is the signal's mark price when received; slippage is signed so that worse
 for the follower is positive (a buy filled above it, a sell below it). Basis points are
-rounded to 0.01, half to even.
+rounded to 0.01, halves away from zero (as Postgres rounds numerics).
 
 A period's figures: latency p50/p95/p99 (nearest rank), mean and p95 slippage, and the
 followers it missed: orders skipped or rejected, counted by reason. A close for a follower
@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
 from mimic.domain.errors import InvalidField
@@ -59,7 +59,7 @@ def slippage_bps(side: OrderSide, reference: Decimal, fill: Decimal) -> Decimal:
     if reference <= 0:
         raise InvalidField("reference_price", "must be greater than 0")
     moved = fill - reference if side is OrderSide.BUY else reference - fill
-    return (moved / reference * BPS).quantize(BPS_PLACES)
+    return (moved / reference * BPS).quantize(BPS_PLACES, ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +139,27 @@ class MissedReason:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyStats:
+    """Latency and slippage of a set of copies (None where no copy had one)."""
+
+    copies: int = 0
+    latency_p50_ms: int | None = None
+    latency_p95_ms: int | None = None
+    latency_p99_ms: int | None = None
+    slippage_mean_bps: Decimal | None = None
+    slippage_p95_bps: Decimal | None = None
+
+
+NO_COPIES = CopyStats()
+
+
+@dataclass(frozen=True, slots=True)
+class StatsByFollower:
+    platform: CopyStats
+    followers: dict[str, CopyStats]
+
+
+@dataclass(frozen=True, slots=True)
 class FidelitySummary:
     copies: int
     latency_p50_ms: int | None
@@ -158,42 +179,68 @@ def percentile(ordered: Sequence[Ranked], share: float) -> Ranked | None:
     return ordered[rank - 1]
 
 
-def _whole(value: float | None) -> int | None:
+def whole_ms(value: float | None) -> int | None:
     return None if value is None else round(value)
 
 
-def summarize(copies: Sequence[CopySample], outcomes: Iterable[OutcomeCount]) -> FidelitySummary:
+def in_bps(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(BPS_PLACES, ROUND_HALF_UP)
+
+
+def mean(values: Sequence[Decimal]) -> Decimal | None:
+    return sum(values, Decimal(0)) / len(values) if values else None
+
+
+def copy_stats(copies: Sequence[CopySample]) -> CopyStats:
     latencies = sorted(c.latency_ms for c in copies if c.latency_ms is not None)
     slippages = sorted(c.slippage_bps for c in copies if c.slippage_bps is not None)
+    return CopyStats(
+        copies=len(copies),
+        latency_p50_ms=whole_ms(percentile(latencies, 50)),
+        latency_p95_ms=whole_ms(percentile(latencies, 95)),
+        latency_p99_ms=whole_ms(percentile(latencies, 99)),
+        slippage_mean_bps=in_bps(
+            sum(slippages, Decimal(0)) / len(slippages) if slippages else None
+        ),
+        slippage_p95_bps=percentile(slippages, 95),
+    )
+
+
+def stats_by_follower(copies: Sequence[CopySample]) -> StatsByFollower:
+    copies_of: dict[str, list[CopySample]] = defaultdict(list)
+    for sample in copies:
+        copies_of[sample.user_id].append(sample)
+    return StatsByFollower(
+        platform=copy_stats(copies),
+        followers={user: copy_stats(samples) for user, samples in copies_of.items()},
+    )
+
+
+def summarize(stats: CopyStats, outcomes: Iterable[OutcomeCount]) -> FidelitySummary:
     reasons: Counter[str] = Counter()
     for outcome in outcomes:
         if is_miss(outcome.status, outcome.reason):
             reasons[outcome.reason or outcome.status.value] += outcome.count
     return FidelitySummary(
-        copies=len(copies),
-        latency_p50_ms=_whole(percentile(latencies, 50)),
-        latency_p95_ms=_whole(percentile(latencies, 95)),
-        latency_p99_ms=_whole(percentile(latencies, 99)),
-        slippage_mean_bps=(
-            (sum(slippages, Decimal(0)) / len(slippages)).quantize(BPS_PLACES)
-            if slippages
-            else None
-        ),
-        slippage_p95_bps=percentile(slippages, 95),
+        copies=stats.copies,
+        latency_p50_ms=stats.latency_p50_ms,
+        latency_p95_ms=stats.latency_p95_ms,
+        latency_p99_ms=stats.latency_p99_ms,
+        slippage_mean_bps=stats.slippage_mean_bps,
+        slippage_p95_bps=stats.slippage_p95_bps,
         missed=sum(reasons.values()),
         missed_reasons=[MissedReason(r, n) for r, n in reasons.most_common(MAX_REASONS)],
     )
 
 
 def summarize_by_follower(
-    copies: Sequence[CopySample], outcomes: Sequence[OutcomeCount]
+    stats: StatsByFollower, outcomes: Sequence[OutcomeCount]
 ) -> dict[str, FidelitySummary]:
-    """Each follower's figures, for every follower with a copy or an outcome."""
-    copies_of: dict[str, list[CopySample]] = defaultdict(list)
-    for sample in copies:
-        copies_of[sample.user_id].append(sample)
+    """Each follower's figures, for every follower with a copy or an outcome, by user id."""
     outcomes_of: dict[str, list[OutcomeCount]] = defaultdict(list)
     for outcome in outcomes:
         outcomes_of[outcome.user_id].append(outcome)
-    followers = sorted(copies_of.keys() | outcomes_of.keys())
-    return {u: summarize(copies_of.get(u, []), outcomes_of.get(u, [])) for u in followers}
+    followers = sorted(stats.followers.keys() | outcomes_of.keys())
+    return {
+        u: summarize(stats.followers.get(u, NO_COPIES), outcomes_of.get(u, [])) for u in followers
+    }

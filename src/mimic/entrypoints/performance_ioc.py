@@ -9,7 +9,7 @@ from mimic.adapters.sqlalchemy.performance import (
     SqlFillRepository,
     SqlGuardrailRepository,
 )
-from mimic.application.copy_fidelity import ViewCopyFidelity
+from mimic.application.copy_fidelity import RecentFidelity, ViewCopyFidelity
 from mimic.application.guardrails import DailyGuardrails
 from mimic.application.performance_reports import ViewPerformance
 from mimic.application.portfolio_sync import SyncPortfolio
@@ -34,3 +34,7 @@ class PerformanceProvider(Provider):
     preview = provide(PreviewSignal)
     fidelity_reader = provide(SqlFidelityReader, provides=FidelityReader)
     fidelity = provide(ViewCopyFidelity)
+
+    @provide(scope=Scope.APP)
+    def recent_fidelity(self) -> RecentFidelity:
+        return RecentFidelity()

@@ -4,13 +4,14 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
-from mimic.domain.fidelity import CopySample, OutcomeCount
+from mimic.domain.fidelity import OutcomeCount, StatsByFollower
 
 
 class FidelityReader(Protocol):
-    async def copies_since(self, since: datetime, *, source_id: str | None) -> list[CopySample]:
-        """Every filled order of the signals received since `since` (of `source_id` only,
-        when given), with its latency and its slippage against the signal's reference."""
+    async def copy_stats_since(self, since: datetime, *, source_id: str | None) -> StatsByFollower:
+        """Latency and slippage (domain.fidelity's formulas and percentiles) of the filled
+        orders of the signals received since `since` (of `source_id` only, when given):
+        platform-wide and per follower."""
         ...
 
     async def misses_since(self, since: datetime, *, source_id: str | None) -> list[OutcomeCount]:
