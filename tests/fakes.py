@@ -386,6 +386,11 @@ class InMemorySignalRepository(SignalRepository):
         if signal_id in self._rows:
             self._rows[signal_id].status = status
 
+    async def set_reference(self, signal_id: str, price: Decimal, at: datetime) -> None:
+        stored = self._rows.get(signal_id)
+        if stored is not None and stored.reference_price is None:
+            stored.reference_price, stored.reference_at = price, at
+
     async def list_next_in_line(self) -> list[Signal]:
         ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
         return copy.deepcopy(
@@ -581,6 +586,7 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             stored.stop_loss_price = intent.stop_loss_price
             stored.take_profit_price = intent.take_profit_price
             stored.protection_error = intent.protection_error
+            stored.acknowledged_at = intent.acknowledged_at
             if intent.status.is_final:
                 self.leases[intent.id] = None
 
