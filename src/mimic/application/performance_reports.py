@@ -13,6 +13,7 @@ from mimic.domain.performance import (
     BalanceSnapshot,
     ClosedTrade,
     Standing,
+    TradeFilters,
     closed_trades,
     standing,
 )
@@ -21,6 +22,7 @@ from mimic.ports.repositories import ExchangeAccountRepository, UserRepository
 from mimic.ports.services import Clock
 
 MAX_HISTORY = 5000
+NO_TRADE_FILTERS = TradeFilters()
 _USERS_PAGE = 500
 
 
@@ -39,6 +41,12 @@ class Period(enum.StrEnum):
     def since(self, now: datetime) -> datetime | None:
         days = {Period.WEEK: 7, Period.MONTH: 30}.get(self)
         return None if days is None else now - timedelta(days=days)
+
+
+@dataclass(frozen=True, slots=True)
+class TradePage:
+    trades: list[ClosedTrade]
+    has_more: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +74,31 @@ class ViewPerformance:
         self._guardrail_days = guardrail_days
         self._clock = clock
 
-    async def trades(self, user_id: str, *, limit: int) -> list[ClosedTrade]:
+    async def trades(
+        self, user_id: str, *, limit: int, filters: TradeFilters = NO_TRADE_FILTERS
+    ) -> list[ClosedTrade]:
         """The follower's closed trades, newest first (a deleted connection's too)."""
+        return (await self._all_trades(user_id, filters))[:limit]
+
+    async def trade_page(
+        self, user_id: str, filters: TradeFilters, *, offset: int, limit: int
+    ) -> TradePage:
+        """One page of the follower's trade history, newest first."""
+        if offset < 0:
+            raise InvalidField("offset", "must not be negative")
+        trades = await self._all_trades(user_id, filters)
+        return TradePage(trades[offset : offset + limit], has_more=len(trades) > offset + limit)
+
+    async def _all_trades(self, user_id: str, filters: TradeFilters) -> list[ClosedTrade]:
         by_account = (await self._fills.for_users([user_id])).get(user_id, {})
-        trades = [t for a, fills in by_account.items() for t in closed_trades(a, fills)]
+        trades = [
+            t
+            for a, fills in by_account.items()
+            for t in closed_trades(a, fills)
+            if filters.admits(t)
+        ]
         trades.sort(key=lambda t: (t.closed_at, t.account_id, t.symbol), reverse=True)
-        return trades[:limit]
+        return trades
 
     async def balance_history(
         self, user_id: str, *, since: datetime | None, limit: int

@@ -20,6 +20,7 @@ from mimic.adapters.price_feeds import PriceFeedsByExchange
 from mimic.adapters.prometheus.metrics import PrometheusMetrics
 from mimic.adapters.redis.trailing import RedisTrailingStateStore
 from mimic.adapters.routing import ExchangeRouter
+from mimic.adapters.sqlalchemy.activity import SqlPlatformActivity
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
@@ -48,6 +49,7 @@ from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
 from mimic.application.follower_settings import UpdateFollowerSettings
 from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
 from mimic.application.order_history import ViewOrderHistory
+from mimic.application.platform_activity import ViewPlatformActivity
 from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.position_protection import PositionProtection
@@ -88,6 +90,7 @@ from mimic.ports.repositories import (
     AuditLog,
     ExchangeAccountRepository,
     OrderIntentRepository,
+    PlatformActivity,
     SettingsRepository,
     SignalRepository,
     SignalSourceRepository,
@@ -233,6 +236,7 @@ class PersistenceProvider(Provider):
     position_intents = provide(SqlPositionIntentRepository, provides=PositionIntentRepository)
     credentials = provide(SqlCredentialRepository, provides=CredentialRepository)
     connection_checks = provide(SqlConnectionChecks, provides=ConnectionChecks)
+    platform_activity = provide(SqlPlatformActivity, provides=PlatformActivity)
 
 
 class InteractorProvider(Provider):
@@ -300,6 +304,7 @@ class InteractorProvider(Provider):
     portfolio = provide(ViewPortfolio)
     order_history = provide(ViewOrderHistory)
     reports = provide(ReportSignals)
+    view_activity = provide(ViewPlatformActivity)
     platform_settings = provide(ManagePlatformSettings)
     set_paper_price = provide(SetPaperPrice)
     bootstrap = provide(BootstrapPlatform)

@@ -26,6 +26,7 @@ from mimic.application.panic import (
     CheckPanicOtp,
     PanicOtpSetup,
     PanicPolicy,
+    PauseCopying,
     PullPanic,
     ResumeCopying,
     SetUpPanicOtp,
@@ -114,3 +115,4 @@ class NotificationsProvider(Provider):
     pull_panic = provide(PullPanic, scope=Scope.REQUEST)
     view_panic = provide(ViewPanicRuns, scope=Scope.REQUEST)
     resume = provide(ResumeCopying, scope=Scope.REQUEST)
+    pause = provide(PauseCopying, scope=Scope.REQUEST)

@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from mimic.application.panic import (
+    PauseCopying,
     PullPanic,
     ResumeCopying,
     SetUpPanicOtp,
@@ -269,6 +270,22 @@ class PanicController(Controller):
     ) -> CopyingOut:
         await resume(request.user, ip=_ip(request, settings))
         return CopyingOut(copying_paused=False)
+
+    @post(
+        "/copying/pause",
+        operation_id="pause_copying",
+        status_code=HTTP_200_OK,
+        guards=[admin_only],
+    )
+    async def pause(
+        self,
+        request: AuthRequest,
+        pause: FromDishka[PauseCopying],
+        settings: FromDishka[Settings],
+    ) -> CopyingOut:
+        """No follower's new entries are copied until resumed; closes and exits still are."""
+        await pause(request.user, ip=_ip(request, settings))
+        return CopyingOut(copying_paused=True)
 
 
 NOTIFICATION_ROUTE_HANDLERS = [

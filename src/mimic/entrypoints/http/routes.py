@@ -42,6 +42,7 @@ from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.fidelity_routes import FidelityController
 from mimic.entrypoints.http.follows import FollowController
 from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
@@ -315,9 +316,8 @@ class PortfolioController(Controller):
 
 class SignalController(Controller):
     path = "/api/signals"
-    guards = [admin_only]  # noqa: RUF012
 
-    @get("/", operation_id="list_signals")
+    @get("/", operation_id="list_signals", guards=[admin_only])
     async def list_signals(
         self,
         reports: FromDishka[ReportSignals],
@@ -330,11 +330,13 @@ class SignalController(Controller):
     @get("/{signal_id:str}", operation_id="get_signal")
     async def get_signal(
         self,
+        request: AuthRequest,
         signal_id: FromPath[str],
         reports: FromDishka[ReportSignals],
         sources: FromDishka[ManageSignalSources],
     ) -> schemas.SignalReportOut:
-        report = await reports.report(signal_id)
+        """Admins see every account; a follower only their own (404 for other signals)."""
+        report = await reports.report(signal_id, request.user)
         return views.signal_report(report, await sources.names())
 
 
@@ -433,6 +435,7 @@ ROUTE_HANDLERS = [
     ExchangeController,
     PortfolioController,
     SignalController,
+    FidelityController,
     AdminController,
     SourceController,
     FollowController,
