@@ -134,3 +134,15 @@ async def test_trade_history_filters_pages_and_exports_what_it_shows(database_ur
         assert [(r["symbol"], r["side"], r["entry_price"]) for r in rows] == [
             ("BTCUSDT", "long", "65000")
         ]
+
+        # Trades are kept per follower between requests: a new fill shows at once.
+        for step in ("long", "close"):
+            clock.advance(timedelta(minutes=5))
+            sent = await api.signal(id=uuid.uuid4().hex, symbol="BTCUSDT", action=step)
+            await api.settled_report(sent["signal_id"])
+        synced = await api.client.post(
+            "/api/admin/portfolio/sync", headers=api.auth(api.admin_token)
+        )
+        assert synced.json()["fills"] == 2, synced.text
+        again = await api.client.get("/trades", headers=me)
+        assert again.text.count("<td>BTCUSDT</td>") == 2

@@ -8,7 +8,7 @@ from mimic.adapters.sqlalchemy.performance import (
     SqlGuardrailRepository,
 )
 from mimic.application.guardrails import DailyGuardrails
-from mimic.application.performance_reports import ViewPerformance
+from mimic.application.performance_reports import TradeCache, ViewPerformance
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.preview_signal import PreviewSignal
 from mimic.ports.performance import (
@@ -27,4 +27,5 @@ class PerformanceProvider(Provider):
     guardrails = provide(DailyGuardrails)
     sync = provide(SyncPortfolio)
     performance = provide(ViewPerformance)
+    trade_cache = provide(TradeCache, scope=Scope.APP)
     preview = provide(PreviewSignal)
