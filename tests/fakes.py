@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from mimic.adapters.exchange_base import ExchangeGatewayBase
 from mimic.domain.accounts import (
     AccountCheck,
     ConnectionStatus,
@@ -385,6 +386,11 @@ class InMemorySignalRepository(SignalRepository):
         if signal_id in self._rows:
             self._rows[signal_id].status = status
 
+    async def set_reference(self, signal_id: str, price: Decimal, at: datetime) -> None:
+        stored = self._rows.get(signal_id)
+        if stored is not None and stored.reference_price is None:
+            stored.reference_price, stored.reference_at = price, at
+
     async def list_next_in_line(self) -> list[Signal]:
         ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
         return copy.deepcopy(
@@ -580,6 +586,7 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             stored.stop_loss_price = intent.stop_loss_price
             stored.take_profit_price = intent.take_profit_price
             stored.protection_error = intent.protection_error
+            stored.acknowledged_at = intent.acknowledged_at
             if intent.status.is_final:
                 self.leases[intent.id] = None
 
@@ -782,8 +789,9 @@ class _PlaceFailure:
 DEFAULT_FEE_RATE = Decimal("0.0004")
 
 
-class FakeExchange(ExchangeGateway):
-    """One follower account on a Binance-like USD-M venue, fills at the mark price.
+class FakeExchange(ExchangeGatewayBase):
+    """One follower account on a Binance-like USD-M venue, fills at the mark price; what it
+    does not define it does as every real venue's gateway does (ExchangeGatewayBase).
 
     Orders are checked against the real market rules (step, min/max quantity, min notional,
     reduce-only). Failures are programmed per call: `fail_next_place` refuses without

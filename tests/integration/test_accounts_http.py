@@ -197,7 +197,8 @@ async def test_password_reset_by_mail_round_trip(database_url: str) -> None:
 # --- admin routes ------------------------------------------------------------------------------
 
 
-# Under /api/signals but for followers too: each previews their own accounts (README).
+# Under /api/signals but for followers too: each previews their own accounts
+# (docs/master-guide.md, "Pre-flight preview").
 FOLLOWER_ROUTES = frozenset({"/api/signals/preview"})
 
 

@@ -146,3 +146,29 @@ async def test_trade_history_filters_pages_and_exports_what_it_shows(database_ur
         assert synced.json()["fills"] == 2, synced.text
         again = await api.client.get("/trades", headers=me)
         assert again.text.count("<td>BTCUSDT</td>") == 2
+
+
+async def test_the_fidelity_widget_shows_a_follower_their_own_and_an_admin_every_follower(
+    database_url: str,
+) -> None:
+    async with running_platform(make_settings(database_url)) as api:
+        await api.set_price("BTCUSDT", "65000")
+        ann, _ = await api.follower("ann")
+        await api.follower("bob")
+        await api.settled_report((await api.signal(symbol="BTCUSDT", action="long"))["signal_id"])
+
+        dashboard = await api.client.get("/dashboard", headers=api.auth(ann))
+        own = await api.client.get("/fidelity?period=7d", headers=api.auth(ann))
+        console = await api.client.get("/admin", headers=api.auth(api.admin_token))
+        every = await api.client.get("/fidelity?period=30d", headers=api.auth(api.admin_token))
+        wrong = await api.client.get("/fidelity?period=1y", headers=api.auth(ann))
+
+        assert 'hx-get="/fidelity?period=7d"' in dashboard.text
+        assert 'hx-get="/fidelity?period=7d"' in console.text
+        assert own.status_code == 200
+        assert own.text.count("<td>You</td>") == 1
+        assert "bob" not in own.text
+        assert 'id="fidelity-platform"' in own.text
+        assert "<td>ann</td>" in every.text
+        assert "<td>bob</td>" in every.text
+        assert wrong.status_code == 422

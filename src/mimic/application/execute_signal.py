@@ -4,7 +4,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from mimic.application import work_context
@@ -72,6 +72,19 @@ class AccountPlan:
     account: ExchangeAccount
     user: User
     legs: list[PlannedLeg]
+
+
+@dataclass(slots=True)
+class FirstMark:
+    """The first mark price the planning of a fan-out part read, and when: the signal's
+    reference for copy fidelity, taken where the fan-out reads prices anyway."""
+
+    price: Decimal | None = None
+    at: datetime | None = None
+
+    def saw(self, price: Decimal | None, at: datetime) -> None:
+        if self.price is None and price is not None and price > 0:
+            self.price, self.at = price, at
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +253,10 @@ class ExecuteSignal:
         if not candidates:
             return existing, []
         accounts.update((account.id, account) for account, _ in candidates)
-        plans, guard = await self._plan_accounts(signal, candidates)
+        first_mark = FirstMark()
+        plans, guard = await self._plan_accounts(signal, candidates, first_mark)
+        if signal.reference_price is None and first_mark.price is not None and first_mark.at:
+            await self._signals.set_reference(signal.id, first_mark.price, first_mark.at)
         trips = await self._guardrails.save(guard)
         await self._tx.commit()
         await self._guardrails.announce(trips)
@@ -251,11 +267,14 @@ class ExecuteSignal:
         self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]
     ) -> list[AccountPlan]:
         """What the fan-out would plan for `candidates` now; stores and sends nothing."""
-        plans, _ = await self._plan_accounts(signal, candidates)
+        plans, _ = await self._plan_accounts(signal, candidates, FirstMark())
         return plans
 
     async def _plan_accounts(
-        self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]
+        self,
+        signal: Signal,
+        candidates: Sequence[tuple[ExchangeAccount, User]],
+        first_mark: FirstMark,
     ) -> tuple[list[AccountPlan], GuardrailBook]:
         """Plans for those of `candidates` who follow the signal's source (or every one)."""
         choices = await self._follows.choices_for(signal.source_id)
@@ -289,7 +308,7 @@ class ExecuteSignal:
                 )
                 return
             legs = await self._plan_legs(
-                signal, account, user, follow, platform, rules_cache, guard
+                signal, account, user, follow, platform, rules_cache, guard, first_mark
             )
             if user.id in unsubscribed:
                 legs = skip_entries(legs, NO_SUBSCRIPTION_REASON)
@@ -377,6 +396,7 @@ class ExecuteSignal:
         platform: PlatformRiskSettings,
         rules_cache: dict[tuple[str, str], MarketRules],
         guard: GuardrailBook,
+        first_mark: FirstMark,
     ) -> list[PlannedLeg]:
         """The follow's direction narrows the signal's action, its allocation the sizing."""
         params = signal.params
@@ -398,6 +418,7 @@ class ExecuteSignal:
             snapshot = await gateway.fetch_snapshot(params.symbol, with_balance=opening)
         except ExchangeError as exc:
             return [skip_account(action, f"could not read the account: {exc.reason}")]
+        first_mark.saw(snapshot.mark_price, self._clock.now())
         position, equity, mark = snapshot.position, Decimal(0), Decimal(0)
         if opening and snapshot.balance is not None and snapshot.mark_price is not None:
             equity, mark = snapshot.balance.equity, snapshot.mark_price

@@ -16,8 +16,8 @@ from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, client_orde
 from mimic.domain.panic import AccountOutcome, OtpVerdict, PanicRun, PanicStatus, panic_key
 from mimic.domain.positions import Position
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
-from mimic.ports.notifications import (
-    NotificationOutbox,
+from mimic.ports.notifications import NotificationOutbox
+from mimic.ports.panic import (
     OneTimePasswords,
     PanicCloseRepository,
     PanicGuardStore,

@@ -9,7 +9,7 @@ from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import OrderIntent
 from mimic.domain.positions import Balance, Position
 from mimic.ports.exchange import ExchangeGateways
-from mimic.ports.notifications import PanicCloseRepository
+from mimic.ports.panic import PanicCloseRepository
 from mimic.ports.repositories import (
     ExchangeAccountRepository,
     OrderIntentRepository,

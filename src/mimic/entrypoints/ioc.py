@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from mimic.adapters.ccxt import CcxtGateways
-from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault
+from mimic.adapters.crypto import FernetSecretBox
 from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
 from mimic.adapters.metered_gateways import MeteredGateways
 from mimic.adapters.paper.faults import PaperFaults
@@ -34,6 +34,7 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
+from mimic.adapters.sqlalchemy.vault import StoredCredentialVault
 from mimic.adapters.system import Argon2PasswordHasher, BoundedPasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
@@ -63,6 +64,7 @@ from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.health_ioc import HealthProvider
 from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.lab_ioc import LabProvider
 from mimic.entrypoints.live_ioc import LiveEventsProvider
@@ -325,6 +327,7 @@ def build_container(
         NotificationsProvider(),
         LabProvider(),
         LiveEventsProvider(),
+        HealthProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

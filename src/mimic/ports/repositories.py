@@ -1,6 +1,7 @@
 import builtins
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
@@ -121,6 +122,11 @@ class SignalRepository(Protocol):
         ...
 
     async def set_status(self, signal_id: str, status: SignalStatus) -> None: ...
+
+    async def set_reference(self, signal_id: str, price: Decimal, at: datetime) -> None:
+        """Records the signal's reference price read at `at`, unless it has one: of the
+        fan-out parts that read a price, the first to write it keeps it."""
+        ...
 
     async def list_next_in_line(self) -> list[Signal]:
         """Signals not done yet that no earlier not-done signal of the same source on the

@@ -499,6 +499,7 @@ def _intent_values(intent: OrderIntent, lease_until: datetime | None) -> dict[st
         "stop_loss_price": intent.stop_loss_price,
         "take_profit_price": intent.take_profit_price,
         "protection_error": intent.protection_error,
+        "acknowledged_at": intent.acknowledged_at,
     }
 
 
@@ -530,6 +531,7 @@ def _intent(row: NamedRow) -> OrderIntent:
         stop_loss_price=row["stop_loss_price"],
         take_profit_price=row["take_profit_price"],
         protection_error=row["protection_error"],
+        acknowledged_at=row["acknowledged_at"],
     )
 
 
@@ -647,6 +649,7 @@ class SqlOrderIntentRepository(OrderIntentRepository):
             "stop_loss_price": intent.stop_loss_price,
             "take_profit_price": intent.take_profit_price,
             "protection_error": intent.protection_error,
+            "acknowledged_at": intent.acknowledged_at,
         }
 
     async def _select(self, statement: Any) -> list[OrderIntent]:

@@ -89,20 +89,25 @@ class AdminPages(Controller):
         sources: FromDishka[ManageSignalSources],
         users: FromDishka[ManageUsers],
     ) -> Template:
-        report = views.signal_report(await reports.report(signal_id), await sources.names())
+        report = views.signal_report(
+            await reports.report(signal_id, request.user), await sources.names()
+        )
         names = await users.usernames(a.user_id for a in report.accounts)
         return await page(request, messaging, "admin/signal.html", report=report, names=names)
 
     @get("/signals/{signal_id:str}/outcomes", include_in_schema=False)
     async def signal_outcomes(
         self,
+        request: AuthRequest,
         signal_id: FromPath[str],
         reports: FromDishka[ReportSignals],
         sources: FromDishka[ManageSignalSources],
         users: FromDishka[ManageUsers],
     ) -> Template:
         """Re-read on each live event while the fan-out runs."""
-        report = views.signal_report(await reports.report(signal_id), await sources.names())
+        report = views.signal_report(
+            await reports.report(signal_id, request.user), await sources.names()
+        )
         names = await users.usernames(a.user_id for a in report.accounts)
         return Template(
             template_name="admin/_outcomes.html", context={"report": report, "names": names}

@@ -8,6 +8,7 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
+from mimic.application.copy_fidelity import ViewCopyFidelity
 from mimic.application.exchange_connections import ListConnections
 from mimic.application.manage_users import ManageUsers
 from mimic.application.messaging import Messaging
@@ -15,10 +16,13 @@ from mimic.application.portfolio import ViewPortfolio
 from mimic.application.protection_status import ViewProtection
 from mimic.domain.accounts import User
 from mimic.entrypoints.http import views
+from mimic.entrypoints.http.fidelity_routes import fidelity_out
 
 AuthRequest = Request[User, Any, Any]
 PUBLIC = {"exclude_from_auth": True}
 RECENT_ORDERS = 15
+# Followers an admin's fidelity widget lists: the slowest copies first (all are in the API).
+SLOWEST_FOLLOWERS = 10
 PAGE_SIZE = 50
 
 
@@ -93,6 +97,26 @@ class FollowerPages(Controller):
         """What the dashboard re-reads on every live event and after a reconnect."""
         live = await _dashboard_state(request.user, portfolio, protection)
         return Template(template_name="_dashboard_live.html", context=live)
+
+    @get("/fidelity", include_in_schema=False)
+    async def fidelity(
+        self,
+        request: AuthRequest,
+        view: FromDishka[ViewCopyFidelity],
+        period: str = "7d",
+    ) -> Template:
+        """The copy fidelity widget of the dashboard and the admin console (loaded apart:
+        a month of copies takes a moment to sum up)."""
+        report = fidelity_out(await view(request.user, period))
+        slowest = sorted(
+            report.followers,
+            key=lambda f: -1 if f.fidelity.latency_p95_ms is None else f.fidelity.latency_p95_ms,
+            reverse=True,
+        )[:SLOWEST_FOLLOWERS]
+        return Template(
+            template_name="_fidelity.html",
+            context={"report": report, "followers": slowest, "admin": request.user.is_admin},
+        )
 
     @get("/exchanges", include_in_schema=False)
     async def exchanges(
