@@ -98,6 +98,17 @@ async def test_the_console_names_people_and_pauses_copying_for_everyone(
         resumed = await api.client.post("/api/admin/copying/resume", headers=admin)
         assert resumed.json() == {"copying_paused": False}
 
+        # One follower's own pause: the users page offers the opposite of their state.
+        before = await api.client.get("/admin/users?q=ann", headers=admin)
+        assert 'aria-label="Pause copying for ann"' in before.text
+        ann_id = (await api.client.get("/api/me", headers=api.auth(ann))).json()["id"]
+        paused_ann = await api.client.patch(
+            f"/api/admin/users/{ann_id}", json={"paused": True}, headers=admin
+        )
+        assert paused_ann.status_code == 200, paused_ann.text
+        after = await api.client.get("/admin/users?q=ann", headers=admin)
+        assert 'aria-label="Resume copying for ann"' in after.text
+
 
 async def test_trade_history_filters_pages_and_exports_what_it_shows(database_url: str) -> None:
     clock = FixedClock(START)
