@@ -98,6 +98,17 @@ async def test_the_console_names_people_and_pauses_copying_for_everyone(
         resumed = await api.client.post("/api/admin/copying/resume", headers=admin)
         assert resumed.json() == {"copying_paused": False}
 
+        # One follower's own pause: the users page offers the opposite of their state.
+        before = await api.client.get("/admin/users?q=ann", headers=admin)
+        assert 'aria-label="Pause copying for ann"' in before.text
+        ann_id = (await api.client.get("/api/me", headers=api.auth(ann))).json()["id"]
+        paused_ann = await api.client.patch(
+            f"/api/admin/users/{ann_id}", json={"paused": True}, headers=admin
+        )
+        assert paused_ann.status_code == 200, paused_ann.text
+        after = await api.client.get("/admin/users?q=ann", headers=admin)
+        assert 'aria-label="Resume copying for ann"' in after.text
+
 
 async def test_trade_history_filters_pages_and_exports_what_it_shows(database_url: str) -> None:
     clock = FixedClock(START)
@@ -134,6 +145,18 @@ async def test_trade_history_filters_pages_and_exports_what_it_shows(database_ur
         assert [(r["symbol"], r["side"], r["entry_price"]) for r in rows] == [
             ("BTCUSDT", "long", "65000")
         ]
+
+        # Trades are kept per follower between requests: a new fill shows at once.
+        for step in ("long", "close"):
+            clock.advance(timedelta(minutes=5))
+            sent = await api.signal(id=uuid.uuid4().hex, symbol="BTCUSDT", action=step)
+            await api.settled_report(sent["signal_id"])
+        synced = await api.client.post(
+            "/api/admin/portfolio/sync", headers=api.auth(api.admin_token)
+        )
+        assert synced.json()["fills"] == 2, synced.text
+        again = await api.client.get("/trades", headers=me)
+        assert again.text.count("<td>BTCUSDT</td>") == 2
 
 
 async def test_the_fidelity_widget_shows_a_follower_their_own_and_an_admin_every_follower(

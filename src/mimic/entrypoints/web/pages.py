@@ -145,12 +145,15 @@ class FollowerPages(Controller):
 async def _dashboard_state(
     user: User, portfolio: ViewPortfolio, protection: ViewProtection
 ) -> dict[str, Any]:
-    balances = views.balances(await portfolio.balances(user.id))
+    held_balances, held_positions = await portfolio.holdings(user.id)
+    balances = views.balances(held_balances)
     return {
         "balances": balances,
         "equity": sum((b.equity for b in balances if b.equity is not None), start=0),
-        "positions": views.positions(await portfolio.positions(user.id)),
-        "protection": views.position_protection(await protection(user)),
+        "positions": views.positions(held_positions),
+        "protection": views.position_protection(
+            await protection.of_positions(user, held_positions)
+        ),
         "orders": [views.order(o) for o in await portfolio.orders(user.id, RECENT_ORDERS)],
     }
 
