@@ -27,11 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from mimic.adapters.ccxt import CcxtGateways
-from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault, generate_key
+from mimic.adapters.crypto import FernetSecretBox, generate_key
 from mimic.adapters.paper.gateway import PaperGateway
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
 from mimic.adapters.sqlalchemy.tables import master_accounts, master_cursors
+from mimic.adapters.sqlalchemy.vault import StoredCredentialVault
 from mimic.adapters.system import SystemClock
 from mimic.application.master_accounts import as_connection
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount

@@ -19,6 +19,17 @@ from mimic.domain.risk import EffectiveRisk
 from mimic.domain.signal import MirroredFill, SignalAction
 
 PAUSED_REASON = "copying is paused for this follower"
+NO_POSITION_REASON = "no open position to close"
+
+
+def already_open_reason(side: PositionSide) -> str:
+    return f"a {side} position is already open"
+
+
+# Skips where the follower already is where the signal leads: nothing was missed.
+NOTHING_TO_COPY_REASONS = frozenset(
+    {NO_POSITION_REASON, *(already_open_reason(side) for side in PositionSide)}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +124,7 @@ def plan_account_orders(
     """
     if action is SignalAction.CLOSE:
         if position is None:
-            return [_skipped(OrderLeg.CLOSE, OrderSide.SELL, "no open position to close")]
+            return [_skipped(OrderLeg.CLOSE, OrderSide.SELL, NO_POSITION_REASON)]
         if mirrored is not None and mirrored.close_fraction is not None:
             return [_close_fraction(position, mirrored.close_fraction, rules)]
         return [_close(position)]
@@ -122,9 +133,7 @@ def plan_account_orders(
         return [_skipped(OrderLeg.ENTRY, target.opening_side, PAUSED_REASON)]
     adding = mirrored is not None and mirrored.equity_fraction is not None
     if position is not None and position.side is target and not adding:
-        return [
-            _skipped(OrderLeg.ENTRY, target.opening_side, f"a {target} position is already open")
-        ]
+        return [_skipped(OrderLeg.ENTRY, target.opening_side, already_open_reason(target))]
     legs = [_close(position)] if position is not None and position.side is not target else []
     sized: Sized | str
     if mirrored is not None and mirrored.equity_fraction is not None:

@@ -104,8 +104,10 @@ async def _account_verb(manage: ManageMasterAccounts, args: argparse.Namespace) 
     keys: dict[str, str | None] = {"api_key": None, "api_secret": None, "password": None}
     if exchange != "paper":
         keys = {
-            "api_key": _secret("MIMIC_MASTER_API_KEY", "API key: "),
-            "api_secret": _secret("MIMIC_MASTER_API_SECRET", "API secret: "),
+            "api_key": os.environ.get("MIMIC_MASTER_API_KEY") or getpass.getpass("API key: "),
+            "api_secret": (
+                os.environ.get("MIMIC_MASTER_API_SECRET") or getpass.getpass("API secret: ")
+            ),
             "password": os.environ.get("MIMIC_MASTER_API_PASSWORD") or None,
         }
     command = AttachMasterCommand(
@@ -115,10 +117,6 @@ async def _account_verb(manage: ManageMasterAccounts, args: argparse.Namespace) 
         **keys,
     )
     return _account_lines(await manage.attach(command))
-
-
-def _secret(variable: str, prompt: str) -> str:
-    return os.environ.get(variable) or getpass.getpass(prompt)
 
 
 def _account_lines(master: MasterAccount) -> list[str]:
