@@ -193,6 +193,8 @@ async def test_a_master_opens_adds_reduces_flips_and_closes_and_followers_copy_i
                 "0.25",
                 None,
             )
+            # Copy fidelity's reference is the master's own fill price.
+            assert shown["signal"]["reference_price"] == "40000"
             assert await poll(api) == 0  # read again: nothing new
             assert await copied(api, source_id, reduced) == {
                 ann_acc: [("close", "sell", "0.02")],

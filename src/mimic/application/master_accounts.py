@@ -290,6 +290,9 @@ class CopyMasterFills:
                 # is a hash here): a microsecond apart, they run in the master's order.
                 received_at=now + timedelta(microseconds=order),
                 fanout_parts=len(self._parts),
+                # Copy fidelity measures followers against what the master really got.
+                reference_price=fill.price,
+                reference_at=fill.executed_at,
             )
             stored, duplicate = await self._signals.add_unless_duplicate(signal, expiring_after=now)
             if not duplicate:
