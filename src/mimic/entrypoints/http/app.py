@@ -23,7 +23,7 @@ from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http.contract import document_contract
+from mimic.entrypoints.http.contract import ClosedStructSchemaPlugin, document_contract
 from mimic.entrypoints.http.errors import (
     domain_error_handler,
     internal_error_handler,
@@ -144,7 +144,7 @@ def create_app(
         ],
         template_config=template_config(),
         on_app_init=[jwt_auth.on_app_init],
-        plugins=[channels],
+        plugins=[channels, ClosedStructSchemaPlugin()],
         middleware=[
             request_id_middleware,
             tracing_middleware,
