@@ -202,7 +202,6 @@ def _text(**extra: Any) -> Schema:
     return Schema(type=OpenAPIType.STRING, **extra)
 
 
-_DECIMAL_OR_NUMBER = Schema(type=[OpenAPIType.STRING, OpenAPIType.NUMBER], pattern=DECIMAL_PATTERN)
 _ALERT_EXAMPLE = {
     "passphrase": "<passphrase>",
     "symbol": "{{ticker}}",
@@ -232,15 +231,15 @@ WEBHOOK_BODY = read_raw_body(
                     },
                     "market_position": _text(description="long, short or flat"),
                     "prev_market_position": _text(),
-                    "position_size": _DECIMAL_OR_NUMBER,
+                    "position_size": _decimal_schema(),
                     "strategy": Schema(
                         type=OpenAPIType.OBJECT,
                         description="TradingView's strategy placeholders, nested",
                     ),
-                    "risk_perc": _DECIMAL_OR_NUMBER,
+                    "risk_perc": _decimal_schema(),
                     "leverage": Schema(type=OpenAPIType.INTEGER),
-                    "tp_perc": _DECIMAL_OR_NUMBER,
-                    "sl_perc": _DECIMAL_OR_NUMBER,
+                    "tp_perc": _decimal_schema(),
+                    "sl_perc": _decimal_schema(),
                     "id": _text(description="the alert's own id: a repeat is a duplicate"),
                 },
             ),
@@ -291,9 +290,9 @@ LAB_UPLOAD_BODY = read_raw_body(
                     "candles": Schema(type=OpenAPIType.ARRAY, items=_NAMED_FILE),
                     "alerts": _NAMED_FILE,
                     "followers": Schema(type=OpenAPIType.ARRAY, items=Schema()),
-                    "fee_bps": _DECIMAL_OR_NUMBER,
-                    "slippage_bps": _DECIMAL_OR_NUMBER,
-                    "master_equity": _DECIMAL_OR_NUMBER,
+                    "fee_bps": _decimal_schema(),
+                    "slippage_bps": _decimal_schema(),
+                    "master_equity": _decimal_schema(),
                 },
             )
         )
