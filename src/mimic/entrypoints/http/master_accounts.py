@@ -1,6 +1,6 @@
 """A master's own exchange account on a signal source, for the admin."""
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
@@ -8,6 +8,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from mimic.application.master_accounts import (
+    MAX_SYMBOLS,
     AttachMasterCommand,
     CopyMasterFills,
     ManageMasterAccounts,
@@ -15,6 +16,7 @@ from mimic.application.master_accounts import (
 from mimic.domain.accounts import User
 from mimic.domain.master_fills import MasterAccount
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.contract import errors
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import request_context
 
@@ -22,8 +24,11 @@ from mimic.entrypoints.http.web_security import request_context
 class MasterAccountIn(msgspec.Struct, forbid_unknown_fields=True):
     """Read-only keys are expected: Mimic only reads the master's trades and balance."""
 
-    exchange: str
-    symbols: list[str]
+    exchange: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    symbols: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=32)]],
+        msgspec.Meta(min_length=1, max_length=MAX_SYMBOLS),
+    ]
     api_key: str | None = None
     api_secret: str | None = None
     password: str | None = None
@@ -58,7 +63,12 @@ class MasterAccountController(Controller):
     path = "/api/admin/sources"
     guards = [admin_only]  # noqa: RUF012
 
-    @put("/{source_id:str}/account", operation_id="admin_attach_master_account", status_code=201)
+    @put(
+        "/{source_id:str}/account",
+        operation_id="admin_attach_master_account",
+        status_code=201,
+        responses=errors(409),  # the source has an account already
+    )
     async def attach(
         self,
         request: Request[User, Any, Any],
