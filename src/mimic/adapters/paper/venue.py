@@ -749,6 +749,8 @@ def _account_fill(row: Row[Any]) -> AccountFill:
         fee=row.fee,
         realized_pnl=row.realized_pnl,
         executed_at=row.created_at,
+        order_id=row.id,  # one execution per paper order
+        client_order_id=row.client_order_id,
     )
 
 
