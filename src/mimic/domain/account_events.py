@@ -8,6 +8,7 @@ event seen twice (stream and reconciliation, or delivered twice) is recorded onc
 """
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -91,3 +92,30 @@ def fill_leg(client_order_id: str | None, cause: FillCause) -> OrderLeg | None:
     if client_order_id.startswith(CLIENT_ORDER_ID_PREFIX):
         return None
     return OrderLeg.EXTERNAL
+
+
+def fill_events(fills: Iterable[AccountFill]) -> list[FillEvent]:
+    """Fills read by REST (a reconciliation) as the events a stream would have sent: each
+    order's fills in time order, the last one carrying the order done with its total
+    quantity and average price. The position after each is unknown (read when needed)."""
+    by_order: dict[str, list[AccountFill]] = {}
+    for fill in sorted(fills, key=lambda f: (f.executed_at, f.fill_id)):
+        by_order.setdefault(fill.order_id or fill.fill_id, []).append(fill)
+    events: list[FillEvent] = []
+    for order_id, order_fills in by_order.items():
+        quantity = Decimal(0)
+        cost = Decimal(0)
+        for number, fill in enumerate(order_fills, start=1):
+            quantity += fill.quantity
+            cost += fill.quantity * fill.price
+            events.append(
+                FillEvent(
+                    fill=fill,
+                    order_id=order_id,
+                    client_order_id=fill.client_order_id,
+                    order_quantity=quantity,
+                    order_average_price=cost / quantity,
+                    order_done=number == len(order_fills),
+                )
+            )
+    return sorted(events, key=lambda e: (e.fill.executed_at, e.fill.fill_id))

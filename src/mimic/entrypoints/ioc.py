@@ -67,6 +67,7 @@ from mimic.entrypoints.live_ioc import LiveEventsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
+from mimic.entrypoints.streams_ioc import AccountStreamsProvider
 from mimic.entrypoints.worker.activity import FanoutActivity
 from mimic.ports.credentials import (
     ConnectionChecks,
@@ -320,6 +321,7 @@ def build_container(
         NotificationsProvider(),
         LabProvider(),
         LiveEventsProvider(),
+        AccountStreamsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

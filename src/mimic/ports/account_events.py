@@ -2,7 +2,7 @@
 workers."""
 
 from collections.abc import AsyncIterator, Collection, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from mimic.domain.account_events import AccountEvent
@@ -41,4 +41,21 @@ class StreamLeases(Protocol):
 
     async def release(self, account_ids: Collection[str]) -> None:
         """Give these up at once (a worker stopping), so others need not wait them out."""
+        ...
+
+
+class AccountStreamWork(Protocol):
+    """What holding streams does with the database and the exchanges' REST APIs; each call
+    is its own unit of work (a fresh session), since many streams run at once."""
+
+    async def accounts(self) -> list[ExchangeAccount]:
+        """The approved connections of active users: the accounts whose streams are held."""
+        ...
+
+    async def record(self, account: ExchangeAccount, events: Sequence[AccountEvent]) -> None:
+        """Record what a stream reported (application.record_account_fills)."""
+        ...
+
+    async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
+        """Record what the account did since `since`, read by REST; raises `ExchangeError`."""
         ...

@@ -1,0 +1,79 @@
+"""Account event streams: the exchanges' streams, the interactors that record what they
+report, and the holder that runs them in a worker (or the embedded process)."""
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+from dishka import AsyncContainer, Provider, Scope, provide
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mimic.adapters.memory.stream_leases import SoleHolderLeases
+from mimic.adapters.paper.account_stream import PaperAccountStream
+from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
+from mimic.application.reconcile_account_fills import ReconcileAccountFills
+from mimic.application.record_account_fills import RecordAccountFills
+from mimic.domain.account_events import AccountEvent
+from mimic.domain.accounts import ExchangeAccount
+from mimic.entrypoints.config import Settings
+from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
+from mimic.ports.metrics import Metrics
+from mimic.ports.repositories import ExchangeAccountRepository
+from mimic.ports.services import Clock
+
+
+class AccountStreamsProvider(Provider):
+    scope = Scope.REQUEST
+
+    record_fills = provide(RecordAccountFills)
+    reconcile_fills = provide(ReconcileAccountFills)
+
+    @provide(scope=Scope.APP)
+    async def paper_stream(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings
+    ) -> AsyncIterator[PaperAccountStream]:
+        stream = PaperAccountStream(
+            sessions, clock, poll_interval=settings.paper_events_poll.total_seconds()
+        )
+        yield stream
+        await stream.aclose()
+
+    @provide(scope=Scope.APP)
+    def streams(self, paper: PaperAccountStream) -> Sequence[AccountEventStream]:
+        return [paper]
+
+
+class ContainerStreamWork(AccountStreamWork):
+    """Each call in its own request scope: its own session, as every task gets."""
+
+    def __init__(self, container: AsyncContainer) -> None:
+        self._container = container
+
+    async def accounts(self) -> list[ExchangeAccount]:
+        async with self._container() as scope:
+            accounts = await scope.get(ExchangeAccountRepository)
+            return [account for account, _ in await accounts.list_copy_candidates()]
+
+    async def record(self, account: ExchangeAccount, events: Sequence[AccountEvent]) -> None:
+        async with self._container() as scope:
+            record = await scope.get(RecordAccountFills)
+            await record(account, events)
+
+    async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
+        async with self._container() as scope:
+            reconcile = await scope.get(ReconcileAccountFills)
+            await reconcile(account, since)
+
+
+async def account_stream_holder(
+    container: AsyncContainer, settings: Settings, *, sole: bool
+) -> HoldAccountStreams:
+    """`sole`: this process holds every stream (embedded); else leases in Redis share them."""
+    leases: StreamLeases = SoleHolderLeases()
+    return HoldAccountStreams(
+        await container.get(Sequence[AccountEventStream]),
+        leases,
+        ContainerStreamWork(container),
+        await container.get(Clock),
+        await container.get(Metrics),
+        StreamPolicy(reconcile_every=settings.stream_reconcile_interval),
+    )
