@@ -1,14 +1,21 @@
 """Account event streams: the exchanges' streams, the interactors that record what they
 report, and the holder that runs them in a worker (or the embedded process)."""
 
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from dishka import AsyncContainer, Provider, Scope, provide
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.adapters.paper.account_stream import PaperAccountStream
+from mimic.adapters.redis.stream_leases import RedisStreamLeases
 from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
 from mimic.application.reconcile_account_fills import ReconcileAccountFills
 from mimic.application.record_account_fills import RecordAccountFills
@@ -64,12 +71,23 @@ class ContainerStreamWork(AccountStreamWork):
             await reconcile(account, since)
 
 
-async def account_stream_holder(
-    container: AsyncContainer, settings: Settings, *, sole: bool
-) -> HoldAccountStreams:
-    """`sole`: this process holds every stream (embedded); else leases in Redis share them."""
+@contextlib.asynccontextmanager
+async def holding_account_streams(
+    container: AsyncContainer, settings: Settings
+) -> AsyncIterator[HoldAccountStreams]:
+    """Holds this process's share of the account streams while inside. Without Redis (the
+    embedded mode) the process is the only worker and holds them all."""
+    client: Redis | None = None
     leases: StreamLeases = SoleHolderLeases()
-    return HoldAccountStreams(
+    if settings.redis_url is not None:
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        leases = RedisStreamLeases(
+            client,
+            prefix=settings.stream_key_prefix,
+            holder_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+            period=settings.stream_lease,
+        )
+    holder = HoldAccountStreams(
         await container.get(Sequence[AccountEventStream]),
         leases,
         ContainerStreamWork(container),
@@ -77,3 +95,12 @@ async def account_stream_holder(
         await container.get(Metrics),
         StreamPolicy(reconcile_every=settings.stream_reconcile_interval),
     )
+    running = asyncio.create_task(holder.run(), name="account-streams")
+    try:
+        yield holder
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        if client is not None:
+            await client.aclose()

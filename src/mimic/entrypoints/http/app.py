@@ -36,7 +36,7 @@ from mimic.entrypoints.http.tracing import tracing_middleware
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.live_ioc import LiveEventsProvider
-from mimic.entrypoints.streams_ioc import account_stream_holder
+from mimic.entrypoints.streams_ioc import holding_account_streams
 from mimic.entrypoints.tracing import flush_traces
 from mimic.entrypoints.web.live import live_route, make_channels
 from mimic.entrypoints.web.site import docs_ui, template_config, web_routers
@@ -117,12 +117,11 @@ def create_app(
                     deliver_forever(container, settings.notify_interval.total_seconds())
                 ),
             ]
-            if settings.account_streams:
-                # The embedded worker is the only one: it holds every account's stream.
-                holder = await account_stream_holder(container, settings, sole=True)
-                jobs.append(asyncio.create_task(holder.run()))
         try:
-            yield
+            async with contextlib.AsyncExitStack() as streams:
+                if run_worker and settings.account_streams:
+                    await streams.enter_async_context(holding_account_streams(container, settings))
+                yield
         finally:
             for job in jobs:
                 job.cancel()
