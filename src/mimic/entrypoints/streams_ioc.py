@@ -13,6 +13,7 @@ from dishka import AsyncContainer, Provider, Scope, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mimic.adapters.ccxt.account_stream import CcxtAccountStream
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.adapters.paper.account_stream import PaperAccountStream
 from mimic.adapters.redis.stream_leases import RedisStreamLeases
@@ -23,6 +24,7 @@ from mimic.domain.account_events import AccountEvent
 from mimic.domain.accounts import ExchangeAccount
 from mimic.entrypoints.config import Settings
 from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
+from mimic.ports.exchange import CredentialVault
 from mimic.ports.metrics import Metrics
 from mimic.ports.repositories import ExchangeAccountRepository
 from mimic.ports.services import Clock
@@ -45,8 +47,18 @@ class AccountStreamsProvider(Provider):
         await stream.aclose()
 
     @provide(scope=Scope.APP)
-    def streams(self, paper: PaperAccountStream) -> Sequence[AccountEventStream]:
-        return [paper]
+    async def ccxt_stream(
+        self, vault: CredentialVault, clock: Clock, settings: Settings
+    ) -> AsyncIterator[CcxtAccountStream]:
+        stream = CcxtAccountStream(vault, clock, api_origins=settings.ccxt_api_origins)
+        yield stream
+        await stream.aclose()
+
+    @provide(scope=Scope.APP)
+    def streams(
+        self, paper: PaperAccountStream, live: CcxtAccountStream
+    ) -> Sequence[AccountEventStream]:
+        return [paper, live]
 
 
 class ContainerStreamWork(AccountStreamWork):
