@@ -736,6 +736,12 @@ class InMemoryPositionIntentRepository(PositionIntentRepository):
         self._intents.leases[intent.id] = lease_until if held else None
         return True
 
+    async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
+        return any(
+            i.account_id == account_id and i.exchange_order_id == exchange_order_id
+            for i in self._intents._rows.values()
+        )
+
     async def save_protection(self, entries: Sequence[OrderIntent]) -> None:
         for entry in entries:
             stored = self._intents._rows[entry.id]

@@ -71,6 +71,7 @@ from mimic.entrypoints.live_ioc import LiveEventsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
+from mimic.entrypoints.streams_ioc import AccountStreamsProvider
 from mimic.entrypoints.worker.activity import FanoutActivity
 from mimic.ports.credentials import (
     ConnectionChecks,
@@ -328,6 +329,7 @@ def build_container(
         LabProvider(),
         LiveEventsProvider(),
         HealthProvider(),
+        AccountStreamsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

@@ -57,6 +57,10 @@ class PositionIntentRepository(Protocol):
         held by the caller until `lease_until`. Returns whether it was inserted."""
         ...
 
+    async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
+        """Whether one of the account's order intents executed as this exchange order."""
+        ...
+
     async def save_protection(self, entries: Sequence[OrderIntent]) -> None:
         """Store the TP/SL prices (or the error) recorded on these entries."""
         ...

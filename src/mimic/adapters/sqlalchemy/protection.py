@@ -68,6 +68,15 @@ class SqlPositionIntentRepository(PositionIntentRepository):
         )
         return (await self._session.execute(statement)).scalar_one_or_none() is not None
 
+    async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
+        c = order_intents.c
+        statement = (
+            select(c.id)
+            .where(c.account_id == account_id, c.exchange_order_id == exchange_order_id)
+            .limit(1)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
     async def save_protection(self, entries: Sequence[OrderIntent]) -> None:
         if not entries:
             return
