@@ -56,7 +56,13 @@ async def test_each_follower_copies_the_sources_they_chose(database_url: str) ->
         )
         assert chosen.status_code == 200, chosen.text
         assert chosen.json() == [
-            {"source_id": alpha, "risk_perc": "2", "leverage": 10, "direction": "both"}
+            {
+                "source_id": alpha,
+                "risk_perc": "2",
+                "leverage": 10,
+                "direction": "both",
+                "multiplier": None,
+            }
         ]
         chosen = await api.client.put(
             "/api/me/sources",
@@ -121,7 +127,15 @@ async def test_a_bad_list_of_follows_is_refused_and_changes_nothing(database_url
         alpha, _ = await new_source(api, "Alpha")
         ann, _ = await api.follower("ann")
         headers = api.auth(ann)
-        kept = [{"source_id": alpha, "risk_perc": None, "leverage": 3, "direction": "short_only"}]
+        kept = [
+            {
+                "source_id": alpha,
+                "risk_perc": None,
+                "leverage": 3,
+                "direction": "short_only",
+                "multiplier": "1.5",
+            }
+        ]
         response = await api.client.put("/api/me/sources", json=kept, headers=headers)
         assert response.status_code == 200, response.text
 
@@ -129,6 +143,8 @@ async def test_a_bad_list_of_follows_is_refused_and_changes_nothing(database_url
             ([{"source_id": "no-such-source"}], "source_id"),
             ([{"source_id": alpha, "risk_perc": "50"}], "risk_perc"),  # the admin's cap: 10 %
             ([{"source_id": alpha, "leverage": 21}], "leverage"),
+            ([{"source_id": alpha, "multiplier": "0"}], "multiplier"),
+            ([{"source_id": alpha, "multiplier": "10.5"}], "multiplier"),
         ]:
             refused = await api.client.put("/api/me/sources", json=body, headers=headers)
             assert refused.status_code == 422, (body, refused.text)

@@ -75,7 +75,11 @@ class ConnectExchange:
         label = (command.label or exchange).strip()
         if not label or len(label) > MAX_LABEL_LENGTH:
             raise InvalidField("label", f"must be 1-{MAX_LABEL_LENGTH} characters")
-        credentials = None if exchange == PAPER_EXCHANGE else _credentials(command, exchange)
+        credentials = (
+            None
+            if exchange == PAPER_EXCHANGE
+            else api_credentials(exchange, command.api_key, command.api_secret, command.password)
+        )
         if len(await self._accounts.list_for_user(command.user_id)) >= self._quota:
             # A count, not a rate: waiting frees nothing, deleting a connection does.
             raise TooManyRequests(
@@ -104,18 +108,27 @@ class ConnectExchange:
         return account
 
 
-def _credentials(command: ConnectExchangeCommand, exchange: str) -> ApiCredentials:
+def api_credentials(
+    exchange: str,
+    api_key: str | None,
+    api_secret: str | None,
+    password: str | None,
+    *,
+    purpose: str = "to connect",
+) -> ApiCredentials:
+    """Keys as typed, trimmed and bounded; a missing key or secret is a 422 naming it."""
+
     def required(field: str, value: str | None) -> str:
         value = (value or "").strip()
         if not value:
-            raise InvalidField(field, f"is required to connect {exchange}")
+            raise InvalidField(field, f"is required {purpose} {exchange}")
         return _bounded(field, value)
 
-    password = (command.password or "").strip()
+    passphrase = (password or "").strip()
     return ApiCredentials(
-        api_key=required("api_key", command.api_key),
-        api_secret=required("api_secret", command.api_secret),
-        password=_bounded("password", password) if password else None,
+        api_key=required("api_key", api_key),
+        api_secret=required("api_secret", api_secret),
+        password=_bounded("password", passphrase) if passphrase else None,
     )
 
 

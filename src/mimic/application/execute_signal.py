@@ -3,7 +3,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -30,7 +30,7 @@ from mimic.domain.orders import (
 from mimic.domain.payments import NO_SUBSCRIPTION_REASON, skip_entries
 from mimic.domain.planning import PlannedLeg, plan_account_orders, skip_account
 from mimic.domain.protection import protection_percentages
-from mimic.domain.risk import PlatformRiskSettings, resolve_risk
+from mimic.domain.risk import PlatformRiskSettings, resolve_risk, risk_cap
 from mimic.domain.signal import Signal, SignalAction, SignalStatus
 from mimic.ports.exchange import ExchangeGateways
 from mimic.ports.live_events import LiveEvents
@@ -463,6 +463,9 @@ class ExecuteSignal:
             signal_leverage=params.leverage,
             market_max_leverage=rules.max_leverage,
         )
+        if params.mirrored is not None:
+            # Proportional sizing: the multiplier sizes the entry, the admin's caps bound it.
+            risk = replace(risk, risk_perc=risk_cap(platform, user.caps))
         legs = plan_account_orders(
             action=action,
             position=position,
@@ -471,6 +474,8 @@ class ExecuteSignal:
             mark_price=mark,
             rules=rules,
             risk=risk,
+            mirrored=params.mirrored,
+            multiplier=follow.entry_multiplier,
         )
         if opening and snapshot.balance is not None:
             # Daily guardrails refuse new entries only; a close always goes through.

@@ -1,6 +1,7 @@
 """`mimic keys rotate`: every stored secret re-encrypted with the newest master key."""
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mimic.domain.errors import SecretUnreadable
@@ -16,7 +17,7 @@ class RotationReport:
     rotated: int = 0
     already_current: int = 0
     changed_meanwhile: int = 0  # the row was deleted or re-keyed during the run: left alone
-    unreadable: list[str] = field(default_factory=list)  # connection ids
+    unreadable: list[str] = field(default_factory=list)  # connection (or master account) ids
 
     @property
     def ok(self) -> bool:
@@ -36,15 +37,25 @@ class RotateCredentialKeys:
         credentials: CredentialRepository,
         box: SecretBox,
         tx: TransactionManager,
+        *,
+        more: Sequence[CredentialRepository] = (),
     ) -> None:
-        self._credentials = credentials
+        """`more`: other places secrets are kept (masters' own accounts), rotated after."""
+        self._stores = (credentials, *more)
         self._box = box
         self._tx = tx
 
     async def __call__(self, batch_size: int = 200) -> RotationReport:
         report = RotationReport()
+        for store in self._stores:
+            await self._rotate(store, batch_size, report)
+        return report
+
+    async def _rotate(
+        self, credentials: CredentialRepository, batch_size: int, report: RotationReport
+    ) -> None:
         after: str | None = None
-        while batch := await self._credentials.page_after(after, batch_size):
+        while batch := await credentials.page_after(after, batch_size):
             for stored in batch:
                 report.scanned += 1
                 try:
@@ -57,10 +68,9 @@ class RotateCredentialKeys:
                     continue
                 if token is None:
                     report.already_current += 1
-                elif await self._credentials.replace(stored.account_id, stored.token, token):
+                elif await credentials.replace(stored.account_id, stored.token, token):
                     report.rotated += 1
                 else:
                     report.changed_meanwhile += 1
             await self._tx.commit()
             after = batch[-1].account_id
-        return report

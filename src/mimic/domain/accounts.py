@@ -98,6 +98,10 @@ class AccountCheck:
     futures_enabled: bool | None = None
     can_trade: bool | None = None
     hedge_mode: bool | None = None
+    # What the API key itself may do, where the exchange tells (None: unknown). A master's
+    # key is expected to allow neither (domain.master_fills.permission_warning).
+    key_can_trade: bool | None = None
+    key_can_withdraw: bool | None = None
 
 
 def mask_api_key(api_key: str) -> str:

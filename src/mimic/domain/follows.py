@@ -19,15 +19,28 @@ from mimic.domain.risk import (
 )
 from mimic.domain.signal import SignalAction
 
+# Beyond this a follower would be copying with more than ten times the master's exposure;
+# the admin's risk cap limits each entry's margin anyway.
+MAX_MULTIPLIER = Decimal(10)
+
 
 @dataclass(frozen=True, slots=True)
 class SourceFollow:
-    """One source a follower copies; None for risk/leverage = the follower's own setting."""
+    """One source a follower copies; None for risk/leverage = the follower's own setting.
+
+    `multiplier` scales the entries copied from a master's exchange account (proportional
+    sizing, domain.planning); None = 1. Webhook signals are sized by risk and leverage.
+    """
 
     source_id: str
     risk_perc: Decimal | None = None
     leverage: int | None = None
     direction: TradeDirection = TradeDirection.BOTH
+    multiplier: Decimal | None = None
+
+    @property
+    def entry_multiplier(self) -> Decimal:
+        return Decimal(1) if self.multiplier is None else self.multiplier
 
     def settings_over(self, own: FollowerRiskSettings) -> FollowerRiskSettings:
         """The follower's settings for this source's signals (caps apply later, as ever)."""
@@ -72,6 +85,11 @@ def validate_follows(
         if follow.source_id in seen:
             raise InvalidField("source_id", f"{follow.source_id!r} is listed twice")
         seen.add(follow.source_id)
+        multiplier = follow.multiplier
+        if multiplier is not None and not (
+            multiplier.is_finite() and 0 < multiplier <= MAX_MULTIPLIER
+        ):
+            raise InvalidField("multiplier", f"must be greater than 0 and at most {MAX_MULTIPLIER}")
         validate_follower_settings(
             FollowerRiskSettings(risk_perc=follow.risk_perc, leverage=follow.leverage),
             platform,

@@ -2,6 +2,11 @@
 
 margin = equity x risk_perc / 100; notional = margin x leverage;
 quantity = notional / mark price, rounded DOWN to the market's step size.
+
+A signal copied from a master's fill (`MirroredFill`) is sized proportionally instead:
+notional = equity x the master's equity fraction x the follower's multiplier, at most what
+the risk cap allows (margin = notional / leverage <= equity x risk_perc / 100); a partial
+close closes the master's fraction of the follower's position.
 """
 
 from dataclasses import dataclass
@@ -11,7 +16,7 @@ from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderLeg, OrderSide
 from mimic.domain.positions import Position, PositionSide
 from mimic.domain.risk import EffectiveRisk
-from mimic.domain.signal import SignalAction
+from mimic.domain.signal import MirroredFill, SignalAction
 
 PAUSED_REASON = "copying is paused for this follower"
 NO_POSITION_REASON = "no open position to close"
@@ -51,23 +56,52 @@ def size_entry(
     """The entry quantity, or the reason there is none."""
     if equity <= 0:
         return "no equity available on the account"
+    margin = equity * risk.risk_perc / 100
+    return _size_notional(margin * risk.leverage, mark_price, rules, risk.leverage)
+
+
+def _size_notional(
+    notional: Decimal, mark_price: Decimal, rules: MarketRules, leverage: int
+) -> Sized | str:
     if mark_price <= 0:
         return f"no valid mark price for {rules.symbol}"
-    margin = equity * risk.risk_perc / 100
-    notional = margin * risk.leverage
+    margin = notional / leverage
     quantity = rules.round_quantity_down(min(notional / mark_price, rules.max_qty))
     if quantity < rules.min_qty:
         return (
             f"below minimum quantity: {quantity} < {rules.min_qty} {rules.symbol} "
-            f"(margin {margin:.2f} x leverage {risk.leverage})"
+            f"(margin {margin:.2f} x leverage {leverage})"
         )
     order_notional = quantity * mark_price
     if order_notional < rules.min_notional:
         return (
             f"below min notional: {order_notional:.4f} < {rules.min_notional} USDT "
-            f"(margin {margin:.2f} x leverage {risk.leverage})"
+            f"(margin {margin:.2f} x leverage {leverage})"
         )
     return Sized(quantity=quantity, notional=order_notional)
+
+
+def size_mirrored_entry(
+    *,
+    equity: Decimal,
+    mark_price: Decimal,
+    rules: MarketRules,
+    risk: EffectiveRisk,
+    equity_fraction: Decimal,
+    multiplier: Decimal,
+) -> Sized | str:
+    """The entry quantity for the master's `equity_fraction`, or the reason there is none.
+
+    `risk.risk_perc` is the cap here, not the size: the margin of one copied fill never
+    exceeds what the follower's (capped) risk setting allows.
+    """
+    if equity <= 0:
+        return "no equity available on the account"
+    if equity_fraction <= 0:
+        return "the master's fill opened nothing to copy"
+    wanted = equity * equity_fraction * multiplier
+    cap = equity * risk.risk_perc / 100 * risk.leverage
+    return _size_notional(min(wanted, cap), mark_price, rules, risk.leverage)
 
 
 def plan_account_orders(
@@ -79,23 +113,40 @@ def plan_account_orders(
     mark_price: Decimal,
     rules: MarketRules,
     risk: EffectiveRisk,
+    mirrored: MirroredFill | None = None,
+    multiplier: Decimal = Decimal(1),
 ) -> list[PlannedLeg]:
     """Legs for one account, in the order they must be executed.
 
     A close applies to paused followers too: a position opened by copying is also closed by
     copying. A signal against an open position first closes it (reduce-only), then enters.
+    A mirrored entry on the side already open adds to it, as the master did.
     """
     if action is SignalAction.CLOSE:
         if position is None:
             return [_skipped(OrderLeg.CLOSE, OrderSide.SELL, NO_POSITION_REASON)]
+        if mirrored is not None and mirrored.close_fraction is not None:
+            return [_close_fraction(position, mirrored.close_fraction, rules)]
         return [_close(position)]
     target = PositionSide.LONG if action is SignalAction.LONG else PositionSide.SHORT
     if paused:
         return [_skipped(OrderLeg.ENTRY, target.opening_side, PAUSED_REASON)]
-    if position is not None and position.side is target:
+    adding = mirrored is not None and mirrored.equity_fraction is not None
+    if position is not None and position.side is target and not adding:
         return [_skipped(OrderLeg.ENTRY, target.opening_side, already_open_reason(target))]
-    legs = [_close(position)] if position is not None else []
-    sized = size_entry(equity=equity, mark_price=mark_price, rules=rules, risk=risk)
+    legs = [_close(position)] if position is not None and position.side is not target else []
+    sized: Sized | str
+    if mirrored is not None and mirrored.equity_fraction is not None:
+        sized = size_mirrored_entry(
+            equity=equity,
+            mark_price=mark_price,
+            rules=rules,
+            risk=risk,
+            equity_fraction=mirrored.equity_fraction,
+            multiplier=multiplier,
+        )
+    else:
+        sized = size_entry(equity=equity, mark_price=mark_price, rules=rules, risk=risk)
     if isinstance(sized, str):
         legs.append(_skipped(OrderLeg.ENTRY, target.opening_side, sized))
     else:
@@ -124,6 +175,25 @@ def _close(position: Position) -> PlannedLeg:
         leg=OrderLeg.CLOSE,
         side=position.side.closing_side,
         quantity=position.quantity,
+        reduce_only=True,
+    )
+
+
+def _close_fraction(position: Position, fraction: Decimal, rules: MarketRules) -> PlannedLeg:
+    """Close `fraction` of the position (all of it from 1 on: nothing is left by rounding)."""
+    if fraction >= 1:
+        return _close(position)
+    quantity = rules.round_quantity_down(position.quantity * fraction)
+    if quantity <= 0 or quantity < rules.min_qty:
+        return _skipped(
+            OrderLeg.CLOSE,
+            position.side.closing_side,
+            f"{fraction} of the position is below the minimum quantity {rules.min_qty}",
+        )
+    return PlannedLeg(
+        leg=OrderLeg.CLOSE,
+        side=position.side.closing_side,
+        quantity=quantity,
         reduce_only=True,
     )
 

@@ -31,6 +31,18 @@ class SignalStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class MirroredFill:
+    """Proportional sizing of a signal copied from a master's own fill (domain.master_fills).
+
+    An entry carries `equity_fraction`: the notional the master opened over their equity.
+    A close carries `close_fraction`: the part of the master's position the fill closed.
+    """
+
+    equity_fraction: Decimal | None = None
+    close_fraction: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SignalParams:
     """Validated, normalised content of an alert."""
 
@@ -41,6 +53,8 @@ class SignalParams:
     tp_perc: Decimal | None = None
     sl_perc: Decimal | None = None
     external_id: str | None = None
+    # Set on signals from a master's exchange account: they are sized proportionally.
+    mirrored: MirroredFill | None = None
 
 
 def _decimal(field: str, value: object) -> Decimal | None:

@@ -39,6 +39,7 @@ from mimic.entrypoints.tracing import configure_tracing
 from mimic.entrypoints.worker.notifications import DELIVER_TASK
 from mimic.entrypoints.worker.tasks import (
     KEEPALIVE_TASK,
+    MASTER_POLL_TASK,
     MONITOR_TASK,
     PORTFOLIO_SYNC_TASK,
     SUBSCRIPTION_EXPIRY_TASK,
@@ -257,6 +258,10 @@ async def run_scheduler(settings: Settings) -> None:
             settings.subscription_check_interval.total_seconds(),
         ),
         (AsyncKicker(MONITOR_TASK, broker, labels={}), settings.monitor_interval.total_seconds()),
+        (
+            AsyncKicker(MASTER_POLL_TASK, broker, labels={}),
+            settings.master_poll_interval.total_seconds(),
+        ),
         (AsyncKicker(DELIVER_TASK, broker, labels={}), settings.notify_interval.total_seconds()),
         (
             AsyncKicker(PORTFOLIO_SYNC_TASK, broker, labels={}),

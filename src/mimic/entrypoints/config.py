@@ -183,6 +183,8 @@ class Settings:
     subscription_check_interval: timedelta = timedelta(seconds=60)
     # Position monitor (trailing stop, DCA): how often a round runs, where its state lives.
     monitor_interval: timedelta = timedelta(seconds=5)
+    # Masters' own exchange accounts: how often their trade histories are read for new fills.
+    master_poll_interval: timedelta = timedelta(seconds=3)
     trailing_key_prefix: str = "mimic:trailing:"
     # Account event streams (fills, liquidations, orders placed by hand, as they happen):
     # held by workers under leases in Redis, each account by one worker at a time.
@@ -317,6 +319,7 @@ class Settings:
                 seconds=_int("MIMIC_SUBSCRIPTION_CHECK_SECONDS", 60)
             ),
             monitor_interval=timedelta(seconds=_int("MIMIC_MONITOR_INTERVAL_SECONDS", 5)),
+            master_poll_interval=timedelta(seconds=_int("MIMIC_MASTER_POLL_SECONDS", 3)),
             trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
             live_channel_prefix=os.environ.get("MIMIC_LIVE_CHANNEL_PREFIX", "mimic:live:"),
             account_streams=_bool("MIMIC_ACCOUNT_STREAMS", True),

@@ -68,6 +68,7 @@ from mimic.entrypoints.config import Settings
 from mimic.entrypoints.health_ioc import HealthProvider
 from mimic.entrypoints.lab_ioc import LabProvider
 from mimic.entrypoints.live_ioc import LiveEventsProvider
+from mimic.entrypoints.master_ioc import MasterAccountsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
@@ -330,6 +331,7 @@ def build_container(
         LiveEventsProvider(),
         HealthProvider(),
         AccountStreamsProvider(),
+        MasterAccountsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

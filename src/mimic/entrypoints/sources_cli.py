@@ -2,11 +2,15 @@
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 
+from mimic.application.master_accounts import AttachMasterCommand, ManageMasterAccounts
 from mimic.application.signal_sources import IssuedSource, ManageSignalSources, SourceChanges
 from mimic.domain.accounts import SignalSource, TradeDirection
 from mimic.domain.errors import DomainError
+from mimic.domain.master_fills import MasterAccount
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.worker.tasks import create_broker
@@ -32,6 +36,17 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     for verb, text in (("pause", "refuse its alerts"), ("resume", "accept its alerts again")):
         verbs.add_parser(verb, help=text).add_argument("source_id")
     verbs.add_parser("delete", help="a source no signal came from").add_argument("source_id")
+    attach = verbs.add_parser(
+        "attach",
+        help="copy a master's own exchange account: its fills become the source's signals",
+        description="Keys are read from MIMIC_MASTER_API_KEY / MIMIC_MASTER_API_SECRET "
+        "(/ MIMIC_MASTER_API_PASSWORD), or asked for: never on the command line.",
+    )
+    attach.add_argument("source_id")
+    attach.add_argument("--exchange", required=True, help="paper, or a ccxt id: binanceusdm")
+    attach.add_argument("--symbols", required=True, help="comma-separated: BTCUSDT,ETHUSDT")
+    verbs.add_parser("account", help="a source's exchange account").add_argument("source_id")
+    verbs.add_parser("detach", help="stop copying a source's account").add_argument("source_id")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
@@ -47,6 +62,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> list[str]:
     container = build_container(settings, create_broker(settings))
     try:
         async with container() as request:
+            if args.sources_command in _ACCOUNT_VERBS:
+                return await _account_verb(await request.get(ManageMasterAccounts), args)
             manage = await request.get(ManageSignalSources)
             return await _verb(manage, args)
     finally:
@@ -71,6 +88,45 @@ async def _verb(manage: ManageSignalSources, args: argparse.Namespace) -> list[s
         return [_line(await manage.change(args.source_id, changes[verb]))]
     await manage.delete(args.source_id)
     return [f"deleted {args.source_id}"]
+
+
+_ACCOUNT_VERBS = frozenset({"attach", "account", "detach"})
+
+
+async def _account_verb(manage: ManageMasterAccounts, args: argparse.Namespace) -> list[str]:
+    verb = args.sources_command
+    if verb == "detach":
+        await manage.detach(args.source_id)
+        return [f"detached the exchange account of {args.source_id}"]
+    if verb == "account":
+        return _account_lines(await manage.get(args.source_id))
+    exchange = args.exchange.strip().lower()
+    keys: dict[str, str | None] = {"api_key": None, "api_secret": None, "password": None}
+    if exchange != "paper":
+        keys = {
+            "api_key": os.environ.get("MIMIC_MASTER_API_KEY") or getpass.getpass("API key: "),
+            "api_secret": (
+                os.environ.get("MIMIC_MASTER_API_SECRET") or getpass.getpass("API secret: ")
+            ),
+            "password": os.environ.get("MIMIC_MASTER_API_PASSWORD") or None,
+        }
+    command = AttachMasterCommand(
+        source_id=args.source_id,
+        exchange=exchange,
+        symbols=[s for s in args.symbols.split(",") if s.strip()],
+        **keys,
+    )
+    return _account_lines(await manage.attach(command))
+
+
+def _account_lines(master: MasterAccount) -> list[str]:
+    lines = [
+        f"{master.source_id}  {master.exchange}  {','.join(master.symbols)}  "
+        f"key {master.api_key_masked or '-'}"
+    ]
+    if master.permission_warning is not None:
+        lines.append(f"WARNING: {master.permission_warning}")
+    return lines
 
 
 def _line(source: SignalSource) -> str:

@@ -285,6 +285,7 @@ class BinanceUsdmGateway(CcxtGateway):
         pooled.state.hedge_mode = hedge
         mode = "hedge mode" if hedge else "one-way mode"
         restrictions = await self._key_restrictions(client)
+        key_trade, key_withdraw = _key_permissions(restrictions)
         if restrictions is not None and is_true(restrictions.get("enableWithdrawals")):
             return AccountCheck(
                 ok=False,
@@ -292,6 +293,8 @@ class BinanceUsdmGateway(CcxtGateway):
                 futures_enabled=is_true(restrictions.get("enableFutures", True)),
                 can_trade=can_trade,
                 hedge_mode=hedge,
+                key_can_trade=key_trade,
+                key_can_withdraw=key_withdraw,
             )
         if restrictions is not None and not is_true(restrictions.get("enableFutures", True)):
             return AccountCheck(
@@ -300,6 +303,8 @@ class BinanceUsdmGateway(CcxtGateway):
                 futures_enabled=False,
                 can_trade=can_trade,
                 hedge_mode=hedge,
+                key_can_trade=key_trade,
+                key_can_withdraw=key_withdraw,
             )
         if not can_trade:
             return AccountCheck(
@@ -308,6 +313,8 @@ class BinanceUsdmGateway(CcxtGateway):
                 futures_enabled=True,
                 can_trade=False,
                 hedge_mode=hedge,
+                key_can_trade=key_trade,
+                key_can_withdraw=key_withdraw,
             )
         return AccountCheck(
             ok=True,
@@ -315,6 +322,8 @@ class BinanceUsdmGateway(CcxtGateway):
             futures_enabled=True,
             can_trade=True,
             hedge_mode=hedge,
+            key_can_trade=key_trade,
+            key_can_withdraw=key_withdraw,
         )
 
     async def _key_restrictions(self, client: Any) -> dict[str, Any] | None:
@@ -327,6 +336,16 @@ class BinanceUsdmGateway(CcxtGateway):
             log.info("%s: key permissions unreadable: %s", self, exchange_message(exc)[1])
             return None
         return restrictions
+
+
+def _key_permissions(restrictions: dict[str, Any] | None) -> tuple[bool | None, bool | None]:
+    """The key's own (trade, withdraw) permissions; unknown when they were unreadable."""
+    if restrictions is None:
+        return None, None
+    can_trade = is_true(restrictions.get("enableFutures")) or is_true(
+        restrictions.get("enableSpotAndMarginTrading")
+    )
+    return can_trade, is_true(restrictions.get("enableWithdrawals"))
 
 
 def _hedge_position_side(side: OrderSide, reduce_only: bool) -> str:

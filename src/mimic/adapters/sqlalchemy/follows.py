@@ -38,6 +38,7 @@ class SqlSourceFollowRepository(SourceFollowRepository):
                         "risk_perc": f.risk_perc,
                         "leverage": f.leverage,
                         "direction": f.direction.value,
+                        "multiplier": f.multiplier,
                     }
                     for f in follows
                 ],
@@ -62,4 +63,5 @@ def _follow(row: Any) -> SourceFollow:
         risk_perc=row["risk_perc"],
         leverage=row["leverage"],
         direction=TradeDirection(row["direction"]),
+        multiplier=row["multiplier"],
     )

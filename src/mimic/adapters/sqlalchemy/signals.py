@@ -21,10 +21,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.repositories import _dialect
-from mimic.adapters.sqlalchemy.tables import NamedRow, signal_sources, signals, source_follows
+from mimic.adapters.sqlalchemy.tables import (
+    NamedRow,
+    master_accounts,
+    master_cursors,
+    signal_sources,
+    signals,
+    source_follows,
+)
 from mimic.domain.accounts import SignalSource, TradeDirection
 from mimic.domain.fanout import FanoutPart
-from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus, key_expires
+from mimic.domain.signal import (
+    MirroredFill,
+    Signal,
+    SignalAction,
+    SignalParams,
+    SignalStatus,
+    key_expires,
+)
 from mimic.ports.repositories import SignalRepository, SignalSourceRepository
 
 # Statements of every webhook call, built once: building one per call (values, coercions,
@@ -91,6 +105,9 @@ class SqlSignalSourceRepository(SignalSourceRepository):
         await self._session.execute(
             source_follows.delete().where(source_follows.c.source_id == source_id, ~used)
         )
+        # So does its exchange account (no fill of it was copied, or a signal would exist).
+        for table in (master_cursors, master_accounts):
+            await self._session.execute(table.delete().where(table.c.source_id == source_id, ~used))
         result = await self._session.execute(
             signal_sources.delete().where(signal_sources.c.id == source_id, ~used)
         )
@@ -119,6 +136,8 @@ def _signal_values(signal: Signal) -> dict[str, Any]:
         "tp_perc": params.tp_perc,
         "sl_perc": params.sl_perc,
         "external_id": params.external_id,
+        "equity_fraction": params.mirrored.equity_fraction if params.mirrored else None,
+        "close_fraction": params.mirrored.close_fraction if params.mirrored else None,
         "dedupe_key": signal.dedupe_key,
         "received_at": signal.received_at,
         "status": signal.status.value,
@@ -127,6 +146,13 @@ def _signal_values(signal: Signal) -> dict[str, Any]:
         "reference_price": signal.reference_price,
         "reference_at": signal.reference_at,
     }
+
+
+def _mirrored(row: NamedRow) -> MirroredFill | None:
+    equity_fraction, close_fraction = row["equity_fraction"], row["close_fraction"]
+    if equity_fraction is None and close_fraction is None:
+        return None
+    return MirroredFill(equity_fraction=equity_fraction, close_fraction=close_fraction)
 
 
 def _signal(row: NamedRow) -> Signal:
@@ -141,6 +167,7 @@ def _signal(row: NamedRow) -> Signal:
             tp_perc=row["tp_perc"],
             sl_perc=row["sl_perc"],
             external_id=row["external_id"],
+            mirrored=_mirrored(row),
         ),
         dedupe_key=row["dedupe_key"],
         received_at=row["received_at"],

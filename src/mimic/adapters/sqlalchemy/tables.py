@@ -181,6 +181,31 @@ signal_sources = Table(
     Column("direction", String(16), nullable=False, server_default="both"),
 )
 
+# A master's own exchange account as a source (0019): read-only keys sealed for the source,
+# the symbols whose trade history is copied, and per symbol how far it was copied.
+master_accounts = Table(
+    "master_accounts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("source_id", ID, ForeignKey("signal_sources.id"), nullable=False, unique=True),
+    Column("exchange", String(32), nullable=False),
+    Column("symbols", String(1700), nullable=False),  # comma-separated, normalised
+    Column("api_key_masked", String(32)),
+    Column("credentials_token", Text),
+    Column("permission_warning", String(200)),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+master_cursors = Table(
+    "master_cursors",
+    metadata,
+    Column("source_id", ID, ForeignKey("signal_sources.id"), primary_key=True),
+    Column("symbol", String(32), primary_key=True),
+    Column("since", UtcDateTime, nullable=False),
+    Column("copied_at_since", Text, nullable=False),  # trade ids, comma-separated
+    Column("position", ExactDecimal, nullable=False),
+)
+
 # The sources a follower chose (0013), each with its allocation; none = follows every one.
 source_follows = Table(
     "source_follows",
@@ -190,6 +215,8 @@ source_follows = Table(
     Column("risk_perc", ExactDecimal),
     Column("leverage", Integer),
     Column("direction", String(16), nullable=False, server_default="both"),
+    # Scales entries copied from a master's exchange account (0019); None = 1.
+    Column("multiplier", ExactDecimal),
     Index("ix_source_follows_source", "source_id"),
 )
 
@@ -205,6 +232,9 @@ signals = Table(
     Column("tp_perc", ExactDecimal),
     Column("sl_perc", ExactDecimal),
     Column("external_id", String(128)),
+    # Proportional sizing of a signal copied from a master's exchange account (0019).
+    Column("equity_fraction", ExactDecimal),
+    Column("close_fraction", ExactDecimal),
     Column("dedupe_key", String(200), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Column("status", String(16), nullable=False),

@@ -4,6 +4,7 @@ port on demand."""
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.sqlalchemy.credentials import SqlCredentialRepository
+from mimic.adapters.sqlalchemy.master_accounts import SqlMasterAccountRepository
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount
 from mimic.domain.errors import AuthRejected, SecretUnreadable
 from mimic.ports.credentials import SecretBox
@@ -21,6 +22,8 @@ class StoredCredentialVault(CredentialVault):
     async def credentials_for(self, account: ExchangeAccount) -> ApiCredentials:
         async with self._sessions() as session:
             stored = await SqlCredentialRepository(session).get(account.id)
+            if stored is None:  # a master's own account (a source's, read-only)
+                stored = await SqlMasterAccountRepository(session).credentials(account.id)
         if stored is None:
             raise AuthRejected(f"{account.exchange}: this connection has no stored API keys")
         try:

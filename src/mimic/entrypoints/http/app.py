@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from taskiq import AsyncBroker, InMemoryBroker
 
+from mimic.application.master_accounts import CopyMasterFills
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
@@ -57,6 +58,7 @@ Job = (
     | SweepUnvalidatedConnections
     | RunSubscriptionExpiry
     | MonitorPositions
+    | CopyMasterFills
     | SyncPortfolio
 )
 
@@ -112,6 +114,9 @@ def create_app(
                 ),
                 asyncio.create_task(
                     _every(app, settings.monitor_interval.total_seconds(), MonitorPositions)
+                ),
+                asyncio.create_task(
+                    _every(app, settings.master_poll_interval.total_seconds(), CopyMasterFills)
                 ),
                 asyncio.create_task(
                     _every(app, settings.portfolio_sync_interval.total_seconds(), SyncPortfolio)

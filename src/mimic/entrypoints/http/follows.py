@@ -26,12 +26,14 @@ class FollowableSourceOut(msgspec.Struct):
 
 
 class FollowIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Absent or null risk_perc/leverage: the follower's own settings apply."""
+    """Absent or null risk_perc/leverage: the follower's own settings apply; absent or
+    null multiplier: 1 (it scales entries copied from a master's exchange account)."""
 
     source_id: str
     risk_perc: Decimal | None = None
     leverage: Leverage | None = None
     direction: Direction = "both"
+    multiplier: Decimal | None = None
 
 
 class FollowOut(msgspec.Struct):
@@ -39,10 +41,17 @@ class FollowOut(msgspec.Struct):
     risk_perc: Decimal | None
     leverage: int | None
     direction: Direction
+    multiplier: Decimal | None
 
 
 def _out(follow: SourceFollow) -> FollowOut:
-    return FollowOut(follow.source_id, follow.risk_perc, follow.leverage, follow.direction.value)
+    return FollowOut(
+        follow.source_id,
+        follow.risk_perc,
+        follow.leverage,
+        follow.direction.value,
+        follow.multiplier,
+    )
 
 
 class FollowController(Controller):
@@ -73,7 +82,9 @@ class FollowController(Controller):
     ) -> list[FollowOut]:
         """The whole list: an empty one follows every active source with the defaults."""
         follows = [
-            SourceFollow(f.source_id, f.risk_perc, f.leverage, TradeDirection(f.direction))
+            SourceFollow(
+                f.source_id, f.risk_perc, f.leverage, TradeDirection(f.direction), f.multiplier
+            )
             for f in data
         ]
         chosen = await follow_sources(request.user.id, follows, request_context(request, settings))

@@ -45,6 +45,7 @@ from mimic.entrypoints.http.errors import error_body
 from mimic.entrypoints.http.fidelity_routes import FidelityController
 from mimic.entrypoints.http.follows import FollowController
 from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
+from mimic.entrypoints.http.master_accounts import MasterAccountController
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
@@ -448,6 +449,7 @@ ROUTE_HANDLERS = [
     FidelityController,
     AdminController,
     SourceController,
+    MasterAccountController,
     FollowController,
     *PAYMENT_ROUTE_HANDLERS,
     *NOTIFICATION_ROUTE_HANDLERS,

@@ -223,7 +223,10 @@ class SignalOut(msgspec.Struct):
     leverage: int | None
     tp_perc: Decimal | None
     sl_perc: Decimal | None
-    external_id: str | None
+    external_id: str | None  # a master's trade id, for a signal from their exchange account
+    # Proportional sizing of a signal from a master's own exchange account, else null.
+    equity_fraction: Decimal | None
+    close_fraction: Decimal | None
     status: str
     received_at: str
     # Copy fidelity: the mark price when the signal was received (read by the fan-out).

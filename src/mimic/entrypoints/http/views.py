@@ -124,6 +124,8 @@ def signal(value: Signal, source_names: Mapping[str, str]) -> schemas.SignalOut:
         tp_perc=params.tp_perc,
         sl_perc=params.sl_perc,
         external_id=params.external_id,
+        equity_fraction=params.mirrored.equity_fraction if params.mirrored else None,
+        close_fraction=params.mirrored.close_fraction if params.mirrored else None,
         status=value.status.value,
         received_at=value.received_at.isoformat(),
         reference_price=value.reference_price,

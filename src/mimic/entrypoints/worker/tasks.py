@@ -12,6 +12,7 @@ from mimic.adapters.taskiq_queue import EXECUTE_SIGNAL_TASK, VALIDATE_CONNECTION
 from mimic.adapters.taskiq_streams import StreamBroker
 from mimic.application import work_context
 from mimic.application.execute_signal import ExecuteSignal
+from mimic.application.master_accounts import CopyMasterFills
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.subscription_expiry import RunSubscriptionExpiry
@@ -32,6 +33,7 @@ PORTFOLIO_SYNC_TASK = "mimic.sync_portfolio"
 KEEPALIVE_TASK = "mimic.keepalive"
 SUBSCRIPTION_EXPIRY_TASK = "mimic.subscription_expiry"
 MONITOR_TASK = "mimic.monitor_positions"
+MASTER_POLL_TASK = "mimic.copy_master_fills"
 # Trading work: everything else is housekeeping, on a stream of its own.
 TRADING_TASKS = frozenset({EXECUTE_SIGNAL_TASK})
 
@@ -93,6 +95,13 @@ async def monitor_positions(monitor: FromDishka[MonitorPositions]) -> None:
             len(report.dca_adds),
             len(report.protection_fills),
         )
+
+
+@inject(patch_module=True)
+async def copy_master_fills(copy: FromDishka[CopyMasterFills]) -> None:
+    stored = await copy()
+    if stored:
+        log.info("masters' accounts: %d new fill(s) became signals", stored)
 
 
 @inject(patch_module=True)
@@ -158,6 +167,7 @@ def _with_tasks(broker: AsyncBroker) -> AsyncBroker:
     broker.register_task(keepalive, task_name=KEEPALIVE_TASK)
     broker.register_task(subscription_expiry, task_name=SUBSCRIPTION_EXPIRY_TASK)
     broker.register_task(monitor_positions, task_name=MONITOR_TASK)
+    broker.register_task(copy_master_fills, task_name=MASTER_POLL_TASK)
     broker.register_task(sync_portfolio, task_name=PORTFOLIO_SYNC_TASK)
     broker.register_task(deliver_notifications, task_name=DELIVER_TASK)
     broker.register_task(run_lab, task_name=RUN_LAB_TASK)
