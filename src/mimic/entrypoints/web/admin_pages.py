@@ -163,7 +163,9 @@ class AdminPages(Controller):
         actor_id: Annotated[str | None, Parameter(max_length=100)] = None,
         offset: Offset = 0,
     ) -> Template:
-        events = await read(offset=offset, limit=AUDIT_PAGE, action=action, actor_id=actor_id)
+        """`actor_id`: a username or a user id."""
+        actor = await users.id_of(actor_id.strip()) if actor_id and actor_id.strip() else None
+        events = await read(offset=offset, limit=AUDIT_PAGE, action=action, actor_id=actor)
         people = {e.actor_id for e in events if e.actor_id} | {
             e.target.removeprefix(USER_TARGET)
             for e in events
