@@ -28,6 +28,7 @@ from mimic.adapters.sqlalchemy.signals import (
 )
 from mimic.adapters.sqlalchemy.tables import signals as signals_table
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
+from mimic.domain.activity import CopyingCounts
 from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import Conflict
 from mimic.domain.fanout import FanoutPart
@@ -781,8 +782,18 @@ async def test_platform_activity_counts_hours_and_finds_what_failed(sessions: Se
         for n in range(3)
     )
     ann = make_user("ann")
+    bob = make_user("bob", settings=FollowerRiskSettings(paused=True))
+    copied = make_account(ann, ConnectionStatus.APPROVED)
+    not_copied = [
+        make_account(ann, ConnectionStatus.APPROVED, enabled=False),
+        make_account(ann, ConnectionStatus.PENDING),
+        make_account(bob, ConnectionStatus.APPROVED),  # bob paused his copying
+    ]
     async with sessions() as session:
         await SqlUserRepository(session).add(ann)
+        await SqlUserRepository(session).add(bob)
+        for account in [copied, *not_copied]:
+            await SqlExchangeAccountRepository(session).add(account)
         await SqlOrderIntentRepository(session).add_new([*orders, old])
         outbox = SqlNotificationOutbox(session)
         await outbox.add_many([failing, delivered, fine])
@@ -797,6 +808,7 @@ async def test_platform_activity_counts_hours_and_finds_what_failed(sessions: Se
         per_hour = await activity.signals_per_hour(hours)
         rejected = await activity.rejected_orders(since=NOW - timedelta(days=1), limit=10)
         deliveries = await activity.failed_deliveries(limit=10)
+        copying = await activity.copying()
         names = await SqlUserRepository(session).usernames([ann.id, "nobody"])
     assert per_hour == [1, 0, 3]
     assert [(o.id, o.reason) for o in rejected] == [
@@ -807,3 +819,4 @@ async def test_platform_activity_counts_hours_and_finds_what_failed(sessions: Se
         (failing.id, "smtp: 421", 0)
     ]
     assert names == {ann.id: "ann"}
+    assert copying == CopyingCounts(followers=1, accounts=1)

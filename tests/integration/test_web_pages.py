@@ -89,6 +89,7 @@ async def test_the_console_names_people_and_pauses_copying_for_everyone(
         ]
         overview = await api.client.get("/admin", headers=admin)
         assert '<span id="signals-total">2</span>' in overview.text
+        assert '<div class="stat" id="followers-copying">1</div>' in overview.text  # ann
         assert overview.text.count("<rect ") == 24
         settings_page = await api.client.get("/admin/settings", headers=admin)
         assert "Resume copying" in settings_page.text

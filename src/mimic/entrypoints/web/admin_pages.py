@@ -52,7 +52,6 @@ class AdminPages(Controller):
         names = await sources.names()
         signals = [views.signal(s, names) for s in await reports.list_recent(10)]
         pending = await connections.by_status(ConnectionStatus.PENDING)
-        approved = await connections.by_status(ConnectionStatus.APPROVED)
         activity = await view_activity()
         return await page(
             request,
@@ -60,7 +59,6 @@ class AdminPages(Controller):
             "admin/overview.html",
             signals=signals,
             pending=len(pending),
-            copying_accounts=sum(1 for a in approved if a.enabled),
             users_total=(await users.search(None, 0, 1)).total,
             copying_paused=await copying.paused(),
             activity=activity,
