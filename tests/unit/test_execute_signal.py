@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from mimic.adapters.price_feeds import PriceFeedsByExchange
 from mimic.application.copy_fidelity import RecentFidelity, ViewCopyFidelity
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
 from mimic.application.guardrails import DailyGuardrails
@@ -31,6 +32,7 @@ from mimic.domain.errors import (
     ReduceOnlyRejected,
 )
 from mimic.domain.fanout import FanoutPart
+from mimic.domain.fidelity import copy_fidelity
 from mimic.domain.orders import (
     IntentStatus,
     OrderIntent,
@@ -45,6 +47,7 @@ from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
 from mimic.ports.live_events import ADMINS, user_audience
 from tests.fakes import (
     START,
+    DictPriceFeed,
     FakeExchange,
     FakeGateways,
     FakeTransactionManager,
@@ -130,6 +133,8 @@ class World:
     live: RecordingLiveEvents = field(default_factory=RecordingLiveEvents)
     follows: InMemorySourceFollowRepository = field(default_factory=InMemorySourceFollowRepository)
     sources: InMemorySignalSourceRepository = field(default_factory=InMemorySignalSourceRepository)
+    # The paper exchange's price feed (planning a close reads no mark price).
+    feed: DictPriceFeed = field(default_factory=DictPriceFeed)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -153,6 +158,7 @@ class World:
             self.queue,
             self.live,
             self.follows,
+            PriceFeedsByExchange({"paper": self.feed}),
         )
 
     async def run(
@@ -932,6 +938,37 @@ async def test_a_later_part_leaves_the_reference_the_first_part_recorded(world: 
         BTC_PRICE,
         first_part.reference_at,
     )
+
+
+async def test_a_close_takes_its_reference_from_the_price_feed(world: World) -> None:
+    holder = await world.follower("holder")
+    holder.exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.01"))
+    world.feed.prices["BTCUSDT"] = D(65100)
+    signal = await world.signal(SignalAction.CLOSE)
+
+    await world.run(signal)
+
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert stored.reference_price == D(65100)
+    [close] = await world.legs(signal, holder)
+    copied = copy_fidelity(close, stored.received_at, stored.reference_price)
+    # sold at 65,000: (65,100 - 65,000) / 65,100 x 10,000 = 15.36 bps worse
+    assert copied is not None
+    assert copied.slippage_bps == D("15.36")
+
+
+async def test_a_close_without_a_feed_price_has_no_reference(world: World) -> None:
+    holder = await world.follower("holder")
+    holder.exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.01"))
+    signal = await world.signal(SignalAction.CLOSE)
+
+    summary = await world.run(signal)
+
+    assert summary.counts == {"filled": 1}
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert stored.reference_price is None
 
 
 async def fidelity_after_two_parts(world: World) -> tuple[Follower, Follower, Signal]:

@@ -35,6 +35,7 @@ from mimic.domain.signal import Signal, SignalAction, SignalStatus
 from mimic.ports.exchange import ExchangeGateways
 from mimic.ports.live_events import LiveEvents
 from mimic.ports.notifications import NotificationOutbox
+from mimic.ports.protection import PriceFeeds
 from mimic.ports.repositories import (
     ExchangeAccountRepository,
     OrderIntentRepository,
@@ -86,6 +87,10 @@ class FirstMark:
         if self.price is None and price is not None and price > 0:
             self.price, self.at = price, at
 
+    @property
+    def seen(self) -> bool:
+        return self.price is not None
+
 
 @dataclass(frozen=True, slots=True)
 class ExecutionSummary:
@@ -120,6 +125,7 @@ class ExecuteSignal:
         queue: SignalQueue,
         live: LiveEvents,
         follows: SourceFollowRepository,
+        feeds: PriceFeeds,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -136,6 +142,7 @@ class ExecuteSignal:
         self._live = live
         self._placer = FanoutPlacer(gateways, protection, clock, policy.concurrency)
         self._follows = follows
+        self._feeds = feeds
 
     async def __call__(self, signal_id: str, part: int = 0) -> ExecutionSummary:
         """Runs part `part` of the signal's fan-out: the connections that part holds."""
@@ -254,7 +261,18 @@ class ExecuteSignal:
             return existing, []
         accounts.update((account.id, account) for account, _ in candidates)
         first_mark = FirstMark()
-        plans, guard = await self._plan_accounts(signal, candidates, first_mark)
+        from_feed = None
+        if signal.reference_price is None and signal.params.action is SignalAction.CLOSE:
+            # Planning a close reads positions only (on ccxt no mark price): the feed's
+            # price is read meanwhile, for the reference.
+            from_feed = asyncio.ensure_future(self._feed_price(signal, candidates[0][0]))
+        try:
+            plans, guard = await self._plan_accounts(signal, candidates, first_mark)
+            if from_feed is not None and not first_mark.seen:
+                first_mark.saw(*await from_feed)
+        finally:
+            if from_feed is not None:
+                from_feed.cancel()  # not needed (or planning failed): no read left behind
         if signal.reference_price is None and first_mark.price is not None and first_mark.at:
             await self._signals.set_reference(signal.id, first_mark.price, first_mark.at)
         trips = await self._guardrails.save(guard)
@@ -262,6 +280,21 @@ class ExecuteSignal:
         await self._guardrails.announce(trips)
         ids = iter(new_ids(sum(len(p.legs) for p in plans)))
         return existing, [self._to_intents(signal, p.account, p.user, p.legs, ids) for p in plans]
+
+    async def _feed_price(
+        self, signal: Signal, account: ExchangeAccount
+    ) -> tuple[Decimal | None, datetime]:
+        """The symbol's price from the price feed of `account`'s exchange, if it has one."""
+        feed = self._feeds.for_exchange(account.exchange)
+        symbol = signal.params.symbol
+        price = None
+        if feed is not None:
+            try:
+                await feed.subscribe([symbol])
+                price = (await feed.latest([symbol])).get(symbol)
+            except ExchangeError as exc:
+                log.info("no reference price for signal %s: %s", signal.id, exc.reason)
+        return price, self._clock.now()
 
     async def preview(
         self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]

@@ -63,9 +63,9 @@ from mimic.application.source_follows import FollowSources
 from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
+from mimic.entrypoints.accounts_ioc import AccountsProvider, make_mailer
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.health_ioc import HealthProvider
-from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
 from mimic.entrypoints.lab_ioc import LabProvider
 from mimic.entrypoints.live_ioc import LiveEventsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider

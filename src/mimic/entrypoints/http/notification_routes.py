@@ -1,12 +1,13 @@
 """Notification settings, Telegram linking and webhook, the panic switch (API.md additions)."""
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.exceptions import HTTPException
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
@@ -23,8 +24,10 @@ from mimic.application.telegram_bot import (
     NotificationSettings,
 )
 from mimic.domain.accounts import User
+from mimic.domain.notifications import EVENTS, Channel
 from mimic.domain.panic import PanicRun
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.contract import errors
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import client_ip
 from mimic.ports.notifications import ChatUpdates
@@ -46,10 +49,21 @@ class NotificationSettingsOut(msgspec.Struct):
     events: list[EventChannelsOut]
 
 
+# Litestar passes "extra" on to the document: event names as keys, channels as values.
+_EVENT_CHOICES = {
+    "extra": {
+        "property_names": Schema(enum=list(EVENTS)),
+        "additional_properties": Schema(
+            type=OpenAPIType.ARRAY, items=Schema(enum=[channel.value for channel in Channel])
+        ),
+    }
+}
+
+
 class NotificationChoices(msgspec.Struct, forbid_unknown_fields=True):
     """Per event key, the channels to use ([] for none); events not named stay as they are."""
 
-    events: dict[str, list[str]]
+    events: Annotated[dict[str, list[str]], msgspec.Meta(extra_json_schema=_EVENT_CHOICES)]
 
 
 class TelegramLinkOut(msgspec.Struct):
@@ -163,7 +177,12 @@ class MyNotificationsController(Controller):
             expires_in_seconds=offer.expires_in_seconds,
         )
 
-    @delete("/telegram", operation_id="unlink_telegram", status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/telegram",
+        operation_id="unlink_telegram",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=errors(404),
+    )
     async def unlink(self, request: AuthRequest, manage: FromDishka[ManageNotifications]) -> None:
         await manage.unlink(request.user.id)
 
@@ -178,6 +197,7 @@ class TelegramWebhookController(Controller):
         operation_id="telegram_webhook",
         request_max_body_size=TELEGRAM_MAX_BODY,
         status_code=HTTP_200_OK,
+        responses=errors(401),
     )
     async def receive(
         self,
@@ -218,7 +238,7 @@ class PanicController(Controller):
         run = await pull(request.user, data.otp, ip=_ip(request, settings), via="http")
         return _run_out(run, copying_paused=True)
 
-    @get("/panic/setup", operation_id="panic_setup", guards=[admin_only])
+    @get("/panic/setup", operation_id="panic_setup", guards=[admin_only], responses=errors(409))
     async def setup(
         self,
         request: AuthRequest,
@@ -233,6 +253,7 @@ class PanicController(Controller):
         operation_id="confirm_panic_setup",
         status_code=HTTP_204_NO_CONTENT,
         guards=[admin_only],
+        responses=errors(409),
     )
     async def confirm_setup(
         self,

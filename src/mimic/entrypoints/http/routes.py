@@ -35,12 +35,12 @@ from mimic.application.signal_sources import ManageSignalSources
 from mimic.application.throttle import LocalThrottle, Throttle
 from mimic.domain.accounts import ConnectionStatus, User
 from mimic.domain.alerts import decode_key_value_alert
-from mimic.domain.errors import InvalidField
 from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
 from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
+from mimic.entrypoints.http.contract import WEBHOOK_BODY, errors
 from mimic.entrypoints.http.errors import error_body
 from mimic.entrypoints.http.fidelity_routes import FidelityController
 from mimic.entrypoints.http.follows import FollowController
@@ -66,7 +66,7 @@ class HealthController(Controller):
     async def health(self) -> schemas.Health:
         return schemas.Health(status="ok")
 
-    @get("/ready", operation_id="health_ready")
+    @get("/ready", operation_id="health_ready", responses=errors(503))
     async def ready(self, check_readiness: FromDishka[CheckReadiness]) -> Response[Any]:
         for dependency, problem in (await check_readiness()).items():
             if problem is not None:
@@ -100,6 +100,8 @@ class WebhookController(Controller):
         operation_id="receive_webhook",
         request_max_body_size=WEBHOOK_MAX_BODY,
         status_code=HTTP_202_ACCEPTED,
+        operation_class=WEBHOOK_BODY,
+        responses=errors(401, 403, 422, 429, 503),
     )
     async def receive(
         self,
@@ -137,7 +139,7 @@ class WebhookController(Controller):
 class AuthController(Controller):
     path = "/api/auth"
 
-    @post("/register", operation_id="register", status_code=201)
+    @post("/register", operation_id="register", status_code=201, responses=errors(409, 429))
     async def register(
         self,
         request: Request[Any, Any, Any],
@@ -158,7 +160,7 @@ class AuthController(Controller):
         )
         return views.profile(user, PlatformRiskSettings())
 
-    @post("/login", operation_id="login", status_code=200)
+    @post("/login", operation_id="login", status_code=200, responses=errors(401, 429))
     async def login(
         self,
         request: Request[Any, Any, Any],
@@ -238,7 +240,7 @@ def _unset_to_none(value: Any) -> Any:
 class ExchangeController(Controller):
     path = "/api/exchanges"
 
-    @post("/", operation_id="connect_exchange", status_code=201)
+    @post("/", operation_id="connect_exchange", status_code=201, responses=errors(429))
     async def connect(
         self,
         request: AuthRequest,
@@ -346,15 +348,18 @@ class AdminController(Controller):
 
     @get("/exchanges", operation_id="admin_list_exchanges")
     async def list_exchanges(
-        self, connections: FromDishka[ListConnections], status: FromQuery[str | None] = None
+        self,
+        connections: FromDishka[ListConnections],
+        status: FromQuery[ConnectionStatus | None] = None,
     ) -> list[schemas.ExchangeOut]:
-        try:
-            wanted = ConnectionStatus(status) if status else None
-        except ValueError:
-            raise InvalidField("status", "must be pending, approved or rejected") from None
-        return [views.exchange(a) for a in await connections.by_status(wanted)]
+        return [views.exchange(a) for a in await connections.by_status(status)]
 
-    @post("/exchanges/{account_id:str}/approve", operation_id="approve_exchange", status_code=200)
+    @post(
+        "/exchanges/{account_id:str}/approve",
+        operation_id="approve_exchange",
+        status_code=200,
+        responses=errors(409),
+    )
     async def approve(
         self,
         request: AuthRequest,
@@ -364,7 +369,12 @@ class AdminController(Controller):
     ) -> schemas.ExchangeOut:
         return views.exchange(await review.approve(account_id, request_context(request, settings)))
 
-    @post("/exchanges/{account_id:str}/reject", operation_id="reject_exchange", status_code=200)
+    @post(
+        "/exchanges/{account_id:str}/reject",
+        operation_id="reject_exchange",
+        status_code=200,
+        responses=errors(409),
+    )
     async def reject(
         self,
         request: AuthRequest,
