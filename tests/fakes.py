@@ -724,6 +724,11 @@ class InMemoryPositionIntentRepository(PositionIntentRepository):
                     latest[key] = intent
         return copy.deepcopy([latest[k] for k in sorted(latest)])
 
+    async def latest_entries_of(self, positions: Collection[tuple[str, str]]) -> list[OrderIntent]:
+        wanted = set(positions)
+        entries = await self.latest_entries({account_id for account_id, _ in wanted})
+        return [e for e in entries if (e.account_id, e.symbol) in wanted]
+
     async def children(self, parent_ids: Collection[str]) -> list[OrderIntent]:
         found = [i for i in self._intents._rows.values() if i.parent_id in parent_ids]
         return copy.deepcopy(sorted(found, key=lambda i: (i.created_at, i.id)))

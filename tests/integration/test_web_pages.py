@@ -89,12 +89,17 @@ async def test_the_console_names_people_and_pauses_copying_for_everyone(
         ]
         overview = await api.client.get("/admin", headers=admin)
         assert '<span id="signals-total">2</span>' in overview.text
+        assert '<div class="stat" id="followers-copying">1</div>' in overview.text  # ann
         assert overview.text.count("<rect ") == 24
         settings_page = await api.client.get("/admin/settings", headers=admin)
         assert "Resume copying" in settings_page.text
         audit = await api.client.get("/admin/audit?action=copying.paused", headers=admin)
         assert audit.text.count("<td>copying.paused</td>") == 1
         assert '?q=admin" title="' in audit.text
+        by_name = await api.client.get("/admin/audit?actor_id=admin", headers=admin)
+        by_other = await api.client.get("/admin/audit?actor_id=ann", headers=admin)
+        assert "<td>copying.paused</td>" in by_name.text
+        assert "<td>copying.paused</td>" not in by_other.text
         resumed = await api.client.post("/api/admin/copying/resume", headers=admin)
         assert resumed.json() == {"copying_paused": False}
 

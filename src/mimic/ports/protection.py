@@ -48,6 +48,11 @@ class PositionIntentRepository(Protocol):
         position open there now, if any."""
         ...
 
+    async def latest_entries_of(self, positions: Collection[tuple[str, str]]) -> list[OrderIntent]:
+        """The same for these (account id, symbol) pairs only: the positions a page shows
+        (a few index lookups, however long the account's history)."""
+        ...
+
     async def children(self, parent_ids: Collection[str]) -> list[OrderIntent]:
         """The monitor's orders (trailing stop, DCA, TP/SL outcomes) of these entries."""
         ...
