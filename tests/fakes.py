@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from mimic.adapters.exchange_base import ExchangeGatewayBase
 from mimic.domain.accounts import (
     AccountCheck,
     ConnectionStatus,
@@ -259,6 +260,9 @@ class InMemoryUserRepository(UserRepository):
     async def get_by_referral_code(self, code: str) -> User | None:
         found = next((u for u in self._rows.values() if u.referral_code == code), None)
         return copy.deepcopy(found)
+
+    async def usernames(self, user_ids: Collection[str]) -> dict[str, str]:
+        return {i: self._rows[i].username for i in user_ids if i in self._rows}
 
     async def list(self, *, offset: int = 0, limit: int = 100) -> list[User]:
         ordered = sorted(self._rows.values(), key=lambda u: (u.created_at, u.id))
@@ -785,8 +789,9 @@ class _PlaceFailure:
 DEFAULT_FEE_RATE = Decimal("0.0004")
 
 
-class FakeExchange(ExchangeGateway):
-    """One follower account on a Binance-like USD-M venue, fills at the mark price.
+class FakeExchange(ExchangeGatewayBase):
+    """One follower account on a Binance-like USD-M venue, fills at the mark price; what it
+    does not define it does as every real venue's gateway does (ExchangeGatewayBase).
 
     Orders are checked against the real market rules (step, min/max quantity, min notional,
     reduce-only). Failures are programmed per call: `fail_next_place` refuses without

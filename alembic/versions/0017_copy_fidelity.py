@@ -6,7 +6,7 @@ computed from these and the fill price already stored (average_price). Columns a
 place (SQLite 3.35+ adds and drops columns without rebuilding the table).
 
 Revision ID: 0017_copy_fidelity
-Revises: 0015
+Revises: 0016_admin_activity
 Create Date: 2026-12-04 14:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from mimic.adapters.sqlalchemy.tables import ExactDecimal, UtcDateTime
 
 revision: str = "0017_copy_fidelity"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016_admin_activity"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -27,12 +27,10 @@ def upgrade() -> None:
     op.add_column("signals", sa.Column("reference_price", ExactDecimal(), nullable=True))
     op.add_column("signals", sa.Column("reference_at", UtcDateTime(), nullable=True))
     op.add_column("order_intents", sa.Column("acknowledged_at", UtcDateTime(), nullable=True))
-    # Fidelity reports read the signals of a period, then their intents by signal id.
-    op.create_index("ix_signals_received_at", "signals", ["received_at"])
+    # Fidelity reports read a period's signals by ix_signals_received_at (0016).
 
 
 def downgrade() -> None:
-    op.drop_index("ix_signals_received_at", table_name="signals")
     op.drop_column("order_intents", "acknowledged_at")
     op.drop_column("signals", "reference_at")
     op.drop_column("signals", "reference_price")

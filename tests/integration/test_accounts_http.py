@@ -84,7 +84,7 @@ async def test_register_login_me_and_bad_input(database_url: str) -> None:
             "/api/auth/register",
             json={"username": "carol", "email": "c@example.com", "password": NEW_PASSWORD, "x": 1},
         )
-        assert unknown_field.status_code == 400
+        assert unknown_field.status_code == 422
         assert (await api.client.get("/api/auth/login")).status_code == 405
 
         wrong = await api.client.post(
@@ -198,7 +198,7 @@ async def test_password_reset_by_mail_round_trip(database_url: str) -> None:
 
 
 # Under /api/signals but for followers too: each previews their own accounts, and reads a
-# signal's outcome on their own accounts (README).
+# signal's outcome on their own accounts (docs/master-guide.md, docs/copy-fidelity.md).
 FOLLOWER_ROUTES = frozenset({"/api/signals/preview", "/api/signals/{signal_id:str}"})
 
 

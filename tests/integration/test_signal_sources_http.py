@@ -60,7 +60,7 @@ async def test_admin_manages_sources_and_the_webhook_follows(database_url: str) 
         bad = await api.client.post(
             "/api/admin/sources", json={"name": "x", "direction": "sideways"}, headers=admin
         )
-        assert bad.status_code == 400
+        assert bad.status_code == 422
         follower = await api.register("fiona")
         forbidden = await api.client.get("/api/admin/sources", headers=api.auth(follower))
         assert forbidden.status_code == 403

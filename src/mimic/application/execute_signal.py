@@ -48,7 +48,7 @@ from mimic.ports.services import Clock, SignalQueue
 
 log = logging.getLogger(__name__)
 
-COPYING_PAUSED_REASON = "copying is paused for everyone (panic switch)"
+COPYING_PAUSED_REASON = "copying is paused for everyone by an admin"
 
 
 @dataclass(frozen=True, slots=True)

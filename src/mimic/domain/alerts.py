@@ -43,6 +43,7 @@ _WORDS = {
     "flat": "close",
     "exit": "close",
 }
+ACTION_WORDS = tuple(_WORDS)
 
 WORKING_TEMPLATE = (
     '{"passphrase": "<passphrase>", "symbol": "{{ticker}}", '

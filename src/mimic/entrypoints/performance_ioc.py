@@ -11,7 +11,7 @@ from mimic.adapters.sqlalchemy.performance import (
 )
 from mimic.application.copy_fidelity import RecentFidelity, ViewCopyFidelity
 from mimic.application.guardrails import DailyGuardrails
-from mimic.application.performance_reports import ViewPerformance
+from mimic.application.performance_reports import TradeCache, ViewPerformance
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.preview_signal import PreviewSignal
 from mimic.ports.fidelity import FidelityReader
@@ -31,6 +31,7 @@ class PerformanceProvider(Provider):
     guardrails = provide(DailyGuardrails)
     sync = provide(SyncPortfolio)
     performance = provide(ViewPerformance)
+    trade_cache = provide(TradeCache, scope=Scope.APP)
     preview = provide(PreviewSignal)
     fidelity_reader = provide(SqlFidelityReader, provides=FidelityReader)
     fidelity = provide(ViewCopyFidelity)

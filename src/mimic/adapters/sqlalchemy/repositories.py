@@ -245,6 +245,15 @@ class SqlUserRepository(UserRepository):
     async def get_by_referral_code(self, code: str) -> User | None:
         return await self._one(users.c.referral_code == code)
 
+    async def usernames(self, user_ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(user_ids))):
+            rows = await self._session.execute(
+                select(users.c.id, users.c.username).where(users.c.id.in_(chunk))
+            )
+            found.update({row.id: row.username for row in rows})
+        return found
+
     async def save(self, user: User) -> None:
         values = _user_values(user)
         del values["id"], values["created_at"]

@@ -11,6 +11,7 @@ from dishka.integrations.litestar import setup_dishka as setup_litestar_dishka
 from dishka.integrations.taskiq import setup_dishka as setup_taskiq_dishka
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from taskiq import AsyncBroker, InMemoryBroker
@@ -22,12 +23,14 @@ from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections
 from mimic.domain.errors import DomainError
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.contract import ClosedStructSchemaPlugin, document_contract
 from mimic.entrypoints.http.errors import (
     domain_error_handler,
     internal_error_handler,
     too_deeply_nested_handler,
+    validation_error_handler,
 )
-from mimic.entrypoints.http.input_guard import refuse_nul_bytes
+from mimic.entrypoints.http.input_guard import check_input
 from mimic.entrypoints.http.metrics import metrics_route_handlers, prometheus_middleware
 from mimic.entrypoints.http.request_ids import request_id_middleware
 from mimic.entrypoints.http.routes import ROUTE_HANDLERS
@@ -35,9 +38,9 @@ from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.tracing import tracing_middleware
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
-from mimic.entrypoints.live_ioc import LiveEventsProvider
+from mimic.entrypoints.live_ioc import LiveEventsProvider, make_channels
 from mimic.entrypoints.tracing import flush_traces
-from mimic.entrypoints.web.live import live_route, make_channels
+from mimic.entrypoints.web.live import live_route
 from mimic.entrypoints.web.site import docs_ui, template_config, web_routers
 from mimic.entrypoints.worker.notifications import deliver_forever
 from mimic.entrypoints.worker.tasks import create_broker
@@ -141,7 +144,7 @@ def create_app(
         ],
         template_config=template_config(),
         on_app_init=[jwt_auth.on_app_init],
-        plugins=[channels],
+        plugins=[channels, ClosedStructSchemaPlugin()],
         middleware=[
             request_id_middleware,
             tracing_middleware,
@@ -149,7 +152,7 @@ def create_app(
             csrf_middleware,
         ],
         before_send=[security_headers(settings)],
-        before_request=refuse_nul_bytes,
+        before_request=check_input,
         cors_config=(
             CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
             if settings.cors_origins
@@ -157,6 +160,7 @@ def create_app(
         ),
         exception_handlers={
             DomainError: domain_error_handler,
+            ValidationException: validation_error_handler,
             RecursionError: too_deeply_nested_handler,
             HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
         },
@@ -169,6 +173,7 @@ def create_app(
         logging_config=None,
     )
     app.state.jwt_auth = jwt_auth
+    document_contract(app)
     setup_litestar_dishka(container, app)
     if run_worker:
         setup_taskiq_dishka(container, broker)

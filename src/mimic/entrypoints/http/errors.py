@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from litestar import Request, Response
+from litestar.exceptions import ValidationException
 
 from mimic.application import work_context
 from mimic.domain.errors import (
@@ -47,6 +48,15 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
         extra["retry_after"] = exc.retry_after_seconds
         headers["Retry-After"] = str(exc.retry_after_seconds)
     return Response(error_body(status, str(exc), **extra), status_code=status, headers=headers)
+
+
+def validation_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Well-formed input of the wrong shape (a type, a range, an unknown or missing field) is
+    a 422 like our own rules' refusals; 400 stays for input that cannot be read at all."""
+    extra = getattr(exc, "extra", None)
+    detail = exc.detail if isinstance(exc, ValidationException) else str(exc)
+    body = error_body(422, detail, **({"extra": extra} if extra else {}))
+    return Response(body, status_code=422)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -12,6 +12,7 @@ from mimic.application.source_follows import FollowSources
 from mimic.domain.accounts import TradeDirection, User
 from mimic.domain.follows import SourceFollow
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.schemas import Leverage
 from mimic.entrypoints.http.sources import Direction
 from mimic.entrypoints.http.web_security import request_context
 
@@ -29,7 +30,7 @@ class FollowIn(msgspec.Struct, forbid_unknown_fields=True):
 
     source_id: str
     risk_perc: Decimal | None = None
-    leverage: int | None = None
+    leverage: Leverage | None = None
     direction: Direction = "both"
 
 

@@ -14,6 +14,7 @@ from mimic.application.requeue_lab_run import RequeueLabRun
 from mimic.application.start_lab_run import StartLabRun
 from mimic.domain.accounts import User
 from mimic.domain.lab.runs import LabRun, LabRunStatus
+from mimic.entrypoints.http.contract import LAB_UPLOAD_BODY, errors
 from mimic.entrypoints.http.security import admin_only
 
 LAB_UPLOAD_MAX_BODY = 64 * 1024 * 1024  # a year of 5-minute Binance klines is about 12 MB
@@ -42,6 +43,8 @@ class LabController(Controller):
         operation_id="start_lab_run",
         status_code=202,
         request_max_body_size=LAB_UPLOAD_MAX_BODY,
+        operation_class=LAB_UPLOAD_BODY,
+        responses=errors(422),
     )
     async def start(
         self, request: Request[User, Any, Any], start: FromDishka[StartLabRun]
@@ -51,7 +54,9 @@ class LabController(Controller):
         (422 naming the field), then replayed by a worker."""
         return _run_out(await start(await request.body(), request.user.id))
 
-    @post("/{run_id:str}/run", operation_id="requeue_lab_run", status_code=202)
+    @post(
+        "/{run_id:str}/run", operation_id="requeue_lab_run", status_code=202, responses=errors(409)
+    )
     async def requeue(self, run_id: str, requeue: FromDishka[RequeueLabRun]) -> LabRunOut:
         """Again, for a run still pending (its message was lost) or running for 30 minutes
         (its worker died); 409 for any other."""

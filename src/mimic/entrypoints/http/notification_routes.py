@@ -1,17 +1,18 @@
 """Notification settings, Telegram linking and webhook, the panic switch (API.md additions)."""
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.exceptions import HTTPException
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from mimic.adapters.telegram.updates import chat_message
 from mimic.application.panic import (
+    PauseCopying,
     PullPanic,
     ResumeCopying,
     SetUpPanicOtp,
@@ -23,10 +24,13 @@ from mimic.application.telegram_bot import (
     NotificationSettings,
 )
 from mimic.domain.accounts import User
+from mimic.domain.notifications import EVENTS, Channel
 from mimic.domain.panic import PanicRun
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.contract import errors
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import client_ip
+from mimic.ports.notifications import ChatUpdates
 
 AuthRequest = Request[User, Any, Any]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
@@ -45,10 +49,21 @@ class NotificationSettingsOut(msgspec.Struct):
     events: list[EventChannelsOut]
 
 
+# Litestar passes "extra" on to the document: event names as keys, channels as values.
+_EVENT_CHOICES = {
+    "extra": {
+        "property_names": Schema(enum=list(EVENTS)),
+        "additional_properties": Schema(
+            type=OpenAPIType.ARRAY, items=Schema(enum=[channel.value for channel in Channel])
+        ),
+    }
+}
+
+
 class NotificationChoices(msgspec.Struct, forbid_unknown_fields=True):
     """Per event key, the channels to use ([] for none); events not named stay as they are."""
 
-    events: dict[str, list[str]]
+    events: Annotated[dict[str, list[str]], msgspec.Meta(extra_json_schema=_EVENT_CHOICES)]
 
 
 class TelegramLinkOut(msgspec.Struct):
@@ -162,7 +177,12 @@ class MyNotificationsController(Controller):
             expires_in_seconds=offer.expires_in_seconds,
         )
 
-    @delete("/telegram", operation_id="unlink_telegram", status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/telegram",
+        operation_id="unlink_telegram",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=errors(404),
+    )
     async def unlink(self, request: AuthRequest, manage: FromDishka[ManageNotifications]) -> None:
         await manage.unlink(request.user.id)
 
@@ -177,12 +197,14 @@ class TelegramWebhookController(Controller):
         operation_id="telegram_webhook",
         request_max_body_size=TELEGRAM_MAX_BODY,
         status_code=HTTP_200_OK,
+        responses=errors(401),
     )
     async def receive(
         self,
         request: Request[Any, Any, Any],
         settings: FromDishka[Settings],
         answer: FromDishka[AnswerBotMessage],
+        updates: FromDishka[ChatUpdates],
     ) -> Response[dict[str, Any]]:
         expected = settings.telegram_webhook_secret
         given = request.headers.get(SECRET_HEADER, "")
@@ -192,7 +214,7 @@ class TelegramWebhookController(Controller):
             update = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
             raise HTTPException(status_code=400, detail="body is not valid JSON") from None
-        message = chat_message(update)
+        message = updates.chat_message(update)
         reply = None if message is None else await answer(message)
         if message is None or reply is None:
             return Response({}, status_code=HTTP_200_OK)  # nothing to say
@@ -216,7 +238,7 @@ class PanicController(Controller):
         run = await pull(request.user, data.otp, ip=_ip(request, settings), via="http")
         return _run_out(run, copying_paused=True)
 
-    @get("/panic/setup", operation_id="panic_setup", guards=[admin_only])
+    @get("/panic/setup", operation_id="panic_setup", guards=[admin_only], responses=errors(409))
     async def setup(
         self,
         request: AuthRequest,
@@ -231,6 +253,7 @@ class PanicController(Controller):
         operation_id="confirm_panic_setup",
         status_code=HTTP_204_NO_CONTENT,
         guards=[admin_only],
+        responses=errors(409),
     )
     async def confirm_setup(
         self,
@@ -268,6 +291,22 @@ class PanicController(Controller):
     ) -> CopyingOut:
         await resume(request.user, ip=_ip(request, settings))
         return CopyingOut(copying_paused=False)
+
+    @post(
+        "/copying/pause",
+        operation_id="pause_copying",
+        status_code=HTTP_200_OK,
+        guards=[admin_only],
+    )
+    async def pause(
+        self,
+        request: AuthRequest,
+        pause: FromDishka[PauseCopying],
+        settings: FromDishka[Settings],
+    ) -> CopyingOut:
+        """No follower's new entries are copied until resumed; closes and exits still are."""
+        await pause(request.user, ip=_ip(request, settings))
+        return CopyingOut(copying_paused=True)
 
 
 NOTIFICATION_ROUTE_HANDLERS = [

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
@@ -18,8 +18,16 @@ from mimic.application.plans import ManagePlans, PlanSpec
 from mimic.application.plisio_callback import HandlePlisioCallback, PlisioCallbackCommand
 from mimic.application.referrals import PayOutCommissions, ReferralSummary, ViewReferrals
 from mimic.domain.accounts import User
-from mimic.domain.payments import Invoice, PaymentSettings, Payout, Plan, ReferralCommission
+from mimic.domain.payments import (
+    MAX_PLAN_DAYS,
+    Invoice,
+    PaymentSettings,
+    Payout,
+    Plan,
+    ReferralCommission,
+)
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.contract import NOT_BLANK, PLISIO_CALLBACK_BODY, errors
 from mimic.entrypoints.http.schemas_accounts import SubscriptionGrant
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import client_ip
@@ -43,11 +51,14 @@ class PlanOut(msgspec.Struct):
 
 
 class PlanBody(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Annotated[str, msgspec.Meta(pattern=NOT_BLANK, max_length=50)]
     price_usd: Decimal
-    duration_days: int
-    max_exchange_connections: int
-    features: list[str] = msgspec.field(default_factory=list)
+    duration_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_PLAN_DAYS)]
+    max_exchange_connections: Annotated[int, msgspec.Meta(ge=1, le=1000)]
+    features: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
+        msgspec.Meta(max_length=20),
+    ] = msgspec.field(default_factory=list)
     active: bool = True
     sort_order: int = 0
 
@@ -239,7 +250,12 @@ class PaymentsController(Controller):
     async def plans(self, manage: FromDishka[ManagePlans]) -> list[PlanOut]:
         return [plan_out(p) for p in await manage.list()]
 
-    @post("/invoices", operation_id="create_invoice", status_code=201)
+    @post(
+        "/invoices",
+        operation_id="create_invoice",
+        status_code=201,
+        responses=errors(404, 429, 502, 503),
+    )
     async def create_invoice(
         self,
         request: AuthRequest,
@@ -268,6 +284,8 @@ class PaymentsController(Controller):
         operation_id="plisio_callback",
         status_code=200,
         request_max_body_size=CALLBACK_MAX_BODY,
+        operation_class=PLISIO_CALLBACK_BODY,
+        responses=errors(404, 422, 502, 503),
     )
     async def plisio_callback(
         self,
@@ -314,13 +332,13 @@ class AdminPaymentsController(Controller):
     async def list_plans(self, manage: FromDishka[ManagePlans]) -> list[PlanOut]:
         return [plan_out(p) for p in await manage.list(include_inactive=True)]
 
-    @post("/plans", operation_id="admin_create_plan", status_code=201)
+    @post("/plans", operation_id="admin_create_plan", status_code=201, responses=errors(409))
     async def create_plan(
         self, data: JSONBody[PlanBody], manage: FromDishka[ManagePlans]
     ) -> PlanOut:
         return plan_out(await manage.create(_spec(data)))
 
-    @put("/plans/{plan_id:str}", operation_id="admin_replace_plan")
+    @put("/plans/{plan_id:str}", operation_id="admin_replace_plan", responses=errors(409))
     async def replace_plan(
         self, plan_id: FromPath[str], data: JSONBody[PlanBody], manage: FromDishka[ManagePlans]
     ) -> PlanOut:
@@ -362,7 +380,10 @@ class AdminPaymentsController(Controller):
         return [referrals_out(s) for s in await view.all_referrers()]
 
     @post(
-        "/referrals/{referrer_id:str}/payout", operation_id="admin_referral_payout", status_code=201
+        "/referrals/{referrer_id:str}/payout",
+        operation_id="admin_referral_payout",
+        status_code=201,
+        responses=errors(409),
     )
     async def payout(
         self,

@@ -2,20 +2,24 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, get, post
-from litestar.params import FromQuery
+from litestar.openapi.spec import OpenAPIType
+from litestar.params import FromQuery, Parameter
 
 from mimic.application.performance_reports import MAX_HISTORY, Period, ViewPerformance
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.preview_signal import PreviewSignal, SignalPreview
 from mimic.domain.accounts import User
+from mimic.domain.alerts import ACTION_WORDS
 from mimic.domain.errors import InvalidField
 from mimic.domain.performance import BalanceSnapshot, ClosedTrade, Standing
+from mimic.domain.signal import MAX_LEVERAGE
 from mimic.entrypoints.http import schemas, views
+from mimic.entrypoints.http.contract import DECIMAL_PATTERN, any_case, parsed_query
 from mimic.entrypoints.http.security import admin_only
 
 AuthRequest = Request[User, Any, Any]
@@ -122,7 +126,7 @@ def _q_or_none(value: Decimal | None) -> Decimal | None:
     return None if value is None else _q(value)
 
 
-def _trade(t: ClosedTrade) -> TradeOut:
+def trade_out(t: ClosedTrade) -> TradeOut:
     return TradeOut(
         exchange_account_id=t.account_id,
         symbol=t.symbol,
@@ -233,18 +237,24 @@ class PerformanceController(Controller):
         self,
         request: AuthRequest,
         performance: FromDishka[ViewPerformance],
-        limit: FromQuery[str | None] = None,
+        limit: Annotated[
+            str | None, parsed_query(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_TRADES)
+        ] = None,
     ) -> list[TradeOut]:
         count = _limit(limit, 200, MAX_TRADES)
-        return [_trade(t) for t in await performance.trades(request.user.id, limit=count)]
+        return [trade_out(t) for t in await performance.trades(request.user.id, limit=count)]
 
     @get("/balance/history", operation_id="balance_history")
     async def balance_history(
         self,
         request: AuthRequest,
         performance: FromDishka[ViewPerformance],
-        since: FromQuery[str | None] = None,
-        limit: FromQuery[str | None] = None,
+        since: Annotated[
+            str | None, parsed_query(type=OpenAPIType.STRING, format="date-time")
+        ] = None,
+        limit: Annotated[
+            str | None, parsed_query(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_HISTORY)
+        ] = None,
     ) -> list[BalanceSnapshotOut]:
         history = await performance.balance_history(
             request.user.id, since=_since(since), limit=_limit(limit, 24 * 30, MAX_HISTORY)
@@ -253,7 +263,9 @@ class PerformanceController(Controller):
 
     @get("/leaderboard", operation_id="leaderboard")
     async def leaderboard(
-        self, performance: FromDishka[ViewPerformance], period: FromQuery[str] = "30d"
+        self,
+        performance: FromDishka[ViewPerformance],
+        period: Annotated[str, Parameter(schema_extra={"enum": [p.value for p in Period]})] = "30d",
     ) -> LeaderboardOut:
         chosen = Period.parse(period)
         standings = await performance.leaderboard(chosen)
@@ -284,6 +296,9 @@ class PerformanceController(Controller):
         return out
 
 
+DecimalQuery = Annotated[str | None, parsed_query(type=OpenAPIType.STRING, pattern=DECIMAL_PATTERN)]
+
+
 class SignalPreviewController(Controller):
     """Not under the admin-only signal controller: a follower previews their own accounts.
     Its static path wins over `/api/signals/{signal_id}`."""
@@ -295,12 +310,24 @@ class SignalPreviewController(Controller):
         self,
         request: AuthRequest,
         preview: FromDishka[PreviewSignal],
-        symbol: FromQuery[str | None] = None,
-        action: FromQuery[str | None] = None,
-        risk_perc: FromQuery[str | None] = None,
-        leverage: FromQuery[str | None] = None,
-        tp_perc: FromQuery[str | None] = None,
-        sl_perc: FromQuery[str | None] = None,
+        symbol: Annotated[
+            str | None, parsed_query(required=True, type=OpenAPIType.STRING, min_length=1)
+        ] = None,
+        action: Annotated[
+            str | None, parsed_query(type=OpenAPIType.STRING, pattern=any_case(*ACTION_WORDS))
+        ] = None,
+        risk_perc: Annotated[
+            str | None, parsed_query(type=OpenAPIType.STRING, pattern=DECIMAL_PATTERN)
+        ] = None,
+        leverage: Annotated[
+            str | None, parsed_query(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_LEVERAGE)
+        ] = None,
+        tp_perc: Annotated[
+            str | None, parsed_query(type=OpenAPIType.STRING, pattern=DECIMAL_PATTERN)
+        ] = None,
+        sl_perc: Annotated[
+            str | None, parsed_query(type=OpenAPIType.STRING, pattern=DECIMAL_PATTERN)
+        ] = None,
         source_id: FromQuery[str | None] = None,
     ) -> SignalPreviewOut:
         values = {

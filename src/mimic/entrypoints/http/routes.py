@@ -8,10 +8,9 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.engine import database_unreachable
 from mimic.application.authenticate_user import AuthenticateUser, Credentials
+from mimic.application.check_readiness import CheckReadiness
 from mimic.application.exchange_connections import (
     ConnectExchange,
     ConnectExchangeCommand,
@@ -36,17 +35,16 @@ from mimic.application.signal_sources import ManageSignalSources
 from mimic.application.throttle import LocalThrottle, Throttle
 from mimic.domain.accounts import ConnectionStatus, User
 from mimic.domain.alerts import decode_key_value_alert
-from mimic.domain.errors import InvalidField
 from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
 from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
+from mimic.entrypoints.http.contract import WEBHOOK_BODY, errors
 from mimic.entrypoints.http.errors import error_body
 from mimic.entrypoints.http.fidelity_routes import FidelityController
 from mimic.entrypoints.http.follows import FollowController
 from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
-from mimic.entrypoints.http.metrics import dependency_problems
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
@@ -54,6 +52,7 @@ from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS, signe
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.sources import SourceController
 from mimic.entrypoints.http.web_security import address_in, client_ip, request_context
+from mimic.ports.health import StoreOutages
 
 WEBHOOK_MAX_BODY = 64 * 1024
 
@@ -67,12 +66,9 @@ class HealthController(Controller):
     async def health(self) -> schemas.Health:
         return schemas.Health(status="ok")
 
-    @get("/ready", operation_id="health_ready")
-    async def ready(
-        self, session: FromDishka[AsyncSession], settings: FromDishka[Settings]
-    ) -> Response[Any]:
-        problems = await dependency_problems(session, settings)
-        for dependency, problem in problems.items():
+    @get("/ready", operation_id="health_ready", responses=errors(503))
+    async def ready(self, check_readiness: FromDishka[CheckReadiness]) -> Response[Any]:
+        for dependency, problem in (await check_readiness()).items():
             if problem is not None:
                 return Response(error_body(503, f"{dependency}: {problem}"), status_code=503)
         return Response({"status": "ok"}, status_code=200)
@@ -104,6 +100,8 @@ class WebhookController(Controller):
         operation_id="receive_webhook",
         request_max_body_size=WEBHOOK_MAX_BODY,
         status_code=HTTP_202_ACCEPTED,
+        operation_class=WEBHOOK_BODY,
+        responses=errors(401, 403, 422, 429, 503),
     )
     async def receive(
         self,
@@ -111,6 +109,7 @@ class WebhookController(Controller):
         receive_signal: FromDishka[ReceiveSignal],
         throttle: FromDishka[LocalThrottle],
         settings: FromDishka[Settings],
+        store_outages: FromDishka[StoreOutages],
     ) -> Response[schemas.WebhookAccepted]:
         ip = client_ip(request, settings.trusted_proxies)
         if settings.webhook_allowed_ips and not address_in(ip, settings.webhook_allowed_ips):
@@ -123,7 +122,7 @@ class WebhookController(Controller):
         try:
             result = await receive_signal(ReceiveSignalCommand(payload=payload))
         except Exception as exc:
-            if not database_unreachable(exc):
+            if not store_outages.is_outage(exc):
                 raise
             # Never a 202 for an alert that may not be stored: TradingView resends a 5xx.
             raise HTTPException(
@@ -140,7 +139,7 @@ class WebhookController(Controller):
 class AuthController(Controller):
     path = "/api/auth"
 
-    @post("/register", operation_id="register", status_code=201)
+    @post("/register", operation_id="register", status_code=201, responses=errors(409, 429))
     async def register(
         self,
         request: Request[Any, Any, Any],
@@ -161,7 +160,7 @@ class AuthController(Controller):
         )
         return views.profile(user, PlatformRiskSettings())
 
-    @post("/login", operation_id="login", status_code=200)
+    @post("/login", operation_id="login", status_code=200, responses=errors(401, 429))
     async def login(
         self,
         request: Request[Any, Any, Any],
@@ -241,7 +240,7 @@ def _unset_to_none(value: Any) -> Any:
 class ExchangeController(Controller):
     path = "/api/exchanges"
 
-    @post("/", operation_id="connect_exchange", status_code=201)
+    @post("/", operation_id="connect_exchange", status_code=201, responses=errors(429))
     async def connect(
         self,
         request: AuthRequest,
@@ -349,15 +348,18 @@ class AdminController(Controller):
 
     @get("/exchanges", operation_id="admin_list_exchanges")
     async def list_exchanges(
-        self, connections: FromDishka[ListConnections], status: FromQuery[str | None] = None
+        self,
+        connections: FromDishka[ListConnections],
+        status: FromQuery[ConnectionStatus | None] = None,
     ) -> list[schemas.ExchangeOut]:
-        try:
-            wanted = ConnectionStatus(status) if status else None
-        except ValueError:
-            raise InvalidField("status", "must be pending, approved or rejected") from None
-        return [views.exchange(a) for a in await connections.by_status(wanted)]
+        return [views.exchange(a) for a in await connections.by_status(status)]
 
-    @post("/exchanges/{account_id:str}/approve", operation_id="approve_exchange", status_code=200)
+    @post(
+        "/exchanges/{account_id:str}/approve",
+        operation_id="approve_exchange",
+        status_code=200,
+        responses=errors(409),
+    )
     async def approve(
         self,
         request: AuthRequest,
@@ -367,7 +369,12 @@ class AdminController(Controller):
     ) -> schemas.ExchangeOut:
         return views.exchange(await review.approve(account_id, request_context(request, settings)))
 
-    @post("/exchanges/{account_id:str}/reject", operation_id="reject_exchange", status_code=200)
+    @post(
+        "/exchanges/{account_id:str}/reject",
+        operation_id="reject_exchange",
+        status_code=200,
+        responses=errors(409),
+    )
     async def reject(
         self,
         request: AuthRequest,

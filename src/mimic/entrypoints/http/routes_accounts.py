@@ -32,6 +32,7 @@ from mimic.domain.messages import Message, ThreadSummary
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http import schemas_accounts as wire
+from mimic.entrypoints.http.contract import errors
 from mimic.entrypoints.http.security import admin_only, issue_token
 from mimic.entrypoints.http.web_security import (
     cleared_session_cookies,
@@ -79,7 +80,12 @@ class PasswordController(Controller):
         await sign_out(request.user.id, request_context(request, settings))
         return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=cleared_session_cookies())
 
-    @post("/password/change", operation_id="change_password", status_code=200)
+    @post(
+        "/password/change",
+        operation_id="change_password",
+        status_code=200,
+        responses=errors(404, 429),
+    )
     async def change(
         self,
         request: AuthRequest,
@@ -105,7 +111,12 @@ class PasswordController(Controller):
         )
         return signed_in(request, user, settings)
 
-    @post("/password/forgot", operation_id="forgot_password", status_code=HTTP_202_ACCEPTED)
+    @post(
+        "/password/forgot",
+        operation_id="forgot_password",
+        status_code=HTTP_202_ACCEPTED,
+        responses=errors(429),
+    )
     async def forgot(
         self,
         request: Request[Any, Any, Any],
@@ -130,7 +141,7 @@ class PasswordController(Controller):
             background=None if mail is None else BackgroundTask(_deliver, mailer, mail),
         )
 
-    @post("/password/reset", operation_id="reset_password", status_code=200)
+    @post("/password/reset", operation_id="reset_password", status_code=200, responses=errors(429))
     async def reset(
         self,
         request: Request[Any, Any, Any],
@@ -206,7 +217,7 @@ class AdminUsersController(Controller):
     ) -> wire.AdminUserOut:
         return _admin_user(await manage.get(user_id))
 
-    @patch("/{user_id:str}", operation_id="admin_edit_user")
+    @patch("/{user_id:str}", operation_id="admin_edit_user", responses=errors(409))
     async def edit_user(
         self,
         request: AuthRequest,
@@ -232,7 +243,12 @@ class AdminUsersController(Controller):
         await grant(grant_command)
         return _admin_user(user)
 
-    @delete("/{user_id:str}", operation_id="admin_delete_user", status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/{user_id:str}",
+        operation_id="admin_delete_user",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=errors(409),
+    )
     async def delete_user(
         self,
         request: AuthRequest,
@@ -314,7 +330,7 @@ class MessagesController(Controller):
 
     path = "/api/messages"
 
-    @post("/", operation_id="send_message", status_code=201)
+    @post("/", operation_id="send_message", status_code=201, responses=errors(404, 429))
     async def send(
         self,
         request: AuthRequest,
@@ -342,7 +358,12 @@ class MessagesController(Controller):
     ) -> wire.ThreadDetailOut:
         return _thread_detail(await messaging.thread(request.user, thread_id))
 
-    @post("/threads/{thread_id:str}/reply", operation_id="reply_message", status_code=201)
+    @post(
+        "/threads/{thread_id:str}/reply",
+        operation_id="reply_message",
+        status_code=201,
+        responses=errors(429),
+    )
     async def reply(
         self,
         request: AuthRequest,

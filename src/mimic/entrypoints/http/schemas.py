@@ -1,8 +1,12 @@
 """Wire shapes of the HTTP API (API.md): snake_case, decimals as strings."""
 
 from decimal import Decimal
+from typing import Annotated
 
 import msgspec
+
+from mimic.domain.signal import MAX_LEVERAGE
+from mimic.entrypoints.http.contract import NOT_BLANK
 
 
 class Health(msgspec.Struct):
@@ -54,7 +58,7 @@ class FollowerSettingsOut(msgspec.Struct):
     sl_perc: Decimal | None
     trailing: TrailingSettingsOut
     dca: DcaSettingsOut
-    # Daily guardrails and the leaderboard (see README)
+    # Daily guardrails and the leaderboard (docs/follower-guide.md, "Daily risk guardrails")
     drawdown_stop_perc: Decimal | None = None
     close_all_on_drawdown: bool = False
     profit_lock_perc: Decimal | None = None
@@ -154,7 +158,7 @@ class EnablePatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RejectRequest(msgspec.Struct):
-    reason: str
+    reason: Annotated[str, msgspec.Meta(pattern=NOT_BLANK)]
 
 
 class PositionOut(msgspec.Struct):
@@ -255,11 +259,14 @@ class SignalReportOut(msgspec.Struct):
     accounts: list[AccountOutcomeOut]
 
 
+Leverage = Annotated[int, msgspec.Meta(ge=1, le=MAX_LEVERAGE)]
+
+
 class PlatformSettingsBody(msgspec.Struct, forbid_unknown_fields=True):
     default_risk_perc: Decimal
-    default_leverage: int
+    default_leverage: Leverage
     max_risk_perc: Decimal
-    max_leverage: int
+    max_leverage: Leverage
 
 
 class PaperPriceRequest(msgspec.Struct):

@@ -1,9 +1,13 @@
 """Wire shapes of the accounts API: passwords, admin user management, audit, messages."""
 
 from decimal import Decimal
+from typing import Annotated, Literal
 
 import msgspec
 
+from mimic.domain.messages import MAX_BODY_LENGTH
+from mimic.domain.payments import MAX_GRANT_DAYS
+from mimic.entrypoints.http.contract import NOT_BLANK
 from mimic.entrypoints.http.schemas import FollowerSettingsOut
 
 
@@ -53,17 +57,21 @@ class UserPageOut(msgspec.Struct):
     limit: int
 
 
+Role = Literal["user", "admin"]
+MessageBody = Annotated[str, msgspec.Meta(pattern=NOT_BLANK, max_length=MAX_BODY_LENGTH)]
+
+
 class SubscriptionGrant(msgspec.Struct, forbid_unknown_fields=True):
     """Grant or extend by `days`; `plan` (id or name) defaults to the user's current plan."""
 
-    days: int
+    days: Annotated[int, msgspec.Meta(ge=1, le=MAX_GRANT_DAYS)]
     plan: str | None = None
 
 
 class AdminUserPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Absent fields stay; null max_risk_perc/max_leverage removes the per-user cap."""
 
-    role: str | msgspec.UnsetType = msgspec.UNSET
+    role: Role | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
     paused: bool | msgspec.UnsetType = msgspec.UNSET
     max_risk_perc: Decimal | msgspec.UnsetType | None = msgspec.UNSET
@@ -82,13 +90,13 @@ class AuditEventOut(msgspec.Struct):
 
 
 class NewMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
-    body: str
+    body: MessageBody
     subject: str | None = None
     user_id: str | None = None
 
 
 class ReplyRequest(msgspec.Struct, forbid_unknown_fields=True):
-    body: str
+    body: MessageBody
 
 
 class MessageOut(msgspec.Struct):

@@ -3,11 +3,13 @@
 from datetime import timedelta
 from typing import Any
 
+from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AuthenticationResult
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddleware, Token
 
 from mimic.domain.accounts import User
@@ -80,9 +82,50 @@ class OneCredentialMiddleware(JWTCookieAuthenticationMiddleware):
         return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
 
 
+BEARER_SCHEME = "BearerToken"
+COOKIE_SCHEME = "SessionCookie"
+
+
+class BearerOrCookieAuth(JWTCookieAuth[User, Token]):
+    """Litestar documents its cookie auth as one http-bearer scheme "in: cookie", which no
+    client can use; the document states the two credentials a request may carry instead,
+    either of which is enough."""
+
+    @property
+    def openapi_components(self) -> Components:
+        return Components(
+            security_schemes={
+                BEARER_SCHEME: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="The access_token from POST /api/auth/login",
+                ),
+                COOKIE_SCHEME: SecurityScheme(
+                    type="apiKey",
+                    name=self.key,
+                    security_scheme_in="cookie",
+                    description="The web UI's session cookie, set by POST /api/auth/login; "
+                    "a state-changing request also sends the mimic_csrf cookie's value in "
+                    "X-CSRF-Token",
+                ),
+            }
+        )
+
+    @property
+    def security_requirement(self) -> dict[str, list[str]]:
+        return {BEARER_SCHEME: []}
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config = super().on_app_init(app_config)
+        if app_config.openapi_config and isinstance(app_config.openapi_config.security, list):
+            app_config.openapi_config.security.append({COOKIE_SCHEME: []})
+        return app_config
+
+
 def make_jwt_auth(settings: Settings) -> JWTCookieAuth[User, Token]:
     """Reads `Authorization: Bearer` when the header is sent, else the web UI's cookie."""
-    return JWTCookieAuth[User, Token](
+    return BearerOrCookieAuth(
         authentication_middleware_class=OneCredentialMiddleware,
         retrieve_user_handler=retrieve_user,
         token_secret=settings.jwt_secret,

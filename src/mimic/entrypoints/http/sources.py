@@ -1,15 +1,21 @@
 """Signal sources (masters) for the admin: list, create, change, rotate, delete."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 
-from mimic.application.signal_sources import IssuedSource, ManageSignalSources, SourceChanges
+from mimic.application.signal_sources import (
+    MAX_NAME_LENGTH,
+    IssuedSource,
+    ManageSignalSources,
+    SourceChanges,
+)
 from mimic.domain.accounts import SignalSource, TradeDirection, User
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.contract import NOT_BLANK, errors
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import request_context
 
@@ -29,13 +35,16 @@ class IssuedSourceOut(SourceOut):
     passphrase: str
 
 
+SourceName = Annotated[str, msgspec.Meta(pattern=NOT_BLANK, max_length=MAX_NAME_LENGTH)]
+
+
 class SourceCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: SourceName
     direction: Direction = "both"
 
 
 class SourceChange(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | None = None
+    name: SourceName | None = None
     active: bool | None = None
     direction: Direction | None = None
 
@@ -57,7 +66,7 @@ class SourceController(Controller):
     async def list_sources(self, manage: FromDishka[ManageSignalSources]) -> list[SourceOut]:
         return [_out(s) for s in await manage.list_all()]
 
-    @post("/", operation_id="admin_create_source", status_code=201)
+    @post("/", operation_id="admin_create_source", status_code=201, responses=errors(409))
     async def create(
         self,
         request: Request[User, Any, Any],
@@ -70,7 +79,7 @@ class SourceController(Controller):
         )
         return _issued(issued)
 
-    @patch("/{source_id:str}", operation_id="admin_change_source")
+    @patch("/{source_id:str}", operation_id="admin_change_source", responses=errors(409))
     async def change(
         self,
         request: Request[User, Any, Any],
@@ -96,7 +105,12 @@ class SourceController(Controller):
     ) -> IssuedSourceOut:
         return _issued(await manage.rotate(source_id, request_context(request, settings)))
 
-    @delete("/{source_id:str}", operation_id="admin_delete_source", status_code=204)
+    @delete(
+        "/{source_id:str}",
+        operation_id="admin_delete_source",
+        status_code=204,
+        responses=errors(409),
+    )
     async def remove(
         self,
         request: Request[User, Any, Any],

@@ -4,11 +4,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from mimic.adapters.sqlalchemy.tables import plain_decimal
 from mimic.application.portfolio import AccountBalance, AccountPositions
 from mimic.application.protection_status import PositionProtectionStatus
 from mimic.application.signal_reports import SignalReport
 from mimic.domain.accounts import ExchangeAccount, User
+from mimic.domain.decimals import plain_decimal
 from mimic.domain.fidelity import CopyFidelity
 from mimic.domain.orders import OrderIntent
 from mimic.domain.risk import PlatformRiskSettings, leverage_cap, risk_cap

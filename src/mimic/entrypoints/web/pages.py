@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 
 from mimic.application.copy_fidelity import ViewCopyFidelity
 from mimic.application.exchange_connections import ListConnections
+from mimic.application.manage_users import ManageUsers
 from mimic.application.messaging import Messaging
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.protection_status import ViewProtection
@@ -144,12 +145,15 @@ class FollowerPages(Controller):
 async def _dashboard_state(
     user: User, portfolio: ViewPortfolio, protection: ViewProtection
 ) -> dict[str, Any]:
-    balances = views.balances(await portfolio.balances(user.id))
+    held_balances, held_positions = await portfolio.holdings(user.id)
+    balances = views.balances(held_balances)
     return {
         "balances": balances,
         "equity": sum((b.equity for b in balances if b.equity is not None), start=0),
-        "positions": views.positions(await portfolio.positions(user.id)),
-        "protection": views.position_protection(await protection(user)),
+        "positions": views.positions(held_positions),
+        "protection": views.position_protection(
+            await protection.of_positions(user, held_positions)
+        ),
         "orders": [views.order(o) for o in await portfolio.orders(user.id, RECENT_ORDERS)],
     }
 
@@ -164,16 +168,28 @@ class MessagePages(Controller):
         self,
         request: AuthRequest,
         messaging: FromDishka[Messaging],
+        users: FromDishka[ManageUsers],
         offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> Template:
         threads = await messaging.threads(request.user, offset, PAGE_SIZE)
         return await page(
-            request, messaging, "messages.html", threads=threads, offset=offset, size=PAGE_SIZE
+            request,
+            messaging,
+            "messages.html",
+            threads=threads,
+            names=await users.usernames(t.thread.user_id for t in threads),
+            offset=offset,
+            size=PAGE_SIZE,
         )
 
     @get("/{thread_id:str}", include_in_schema=False)
     async def thread(
-        self, request: AuthRequest, thread_id: FromPath[str], messaging: FromDishka[Messaging]
+        self,
+        request: AuthRequest,
+        thread_id: FromPath[str],
+        messaging: FromDishka[Messaging],
+        users: FromDishka[ManageUsers],
     ) -> Template:
         view = await messaging.thread(request.user, thread_id)
-        return await page(request, messaging, "thread.html", view=view)
+        names = await users.usernames([view.thread.user_id])
+        return await page(request, messaging, "thread.html", view=view, names=names)
