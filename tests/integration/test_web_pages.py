@@ -171,13 +171,17 @@ async def test_the_fidelity_widget_shows_a_follower_their_own_and_an_admin_every
         await api.set_price("BTCUSDT", "65000")
         ann, _ = await api.follower("ann")
         await api.follower("bob")
-        await api.settled_report((await api.signal(symbol="BTCUSDT", action="long"))["signal_id"])
+        signal_id = (await api.signal(symbol="BTCUSDT", action="long"))["signal_id"]
+        await api.settled_report(signal_id)
 
         dashboard = await api.client.get("/dashboard", headers=api.auth(ann))
         own = await api.client.get("/fidelity?period=7d", headers=api.auth(ann))
         console = await api.client.get("/admin", headers=api.auth(api.admin_token))
         every = await api.client.get("/fidelity?period=30d", headers=api.auth(api.admin_token))
         wrong = await api.client.get("/fidelity?period=1y", headers=api.auth(ann))
+        outcomes = await api.client.get(
+            f"/admin/signals/{signal_id}", headers=api.auth(api.admin_token)
+        )
 
         assert 'hx-get="/fidelity?period=7d"' in dashboard.text
         assert 'hx-get="/fidelity?period=7d"' in console.text
@@ -188,3 +192,6 @@ async def test_the_fidelity_widget_shows_a_follower_their_own_and_an_admin_every
         assert "<td>ann</td>" in every.text
         assert "<td>bob</td>" in every.text
         assert wrong.status_code == 422
+        # Per account: the paper exchange filled at the reference, 65000.
+        assert "reference 65000" in outcomes.text
+        assert outcomes.text.count('<td class="num">+0.00<br></td>') == 2
