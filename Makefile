@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports unit integration bench clean lock lock-upgrade container-test
+.PHONY: run test lint typecheck imports docs unit integration bench clean lock lock-upgrade container-test
 
 # uv installs exactly the versions in uv.lock; it is itself pinned here and comes from PyPI
 # into the venv, so a fresh machine needs nothing but python3.
@@ -38,18 +38,22 @@ lock-upgrade: | $(UV)
 run: $(STAMP)
 	$(BIN)/mimic run
 
-test: $(STAMP) lint typecheck imports
+test: $(STAMP) lint typecheck imports docs
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench alembic
-	$(BIN)/ruff format --check src tests bench alembic
+	$(BIN)/ruff check src tests bench alembic docs tools
+	$(BIN)/ruff format --check src tests bench alembic docs tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 imports: $(STAMP)
 	$(BIN)/lint-imports
+
+# The documentation site (docs/, mkdocs.yml) into site/; any warning fails it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
@@ -73,4 +77,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/replay.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

@@ -4,8 +4,8 @@ S: from the webhook POST (real Litestar app, HTTP intake) until every follower's
 settled (queue, worker, database, paper exchange with zero latency). With `--workers W`
 production mode: Redis Streams and W `mimic worker` processes sharing the signal in W
 fan-out parts; with `--workers 0` the embedded mode (in-process worker, in-memory queue).
-By default, as the README advises for production, one worker per core when Redis answers
-(as bench/intake.py, which queues onto Redis when it answers), else the embedded mode.
+By default, as docs/operator-guide.md advises for production, one worker per core when Redis
+answers (as bench/intake.py, which queues onto Redis when it answers), else the embedded mode.
 F: the same paper exchange accepting the same number of orders with the same concurrency
 and nothing else, in one process, in the same run. Prints last:
     fanout followers=N workers=W seconds=S floor_seconds=F ratio=S/F rss_mb=M

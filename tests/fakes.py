@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from mimic.adapters.exchange_base import ExchangeGatewayBase
 from mimic.domain.accounts import (
     AccountCheck,
     ConnectionStatus,
@@ -260,6 +261,9 @@ class InMemoryUserRepository(UserRepository):
         found = next((u for u in self._rows.values() if u.referral_code == code), None)
         return copy.deepcopy(found)
 
+    async def usernames(self, user_ids: Collection[str]) -> dict[str, str]:
+        return {i: self._rows[i].username for i in user_ids if i in self._rows}
+
     async def list(self, *, offset: int = 0, limit: int = 100) -> list[User]:
         ordered = sorted(self._rows.values(), key=lambda u: (u.created_at, u.id))
         return copy.deepcopy(ordered[offset : offset + limit])
@@ -381,6 +385,11 @@ class InMemorySignalRepository(SignalRepository):
     async def set_status(self, signal_id: str, status: SignalStatus) -> None:
         if signal_id in self._rows:
             self._rows[signal_id].status = status
+
+    async def set_reference(self, signal_id: str, price: Decimal, at: datetime) -> None:
+        stored = self._rows.get(signal_id)
+        if stored is not None and stored.reference_price is None:
+            stored.reference_price, stored.reference_at = price, at
 
     async def list_next_in_line(self) -> list[Signal]:
         ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id))
@@ -577,6 +586,7 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             stored.stop_loss_price = intent.stop_loss_price
             stored.take_profit_price = intent.take_profit_price
             stored.protection_error = intent.protection_error
+            stored.acknowledged_at = intent.acknowledged_at
             if intent.status.is_final:
                 self.leases[intent.id] = None
 
@@ -779,8 +789,9 @@ class _PlaceFailure:
 DEFAULT_FEE_RATE = Decimal("0.0004")
 
 
-class FakeExchange(ExchangeGateway):
-    """One follower account on a Binance-like USD-M venue, fills at the mark price.
+class FakeExchange(ExchangeGatewayBase):
+    """One follower account on a Binance-like USD-M venue, fills at the mark price; what it
+    does not define it does as every real venue's gateway does (ExchangeGatewayBase).
 
     Orders are checked against the real market rules (step, min/max quantity, min notional,
     reduce-only). Failures are programmed per call: `fail_next_place` refuses without

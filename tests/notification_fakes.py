@@ -19,11 +19,13 @@ from mimic.ports.notifications import (
     NotificationOutbox,
     NotificationPreferences,
     NotificationRecipients,
+    TelegramLinks,
+)
+from mimic.ports.panic import (
     OneTimePasswords,
     PanicCloseRepository,
     PanicGuardStore,
     PanicRunRepository,
-    TelegramLinks,
 )
 from mimic.ports.services import Mailer
 from tests.fakes import InMemoryUserRepository

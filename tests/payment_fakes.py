@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from mimic.adapters.plisio.callbacks import read_callback
+from mimic.adapters.plisio.statuses import invoice_status
 from mimic.domain.accounts import User
 from mimic.domain.errors import Conflict, PaymentProviderError, PaymentsNotConfigured
 from mimic.domain.payments import (
@@ -225,7 +226,10 @@ class FakePaymentGateway(PaymentGateway):
         self.fetches += 1
         if self.unreachable:
             raise PaymentProviderError("Plisio could not be reached (ConnectError)")
-        return ProviderOperation(txn_id=txn_id, status=self.statuses[txn_id])
+        status = self.statuses[txn_id]
+        return ProviderOperation(
+            txn_id=txn_id, status=status, invoice_status=invoice_status(status)
+        )
 
 
 class RecordingNotifier(Notifier):

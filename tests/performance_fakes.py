@@ -126,6 +126,9 @@ class InMemoryFillRepository(FillRepository):
                 found[user][a].append(fill)
         return {u: dict(accounts) for u, accounts in found.items()}
 
+    async def count_for_user(self, user_id: str) -> int:
+        return sum(1 for user, _ in self.rows.values() if user == user_id)
+
 
 class InMemoryBalanceSnapshotRepository(BalanceSnapshotRepository):
     def __init__(self) -> None:

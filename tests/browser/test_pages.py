@@ -107,6 +107,7 @@ async def test_every_page_stays_on_this_machine_at_phone_and_desktop_widths(
         follower = [
             "/dashboard",
             "/orders",
+            "/trades",
             "/exchanges",
             "/settings",
             "/notifications",

@@ -116,6 +116,8 @@ async def test_a_new_followers_first_trade_and_its_trailing_stop_show_live(
         )
         await follower.screenshot("readme-dashboard")
         await admin.goto("/admin")
+        # The copy fidelity widget loads on its own request (figures kept for a minute).
+        await expect(admin.page.locator("#fidelity-platform")).to_be_visible()
         await admin.screenshot("readme-admin")
         await put_ok(api, "/api/admin/paper/prices/BTCUSDT", {"price": "66300"})
         report = await post_ok(api, "/api/admin/monitor/run")
@@ -129,6 +131,7 @@ async def test_a_new_followers_first_trade_and_its_trailing_stop_show_live(
         await post_ok(api, "/api/admin/portfolio/sync")  # an equity snapshot to chart
         await follower.goto("/dashboard")
         await expect(follower.page.locator("[data-equity-chart] canvas").first).to_be_visible()
+        await expect(follower.page.locator("#fidelity-platform")).to_be_visible()
         await follower.screenshot("dashboard-equity-chart")
         assert follower.console_errors == []
         assert off_machine(follower.requests + admin.requests, served.base_url) == []

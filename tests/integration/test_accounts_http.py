@@ -197,8 +197,9 @@ async def test_password_reset_by_mail_round_trip(database_url: str) -> None:
 # --- admin routes ------------------------------------------------------------------------------
 
 
-# Under /api/signals but for followers too: each previews their own accounts (README).
-FOLLOWER_ROUTES = frozenset({"/api/signals/preview"})
+# Under /api/signals but for followers too: each previews their own accounts, and reads a
+# signal's outcome on their own accounts (docs/master-guide.md, docs/copy-fidelity.md).
+FOLLOWER_ROUTES = frozenset({"/api/signals/preview", "/api/signals/{signal_id:str}"})
 
 
 def admin_routes(app: Any) -> list[tuple[str, str]]:

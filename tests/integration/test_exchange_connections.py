@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault, generate_key
+from mimic.adapters.crypto import FernetSecretBox, generate_key
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
 from mimic.adapters.sqlalchemy.tables import exchange_accounts, notification_outbox
+from mimic.adapters.sqlalchemy.vault import StoredCredentialVault
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount
 from mimic.domain.errors import AuthRejected
 from mimic.entrypoints.cli import rotate_keys, rotate_keys_command

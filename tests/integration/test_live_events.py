@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from mimic.adapters.redis.live_events import RedisLiveEvents
+from mimic.adapters.live.redis_pubsub import RedisLiveEvents
 from mimic.ports.live_events import LiveEvent, user_audience
 from tests.integration.harness import FOLLOWER_PASSWORD, PASSPHRASE, make_settings
 from tests.integration.served import Served, served_platform

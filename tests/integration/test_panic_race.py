@@ -17,7 +17,7 @@ from mimic.domain.panic import PanicGuardState, PanicRun
 from mimic.entrypoints.cli import bootstrap
 from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.worker.tasks import create_broker
-from mimic.ports.notifications import PanicGuardStore, PanicRunRepository
+from mimic.ports.panic import PanicGuardStore, PanicRunRepository
 from mimic.ports.repositories import AuditLog, SettingsRepository, UserRepository
 from tests.integration.harness import CheapHasherProvider, make_settings
 

@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mimic.adapters.sqlalchemy.activity import SqlPlatformActivity
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
 from mimic.adapters.sqlalchemy.migrations import upgrade
+from mimic.adapters.sqlalchemy.notifications import SqlNotificationOutbox
 from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
     SqlOrderIntentRepository,
@@ -30,6 +32,7 @@ from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import Conflict
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.guardrails import GuardrailSettings
+from mimic.domain.notifications import Channel, DeliveryResult, Notification
 from mimic.domain.orders import (
     IntentStatus,
     OrderFill,
@@ -757,3 +760,50 @@ async def test_copy_candidates_and_signal_intents_by_part(sessions: Sessions) ->
             high.id
         ]
         assert len(await intents.list_for_signal(signal.id)) == 2
+
+
+async def test_platform_activity_counts_hours_and_finds_what_failed(sessions: Sessions) -> None:
+    hours = [NOW - timedelta(hours=2), NOW - timedelta(hours=1), NOW]
+    for received in (NOW - timedelta(hours=3), hours[0], NOW, NOW + timedelta(minutes=59)):
+        await store_signal(sessions, make_signal(new_id(), received_at=received))
+    signal = make_signal(new_id(), received_at=NOW)
+    await store_signal(sessions, signal)
+    orders = [make_intent(signal, new_id()) for _ in range(3)]
+    for n, intent in enumerate(orders):
+        intent.created_at = NOW - timedelta(minutes=n)
+    orders[0].reject("insufficient margin", NOW)
+    orders[2].reject("symbol closed", NOW)
+    old = make_intent(signal, new_id())
+    old.created_at = NOW - timedelta(days=2)
+    old.reject("long ago", NOW - timedelta(days=2))
+    failing, delivered, fine = (
+        Notification(new_id(), "u" * 32, "order.rejected", "text", NOW - timedelta(minutes=n))
+        for n in range(3)
+    )
+    ann = make_user("ann")
+    async with sessions() as session:
+        await SqlUserRepository(session).add(ann)
+        await SqlOrderIntentRepository(session).add_new([*orders, old])
+        outbox = SqlNotificationOutbox(session)
+        await outbox.add_many([failing, delivered, fine])
+        await outbox.record_deliveries(
+            [
+                DeliveryResult(failing.id, frozenset(), None, NOW, "smtp: 421"),
+                DeliveryResult(delivered.id, frozenset({Channel.EMAIL}), NOW, None, None),
+            ]
+        )
+        await session.commit()
+        activity = SqlPlatformActivity(session)
+        per_hour = await activity.signals_per_hour(hours)
+        rejected = await activity.rejected_orders(since=NOW - timedelta(days=1), limit=10)
+        deliveries = await activity.failed_deliveries(limit=10)
+        names = await SqlUserRepository(session).usernames([ann.id, "nobody"])
+    assert per_hour == [1, 0, 3]
+    assert [(o.id, o.reason) for o in rejected] == [
+        (orders[0].id, "insufficient margin"),
+        (orders[2].id, "symbol closed"),
+    ]
+    assert [(d.notification_id, d.error, d.attempts) for d in deliveries] == [
+        (failing.id, "smtp: 421", 0)
+    ]
+    assert names == {ann.id: "ann"}

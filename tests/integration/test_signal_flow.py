@@ -131,7 +131,6 @@ async def test_ten_concurrent_identical_webhooks_make_one_signal(database_url: s
     ("method", "path"),
     [
         ("GET", "/api/signals"),
-        ("GET", "/api/signals/abc"),
         ("GET", "/api/admin/exchanges"),
         ("POST", "/api/admin/exchanges/abc/approve"),
         ("GET", "/api/admin/settings"),

@@ -640,6 +640,8 @@ async def test_portfolio_reads_approved_accounts_and_reports_errors(people: Peop
         (down.id, None, "maintenance"),
     ]
     assert await view.orders(alice.id) == []
+    # Both at once (the dashboard): the same answers, the exchange's error on each side.
+    assert await view.holdings(alice.id) == (balances, positions)
 
 
 # --- BootstrapPlatform ----------------------------------------------------------------------

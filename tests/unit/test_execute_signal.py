@@ -13,6 +13,8 @@ from decimal import Decimal
 
 import pytest
 
+from mimic.adapters.price_feeds import PriceFeedsByExchange
+from mimic.application.copy_fidelity import RecentFidelity, ViewCopyFidelity
 from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
 from mimic.application.guardrails import DailyGuardrails
 from mimic.application.payment_settings import SubscriptionGate
@@ -23,12 +25,14 @@ from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, User
 from mimic.domain.errors import (
     ExchangeUnavailable,
     InsufficientMargin,
+    InvalidField,
     NotFound,
     OutcomeUnknown,
     RateLimited,
     ReduceOnlyRejected,
 )
 from mimic.domain.fanout import FanoutPart
+from mimic.domain.fidelity import copy_fidelity
 from mimic.domain.orders import (
     IntentStatus,
     OrderIntent,
@@ -43,6 +47,7 @@ from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
 from mimic.ports.live_events import ADMINS, user_audience
 from tests.fakes import (
     START,
+    DictPriceFeed,
     FakeExchange,
     FakeGateways,
     FakeTransactionManager,
@@ -51,10 +56,12 @@ from tests.fakes import (
     InMemoryOrderIntentRepository,
     InMemorySettingsRepository,
     InMemorySignalRepository,
+    InMemorySignalSourceRepository,
     InMemoryUserRepository,
     RecordingNotifier,
     RecordingSignalQueue,
 )
+from tests.fidelity_fakes import InMemoryFidelityReader
 from tests.follow_fakes import InMemorySourceFollowRepository
 from tests.live_fakes import RecordingLiveEvents
 from tests.notification_fakes import InMemoryOutbox
@@ -66,6 +73,14 @@ BTC_PRICE = D(65000)
 PRICES = {"BTCUSDT": BTC_PRICE, "ETHUSDT": D(3500), "DOGEUSDT": D("0.12345")}
 POLICY = ExecutionPolicy()
 PAST_THE_LEASE = POLICY.lease + timedelta(seconds=1)
+ADMIN = User(
+    id="admin",
+    username="admin",
+    email="admin@example.com",
+    password_hash="plain$irrelevant",
+    role=Role.ADMIN,
+    created_at=START,
+)
 
 
 class WorkerCrashed(Exception):
@@ -117,6 +132,9 @@ class World:
     queue: RecordingSignalQueue = field(default_factory=RecordingSignalQueue)
     live: RecordingLiveEvents = field(default_factory=RecordingLiveEvents)
     follows: InMemorySourceFollowRepository = field(default_factory=InMemorySourceFollowRepository)
+    sources: InMemorySignalSourceRepository = field(default_factory=InMemorySignalSourceRepository)
+    # The paper exchange's price feed (planning a close reads no mark price).
+    feed: DictPriceFeed = field(default_factory=DictPriceFeed)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -140,6 +158,7 @@ class World:
             self.queue,
             self.live,
             self.follows,
+            PriceFeedsByExchange({"paper": self.feed}),
         )
 
     async def run(
@@ -579,7 +598,7 @@ async def test_each_part_places_the_orders_of_its_own_followers_only(world: Worl
     assert alice.exchange.requests == [alice.order(signal, OrderSide.BUY, "0.007")]
     assert len(bob.exchange.requests) == len(carol.exchange.requests) == 1
     assert await world.status(signal) is SignalStatus.DONE
-    report = await ReportSignals(world.signals, world.intents).report(signal.id)
+    report = await ReportSignals(world.signals, world.intents).report(signal.id, ADMIN)
     assert report.counts == {"filled": 3}
 
 
@@ -878,6 +897,184 @@ async def test_follower_approved_later_is_planned_by_a_rerun(world: World) -> No
     assert bob.exchange.placed == [bob.order(signal, OrderSide.BUY, "0.007")]
 
 
+# --- copy fidelity --------------------------------------------------------------------------
+
+
+async def test_the_signal_keeps_the_first_mark_read_and_each_fill_its_acknowledgement(
+    world: World,
+) -> None:
+    alice = await world.follower("alice")
+    signal = await world.signal(SignalAction.LONG)
+    world.clock.advance(timedelta(milliseconds=250))
+
+    await world.run(signal)
+
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert (stored.reference_price, stored.reference_at) == (BTC_PRICE, world.clock.now())
+    [entry] = await world.legs(signal, alice)
+    assert entry.status is IntentStatus.FILLED
+    assert entry.acknowledged_at == world.clock.now()
+
+
+async def test_a_later_part_leaves_the_reference_the_first_part_recorded(world: World) -> None:
+    # Of two parts, the first holds connection ids below "8000", the second the rest.
+    await world.follower("alice", account_id="1a2b-alice")
+    await world.follower("bob", account_id="9c8d-bob")
+    signal = await world.signal(SignalAction.LONG, fanout_parts=2)
+    await world.run(signal, part=0)
+    first_part = await world.signals.get(signal.id)
+    assert first_part is not None
+    assert first_part.reference_price == BTC_PRICE
+    for follower_exchange in world.gateways.exchanges.values():
+        follower_exchange.mark_prices = {**PRICES, "BTCUSDT": D(66000)}
+    world.clock.advance(timedelta(seconds=1))
+
+    assert await world.run(signal, part=1) == ExecutionSummary(signal.id, {"filled": 1}, True)
+
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert (stored.reference_price, stored.reference_at) == (
+        BTC_PRICE,
+        first_part.reference_at,
+    )
+
+
+async def test_a_close_takes_its_reference_from_the_price_feed(world: World) -> None:
+    holder = await world.follower("holder")
+    holder.exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.01"))
+    world.feed.prices["BTCUSDT"] = D(65100)
+    signal = await world.signal(SignalAction.CLOSE)
+
+    await world.run(signal)
+
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert stored.reference_price == D(65100)
+    [close] = await world.legs(signal, holder)
+    copied = copy_fidelity(close, stored.received_at, stored.reference_price)
+    # sold at 65,000: (65,100 - 65,000) / 65,100 x 10,000 = 15.36 bps worse
+    assert copied is not None
+    assert copied.slippage_bps == D("15.36")
+
+
+async def test_a_close_without_a_feed_price_has_no_reference(world: World) -> None:
+    holder = await world.follower("holder")
+    holder.exchange.set_position("BTCUSDT", PositionSide.LONG, D("0.01"))
+    signal = await world.signal(SignalAction.CLOSE)
+
+    summary = await world.run(signal)
+
+    assert summary.counts == {"filled": 1}
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert stored.reference_price is None
+
+
+async def fidelity_after_two_parts(world: World) -> tuple[Follower, Follower, Signal]:
+    """alice's part fills at the reference 65,000 after 100 ms; bob's, run 400 ms after the
+    receipt, fills at 66,000: 1,000 / 65,000 x 10,000 = 153.85 bps worse."""
+    # Of two parts, the first holds connection ids below "8000", the second the rest.
+    alice = await world.follower("alice", account_id="1a2b-alice")
+    bob = await world.follower("bob", account_id="9c8d-bob")
+    signal = await world.signal(SignalAction.LONG, fanout_parts=2)
+    world.clock.advance(timedelta(milliseconds=100))
+    await world.run(signal, part=0)
+    bob.exchange.mark_prices = {**PRICES, "BTCUSDT": D(66000)}
+    world.clock.advance(timedelta(milliseconds=300))
+    await world.run(signal, part=1)
+    return alice, bob, signal
+
+
+async def test_a_follower_sees_the_latency_and_slippage_of_their_own_accounts_only(
+    world: World,
+) -> None:
+    alice, bob, signal = await fidelity_after_two_parts(world)
+    reports = ReportSignals(world.signals, world.intents)
+
+    own = await reports.report(signal.id, bob.user)
+
+    [account] = own.accounts
+    assert account.account_id == bob.account.id
+    [copied] = account.copies
+    assert (copied.reference_price, copied.fill_price) == (BTC_PRICE, D(66000))
+    assert (copied.latency_ms, copied.slippage_bps) == (400, D("153.85"))
+    every = await reports.report(signal.id, ADMIN)
+    assert {a.account_id for a in every.accounts} == {alice.account.id, bob.account.id}
+    outsider = await world.follower("outsider", reachable=False)
+    with pytest.raises(NotFound):
+        await reports.report(signal.id, outsider.user)
+
+
+async def test_a_periods_fidelity_shows_a_follower_their_own_and_the_platforms_figures(
+    world: World,
+) -> None:
+    alice, bob, _ = await fidelity_after_two_parts(world)
+    await world.follower("paused", paused=True)
+    await world.run(await world.signal(SignalAction.SHORT, symbol="ETHUSDT"))
+    view = ViewCopyFidelity(
+        InMemoryFidelityReader(world.signals, world.intents, world.users),
+        world.sources,
+        world.clock,
+        RecentFidelity(),
+    )
+
+    for_bob = await view(bob.user, "7d")
+
+    assert [f.username for f in for_bob.followers] == ["bob"]
+    [bobs] = for_bob.followers
+    # his BTC long (400 ms, 153.85 bps) and his ETH short, filled at the reference at once
+    assert (bobs.summary.copies, bobs.summary.latency_p99_ms) == (2, 400)
+    # (153.85 + 0) / 2 = 76.925, rounded half away from zero
+    assert bobs.summary.slippage_mean_bps == D("76.93")
+    assert for_bob.platform.copies == 4
+    assert for_bob.platform.missed == 1
+    assert [(m.reason, m.count) for m in for_bob.platform.missed_reasons] == [
+        ("copying is paused for this follower", 1)
+    ]
+    for_admin = await view(ADMIN, "30d")
+    assert [f.username for f in for_admin.followers] == ["alice", "bob", "paused"]
+    assert for_admin.followers[0].summary.slippage_p95_bps == D("0.00")
+    assert alice.user.id == for_admin.followers[0].user_id
+
+
+async def test_a_periods_figures_are_summed_up_once_a_minute(world: World) -> None:
+    alice = await world.follower("alice")
+    view = ViewCopyFidelity(
+        InMemoryFidelityReader(world.signals, world.intents, world.users),
+        world.sources,
+        world.clock,
+        RecentFidelity(timedelta(minutes=1)),
+    )
+    await world.run(await world.signal(SignalAction.LONG))
+    first = await view(alice.user, "7d")
+    await world.run(await world.signal(SignalAction.CLOSE))
+    world.clock.advance(timedelta(seconds=59))
+
+    within_the_minute = await view(alice.user, "7d")
+    world.clock.advance(timedelta(seconds=1))
+    after_it = await view(alice.user, "7d")
+
+    assert first.platform.copies == within_the_minute.platform.copies == 1
+    assert within_the_minute.since == first.since
+    assert after_it.platform.copies == 2
+    assert (await view(alice.user, "30d")).platform.copies == 2  # each period on its own
+
+
+async def test_a_periods_fidelity_takes_7d_or_30d_and_a_known_source(world: World) -> None:
+    view = ViewCopyFidelity(
+        InMemoryFidelityReader(world.signals, world.intents, world.users),
+        world.sources,
+        world.clock,
+        RecentFidelity(),
+    )
+
+    with pytest.raises(InvalidField, match="period"):
+        await view(ADMIN, "1y")
+    with pytest.raises(InvalidField, match="source"):
+        await view(ADMIN, "7d", "no-such-source")
+
+
 # --- reports --------------------------------------------------------------------------------
 
 
@@ -946,7 +1143,7 @@ async def test_report_tells_per_account_what_happened(world: World) -> None:
     signal = await world.signal(SignalAction.LONG)
     await world.run(signal)
 
-    report = await ReportSignals(world.signals, world.intents).report(signal.id)
+    report = await ReportSignals(world.signals, world.intents).report(signal.id, ADMIN)
 
     assert report.signal.id == signal.id
     assert report.signal.status is SignalStatus.DONE
@@ -971,7 +1168,7 @@ async def test_report_tells_per_account_what_happened(world: World) -> None:
 
 async def test_report_of_unknown_signal_is_not_found(world: World) -> None:
     with pytest.raises(NotFound):
-        await ReportSignals(world.signals, world.intents).report("missing")
+        await ReportSignals(world.signals, world.intents).report("missing", ADMIN)
 
 
 async def test_list_recent_is_newest_first(world: World) -> None:

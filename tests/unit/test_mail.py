@@ -28,3 +28,5 @@ def test_several_notices_make_one_mail_listing_each() -> None:
     assert mail.subject == "2 updates from Mimic"
     assert "- BTCUSDT filled\n- ETHUSDT refused\n" in mail.body
     assert "http://127.0.0.1:8000/dashboard" in mail.body
+    # Which events come by mail is chosen on the notifications page.
+    assert "by mail at http://127.0.0.1:8000/notifications." in mail.body

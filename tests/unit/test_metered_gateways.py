@@ -95,3 +95,19 @@ async def test_an_unreachable_account_counts_as_an_error_of_its_exchange(
 def test_error_codes_are_the_kind_of_error_not_its_text() -> None:
     assert error_code(InsufficientMargin("anything at all")) == "insufficient_margin"
     assert error_code(OutcomeUnknown("timeout")) == "outcome_unknown"
+
+
+async def test_the_wrapped_venue_answers_for_its_receive_window_and_order_lookups(
+    world: tuple[MeteredGateways, FakeExchange, RecordingMetrics, FixedClock],
+) -> None:
+    # The order sender proves an order absent by these: a default standing in for them
+    # (10 s, "the lookup may miss orders", find_order for find_recent_order) was wrong.
+    gateways, exchange, _, _ = world
+    exchange.window = timedelta(seconds=3)
+    exchange.sees_every_order = True
+    gateway = await gateways.for_account(account("acct-1"))
+
+    assert gateway.receive_window == timedelta(seconds=3)
+    assert gateway.lookup_sees_every_order is True
+    assert await gateway.find_recent_order("BTCUSDT", "mimic-cid-1") is None
+    assert exchange.calls[-1] == ("recent", "mimic-cid-1")

@@ -10,6 +10,7 @@ from mimic.application.panic import (
     CheckPanicOtp,
     PanicOtpSetup,
     PanicPolicy,
+    PauseCopying,
     PullPanic,
     ResumeCopying,
     SetUpPanicOtp,
@@ -224,6 +225,18 @@ async def test_copying_paused_skips_entries_and_lets_closes_through(world: World
     [closed] = await world.legs(close, alice)
     assert closed.status is IntentStatus.FILLED
     assert alice.exchange.positions == {}
+
+
+async def test_an_admin_pauses_copying_without_the_panic_switch(world: World, panic: Panic) -> None:
+    admin = await admin_of(world)
+    pause = PauseCopying(world.settings, panic.audit, world.tx, world.clock)
+    with pytest.raises(PermissionDenied):
+        await pause((await world.follower("alice")).user, ip=None)
+    assert await world.settings.copying_paused() is False
+    await pause(admin, ip="10.0.0.9")
+    assert await world.settings.copying_paused() is True
+    [event] = await panic.audit.list()
+    assert (event.action, event.actor_id, event.ip) == ("copying.paused", admin.id, "10.0.0.9")
 
 
 async def test_resume_lifts_the_pause(world: World, panic: Panic) -> None:

@@ -15,7 +15,6 @@ from mimic.domain.payments import (
     Subscription,
     commission_amount,
     extend_subscription,
-    invoice_status_from_plisio,
     may_transition,
     needs_expired_notice,
     needs_expiring_notice,
@@ -106,24 +105,6 @@ def test_a_completed_invoice_never_changes_again() -> None:
         InvoiceStatus.NEW,
         InvoiceStatus.PENDING,
     }
-
-
-@pytest.mark.parametrize(
-    ("word", "status"),
-    [
-        ("completed", InvoiceStatus.COMPLETED),
-        ("mismatch", InvoiceStatus.COMPLETED),
-        ("pending", InvoiceStatus.PENDING),
-        ("pending internal", InvoiceStatus.PENDING),
-        ("new", InvoiceStatus.NEW),
-        ("expired", InvoiceStatus.EXPIRED),
-        ("cancelled", InvoiceStatus.CANCELLED),
-        ("error", InvoiceStatus.ERROR),
-        ("refunded", None),
-    ],
-)
-def test_plisio_statuses(word: str, status: InvoiceStatus | None) -> None:
-    assert invoice_status_from_plisio(word) is status
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,13 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
+import pytest
+
+from mimic.domain.errors import InvalidField
 from mimic.domain.orders import OrderSide
 from mimic.domain.performance import (
     AccountFill,
+    TradeFilters,
     closed_trades,
     hour_of,
     max_drawdown_perc,
@@ -135,3 +139,16 @@ def test_hour_of_truncates_to_the_hour() -> None:
     assert hour_of(datetime(2024, 5, 1, 13, 59, 59, 999, tzinfo=UTC)) == datetime(
         2024, 5, 1, 13, tzinfo=UTC
     )
+
+
+def test_trade_filters_pick_a_symbol_and_a_side() -> None:
+    [long] = closed_trades(
+        "a1", [fill(1, BUY, "0.03", "65000", "0"), fill(2, SELL, "0.03", "66000", "0")]
+    )
+    assert TradeFilters.parse("btc/usdt", "long").admits(long)
+    assert TradeFilters.parse(None, None).admits(long)
+    assert not TradeFilters.parse(None, "short").admits(long)
+    assert not TradeFilters.parse("ETHUSDT", None).admits(long)
+    with pytest.raises(InvalidField) as refused:
+        TradeFilters.parse(None, "sideways")
+    assert refused.value.field == "side"

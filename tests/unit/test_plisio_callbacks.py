@@ -1,9 +1,12 @@
-"""Plisio's callback on the wire: signed JSON, either way Plisio's examples sign it."""
+"""Plisio's callback on the wire: signed JSON, either way Plisio's examples sign it, and its
+status words read as ours."""
 
 import pytest
 
 from mimic.adapters.plisio.callbacks import read_callback, signatures
+from mimic.adapters.plisio.statuses import invoice_status
 from mimic.domain.errors import CallbackRefused
+from mimic.domain.payments import InvoiceStatus
 
 KEY = "secret-key"
 # Expected signatures computed with `openssl dgst -sha1 -hmac secret-key` over the message.
@@ -41,6 +44,7 @@ def test_signatures_match_an_independent_hmac() -> None:
 def test_a_callback_signed_either_way_is_believed(members: str, signature: str) -> None:
     callback = read_callback(body(members, signature), "application/json", KEY)
     assert (callback.order_number, callback.txn_id, callback.status) == ("42", "abc", "completed")
+    assert callback.invoice_status is InvoiceStatus.COMPLETED
 
 
 def test_the_signature_covers_the_text_as_sent_in_its_key_order() -> None:
@@ -82,3 +86,21 @@ def test_form_encoded_callbacks_are_refused_with_the_reason() -> None:
     form = b"txn_id=abc&order_number=42&status=completed&verify_hash=" + PLAIN_SIGNATURE.encode()
     with pytest.raises(CallbackRefused, match=r"\?json=true"):
         read_callback(form, "application/x-www-form-urlencoded; charset=UTF-8", KEY)
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("completed", InvoiceStatus.COMPLETED),
+        ("mismatch", InvoiceStatus.COMPLETED),
+        ("pending", InvoiceStatus.PENDING),
+        ("pending internal", InvoiceStatus.PENDING),
+        ("new", InvoiceStatus.NEW),
+        ("expired", InvoiceStatus.EXPIRED),
+        ("cancelled", InvoiceStatus.CANCELLED),
+        ("error", InvoiceStatus.ERROR),
+        ("refunded", None),
+    ],
+)
+def test_plisio_statuses(word: str, status: InvoiceStatus | None) -> None:
+    assert invoice_status(word) is status

@@ -141,7 +141,7 @@ async def test_while_copying_is_paused_a_one_sided_follow_s_close_still_goes_thr
     ]
     assert both.exchange.placed == []  # an entry side: skipped while paused
     assert [reason for _, reason in await world.outcome(short, both)] == [
-        "copying is paused for everyone (panic switch)"
+        "copying is paused for everyone by an admin"
     ]
 
 

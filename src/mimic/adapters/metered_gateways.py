@@ -3,7 +3,7 @@ after its signal an order filled. Wraps whichever gateways the platform uses."""
 
 import re
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -50,6 +50,9 @@ class MeteredGateways(ExchangeGateways):
 
 
 class MeteredGateway(ExchangeGateway):
+    """Passes every member on: the wrapped venue's receive window and order lookups are the
+    ones the order sender must see, not any default."""
+
     def __init__(
         self, inner: ExchangeGateway, exchange: str, metrics: Metrics, clock: Clock
     ) -> None:
@@ -88,6 +91,14 @@ class MeteredGateway(ExchangeGateway):
             self._metrics.signal_filled(self._exchange, seconds)
         return fill
 
+    @property
+    def receive_window(self) -> timedelta:
+        return self._inner.receive_window
+
+    @property
+    def lookup_sees_every_order(self) -> bool:
+        return self._inner.lookup_sees_every_order
+
     async def place_market_order(self, request: OrderRequest) -> OrderFill:
         return await self._order(lambda: self._inner.place_market_order(request))
 
@@ -123,6 +134,9 @@ class MeteredGateway(ExchangeGateway):
 
     async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         return await self._call(lambda: self._inner.find_order(symbol, client_order_id))
+
+    async def find_recent_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
+        return await self._call(lambda: self._inner.find_recent_order(symbol, client_order_id))
 
     async def check_account(self) -> AccountCheck:
         return await self._call(self._inner.check_account)

@@ -14,6 +14,9 @@ class SystemClock(Clock):
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
 
 class Argon2PasswordHasher(PasswordHasher):
     """argon2id above OWASP's minimum (19 MiB, t=2, p=1): 64 MiB, t=3, p=1."""

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pyotp
 
-from mimic.ports.notifications import OneTimePasswords
+from mimic.ports.panic import OneTimePasswords
 
 ISSUER = "Mimic panic"
 

@@ -4,7 +4,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from mimic.application import work_context
@@ -35,6 +35,7 @@ from mimic.domain.signal import Signal, SignalAction, SignalStatus
 from mimic.ports.exchange import ExchangeGateways
 from mimic.ports.live_events import LiveEvents
 from mimic.ports.notifications import NotificationOutbox
+from mimic.ports.protection import PriceFeeds
 from mimic.ports.repositories import (
     ExchangeAccountRepository,
     OrderIntentRepository,
@@ -47,7 +48,7 @@ from mimic.ports.services import Clock, SignalQueue
 
 log = logging.getLogger(__name__)
 
-COPYING_PAUSED_REASON = "copying is paused for everyone (panic switch)"
+COPYING_PAUSED_REASON = "copying is paused for everyone by an admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,23 @@ class AccountPlan:
     account: ExchangeAccount
     user: User
     legs: list[PlannedLeg]
+
+
+@dataclass(slots=True)
+class FirstMark:
+    """The first mark price the planning of a fan-out part read, and when: the signal's
+    reference for copy fidelity, taken where the fan-out reads prices anyway."""
+
+    price: Decimal | None = None
+    at: datetime | None = None
+
+    def saw(self, price: Decimal | None, at: datetime) -> None:
+        if self.price is None and price is not None and price > 0:
+            self.price, self.at = price, at
+
+    @property
+    def seen(self) -> bool:
+        return self.price is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +125,7 @@ class ExecuteSignal:
         queue: SignalQueue,
         live: LiveEvents,
         follows: SourceFollowRepository,
+        feeds: PriceFeeds,
     ) -> None:
         self._signals = signals
         self._accounts = accounts
@@ -123,6 +142,7 @@ class ExecuteSignal:
         self._live = live
         self._placer = FanoutPlacer(gateways, protection, clock, policy.concurrency)
         self._follows = follows
+        self._feeds = feeds
 
     async def __call__(self, signal_id: str, part: int = 0) -> ExecutionSummary:
         """Runs part `part` of the signal's fan-out: the connections that part holds."""
@@ -240,22 +260,54 @@ class ExecuteSignal:
         if not candidates:
             return existing, []
         accounts.update((account.id, account) for account, _ in candidates)
-        plans, guard = await self._plan_accounts(signal, candidates)
+        first_mark = FirstMark()
+        from_feed = None
+        if signal.reference_price is None and signal.params.action is SignalAction.CLOSE:
+            # Planning a close reads positions only (on ccxt no mark price): the feed's
+            # price is read meanwhile, for the reference.
+            from_feed = asyncio.ensure_future(self._feed_price(signal, candidates[0][0]))
+        try:
+            plans, guard = await self._plan_accounts(signal, candidates, first_mark)
+            if from_feed is not None and not first_mark.seen:
+                first_mark.saw(*await from_feed)
+        finally:
+            if from_feed is not None:
+                from_feed.cancel()  # not needed (or planning failed): no read left behind
+        if signal.reference_price is None and first_mark.price is not None and first_mark.at:
+            await self._signals.set_reference(signal.id, first_mark.price, first_mark.at)
         trips = await self._guardrails.save(guard)
         await self._tx.commit()
         await self._guardrails.announce(trips)
         ids = iter(new_ids(sum(len(p.legs) for p in plans)))
         return existing, [self._to_intents(signal, p.account, p.user, p.legs, ids) for p in plans]
 
+    async def _feed_price(
+        self, signal: Signal, account: ExchangeAccount
+    ) -> tuple[Decimal | None, datetime]:
+        """The symbol's price from the price feed of `account`'s exchange, if it has one."""
+        feed = self._feeds.for_exchange(account.exchange)
+        symbol = signal.params.symbol
+        price = None
+        if feed is not None:
+            try:
+                await feed.subscribe([symbol])
+                price = (await feed.latest([symbol])).get(symbol)
+            except ExchangeError as exc:
+                log.info("no reference price for signal %s: %s", signal.id, exc.reason)
+        return price, self._clock.now()
+
     async def preview(
         self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]
     ) -> list[AccountPlan]:
         """What the fan-out would plan for `candidates` now; stores and sends nothing."""
-        plans, _ = await self._plan_accounts(signal, candidates)
+        plans, _ = await self._plan_accounts(signal, candidates, FirstMark())
         return plans
 
     async def _plan_accounts(
-        self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]
+        self,
+        signal: Signal,
+        candidates: Sequence[tuple[ExchangeAccount, User]],
+        first_mark: FirstMark,
     ) -> tuple[list[AccountPlan], GuardrailBook]:
         """Plans for those of `candidates` who follow the signal's source (or every one)."""
         choices = await self._follows.choices_for(signal.source_id)
@@ -289,7 +341,7 @@ class ExecuteSignal:
                 )
                 return
             legs = await self._plan_legs(
-                signal, account, user, follow, platform, rules_cache, guard
+                signal, account, user, follow, platform, rules_cache, guard, first_mark
             )
             if user.id in unsubscribed:
                 legs = skip_entries(legs, NO_SUBSCRIPTION_REASON)
@@ -377,6 +429,7 @@ class ExecuteSignal:
         platform: PlatformRiskSettings,
         rules_cache: dict[tuple[str, str], MarketRules],
         guard: GuardrailBook,
+        first_mark: FirstMark,
     ) -> list[PlannedLeg]:
         """The follow's direction narrows the signal's action, its allocation the sizing."""
         params = signal.params
@@ -398,6 +451,7 @@ class ExecuteSignal:
             snapshot = await gateway.fetch_snapshot(params.symbol, with_balance=opening)
         except ExchangeError as exc:
             return [skip_account(action, f"could not read the account: {exc.reason}")]
+        first_mark.saw(snapshot.mark_price, self._clock.now())
         position, equity, mark = snapshot.position, Decimal(0), Decimal(0)
         if opening and snapshot.balance is not None and snapshot.mark_price is not None:
             equity, mark = snapshot.balance.equity, snapshot.mark_price

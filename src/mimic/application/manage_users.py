@@ -1,5 +1,6 @@
 """The admin's user management: search, edit (role, active, paused, caps), soft delete."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -56,6 +57,10 @@ class ManageUsers:
             include_deleted=include_deleted,
         )
         return UserPage(found, total)
+
+    async def usernames(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """user id -> username: to show people by name where a record keeps their id."""
+        return await self._users.usernames(set(user_ids))
 
     async def get(self, user_id: str) -> User:
         user = await self._users.get(user_id)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from mimic.domain.errors import InvalidField
 from mimic.domain.orders import OrderFilters, OrderIntent
-from mimic.ports.notifications import PanicCloseRepository
+from mimic.ports.panic import PanicCloseRepository
 from mimic.ports.repositories import OrderIntentRepository
 
 MAX_PAGE = 200

@@ -16,8 +16,8 @@ from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, client_orde
 from mimic.domain.panic import AccountOutcome, OtpVerdict, PanicRun, PanicStatus, panic_key
 from mimic.domain.positions import Position
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
-from mimic.ports.notifications import (
-    NotificationOutbox,
+from mimic.ports.notifications import NotificationOutbox
+from mimic.ports.panic import (
     OneTimePasswords,
     PanicCloseRepository,
     PanicGuardStore,
@@ -342,8 +342,8 @@ class ViewPanicRuns:
         return run
 
 
-class ResumeCopying:
-    """Lift the panic switch's global pause (admin)."""
+class _CopyingSwitch:
+    """The global pause of copying new entries: closes and exits always go out."""
 
     def __init__(
         self, settings: SettingsRepository, audit: AuditLog, tx: TransactionManager, clock: Clock
@@ -353,15 +353,18 @@ class ResumeCopying:
         self._tx = tx
         self._clock = clock
 
-    async def __call__(self, actor: User, *, ip: str | None) -> None:
+    async def paused(self) -> bool:
+        return await self._settings.copying_paused()
+
+    async def _switch(self, actor: User, *, paused: bool, ip: str | None) -> None:
         if not actor.is_admin:
             raise PermissionDenied("this needs the admin role")
-        await self._settings.set_copying_paused(False)
+        await self._settings.set_copying_paused(paused)
         await self._audit.record(
             AuditEvent(
                 id=uuid.uuid4().hex,
                 at=self._clock.now(),
-                action="copying.resumed",
+                action="copying.paused" if paused else "copying.resumed",
                 actor_id=actor.id,
                 target="platform",
                 ip=ip,
@@ -369,5 +372,17 @@ class ResumeCopying:
         )
         await self._tx.commit()
 
-    async def paused(self) -> bool:
-        return await self._settings.copying_paused()
+
+class ResumeCopying(_CopyingSwitch):
+    """Lift the pause (admin), whether the panic switch or an admin's pause set it."""
+
+    async def __call__(self, actor: User, *, ip: str | None) -> None:
+        await self._switch(actor, paused=False, ip=ip)
+
+
+class PauseCopying(_CopyingSwitch):
+    """Stop copying new entries for every follower (admin) without closing anything, until
+    an admin resumes: for a storm of bad alerts, where the panic switch would be too much."""
+
+    async def __call__(self, actor: User, *, ip: str | None) -> None:
+        await self._switch(actor, paused=True, ip=ip)

@@ -1,7 +1,7 @@
 """Closed trades, balance history and the public leaderboard, from what the sync stored."""
 
 import enum
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -13,6 +13,7 @@ from mimic.domain.performance import (
     BalanceSnapshot,
     ClosedTrade,
     Standing,
+    TradeFilters,
     closed_trades,
     standing,
 )
@@ -21,6 +22,8 @@ from mimic.ports.repositories import ExchangeAccountRepository, UserRepository
 from mimic.ports.services import Clock
 
 MAX_HISTORY = 5000
+NO_TRADE_FILTERS = TradeFilters()
+TRADE_CACHE_FOLLOWERS = 64
 _USERS_PAGE = 500
 
 
@@ -41,6 +44,36 @@ class Period(enum.StrEnum):
         return None if days is None else now - timedelta(days=days)
 
 
+class TradeCache:
+    """Each recent follower's closed trades with the fill count they were built from.
+
+    Rebuilding trades reads every fill the follower has; fills are only ever added, so
+    while the count stays the same the trades do too. One per process, the followers seen
+    last kept (a list of frozen trades each, shared by the requests that read it)."""
+
+    def __init__(self) -> None:
+        self._built: OrderedDict[str, tuple[int, list[ClosedTrade]]] = OrderedDict()
+
+    def get(self, user_id: str, fill_count: int) -> list[ClosedTrade] | None:
+        built = self._built.get(user_id)
+        if built is None or built[0] != fill_count:
+            return None
+        self._built.move_to_end(user_id)
+        return built[1]
+
+    def put(self, user_id: str, fill_count: int, trades: list[ClosedTrade]) -> None:
+        self._built[user_id] = (fill_count, trades)
+        self._built.move_to_end(user_id)
+        while len(self._built) > TRADE_CACHE_FOLLOWERS:
+            self._built.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TradePage:
+    trades: list[ClosedTrade]
+    has_more: bool
+
+
 @dataclass(frozen=True, slots=True)
 class GuardrailStatus:
     account_id: str
@@ -58,7 +91,9 @@ class ViewPerformance:
         snapshots: BalanceSnapshotRepository,
         guardrail_days: GuardrailRepository,
         clock: Clock,
+        trade_cache: TradeCache,
     ) -> None:
+        self._trade_cache = trade_cache
         self._users = users
         self._accounts = accounts
         self._fills = fills
@@ -66,12 +101,31 @@ class ViewPerformance:
         self._guardrail_days = guardrail_days
         self._clock = clock
 
-    async def trades(self, user_id: str, *, limit: int) -> list[ClosedTrade]:
+    async def trades(
+        self, user_id: str, *, limit: int, filters: TradeFilters = NO_TRADE_FILTERS
+    ) -> list[ClosedTrade]:
         """The follower's closed trades, newest first (a deleted connection's too)."""
-        by_account = (await self._fills.for_users([user_id])).get(user_id, {})
-        trades = [t for a, fills in by_account.items() for t in closed_trades(a, fills)]
-        trades.sort(key=lambda t: (t.closed_at, t.account_id, t.symbol), reverse=True)
-        return trades[:limit]
+        return (await self._all_trades(user_id, filters))[:limit]
+
+    async def trade_page(
+        self, user_id: str, filters: TradeFilters, *, offset: int, limit: int
+    ) -> TradePage:
+        """One page of the follower's trade history, newest first."""
+        if offset < 0:
+            raise InvalidField("offset", "must not be negative")
+        trades = await self._all_trades(user_id, filters)
+        return TradePage(trades[offset : offset + limit], has_more=len(trades) > offset + limit)
+
+    async def _all_trades(self, user_id: str, filters: TradeFilters) -> list[ClosedTrade]:
+        # Counted before reading: a fill added in between only makes the next read rebuild.
+        fill_count = await self._fills.count_for_user(user_id)
+        trades = self._trade_cache.get(user_id, fill_count)
+        if trades is None:
+            by_account = (await self._fills.for_users([user_id])).get(user_id, {})
+            trades = [t for a, fills in by_account.items() for t in closed_trades(a, fills)]
+            trades.sort(key=lambda t: (t.closed_at, t.account_id, t.symbol), reverse=True)
+            self._trade_cache.put(user_id, fill_count, trades)
+        return [t for t in trades if filters.admits(t)]
 
     async def balance_history(
         self, user_id: str, *, since: datetime | None, limit: int

@@ -20,7 +20,6 @@ from mimic.domain.payments import (
     InvoiceStatus,
     ReferralCommission,
     commission_amount,
-    invoice_status_from_plisio,
     statuses_that_may_become,
 )
 from mimic.ports.payments import (
@@ -100,11 +99,11 @@ class HandlePlisioCallback:
             raise error
         if invoice.status is InvoiceStatus.COMPLETED:
             return CallbackOutcome(invoice.id, invoice.status, activated=False)
-        if invoice_status_from_plisio(callback.status) is None:
+        if callback.invoice_status is None:
             raise InvalidField("status", f"{callback.status!r} is not a Plisio invoice status")
         # The word of Plisio's API, not of the callback, decides what happens.
         operation = await self._gateway.fetch_operation(callback.txn_id)
-        confirmed = invoice_status_from_plisio(operation.status)
+        confirmed = operation.invoice_status
         if confirmed is None:
             raise InvalidField("status", f"Plisio reports unknown status {operation.status!r}")
         if confirmed is InvoiceStatus.COMPLETED:

@@ -9,7 +9,7 @@ from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import OrderIntent
 from mimic.domain.positions import Balance, Position
 from mimic.ports.exchange import ExchangeGateways
-from mimic.ports.notifications import PanicCloseRepository
+from mimic.ports.panic import PanicCloseRepository
 from mimic.ports.repositories import (
     ExchangeAccountRepository,
     OrderIntentRepository,
@@ -73,6 +73,30 @@ class ViewPortfolio:
 
         return list(await asyncio.gather(*(read(a) for a in await self._approved(user_id))))
 
+    async def holdings(self, user_id: str) -> tuple[list[AccountBalance], list[AccountPositions]]:
+        """Balances and positions at once: every account's two reads are in flight together
+        (a page that shows both waits for one exchange round trip, not two)."""
+        accounts = await self._approved(user_id)
+
+        async def read(account: ExchangeAccount) -> tuple[AccountBalance, AccountPositions]:
+            try:
+                gateway = await self._gateways.for_account(account)
+            except ExchangeError as exc:
+                return (
+                    AccountBalance(account, None, error=exc.reason),
+                    AccountPositions(account, [], error=exc.reason),
+                )
+            balance, positions = await asyncio.gather(
+                gateway.fetch_balance(), gateway.fetch_positions(), return_exceptions=True
+            )
+            return (
+                _balance_or_error(account, balance),
+                _positions_or_error(account, positions),
+            )
+
+        both = await asyncio.gather(*(read(a) for a in accounts))
+        return [b for b, _ in both], [p for _, p in both]
+
     async def orders(self, user_id: str, limit: int = 200) -> list[OrderIntent]:
         """Newest first: the orders of signals and those of panic runs."""
         orders = await self._intents.list_for_user(user_id, limit=limit)
@@ -83,3 +107,21 @@ class ViewPortfolio:
     async def order_sources(self, orders: Sequence[OrderIntent]) -> dict[str, str]:
         """The source of each order's signal, by signal id (a panic close has none)."""
         return await self._signals.source_ids({o.signal_id for o in orders if o.signal_id})
+
+
+def _balance_or_error(account: ExchangeAccount, read: Balance | BaseException) -> AccountBalance:
+    if isinstance(read, ExchangeError):
+        return AccountBalance(account, None, error=read.reason)
+    if isinstance(read, BaseException):
+        raise read
+    return AccountBalance(account, read)
+
+
+def _positions_or_error(
+    account: ExchangeAccount, read: list[Position] | BaseException
+) -> AccountPositions:
+    if isinstance(read, ExchangeError):
+        return AccountPositions(account, [], error=read.reason)
+    if isinstance(read, BaseException):
+        raise read
+    return AccountPositions(account, read)

@@ -1,9 +1,11 @@
 """What protects each open position of a follower: TP/SL on the exchange, trailing stop, DCA."""
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from mimic.application.portfolio import AccountPositions
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, User
 from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
@@ -49,9 +51,25 @@ class ViewProtection:
             for a in await self._accounts.list_for_user(user.id)
             if a.status is ConnectionStatus.APPROVED
         }
+        positions = await self._positions(list(accounts.values()))
+        return await self._protecting(user, accounts, positions)
+
+    async def of_positions(
+        self, user: User, held: Sequence[AccountPositions]
+    ) -> list[PositionProtectionStatus]:
+        """The same, for positions the caller has just read (ViewPortfolio.holdings)."""
+        accounts = {h.account.id: h.account for h in held}
+        positions = {(h.account.id, p.symbol): p for h in held for p in h.positions}
+        return await self._protecting(user, accounts, positions)
+
+    async def _protecting(
+        self,
+        user: User,
+        accounts: dict[str, ExchangeAccount],
+        positions: dict[tuple[str, str], Position],
+    ) -> list[PositionProtectionStatus]:
         entries = await self._position_intents.latest_entries(list(accounts))
         children = await self._position_intents.children([e.id for e in entries])
-        positions = await self._positions(list(accounts.values()))
         found = []
         for entry in entries:
             side = PositionSide.LONG if entry.side is OrderSide.BUY else PositionSide.SHORT

@@ -10,7 +10,13 @@ from mimic.application.panic import PullPanic
 from mimic.application.portfolio import ViewPortfolio
 from mimic.domain.accounts import User
 from mimic.domain.errors import DomainError, NotFound
-from mimic.domain.notifications import EVENTS, Channel, default_channels, parse_channels
+from mimic.domain.notifications import (
+    EVENTS,
+    Channel,
+    ChatMessage,
+    default_channels,
+    parse_channels,
+)
 from mimic.ports.notifications import ChatMessenger, NotificationPreferences, TelegramLinks
 from mimic.ports.repositories import TransactionManager, UserRepository
 from mimic.ports.services import Clock
@@ -31,23 +37,6 @@ PRIVATE_ONLY = (
     "Mimic answers only in a private chat with the bot: groups and channels cannot be linked "
     "or give commands."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """A text message to the bot: where it was written and by whom (None: no person, as
-    when an anonymous group admin or a channel writes)."""
-
-    chat_id: str
-    chat_type: str  # Telegram's: "private", "group", "supergroup" or "channel"
-    sender_id: str | None
-    text: str
-
-    @property
-    def from_its_own_person(self) -> bool:
-        """A private chat, written by the person it is with (a private chat's id is the
-        person's id): any member of a group could otherwise act for whoever linked it."""
-        return self.chat_type == "private" and self.sender_id == self.chat_id
 
 
 def _hash_code(code: str) -> str:

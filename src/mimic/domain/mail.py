@@ -42,6 +42,6 @@ def notification_mail(items: Sequence[Notification], site_url: str) -> Mail:
         "Hello,\n\n"
         f"{news}\n\n"
         f"See it in Mimic: {link}\n\n"
-        f"You choose which events reach you by mail at {site_url.rstrip('/')}/settings.\n"
+        f"You choose which events reach you by mail at {site_url.rstrip('/')}/notifications.\n"
     )
     return Mail(subject, body)

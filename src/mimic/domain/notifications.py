@@ -96,6 +96,23 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A text message to the bot: where it was written and by whom (None: no person, as
+    when an anonymous group admin or a channel writes)."""
+
+    chat_id: str
+    chat_type: str  # Telegram's: "private", "group", "supergroup" or "channel"
+    sender_id: str | None
+    text: str
+
+    @property
+    def from_its_own_person(self) -> bool:
+        """A private chat, written by the person it is with (a private chat's id is the
+        person's id): any member of a group could otherwise act for whoever linked it."""
+        return self.chat_type == "private" and self.sender_id == self.chat_id
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryResult:
     """`sent_at`: done. Else tried again at `retry_at` (None: when the lease runs out)."""
 

@@ -120,6 +120,8 @@ class OrderIntent:
     stop_loss_price: Decimal | None = None
     take_profit_price: Decimal | None = None
     protection_error: str | None = None
+    # When the exchange's answer to the filled order arrived (copy fidelity's latency).
+    acknowledged_at: datetime | None = None
 
     def hold_for_sending(self, now: datetime) -> None:
         """First attempt, taken by whoever planned it (the lease is the repository's)."""
@@ -135,6 +137,7 @@ class OrderIntent:
         self.average_price = fill.average_price
         self.fee = fill.fee
         self.updated_at = now
+        self.acknowledged_at = now
 
     def reject(self, reason: str, now: datetime) -> None:
         self.status = IntentStatus.REJECTED

@@ -76,23 +76,6 @@ class InvoiceStatus(enum.StrEnum):
         return self is not InvoiceStatus.NEW and self is not InvoiceStatus.PENDING
 
 
-def invoice_status_from_plisio(status: str) -> InvoiceStatus | None:
-    """Plisio's status word as ours; "mismatch" means overpaid, which pays in full.
-
-    "pending internal" (money moving to the merchant's wallet) is still pending.
-    None for a word Plisio does not document.
-    """
-    word = status.strip().lower()
-    if word == "mismatch":
-        return InvoiceStatus.COMPLETED
-    if word.startswith("pending"):
-        return InvoiceStatus.PENDING
-    try:
-        return InvoiceStatus(word)
-    except ValueError:
-        return None
-
-
 @dataclass(slots=True)
 class Invoice:
     """One attempt to pay for a plan; `id` is also the order_number Plisio knows it by."""

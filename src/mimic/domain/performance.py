@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from mimic.domain.errors import InvalidField
 from mimic.domain.orders import OrderSide
 from mimic.domain.positions import PositionSide
+from mimic.domain.symbols import normalize_symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,29 @@ class ClosedTrade:
     @property
     def roi_perc(self) -> Decimal:
         return roi_perc(self.net_pnl, self.entry_price * self.quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFilters:
+    """What a trade history shows: one symbol or all, one side or both."""
+
+    symbol: str | None = None
+    side: PositionSide | None = None
+
+    @classmethod
+    def parse(cls, symbol: str | None, side: str | None) -> "TradeFilters":
+        chosen = None
+        if side:
+            try:
+                chosen = PositionSide(side)
+            except ValueError:
+                raise InvalidField("side", "must be long or short") from None
+        return cls(symbol=normalize_symbol(symbol) if symbol else None, side=chosen)
+
+    def admits(self, trade: ClosedTrade) -> bool:
+        return (self.symbol is None or trade.symbol == self.symbol) and (
+            self.side is None or trade.side is self.side
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,17 @@ from mimic.domain.risk import EffectiveRisk
 from mimic.domain.signal import SignalAction
 
 PAUSED_REASON = "copying is paused for this follower"
+NO_POSITION_REASON = "no open position to close"
+
+
+def already_open_reason(side: PositionSide) -> str:
+    return f"a {side} position is already open"
+
+
+# Skips where the follower already is where the signal leads: nothing was missed.
+NOTHING_TO_COPY_REASONS = frozenset(
+    {NO_POSITION_REASON, *(already_open_reason(side) for side in PositionSide)}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +87,13 @@ def plan_account_orders(
     """
     if action is SignalAction.CLOSE:
         if position is None:
-            return [_skipped(OrderLeg.CLOSE, OrderSide.SELL, "no open position to close")]
+            return [_skipped(OrderLeg.CLOSE, OrderSide.SELL, NO_POSITION_REASON)]
         return [_close(position)]
     target = PositionSide.LONG if action is SignalAction.LONG else PositionSide.SHORT
     if paused:
         return [_skipped(OrderLeg.ENTRY, target.opening_side, PAUSED_REASON)]
     if position is not None and position.side is target:
-        return [
-            _skipped(OrderLeg.ENTRY, target.opening_side, f"a {target} position is already open")
-        ]
+        return [_skipped(OrderLeg.ENTRY, target.opening_side, already_open_reason(target))]
     legs = [_close(position)] if position is not None else []
     sized = size_entry(equity=equity, mark_price=mark_price, rules=rules, risk=risk)
     if isinstance(sized, str):

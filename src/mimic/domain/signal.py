@@ -147,6 +147,10 @@ class Signal:
     # Its fan-out runs in this many parts (domain.fanout); done when every part finished.
     fanout_parts: int = 1
     finished_parts: frozenset[int] = frozenset()
+    # The master's reference for copy fidelity: the first mark price the fan-out read for
+    # the symbol, and when (None until a part has read one).
+    reference_price: Decimal | None = None
+    reference_at: datetime | None = None
 
     def unfinished_parts(self) -> list[FanoutPart]:
         if self.status is SignalStatus.DONE:

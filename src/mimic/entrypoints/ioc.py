@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from mimic.adapters.ccxt import CcxtGateways
-from mimic.adapters.crypto import FernetSecretBox, StoredCredentialVault
+from mimic.adapters.crypto import FernetSecretBox
 from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
 from mimic.adapters.metered_gateways import MeteredGateways
 from mimic.adapters.paper.faults import PaperFaults
@@ -20,6 +20,7 @@ from mimic.adapters.price_feeds import PriceFeedsByExchange
 from mimic.adapters.prometheus.metrics import PrometheusMetrics
 from mimic.adapters.redis.trailing import RedisTrailingStateStore
 from mimic.adapters.routing import ExchangeRouter
+from mimic.adapters.sqlalchemy.activity import SqlPlatformActivity
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
@@ -33,6 +34,7 @@ from mimic.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
+from mimic.adapters.sqlalchemy.vault import StoredCredentialVault
 from mimic.adapters.system import Argon2PasswordHasher, BoundedPasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue
 from mimic.application.authenticate_user import AuthenticateUser
@@ -47,6 +49,7 @@ from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
 from mimic.application.follower_settings import UpdateFollowerSettings
 from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
 from mimic.application.order_history import ViewOrderHistory
+from mimic.application.platform_activity import ViewPlatformActivity
 from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.position_protection import PositionProtection
@@ -60,8 +63,9 @@ from mimic.application.source_follows import FollowSources
 from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
+from mimic.entrypoints.accounts_ioc import AccountsProvider, make_mailer
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.ioc_accounts import AccountsProvider, make_mailer
+from mimic.entrypoints.health_ioc import HealthProvider
 from mimic.entrypoints.lab_ioc import LabProvider
 from mimic.entrypoints.live_ioc import LiveEventsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
@@ -86,6 +90,7 @@ from mimic.ports.repositories import (
     AuditLog,
     ExchangeAccountRepository,
     OrderIntentRepository,
+    PlatformActivity,
     SettingsRepository,
     SignalRepository,
     SignalSourceRepository,
@@ -231,6 +236,7 @@ class PersistenceProvider(Provider):
     position_intents = provide(SqlPositionIntentRepository, provides=PositionIntentRepository)
     credentials = provide(SqlCredentialRepository, provides=CredentialRepository)
     connection_checks = provide(SqlConnectionChecks, provides=ConnectionChecks)
+    platform_activity = provide(SqlPlatformActivity, provides=PlatformActivity)
 
 
 class InteractorProvider(Provider):
@@ -298,6 +304,7 @@ class InteractorProvider(Provider):
     portfolio = provide(ViewPortfolio)
     order_history = provide(ViewOrderHistory)
     reports = provide(ReportSignals)
+    view_activity = provide(ViewPlatformActivity)
     platform_settings = provide(ManagePlatformSettings)
     set_paper_price = provide(SetPaperPrice)
     bootstrap = provide(BootstrapPlatform)
@@ -320,6 +327,7 @@ def build_container(
         NotificationsProvider(),
         LabProvider(),
         LiveEventsProvider(),
+        HealthProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},
     )

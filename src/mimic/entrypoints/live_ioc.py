@@ -1,15 +1,35 @@
-"""Which LiveEvents adapter a process publishes through."""
+"""Which LiveEvents adapter a process publishes through, and the channels its pages hear."""
 
 from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide
 from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 
 from mimic.adapters.live.channels import ChannelsLiveEvents, UnheardLiveEvents
-from mimic.adapters.redis.live_events import RedisLiveEvents
+from mimic.adapters.live.redis_pubsub import RedisLiveEvents
 from mimic.entrypoints.config import Settings
 from mimic.ports.live_events import LiveEvents
+
+# A page slower than this many events behind loses the oldest: it re-reads on the next one.
+MAX_BACKLOG = 1000
+
+
+def make_channels(settings: Settings) -> ChannelsPlugin:
+    """Redis Pub/Sub when Redis is configured (events from worker processes), else memory."""
+    backend = (
+        RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
+        if settings.redis_url is not None
+        else MemoryChannelsBackend()
+    )
+    return ChannelsPlugin(
+        backend=backend,
+        arbitrary_channels_allowed=True,
+        subscriber_max_backlog=MAX_BACKLOG,
+        subscriber_backlog_strategy="dropleft",
+    )
 
 
 class LiveEventsProvider(Provider):

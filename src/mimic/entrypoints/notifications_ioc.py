@@ -5,19 +5,20 @@ from collections.abc import AsyncIterator
 from dishka import Provider, Scope, provide
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mimic.adapters.outbox_notifier import OutboxNotifier
 from mimic.adapters.sqlalchemy.notifications import (
     SqlNotificationOutbox,
     SqlNotificationPreferences,
     SqlNotificationRecipients,
     SqlTelegramLinks,
 )
+from mimic.adapters.sqlalchemy.outbox_notifier import OutboxNotifier
 from mimic.adapters.sqlalchemy.panic import (
     SqlPanicCloseRepository,
     SqlPanicGuardStore,
     SqlPanicRunRepository,
 )
 from mimic.adapters.telegram.bot_api import NoTelegram, TelegramBotApi
+from mimic.adapters.telegram.updates import TelegramUpdates
 from mimic.adapters.totp import Totp
 from mimic.application.deliver_notifications import DeliverNotifications, DeliveryPolicy
 from mimic.application.live_updates import PublishingNotifier
@@ -25,6 +26,7 @@ from mimic.application.panic import (
     CheckPanicOtp,
     PanicOtpSetup,
     PanicPolicy,
+    PauseCopying,
     PullPanic,
     ResumeCopying,
     SetUpPanicOtp,
@@ -36,14 +38,17 @@ from mimic.entrypoints.config import Settings
 from mimic.ports.live_events import LiveEvents
 from mimic.ports.notifications import (
     ChatMessenger,
+    ChatUpdates,
     NotificationOutbox,
     NotificationPreferences,
     NotificationRecipients,
+    TelegramLinks,
+)
+from mimic.ports.panic import (
     OneTimePasswords,
     PanicCloseRepository,
     PanicGuardStore,
     PanicRunRepository,
-    TelegramLinks,
 )
 from mimic.ports.services import Clock, Notifier
 
@@ -89,6 +94,7 @@ class NotificationsProvider(Provider):
     def bot_username(self, settings: Settings) -> BotUsername:
         return BotUsername(settings.telegram_bot_username)
 
+    chat_updates = provide(TelegramUpdates, provides=ChatUpdates, scope=Scope.APP)
     outbox = provide(SqlNotificationOutbox, provides=NotificationOutbox, scope=Scope.REQUEST)
     preferences = provide(
         SqlNotificationPreferences, provides=NotificationPreferences, scope=Scope.REQUEST
@@ -109,3 +115,4 @@ class NotificationsProvider(Provider):
     pull_panic = provide(PullPanic, scope=Scope.REQUEST)
     view_panic = provide(ViewPanicRuns, scope=Scope.REQUEST)
     resume = provide(ResumeCopying, scope=Scope.REQUEST)
+    pause = provide(PauseCopying, scope=Scope.REQUEST)

@@ -1,16 +1,20 @@
-"""dishka provider of the guardrails, portfolio sync, reports and pre-flight preview."""
+"""dishka provider of the guardrails, portfolio sync, reports, copy fidelity and pre-flight
+preview."""
 
 from dishka import Provider, Scope, provide
 
+from mimic.adapters.sqlalchemy.fidelity import SqlFidelityReader
 from mimic.adapters.sqlalchemy.performance import (
     SqlBalanceSnapshotRepository,
     SqlFillRepository,
     SqlGuardrailRepository,
 )
+from mimic.application.copy_fidelity import RecentFidelity, ViewCopyFidelity
 from mimic.application.guardrails import DailyGuardrails
-from mimic.application.performance_reports import ViewPerformance
+from mimic.application.performance_reports import TradeCache, ViewPerformance
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.preview_signal import PreviewSignal
+from mimic.ports.fidelity import FidelityReader
 from mimic.ports.performance import (
     BalanceSnapshotRepository,
     FillRepository,
@@ -27,4 +31,11 @@ class PerformanceProvider(Provider):
     guardrails = provide(DailyGuardrails)
     sync = provide(SyncPortfolio)
     performance = provide(ViewPerformance)
+    trade_cache = provide(TradeCache, scope=Scope.APP)
     preview = provide(PreviewSignal)
+    fidelity_reader = provide(SqlFidelityReader, provides=FidelityReader)
+    fidelity = provide(ViewCopyFidelity)
+
+    @provide(scope=Scope.APP)
+    def recent_fidelity(self) -> RecentFidelity:
+        return RecentFidelity()

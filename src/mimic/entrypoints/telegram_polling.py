@@ -7,7 +7,7 @@ from typing import Any
 from dishka import AsyncContainer
 
 from mimic.adapters.telegram.bot_api import TelegramBotApi
-from mimic.adapters.telegram.updates import chat_message
+from mimic.adapters.telegram.updates import TelegramUpdates
 from mimic.application.telegram_bot import AnswerBotMessage
 from mimic.domain.errors import DeliveryFailed
 from mimic.domain.notifications import FloodControl, FloodWait
@@ -21,7 +21,7 @@ POLL_SECONDS = 30
 async def answer_update(
     container: AsyncContainer, bot: TelegramBotApi, update: dict[str, Any]
 ) -> None:
-    message = chat_message(update)
+    message = TelegramUpdates().chat_message(update)
     if message is None:
         return
     chat_id = message.chat_id

@@ -21,12 +21,13 @@ class AccountSnapshot:
     mark_price: Decimal | None = None
 
 
-# A venue that says nothing about it: as long as ccxt waits for an answer by default.
-DEFAULT_RECEIVE_WINDOW = timedelta(seconds=10)
-
-
 class ExchangeGateway(Protocol):
-    """One follower account on one exchange. Every failure is a domain `ExchangeError`."""
+    """One follower account on one exchange. Every failure is a domain `ExchangeError`.
+
+    Behaviour that venues share (reading one after the other, leverage then order) is in
+    adapters.exchange_base.ExchangeGatewayBase, not here: a wrapper that implements this
+    port must pass every member on, and the type checker says which one it forgot.
+    """
 
     @property
     def receive_window(self) -> timedelta:
@@ -36,7 +37,7 @@ class ExchangeGateway(Protocol):
         and a -1007 means the matching engine may still act on it: absence is proven
         only by lookups spread over this window (see application.order_sender).
         """
-        return DEFAULT_RECEIVE_WINDOW
+        ...
 
     async def market_rules(self, symbol: str) -> MarketRules: ...
 
@@ -49,16 +50,8 @@ class ExchangeGateway(Protocol):
     async def fetch_position(self, symbol: str) -> Position | None: ...
 
     async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
-        """The position on `symbol`; `with_balance`, also the balance and the mark price.
-
-        A venue that can read them together (the paper exchange: one batched transaction)
-        overrides this; otherwise they are read one after the other.
-        """
-        position = await self.fetch_position(symbol)
-        if not with_balance:
-            return AccountSnapshot(position)
-        balance = await self.fetch_balance()
-        return AccountSnapshot(position, balance, await self.fetch_mark_price(symbol))
+        """The position on `symbol`; `with_balance`, also the balance and the mark price."""
+        ...
 
     async def set_leverage(self, symbol: str, leverage: int) -> None: ...
 
@@ -69,13 +62,8 @@ class ExchangeGateway(Protocol):
     async def place_market_order_at_leverage(
         self, request: OrderRequest, leverage: int | None
     ) -> OrderFill:
-        """Set the symbol's leverage (unless None), then place the order.
-
-        A venue that can do both in one step (the paper exchange) overrides this.
-        """
-        if leverage is not None:
-            await self.set_leverage(request.symbol, leverage)
-        return await self.place_market_order(request)
+        """Set the symbol's leverage (unless None), then place the order."""
+        ...
 
     async def find_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         """The executed order with this client id, or None when the exchange proves absence."""
@@ -86,16 +74,14 @@ class ExchangeGateway(Protocol):
         """Whether `find_order` answers from every order the account sent with that client
         id (then a search of recent orders could add nothing). Not on Binance, where a
         client id is unique among open orders only."""
-        return False
+        ...
 
     async def find_recent_order(self, symbol: str, client_order_id: str) -> OrderFill | None:
         """The executed order with this client id among the account's recent orders on
         `symbol`, not only the one the exchange would answer a lookup by client id with
         (Binance keeps client ids unique among open orders only).
-
-        A venue without such a listing answers as `find_order` does.
         """
-        return await self.find_order(symbol, client_order_id)
+        ...
 
     async def check_account(self) -> AccountCheck:
         """Validate the connection: credentials, permissions, futures, position mode."""

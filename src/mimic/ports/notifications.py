@@ -1,12 +1,16 @@
-"""Ports of the notifications, the Telegram bot and the panic kill switch."""
+"""Ports of the notifications and the Telegram bot (the panic switch's are in ports.panic)."""
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from mimic.domain.notifications import Channel, DeliveryResult, Notification, Recipient
-from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
-from mimic.domain.panic import PanicGuardState, PanicRun
+from mimic.domain.notifications import (
+    Channel,
+    ChatMessage,
+    DeliveryResult,
+    Notification,
+    Recipient,
+)
 
 
 class NotificationOutbox(Protocol):
@@ -77,41 +81,8 @@ class ChatMessenger(Protocol):
         ...
 
 
-class OneTimePasswords(Protocol):
-    """The panic switch's TOTP."""
-
-    def matching_step(self, code: str, now: datetime) -> int | None:
-        """The time step `code` is valid for at `now` (one step of clock drift allowed)."""
-        ...
-
-    def provisioning_uri(self, account_name: str) -> str: ...
-
-
-class PanicGuardStore(Protocol):
-    async def load(self) -> PanicGuardState: ...
-
-    async def save(self, state: PanicGuardState, *, expected_last_step: int) -> bool:
-        """Store unless another attempt accepted a code meanwhile (last step moved on)."""
-        ...
-
-
-class PanicRunRepository(Protocol):
-    async def add(self, run: PanicRun) -> None: ...
-
-    async def save(self, run: PanicRun) -> None: ...
-
-    async def get(self, run_id: str) -> PanicRun | None: ...
-
-
-class PanicCloseRepository(Protocol):
-    """Reduce-only closes of a panic run, stored before they are sent (like order intents)."""
-
-    async def add_new(self, closes: Sequence[OrderIntent], *, run_id: str) -> None: ...
-
-    async def save_results(self, closes: Sequence[OrderIntent], *, run_id: str) -> None: ...
-
-    async def list_for_user(
-        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
-    ) -> list[OrderIntent]:
-        """Newest first; only those `filters` let through."""
+class ChatUpdates(Protocol):
+    def chat_message(self, update: object) -> ChatMessage | None:
+        """What a person wrote to the bot, read from the chat service's update (as its webhook
+        or long polling delivers it, decoded from JSON); None for anything else."""
         ...

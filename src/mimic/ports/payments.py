@@ -41,7 +41,8 @@ class ProviderOperation:
     """The provider's own record of an invoice, read back before acting on a callback."""
 
     txn_id: str
-    status: str
+    status: str  # the provider's own word, as it sent it
+    invoice_status: InvoiceStatus | None  # that word as ours; None: a word it does not document
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,8 @@ class PaymentCallback:
 
     order_number: str
     txn_id: str
-    status: str
+    status: str  # the provider's own word, as it sent it
+    invoice_status: InvoiceStatus | None  # that word as ours; None: a word it does not document
 
 
 class PaymentGateway(Protocol):

@@ -69,6 +69,11 @@ class FillRepository(Protocol):
         """By user, then by account."""
         ...
 
+    async def count_for_user(self, user_id: str) -> int:
+        """How many fills the user has. Fills are only ever added, never changed or
+        removed: the same count means the same fills."""
+        ...
+
 
 class BalanceSnapshotRepository(Protocol):
     async def add_new(self, snapshots: Sequence[tuple[str, BalanceSnapshot]]) -> int:

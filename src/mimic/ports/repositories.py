@@ -1,9 +1,11 @@
 import builtins
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
+from mimic.domain.activity import FailedDelivery
 from mimic.domain.audit import AuditEvent
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.follows import FollowChoices, SourceFollow
@@ -26,6 +28,10 @@ class UserRepository(Protocol):
     async def get(self, user_id: str) -> User | None: ...
 
     async def get_by_username(self, username: str) -> User | None: ...
+
+    async def usernames(self, user_ids: Collection[str]) -> dict[str, str]:
+        """user id -> username, for the ids that exist (deleted users too)."""
+        ...
 
     async def get_by_referral_code(self, code: str) -> User | None: ...
 
@@ -116,6 +122,11 @@ class SignalRepository(Protocol):
         ...
 
     async def set_status(self, signal_id: str, status: SignalStatus) -> None: ...
+
+    async def set_reference(self, signal_id: str, price: Decimal, at: datetime) -> None:
+        """Records the signal's reference price read at `at`, unless it has one: of the
+        fan-out parts that read a price, the first to write it keeps it."""
+        ...
 
     async def list_next_in_line(self) -> list[Signal]:
         """Signals not done yet that no earlier not-done signal of the same source on the
@@ -219,7 +230,8 @@ class SettingsRepository(Protocol):
     async def save_platform_risk(self, settings: PlatformRiskSettings) -> None: ...
 
     async def copying_paused(self) -> bool:
-        """The panic switch's global pause: no new entries for anyone; closes still go."""
+        """The global pause (panic switch or an admin): no new entries for anyone; closes
+        still go."""
         ...
 
     async def set_copying_paused(self, paused: bool) -> None: ...
@@ -239,4 +251,22 @@ class AuditLog(Protocol):
         actor_id: str | None = None,
     ) -> list[AuditEvent]:
         """Newest first; `action` matches a whole key or a prefix ending in "." ("auth.")."""
+        ...
+
+
+class PlatformActivity(Protocol):
+    """What the admin console's overview reads of recent activity; each read is bounded."""
+
+    async def signals_per_hour(self, hours: Sequence[datetime]) -> list[int]:
+        """For each hour start, how many signals arrived in the hour from it."""
+        ...
+
+    async def rejected_orders(self, *, since: datetime, limit: int) -> list[OrderIntent]:
+        """Orders created at or after `since` that the exchange or Mimic rejected, newest
+        first."""
+        ...
+
+    async def failed_deliveries(self, *, limit: int) -> list[FailedDelivery]:
+        """Notifications not delivered yet whose last attempt failed, newest first (however
+        old: they are still failing)."""
         ...

@@ -27,7 +27,7 @@ def _setting(name: str, default: int) -> int:
     return int(os.environ.get(f"MIMIC_FAULT_{name}", default))
 
 
-# The default run is short (part of `make test`); the README shows a longer one.
+# The default run is short (part of `make test`); docs/development.md shows a longer one.
 ROUNDS = _setting("ROUNDS", 1)  # rounds of each fault
 PAPER_FOLLOWERS = _setting("FOLLOWERS", 8)
 STUB_FOLLOWERS = _setting("STUB_FOLLOWERS", 1)

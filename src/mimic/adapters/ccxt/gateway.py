@@ -25,6 +25,7 @@ from mimic.adapters.ccxt.values import (
     to_decimal,
     to_decimal_or,
 )
+from mimic.adapters.exchange_base import ExchangeGatewayBase
 from mimic.domain.accounts import AccountCheck
 from mimic.domain.errors import (
     AuthRejected,
@@ -34,7 +35,6 @@ from mimic.domain.errors import (
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import CLIENT_ORDER_ID_PREFIX, OrderFill, OrderRequest, OrderSide
 from mimic.domain.positions import Balance, Position, PositionSide
-from mimic.ports.exchange import ExchangeGateway
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ MAX_PROTECTIVE_PREFIX = 34  # client ids are prefix + "sl" / "tp": Binance allow
 RECENT_ORDERS = 100
 
 
-class CcxtGateway(AccountFills, ExchangeGateway):
+class CcxtGateway(AccountFills, ExchangeGatewayBase):
     """One follower account on a ccxt exchange, through ccxt's unified API.
 
     Quantities in the domain are in the base asset (BTC); ccxt counts swap amounts in

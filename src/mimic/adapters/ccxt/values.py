@@ -4,6 +4,7 @@ that go with them. Money goes through str() to Decimal, never through float math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from mimic.domain.decimals import plain_decimal
 from mimic.domain.errors import InvalidPrecision, OrderRejected
 from mimic.domain.market import MarketRules
 
@@ -20,8 +21,8 @@ def to_decimal(value: Any) -> Decimal:
         raise ValueError(f"not a number: {value!r}") from exc
     if not number.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
-    # Drop padding zeros ("0.0010", 65000.0) without going to exponent notation.
-    return Decimal(format(number.normalize(), "f"))
+    # Drop padding zeros ("0.0010", 65000.0).
+    return plain_decimal(number)
 
 
 def to_decimal_or(value: Any, default: Decimal) -> Decimal:

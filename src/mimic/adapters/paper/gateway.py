@@ -4,6 +4,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from mimic.adapters.exchange_base import ExchangeGatewayBase
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.domain.accounts import PAPER_EXCHANGE, AccountCheck, ExchangeAccount
 from mimic.domain.errors import ExchangeUnavailable
@@ -14,7 +15,7 @@ from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.ports.exchange import AccountSnapshot, ExchangeGateway, ExchangeGateways
 
 
-class PaperGateway(ExchangeGateway):
+class PaperGateway(ExchangeGatewayBase):
     def __init__(self, venue: PaperVenue, account_id: str) -> None:
         self._venue = venue
         self.account_id = account_id

@@ -12,6 +12,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
+from mimic.domain.decimals import plain_decimal
 from mimic.domain.market import MarketRules
 
 # Where each market's price board starts until an admin sets a price.
@@ -79,5 +80,5 @@ def _listing(market: dict[str, Any]) -> PaperListing:
 
 
 def _number(text: str) -> Decimal:
-    """Binance pads with zeros ("0.10"); drop them without going to exponent notation."""
-    return Decimal(format(Decimal(text).normalize(), "f"))
+    """Binance pads with zeros ("0.10"); drop them."""
+    return plain_decimal(Decimal(text))

@@ -35,8 +35,8 @@ from mimic.adapters.sqlalchemy.tables import (
     paper_positions,
     paper_prices,
     paper_protective_orders,
-    plain_decimal,
 )
+from mimic.domain.decimals import plain_decimal
 from mimic.domain.errors import (
     AuthRejected,
     BelowMinNotional,

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from mimic.adapters.plisio.statuses import invoice_status
 from mimic.domain.errors import CallbackRefused
 from mimic.ports.payments import PaymentCallback
 
@@ -53,7 +54,12 @@ def read_callback(body: bytes, content_type: str, api_key: str) -> PaymentCallba
     if order_number is None or txn_id is None or status is None:
         missing = next(name for name, value in claims.items() if value is None)
         raise CallbackRefused(missing, "is missing from the callback", **claims)
-    return PaymentCallback(order_number=order_number, txn_id=txn_id, status=status)
+    return PaymentCallback(
+        order_number=order_number,
+        txn_id=txn_id,
+        status=status,
+        invoice_status=invoice_status(status),
+    )
 
 
 def signatures(fields: Mapping[str, Any], api_key: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from mimic.adapters.plisio.callbacks import read_callback
+from mimic.adapters.plisio.statuses import invoice_status
 from mimic.domain.errors import PaymentProviderError, PaymentsNotConfigured
 from mimic.ports.payments import (
     CreatedInvoice,
@@ -103,7 +104,9 @@ class PlisioGateway(PaymentGateway):
         status, found = data.get("status"), data.get("id", data.get("txn_id"))
         if not isinstance(status, str) or str(found) != txn_id:
             raise PaymentProviderError(f"Plisio's record of {txn_id} has no usable status")
-        return ProviderOperation(txn_id=txn_id, status=status)
+        return ProviderOperation(
+            txn_id=txn_id, status=status, invoice_status=invoice_status(status)
+        )
 
     async def _get(self, path: str, params: dict[str, str], doing: str) -> dict[str, Any]:
         try:

@@ -13,7 +13,7 @@ from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import panic_closes, panic_guard, panic_runs
 from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
 from mimic.domain.panic import AccountOutcome, PanicGuardState, PanicRun, PanicStatus
-from mimic.ports.notifications import PanicCloseRepository, PanicGuardStore, PanicRunRepository
+from mimic.ports.panic import PanicCloseRepository, PanicGuardStore, PanicRunRepository
 
 GUARD_ROW = 1
 

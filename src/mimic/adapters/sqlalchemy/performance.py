@@ -312,6 +312,13 @@ class SqlFillRepository(FillRepository):
                 found[row[c.user_id]][row[c.account_id]].append(_fill(row))
         return {user: dict(accounts) for user, accounts in found.items()}
 
+    async def count_for_user(self, user_id: str) -> int:
+        c = account_fills.c
+        count = await self._session.scalar(
+            select(func.count()).select_from(account_fills).where(c.user_id == user_id)
+        )
+        return int(count or 0)
+
 
 def _snapshot(row: RowMapping) -> BalanceSnapshot:
     c = balance_snapshots.c

@@ -245,6 +245,15 @@ class SqlUserRepository(UserRepository):
     async def get_by_referral_code(self, code: str) -> User | None:
         return await self._one(users.c.referral_code == code)
 
+    async def usernames(self, user_ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(user_ids))):
+            rows = await self._session.execute(
+                select(users.c.id, users.c.username).where(users.c.id.in_(chunk))
+            )
+            found.update({row.id: row.username for row in rows})
+        return found
+
     async def save(self, user: User) -> None:
         values = _user_values(user)
         del values["id"], values["created_at"]
@@ -490,6 +499,7 @@ def _intent_values(intent: OrderIntent, lease_until: datetime | None) -> dict[st
         "stop_loss_price": intent.stop_loss_price,
         "take_profit_price": intent.take_profit_price,
         "protection_error": intent.protection_error,
+        "acknowledged_at": intent.acknowledged_at,
     }
 
 
@@ -521,6 +531,7 @@ def _intent(row: NamedRow) -> OrderIntent:
         stop_loss_price=row["stop_loss_price"],
         take_profit_price=row["take_profit_price"],
         protection_error=row["protection_error"],
+        acknowledged_at=row["acknowledged_at"],
     )
 
 
@@ -638,6 +649,7 @@ class SqlOrderIntentRepository(OrderIntentRepository):
             "stop_loss_price": intent.stop_loss_price,
             "take_profit_price": intent.take_profit_price,
             "protection_error": intent.protection_error,
+            "acknowledged_at": intent.acknowledged_at,
         }
 
     async def _select(self, statement: Any) -> list[OrderIntent]:

@@ -2,6 +2,7 @@
 
 from collections.abc import Collection
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -123,6 +124,8 @@ def _signal_values(signal: Signal) -> dict[str, Any]:
         "status": signal.status.value,
         "fanout_parts": signal.fanout_parts,
         "finished_parts": sum(1 << part for part in signal.finished_parts),
+        "reference_price": signal.reference_price,
+        "reference_at": signal.reference_at,
     }
 
 
@@ -146,6 +149,8 @@ def _signal(row: NamedRow) -> Signal:
         finished_parts=frozenset(
             part for part in range(row["fanout_parts"]) if row["finished_parts"] >> part & 1
         ),
+        reference_price=row["reference_price"],
+        reference_at=row["reference_at"],
     )
 
 
@@ -218,6 +223,13 @@ class SqlSignalRepository(SignalRepository):
     async def set_status(self, signal_id: str, status: SignalStatus) -> None:
         await self._session.execute(
             update(signals).where(signals.c.id == signal_id).values(status=status.value)
+        )
+
+    async def set_reference(self, signal_id: str, price: Decimal, at: datetime) -> None:
+        await self._session.execute(
+            update(signals)
+            .where(signals.c.id == signal_id, signals.c.reference_price.is_(None))
+            .values(reference_price=price, reference_at=at)
         )
 
     async def list_next_in_line(self) -> list[Signal]:

@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from mimic.domain.decimals import plain_decimal
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -42,11 +44,6 @@ metadata = MetaData(
 # A row read by column name (`row["email"]`): a RowMapping, or a dict built from a row.
 # Far cheaper than `row[table.c.email]`, which pays ColumnCollection and key lookups.
 NamedRow = Mapping[Any, Any]
-
-
-def plain_decimal(value: Decimal) -> Decimal:
-    """Drop trailing zeros without switching to exponent notation (100 stays 100)."""
-    return Decimal(format(value.normalize(), "f"))
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -214,8 +211,13 @@ signals = Table(
     # Fan-out parts (0009): how many, and which finished, bit n standing for part n.
     Column("fanout_parts", Integer, nullable=False, server_default="1"),
     Column("finished_parts", Integer, nullable=False, server_default="0"),
+    # Copy fidelity (0017): the first mark price the fan-out read, and when.
+    Column("reference_price", ExactDecimal),
+    Column("reference_at", UtcDateTime),
     UniqueConstraint("source_id", "dedupe_key", name="uq_signals_source_dedupe"),
     Index("ix_signals_status_received", "status", "received_at"),
+    # The admin overview counts the last day's signals per hour (0016).
+    Index("ix_signals_received_at", "received_at"),
 )
 
 exchange_accounts = Table(
@@ -271,6 +273,8 @@ order_intents = Table(
     Column("stop_loss_price", ExactDecimal),
     Column("take_profit_price", ExactDecimal),
     Column("protection_error", Text),
+    # Copy fidelity (0017): when the exchange's answer to the filled order arrived.
+    Column("acknowledged_at", UtcDateTime),
     UniqueConstraint("signal_id", "account_id", "leg", name="uq_order_intents_signal_account_leg"),
     Index("ix_order_intents_user_created", "user_id", "created_at"),
     # The position monitor reads the latest entry per account and symbol every round.
@@ -282,6 +286,9 @@ order_intents = Table(
         postgresql_where=text("parent_id IS NOT NULL"),
         sqlite_where=text("parent_id IS NOT NULL"),
     ),
+    # The admin overview's recent rejections (0016). created_at never changes, so the
+    # update with the order's result still stays on its page (HOT, 0010).
+    Index("ix_order_intents_created_at", "created_at"),
     # Half-empty pages: the result written after the order updates the row in place (0010).
     postgresql_with={"fillfactor": 50},
 )
@@ -543,6 +550,13 @@ notification_outbox = Table(
     Column("sent_at", UtcDateTime),
     Column("last_error", Text),
     Index("ix_notification_outbox_due", "sent_at", "next_attempt_at"),
+    # The admin overview's failing deliveries: only rows still failing are in it (0016).
+    Index(
+        "ix_notification_outbox_failing",
+        "created_at",
+        postgresql_where=text("sent_at IS NULL AND last_error IS NOT NULL"),
+        sqlite_where=text("sent_at IS NULL AND last_error IS NOT NULL"),
+    ),
 )
 
 notification_preferences = Table(

@@ -38,9 +38,9 @@ from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.tracing import tracing_middleware
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
-from mimic.entrypoints.live_ioc import LiveEventsProvider
+from mimic.entrypoints.live_ioc import LiveEventsProvider, make_channels
 from mimic.entrypoints.tracing import flush_traces
-from mimic.entrypoints.web.live import live_route, make_channels
+from mimic.entrypoints.web.live import live_route
 from mimic.entrypoints.web.site import docs_ui, template_config, web_routers
 from mimic.entrypoints.worker.notifications import deliver_forever
 from mimic.entrypoints.worker.tasks import create_broker

@@ -24,33 +24,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from redis.asyncio import Redis
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from mimic.application.check_readiness import CheckReadiness
 from mimic.entrypoints.config import Settings
 from mimic.ports.metrics import Metrics
 
 METRICS_PATH = "/metrics"
-
-
-async def dependency_problems(session: AsyncSession, settings: Settings) -> dict[str, str | None]:
-    """Each service the platform needs -> None when it answers, else what went wrong."""
-    problems: dict[str, str | None] = {"database": None}
-    try:
-        await session.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure means "not answering"
-        problems["database"] = exc.__class__.__name__
-    if settings.redis_url is not None:
-        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
-        try:
-            await client.ping()
-            problems["redis"] = None
-        except Exception as exc:
-            problems["redis"] = exc.__class__.__name__
-        finally:
-            await client.aclose()
-    return problems
 
 
 def _token_guard(token: str) -> Any:
@@ -84,10 +63,10 @@ def metrics_route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
 
         @get("/", operation_id="metrics", media_type=CONTENT_TYPE_LATEST)
         async def metrics(
-            self, session: FromDishka[AsyncSession], metrics: FromDishka[Metrics]
+            self, check_readiness: FromDishka[CheckReadiness], metrics: FromDishka[Metrics]
         ) -> Response[bytes]:
             # Whether Postgres and Redis answer, as seen from here at scrape time.
-            for dependency, problem in (await dependency_problems(session, settings)).items():
+            for dependency, problem in (await check_readiness()).items():
                 metrics.dependency_up(dependency, problem is None)
             body = await asyncio.to_thread(generate_latest, _registry())
             return Response(body, media_type=CONTENT_TYPE_LATEST)

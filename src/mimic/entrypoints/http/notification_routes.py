@@ -11,8 +11,8 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from mimic.adapters.telegram.updates import chat_message
 from mimic.application.panic import (
+    PauseCopying,
     PullPanic,
     ResumeCopying,
     SetUpPanicOtp,
@@ -30,6 +30,7 @@ from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.contract import errors
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import client_ip
+from mimic.ports.notifications import ChatUpdates
 
 AuthRequest = Request[User, Any, Any]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
@@ -203,6 +204,7 @@ class TelegramWebhookController(Controller):
         request: Request[Any, Any, Any],
         settings: FromDishka[Settings],
         answer: FromDishka[AnswerBotMessage],
+        updates: FromDishka[ChatUpdates],
     ) -> Response[dict[str, Any]]:
         expected = settings.telegram_webhook_secret
         given = request.headers.get(SECRET_HEADER, "")
@@ -212,7 +214,7 @@ class TelegramWebhookController(Controller):
             update = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
             raise HTTPException(status_code=400, detail="body is not valid JSON") from None
-        message = chat_message(update)
+        message = updates.chat_message(update)
         reply = None if message is None else await answer(message)
         if message is None or reply is None:
             return Response({}, status_code=HTTP_200_OK)  # nothing to say
@@ -289,6 +291,22 @@ class PanicController(Controller):
     ) -> CopyingOut:
         await resume(request.user, ip=_ip(request, settings))
         return CopyingOut(copying_paused=False)
+
+    @post(
+        "/copying/pause",
+        operation_id="pause_copying",
+        status_code=HTTP_200_OK,
+        guards=[admin_only],
+    )
+    async def pause(
+        self,
+        request: AuthRequest,
+        pause: FromDishka[PauseCopying],
+        settings: FromDishka[Settings],
+    ) -> CopyingOut:
+        """No follower's new entries are copied until resumed; closes and exits still are."""
+        await pause(request.user, ip=_ip(request, settings))
+        return CopyingOut(copying_paused=True)
 
 
 NOTIFICATION_ROUTE_HANDLERS = [

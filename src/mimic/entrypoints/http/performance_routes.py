@@ -126,7 +126,7 @@ def _q_or_none(value: Decimal | None) -> Decimal | None:
     return None if value is None else _q(value)
 
 
-def _trade(t: ClosedTrade) -> TradeOut:
+def trade_out(t: ClosedTrade) -> TradeOut:
     return TradeOut(
         exchange_account_id=t.account_id,
         symbol=t.symbol,
@@ -242,7 +242,7 @@ class PerformanceController(Controller):
         ] = None,
     ) -> list[TradeOut]:
         count = _limit(limit, 200, MAX_TRADES)
-        return [_trade(t) for t in await performance.trades(request.user.id, limit=count)]
+        return [trade_out(t) for t in await performance.trades(request.user.id, limit=count)]
 
     @get("/balance/history", operation_id="balance_history")
     async def balance_history(

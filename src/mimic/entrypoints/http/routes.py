@@ -8,10 +8,9 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.engine import database_unreachable
 from mimic.application.authenticate_user import AuthenticateUser, Credentials
+from mimic.application.check_readiness import CheckReadiness
 from mimic.application.exchange_connections import (
     ConnectExchange,
     ConnectExchangeCommand,
@@ -43,9 +42,9 @@ from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.contract import WEBHOOK_BODY, errors
 from mimic.entrypoints.http.errors import error_body
+from mimic.entrypoints.http.fidelity_routes import FidelityController
 from mimic.entrypoints.http.follows import FollowController
 from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
-from mimic.entrypoints.http.metrics import dependency_problems
 from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
 from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
 from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
@@ -53,6 +52,7 @@ from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS, signe
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.sources import SourceController
 from mimic.entrypoints.http.web_security import address_in, client_ip, request_context
+from mimic.ports.health import StoreOutages
 
 WEBHOOK_MAX_BODY = 64 * 1024
 
@@ -67,11 +67,8 @@ class HealthController(Controller):
         return schemas.Health(status="ok")
 
     @get("/ready", operation_id="health_ready", responses=errors(503))
-    async def ready(
-        self, session: FromDishka[AsyncSession], settings: FromDishka[Settings]
-    ) -> Response[Any]:
-        problems = await dependency_problems(session, settings)
-        for dependency, problem in problems.items():
+    async def ready(self, check_readiness: FromDishka[CheckReadiness]) -> Response[Any]:
+        for dependency, problem in (await check_readiness()).items():
             if problem is not None:
                 return Response(error_body(503, f"{dependency}: {problem}"), status_code=503)
         return Response({"status": "ok"}, status_code=200)
@@ -112,6 +109,7 @@ class WebhookController(Controller):
         receive_signal: FromDishka[ReceiveSignal],
         throttle: FromDishka[LocalThrottle],
         settings: FromDishka[Settings],
+        store_outages: FromDishka[StoreOutages],
     ) -> Response[schemas.WebhookAccepted]:
         ip = client_ip(request, settings.trusted_proxies)
         if settings.webhook_allowed_ips and not address_in(ip, settings.webhook_allowed_ips):
@@ -124,7 +122,7 @@ class WebhookController(Controller):
         try:
             result = await receive_signal(ReceiveSignalCommand(payload=payload))
         except Exception as exc:
-            if not database_unreachable(exc):
+            if not store_outages.is_outage(exc):
                 raise
             # Never a 202 for an alert that may not be stored: TradingView resends a 5xx.
             raise HTTPException(
@@ -320,9 +318,8 @@ class PortfolioController(Controller):
 
 class SignalController(Controller):
     path = "/api/signals"
-    guards = [admin_only]  # noqa: RUF012
 
-    @get("/", operation_id="list_signals")
+    @get("/", operation_id="list_signals", guards=[admin_only])
     async def list_signals(
         self,
         reports: FromDishka[ReportSignals],
@@ -335,11 +332,13 @@ class SignalController(Controller):
     @get("/{signal_id:str}", operation_id="get_signal")
     async def get_signal(
         self,
+        request: AuthRequest,
         signal_id: FromPath[str],
         reports: FromDishka[ReportSignals],
         sources: FromDishka[ManageSignalSources],
     ) -> schemas.SignalReportOut:
-        report = await reports.report(signal_id)
+        """Admins see every account; a follower only their own (404 for other signals)."""
+        report = await reports.report(signal_id, request.user)
         return views.signal_report(report, await sources.names())
 
 
@@ -446,6 +445,7 @@ ROUTE_HANDLERS = [
     ExchangeController,
     PortfolioController,
     SignalController,
+    FidelityController,
     AdminController,
     SourceController,
     FollowController,

@@ -58,7 +58,7 @@ class FollowerSettingsOut(msgspec.Struct):
     sl_perc: Decimal | None
     trailing: TrailingSettingsOut
     dca: DcaSettingsOut
-    # Daily guardrails and the leaderboard (see README)
+    # Daily guardrails and the leaderboard (docs/follower-guide.md, "Daily risk guardrails")
     drawdown_stop_perc: Decimal | None = None
     close_all_on_drawdown: bool = False
     profit_lock_perc: Decimal | None = None
@@ -226,6 +226,22 @@ class SignalOut(msgspec.Struct):
     external_id: str | None
     status: str
     received_at: str
+    # Copy fidelity: the mark price when the signal was received (read by the fan-out).
+    reference_price: Decimal | None = None
+    reference_at: str | None = None
+
+
+class CopyOut(msgspec.Struct):
+    """One filled order against the signal's reference (docs/copy-fidelity.md)."""
+
+    order_id: str
+    leg: str
+    side: str
+    reference_price: Decimal | None
+    acknowledged_at: str | None
+    fill_price: Decimal | None
+    latency_ms: int | None
+    slippage_bps: Decimal | None
 
 
 class AccountOutcomeOut(msgspec.Struct):
@@ -234,6 +250,7 @@ class AccountOutcomeOut(msgspec.Struct):
     status: str
     reason: str | None
     orders: list[OrderOut]
+    copies: list[CopyOut]
 
 
 class SignalReportOut(msgspec.Struct):

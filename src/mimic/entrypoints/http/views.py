@@ -4,11 +4,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from mimic.adapters.sqlalchemy.tables import plain_decimal
 from mimic.application.portfolio import AccountBalance, AccountPositions
 from mimic.application.protection_status import PositionProtectionStatus
 from mimic.application.signal_reports import SignalReport
 from mimic.domain.accounts import ExchangeAccount, User
+from mimic.domain.decimals import plain_decimal
+from mimic.domain.fidelity import CopyFidelity
 from mimic.domain.orders import OrderIntent
 from mimic.domain.risk import PlatformRiskSettings, leverage_cap, risk_cap
 from mimic.domain.signal import Signal
@@ -125,6 +126,21 @@ def signal(value: Signal, source_names: Mapping[str, str]) -> schemas.SignalOut:
         external_id=params.external_id,
         status=value.status.value,
         received_at=value.received_at.isoformat(),
+        reference_price=value.reference_price,
+        reference_at=_iso(value.reference_at),
+    )
+
+
+def copy(value: CopyFidelity) -> schemas.CopyOut:
+    return schemas.CopyOut(
+        order_id=value.intent_id,
+        leg=value.leg,
+        side=value.side.value,
+        reference_price=value.reference_price,
+        acknowledged_at=_iso(value.acknowledged_at),
+        fill_price=value.fill_price,
+        latency_ms=value.latency_ms,
+        slippage_bps=value.slippage_bps,
     )
 
 
@@ -139,6 +155,7 @@ def signal_report(report: SignalReport, source_names: Mapping[str, str]) -> sche
                 status=outcome.status,
                 reason=outcome.reason,
                 orders=[order(o) for o in outcome.orders],
+                copies=[copy(c) for c in outcome.copies],
             )
             for outcome in report.accounts
         ],

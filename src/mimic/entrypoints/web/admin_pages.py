@@ -1,7 +1,7 @@
 """The admin console. Reads through the interactors the admin API uses; its forms post to
 that API (static/app.js)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, get
@@ -15,6 +15,7 @@ from mimic.application.messaging import Messaging
 from mimic.application.panic import ResumeCopying, ViewPanicRuns
 from mimic.application.payment_settings import ManagePaymentSettings
 from mimic.application.plans import ManagePlans
+from mimic.application.platform_activity import ViewPlatformActivity
 from mimic.application.platform_admin import ManagePlatformSettings
 from mimic.application.referrals import ViewReferrals
 from mimic.application.signal_reports import ReportSignals
@@ -28,6 +29,7 @@ from mimic.entrypoints.web.pages import AuthRequest, page
 RECENT_SIGNALS = 50
 USERS_PAGE = 50
 AUDIT_PAGE = 100
+USER_TARGET = "user:"  # how the audit trail names a user it acted on
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
 
 
@@ -45,11 +47,13 @@ class AdminPages(Controller):
         connections: FromDishka[ListConnections],
         copying: FromDishka[ResumeCopying],
         users: FromDishka[ManageUsers],
+        view_activity: FromDishka[ViewPlatformActivity],
     ) -> Template:
         names = await sources.names()
         signals = [views.signal(s, names) for s in await reports.list_recent(10)]
         pending = await connections.by_status(ConnectionStatus.PENDING)
         approved = await connections.by_status(ConnectionStatus.APPROVED)
+        activity = await view_activity()
         return await page(
             request,
             messaging,
@@ -59,6 +63,8 @@ class AdminPages(Controller):
             copying_accounts=sum(1 for a in approved if a.enabled),
             users_total=(await users.search(None, 0, 1)).total,
             copying_paused=await copying.paused(),
+            activity=activity,
+            names=await users.usernames(e.user_id for e in activity.errors),
         )
 
     @get("/signals", include_in_schema=False)
@@ -81,20 +87,31 @@ class AdminPages(Controller):
         messaging: FromDishka[Messaging],
         reports: FromDishka[ReportSignals],
         sources: FromDishka[ManageSignalSources],
+        users: FromDishka[ManageUsers],
     ) -> Template:
-        report = views.signal_report(await reports.report(signal_id), await sources.names())
-        return await page(request, messaging, "admin/signal.html", report=report)
+        report = views.signal_report(
+            await reports.report(signal_id, request.user), await sources.names()
+        )
+        names = await users.usernames(a.user_id for a in report.accounts)
+        return await page(request, messaging, "admin/signal.html", report=report, names=names)
 
     @get("/signals/{signal_id:str}/outcomes", include_in_schema=False)
     async def signal_outcomes(
         self,
+        request: AuthRequest,
         signal_id: FromPath[str],
         reports: FromDishka[ReportSignals],
         sources: FromDishka[ManageSignalSources],
+        users: FromDishka[ManageUsers],
     ) -> Template:
         """Re-read on each live event while the fan-out runs."""
-        report = views.signal_report(await reports.report(signal_id), await sources.names())
-        return Template(template_name="admin/_outcomes.html", context={"report": report})
+        report = views.signal_report(
+            await reports.report(signal_id, request.user), await sources.names()
+        )
+        names = await users.usernames(a.user_id for a in report.accounts)
+        return Template(
+            template_name="admin/_outcomes.html", context={"report": report, "names": names}
+        )
 
     @get("/connections", include_in_schema=False)
     async def connections(
@@ -102,22 +119,17 @@ class AdminPages(Controller):
         request: AuthRequest,
         messaging: FromDishka[Messaging],
         connections: FromDishka[ListConnections],
+        users: FromDishka[ManageUsers],
     ) -> Template:
-        pending = await connections.by_status(ConnectionStatus.PENDING)
-        return await page(
-            request,
-            messaging,
-            "admin/connections.html",
-            connections=[views.exchange(a) for a in pending],
-        )
+        pending = await _pending(connections, users)
+        return await page(request, messaging, "admin/connections.html", **pending)
 
     @get("/connections/pending", include_in_schema=False)
-    async def pending_connections(self, connections: FromDishka[ListConnections]) -> Template:
-        pending = await connections.by_status(ConnectionStatus.PENDING)
-        return Template(
-            template_name="admin/_pending.html",
-            context={"connections": [views.exchange(a) for a in pending]},
-        )
+    async def pending_connections(
+        self, connections: FromDishka[ListConnections], users: FromDishka[ManageUsers]
+    ) -> Template:
+        pending = await _pending(connections, users)
+        return Template(template_name="admin/_pending.html", context=pending)
 
     @get("/users", include_in_schema=False)
     async def users(
@@ -146,16 +158,23 @@ class AdminPages(Controller):
         request: AuthRequest,
         messaging: FromDishka[Messaging],
         read: FromDishka[ReadAuditTrail],
+        users: FromDishka[ManageUsers],
         action: Annotated[str | None, Parameter(max_length=100)] = None,
         actor_id: Annotated[str | None, Parameter(max_length=100)] = None,
         offset: Offset = 0,
     ) -> Template:
         events = await read(offset=offset, limit=AUDIT_PAGE, action=action, actor_id=actor_id)
+        people = {e.actor_id for e in events if e.actor_id} | {
+            e.target.removeprefix(USER_TARGET)
+            for e in events
+            if e.target and e.target.startswith(USER_TARGET)
+        }
         return await page(
             request,
             messaging,
             "admin/audit.html",
             events=events,
+            names=await users.usernames(people),
             action=action or "",
             actor_id=actor_id or "",
             offset=offset,
@@ -208,5 +227,16 @@ class AdminPages(Controller):
         run_id: FromPath[str],
         messaging: FromDishka[Messaging],
         runs: FromDishka[ViewPanicRuns],
+        users: FromDishka[ManageUsers],
     ) -> Template:
-        return await page(request, messaging, "admin/panic_run.html", run=await runs(run_id))
+        run = await runs(run_id)
+        names = await users.usernames(a.user_id for a in run.accounts)
+        return await page(request, messaging, "admin/panic_run.html", run=run, names=names)
+
+
+async def _pending(connections: ListConnections, users: ManageUsers) -> dict[str, Any]:
+    pending = await connections.by_status(ConnectionStatus.PENDING)
+    return {
+        "connections": [views.exchange(a) for a in pending],
+        "names": await users.usernames(a.user_id for a in pending),
+    }

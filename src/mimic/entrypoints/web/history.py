@@ -1,7 +1,8 @@
-"""The follower's order history page and its CSV export (same filters)."""
+"""The follower's order and trade history pages and their CSV exports (same filters)."""
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Annotated
 
 from dishka.integrations.litestar import FromDishka
@@ -11,13 +12,18 @@ from litestar.response import Template
 
 from mimic.application.messaging import Messaging
 from mimic.application.order_history import ViewOrderHistory
+from mimic.application.performance_reports import ViewPerformance
 from mimic.domain.orders import OrderFilters
+from mimic.domain.performance import TradeFilters
 from mimic.entrypoints.http import views
+from mimic.entrypoints.http.performance_routes import trade_out
 from mimic.entrypoints.web.pages import PAGE_SIZE, AuthRequest, page
 
 Status = Annotated[str | None, Parameter(max_length=16)]
 Symbol = Annotated[str | None, Parameter(max_length=32)]
+Side = Annotated[str | None, Parameter(max_length=8)]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
+MAX_TRADE_EXPORT = 10_000
 CSV_COLUMNS = (
     "created_at",
     "symbol",
@@ -32,6 +38,20 @@ CSV_COLUMNS = (
     "exchange_account_id",
     "signal_id",
     "client_order_id",
+)
+TRADE_CSV_COLUMNS = (
+    "closed_at",
+    "opened_at",
+    "symbol",
+    "side",
+    "quantity",
+    "entry_price",
+    "exit_price",
+    "realized_pnl",
+    "fees",
+    "net_pnl",
+    "roi_perc",
+    "exchange_account_id",
 )
 # A spreadsheet runs a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -74,17 +94,66 @@ class OrderHistoryPages(Controller):
         symbol: Symbol = None,
     ) -> Response[bytes]:
         found = await history.export(request.user.id, OrderFilters.parse(status, symbol))
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for order in found:
-            shown = views.order(order)
-            writer.writerow([_cell(getattr(shown, column)) for column in CSV_COLUMNS])
-        return Response(
-            out.getvalue().encode(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="mimic-orders.csv"'},
+        rows = [views.order(order) for order in found]
+        return _csv("mimic-orders.csv", CSV_COLUMNS, rows)
+
+
+class TradeHistoryPages(Controller):
+    """Closed trades, rebuilt from the exchange's fills like GET /api/trades."""
+
+    path = "/trades"
+
+    @get("/", include_in_schema=False)
+    async def trades(
+        self,
+        request: AuthRequest,
+        messaging: FromDishka[Messaging],
+        performance: FromDishka[ViewPerformance],
+        symbol: Symbol = None,
+        side: Side = None,
+        offset: Offset = 0,
+    ) -> Template:
+        found = await performance.trade_page(
+            request.user.id, TradeFilters.parse(symbol, side), offset=offset, limit=PAGE_SIZE
         )
+        return await page(
+            request,
+            messaging,
+            "trades.html",
+            trades=[trade_out(t) for t in found.trades],
+            has_more=found.has_more,
+            symbol=symbol or "",
+            side=side or "",
+            offset=offset,
+            size=PAGE_SIZE,
+        )
+
+    @get("/export.csv", include_in_schema=False)
+    async def export(
+        self,
+        request: AuthRequest,
+        performance: FromDishka[ViewPerformance],
+        symbol: Symbol = None,
+        side: Side = None,
+    ) -> Response[bytes]:
+        found = await performance.trades(
+            request.user.id, limit=MAX_TRADE_EXPORT, filters=TradeFilters.parse(symbol, side)
+        )
+        rows = [trade_out(t) for t in found]
+        return _csv("mimic-trades.csv", TRADE_CSV_COLUMNS, rows)
+
+
+def _csv(filename: str, columns: Sequence[str], rows: Sequence[object]) -> Response[bytes]:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, column)) for column in columns])
+    return Response(
+        out.getvalue().encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _cell(value: object) -> str:

@@ -4,8 +4,6 @@ from typing import Any
 
 from litestar import WebSocket, websocket
 from litestar.channels import ChannelsPlugin
-from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.di import NamedDependency
 from litestar.exceptions import (
     NotAuthorizedException,
@@ -13,30 +11,11 @@ from litestar.exceptions import (
     WebSocketDisconnect,
 )
 from litestar.handlers import WebsocketRouteHandler
-from redis.asyncio import Redis
 
 from mimic.domain.accounts import User
 from mimic.entrypoints.config import Settings
 from mimic.ports.live_events import ADMINS, user_audience
 from mimic.ports.metrics import Metrics
-
-# A page slower than this many events behind loses the oldest: it re-reads on the next one.
-MAX_BACKLOG = 1000
-
-
-def make_channels(settings: Settings) -> ChannelsPlugin:
-    """Redis Pub/Sub when Redis is configured (events from worker processes), else memory."""
-    backend = (
-        RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
-        if settings.redis_url is not None
-        else MemoryChannelsBackend()
-    )
-    return ChannelsPlugin(
-        backend=backend,
-        arbitrary_channels_allowed=True,
-        subscriber_max_backlog=MAX_BACKLOG,
-        subscriber_backlog_strategy="dropleft",
-    )
 
 
 def audiences_of(user: User) -> list[str]:

@@ -8,16 +8,21 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
+from mimic.application.copy_fidelity import ViewCopyFidelity
 from mimic.application.exchange_connections import ListConnections
+from mimic.application.manage_users import ManageUsers
 from mimic.application.messaging import Messaging
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.protection_status import ViewProtection
 from mimic.domain.accounts import User
 from mimic.entrypoints.http import views
+from mimic.entrypoints.http.fidelity_routes import fidelity_out
 
 AuthRequest = Request[User, Any, Any]
 PUBLIC = {"exclude_from_auth": True}
 RECENT_ORDERS = 15
+# Followers an admin's fidelity widget lists: the slowest copies first (all are in the API).
+SLOWEST_FOLLOWERS = 10
 PAGE_SIZE = 50
 
 
@@ -93,6 +98,26 @@ class FollowerPages(Controller):
         live = await _dashboard_state(request.user, portfolio, protection)
         return Template(template_name="_dashboard_live.html", context=live)
 
+    @get("/fidelity", include_in_schema=False)
+    async def fidelity(
+        self,
+        request: AuthRequest,
+        view: FromDishka[ViewCopyFidelity],
+        period: str = "7d",
+    ) -> Template:
+        """The copy fidelity widget of the dashboard and the admin console (loaded apart:
+        a month of copies takes a moment to sum up)."""
+        report = fidelity_out(await view(request.user, period))
+        slowest = sorted(
+            report.followers,
+            key=lambda f: -1 if f.fidelity.latency_p95_ms is None else f.fidelity.latency_p95_ms,
+            reverse=True,
+        )[:SLOWEST_FOLLOWERS]
+        return Template(
+            template_name="_fidelity.html",
+            context={"report": report, "followers": slowest, "admin": request.user.is_admin},
+        )
+
     @get("/exchanges", include_in_schema=False)
     async def exchanges(
         self,
@@ -120,12 +145,15 @@ class FollowerPages(Controller):
 async def _dashboard_state(
     user: User, portfolio: ViewPortfolio, protection: ViewProtection
 ) -> dict[str, Any]:
-    balances = views.balances(await portfolio.balances(user.id))
+    held_balances, held_positions = await portfolio.holdings(user.id)
+    balances = views.balances(held_balances)
     return {
         "balances": balances,
         "equity": sum((b.equity for b in balances if b.equity is not None), start=0),
-        "positions": views.positions(await portfolio.positions(user.id)),
-        "protection": views.position_protection(await protection(user)),
+        "positions": views.positions(held_positions),
+        "protection": views.position_protection(
+            await protection.of_positions(user, held_positions)
+        ),
         "orders": [views.order(o) for o in await portfolio.orders(user.id, RECENT_ORDERS)],
     }
 
@@ -140,16 +168,28 @@ class MessagePages(Controller):
         self,
         request: AuthRequest,
         messaging: FromDishka[Messaging],
+        users: FromDishka[ManageUsers],
         offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> Template:
         threads = await messaging.threads(request.user, offset, PAGE_SIZE)
         return await page(
-            request, messaging, "messages.html", threads=threads, offset=offset, size=PAGE_SIZE
+            request,
+            messaging,
+            "messages.html",
+            threads=threads,
+            names=await users.usernames(t.thread.user_id for t in threads),
+            offset=offset,
+            size=PAGE_SIZE,
         )
 
     @get("/{thread_id:str}", include_in_schema=False)
     async def thread(
-        self, request: AuthRequest, thread_id: FromPath[str], messaging: FromDishka[Messaging]
+        self,
+        request: AuthRequest,
+        thread_id: FromPath[str],
+        messaging: FromDishka[Messaging],
+        users: FromDishka[ManageUsers],
     ) -> Template:
         view = await messaging.thread(request.user, thread_id)
-        return await page(request, messaging, "thread.html", view=view)
+        names = await users.usernames([view.thread.user_id])
+        return await page(request, messaging, "thread.html", view=view, names=names)

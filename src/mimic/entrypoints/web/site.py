@@ -16,7 +16,7 @@ from litestar.template.config import TemplateConfig
 from mimic.entrypoints.web.account_pages import AccountPages, LeaderboardPage
 from mimic.entrypoints.web.admin_pages import AdminPages
 from mimic.entrypoints.web.formatting import FILTERS
-from mimic.entrypoints.web.history import OrderHistoryPages
+from mimic.entrypoints.web.history import OrderHistoryPages, TradeHistoryPages
 from mimic.entrypoints.web.pages import PUBLIC, FollowerPages, MessagePages, PublicPages
 
 HERE = Path(__file__).parent
@@ -52,6 +52,7 @@ def web_routers() -> list[Router]:
             LeaderboardPage,
             FollowerPages,
             OrderHistoryPages,
+            TradeHistoryPages,
             AccountPages,
             MessagePages,
             AdminPages,

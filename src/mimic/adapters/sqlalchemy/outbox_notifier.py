@@ -1,3 +1,5 @@
+"""The Notifier port as an outbox row, committed on its own; the worker delivers it."""
+
 import logging
 import uuid
 

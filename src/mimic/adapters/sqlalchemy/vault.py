@@ -1,4 +1,5 @@
-"""CredentialVault: a connection's credentials, read from its row and decrypted on demand."""
+"""CredentialVault: a connection's credentials, read from its row and opened by the SecretBox
+port on demand."""
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 

@@ -8,7 +8,8 @@ from redis.asyncio import Redis
 from mimic.adapters.logging_mailer import LoggingMailer
 from mimic.adapters.rate_limit import MemoryRateLimiter, RedisRateLimiter
 from mimic.adapters.smtp_mailer import SmtpConfig, SmtpMailer
-from mimic.adapters.sqlalchemy.accounts import SqlMessageRepository, SqlPasswordResetTokens
+from mimic.adapters.sqlalchemy.messages import SqlMessageRepository
+from mimic.adapters.sqlalchemy.password_resets import SqlPasswordResetTokens
 from mimic.application.audit_trail import ReadAuditTrail
 from mimic.application.manage_users import ManageUsers
 from mimic.application.messaging import Messaging
