@@ -10,7 +10,7 @@ from litestar.params import Parameter
 
 from mimic.application.copy_fidelity import FidelityReport, ViewCopyFidelity
 from mimic.domain.accounts import User
-from mimic.domain.fidelity import FidelitySummary
+from mimic.domain.fidelity import FidelityPeriod, FidelitySummary
 
 AuthRequest = Request[User, Any, Any]
 
@@ -79,7 +79,12 @@ class FidelityController(Controller):
         self,
         request: AuthRequest,
         view: FromDishka[ViewCopyFidelity],
-        period: Annotated[str, Parameter(description="7d or 30d")] = "7d",
+        period: Annotated[
+            str,
+            Parameter(
+                description="7d or 30d", schema_extra={"enum": [p.value for p in FidelityPeriod]}
+            ),
+        ] = "7d",
         source: Annotated[str | None, Parameter(description="a signal source's id")] = None,
     ) -> FidelityOut:
         """Latency and slippage percentiles and misses: platform-wide, and per follower
