@@ -6,11 +6,12 @@ from typing import Annotated, Any
 import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.openapi.spec import OpenAPIType
 
 from mimic.application.copy_fidelity import FidelityReport, ViewCopyFidelity
 from mimic.domain.accounts import User
 from mimic.domain.fidelity import FidelityPeriod, FidelitySummary
+from mimic.entrypoints.http.contract import errors, parsed_query
 
 AuthRequest = Request[User, Any, Any]
 
@@ -74,18 +75,17 @@ def fidelity_out(report: FidelityReport) -> FidelityOut:
 class FidelityController(Controller):
     path = "/api/fidelity"
 
-    @get("/", operation_id="get_copy_fidelity")
+    @get("/", operation_id="get_copy_fidelity", responses=errors(422))
     async def fidelity(
         self,
         request: AuthRequest,
         view: FromDishka[ViewCopyFidelity],
         period: Annotated[
-            str,
-            Parameter(
-                description="7d or 30d", schema_extra={"enum": [p.value for p in FidelityPeriod]}
-            ),
-        ] = "7d",
-        source: Annotated[str | None, Parameter(description="a signal source's id")] = None,
+            str, parsed_query(type=OpenAPIType.STRING, enum=[p.value for p in FidelityPeriod])
+        ] = FidelityPeriod.WEEK.value,
+        source: Annotated[
+            str | None, parsed_query(type=OpenAPIType.STRING, description="a signal source's id")
+        ] = None,
     ) -> FidelityOut:
         """Latency and slippage percentiles and misses: platform-wide, and per follower
         (every follower for admins, one's own otherwise)."""
