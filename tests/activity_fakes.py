@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from mimic.domain.activity import HOUR, FailedDelivery
+from mimic.domain.activity import HOUR, CopyingCounts, FailedDelivery
 from mimic.domain.orders import IntentStatus, OrderIntent
 from mimic.ports.repositories import PlatformActivity
 
@@ -13,6 +13,10 @@ class InMemoryPlatformActivity(PlatformActivity):
         self.signals_received: list[datetime] = []
         self.orders: list[OrderIntent] = []
         self.failing: list[FailedDelivery] = []
+        self.copying_now = CopyingCounts(followers=0, accounts=0)
+
+    async def copying(self) -> CopyingCounts:
+        return self.copying_now
 
     async def signals_per_hour(self, hours: Sequence[datetime]) -> list[int]:
         return [sum(1 for at in self.signals_received if h <= at < h + HOUR) for h in hours]

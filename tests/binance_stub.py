@@ -277,6 +277,7 @@ class BinanceStub:
 
     async def start(self) -> "BinanceStub":
         app = web.Application()
+        self.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -287,6 +288,9 @@ class BinanceStub:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://{self.host}:{self.port}"
         return self
+
+    def add_routes(self, app: web.Application) -> None:
+        """Routes a subclass serves besides the REST table (tried first)."""
 
     async def close(self) -> None:
         if self._runner is not None:

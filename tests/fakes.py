@@ -724,6 +724,11 @@ class InMemoryPositionIntentRepository(PositionIntentRepository):
                     latest[key] = intent
         return copy.deepcopy([latest[k] for k in sorted(latest)])
 
+    async def latest_entries_of(self, positions: Collection[tuple[str, str]]) -> list[OrderIntent]:
+        wanted = set(positions)
+        entries = await self.latest_entries({account_id for account_id, _ in wanted})
+        return [e for e in entries if (e.account_id, e.symbol) in wanted]
+
     async def children(self, parent_ids: Collection[str]) -> list[OrderIntent]:
         found = [i for i in self._intents._rows.values() if i.parent_id in parent_ids]
         return copy.deepcopy(sorted(found, key=lambda i: (i.created_at, i.id)))
@@ -735,6 +740,12 @@ class InMemoryPositionIntentRepository(PositionIntentRepository):
         held = intent.status is IntentStatus.SUBMITTING
         self._intents.leases[intent.id] = lease_until if held else None
         return True
+
+    async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
+        return any(
+            i.account_id == account_id and i.exchange_order_id == exchange_order_id
+            for i in self._intents._rows.values()
+        )
 
     async def save_protection(self, entries: Sequence[OrderIntent]) -> None:
         for entry in entries:

@@ -1,7 +1,7 @@
 """A master's own exchange account as a signal source; proportional sizing of its signals.
 
 Revision ID: 0019_master_accounts
-Revises: 0017_copy_fidelity
+Revises: 0018
 Create Date: 2026-12-04 14:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from mimic.adapters.sqlalchemy.tables import ExactDecimal, UtcDateTime
 
 revision: str = "0019_master_accounts"
-down_revision: str | None = "0017_copy_fidelity"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

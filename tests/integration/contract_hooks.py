@@ -11,7 +11,8 @@ import uuid
 import httpx
 import schemathesis
 
-ADMIN_PREFIXES = ("/api/admin", "/api/signals")
+ADMIN_PREFIX = "/api/admin"
+ADMIN_ONLY_ELSEWHERE = frozenset({"/api/signals"})
 SIGN_OUT = "/api/auth/logout"
 
 
@@ -29,7 +30,7 @@ class MimicTokens:
         path = ctx.operation.path
         if path == SIGN_OUT:
             token = _fresh_sign_out_token()
-        elif path.startswith(ADMIN_PREFIXES) and path != "/api/signals/preview":
+        elif path.startswith(ADMIN_PREFIX) or path in ADMIN_ONLY_ELSEWHERE:
             token = data["admin"]
         else:
             token = data["user"]

@@ -152,6 +152,11 @@ async def test_json_is_read_strictly_and_refusals_are_422(sqlite_url: str) -> No
         assert unreadable.status_code == 400
         options = await api.client.options("/api/exchanges")
         assert set(options.headers["allow"].split(", ")) == {"GET", "POST", "OPTIONS"}
+        document = (await api.client.get("/schema/openapi.json")).json()
+        for path, item in document["paths"].items():
+            answer = await api.client.options(re.sub(r"\{[^}]+\}", "some-id", path))
+            methods = {m.upper() for m in item} & {"GET", "PUT", "POST", "PATCH", "DELETE"}
+            assert methods <= set(answer.headers["allow"].split(", ")), path
 
 
 def _operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ from mimic.domain.errors import (
 )
 from mimic.domain.orders import OrderRequest, OrderSide
 from mimic.domain.positions import PositionSide
+from mimic.domain.protection import protective_prefix
 from mimic.ports.exchange import CredentialVault, ExchangeGateway
 from tests.binance_stub import BinanceStub
 
@@ -151,12 +152,12 @@ async def test_protective_orders_go_to_the_algo_endpoint_and_are_cancelled(
     g = await gateway(gateways)
     await g.place_market_order(buy("0.010", "mimic-p1"))
     placed = await g.place_protective_orders(
-        "BTCUSDT", PositionSide.LONG, Decimal(60000), Decimal(70000), "mimic-p1"
+        "BTCUSDT", PositionSide.LONG, Decimal(60000), Decimal(70000), protective_prefix("mimic-p1")
     )
     assert len(placed) == 2
     assert stub.calls("POST", "/fapi/v1/algoOrder") == 2
     assert stub.calls("POST", "/fapi/v1/order") == 1
-    await g.cancel_protective_orders("BTCUSDT")
+    await g.cancel_protective_orders("BTCUSDT")  # Mimic's "mp-" ids, as Mimic places them
     assert stub.calls("DELETE", "/fapi/v1/algoOrder") == 2
 
 

@@ -25,6 +25,7 @@ from mimic.domain.errors import (
 )
 from mimic.domain.orders import OrderSide
 from mimic.domain.positions import PositionSide
+from mimic.domain.protection import protective_prefix
 from mimic.ports.exchange import ExchangeGateway
 from tests.binance_stub import BinanceStub
 from tests.integration.test_ccxt_adapter import DictVault, account, buy, sell
@@ -181,8 +182,9 @@ async def test_tp_sl_are_conditional_reduce_only_orders_and_only_mimics_are_canc
             "BTCUSDT", PositionSide.LONG, Decimal(60000), None, "mimic-" + "x" * 40
         )
 
+    prefix = protective_prefix("mimic-g-tp")  # Mimic's real ids: "mp-" ...
     placed = await g.place_protective_orders(
-        "BTCUSDT", PositionSide.LONG, Decimal("60000.04"), Decimal(70000), "mimic-g-tp"
+        "BTCUSDT", PositionSide.LONG, Decimal("60000.04"), Decimal(70000), prefix
     )
     # The follower's own stop stays theirs.
     await g.place_protective_orders("BTCUSDT", PositionSide.LONG, Decimal(50000), None, "own-")
@@ -192,17 +194,17 @@ async def test_tp_sl_are_conditional_reduce_only_orders_and_only_mimics_are_canc
     mimic = sorted(
         (o["clientAlgoId"], o["side"], o["triggerPrice"], o["reduceOnly"], o["quantity"])
         for o in held.values()
-        if o["clientAlgoId"].startswith("mimic-")
+        if o["clientAlgoId"].startswith(prefix)
     )
     assert mimic == [
-        ("mimic-g-tpsl", "SELL", "60000", True, "0.01"),
-        ("mimic-g-tptp", "SELL", "70000", True, "0.01"),
+        (prefix + "sl", "SELL", "60000", True, "0.01"),
+        (prefix + "tp", "SELL", "70000", True, "0.01"),
     ]
     await g.cancel_protective_orders("BTCUSDT")
     await g.cancel_protective_orders("BTCUSDT")  # idempotent
     assert sorted((o["clientAlgoId"], o["algoStatus"]) for o in held.values()) == [
-        ("mimic-g-tpsl", "CANCELED"),
-        ("mimic-g-tptp", "CANCELED"),
+        (prefix + "sl", "CANCELED"),
+        (prefix + "tp", "CANCELED"),
         ("own-sl", "NEW"),
     ]
     assert stub.unknown == []

@@ -13,8 +13,11 @@ MORNING = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 
 def platform(database_url: str, clock: FixedClock, notifier: RecordingNotifier) -> Any:
-    # No background sync during a test: the test runs it through the admin endpoint.
-    settings = make_settings(database_url, portfolio_sync_interval=timedelta(hours=1))
+    # No background sync during a test: the test runs it through the admin endpoint. Nor
+    # account streams, which would store the fills first (test_account_events has them).
+    settings = make_settings(
+        database_url, portfolio_sync_interval=timedelta(hours=1), account_streams=False
+    )
     return running_platform(settings, ClockAndNotifier(clock, notifier))
 
 

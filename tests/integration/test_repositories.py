@@ -15,6 +15,7 @@ from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
 from mimic.adapters.sqlalchemy.migrations import upgrade
 from mimic.adapters.sqlalchemy.notifications import SqlNotificationOutbox
+from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
 from mimic.adapters.sqlalchemy.repositories import (
     SqlExchangeAccountRepository,
     SqlOrderIntentRepository,
@@ -28,6 +29,7 @@ from mimic.adapters.sqlalchemy.signals import (
 )
 from mimic.adapters.sqlalchemy.tables import signals as signals_table
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
+from mimic.domain.activity import CopyingCounts
 from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import Conflict
 from mimic.domain.fanout import FanoutPart
@@ -781,8 +783,18 @@ async def test_platform_activity_counts_hours_and_finds_what_failed(sessions: Se
         for n in range(3)
     )
     ann = make_user("ann")
+    bob = make_user("bob", settings=FollowerRiskSettings(paused=True))
+    copied = make_account(ann, ConnectionStatus.APPROVED)
+    not_copied = [
+        make_account(ann, ConnectionStatus.APPROVED, enabled=False),
+        make_account(ann, ConnectionStatus.PENDING),
+        make_account(bob, ConnectionStatus.APPROVED),  # bob paused his copying
+    ]
     async with sessions() as session:
         await SqlUserRepository(session).add(ann)
+        await SqlUserRepository(session).add(bob)
+        for account in [copied, *not_copied]:
+            await SqlExchangeAccountRepository(session).add(account)
         await SqlOrderIntentRepository(session).add_new([*orders, old])
         outbox = SqlNotificationOutbox(session)
         await outbox.add_many([failing, delivered, fine])
@@ -797,6 +809,7 @@ async def test_platform_activity_counts_hours_and_finds_what_failed(sessions: Se
         per_hour = await activity.signals_per_hour(hours)
         rejected = await activity.rejected_orders(since=NOW - timedelta(days=1), limit=10)
         deliveries = await activity.failed_deliveries(limit=10)
+        copying = await activity.copying()
         names = await SqlUserRepository(session).usernames([ann.id, "nobody"])
     assert per_hour == [1, 0, 3]
     assert [(o.id, o.reason) for o in rejected] == [
@@ -807,3 +820,33 @@ async def test_platform_activity_counts_hours_and_finds_what_failed(sessions: Se
         (failing.id, "smtp: 421", 0)
     ]
     assert names == {ann.id: "ann"}
+    assert copying == CopyingCounts(followers=1, accounts=1)
+
+
+async def test_latest_entries_of_open_positions_match_the_monitors_read(
+    sessions: Sessions,
+) -> None:
+    account_id = new_id()
+    entries = []
+    for n, (symbol, status) in enumerate(
+        [
+            ("BTCUSDT", IntentStatus.FILLED),
+            ("BTCUSDT", IntentStatus.FILLED),
+            ("BTCUSDT", IntentStatus.REJECTED),  # newest, but it opened nothing
+            ("ETHUSDT", IntentStatus.FILLED),
+        ]
+    ):
+        signal = make_signal(new_id(), symbol=symbol, received_at=NOW + timedelta(minutes=n))
+        await store_signal(sessions, signal)
+        entry = make_intent(signal, account_id)
+        entry.created_at = NOW + timedelta(minutes=n)
+        entry.status = status
+        entries.append(entry)
+    async with sessions() as session:
+        await SqlOrderIntentRepository(session).add_new(entries)
+        await session.commit()
+        repo = SqlPositionIntentRepository(session)
+        shown = await repo.latest_entries_of([(account_id, "BTCUSDT"), (account_id, "SOLUSDT")])
+        monitored = await repo.latest_entries([account_id])
+    assert [e.id for e in shown] == [entries[1].id]
+    assert [e.id for e in monitored] == [entries[1].id, entries[3].id]

@@ -89,12 +89,17 @@ async def test_the_console_names_people_and_pauses_copying_for_everyone(
         ]
         overview = await api.client.get("/admin", headers=admin)
         assert '<span id="signals-total">2</span>' in overview.text
+        assert '<div class="stat" id="followers-copying">1</div>' in overview.text  # ann
         assert overview.text.count("<rect ") == 24
         settings_page = await api.client.get("/admin/settings", headers=admin)
         assert "Resume copying" in settings_page.text
         audit = await api.client.get("/admin/audit?action=copying.paused", headers=admin)
         assert audit.text.count("<td>copying.paused</td>") == 1
         assert '?q=admin" title="' in audit.text
+        by_name = await api.client.get("/admin/audit?actor_id=admin", headers=admin)
+        by_other = await api.client.get("/admin/audit?actor_id=ann", headers=admin)
+        assert "<td>copying.paused</td>" in by_name.text
+        assert "<td>copying.paused</td>" not in by_other.text
         resumed = await api.client.post("/api/admin/copying/resume", headers=admin)
         assert resumed.json() == {"copying_paused": False}
 
@@ -166,13 +171,17 @@ async def test_the_fidelity_widget_shows_a_follower_their_own_and_an_admin_every
         await api.set_price("BTCUSDT", "65000")
         ann, _ = await api.follower("ann")
         await api.follower("bob")
-        await api.settled_report((await api.signal(symbol="BTCUSDT", action="long"))["signal_id"])
+        signal_id = (await api.signal(symbol="BTCUSDT", action="long"))["signal_id"]
+        await api.settled_report(signal_id)
 
         dashboard = await api.client.get("/dashboard", headers=api.auth(ann))
         own = await api.client.get("/fidelity?period=7d", headers=api.auth(ann))
         console = await api.client.get("/admin", headers=api.auth(api.admin_token))
         every = await api.client.get("/fidelity?period=30d", headers=api.auth(api.admin_token))
         wrong = await api.client.get("/fidelity?period=1y", headers=api.auth(ann))
+        outcomes = await api.client.get(
+            f"/admin/signals/{signal_id}", headers=api.auth(api.admin_token)
+        )
 
         assert 'hx-get="/fidelity?period=7d"' in dashboard.text
         assert 'hx-get="/fidelity?period=7d"' in console.text
@@ -183,3 +192,6 @@ async def test_the_fidelity_widget_shows_a_follower_their_own_and_an_admin_every
         assert "<td>ann</td>" in every.text
         assert "<td>bob</td>" in every.text
         assert wrong.status_code == 422
+        # Per account: the paper exchange filled at the reference, 65000.
+        assert "reference 65000" in outcomes.text
+        assert outcomes.text.count('<td class="num">+0.00<br></td>') == 2

@@ -187,22 +187,32 @@ async def test_the_monitor_leaves_followers_without_trailing_or_dca_alone(watch:
     assert await watch.trailing.load("anything") is None
 
 
+async def protected_long(watch: Watch) -> Follower:
+    """A watched long of 0.007 BTC at 65,000 with SL 1 % (64,350) and TP 10 % (71,500)."""
+    alice = await watch.world.follower("alice")
+    await with_protection(watch.world, alice, TRAILING)
+    await watch.world.run(await signal_with(watch.world, tp="10", sl="1"))
+    return alice
+
+
+async def stop_fires(world: World, follower: Follower) -> None:
+    """The exchange fires the stop itself and leaves the take-profit behind, as Binance does."""
+    [entry] = [i for i in world.intents.all() if i.leg is OrderLeg.ENTRY]
+    prefix = protective_prefix(entry.client_order_id)
+    follower.exchange.protective["BTCUSDT"] = [(prefix + "tp", D(71500))]
+    follower.exchange.set_mark_price("BTCUSDT", D(64000))
+    await follower.exchange.place_market_order(
+        OrderRequest("BTCUSDT", OrderSide.SELL, D("0.007"), prefix + "sl", reduce_only=True)
+    )
+
+
 async def test_a_native_stop_that_fired_is_recorded_and_its_other_leg_cancelled(
     watch: Watch,
 ) -> None:
     world = watch.world
-    alice = await world.follower("alice")
-    await with_protection(world, alice, TRAILING)
-    await world.run(await signal_with(world, tp="10", sl="1"))  # SL 64350, TP 71500
-    [entry] = [i for i in world.intents.all() if i.leg is OrderLeg.ENTRY]
-    prefix = protective_prefix(entry.client_order_id)
+    alice = await protected_long(watch)  # SL 64350, TP 71500
     await watch.round_at("65000", alice)  # watched from now on
-    # the exchange fires the stop itself and leaves the take-profit behind, as Binance does
-    alice.exchange.protective["BTCUSDT"] = [(prefix + "tp", D(71500))]
-    alice.exchange.set_mark_price("BTCUSDT", D(64000))
-    await alice.exchange.place_market_order(
-        OrderRequest("BTCUSDT", OrderSide.SELL, D("0.007"), prefix + "sl", reduce_only=True)
-    )
+    await stop_fires(world, alice)
     await watch.round_at("64000", alice)
     [recorded] = watch.legs(OrderLeg.STOP_LOSS)
     assert (recorded.status, recorded.average_price) == (IntentStatus.FILLED, D(64000))
@@ -235,3 +245,19 @@ async def test_protection_that_failed_is_retried_quietly_until_it_is_on(watch: W
     assert world.notifier.events() == ["position.protection_failed", "position.protected"]
     await watch.round_at("65000")
     assert world.notifier.events() == ["position.protection_failed", "position.protected"]
+
+
+async def test_a_stop_that_fired_before_the_first_round_is_still_recorded(watch: Watch) -> None:
+    """Issue 14: an SL some 2 s after the entry, before any round had seen the position."""
+    world = watch.world
+    alice = await protected_long(watch)
+    await stop_fires(world, alice)
+    await watch.round_at("64000", alice)
+    [recorded] = watch.legs(OrderLeg.STOP_LOSS)
+    assert recorded.status is IntentStatus.FILLED
+    assert "BTCUSDT" not in alice.exchange.protective
+    await watch.round_at("63000", alice)
+    assert world.notifier.events() == ["position.stop_loss"]
+    calls = len(alice.exchange.calls)
+    await watch.round_at("63000", alice)  # settled: the round reads positions, looks up nothing
+    assert alice.exchange.calls[calls:] == [("fetch_positions", "")]

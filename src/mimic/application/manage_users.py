@@ -62,6 +62,11 @@ class ManageUsers:
         """user id -> username: to show people by name where a record keeps their id."""
         return await self._users.usernames(set(user_ids))
 
+    async def id_of(self, username_or_id: str) -> str:
+        """The id of the user with this username; anything else is taken as an id."""
+        user = await self._users.get_by_username(username_or_id)
+        return username_or_id if user is None else user.id
+
     async def get(self, user_id: str) -> User:
         user = await self._users.get(user_id)
         if user is None:

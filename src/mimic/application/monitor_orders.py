@@ -32,6 +32,9 @@ DCA_EVENT = "position.dca"
 STOP_LOSS_EVENT = "position.stop_loss"
 TAKE_PROFIT_EVENT = "position.take_profit"
 PROTECTED_EVENT = "position.protected"
+# A position whose TP/SL fired before the monitor's first round saw it is still settled if
+# its entry is this recent (the account's event stream records such a fill at once).
+UNSEEN_POSITION_WINDOW = timedelta(minutes=5)
 
 
 @dataclass(slots=True)
@@ -198,14 +201,17 @@ class MonitorOrders:
         gateway: ExchangeGateway,
         report: MonitorReport,
     ) -> None:
-        """Watched until now: if a native TP/SL closed it, record that and tell the follower."""
-        if await self._trailing.load(entry.id) is None:
-            return
+        """Watched until now, or opened moments ago and gone before a round saw it: if a
+        native TP/SL closed it, record that and tell the follower."""
         closed_by_us = any(
             c.status is IntentStatus.FILLED
             and c.leg in (OrderLeg.TRAILING_STOP, OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT)
             for c in children
         )
+        if await self._trailing.load(entry.id) is None and (
+            closed_by_us or self._clock.now() - entry.created_at > UNSEEN_POSITION_WINDOW
+        ):
+            return  # settled already, or gone long before anyone watched it
         if not closed_by_us and (entry.stop_loss_price or entry.take_profit_price):
             revision = sum(
                 1 for c in children if c.leg is OrderLeg.DCA and c.status is IntentStatus.FILLED

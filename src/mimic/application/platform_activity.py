@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from mimic.domain.activity import (
+    CopyingCounts,
     ErrorKind,
     FailedDelivery,
     HourCount,
@@ -19,6 +20,7 @@ RECENT_ERRORS = 20
 
 @dataclass(frozen=True, slots=True)
 class ActivityOverview:
+    copying: CopyingCounts
     signals_per_hour: list[HourCount]
     errors: list[PlatformError]  # newest first
 
@@ -45,6 +47,7 @@ class ViewPlatformActivity:
         errors = [_rejected(o) for o in rejected] + [_failed(d) for d in failed]
         errors.sort(key=lambda e: e.at, reverse=True)
         return ActivityOverview(
+            await self._activity.copying(),
             [HourCount(hour, count) for hour, count in zip(hours, counts, strict=True)],
             errors[:RECENT_ERRORS],
         )

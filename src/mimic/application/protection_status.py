@@ -68,7 +68,7 @@ class ViewProtection:
         accounts: dict[str, ExchangeAccount],
         positions: dict[tuple[str, str], Position],
     ) -> list[PositionProtectionStatus]:
-        entries = await self._position_intents.latest_entries(list(accounts))
+        entries = await self._position_intents.latest_entries_of(list(positions))
         children = await self._position_intents.children([e.id for e in entries])
         found = []
         for entry in entries:

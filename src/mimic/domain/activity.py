@@ -22,6 +22,15 @@ def last_hours(now: datetime, hours: int) -> list[datetime]:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyingCounts:
+    """Who signals are copied to: approved, enabled connections of active followers who did
+    not pause their copying (the platform's own pause aside)."""
+
+    followers: int
+    accounts: int
+
+
+@dataclass(frozen=True, slots=True)
 class FailedDelivery:
     """A notification not delivered yet whose last attempt failed: it is being retried."""
 

@@ -25,9 +25,13 @@ class OrderLeg(enum.StrEnum):
     # Sent by the position monitor, not by a signal (see monitor_intent_id).
     TRAILING_STOP = "trailing_stop"
     DCA = "dca"
-    # A native TP/SL order that fired on the exchange, recorded when the monitor sees it.
+    # Recorded from the account's events (or when the monitor sees a position gone): a
+    # native TP/SL order that fired on the exchange, the exchange's own close (liquidation,
+    # auto-deleveraging), and anyone else's order on a copied position (a close by hand).
     STOP_LOSS = "stop_loss"
     TAKE_PROFIT = "take_profit"
+    LIQUIDATION = "liquidation"
+    EXTERNAL = "external"
 
 
 class IntentStatus(enum.StrEnum):

@@ -38,6 +38,10 @@ class AccountFill:
     fee: Decimal
     realized_pnl: Decimal | None  # None: not reported; worked out from the entry price
     executed_at: datetime
+    # The order it executed, where the venue lists it (not stored with the fill): tells a
+    # reconciliation whose order it was.
+    order_id: str | None = None
+    client_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

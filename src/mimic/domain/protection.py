@@ -93,12 +93,16 @@ def check_protective_prices(
             )
 
 
+# Every client id of Mimic's native TP/SL orders starts with this.
+PROTECTIVE_PREFIX = "mp-"
+
+
 def protective_prefix(anchor_client_order_id: str, revision: int = 0) -> str:
     """Client order id prefix of the TP/SL orders protecting the position that the order
     `anchor_client_order_id` opened; a new `revision` after each DCA add (Binance ids are
     unique among open orders only, and the old orders may not be cancelled yet)."""
     digest = hashlib.sha256(f"{anchor_client_order_id}:protect:{revision}".encode()).hexdigest()
-    return "mp-" + digest[:29]  # 32 characters, + "sl" / "tp" = 34 <= 36
+    return PROTECTIVE_PREFIX + digest[:29]  # 32 characters, + "sl" / "tp" = 34 <= 36
 
 
 def _check_perc(name: str, value: Decimal, upper: Decimal) -> None:

@@ -33,6 +33,7 @@ from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.lab import add_replay_parser, replay_command
 from mimic.entrypoints.logs import configure_logging
 from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
+from mimic.entrypoints.streams_ioc import holding_account_streams
 from mimic.entrypoints.telegram_polling import poll
 from mimic.entrypoints.tracing import configure_tracing
 from mimic.entrypoints.worker.notifications import DELIVER_TASK
@@ -183,7 +184,10 @@ async def run_worker(settings: Settings, max_async_tasks: int) -> None:
         listen_until(finish, lambda: _receiver(housekeeping, HOUSEKEEPING_MAX_TASKS)),
     )
     log.info("worker started on %s", settings.queue_name)
-    await stop.wait()
+    async with contextlib.AsyncExitStack() as streams:
+        if settings.account_streams:
+            await streams.enter_async_context(holding_account_streams(container, settings))
+        await stop.wait()
     # A deploy stops workers: the running jobs (a fan-out sending orders) finish rather than
     # leave their followers to wait for the lease and the sweeper. No new job is taken.
     log.info("worker stopping: running jobs get up to %d s to finish", WORKER_STOP_GRACE_SECONDS)

@@ -186,6 +186,12 @@ class Settings:
     # Masters' own exchange accounts: how often their trade histories are read for new fills.
     master_poll_interval: timedelta = timedelta(seconds=3)
     trailing_key_prefix: str = "mimic:trailing:"
+    # Account event streams (fills, liquidations, orders placed by hand, as they happen):
+    # held by workers under leases in Redis, each account by one worker at a time.
+    account_streams: bool = True
+    stream_lease: timedelta = timedelta(seconds=15)
+    stream_reconcile_interval: timedelta = timedelta(minutes=5)
+    paper_events_poll: timedelta = timedelta(milliseconds=250)
     # Live events to open pages: Redis Pub/Sub channel names start with it (production).
     live_channel_prefix: str = "mimic:live:"
     # Balances, fills, daily guardrails and their close-all: how often they are synced.
@@ -234,6 +240,11 @@ class Settings:
     @property
     def rate_limit_key_prefix(self) -> str:
         return self.rate_limit_prefix or f"{self.queue_name}:ratelimit:"
+
+    @property
+    def stream_key_prefix(self) -> str:
+        """Redis keys of the account streams' leases and holders."""
+        return f"{self.queue_name}:streams:"
 
     @property
     def plisio_callback_url(self) -> str:
@@ -311,6 +322,12 @@ class Settings:
             master_poll_interval=timedelta(seconds=_int("MIMIC_MASTER_POLL_SECONDS", 3)),
             trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
             live_channel_prefix=os.environ.get("MIMIC_LIVE_CHANNEL_PREFIX", "mimic:live:"),
+            account_streams=_bool("MIMIC_ACCOUNT_STREAMS", True),
+            stream_lease=timedelta(seconds=_int("MIMIC_STREAM_LEASE_SECONDS", 15)),
+            stream_reconcile_interval=timedelta(
+                seconds=_int("MIMIC_STREAM_RECONCILE_SECONDS", 300)
+            ),
+            paper_events_poll=timedelta(milliseconds=_int("MIMIC_PAPER_EVENTS_POLL_MS", 250)),
             portfolio_sync_interval=timedelta(seconds=_int("MIMIC_PORTFOLIO_SYNC_SECONDS", 60)),
             telegram_bot_token=os.environ.get("MIMIC_TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=os.environ.get("MIMIC_TELEGRAM_API_URL") or "https://api.telegram.org",

@@ -72,6 +72,7 @@ from mimic.entrypoints.master_ioc import MasterAccountsProvider
 from mimic.entrypoints.notifications_ioc import NotificationsProvider
 from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
 from mimic.entrypoints.performance_ioc import PerformanceProvider
+from mimic.entrypoints.streams_ioc import AccountStreamsProvider
 from mimic.entrypoints.worker.activity import FanoutActivity
 from mimic.ports.credentials import (
     ConnectionChecks,
@@ -329,6 +330,7 @@ def build_container(
         LabProvider(),
         LiveEventsProvider(),
         HealthProvider(),
+        AccountStreamsProvider(),
         MasterAccountsProvider(),
         *overrides,
         context={Settings: settings, AsyncBroker: broker},

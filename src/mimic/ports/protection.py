@@ -48,6 +48,11 @@ class PositionIntentRepository(Protocol):
         position open there now, if any."""
         ...
 
+    async def latest_entries_of(self, positions: Collection[tuple[str, str]]) -> list[OrderIntent]:
+        """The same for these (account id, symbol) pairs only: the positions a page shows
+        (a few index lookups, however long the account's history)."""
+        ...
+
     async def children(self, parent_ids: Collection[str]) -> list[OrderIntent]:
         """The monitor's orders (trailing stop, DCA, TP/SL outcomes) of these entries."""
         ...
@@ -55,6 +60,10 @@ class PositionIntentRepository(Protocol):
     async def add_if_absent(self, intent: OrderIntent, *, lease_until: datetime | None) -> bool:
         """Insert unless an intent with this (deterministic) id exists; a submitting one is
         held by the caller until `lease_until`. Returns whether it was inserted."""
+        ...
+
+    async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
+        """Whether one of the account's order intents executed as this exchange order."""
         ...
 
     async def save_protection(self, entries: Sequence[OrderIntent]) -> None:

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, SignalSource, User
-from mimic.domain.activity import FailedDelivery
+from mimic.domain.activity import CopyingCounts, FailedDelivery
 from mimic.domain.audit import AuditEvent
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.follows import FollowChoices, SourceFollow
@@ -256,6 +256,10 @@ class AuditLog(Protocol):
 
 class PlatformActivity(Protocol):
     """What the admin console's overview reads of recent activity; each read is bounded."""
+
+    async def copying(self) -> CopyingCounts:
+        """How many followers and connections signals are copied to."""
+        ...
 
     async def signals_per_hour(self, hours: Sequence[datetime]) -> list[int]:
         """For each hour start, how many signals arrived in the hour from it."""

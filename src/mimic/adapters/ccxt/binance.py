@@ -17,6 +17,7 @@ from mimic.domain.errors import OrderRejected, OutcomeUnknown
 from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest, OrderSide
 from mimic.domain.positions import Balance, Position, PositionSide
+from mimic.domain.protection import PROTECTIVE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +189,21 @@ class BinanceUsdmGateway(CcxtGateway):
     async def _fetch_order_by_client_id(
         self, pooled: PooledClient, market: dict[str, Any], client_order_id: str
     ) -> dict[str, Any]:
-        order: dict[str, Any] = await pooled.client.fetch_order(
-            None, market["symbol"], {"origClientOrderId": client_order_id}
+        """A TP/SL lives on the algo endpoint under its client id; once triggered, what
+        executed is the order it placed (`actualOrderId`), which is what is returned."""
+        symbol = market["symbol"]
+        if not client_order_id.startswith(PROTECTIVE_PREFIX):
+            order: dict[str, Any] = await pooled.client.fetch_order(
+                None, symbol, {"origClientOrderId": client_order_id}
+            )
+            return order
+        algo = await pooled.client.fetch_order(
+            None, symbol, {"clientAlgoId": client_order_id, "trigger": True}
         )
+        placed = (algo.get("info") or {}).get("actualOrderId")
+        if not placed:
+            raise ccxt.OrderNotFound(f"binanceusdm: {client_order_id} has not triggered")
+        order = await pooled.client.fetch_order(str(placed), symbol)
         return order
 
     def _found(

@@ -138,10 +138,10 @@ def exchange_class(exchange_id: str) -> Any:
     return cls
 
 
-def _rewrite_origin(urls: Any, origin: str) -> Any:
+def rewrite_origin(urls: Any, origin: str) -> Any:
     """Every URL in ccxt's `urls['api']` (nested or not), moved to `origin`, path kept."""
     if isinstance(urls, dict):
-        return {key: _rewrite_origin(value, origin) for key, value in urls.items()}
+        return {key: rewrite_origin(value, origin) for key, value in urls.items()}
     if isinstance(urls, str) and "://" in urls:
         parts = urlsplit(urls)
         return origin.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
@@ -174,7 +174,7 @@ def build_client(
     client.timeout_on_exit = 0
     client.ssl_context = tls_context()
     if setup.api_origin is not None:
-        client.urls["api"] = _rewrite_origin(client.urls["api"], setup.api_origin)
+        client.urls["api"] = rewrite_origin(client.urls["api"], setup.api_origin)
     _map_derivative_error_codes(client)
     return client
 

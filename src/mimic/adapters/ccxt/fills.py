@@ -75,4 +75,5 @@ def account_fill(symbol: str, market: dict[str, Any], trade: dict[str, Any]) -> 
         fee=cost,
         realized_pnl=None if realized is None else to_decimal(realized),
         executed_at=datetime.fromtimestamp(int(trade["timestamp"]) / 1000, UTC),
+        order_id=None if trade.get("order") is None else str(trade["order"]),
     )

@@ -33,8 +33,9 @@ from mimic.domain.errors import (
     OutcomeUnknown,
 )
 from mimic.domain.market import MarketRules
-from mimic.domain.orders import CLIENT_ORDER_ID_PREFIX, OrderFill, OrderRequest, OrderSide
+from mimic.domain.orders import OrderFill, OrderRequest, OrderSide
 from mimic.domain.positions import Balance, Position, PositionSide
+from mimic.domain.protection import PROTECTIVE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ class CcxtGateway(AccountFills, ExchangeGatewayBase):
                 market["symbol"], None, None, {"trigger": True}
             )
             for order in orders:
-                if not str(order.get("clientOrderId") or "").startswith(CLIENT_ORDER_ID_PREFIX):
+                if not str(order.get("clientOrderId") or "").startswith(PROTECTIVE_PREFIX):
                     continue  # the follower's own conditional orders are theirs to manage
                 try:
                     await pooled.client.cancel_order(

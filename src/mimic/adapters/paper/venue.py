@@ -30,6 +30,7 @@ from mimic.adapters.paper.protection import (
 from mimic.adapters.paper.rules import PaperListing, paper_listings
 from mimic.adapters.sqlalchemy.bulk import insert_rows, one_of, update_rows
 from mimic.adapters.sqlalchemy.tables import (
+    paper_account_events,
     paper_accounts,
     paper_orders,
     paper_positions,
@@ -412,8 +413,12 @@ class PaperVenue(PaperMarket, SymbolCatalog):
                 .where(t.id == order.order_id)
                 .values(status=ProtectiveStatus.TRIGGERED.value, updated_at=self._clock.now())
             )
-            row = _order_row(order.account_id, fill, realized, self._clock.now())
-            await self._write(session, books, known, {(order.account_id, order.symbol)}, [row])
+            now = self._clock.now()
+            row = _order_row(order.account_id, fill, realized, now)
+            event = _event_row(order.account_id, fill, book.held(order.symbol).quantity, now)
+            await self._write(
+                session, books, known, {(order.account_id, order.symbol)}, [row], [event]
+            )
         return fill
 
     async def fills(self, account_id: str, since: datetime) -> list[AccountFill]:
@@ -451,7 +456,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         for row in rows:
             by_account.setdefault(row.account_id, []).append(row)
         return [
-            [_account_fill(row) for row in by_account.get(a, []) if row.created_at >= since]
+            [account_fill(row) for row in by_account.get(a, []) if row.created_at >= since]
             for a, since in keys
         ]
 
@@ -496,6 +501,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
             known = {a: set(book.positions) for a, book in books.items()}
             touched: set[tuple[str, str]] = set()
             orders: list[dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
             for account_id, request, leverage in items:
                 book = books.get(account_id)
                 if book is None:
@@ -507,9 +513,11 @@ class PaperVenue(PaperMarket, SymbolCatalog):
                     results.append(exc)
                     continue
                 touched.add((account_id, request.symbol))
-                orders.append(_order_row(account_id, fill, realized, self._clock.now()))
+                now = self._clock.now()
+                orders.append(_order_row(account_id, fill, realized, now))
+                events.append(_event_row(account_id, fill, book.held(request.symbol).quantity, now))
                 results.append(fill)
-            await self._write(session, books, known, touched, orders)
+            await self._write(session, books, known, touched, orders, events)
         return results
 
     def _fill(
@@ -558,7 +566,10 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         known: dict[str, set[str]],
         touched: set[tuple[str, str]],
         orders: list[dict[str, Any]],
+        events: list[dict[str, Any]],
     ) -> None:
+        """The books' changes, the executions and their account events: one transaction, so
+        a stream sees an event exactly when the change it tells of is there."""
         if not orders:
             return
         await update_rows(
@@ -585,6 +596,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         await update_rows(session, paper_positions, updates, key=["account_id", "symbol"])
         await insert_rows(session, paper_positions, inserts)
         await insert_rows(session, paper_orders, orders)
+        await insert_rows(session, paper_account_events, events)
         # Whatever protected a position that is now flat goes: the other leg after a TP/SL,
         # both after a close by a signal, a trailing stop or anything else.
         await self._cancel_open_protection(
@@ -739,7 +751,8 @@ def _protective(row: Row[Any]) -> ProtectiveOrder:
     )
 
 
-def _account_fill(row: Row[Any]) -> AccountFill:
+def account_fill(row: Row[Any]) -> AccountFill:
+    """One row of paper_orders as the account's fill."""
     return AccountFill(
         fill_id=row.id,
         symbol=row.symbol,
@@ -749,6 +762,8 @@ def _account_fill(row: Row[Any]) -> AccountFill:
         fee=row.fee,
         realized_pnl=row.realized_pnl,
         executed_at=row.created_at,
+        order_id=row.id,  # one execution per paper order
+        client_order_id=row.client_order_id,
     )
 
 
@@ -778,5 +793,16 @@ def _order_row(
         "fee": fill.fee,
         "realized_pnl": realized,
         "reduce_only": fill.reduce_only,
+        "created_at": now,
+    }
+
+
+def _event_row(
+    account_id: str, fill: OrderFill, position_after: Decimal, now: datetime
+) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "order_id": fill.exchange_order_id,
+        "position_after": position_after,
         "created_at": now,
     }

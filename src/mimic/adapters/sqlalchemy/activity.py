@@ -7,8 +7,15 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.repositories import _intent
-from mimic.adapters.sqlalchemy.tables import notification_outbox, order_intents, signals
-from mimic.domain.activity import HOUR, FailedDelivery
+from mimic.adapters.sqlalchemy.tables import (
+    exchange_accounts,
+    notification_outbox,
+    order_intents,
+    signals,
+    users,
+)
+from mimic.domain.accounts import ConnectionStatus
+from mimic.domain.activity import HOUR, CopyingCounts, FailedDelivery
 from mimic.domain.orders import IntentStatus, OrderIntent
 from mimic.ports.repositories import PlatformActivity
 
@@ -16,6 +23,23 @@ from mimic.ports.repositories import PlatformActivity
 class SqlPlatformActivity(PlatformActivity):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def copying(self) -> CopyingCounts:
+        a, u = exchange_accounts.c, users.c
+        row = (
+            await self._session.execute(
+                select(func.count(func.distinct(a.user_id)), func.count(a.id))
+                .select_from(exchange_accounts.join(users, u.id == a.user_id))
+                .where(
+                    a.status == ConnectionStatus.APPROVED.value,
+                    a.enabled.is_(True),
+                    u.active.is_(True),
+                    u.paused.is_(False),
+                    u.deleted_at.is_(None),
+                )
+            )
+        ).one()
+        return CopyingCounts(followers=int(row[0]), accounts=int(row[1]))
 
     async def signals_per_hour(self, hours: Sequence[datetime]) -> list[int]:
         if not hours:

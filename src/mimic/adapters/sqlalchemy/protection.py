@@ -47,6 +47,27 @@ class SqlPositionIntentRepository(PositionIntentRepository):
             found += [_intent(row) for row in (await self._session.execute(statement)).mappings()]
         return found
 
+    async def latest_entries_of(self, positions: Collection[tuple[str, str]]) -> list[OrderIntent]:
+        c = order_intents.c
+        found: list[OrderIntent] = []
+        for account_id, symbol in sorted(set(positions)):
+            # Walks ix_order_intents_account_symbol_created back from the newest order.
+            statement = (
+                select(order_intents)
+                .where(
+                    c.account_id == account_id,
+                    c.symbol == symbol,
+                    c.leg == OrderLeg.ENTRY.value,
+                    c.status == IntentStatus.FILLED.value,
+                )
+                .order_by(c.created_at.desc(), c.id.desc())
+                .limit(1)
+            )
+            row = (await self._session.execute(statement)).mappings().first()
+            if row is not None:
+                found.append(_intent(row))
+        return found
+
     async def children(self, parent_ids: Collection[str]) -> list[OrderIntent]:
         c = order_intents.c
         found: list[OrderIntent] = []
@@ -67,6 +88,15 @@ class SqlPositionIntentRepository(PositionIntentRepository):
             .returning(c.id)
         )
         return (await self._session.execute(statement)).scalar_one_or_none() is not None
+
+    async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
+        c = order_intents.c
+        statement = (
+            select(c.id)
+            .where(c.account_id == account_id, c.exchange_order_id == exchange_order_id)
+            .limit(1)
+        )
+        return (await self._session.execute(statement)).first() is not None
 
     async def save_protection(self, entries: Sequence[OrderIntent]) -> None:
         if not entries:

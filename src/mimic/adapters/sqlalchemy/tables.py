@@ -382,6 +382,20 @@ paper_orders = Table(
     Index("ix_paper_orders_account_created", "account_id", "created_at"),
 )
 
+# The paper venue's account events, written in the transaction that changed the account:
+# a stream reads them in `seq` order (gaps from rolled-back transactions are skipped).
+PAPER_EVENT_SEQ = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: the rowid
+paper_account_events = Table(
+    "paper_account_events",
+    metadata,
+    Column("seq", PAPER_EVENT_SEQ, primary_key=True, autoincrement=True),
+    Column("account_id", ID, nullable=False),
+    Column("order_id", ID, nullable=False),  # the paper_orders row it executed
+    Column("position_after", ExactDecimal, nullable=False),  # signed: short < 0
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_paper_account_events_created", "created_at"),
+)
+
 paper_prices = Table(
     "paper_prices",
     metadata,

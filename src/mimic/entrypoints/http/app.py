@@ -40,6 +40,7 @@ from mimic.entrypoints.http.tracing import tracing_middleware
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
 from mimic.entrypoints.ioc import build_container
 from mimic.entrypoints.live_ioc import LiveEventsProvider, make_channels
+from mimic.entrypoints.streams_ioc import holding_account_streams
 from mimic.entrypoints.tracing import flush_traces
 from mimic.entrypoints.web.live import live_route
 from mimic.entrypoints.web.site import docs_ui, template_config, web_routers
@@ -125,7 +126,10 @@ def create_app(
                 ),
             ]
         try:
-            yield
+            async with contextlib.AsyncExitStack() as streams:
+                if run_worker and settings.account_streams:
+                    await streams.enter_async_context(holding_account_streams(container, settings))
+                yield
         finally:
             for job in jobs:
                 job.cancel()

@@ -52,7 +52,6 @@ class AdminPages(Controller):
         names = await sources.names()
         signals = [views.signal(s, names) for s in await reports.list_recent(10)]
         pending = await connections.by_status(ConnectionStatus.PENDING)
-        approved = await connections.by_status(ConnectionStatus.APPROVED)
         activity = await view_activity()
         return await page(
             request,
@@ -60,7 +59,6 @@ class AdminPages(Controller):
             "admin/overview.html",
             signals=signals,
             pending=len(pending),
-            copying_accounts=sum(1 for a in approved if a.enabled),
             users_total=(await users.search(None, 0, 1)).total,
             copying_paused=await copying.paused(),
             activity=activity,
@@ -163,7 +161,9 @@ class AdminPages(Controller):
         actor_id: Annotated[str | None, Parameter(max_length=100)] = None,
         offset: Offset = 0,
     ) -> Template:
-        events = await read(offset=offset, limit=AUDIT_PAGE, action=action, actor_id=actor_id)
+        """`actor_id`: a username or a user id."""
+        actor = await users.id_of(actor_id.strip()) if actor_id and actor_id.strip() else None
+        events = await read(offset=offset, limit=AUDIT_PAGE, action=action, actor_id=actor)
         people = {e.actor_id for e in events if e.actor_id} | {
             e.target.removeprefix(USER_TARGET)
             for e in events

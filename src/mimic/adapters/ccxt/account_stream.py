@@ -1,0 +1,251 @@
+"""Binance USD-M user data streams through ccxt.pro.
+
+ccxt.pro does the protocol: `watch_orders` creates the listen key (POST /fapi/v1/listenKey),
+connects to the private WebSocket, keeps the key alive (PUT every 20 minutes, well inside
+Binance's 60) and reads the messages. Each account has a ccxt.pro client of its own (its
+listen key and socket are per account), sharing the markets of one template client and
+one HTTP session that belongs to this adapter, not to the REST clients' pool.
+
+Mimic reads the raw events as ccxt receives them (`handle_message`), not ccxt's parsed
+orders: ccxt keeps one entry per order, so two fills of one order between two reads would
+look like one, and it drops what it does not parse (liquidations, CALCULATED; algo orders'
+ALGO_UPDATE, which tells which order a TP/SL spawned when it triggered).
+
+- `listenKeyExpired`: the key is dead and Binance sends nothing more on it; the client is
+  told to authenticate again (a new key) and the socket is dropped, which reconnects.
+- A lost connection is retried with backoff (1 s doubling to 30 s); each (re)connection
+  starts with `StreamConnected`, on which the holder reconciles by REST.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import ccxt.pro as ccxtpro
+
+from mimic.adapters.ccxt.construction import rewrite_origin, tls_context
+from mimic.adapters.ccxt.errors import Call, translate
+from mimic.adapters.ccxt.values import to_decimal, to_decimal_or
+from mimic.domain.account_events import AccountEvent, FillCause, FillEvent, StreamConnected
+from mimic.domain.accounts import ExchangeAccount
+from mimic.domain.errors import AuthRejected
+from mimic.domain.orders import OrderSide
+from mimic.domain.performance import AccountFill
+from mimic.ports.account_events import AccountEventStream
+from mimic.ports.exchange import CredentialVault
+from mimic.ports.services import Clock
+
+log = logging.getLogger(__name__)
+
+STREAMED_EXCHANGES = ("binanceusdm",)
+# Client ids Binance gives the orders it places itself: liquidation, auto-deleveraging,
+# delivery / delisting settlement.
+EXCHANGE_CLOSES = ("autoclose-", "adl_autoclose", "settlement_autoclose")
+_DONE = ("FILLED", "CANCELED", "EXPIRED")
+
+
+class _UserDataClient(ccxtpro.binanceusdm):  # type: ignore[misc]  # ccxt ships no types
+    """ccxt.pro's client, handing Mimic every user-data event it receives."""
+
+    mimic_events: "asyncio.Queue[dict[str, Any]]"
+
+    def handle_message(self, client: Any, message: Any) -> Any:
+        if isinstance(message, dict):
+            kind = message.get("e")
+            if kind in ("ORDER_TRADE_UPDATE", "ALGO_UPDATE"):
+                self.mimic_events.put_nowait(message)
+            elif kind == "listenKeyExpired":
+                # Authenticate anew on the next watch (ccxt keeps the dead key otherwise),
+                # and drop this socket: the key's stream says nothing more.
+                self.options["linear"] = {
+                    **self.options.get("linear", {}),
+                    "listenKey": None,
+                    "lastAuthenticatedTime": 0,
+                }
+                client.reset(ccxtpro.NetworkError("binanceusdm: listen key expired"))
+                self.spawn(client.close)
+                return None
+        return super().handle_message(client, message)
+
+
+class CcxtAccountStream(AccountEventStream):
+    def __init__(
+        self,
+        vault: CredentialVault,
+        clock: Clock,
+        *,
+        api_origins: Mapping[str, str] | None = None,
+        timeout_seconds: float = 10.0,
+        first_backoff: float = 1.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._vault = vault
+        self._clock = clock
+        self._api_origins = dict(api_origins or {})
+        self._timeout = timeout_seconds
+        self._first_backoff = first_backoff
+        self._max_backoff = max_backoff
+        self._session: aiohttp.ClientSession | None = None
+        self._templates: dict[str, Any] = {}
+        self._markets_lock = asyncio.Lock()
+
+    def supports(self, exchange: str) -> bool:
+        return exchange in STREAMED_EXCHANGES
+
+    async def aclose(self) -> None:
+        for template in self._templates.values():
+            await template.close()
+        if self._session is not None:
+            await self._session.close()
+
+    async def events(self, account: ExchangeAccount) -> AsyncIterator[Sequence[AccountEvent]]:
+        credentials = await self._vault.credentials_for(account)
+        client = await self._client(account.exchange, credentials.api_key, credentials.api_secret)
+        spawned: dict[str, str] = {}  # order id -> client id of the TP/SL that placed it
+        backoff = self._first_backoff
+        try:
+            while True:
+                watching = asyncio.ensure_future(client.watch_orders())
+                try:
+                    await self._connected(client, watching)
+                    yield [StreamConnected(self._clock.now())]
+                    backoff = self._first_backoff
+                    while True:
+                        watching, messages = await self._next(client, watching)
+                        events = [e for m in messages if (e := _event(m, spawned)) is not None]
+                        if events:
+                            yield events
+                except Exception as exc:  # translated: auth ends the stream, the rest retries
+                    error = translate(exc, account.exchange, Call.READ)
+                    if isinstance(error, AuthRejected):
+                        raise error from exc
+                    log.warning("stream of %s lost: %s", account.id, error.reason)
+                finally:
+                    watching.cancel()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+        finally:
+            await client.close()
+
+    async def _next(
+        self, client: Any, watching: "asyncio.Future[Any]"
+    ) -> tuple["asyncio.Future[Any]", list[dict[str, Any]]]:
+        """The next messages; `watching` keeps ccxt reading (and raises what it meets)."""
+        queue: asyncio.Queue[dict[str, Any]] = client.mimic_events
+        messages: list[dict[str, Any]] = []
+        while not messages and queue.empty():
+            getting = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getting, watching}, return_when=asyncio.FIRST_COMPLETED)
+            if getting in done:
+                messages.append(getting.result())  # the oldest: the rest follow in order
+            else:
+                getting.cancel()
+            if watching in done:
+                watching.result()  # raises when the connection failed
+                watching = asyncio.ensure_future(client.watch_orders())
+        while not queue.empty():
+            messages.append(queue.get_nowait())
+        return watching, messages
+
+    async def _connected(self, client: Any, watching: "asyncio.Future[Any]") -> None:
+        """Until the account's socket is open (then nothing from now on is missed)."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            if watching.done():
+                watching.result()  # failed to authenticate or connect: raises
+            key = (client.options.get("linear") or {}).get("listenKey")
+            sockets = [c for c in client.clients.values() if key and f"listenKey={key}" in c.url]
+            if any(c.connected.done() and not c.connected.exception() for c in sockets):
+                return
+            if time.monotonic() > deadline:
+                raise ccxtpro.NetworkError("binanceusdm: user data stream did not connect")
+            await asyncio.sleep(0.02)
+
+    async def _client(self, exchange: str, api_key: str, secret: str) -> Any:
+        template = await self._template(exchange)
+        client = self._build(exchange, {"apiKey": api_key, "secret": secret})
+        client.set_markets_from_exchange(template)
+        client.mimic_events = asyncio.Queue()
+        return client
+
+    async def _template(self, exchange: str) -> Any:
+        """One client per exchange whose markets every account's client shares."""
+        async with self._markets_lock:
+            template = self._templates.get(exchange)
+            if template is None:
+                template = self._build(exchange, {})
+                try:
+                    await template.load_markets()
+                except Exception as exc:
+                    await template.close()
+                    raise translate(exc, exchange, Call.READ) from exc
+                self._templates[exchange] = template
+            return template
+
+    def _build(self, exchange: str, credentials: dict[str, str]) -> Any:
+        if self._session is None:
+            # Sockets are long-lived, one per account: no limit on open connections.
+            connector = aiohttp.TCPConnector(limit=0, ssl=tls_context())
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        client = _UserDataClient(
+            {
+                **credentials,
+                "timeout": int(self._timeout * 1000),
+                "session": self._session,
+                "options": {"fetchCurrencies": False, "maxRetriesOnFailure": 0},
+            }
+        )
+        client.timeout_on_exit = 0  # the session is this adapter's, closed by it
+        client.ssl_context = tls_context()
+        origin = self._api_origins.get(exchange)
+        if origin is not None:
+            client.urls["api"] = rewrite_origin(client.urls["api"], origin)
+        return client
+
+
+def _event(message: dict[str, Any], spawned: dict[str, str]) -> FillEvent | None:
+    """A fill from ORDER_TRADE_UPDATE; ALGO_UPDATE only tells which order a TP/SL placed."""
+    order = message.get("o") or {}
+    if message.get("e") == "ALGO_UPDATE":
+        if order.get("ai") and order.get("caid"):
+            spawned[str(order["ai"])] = str(order["caid"])
+        return None
+    execution = order.get("x")
+    quantity = to_decimal_or(order.get("l"), Decimal(0))
+    if execution not in ("TRADE", "CALCULATED") or quantity == 0:
+        return None
+    order_id = str(order["i"])
+    client_id = spawned.get(order_id) or (str(order["c"]) if order.get("c") else None)
+    liquidation = execution == "CALCULATED" or (client_id or "").startswith(EXCHANGE_CLOSES)
+    executed_at = datetime.fromtimestamp(int(order.get("T") or message["E"]) / 1000, UTC)
+    trade_id = order.get("t")
+    fill = AccountFill(
+        fill_id=str(trade_id) if trade_id else f"{order_id}:{order.get('z')}",
+        symbol=str(order["s"]),
+        side=OrderSide(str(order["S"]).lower()),
+        quantity=quantity,
+        price=to_decimal(order["L"]),
+        fee=abs(to_decimal_or(order.get("n"), Decimal(0))),
+        realized_pnl=to_decimal_or(order.get("rp"), Decimal(0)),
+        executed_at=executed_at,
+        order_id=order_id,
+        client_order_id=client_id,
+    )
+    cumulative = to_decimal_or(order.get("z"), quantity)
+    average = to_decimal_or(order.get("ap"), Decimal(0)) or fill.price
+    return FillEvent(
+        fill=fill,
+        order_id=order_id,
+        client_order_id=client_id,
+        order_quantity=cumulative,
+        order_average_price=average,
+        order_done=str(order.get("X")) in _DONE,
+        cause=FillCause.LIQUIDATION if liquidation else FillCause.ORDER,
+    )

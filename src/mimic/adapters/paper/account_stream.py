@@ -1,0 +1,158 @@
+"""The paper venue's account streams: one poller per process reads `paper_account_events`
+(written in the venue's own transactions) and hands each account's events to whoever in
+this process holds its stream.
+
+Postgres hands out `seq` at insert, not at commit: a transaction may commit after a later
+one, and a rolled-back one leaves a gap forever. The poller therefore reads from the first
+`seq` it has not seen and waits up to `gap_grace` for a missing one before it goes past it;
+anything later than that is found by the holder's periodic reconciliation.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mimic.adapters.paper.venue import account_fill
+from mimic.adapters.sqlalchemy.tables import paper_account_events, paper_orders
+from mimic.domain.account_events import AccountEvent, FillEvent, StreamConnected
+from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
+from mimic.ports.account_events import AccountEventStream
+from mimic.ports.services import Clock
+
+log = logging.getLogger(__name__)
+
+# Events older than this are deleted: a stream that was away longer reconciles by REST.
+RETENTION = timedelta(hours=1)
+PRUNE_EVERY_SECONDS = 60.0
+
+
+class PaperAccountStream(AccountEventStream):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        poll_interval: float = 0.25,
+        gap_grace: float = 5.0,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._poll_interval = poll_interval
+        self._gap_grace = gap_grace
+        self._listeners: dict[str, set[asyncio.Queue[AccountEvent]]] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._floor: int | None = None  # every seq up to here is delivered or given up
+        self._seen: set[int] = set()  # delivered above the floor
+        self._gaps: dict[int, float] = {}  # missing seq -> when first missed
+
+    def supports(self, exchange: str) -> bool:
+        return exchange == PAPER_EXCHANGE
+
+    async def events(self, account: ExchangeAccount) -> AsyncIterator[Sequence[AccountEvent]]:
+        queue: asyncio.Queue[AccountEvent] = asyncio.Queue()
+        self._listeners.setdefault(account.id, set()).add(queue)
+        try:
+            await self._start()
+            yield [StreamConnected(self._clock.now())]
+            while True:
+                batch = [await queue.get()]
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                yield batch
+        finally:
+            listeners = self._listeners.get(account.id, set())
+            listeners.discard(queue)
+            if not listeners:
+                self._listeners.pop(account.id, None)
+
+    async def aclose(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+
+    async def _start(self) -> None:
+        """The first stream starts the poller from the newest event: what came before is
+        the reconciliation's (each stream starts with `StreamConnected`)."""
+        if self._poller is not None:
+            return
+        if self._floor is None:
+            async with self._sessions() as session:
+                newest = await session.scalar(select(func.max(paper_account_events.c.seq)))
+            self._floor = int(newest or 0)
+        self._poller = asyncio.create_task(self._poll_forever())
+
+    async def _poll_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        pruned_at = loop.time()
+        while True:
+            try:
+                await self.poll()
+                if loop.time() - pruned_at > PRUNE_EVERY_SECONDS:
+                    pruned_at = loop.time()
+                    await self._prune()
+            except Exception:  # the database is away: the next poll tries again
+                log.warning("paper account events not read", exc_info=True)
+            await asyncio.sleep(self._poll_interval)
+
+    async def poll(self) -> int:
+        """Deliver the events not seen yet; returns how many were delivered."""
+        assert self._floor is not None
+        e, o = paper_account_events.c, paper_orders.c
+        query = (
+            select(e.seq, e.position_after, paper_orders)
+            .join(paper_orders, o.id == e.order_id)
+            .where(e.seq > self._floor)
+            .order_by(e.seq)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        delivered = 0
+        for row in rows:
+            if row.seq in self._seen:
+                continue
+            self._seen.add(row.seq)
+            for queue in self._listeners.get(row.account_id, ()):
+                queue.put_nowait(_fill_event(row))
+                delivered += 1
+        self._advance_floor()
+        return delivered
+
+    def _advance_floor(self) -> None:
+        assert self._floor is not None
+        now = asyncio.get_running_loop().time()
+        while self._seen:
+            following = self._floor + 1
+            if following in self._seen:
+                self._seen.discard(following)
+            elif now - self._gaps.setdefault(following, now) <= self._gap_grace:
+                return  # not committed yet, maybe: read from here again
+            self._gaps.pop(following, None)
+            self._floor = following
+
+    async def _prune(self) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(paper_account_events).where(
+                    paper_account_events.c.created_at < self._clock.now() - RETENTION
+                )
+            )
+
+
+def _fill_event(row: Row[Any]) -> FillEvent:
+    """A paper order executes at once and whole: its one fill is the order done."""
+    return FillEvent(
+        fill=account_fill(row),
+        order_id=row.id,
+        client_order_id=row.client_order_id,
+        order_quantity=row.quantity,
+        order_average_price=row.price,
+        position_after=row.position_after,
+    )

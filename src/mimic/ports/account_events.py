@@ -1,0 +1,61 @@
+"""Streams of what happens on exchange accounts, and the leases that spread them over
+workers."""
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from mimic.domain.account_events import AccountEvent
+from mimic.domain.accounts import ExchangeAccount
+
+
+class AccountEventStream(Protocol):
+    """One exchange family's account streams (the paper venue, ccxt's WebSockets)."""
+
+    def supports(self, exchange: str) -> bool: ...
+
+    def events(self, account: ExchangeAccount) -> AsyncIterator[Sequence[AccountEvent]]:
+        """Batches of the account's events as they happen, until the caller stops reading.
+
+        The first batch, and the first after every reconnection, is a `StreamConnected`:
+        what happened while the stream was away is to be reconciled by REST. A lost
+        connection is retried with backoff inside; an `ExchangeError` that retrying cannot
+        mend (keys revoked) ends the iteration by raising it.
+        """
+        ...
+
+
+class StreamLeases(Protocol):
+    """Which worker holds which account's stream: each account at most one at a time, and
+    a dead worker's accounts free for others once its leases run out."""
+
+    @property
+    def period(self) -> timedelta:
+        """How long a lease lasts unless renewed; holders renew well within it."""
+        ...
+
+    async def hold(self, wanted: Collection[str], held: Collection[str]) -> set[str]:
+        """Renew the leases on `held`, and take some of `wanted` that nobody holds, up to
+        this holder's share; returns every account this holder now holds."""
+        ...
+
+    async def release(self, account_ids: Collection[str]) -> None:
+        """Give these up at once (a worker stopping), so others need not wait them out."""
+        ...
+
+
+class AccountStreamWork(Protocol):
+    """What holding streams does with the database and the exchanges' REST APIs; each call
+    is its own unit of work (a fresh session), since many streams run at once."""
+
+    async def accounts(self) -> list[ExchangeAccount]:
+        """The approved connections of active users: the accounts whose streams are held."""
+        ...
+
+    async def record(self, account: ExchangeAccount, events: Sequence[AccountEvent]) -> None:
+        """Record what a stream reported (application.record_account_fills)."""
+        ...
+
+    async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
+        """Record what the account did since `since`, read by REST; raises `ExchangeError`."""
+        ...

@@ -1,0 +1,67 @@
+"""Account stream leases in the real Redis: shared fairly, each account by one worker, and a
+dead worker's accounts taken over within one lease period."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from mimic.adapters.redis.stream_leases import RedisStreamLeases
+
+ACCOUNTS = [f"account-{n:02}" for n in range(10)]
+PERIOD = timedelta(seconds=1)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+def workers(redis: Redis, count: int) -> list[RedisStreamLeases]:
+    prefix = f"test:{uuid.uuid4().hex}:streams:"  # a deployment of its own
+    return [
+        RedisStreamLeases(redis, prefix=prefix, holder_id=f"worker-{n}", period=PERIOD)
+        for n in range(count)
+    ]
+
+
+async def rounds(leases: list[RedisStreamLeases], held: list[set[str]], count: int) -> None:
+    """`count` refreshes of every live worker, as their holders would run them."""
+    for _ in range(count):
+        for n, worker in enumerate(leases):
+            held[n] = await worker.hold(ACCOUNTS, held[n])
+
+
+async def test_two_workers_share_the_accounts_and_never_hold_one_twice(redis: Redis) -> None:
+    first, second = workers(redis, 2)
+    held: list[set[str]] = [set(), set()]
+    held[0] = await first.hold(ACCOUNTS, set())
+    assert held[0] == set(ACCOUNTS)  # alone so far: it takes them all
+    await rounds([first, second], held, 3)  # the second one joins; the first gives room
+    assert sorted(held[0] | held[1]) == ACCOUNTS
+    assert held[0] & held[1] == set()
+    assert (len(held[0]), len(held[1])) == (5, 5)
+
+
+async def test_a_dead_workers_accounts_move_within_one_lease_period(redis: Redis) -> None:
+    first, second = workers(redis, 2)
+    held: list[set[str]] = [set(), set()]
+    await rounds([first, second], held, 3)
+    assert len(held[1]) == 5
+    # the first worker dies: it renews nothing from now on
+    await asyncio.sleep(PERIOD.total_seconds() + 0.1)
+    held[1] = await second.hold(ACCOUNTS, held[1])
+    assert held[1] == set(ACCOUNTS)
+
+
+async def test_released_accounts_are_free_at_once(redis: Redis) -> None:
+    first, second = workers(redis, 2)
+    held: list[set[str]] = [set(), set()]
+    await rounds([first, second], held, 3)
+    await first.release(held[0])  # a worker stopping
+    assert await second.hold(ACCOUNTS, held[1]) == set(ACCOUNTS)
