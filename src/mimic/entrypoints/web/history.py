@@ -52,6 +52,8 @@ TRADE_CSV_COLUMNS = (
     "net_pnl",
     "roi_perc",
     "exchange_account_id",
+    "source_id",
+    "source_name",
 )
 # A spreadsheet runs a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -116,11 +118,12 @@ class TradeHistoryPages(Controller):
         found = await performance.trade_page(
             request.user.id, TradeFilters.parse(symbol, side), offset=offset, limit=PAGE_SIZE
         )
+        names = await performance.source_names()
         return await page(
             request,
             messaging,
             "trades.html",
-            trades=[trade_out(t) for t in found.trades],
+            trades=[trade_out(t, names) for t in found.trades],
             has_more=found.has_more,
             symbol=symbol or "",
             side=side or "",
@@ -139,7 +142,8 @@ class TradeHistoryPages(Controller):
         found = await performance.trades(
             request.user.id, limit=MAX_TRADE_EXPORT, filters=TradeFilters.parse(symbol, side)
         )
-        rows = [trade_out(t) for t in found]
+        names = await performance.source_names()
+        rows = [trade_out(t, names) for t in found]
         return _csv("mimic-trades.csv", TRADE_CSV_COLUMNS, rows)
 
 

@@ -1,0 +1,103 @@
+"""Trades and the leaderboard by signal source, through ViewPerformance and the fakes."""
+
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from mimic.application.performance_reports import Period, TradeCache, ViewPerformance
+from mimic.domain.accounts import Role, SignalSource, User
+from mimic.domain.errors import InvalidField
+from mimic.domain.orders import OrderSide
+from mimic.domain.performance import AccountFill, TradeFilters
+from tests.fakes import (
+    START,
+    FixedClock,
+    InMemoryExchangeAccountRepository,
+    InMemoryOrderIntentRepository,
+    InMemorySignalSourceRepository,
+    InMemoryUserRepository,
+)
+from tests.performance_fakes import (
+    InMemoryBalanceSnapshotRepository,
+    InMemoryFillRepository,
+    InMemoryGuardrailRepository,
+)
+
+
+def fill(n: int, side: OrderSide, price: str, source_id: str | None) -> AccountFill:
+    return AccountFill(
+        fill_id=f"f{n}",
+        symbol="BTCUSDT",
+        side=side,
+        quantity=D("0.01"),
+        price=D(price),
+        fee=D(0),
+        realized_pnl=None,
+        executed_at=START + timedelta(minutes=n),
+        source_id=source_id,
+    )
+
+
+async def view() -> ViewPerformance:
+    users = InMemoryUserRepository()
+    for name in ("ann", "bob"):
+        await users.add(User(name, name, f"{name}@example.com", "plain$x", Role.USER, START))
+    sources = InMemorySignalSourceRepository()
+    await sources.add(SignalSource("swing", "Swing", "hash-1"))
+    await sources.add(SignalSource("scalp", "Scalp", "hash-2"))
+    guardrails = InMemoryGuardrailRepository()
+    fills = InMemoryFillRepository(InMemoryOrderIntentRepository(), guardrails)
+    await fills.add_new(
+        [
+            # ann: +10 on a trade Swing opened, -5 on one opened by hand.
+            ("acc-ann", "ann", fill(1, OrderSide.BUY, "60000", "swing")),
+            ("acc-ann", "ann", fill(2, OrderSide.SELL, "61000", None)),
+            ("acc-ann", "ann", fill(3, OrderSide.BUY, "60000", None)),
+            ("acc-ann", "ann", fill(4, OrderSide.SELL, "59500", "swing")),
+            # bob: +20 on a trade Scalp opened.
+            ("acc-bob", "bob", fill(5, OrderSide.SELL, "62000", "scalp")),
+            ("acc-bob", "bob", fill(6, OrderSide.BUY, "60000", None)),
+        ]
+    )
+    return ViewPerformance(
+        users,
+        InMemoryExchangeAccountRepository(users),
+        fills,
+        InMemoryBalanceSnapshotRepository(),
+        guardrails,
+        FixedClock(START + timedelta(hours=1)),
+        TradeCache(),
+        sources,
+    )
+
+
+async def test_trades_filter_by_the_source_that_opened_them() -> None:
+    performance = await view()
+    everything = await performance.trades("ann", limit=10)
+    assert [t.source_id for t in everything] == [None, "swing"]  # newest first
+    [swing] = await performance.trades("ann", limit=10, filters=TradeFilters(source_id="swing"))
+    assert swing.net_pnl == D(10)
+    assert await performance.trades("ann", limit=10, filters=TradeFilters(source_id="scalp")) == []
+    assert await performance.source_names() == {"swing": "Swing", "scalp": "Scalp"}
+
+
+async def test_the_leaderboard_of_one_source_counts_only_its_trades() -> None:
+    performance = await view()
+    everyone = await performance.leaderboard(Period.ALL)
+    ranked = [(s.username, s.pnl, s.trades) for s in everyone]
+    assert ranked == [("bob", D(20), 1), ("ann", D(5), 2)]
+    swing = await performance.leaderboard(Period.ALL, "swing")
+    assert [(s.username, s.pnl, s.trades) for s in swing] == [("ann", D(10), 1)]
+
+
+async def test_an_unknown_source_is_refused_naming_the_field() -> None:
+    performance = await view()
+    for call in (
+        performance.leaderboard(Period.ALL, "gone"),
+        performance.trades("ann", limit=10, filters=TradeFilters(source_id="gone")),
+        performance.trade_page("ann", TradeFilters(source_id="gone"), offset=0, limit=10),
+    ):
+        with pytest.raises(InvalidField) as refused:
+            await call
+        assert refused.value.field == "source"
