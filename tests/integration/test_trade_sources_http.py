@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.fakes import FixedClock, RecordingNotifier
-from tests.integration.harness import PASSPHRASE, Api
+from tests.integration.harness import PASSPHRASE, Api, make_settings, running_platform
 from tests.integration.test_guardrails_portfolio import MORNING, get, platform, sync
 from tests.integration.test_source_follows_http import alert, new_source
 
@@ -73,3 +73,28 @@ async def test_trades_and_the_leaderboard_carry_and_filter_by_source(database_ur
         header, *rows = export.text.splitlines()
         assert header.endswith("exchange_account_id,source_id,source_name")
         assert sorted(row.rsplit(",", 1)[1] for row in rows) == ["Swing", "default"]
+
+
+async def test_signals_and_orders_filter_by_source(database_url: str) -> None:
+    async with running_platform(make_settings(database_url)) as api:
+        await api.set_price("BTCUSDT", "65000")
+        await api.set_price("ETHUSDT", "3000")
+        swing, swing_passphrase = await new_source(api, "Swing")
+        default = await default_source(api)
+        bob, _ = await api.follower("bob")
+        await alert(api, PASSPHRASE, "BTCUSDT", "long")
+        await alert(api, swing_passphrase, "ETHUSDT", "long")
+
+        [signal] = await get(api, "/api/signals", api.admin_token, source=swing)
+        assert (signal["symbol"], signal["source_name"]) == ("ETHUSDT", "Swing")
+        assert len(await get(api, "/api/signals", api.admin_token)) == 2
+        assert await refused(api, "/api/signals", api.admin_token, source="gone") == "source"
+
+        orders = await get(api, "/api/orders", bob)
+        assert {(o["symbol"], o["source_id"], o["source_name"]) for o in orders} == {
+            ("BTCUSDT", default, "default"),
+            ("ETHUSDT", swing, "Swing"),
+        }
+        only = await get(api, "/api/orders", bob, source=swing)
+        assert {o["symbol"] for o in only} == {"ETHUSDT"}
+        assert await refused(api, "/api/orders", bob, source="gone") == "source"

@@ -1,28 +1,36 @@
 """Trades and the leaderboard by signal source, through ViewPerformance and the fakes."""
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
 
 from mimic.application.performance_reports import Period, TradeCache, ViewPerformance
+from mimic.application.portfolio import ViewPortfolio
+from mimic.application.signal_reports import ReportSignals
 from mimic.domain.accounts import Role, SignalSource, User
 from mimic.domain.errors import InvalidField
-from mimic.domain.orders import OrderSide
+from mimic.domain.orders import OrderFilters, OrderSide
 from mimic.domain.performance import AccountFill, TradeFilters
+from mimic.domain.signal import Signal, SignalAction, SignalParams
 from tests.fakes import (
     START,
+    FakeGateways,
     FixedClock,
     InMemoryExchangeAccountRepository,
     InMemoryOrderIntentRepository,
+    InMemorySignalRepository,
     InMemorySignalSourceRepository,
     InMemoryUserRepository,
 )
+from tests.notification_fakes import InMemoryPanicCloses
 from tests.performance_fakes import (
     InMemoryBalanceSnapshotRepository,
     InMemoryFillRepository,
     InMemoryGuardrailRepository,
 )
+from tests.unit.test_fakes import intent
 
 
 def fill(n: int, side: OrderSide, price: str, source_id: str | None) -> AccountFill:
@@ -101,3 +109,41 @@ async def test_an_unknown_source_is_refused_naming_the_field() -> None:
         with pytest.raises(InvalidField) as refused:
             await call
         assert refused.value.field == "source"
+
+
+async def test_signals_and_orders_filter_by_source() -> None:
+    signals = InMemorySignalRepository()
+    intents = InMemoryOrderIntentRepository()
+    intents.signals = signals
+    for n, source in enumerate(("swing", "scalp")):
+        received = Signal(
+            id=f"sig-{source}",
+            source_id=source,
+            params=SignalParams(symbol="BTCUSDT", action=SignalAction.LONG),
+            dedupe_key=source,
+            received_at=START + timedelta(seconds=n),
+        )
+        await signals.add_unless_duplicate(received, expiring_after=START)
+    await intents.add_new(
+        [
+            replace(intent(f"o-{source}"), signal_id=f"sig-{source}", user_id="ann")
+            for source in ("swing", "scalp")
+        ]
+    )
+    panic = InMemoryPanicCloses()
+    panic.closes["p"] = replace(intent("p"), signal_id="panic:run", user_id="ann")
+    reports = ReportSignals(signals, intents)
+    assert [s.id for s in await reports.list_recent(10, "swing")] == ["sig-swing"]
+    assert len(await reports.list_recent(10)) == 2
+
+    portfolio = ViewPortfolio(
+        InMemoryExchangeAccountRepository(InMemoryUserRepository()),
+        intents,
+        FakeGateways(),
+        panic,
+        signals,
+    )
+    assert [o.id for o in await portfolio.orders("ann", 10, "swing")] == ["o-swing"]
+    assert {o.id for o in await portfolio.orders("ann", 10)} == {"o-swing", "o-scalp", "p"}
+    assert OrderFilters(source_id="swing").admits(intent("x"), "swing")
+    assert not OrderFilters(source_id="swing").admits(intent("x"))  # an order of no signal

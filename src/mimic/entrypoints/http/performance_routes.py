@@ -20,15 +20,16 @@ from mimic.domain.errors import InvalidField
 from mimic.domain.performance import BalanceSnapshot, ClosedTrade, Standing, TradeFilters
 from mimic.domain.signal import MAX_LEVERAGE
 from mimic.entrypoints.http import schemas, views
-from mimic.entrypoints.http.contract import DECIMAL_PATTERN, any_case, parsed_query
+from mimic.entrypoints.http.contract import (
+    DECIMAL_PATTERN,
+    SourceQuery,
+    any_case,
+    parsed_query,
+)
 from mimic.entrypoints.http.security import admin_only
 
 AuthRequest = Request[User, Any, Any]
 MAX_TRADES = 1000
-# 422 naming `source` for an id that is no signal source.
-SourceQuery = Annotated[
-    str | None, parsed_query(type=OpenAPIType.STRING, description="a signal source's id")
-]
 
 
 class TradeOut(msgspec.Struct):
