@@ -73,6 +73,14 @@ async def test_trades_and_the_leaderboard_carry_and_filter_by_source(database_ur
         header, *rows = export.text.splitlines()
         assert header.endswith("exchange_account_id,source_id,source_name")
         assert sorted(row.rsplit(",", 1)[1] for row in rows) == ["Swing", "default"]
+        swing_only = await api.client.get(
+            f"/trades/export.csv?source={swing}", headers=api.auth(bob)
+        )
+        assert [row.rsplit(",", 1)[1] for row in swing_only.text.splitlines()[1:]] == ["Swing"]
+        page = await api.client.get("/trades", params={"source": swing}, headers=api.auth(bob))
+        assert "<td>ETHUSDT</td>" in page.text
+        assert "<td>BTCUSDT</td>" not in page.text
+        assert f'<option value="{swing}" selected>Swing</option>' in page.text
 
 
 async def test_signals_and_orders_filter_by_source(database_url: str) -> None:

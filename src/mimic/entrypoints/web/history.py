@@ -22,6 +22,7 @@ from mimic.entrypoints.web.pages import PAGE_SIZE, AuthRequest, page
 Status = Annotated[str | None, Parameter(max_length=16)]
 Symbol = Annotated[str | None, Parameter(max_length=32)]
 Side = Annotated[str | None, Parameter(max_length=8)]
+Source = Annotated[str | None, Parameter(max_length=64)]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
 MAX_TRADE_EXPORT = 10_000
 CSV_COLUMNS = (
@@ -113,10 +114,12 @@ class TradeHistoryPages(Controller):
         performance: FromDishka[ViewPerformance],
         symbol: Symbol = None,
         side: Side = None,
+        source: Source = None,
         offset: Offset = 0,
     ) -> Template:
+        filters = TradeFilters.parse(symbol, side, source)
         found = await performance.trade_page(
-            request.user.id, TradeFilters.parse(symbol, side), offset=offset, limit=PAGE_SIZE
+            request.user.id, filters, offset=offset, limit=PAGE_SIZE
         )
         names = await performance.source_names()
         return await page(
@@ -127,6 +130,8 @@ class TradeHistoryPages(Controller):
             has_more=found.has_more,
             symbol=symbol or "",
             side=side or "",
+            source=source or "",
+            sources=sorted(names.items(), key=lambda item: (item[1], item[0])),
             offset=offset,
             size=PAGE_SIZE,
         )
@@ -138,10 +143,10 @@ class TradeHistoryPages(Controller):
         performance: FromDishka[ViewPerformance],
         symbol: Symbol = None,
         side: Side = None,
+        source: Source = None,
     ) -> Response[bytes]:
-        found = await performance.trades(
-            request.user.id, limit=MAX_TRADE_EXPORT, filters=TradeFilters.parse(symbol, side)
-        )
+        filters = TradeFilters.parse(symbol, side, source)
+        found = await performance.trades(request.user.id, limit=MAX_TRADE_EXPORT, filters=filters)
         names = await performance.source_names()
         rows = [trade_out(t, names) for t in found]
         return _csv("mimic-trades.csv", TRADE_CSV_COLUMNS, rows)
