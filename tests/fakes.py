@@ -375,8 +375,9 @@ class InMemorySignalRepository(SignalRepository):
     async def get(self, signal_id: str) -> Signal | None:
         return copy.deepcopy(self._rows.get(signal_id))
 
-    async def list_recent(self, *, limit: int) -> list[Signal]:
-        ordered = sorted(self._rows.values(), key=lambda s: (s.received_at, s.id), reverse=True)
+    async def list_recent(self, *, limit: int, source_id: str | None = None) -> list[Signal]:
+        chosen = [s for s in self._rows.values() if source_id in (None, s.source_id)]
+        ordered = sorted(chosen, key=lambda s: (s.received_at, s.id), reverse=True)
         return copy.deepcopy(ordered[:limit])
 
     async def source_ids(self, signal_ids: Collection[str]) -> dict[str, str]:
@@ -506,6 +507,9 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
 
     def __init__(self) -> None:
         self._rows: dict[str, OrderIntent] = {}
+        # Where an order's source is read from (SQL joins the signals table): a world
+        # shares its signals here.
+        self.signals = InMemorySignalRepository()
         self.leases: dict[str, datetime | None] = {}
         self.claims: list[list[str]] = []
 
@@ -546,7 +550,12 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
     async def list_for_user(
         self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
     ) -> list[OrderIntent]:
-        found = [i for i in self._rows.values() if i.user_id == user_id and filters.admits(i)]
+        sources = await self.signals.source_ids({i.signal_id for i in self._rows.values()})
+        found = [
+            i
+            for i in self._rows.values()
+            if i.user_id == user_id and filters.admits(i, sources.get(i.signal_id or ""))
+        ]
         found.sort(key=lambda i: (i.created_at, i.id), reverse=True)
         return copy.deepcopy(found[:limit])
 

@@ -24,7 +24,13 @@ BUY, SELL = OrderSide.BUY, OrderSide.SELL
 
 
 def fill(
-    n: int, side: OrderSide, qty: str, price: str, fee: str, pnl: str | None = "0"
+    n: int,
+    side: OrderSide,
+    qty: str,
+    price: str,
+    fee: str,
+    pnl: str | None = "0",
+    source_id: str | None = None,
 ) -> AccountFill:
     return AccountFill(
         fill_id=f"f{n}",
@@ -35,6 +41,7 @@ def fill(
         fee=D(fee),
         realized_pnl=None if pnl is None else D(pnl),
         executed_at=T0 + timedelta(minutes=n),
+        source_id=source_id,
     )
 
 
@@ -152,3 +159,26 @@ def test_trade_filters_pick_a_symbol_and_a_side() -> None:
     with pytest.raises(InvalidField) as refused:
         TradeFilters.parse(None, "sideways")
     assert refused.value.field == "side"
+
+
+def test_a_trade_takes_the_source_of_its_opening_fill() -> None:
+    # Opened by source "s1", added to by hand, reversed by "s2": the flip closes s1's trade
+    # and opens s2's; a trade opened by hand has no source.
+    fills = [
+        fill(1, BUY, "0.01", "65000", "0", source_id="s1"),
+        fill(2, BUY, "0.01", "65000", "0"),
+        fill(3, SELL, "0.03", "66000", "0", source_id="s2"),
+        fill(4, BUY, "0.01", "65500", "0"),
+        fill(5, BUY, "0.02", "65000", "0"),
+        fill(6, SELL, "0.02", "65100", "0", source_id="s1"),
+    ]
+    trades = closed_trades("a1", fills)
+    assert [(t.side, t.source_id) for t in trades] == [
+        (PositionSide.LONG, "s1"),
+        (PositionSide.SHORT, "s2"),
+        (PositionSide.LONG, None),
+    ]
+    assert TradeFilters.parse(None, None, "s2").admits(trades[1])
+    assert not TradeFilters.parse(None, None, "s1").admits(trades[1])
+    assert not TradeFilters.parse(None, None, "s1").admits(trades[2])
+    assert TradeFilters.parse(None, None, "").admits(trades[2])  # an empty choice: every source

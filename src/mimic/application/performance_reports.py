@@ -18,7 +18,11 @@ from mimic.domain.performance import (
     standing,
 )
 from mimic.ports.performance import BalanceSnapshotRepository, FillRepository, GuardrailRepository
-from mimic.ports.repositories import ExchangeAccountRepository, UserRepository
+from mimic.ports.repositories import (
+    ExchangeAccountRepository,
+    SignalSourceRepository,
+    UserRepository,
+)
 from mimic.ports.services import Clock
 
 MAX_HISTORY = 5000
@@ -92,8 +96,10 @@ class ViewPerformance:
         guardrail_days: GuardrailRepository,
         clock: Clock,
         trade_cache: TradeCache,
+        sources: SignalSourceRepository,
     ) -> None:
         self._trade_cache = trade_cache
+        self._sources = sources
         self._users = users
         self._accounts = accounts
         self._fills = fills
@@ -105,6 +111,7 @@ class ViewPerformance:
         self, user_id: str, *, limit: int, filters: TradeFilters = NO_TRADE_FILTERS
     ) -> list[ClosedTrade]:
         """The follower's closed trades, newest first (a deleted connection's too)."""
+        await self._check_source(filters.source_id)
         return (await self._all_trades(user_id, filters))[:limit]
 
     async def trade_page(
@@ -113,6 +120,7 @@ class ViewPerformance:
         """One page of the follower's trade history, newest first."""
         if offset < 0:
             raise InvalidField("offset", "must not be negative")
+        await self._check_source(filters.source_id)
         trades = await self._all_trades(user_id, filters)
         return TradePage(trades[offset : offset + limit], has_more=len(trades) > offset + limit)
 
@@ -149,8 +157,17 @@ class ViewPerformance:
                 closes[close.account_id].append(close)
         return [GuardrailStatus(a.id, today, days.get(a.id), closes[a.id]) for a in accounts]
 
-    async def leaderboard(self, period: Period) -> list[Standing]:
-        """Every follower who did not opt out and has history in the period, best ROI first."""
+    async def source_names(self) -> dict[str, str]:
+        """Each signal source's name, by id: what a trade's source is called."""
+        return {s.id: s.name for s in await self._sources.list_all()}
+
+    async def leaderboard(self, period: Period, source_id: str | None = None) -> list[Standing]:
+        """Every follower who did not opt out and has history in the period, best ROI first.
+
+        With `source_id`: only the trades that source's signals opened count, and only
+        followers with such a trade are listed; ROI stays relative to the follower's whole
+        equity and the drawdown is the whole equity's, as sources share one account."""
+        await self._check_source(source_id)
         since = period.since(self._clock.now())
         listed = {}
         offset = 0
@@ -167,13 +184,18 @@ class ViewPerformance:
                 t
                 for account_id, account_fills in fills.get(user_id, {}).items()
                 for t in closed_trades(account_id, account_fills)
-                if since is None or t.closed_at >= since
+                if (since is None or t.closed_at >= since)
+                and (source_id is None or t.source_id == source_id)
             ]
             equities = _hourly_equity(snapshots.get(user_id, []))
-            if trades or equities:
+            if trades or (equities and source_id is None):
                 standings.append(standing(username, trades, equities))
         standings.sort(key=lambda s: (-s.roi_perc, -s.pnl, s.username))
         return standings
+
+    async def _check_source(self, source_id: str | None) -> None:
+        if source_id is not None and await self._sources.get(source_id) is None:
+            raise InvalidField("source", f"no signal source {source_id!r}")
 
 
 def _hourly_equity(snapshots: list[BalanceSnapshot]) -> list[Decimal]:

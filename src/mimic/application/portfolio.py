@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount
 from mimic.domain.errors import ExchangeError
-from mimic.domain.orders import OrderIntent
+from mimic.domain.orders import OrderFilters, OrderIntent
 from mimic.domain.positions import Balance, Position
 from mimic.ports.exchange import ExchangeGateways
 from mimic.ports.panic import PanicCloseRepository
@@ -97,10 +97,14 @@ class ViewPortfolio:
         both = await asyncio.gather(*(read(a) for a in accounts))
         return [b for b, _ in both], [p for _, p in both]
 
-    async def orders(self, user_id: str, limit: int = 200) -> list[OrderIntent]:
-        """Newest first: the orders of signals and those of panic runs."""
-        orders = await self._intents.list_for_user(user_id, limit=limit)
-        orders += await self._panic_closes.list_for_user(user_id, limit=limit)
+    async def orders(
+        self, user_id: str, limit: int = 200, source_id: str | None = None
+    ) -> list[OrderIntent]:
+        """Newest first: the orders of signals and those of panic runs; with `source_id`,
+        only the orders of that source's signals."""
+        filters = OrderFilters(source_id=source_id)
+        orders = await self._intents.list_for_user(user_id, limit=limit, filters=filters)
+        orders += await self._panic_closes.list_for_user(user_id, limit=limit, filters=filters)
         orders.sort(key=lambda o: (o.created_at, o.id), reverse=True)
         return orders[:limit]
 

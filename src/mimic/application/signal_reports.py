@@ -46,8 +46,9 @@ class ReportSignals:
         self._signals = signals
         self._intents = intents
 
-    async def list_recent(self, limit: int = 100) -> list[Signal]:
-        return await self._signals.list_recent(limit=limit)
+    async def list_recent(self, limit: int = 100, source_id: str | None = None) -> list[Signal]:
+        """Newest first; with `source_id`, only that source's signals."""
+        return await self._signals.list_recent(limit=limit, source_id=source_id)
 
     async def report(self, signal_id: str, viewer: User) -> SignalReport:
         """Admins see every account; a follower only their own, and a signal that reached

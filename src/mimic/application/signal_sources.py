@@ -53,6 +53,11 @@ class ManageSignalSources:
         """Each source's name by id: what signals are shown with."""
         return {s.id: s.name for s in await self._sources.list_all()}
 
+    async def check_filter(self, source_id: str | None) -> None:
+        """A list filtered by `source_id` (the `source` parameter) needs that source."""
+        if source_id is not None and await self._sources.get(source_id) is None:
+            raise InvalidField("source", f"no signal source {source_id!r}")
+
     async def create(
         self,
         name: str,

@@ -171,10 +171,12 @@ class OrderIntent:
 
 @dataclass(frozen=True, slots=True)
 class OrderFilters:
-    """What an order history shows: any of `statuses` (all when empty), one symbol or all."""
+    """What an order history shows: any of `statuses` (all when empty), one symbol or all,
+    one signal source's orders or all."""
 
     statuses: frozenset[IntentStatus] = frozenset()
     symbol: str | None = None
+    source_id: str | None = None
 
     @classmethod
     def parse(cls, status: str | None, symbol: str | None) -> "OrderFilters":
@@ -192,9 +194,13 @@ class OrderFilters:
                 statuses |= {IntentStatus.SUBMITTING}
         return cls(statuses=statuses, symbol=normalize_symbol(symbol) if symbol else None)
 
-    def admits(self, intent: OrderIntent) -> bool:
-        return (not self.statuses or intent.status in self.statuses) and (
-            self.symbol is None or intent.symbol == self.symbol
+    def admits(self, intent: OrderIntent, source_id: str | None = None) -> bool:
+        """`source_id`: the source of the intent's signal, which the intent does not carry
+        (None for an order of no signal: a panic close, a monitor's order)."""
+        return (
+            (not self.statuses or intent.status in self.statuses)
+            and (self.symbol is None or intent.symbol == self.symbol)
+            and (self.source_id is None or source_id == self.source_id)
         )
 
 

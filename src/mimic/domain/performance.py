@@ -11,6 +11,8 @@ also be closed by an exchange-side stop-loss or take-profit.
   exchange's; where it reports none, (exit - entry) x quantity, signed by the side.
 - ROI % = net PnL / (entry price x quantity) x 100: the return on the position's notional,
   which does not depend on the leverage chosen.
+- source: the source of the signal whose order made the opening fill (a fill that flips
+  the position opens the next trade with its own); none for a trade opened by hand.
 - win rate % = trades with a positive net PnL / closed trades x 100.
 - max drawdown % = the largest fall of equity from an earlier peak, relative to that peak.
 """
@@ -38,10 +40,13 @@ class AccountFill:
     fee: Decimal
     realized_pnl: Decimal | None  # None: not reported; worked out from the entry price
     executed_at: datetime
-    # The order it executed, where the venue lists it (not stored with the fill): tells a
-    # reconciliation whose order it was.
+    # The order it executed, where the venue lists it: tells a reconciliation whose order
+    # it was, and a trade which signal opened it.
     order_id: str | None = None
     client_order_id: str | None = None
+    # The signal source of the order, when Mimic placed it for a signal (read back from
+    # storage; None for manual, external, panic and guardrail orders).
+    source_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class ClosedTrade:
     fees: Decimal
     opened_at: datetime
     closed_at: datetime
+    source_id: str | None = None  # the source of the signal whose order opened the trade
 
     @property
     def net_pnl(self) -> Decimal:
@@ -68,24 +74,33 @@ class ClosedTrade:
 
 @dataclass(frozen=True, slots=True)
 class TradeFilters:
-    """What a trade history shows: one symbol or all, one side or both."""
+    """What a trade history shows: one symbol or all, one side or both, one source or all."""
 
     symbol: str | None = None
     side: PositionSide | None = None
+    source_id: str | None = None
 
     @classmethod
-    def parse(cls, symbol: str | None, side: str | None) -> "TradeFilters":
+    def parse(
+        cls, symbol: str | None, side: str | None, source_id: str | None = None
+    ) -> "TradeFilters":
         chosen = None
         if side:
             try:
                 chosen = PositionSide(side)
             except ValueError:
                 raise InvalidField("side", "must be long or short") from None
-        return cls(symbol=normalize_symbol(symbol) if symbol else None, side=chosen)
+        return cls(
+            symbol=normalize_symbol(symbol) if symbol else None,
+            side=chosen,
+            source_id=source_id or None,
+        )
 
     def admits(self, trade: ClosedTrade) -> bool:
-        return (self.symbol is None or trade.symbol == self.symbol) and (
-            self.side is None or trade.side is self.side
+        return (
+            (self.symbol is None or trade.symbol == self.symbol)
+            and (self.side is None or trade.side is self.side)
+            and (self.source_id is None or trade.source_id == self.source_id)
         )
 
 
@@ -143,6 +158,7 @@ class _Open:
     realized: Decimal
     fees: Decimal
     opened_at: datetime
+    source_id: str | None  # the opening fill's
 
 
 def closed_trades(account_id: str, fills: Iterable[AccountFill]) -> list[ClosedTrade]:
@@ -200,6 +216,7 @@ def _opened(side: PositionSide, quantity: Decimal, fill: AccountFill, fee: Decim
         realized=Decimal(0),
         fees=fee,
         opened_at=fill.executed_at,
+        source_id=fill.source_id,
     )
 
 
@@ -215,6 +232,7 @@ def _closed(account_id: str, symbol: str, trade: _Open, closed_at: datetime) -> 
         fees=trade.fees,
         opened_at=trade.opened_at,
         closed_at=closed_at,
+        source_id=trade.source_id,
     )
 
 

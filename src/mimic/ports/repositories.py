@@ -115,7 +115,9 @@ class SignalRepository(Protocol):
 
     async def get(self, signal_id: str) -> Signal | None: ...
 
-    async def list_recent(self, *, limit: int) -> list[Signal]: ...
+    async def list_recent(self, *, limit: int, source_id: str | None = None) -> list[Signal]:
+        """Newest first; with `source_id`, only that source's signals."""
+        ...
 
     async def source_ids(self, signal_ids: Collection[str]) -> dict[str, str]:
         """The source of each of `signal_ids` that exists."""

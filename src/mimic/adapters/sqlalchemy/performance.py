@@ -17,6 +17,7 @@ from mimic.adapters.sqlalchemy.tables import (
     guardrail_closes,
     guardrail_days,
     order_intents,
+    signals,
 )
 from mimic.domain.guardrails import GuardrailDay, Trip, TripKind, guardrail_trip_key
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderSide
@@ -207,7 +208,7 @@ class SqlGuardrailRepository(GuardrailRepository):
         return [_close(row) for row in rows.mappings()]
 
 
-def _fill(row: RowMapping) -> AccountFill:
+def _fill(row: RowMapping, source_id: str | None) -> AccountFill:
     c = account_fills.c
     return AccountFill(
         fill_id=row[c.fill_id],
@@ -218,6 +219,8 @@ def _fill(row: RowMapping) -> AccountFill:
         fee=row[c.fee],
         realized_pnl=row[c.realized_pnl],
         executed_at=row[c.executed_at],
+        order_id=row[c.order_id],
+        source_id=source_id,
     )
 
 
@@ -246,6 +249,7 @@ class SqlFillRepository(FillRepository):
                     "fee": f.fee,
                     "realized_pnl": f.realized_pnl,
                     "executed_at": f.executed_at,
+                    "order_id": f.order_id,
                 }
                 for account_id, user_id, f in chunk
             ]
@@ -305,11 +309,22 @@ class SqlFillRepository(FillRepository):
         c = account_fills.c
         found: dict[str, dict[str, list[AccountFill]]] = defaultdict(lambda: defaultdict(list))
         for chunk in _chunks(sorted(set(user_ids))):
+            sources = _order_sources(chunk)
             rows = await self._session.execute(
-                select(account_fills).where(c.user_id.in_(chunk)).order_by(c.executed_at, c.fill_id)
+                select(account_fills, sources.c.source_id)
+                .outerjoin(
+                    sources,
+                    and_(
+                        sources.c.account_id == c.account_id,
+                        sources.c.exchange_order_id == c.order_id,
+                    ),
+                )
+                .where(c.user_id.in_(chunk))
+                .order_by(c.executed_at, c.fill_id)
             )
             for row in rows.mappings():
-                found[row[c.user_id]][row[c.account_id]].append(_fill(row))
+                fill = _fill(row, row[sources.c.source_id])
+                found[row[c.user_id]][row[c.account_id]].append(fill)
         return {user: dict(accounts) for user, accounts in found.items()}
 
     async def count_for_user(self, user_id: str) -> int:
@@ -318,6 +333,25 @@ class SqlFillRepository(FillRepository):
             select(func.count()).select_from(account_fills).where(c.user_id == user_id)
         )
         return int(count or 0)
+
+
+def _order_sources(user_ids: Sequence[str]) -> Any:
+    """(account id, exchange order id, source id) of the users' orders placed for a signal.
+
+    An exchange order id is one order of one account; grouped all the same so that a fill
+    can never be read twice."""
+    o = order_intents.c
+    return (
+        select(
+            o.account_id,
+            o.exchange_order_id,
+            func.min(signals.c.source_id).label("source_id"),
+        )
+        .join(signals, signals.c.id == o.signal_id)
+        .where(o.user_id.in_(user_ids), o.exchange_order_id.is_not(None))
+        .group_by(o.account_id, o.exchange_order_id)
+        .subquery("order_sources")
+    )
 
 
 def _snapshot(row: RowMapping) -> BalanceSnapshot:

@@ -233,9 +233,12 @@ class SqlSignalRepository(SignalRepository):
     async def get(self, signal_id: str) -> Signal | None:
         return await self._one(signals.c.id == signal_id)
 
-    async def list_recent(self, *, limit: int) -> list[Signal]:
+    async def list_recent(self, *, limit: int, source_id: str | None = None) -> list[Signal]:
+        statement = select(signals)
+        if source_id is not None:
+            statement = statement.where(signals.c.source_id == source_id)
         result = await self._session.execute(
-            select(signals).order_by(signals.c.received_at.desc(), signals.c.id.desc()).limit(limit)
+            statement.order_by(signals.c.received_at.desc(), signals.c.id.desc()).limit(limit)
         )
         return [_signal(row) for row in result.mappings()]
 

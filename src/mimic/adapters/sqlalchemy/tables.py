@@ -551,6 +551,9 @@ account_fills = Table(
     Column("fee", ExactDecimal, nullable=False),
     Column("realized_pnl", ExactDecimal),  # None: the exchange does not report it
     Column("executed_at", UtcDateTime, nullable=False),
+    # The exchange order it executed (0020): links the fill to Mimic's order, its signal
+    # and so its source. None for fills stored before, or where the venue lists no order.
+    Column("order_id", String(64)),
     Index("ix_account_fills_user_executed", "user_id", "executed_at"),
 )
 

@@ -9,7 +9,7 @@ the security it really has. What holds for whole classes of routes is added here
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar
@@ -190,6 +190,12 @@ def parsed_query(*, required: bool = False, **schema: Any) -> ParameterKwarg:
     parameter the route reads as text and parses itself; the document states what it takes."""
     kwarg: ParameterKwarg = Parameter(required=required, schema_extra={"one_of": None, **schema})
     return kwarg
+
+
+# A list filtered to one signal source: 422 naming `source` for an id that is no source.
+SourceQuery = Annotated[
+    str | None, parsed_query(type=OpenAPIType.STRING, description="a signal source's id")
+]
 
 
 def any_case(*words: str) -> str:

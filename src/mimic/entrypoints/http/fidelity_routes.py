@@ -11,7 +11,7 @@ from litestar.openapi.spec import OpenAPIType
 from mimic.application.copy_fidelity import FidelityReport, ViewCopyFidelity
 from mimic.domain.accounts import User
 from mimic.domain.fidelity import FidelityPeriod, FidelitySummary
-from mimic.entrypoints.http.contract import errors, parsed_query
+from mimic.entrypoints.http.contract import SourceQuery, errors, parsed_query
 
 AuthRequest = Request[User, Any, Any]
 
@@ -83,9 +83,7 @@ class FidelityController(Controller):
         period: Annotated[
             str, parsed_query(type=OpenAPIType.STRING, enum=[p.value for p in FidelityPeriod])
         ] = FidelityPeriod.WEEK.value,
-        source: Annotated[
-            str | None, parsed_query(type=OpenAPIType.STRING, description="a signal source's id")
-        ] = None,
+        source: SourceQuery = None,
     ) -> FidelityOut:
         """Latency and slippage percentiles and misses: platform-wide, and per follower
         (every follower for admins, one's own otherwise)."""

@@ -1,5 +1,6 @@
 """Trades, balance history, leaderboard, daily guardrails and the pre-flight preview."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -16,10 +17,15 @@ from mimic.application.preview_signal import PreviewSignal, SignalPreview
 from mimic.domain.accounts import User
 from mimic.domain.alerts import ACTION_WORDS
 from mimic.domain.errors import InvalidField
-from mimic.domain.performance import BalanceSnapshot, ClosedTrade, Standing
+from mimic.domain.performance import BalanceSnapshot, ClosedTrade, Standing, TradeFilters
 from mimic.domain.signal import MAX_LEVERAGE
 from mimic.entrypoints.http import schemas, views
-from mimic.entrypoints.http.contract import DECIMAL_PATTERN, any_case, parsed_query
+from mimic.entrypoints.http.contract import (
+    DECIMAL_PATTERN,
+    SourceQuery,
+    any_case,
+    parsed_query,
+)
 from mimic.entrypoints.http.security import admin_only
 
 AuthRequest = Request[User, Any, Any]
@@ -39,6 +45,10 @@ class TradeOut(msgspec.Struct):
     roi_perc: Decimal
     opened_at: str
     closed_at: str
+    # The source of the signal that opened the trade; None for a trade opened outside Mimic
+    # (by hand, or before Mimic recorded which order a fill executed).
+    source_id: str | None
+    source_name: str | None
 
 
 class BalanceSnapshotOut(msgspec.Struct):
@@ -126,7 +136,7 @@ def _q_or_none(value: Decimal | None) -> Decimal | None:
     return None if value is None else _q(value)
 
 
-def trade_out(t: ClosedTrade) -> TradeOut:
+def trade_out(t: ClosedTrade, source_names: Mapping[str, str]) -> TradeOut:
     return TradeOut(
         exchange_account_id=t.account_id,
         symbol=t.symbol,
@@ -140,6 +150,8 @@ def trade_out(t: ClosedTrade) -> TradeOut:
         roi_perc=_q(t.roi_perc),
         opened_at=t.opened_at.isoformat(),
         closed_at=t.closed_at.isoformat(),
+        source_id=t.source_id,
+        source_name=None if t.source_id is None else source_names.get(t.source_id),
     )
 
 
@@ -240,9 +252,14 @@ class PerformanceController(Controller):
         limit: Annotated[
             str | None, parsed_query(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_TRADES)
         ] = None,
+        source: SourceQuery = None,
     ) -> list[TradeOut]:
+        """Newest first; `source`: only the trades that source's signals opened."""
         count = _limit(limit, 200, MAX_TRADES)
-        return [trade_out(t) for t in await performance.trades(request.user.id, limit=count)]
+        filters = TradeFilters(source_id=source)
+        found = await performance.trades(request.user.id, limit=count, filters=filters)
+        names = await performance.source_names()
+        return [trade_out(t, names) for t in found]
 
     @get("/balance/history", operation_id="balance_history")
     async def balance_history(
@@ -266,9 +283,11 @@ class PerformanceController(Controller):
         self,
         performance: FromDishka[ViewPerformance],
         period: Annotated[str, Parameter(schema_extra={"enum": [p.value for p in Period]})] = "30d",
+        source: SourceQuery = None,
     ) -> LeaderboardOut:
+        """`source`: followers ranked over the trades that source's signals opened."""
         chosen = Period.parse(period)
-        standings = await performance.leaderboard(chosen)
+        standings = await performance.leaderboard(chosen, source)
         return LeaderboardOut(
             period=chosen.value,
             entries=[_standing(rank, s) for rank, s in enumerate(standings, start=1)],

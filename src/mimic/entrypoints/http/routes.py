@@ -40,7 +40,7 @@ from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
 from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
-from mimic.entrypoints.http.contract import WEBHOOK_BODY, errors
+from mimic.entrypoints.http.contract import WEBHOOK_BODY, SourceQuery, errors
 from mimic.entrypoints.http.errors import error_body
 from mimic.entrypoints.http.fidelity_routes import FidelityController
 from mimic.entrypoints.http.follows import FollowController
@@ -298,11 +298,16 @@ class PortfolioController(Controller):
         self,
         request: AuthRequest,
         portfolio: FromDishka[ViewPortfolio],
+        sources: FromDishka[ManageSignalSources],
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
+        source: SourceQuery = None,
     ) -> list[schemas.OrderOut]:
-        orders = await portfolio.orders(request.user.id, limit)
-        sources = await portfolio.order_sources(orders)
-        return [views.order(o, sources.get(o.signal_id or "")) for o in orders]
+        """Newest first; `source`: only the orders of that source's signals."""
+        await sources.check_filter(source)
+        orders = await portfolio.orders(request.user.id, limit, source)
+        of_signal = await portfolio.order_sources(orders)
+        names = await sources.names()
+        return [views.order(o, of_signal.get(o.signal_id or ""), names) for o in orders]
 
     @get("/positions/protection", operation_id="list_position_protection")
     async def protection(
@@ -326,9 +331,12 @@ class SignalController(Controller):
         reports: FromDishka[ReportSignals],
         sources: FromDishka[ManageSignalSources],
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+        source: SourceQuery = None,
     ) -> list[schemas.SignalOut]:
+        """Newest first; `source`: only that source's signals."""
+        await sources.check_filter(source)
         names = await sources.names()
-        return [views.signal(s, names) for s in await reports.list_recent(limit)]
+        return [views.signal(s, names) for s in await reports.list_recent(limit, source)]
 
     @get("/{signal_id:str}", operation_id="get_signal")
     async def get_signal(

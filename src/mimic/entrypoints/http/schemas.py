@@ -188,6 +188,7 @@ class OrderOut(msgspec.Struct):
     id: str
     signal_id: str | None
     source_id: str | None
+    source_name: str | None
     exchange_account_id: str
     symbol: str
     side: str

@@ -81,11 +81,18 @@ def exchange(account: ExchangeAccount) -> schemas.ExchangeOut:
     )
 
 
-def order(intent: OrderIntent, source_id: str | None = None) -> schemas.OrderOut:
+def order(
+    intent: OrderIntent,
+    source_id: str | None = None,
+    source_names: Mapping[str, str] | None = None,
+) -> schemas.OrderOut:
     return schemas.OrderOut(
         id=intent.id,
         signal_id=intent.signal_id,
         source_id=source_id,
+        source_name=None
+        if source_id is None or source_names is None
+        else source_names.get(source_id),
         exchange_account_id=intent.account_id,
         symbol=intent.symbol,
         side=intent.side.value,

@@ -22,6 +22,7 @@ from mimic.entrypoints.web.pages import PAGE_SIZE, AuthRequest, page
 Status = Annotated[str | None, Parameter(max_length=16)]
 Symbol = Annotated[str | None, Parameter(max_length=32)]
 Side = Annotated[str | None, Parameter(max_length=8)]
+Source = Annotated[str | None, Parameter(max_length=64)]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
 MAX_TRADE_EXPORT = 10_000
 CSV_COLUMNS = (
@@ -52,6 +53,8 @@ TRADE_CSV_COLUMNS = (
     "net_pnl",
     "roi_perc",
     "exchange_account_id",
+    "source_id",
+    "source_name",
 )
 # A spreadsheet runs a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -111,19 +114,24 @@ class TradeHistoryPages(Controller):
         performance: FromDishka[ViewPerformance],
         symbol: Symbol = None,
         side: Side = None,
+        source: Source = None,
         offset: Offset = 0,
     ) -> Template:
+        filters = TradeFilters.parse(symbol, side, source)
         found = await performance.trade_page(
-            request.user.id, TradeFilters.parse(symbol, side), offset=offset, limit=PAGE_SIZE
+            request.user.id, filters, offset=offset, limit=PAGE_SIZE
         )
+        names = await performance.source_names()
         return await page(
             request,
             messaging,
             "trades.html",
-            trades=[trade_out(t) for t in found.trades],
+            trades=[trade_out(t, names) for t in found.trades],
             has_more=found.has_more,
             symbol=symbol or "",
             side=side or "",
+            source=source or "",
+            sources=sorted(names.items(), key=lambda item: (item[1], item[0])),
             offset=offset,
             size=PAGE_SIZE,
         )
@@ -135,11 +143,12 @@ class TradeHistoryPages(Controller):
         performance: FromDishka[ViewPerformance],
         symbol: Symbol = None,
         side: Side = None,
+        source: Source = None,
     ) -> Response[bytes]:
-        found = await performance.trades(
-            request.user.id, limit=MAX_TRADE_EXPORT, filters=TradeFilters.parse(symbol, side)
-        )
-        rows = [trade_out(t) for t in found]
+        filters = TradeFilters.parse(symbol, side, source)
+        found = await performance.trades(request.user.id, limit=MAX_TRADE_EXPORT, filters=filters)
+        names = await performance.source_names()
+        rows = [trade_out(t, names) for t in found]
         return _csv("mimic-trades.csv", TRADE_CSV_COLUMNS, rows)
 
 
