@@ -159,7 +159,8 @@ async def test_trade_history_filters_pages_and_exports_what_it_shows(database_ur
         synced = await api.client.post(
             "/api/admin/portfolio/sync", headers=api.auth(api.admin_token)
         )
-        assert synced.json()["fills"] == 2, synced.text
+        # The account stream may have recorded either fill first: the sync adds the rest.
+        assert synced.status_code == 200, synced.text
         again = await api.client.get("/trades", headers=me)
         assert again.text.count("<td>BTCUSDT</td>") == 2
 
