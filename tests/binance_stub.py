@@ -926,7 +926,11 @@ def bench_credentials(count: int) -> Iterable[tuple[str, str]]:
 
 
 async def _serve(accounts: int, port: int) -> None:
-    stub = BinanceStub(port=port, record=False)
+    await serve_until_stdin_closes(BinanceStub(port=port, record=False), accounts)
+
+
+async def serve_until_stdin_closes(stub: BinanceStub, accounts: int) -> None:
+    """For benchmarks in another process: `accounts` bench accounts, then `ready <url>`."""
     for key, secret in bench_credentials(accounts):
         stub.add_account(key, secret, wallet=Decimal(1_000_000))
     await stub.start()

@@ -14,6 +14,8 @@ the account's open streams, with the fields Binance sends (see the captured samp
 the project's reference data).
 """
 
+import argparse
+import asyncio
 import json
 import secrets
 import time
@@ -21,7 +23,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.binance_stub import BinanceError, BinanceStub, StubAccount
+from tests.binance_stub import BinanceError, BinanceStub, StubAccount, serve_until_stdin_closes
 
 
 class BinanceUserStream(BinanceStub):
@@ -268,3 +270,44 @@ class BinanceUserStream(BinanceStub):
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+BURST_PATH = "/bench/burst"
+
+
+class BenchUserStream(BinanceUserStream):
+    """For bench/events.py: `POST /bench/burst` tells every open stream a TP that fired
+    (the ORDER_TRADE_UPDATE of the order a TP placed, named by its ALGO_UPDATE)."""
+
+    def add_routes(self, app: web.Application) -> None:
+        super().add_routes(app)
+        app.router.add_post(BURST_PATH, self._burst)
+
+    async def _burst(self, request: web.Request) -> web.Response:
+        sent = 0
+        for number, api_key in enumerate(list(self._sockets)):
+            order_id = 9_000_000_000 + number
+            now = _now_ms()
+            triggered = {"caid": f"mp-bench{number:024d}tp", "X": "TRIGGERED", "ai": str(order_id)}
+            algo = {"e": "ALGO_UPDATE", "T": now, "E": now, "o": triggered}
+            fill = {
+                "e": "ORDER_TRADE_UPDATE", "E": now, "T": now,
+                "o": {"s": "XRPUSDT", "c": f"bench-{number}", "S": "SELL", "o": "MARKET",
+                      "q": "20", "ap": "0.62", "x": "TRADE", "X": "FILLED", "i": order_id,
+                      "l": "20", "z": "20", "L": "0.62", "N": "USDT", "n": "0.00496", "T": now,
+                      "t": order_id, "R": True, "ps": "BOTH", "rp": "0.4"},
+            }  # fmt: skip
+            await self.push(api_key, algo)
+            await self.push(api_key, fill)
+            sent += 1
+        return web.json_response({"sent": sent})
+
+
+async def _serve(accounts: int) -> None:
+    await serve_until_stdin_closes(BenchUserStream(record=False), accounts)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Binance USD-M stub with user data streams")
+    parser.add_argument("--accounts", type=int, default=1000)
+    asyncio.run(_serve(parser.parse_args().accounts))

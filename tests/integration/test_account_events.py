@@ -6,6 +6,7 @@ timer is parked (its rounds are run on purpose), so what is recorded here is the
 """
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -24,6 +25,7 @@ from tests.integration.test_protection_flow import (
 
 D = Decimal
 WITHIN_SECONDS = 2.0
+STREAMING = functools.partial(settings_for, account_streams=True)
 DCA = {"enabled": True, "trigger_drawdown_perc": "3", "size_multiplier": "1", "max_adds": 1}
 
 
@@ -56,7 +58,7 @@ async def test_a_take_profit_that_fired_is_an_order_a_trade_and_a_notice_within_
     database_url: str,
 ) -> None:
     notifier = RecordingNotifier()
-    async with running_platform(settings_for(database_url), NotifierProvider(notifier)) as api:
+    async with running_platform(STREAMING(database_url), NotifierProvider(notifier)) as api:
         await api.set_price("BTCUSDT", "65000")
         alice, _ = await api.follower("alice")
         await enter(api, tp_perc=2, sl_perc=1)
@@ -87,7 +89,7 @@ async def test_a_stop_that_fired_right_after_the_entry_is_recorded_once(
 ) -> None:
     """The follower with trailing stop and DCA whose SL fired about 2 s after the entry."""
     notifier = RecordingNotifier()
-    async with running_platform(settings_for(database_url), NotifierProvider(notifier)) as api:
+    async with running_platform(STREAMING(database_url), NotifierProvider(notifier)) as api:
         await api.set_price("BTCUSDT", "65000")
         alice, _ = await api.follower("alice", trailing=TRAILING, dca=DCA)
         await enter(api, tp_perc=2, sl_perc=1)

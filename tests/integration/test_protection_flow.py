@@ -59,8 +59,12 @@ class RedisTrailingProvider(Provider):
         await client.aclose()
 
 
-def settings_for(database_url: str) -> Any:
-    return make_settings(database_url, monitor_interval=timedelta(hours=1))
+def settings_for(database_url: str, *, account_streams: bool = False) -> Any:
+    """Each monitor round is run on purpose; account streams (which record a fired TP/SL
+    on their own, see test_account_events) only where a test asks for them."""
+    return make_settings(
+        database_url, monitor_interval=timedelta(hours=1), account_streams=account_streams
+    )
 
 
 @pytest.fixture

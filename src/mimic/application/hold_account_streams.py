@@ -11,9 +11,10 @@ missed is still recorded, once.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from mimic.domain.account_events import AccountEvent, FillEvent, StreamConnected
 from mimic.domain.accounts import ExchangeAccount
@@ -62,6 +63,9 @@ class HoldAccountStreams:
         self._held: dict[str, _Held] = {}
         self._retry_at: dict[str, datetime] = {}
         self._reconciling: set[asyncio.Task[None]] = set()
+        # Database work in flight: a stream stopped meanwhile lets it finish (cancelled
+        # halfway, a session's connection would be torn down mid-query).
+        self._working: set[asyncio.Task[None]] = set()
 
     @property
     def held(self) -> set[str]:
@@ -97,9 +101,7 @@ class HoldAccountStreams:
         held = list(self._held)
         for account_id in held:
             await self._drop(account_id)
-        for task in list(self._reconciling):
-            task.cancel()
-        await asyncio.gather(*self._reconciling, return_exceptions=True)
+        await asyncio.gather(*self._reconciling, *self._working, return_exceptions=True)
         with contextlib.suppress(Exception):  # unreleased leases simply run out
             await self._leases.release(held)
         self._metrics.account_streams_held(0)
@@ -138,13 +140,20 @@ class HoldAccountStreams:
     async def _record(self, account: ExchangeAccount, batch: Sequence[AccountEvent]) -> None:
         events = [e for e in batch if isinstance(e, FillEvent)]
         try:
-            await self._work.record(account, events)
+            await self._finished(self._work.record(account, events))
         except Exception:
             # Not lost: the next refresh reconciles from before these events.
             log.exception("events of account %s not recorded", account.id)
             item = self._held.get(account.id)
             if item is not None:
                 item.reconcile_at = self._clock.now()
+
+    async def _finished(self, work: Coroutine[Any, Any, None]) -> None:
+        """Runs `work` to its end even if the stream waiting for it is stopped."""
+        task = asyncio.create_task(work)
+        self._working.add(task)
+        task.add_done_callback(self._working.discard)
+        await asyncio.shield(task)
 
     def _reconcile_soon(self, item: _Held) -> None:
         item.reconcile_at = None  # not twice at once; set again when this one ends
@@ -159,7 +168,7 @@ class HoldAccountStreams:
         else:
             since = item.reconciled_from - self._policy.overlap
         try:
-            await self._work.reconcile(item.account, since)
+            await self._finished(self._work.reconcile(item.account, since))
         except Exception as exc:
             reason = exc.reason if isinstance(exc, ExchangeError) else repr(exc)
             log.warning("account %s not reconciled: %s", item.account.id, reason)

@@ -18,9 +18,10 @@ ALGO_UPDATE, which tells which order a TP/SL spawned when it triggered).
 """
 
 import asyncio
+import copy
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -52,14 +53,17 @@ _DONE = ("FILLED", "CANCELED", "EXPIRED")
 class _UserDataClient(ccxtpro.binanceusdm):  # type: ignore[misc]  # ccxt ships no types
     """ccxt.pro's client, handing Mimic every user-data event it receives."""
 
-    mimic_events: "asyncio.Queue[dict[str, Any]]"
+    mimic_events: "asyncio.Queue[dict[str, Any] | BaseException]"
 
     def handle_message(self, client: Any, message: Any) -> Any:
         if isinstance(message, dict):
             kind = message.get("e")
             if kind in ("ORDER_TRADE_UPDATE", "ALGO_UPDATE"):
+                # Mimic's, not parsed by ccxt too: its order cache is not read, and the
+                # watch it would wake stays pending until the socket fails (see _next).
                 self.mimic_events.put_nowait(message)
-            elif kind == "listenKeyExpired":
+                return None
+            if kind == "listenKeyExpired":
                 # Authenticate anew on the next watch (ccxt keeps the dead key otherwise),
                 # and drop this socket: the key's stream says nothing more.
                 self.options["linear"] = {
@@ -70,7 +74,13 @@ class _UserDataClient(ccxtpro.binanceusdm):  # type: ignore[misc]  # ccxt ships 
                 client.reset(ccxtpro.NetworkError("binanceusdm: listen key expired"))
                 self.spawn(client.close)
                 return None
-        return super().handle_message(client, message)
+        try:
+            return super().handle_message(client, message)
+        except Exception:
+            # ccxt could not parse it (a liquidation with null fields, say): Mimic has the
+            # raw event already, and the socket must keep reading.
+            log.warning("ccxt did not parse a user data event", exc_info=True)
+            return None
 
 
 class CcxtAccountStream(AccountEventStream):
@@ -92,6 +102,7 @@ class CcxtAccountStream(AccountEventStream):
         self._max_backoff = max_backoff
         self._session: aiohttp.ClientSession | None = None
         self._templates: dict[str, Any] = {}
+        self._fresh: dict[str, list[str]] = {}  # a template's containers each copy renews
         self._markets_lock = asyncio.Lock()
 
     def supports(self, exchange: str) -> bool:
@@ -106,17 +117,21 @@ class CcxtAccountStream(AccountEventStream):
     async def events(self, account: ExchangeAccount) -> AsyncIterator[Sequence[AccountEvent]]:
         credentials = await self._vault.credentials_for(account)
         client = await self._client(account.exchange, credentials.api_key, credentials.api_secret)
+        queue: asyncio.Queue[dict[str, Any] | BaseException] = client.mimic_events
         spawned: dict[str, str] = {}  # order id -> client id of the TP/SL that placed it
         backoff = self._first_backoff
         try:
             while True:
+                # ccxt's watch opens the socket; since order events never reach ccxt's
+                # handlers, it only ends when the socket fails: why goes into the queue.
                 watching = asyncio.ensure_future(client.watch_orders())
+                watching.add_done_callback(_report_failure(queue))
                 try:
                     await self._connected(client, watching)
                     yield [StreamConnected(self._clock.now())]
                     backoff = self._first_backoff
                     while True:
-                        watching, messages = await self._next(client, watching)
+                        messages = await _next(queue)
                         events = [e for m in messages if (e := _event(m, spawned)) is not None]
                         if events:
                             yield events
@@ -129,28 +144,9 @@ class CcxtAccountStream(AccountEventStream):
                     watching.cancel()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
+                _drop_failures(queue)
         finally:
             await client.close()
-
-    async def _next(
-        self, client: Any, watching: "asyncio.Future[Any]"
-    ) -> tuple["asyncio.Future[Any]", list[dict[str, Any]]]:
-        """The next messages; `watching` keeps ccxt reading (and raises what it meets)."""
-        queue: asyncio.Queue[dict[str, Any]] = client.mimic_events
-        messages: list[dict[str, Any]] = []
-        while not messages and queue.empty():
-            getting = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getting, watching}, return_when=asyncio.FIRST_COMPLETED)
-            if getting in done:
-                messages.append(getting.result())  # the oldest: the rest follow in order
-            else:
-                getting.cancel()
-            if watching in done:
-                watching.result()  # raises when the connection failed
-                watching = asyncio.ensure_future(client.watch_orders())
-        while not queue.empty():
-            messages.append(queue.get_nowait())
-        return watching, messages
 
     async def _connected(self, client: Any, watching: "asyncio.Future[Any]") -> None:
         """Until the account's socket is open (then nothing from now on is missed)."""
@@ -167,9 +163,17 @@ class CcxtAccountStream(AccountEventStream):
             await asyncio.sleep(0.02)
 
     async def _client(self, exchange: str, api_key: str, secret: str) -> Any:
+        """A shallow copy of the exchange's template, as construction.py clones REST
+        clients: ccxt's constructor costs some 0.3 MB per instance, the copy a few KB.
+        What ccxt fills as it runs (sockets, caches) starts empty and the options are the
+        client's own (its listen key lives there); markets and API tables are shared."""
         template = await self._template(exchange)
-        client = self._build(exchange, {"apiKey": api_key, "secret": secret})
-        client.set_markets_from_exchange(template)
+        client = copy.copy(template)
+        for name in self._fresh[exchange]:
+            setattr(client, name, type(getattr(template, name))())
+        client.options = dict(template.options)
+        client.apiKey = api_key
+        client.secret = secret
         client.mimic_events = asyncio.Queue()
         return client
 
@@ -179,6 +183,11 @@ class CcxtAccountStream(AccountEventStream):
             template = self._templates.get(exchange)
             if template is None:
                 template = self._build(exchange, {})
+                self._fresh[exchange] = [
+                    name
+                    for name, value in vars(template).items()
+                    if isinstance(value, dict | list) and not value
+                ]
                 try:
                     await template.load_markets()
                 except Exception as exc:
@@ -199,6 +208,10 @@ class CcxtAccountStream(AccountEventStream):
                 **credentials,
                 "timeout": int(self._timeout * 1000),
                 "session": self._session,
+                # Copies share the template's throttler: one per account would be a
+                # different budget each, and shared it would queue every account's
+                # listen-key calls behind each other.
+                "enableRateLimit": False,
                 "options": {"fetchCurrencies": False, "maxRetriesOnFailure": 0},
             }
         )
@@ -208,6 +221,45 @@ class CcxtAccountStream(AccountEventStream):
         if origin is not None:
             client.urls["api"] = rewrite_origin(client.urls["api"], origin)
         return client
+
+
+def _report_failure(
+    queue: "asyncio.Queue[dict[str, Any] | BaseException]",
+) -> Callable[["asyncio.Future[Any]"], None]:
+    def report(watching: "asyncio.Future[Any]") -> None:
+        if watching.cancelled():
+            return
+        failure = watching.exception()
+        queue.put_nowait(failure or ccxtpro.NetworkError("binanceusdm: stream ended"))
+
+    return report
+
+
+async def _next(queue: "asyncio.Queue[dict[str, Any] | BaseException]") -> list[dict[str, Any]]:
+    """The messages waiting (at least one); raises the socket's failure when it comes."""
+    messages: list[dict[str, Any]] = []
+    item = await queue.get()
+    while True:
+        if isinstance(item, BaseException):
+            raise item
+        messages.append(item)
+        if queue.empty():
+            return messages
+        item = queue.get_nowait()
+
+
+def _drop_failures(queue: "asyncio.Queue[dict[str, Any] | BaseException]") -> None:
+    """Before reconnecting: a failure reported twice must not end the new connection."""
+    kept = [item for item in _drain(queue) if not isinstance(item, BaseException)]
+    for item in kept:
+        queue.put_nowait(item)
+
+
+def _drain(queue: "asyncio.Queue[dict[str, Any] | BaseException]") -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
 
 
 def _event(message: dict[str, Any], spawned: dict[str, str]) -> FillEvent | None:
