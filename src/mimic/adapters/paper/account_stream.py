@@ -47,6 +47,8 @@ class PaperAccountStream(AccountEventStream):
         self._gap_grace = gap_grace
         self._listeners: dict[str, set[asyncio.Queue[AccountEvent]]] = {}
         self._poller: asyncio.Task[None] | None = None
+        # A worker starts all its accounts' streams at once: they must share one poller.
+        self._starting = asyncio.Lock()
         self._floor: int | None = None  # every seq up to here is delivered or given up
         self._seen: set[int] = set()  # delivered above the floor
         self._gaps: dict[int, float] = {}  # missing seq -> when first missed
@@ -81,13 +83,14 @@ class PaperAccountStream(AccountEventStream):
     async def _start(self) -> None:
         """The first stream starts the poller from the newest event: what came before is
         the reconciliation's (each stream starts with `StreamConnected`)."""
-        if self._poller is not None:
-            return
-        if self._floor is None:
-            async with self._sessions() as session:
-                newest = await session.scalar(select(func.max(paper_account_events.c.seq)))
-            self._floor = int(newest or 0)
-        self._poller = asyncio.create_task(self._poll_forever())
+        async with self._starting:
+            if self._poller is not None:
+                return
+            if self._floor is None:
+                async with self._sessions() as session:
+                    newest = await session.scalar(select(func.max(paper_account_events.c.seq)))
+                self._floor = int(newest or 0)
+            self._poller = asyncio.create_task(self._poll_forever())
 
     async def _poll_forever(self) -> None:
         loop = asyncio.get_running_loop()
