@@ -34,6 +34,9 @@ class StreamPolicy:
     overlap: timedelta = timedelta(minutes=1)
     # A stream that ended in an error (keys revoked, exchange down) is started again after.
     retry_after: timedelta = timedelta(seconds=30)
+    # Reconciliations at once: a worker starting with thousands of streams reads their
+    # history a few at a time, beside the fan-outs it also runs.
+    reconcile_concurrency: int = 8
 
 
 @dataclass(slots=True)
@@ -66,6 +69,7 @@ class HoldAccountStreams:
         # Database work in flight: a stream stopped meanwhile lets it finish (cancelled
         # halfway, a session's connection would be torn down mid-query).
         self._working: set[asyncio.Task[None]] = set()
+        self._reconcile_slots = asyncio.Semaphore(policy.reconcile_concurrency)
 
     @property
     def held(self) -> set[str]:
@@ -168,7 +172,8 @@ class HoldAccountStreams:
         else:
             since = item.reconciled_from - self._policy.overlap
         try:
-            await self._finished(self._work.reconcile(item.account, since))
+            async with self._reconcile_slots:
+                await self._finished(self._work.reconcile(item.account, since))
         except Exception as exc:
             reason = exc.reason if isinstance(exc, ExchangeError) else repr(exc)
             log.warning("account %s not reconciled: %s", item.account.id, reason)
