@@ -3,11 +3,13 @@
 Mimic (embedded mode: in-process worker, memory channels) serves N followers, each with an
 approved paper connection and an open WebSocket signed in by its session cookie. One webhook
 then fans out to all of them. S: from the webhook POST until the last page has its
-`order.*` event (the fan-out itself included). F: a bare Litestar app holding N WebSockets
+`order.*` event (the fan-out itself included); D: from the first page hearing its event
+until the last (the delivery alone). F: a bare Litestar app holding N WebSockets
 sends each the same event, from the POST until the last page has it, in the same run.
 M: the server's resident memory with the N pages open minus before they connected.
 Prints last:
-    live_push clients=N seconds=S floor_seconds=F ratio=S/F extra_mb=M
+    live_push clients=N seconds=S floor_seconds=F ratio=S/F delivery_seconds=D
+        delivery_ratio=D/F extra_mb=M
 """
 
 import argparse
@@ -45,10 +47,10 @@ SECRET = "bench-jwt-secret-" + "x" * 32
 EVENT = json.dumps({"kind": "order.filled", "data": {"symbol": "BTCUSDT", "intent_id": "x" * 32}})
 
 
-def serve(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+def serve(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The server's output goes to `log`: what it said is shown if it does not start."""
+    with log.open("wb") as output:
+        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
 
 
 async def user_ids(database_url: str, account_ids: list[str]) -> list[str]:
@@ -85,24 +87,29 @@ async def open_pages(url: str, headers: list[dict[str, str]]) -> list[ClientConn
 
 async def until_all_heard(
     pages: list[ClientConnection], trigger: Callable[[], Awaitable[None]], wanted: str
-) -> float:
+) -> tuple[float, float]:
+    """Seconds from the trigger until the last page heard `wanted`, and from the first page
+    hearing it until the last: the delivery alone, without the work that made the event."""
+    heard: list[float] = []
+
     async def first(page: ClientConnection) -> None:
         while True:
             if json.loads(await page.recv())["kind"].startswith(wanted):
+                heard.append(time.perf_counter())
                 return
 
     waiting = [asyncio.ensure_future(first(page)) for page in pages]
     started = time.perf_counter()
     await trigger()
     await asyncio.wait_for(asyncio.gather(*waiting), timeout=300)
-    return time.perf_counter() - started
+    return max(heard) - started, max(heard) - min(heard)
 
 
 def rss_mb(process: subprocess.Popen[bytes]) -> float:
     return psutil.Process(process.pid).memory_info().rss / 1e6
 
 
-async def mimic_seconds(clients: int, tmp: str) -> tuple[float, float]:
+async def mimic_seconds(clients: int, tmp: str) -> tuple[float, float, float]:
     database_url = f"sqlite+aiosqlite:///{tmp}/mimic.db"
     port = free_port()
     env = {
@@ -123,10 +130,11 @@ async def mimic_seconds(clients: int, tmp: str) -> tuple[float, float]:
     accounts = await seed_followers(engine, clients, Decimal(10000))
     await engine.dispose()
     headers = [{"Cookie": c} for c in cookies(database_url, await user_ids(database_url, accounts))]
-    server = serve([*mimic, "serve"], env)
+    log = Path(tmp) / "serve.log"
+    server = serve([*mimic, "serve"], env, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        await wait_until_up(base)
+        await wait_until_up(base, log)
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             admin = await client.post(
                 "/api/auth/login", json={"username": "admin", "password": "bench-admin-password"}
@@ -146,17 +154,18 @@ async def mimic_seconds(clients: int, tmp: str) -> tuple[float, float]:
                 )
                 assert response.status_code == 202, response.text
 
-            seconds = await until_all_heard(pages, webhook, "order.")
+            seconds, spread = await until_all_heard(pages, webhook, "order.")
             extra = max(with_pages, rss_mb(server)) - before
             await asyncio.gather(*(page.close() for page in pages))
-        return seconds, extra
+        return seconds, spread, extra
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-async def floor_seconds(clients: int) -> float:
+async def floor_seconds(clients: int, tmp: str) -> float:
     port = free_port()
+    log = Path(tmp) / "bare.log"
     server = serve(
         [
             sys.executable,
@@ -169,10 +178,11 @@ async def floor_seconds(clients: int) -> float:
             "false",  # as `mimic serve`
         ],
         {**os.environ},
+        log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        await wait_until_up(base)
+        await wait_until_up(base, log)
         pages = await open_pages(f"ws://127.0.0.1:{port}/live", [{} for _ in range(clients)])
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
 
@@ -180,7 +190,7 @@ async def floor_seconds(clients: int) -> float:
                 response = await client.post("/broadcast", json={"message": EVENT})
                 assert response.json()["sent"] == clients, response.text
 
-            seconds = await until_all_heard(pages, broadcast, "order.")
+            seconds, _ = await until_all_heard(pages, broadcast, "order.")
         await asyncio.gather(*(page.close() for page in pages))
         return seconds
     finally:
@@ -190,11 +200,12 @@ async def floor_seconds(clients: int) -> float:
 
 async def main(clients: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        seconds, extra = await mimic_seconds(clients, tmp)
-    floor = await floor_seconds(clients)
+        seconds, spread, extra = await mimic_seconds(clients, tmp)
+        floor = await floor_seconds(clients, tmp)
     print(
         f"live_push clients={clients} seconds={seconds:.3f} floor_seconds={floor:.3f} "
-        f"ratio={seconds / floor:.2f} extra_mb={extra:.1f}"
+        f"ratio={seconds / floor:.2f} delivery_seconds={spread:.3f} "
+        f"delivery_ratio={spread / floor:.2f} extra_mb={extra:.1f}"
     )
 
 
