@@ -1,8 +1,11 @@
 """The paper venue's account streams on a real database: one poller per process."""
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -51,3 +54,34 @@ async def test_streams_started_at_once_share_one_poller(engine: AsyncEngine) -> 
             await s.aclose()
         await stream.aclose()
     assert pollers() == 0
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_an_outage_logs_one_traceback_not_one_per_poll(tmp_path: Path) -> None:
+    """A database that cannot be opened fails every poll, as one that went away does. The
+    handler sits on the adapter's logger: the app's logging setup replaces root handlers."""
+    logger, caught = logging.getLogger("mimic.adapters.paper.account_stream"), Records()
+    logger.addHandler(caught)
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing-folder/mimic.db")
+    stream = PaperAccountStream(async_sessionmaker(engine), FixedClock(), poll_interval=0.01)
+    stream._floor = 0  # started: the poller runs from here
+    poller = asyncio.create_task(stream._poll_forever())
+    try:
+        await asyncio.sleep(0.3)
+    finally:
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        await engine.dispose()
+        logger.removeHandler(caught)
+    failures = [r for r in caught.records if r.getMessage() == "paper account events not read"]
+    assert len(failures) > 3
+    assert [bool(r.exc_info) for r in failures].count(True) == 1

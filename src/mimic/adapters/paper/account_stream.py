@@ -95,14 +95,20 @@ class PaperAccountStream(AccountEventStream):
     async def _poll_forever(self) -> None:
         loop = asyncio.get_running_loop()
         pruned_at = loop.time()
+        failing = False
         while True:
             try:
                 await self.poll()
                 if loop.time() - pruned_at > PRUNE_EVERY_SECONDS:
                     pruned_at = loop.time()
                     await self._prune()
+                if failing:
+                    failing = False
+                    log.warning("paper account events read again")
             except Exception:  # the database is away: the next poll tries again
-                log.warning("paper account events not read", exc_info=True)
+                # One traceback per outage, not four a second until it ends.
+                log.warning("paper account events not read", exc_info=not failing)
+                failing = True
             await asyncio.sleep(self._poll_interval)
 
     async def poll(self) -> int:
