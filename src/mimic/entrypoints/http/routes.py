@@ -4,9 +4,9 @@ from typing import Annotated, Any
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from mimic.application.authenticate_user import AuthenticateUser, Credentials
@@ -16,7 +16,6 @@ from mimic.application.exchange_connections import (
     ConnectExchangeCommand,
     ListConnections,
     ManageConnection,
-    ReviewConnection,
 )
 from mimic.application.follower_settings import (
     GUARDRAIL_FIELDS,
@@ -24,8 +23,7 @@ from mimic.application.follower_settings import (
     SettingsChange,
     UpdateFollowerSettings,
 )
-from mimic.application.monitor_positions import MonitorPositions
-from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
+from mimic.application.platform_admin import ManagePlatformSettings
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
@@ -33,13 +31,13 @@ from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.application.signal_reports import ReportSignals
 from mimic.application.signal_sources import ManageSignalSources
 from mimic.application.throttle import LocalThrottle, Throttle
-from mimic.domain.accounts import ConnectionStatus, User
+from mimic.domain.accounts import User
 from mimic.domain.alerts import decode_key_value_alert
 from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
-from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
+from mimic.entrypoints.http.admin_routes import AdminController
 from mimic.entrypoints.http.contract import WEBHOOK_BODY, SourceQuery, errors
 from mimic.entrypoints.http.errors import error_body
 from mimic.entrypoints.http.fidelity_routes import FidelityController
@@ -349,98 +347,6 @@ class SignalController(Controller):
         """Admins see every account; a follower only their own (404 for other signals)."""
         report = await reports.report(signal_id, request.user)
         return views.signal_report(report, await sources.names())
-
-
-class AdminController(Controller):
-    path = "/api/admin"
-    guards = [admin_only]  # noqa: RUF012
-
-    @get("/exchanges", operation_id="admin_list_exchanges")
-    async def list_exchanges(
-        self,
-        connections: FromDishka[ListConnections],
-        status: FromQuery[ConnectionStatus | None] = None,
-    ) -> list[schemas.ExchangeOut]:
-        return [views.exchange(a) for a in await connections.by_status(status)]
-
-    @post(
-        "/exchanges/{account_id:str}/approve",
-        operation_id="approve_exchange",
-        status_code=200,
-        responses=errors(409),
-    )
-    async def approve(
-        self,
-        request: AuthRequest,
-        account_id: FromPath[str],
-        review: FromDishka[ReviewConnection],
-        settings: FromDishka[Settings],
-    ) -> schemas.ExchangeOut:
-        return views.exchange(await review.approve(account_id, request_context(request, settings)))
-
-    @post(
-        "/exchanges/{account_id:str}/reject",
-        operation_id="reject_exchange",
-        status_code=200,
-        responses=errors(409),
-    )
-    async def reject(
-        self,
-        request: AuthRequest,
-        account_id: FromPath[str],
-        data: JSONBody[schemas.RejectRequest],
-        review: FromDishka[ReviewConnection],
-        settings: FromDishka[Settings],
-    ) -> schemas.ExchangeOut:
-        return views.exchange(
-            await review.reject(account_id, data.reason, request_context(request, settings))
-        )
-
-    @get("/settings", operation_id="get_platform_settings")
-    async def get_settings(
-        self, platform: FromDishka[ManagePlatformSettings]
-    ) -> schemas.PlatformSettingsBody:
-        return views.platform_settings(await platform.get())
-
-    @put("/settings", operation_id="put_platform_settings")
-    async def put_settings(
-        self,
-        request: AuthRequest,
-        data: JSONBody[schemas.PlatformSettingsBody],
-        platform: FromDishka[ManagePlatformSettings],
-        settings: FromDishka[Settings],
-    ) -> schemas.PlatformSettingsBody:
-        new = PlatformRiskSettings(
-            default_risk_perc=data.default_risk_perc,
-            default_leverage=data.default_leverage,
-            max_risk_perc=data.max_risk_perc,
-            max_leverage=data.max_leverage,
-        )
-        return views.platform_settings(
-            await platform.replace(new, request_context(request, settings))
-        )
-
-    @post("/monitor/run", operation_id="run_position_monitor", status_code=200)
-    async def run_monitor(self, monitor: FromDishka[MonitorPositions]) -> schemas.MonitorRunOut:
-        """One round of the position monitor now (demos, tests, operators)."""
-        report = await monitor()
-        return schemas.MonitorRunOut(
-            positions=report.positions,
-            trailing_closes=report.trailing_closes,
-            dca_adds=report.dca_adds,
-            protection_fills=report.protection_fills,
-        )
-
-    @put("/paper/prices/{symbol:str}", operation_id="set_paper_price")
-    async def set_paper_price(
-        self,
-        symbol: FromPath[str],
-        data: JSONBody[schemas.PaperPriceRequest],
-        set_price: FromDishka[SetPaperPrice],
-    ) -> schemas.PaperPriceOut:
-        normalized = normalize_symbol(symbol)
-        await set_price(normalized, data.price)
-        return schemas.PaperPriceOut(symbol=normalized, price=data.price)
 
 
 ROUTE_HANDLERS = [
