@@ -5,7 +5,7 @@ import io
 import uuid
 from datetime import timedelta
 
-from mimic.application.execute_signal import COPYING_PAUSED_REASON
+from mimic.application.signal_planning import COPYING_PAUSED_REASON
 from tests.fakes import START, FixedClock, RecordingNotifier
 from tests.integration.harness import ClockAndNotifier, make_settings, running_platform
 

@@ -15,10 +15,11 @@ import pytest
 
 from mimic.adapters.price_feeds import PriceFeedsByExchange
 from mimic.application.copy_fidelity import RecentFidelity, ViewCopyFidelity
-from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy, ExecutionSummary
+from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.guardrails import DailyGuardrails
 from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
+from mimic.application.signal_planning import ExecutionPolicy, ExecutionSummary
 from mimic.application.signal_reports import ReportSignals, account_outcome
 from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, User

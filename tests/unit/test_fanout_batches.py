@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from mimic.application.execute_signal import ExecutionSummary
+from mimic.application.signal_planning import ExecutionSummary
 from mimic.domain.orders import IntentStatus, OrderFill, OrderLeg, OrderRequest, OrderSide
 from mimic.domain.positions import PositionSide
 from mimic.domain.signal import SignalAction

@@ -5,7 +5,6 @@ from decimal import Decimal as D
 
 import pytest
 
-from mimic.application.execute_signal import COPYING_PAUSED_REASON
 from mimic.application.panic import (
     CheckPanicOtp,
     PanicOtpSetup,
@@ -15,6 +14,7 @@ from mimic.application.panic import (
     ResumeCopying,
     SetUpPanicOtp,
 )
+from mimic.application.signal_planning import COPYING_PAUSED_REASON
 from mimic.domain.accounts import ConnectionStatus, Role, User
 from mimic.domain.errors import (
     Conflict,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from mimic.application.execute_signal import ExecutionSummary
+from mimic.application.signal_planning import ExecutionSummary
 from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.domain.errors import OutcomeUnknown, RateLimited
 from mimic.domain.signal import SignalAction, SignalStatus

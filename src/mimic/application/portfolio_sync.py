@@ -11,9 +11,9 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mimic.application.execute_signal import ExecutionPolicy
 from mimic.application.guardrails import CLOSE_LEASE, DailyGuardrails, plan_close_all
 from mimic.application.order_sender import CLOSE_ALL, OrderSender
+from mimic.application.signal_planning import ExecutionPolicy
 from mimic.domain.accounts import ExchangeAccount, User
 from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import OrderIntent

@@ -45,7 +45,7 @@ from mimic.application.exchange_connections import (
     ManageConnection,
     ReviewConnection,
 )
-from mimic.application.execute_signal import ExecuteSignal, ExecutionPolicy
+from mimic.application.execute_signal import ExecuteSignal
 from mimic.application.follower_settings import UpdateFollowerSettings
 from mimic.application.monitor_positions import MonitorPolicy, MonitorPositions
 from mimic.application.order_history import ViewOrderHistory
@@ -57,6 +57,7 @@ from mimic.application.protection_status import ViewProtection
 from mimic.application.receive_signal import ReceiveSignal
 from mimic.application.register_user import RegisterUser
 from mimic.application.rotate_keys import RotateCredentialKeys
+from mimic.application.signal_planning import ExecutionPolicy
 from mimic.application.signal_reports import ReportSignals
 from mimic.application.signal_sources import ManageSignalSources
 from mimic.application.source_follows import FollowSources
