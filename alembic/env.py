@@ -1,4 +1,4 @@
-"""Alembic environment: async engine from the app's own factory, metadata from tables.py."""
+"""Alembic environment: async engine from the app's own factory, metadata from `tables`."""
 
 import asyncio
 import os

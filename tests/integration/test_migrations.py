@@ -1,4 +1,4 @@
-"""Migrations against real SQLite and Postgres: every step reversible, head equals tables.py,
+"""Migrations against real SQLite and Postgres: every step reversible, head equals `tables`,
 and `mimic migrate` builds an empty database and its admin.
 
 These tests take an empty database; every other test gets one already at head.
