@@ -30,8 +30,8 @@ from tests.integration.harness import FOLLOWER_PASSWORD, make_settings
 from tests.integration.served import served_platform
 
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
+from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
 from mimic.adapters.sqlalchemy.performance import SqlFillRepository
-from mimic.adapters.sqlalchemy.repositories import SqlOrderIntentRepository
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
 from mimic.domain.performance import AccountFill
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from mimic.adapters.sqlalchemy.repositories import SqlOrderIntentRepository
+from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
 from mimic.domain.orders import IntentStatus, OrderFill, OrderSide
 from tests.integration.test_repositories import (
     NOW,

@@ -19,7 +19,7 @@ from mimic.adapters.sqlalchemy.payments import (
     SqlReferralRepository,
     SqlSubscriptionRepository,
 )
-from mimic.adapters.sqlalchemy.repositories import SqlUserRepository
+from mimic.adapters.sqlalchemy.users import SqlUserRepository
 from mimic.application.activate_subscription import extend_for
 from mimic.domain.accounts import Role, User
 from mimic.domain.errors import Conflict

@@ -13,21 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mimic.adapters.sqlalchemy.activity import SqlPlatformActivity
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
+from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountRepository
 from mimic.adapters.sqlalchemy.migrations import upgrade
 from mimic.adapters.sqlalchemy.notifications import SqlNotificationOutbox
+from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
+from mimic.adapters.sqlalchemy.platform_settings import SqlSettingsRepository
 from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
-from mimic.adapters.sqlalchemy.repositories import (
-    SqlExchangeAccountRepository,
-    SqlOrderIntentRepository,
-    SqlSettingsRepository,
-    SqlUserRepository,
-)
 from mimic.adapters.sqlalchemy.signals import (
     SqlSignalRepository,
     SqlSignalSourceRepository,
     retired_dedupe_key,
 )
 from mimic.adapters.sqlalchemy.tables import signals as signals_table
+from mimic.adapters.sqlalchemy.users import SqlUserRepository
 from mimic.domain.accounts import ConnectionStatus, ExchangeAccount, Role, SignalSource, User
 from mimic.domain.activity import CopyingCounts
 from mimic.domain.audit import AuditEvent

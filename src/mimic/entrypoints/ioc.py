@@ -24,16 +24,14 @@ from mimic.adapters.sqlalchemy.activity import SqlPlatformActivity
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
+from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountRepository
 from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
+from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
+from mimic.adapters.sqlalchemy.platform_settings import SqlSettingsRepository
 from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
-from mimic.adapters.sqlalchemy.repositories import (
-    SqlExchangeAccountRepository,
-    SqlOrderIntentRepository,
-    SqlSettingsRepository,
-    SqlTransactionManager,
-    SqlUserRepository,
-)
 from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
+from mimic.adapters.sqlalchemy.transactions import SqlTransactionManager
+from mimic.adapters.sqlalchemy.users import SqlUserRepository
 from mimic.adapters.sqlalchemy.vault import StoredCredentialVault
 from mimic.adapters.system import Argon2PasswordHasher, BoundedPasswordHasher, SystemClock
 from mimic.adapters.taskiq_queue import TaskiqSignalQueue, TaskiqValidationQueue

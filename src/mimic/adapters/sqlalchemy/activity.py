@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.repositories import _intent
+from mimic.adapters.sqlalchemy.order_intents import _intent
 from mimic.adapters.sqlalchemy.tables import (
     exchange_accounts,
     notification_outbox,

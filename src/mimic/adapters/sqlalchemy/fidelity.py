@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.repositories import _chunks, _dialect
+from mimic.adapters.sqlalchemy.statements import _chunks, _dialect
 from mimic.adapters.sqlalchemy.tables import order_intents, signals, users
 from mimic.domain.fidelity import (
     BPS,

@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.repositories import _insert
+from mimic.adapters.sqlalchemy.statements import _insert
 from mimic.adapters.sqlalchemy.tables import master_accounts, master_cursors
 from mimic.domain.errors import Conflict
 from mimic.domain.master_fills import MasterAccount, MasterCursor, master_owner

@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.bulk import insert_rows
-from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
+from mimic.adapters.sqlalchemy.statements import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import (
     NamedRow,
     notification_outbox,

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.closes import close_intent
 from mimic.adapters.sqlalchemy.history import history_filters
-from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
+from mimic.adapters.sqlalchemy.statements import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import panic_closes, panic_guard, panic_runs
 from mimic.domain.orders import NO_FILTERS, OrderFilters, OrderIntent
 from mimic.domain.panic import AccountOutcome, PanicGuardState, PanicRun, PanicStatus

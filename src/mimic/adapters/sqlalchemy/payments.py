@@ -16,7 +16,7 @@ from sqlalchemy import RowMapping, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.repositories import _insert, _user
+from mimic.adapters.sqlalchemy.statements import _insert
 from mimic.adapters.sqlalchemy.tables import (
     invoices,
     payouts,
@@ -26,6 +26,7 @@ from mimic.adapters.sqlalchemy.tables import (
     subscriptions,
     users,
 )
+from mimic.adapters.sqlalchemy.users import _user
 from mimic.domain.accounts import User
 from mimic.domain.errors import Conflict
 from mimic.domain.payments import (

@@ -9,7 +9,7 @@ from sqlalchemy import RowMapping, and_, func, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.closes import close_intent
-from mimic.adapters.sqlalchemy.repositories import _chunks, _insert
+from mimic.adapters.sqlalchemy.statements import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import (
     account_fills,
     balance_snapshots,

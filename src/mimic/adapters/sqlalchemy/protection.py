@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.repositories import _chunks, _insert, _intent, _intent_values
+from mimic.adapters.sqlalchemy.order_intents import _intent, _intent_values
+from mimic.adapters.sqlalchemy.statements import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import order_intents
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg
 from mimic.ports.protection import PositionIntentRepository

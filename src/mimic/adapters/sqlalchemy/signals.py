@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.repositories import _dialect
+from mimic.adapters.sqlalchemy.statements import _dialect
 from mimic.adapters.sqlalchemy.tables import (
     NamedRow,
     master_accounts,

@@ -1,0 +1,213 @@
+"""The order intent repository on SQLAlchemy Core.
+
+Claims are safe under concurrency by a compare-and-set UPDATE, and new intents by a unique
+constraint, not by a prior read.
+"""
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mimic.adapters.sqlalchemy.bulk import insert_rows, one_of, update_rows
+from mimic.adapters.sqlalchemy.history import history_filters
+from mimic.adapters.sqlalchemy.statements import _chunks, _dialect, _in_part
+from mimic.adapters.sqlalchemy.tables import NamedRow, order_intents
+from mimic.domain.fanout import FanoutPart
+from mimic.domain.orders import (
+    NO_FILTERS,
+    IntentStatus,
+    OrderFilters,
+    OrderIntent,
+    OrderLeg,
+    OrderSide,
+)
+from mimic.ports.repositories import OrderIntentRepository
+
+
+def _intent_values(intent: OrderIntent, lease_until: datetime | None) -> dict[str, Any]:
+    return {
+        "id": intent.id,
+        "signal_id": intent.signal_id,
+        "account_id": intent.account_id,
+        "user_id": intent.user_id,
+        "leg": intent.leg.value,
+        "symbol": intent.symbol,
+        "side": intent.side.value,
+        "quantity": intent.quantity,
+        "reduce_only": intent.reduce_only,
+        "leverage": intent.leverage,
+        "client_order_id": intent.client_order_id,
+        "status": intent.status.value,
+        "reason": intent.reason,
+        "attempts": intent.attempts,
+        "lease_until": lease_until,
+        "exchange_order_id": intent.exchange_order_id,
+        "filled_quantity": intent.filled_quantity,
+        "average_price": intent.average_price,
+        "fee": intent.fee,
+        "created_at": intent.created_at,
+        "updated_at": intent.updated_at,
+        "parent_id": intent.parent_id,
+        "tp_perc": intent.tp_perc,
+        "sl_perc": intent.sl_perc,
+        "stop_loss_price": intent.stop_loss_price,
+        "take_profit_price": intent.take_profit_price,
+        "protection_error": intent.protection_error,
+        "acknowledged_at": intent.acknowledged_at,
+    }
+
+
+def _intent(row: NamedRow) -> OrderIntent:
+    return OrderIntent(
+        id=row["id"],
+        signal_id=row["signal_id"],
+        account_id=row["account_id"],
+        user_id=row["user_id"],
+        leg=OrderLeg(row["leg"]),
+        symbol=row["symbol"],
+        side=OrderSide(row["side"]),
+        quantity=row["quantity"],
+        reduce_only=row["reduce_only"],
+        leverage=row["leverage"],
+        client_order_id=row["client_order_id"],
+        created_at=row["created_at"],
+        status=IntentStatus(row["status"]),
+        reason=row["reason"],
+        attempts=row["attempts"],
+        exchange_order_id=row["exchange_order_id"],
+        filled_quantity=row["filled_quantity"],
+        average_price=row["average_price"],
+        fee=row["fee"],
+        updated_at=row["updated_at"],
+        parent_id=row["parent_id"],
+        tp_perc=row["tp_perc"],
+        sl_perc=row["sl_perc"],
+        stop_loss_price=row["stop_loss_price"],
+        take_profit_price=row["take_profit_price"],
+        protection_error=row["protection_error"],
+        acknowledged_at=row["acknowledged_at"],
+    )
+
+
+class SqlOrderIntentRepository(OrderIntentRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_new(
+        self, intents: Sequence[OrderIntent], *, lease_until: datetime | None = None
+    ) -> set[str]:
+        c = order_intents.c
+        rows = [
+            _intent_values(i, lease_until if i.status is IntentStatus.SUBMITTING else None)
+            for i in intents
+        ]
+        inserted = await insert_rows(
+            self._session,
+            order_intents,
+            rows,
+            on_conflict=[c.signal_id, c.account_id, c.leg],
+            returning=c.id,
+        )
+        return set(inserted)
+
+    async def list_for_signal(
+        self, signal_id: str, *, part: FanoutPart | None = None
+    ) -> list[OrderIntent]:
+        c = order_intents.c
+        statement = select(order_intents).where(c.signal_id == signal_id)
+        if part is not None:
+            statement = statement.where(*_in_part(c.account_id, part))
+        return await self._select(statement.order_by(c.created_at, c.id))
+
+    async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
+        c = order_intents.c
+        held: set[str] = set()
+        for chunk in _chunks(list(signal_ids)):
+            statement = select(c.signal_id).where(c.signal_id.in_(chunk), c.lease_until > now)
+            held.update(await self._session.scalars(statement.distinct()))
+        return held
+
+    async def list_for_user(
+        self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
+    ) -> list[OrderIntent]:
+        c = order_intents.c
+        return await self._select(
+            select(order_intents)
+            .where(c.user_id == user_id, *history_filters(c, filters))
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+
+    async def claim(
+        self, intent_ids: Sequence[str], *, now: datetime, lease_until: datetime
+    ) -> list[OrderIntent]:
+        c = order_intents.c
+        returning = _dialect(self._session).update_returning
+        claimed: list[OrderIntent] = []
+        for chunk in _chunks(list(dict.fromkeys(intent_ids))):
+            # Compare-and-set: of concurrent claimers only one sees its WHERE still true.
+            claim = (
+                update(order_intents)
+                .where(
+                    one_of(_dialect(self._session), c.id, chunk),
+                    or_(
+                        c.status == IntentStatus.PENDING.value,
+                        and_(
+                            c.status == IntentStatus.SUBMITTING.value,
+                            or_(c.lease_until.is_(None), c.lease_until < now),
+                        ),
+                    ),
+                )
+                .values(
+                    status=IntentStatus.SUBMITTING.value,
+                    attempts=c.attempts + 1,
+                    lease_until=lease_until,
+                )
+            )
+            if returning:
+                claimed += await self._select(claim.returning(*order_intents.c))
+            else:  # SQLite before 3.35: the write lock is ours until commit, read it back
+                await self._session.execute(claim)
+                claimed += await self._select(
+                    select(order_intents).where(
+                        c.id.in_(chunk),
+                        c.status == IntentStatus.SUBMITTING.value,
+                        c.lease_until == lease_until,
+                    )
+                )
+        position = {intent_id: n for n, intent_id in enumerate(intent_ids)}
+        return sorted(claimed, key=lambda intent: position[intent.id])
+
+    async def save_results(self, intents: Sequence[OrderIntent]) -> None:
+        final = [self._result_values(i) for i in intents if i.status.is_final]
+        unsettled = [self._result_values(i) for i in intents if not i.status.is_final]
+        # A settled intent holds no lease; an unsettled one keeps its lease until it runs out.
+        await update_rows(
+            self._session, order_intents, final, key=["id", "attempts"], also={"lease_until": None}
+        )
+        await update_rows(self._session, order_intents, unsettled, key=["id", "attempts"])
+
+    @staticmethod
+    def _result_values(intent: OrderIntent) -> dict[str, Any]:
+        """What save_results writes, keyed by id and attempts (the claim it comes from)."""
+        return {
+            "id": intent.id,
+            "attempts": intent.attempts,
+            "status": intent.status.value,
+            "reason": intent.reason,
+            "exchange_order_id": intent.exchange_order_id,
+            "filled_quantity": intent.filled_quantity,
+            "average_price": intent.average_price,
+            "fee": intent.fee,
+            "updated_at": intent.updated_at,
+            "stop_loss_price": intent.stop_loss_price,
+            "take_profit_price": intent.take_profit_price,
+            "protection_error": intent.protection_error,
+            "acknowledged_at": intent.acknowledged_at,
+        }
+
+    async def _select(self, statement: Any) -> list[OrderIntent]:
+        return [_intent(row) for row in (await self._session.execute(statement)).mappings()]
