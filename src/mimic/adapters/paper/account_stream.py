@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mimic.adapters.paper.venue import account_fill
+from mimic.adapters.paper.rows import account_fill
 from mimic.adapters.sqlalchemy.tables import paper_account_events, paper_orders
 from mimic.domain.account_events import AccountEvent, FillEvent, StreamConnected
 from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
