@@ -7,13 +7,12 @@ import uuid
 from typing import Any
 
 import pytest
-from litestar.channels import ChannelsPlugin
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from mimic.adapters.live.redis_pubsub import RedisLiveEvents
+from mimic.adapters.live.pages import OpenPages
+from mimic.adapters.live.redis_pubsub import RedisLiveEvents, RedisPageFeed
 from mimic.ports.live_events import LiveEvent, user_audience
 from tests.integration.harness import FOLLOWER_PASSWORD, PASSPHRASE, make_settings
 from tests.integration.served import Served, served_platform
@@ -122,18 +121,17 @@ async def test_no_session_no_socket_and_another_sites_page_is_turned_away(
 
 
 async def test_events_cross_processes_through_redis(redis_url: str) -> None:
-    """What a worker process publishes reaches the web process's channels plugin."""
+    """What a worker process publishes reaches the pages open in a web process."""
     prefix = f"mimic-test:live:{uuid.uuid4().hex[:8]}:"
     publisher_client = Redis.from_url(redis_url)
-    plugin = ChannelsPlugin(
-        backend=RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url)),
-        arbitrary_channels_allowed=True,
-    )
+    pages = OpenPages(RedisPageFeed(Redis.from_url(redis_url), prefix=prefix))
+    heard: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def send(payload: bytes) -> None:
+        heard.put_nowait(payload)
+
     try:
-        async with (
-            plugin,
-            plugin.start_subscription([prefix + user_audience("u1")]) as subscriber,
-        ):
+        async with pages.running(), pages.page([user_audience("u1")], send):
             publisher = RedisLiveEvents(publisher_client, prefix=prefix)
             await publisher.publish_many(
                 [
@@ -142,7 +140,9 @@ async def test_events_cross_processes_through_redis(redis_url: str) -> None:
                 ]
             )
             async with asyncio.timeout(EVENT_WITHIN):
-                raw = await anext(subscriber.iter_events())
-        assert json.loads(raw) == {"kind": "order.filled", "data": {"intent_id": "mine"}}
+                raw = await heard.get()
+        body = json.loads(raw)
+        assert (body["kind"], body["data"]) == ("order.filled", {"intent_id": "mine"})
+        assert heard.empty()
     finally:
         await publisher_client.aclose()
