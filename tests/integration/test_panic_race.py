@@ -15,7 +15,7 @@ from mimic.application.panic import PullPanic
 from mimic.domain.errors import PermissionDenied
 from mimic.domain.panic import PanicGuardState, PanicRun
 from mimic.entrypoints.cli import bootstrap
-from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.ioc.root import build_container
 from mimic.entrypoints.worker.tasks import create_broker
 from mimic.ports.panic import PanicGuardStore, PanicRunRepository
 from mimic.ports.repositories import AuditLog, SettingsRepository, UserRepository

@@ -22,7 +22,7 @@ from mimic.adapters.telegram.bot_api import TelegramBotApi
 from mimic.adapters.totp import ISSUER
 from mimic.entrypoints.cli import run_telegram
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.ioc.root import build_container
 from mimic.entrypoints.telegram_polling import poll
 from mimic.entrypoints.worker.tasks import create_broker
 from mimic.ports.repositories import AuditLog

@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq import InMemoryBroker
 
-from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.ioc.root import build_container
 from mimic.entrypoints.worker.warmup import WARM_CONNECTIONS, warm_up
 from tests.integration.harness import make_settings
 

@@ -93,7 +93,7 @@ def test_an_inner_layer_importing_a_third_party_package_fails(
 @pytest.mark.parametrize(
     ("module", "statement"),
     [
-        ("entrypoints/http/follows.py", "import mimic.adapters.sqlalchemy.engine"),
+        ("entrypoints/http/follows/controllers.py", "import mimic.adapters.sqlalchemy.engine"),
         ("entrypoints/web/pages.py", "from sqlalchemy import text"),
     ],
 )

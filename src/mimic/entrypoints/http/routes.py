@@ -37,19 +37,19 @@ from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
-from mimic.entrypoints.http.admin_routes import AdminController
+from mimic.entrypoints.http.accounts.controllers import ACCOUNT_ROUTE_HANDLERS, signed_in
+from mimic.entrypoints.http.admin.controllers import AdminController
 from mimic.entrypoints.http.contract import WEBHOOK_BODY, SourceQuery, errors
 from mimic.entrypoints.http.errors import error_body
-from mimic.entrypoints.http.fidelity_routes import FidelityController
-from mimic.entrypoints.http.follows import FollowController
-from mimic.entrypoints.http.lab_routes import LAB_ROUTE_HANDLERS
-from mimic.entrypoints.http.master_accounts import MasterAccountController
-from mimic.entrypoints.http.notification_routes import NOTIFICATION_ROUTE_HANDLERS
-from mimic.entrypoints.http.payments import PAYMENT_ROUTE_HANDLERS
-from mimic.entrypoints.http.performance_routes import PERFORMANCE_ROUTE_HANDLERS
-from mimic.entrypoints.http.routes_accounts import ACCOUNT_ROUTE_HANDLERS, signed_in
+from mimic.entrypoints.http.fidelity.controllers import FidelityController
+from mimic.entrypoints.http.follows.controllers import FollowController
+from mimic.entrypoints.http.lab.controllers import LAB_ROUTE_HANDLERS
+from mimic.entrypoints.http.master_accounts.controllers import MasterAccountController
+from mimic.entrypoints.http.notifications.controllers import NOTIFICATION_ROUTE_HANDLERS
+from mimic.entrypoints.http.payments.controllers import PAYMENT_ROUTE_HANDLERS
+from mimic.entrypoints.http.performance.controllers import PERFORMANCE_ROUTE_HANDLERS
 from mimic.entrypoints.http.security import admin_only
-from mimic.entrypoints.http.sources import SourceController
+from mimic.entrypoints.http.sources.controllers import SourceController
 from mimic.entrypoints.http.web_security import address_in, client_ip, request_context
 from mimic.ports.health import StoreOutages
 

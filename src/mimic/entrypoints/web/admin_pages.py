@@ -22,7 +22,7 @@ from mimic.application.signal_reports import ReportSignals
 from mimic.application.signal_sources import ManageSignalSources
 from mimic.domain.accounts import ConnectionStatus
 from mimic.entrypoints.http import views
-from mimic.entrypoints.http.payments import plan_out, referrals_out
+from mimic.entrypoints.http.payments.controllers import plan_out, referrals_out
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.web.pages import AuthRequest, page
 

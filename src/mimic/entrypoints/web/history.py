@@ -16,7 +16,7 @@ from mimic.application.performance_reports import ViewPerformance
 from mimic.domain.orders import OrderFilters
 from mimic.domain.performance import TradeFilters
 from mimic.entrypoints.http import views
-from mimic.entrypoints.http.performance_routes import trade_out
+from mimic.entrypoints.http.performance.controllers import trade_out
 from mimic.entrypoints.web.pages import PAGE_SIZE, AuthRequest, page
 
 Status = Annotated[str | None, Parameter(max_length=16)]

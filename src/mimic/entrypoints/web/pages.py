@@ -16,7 +16,7 @@ from mimic.application.portfolio import ViewPortfolio
 from mimic.application.protection_status import ViewProtection
 from mimic.domain.accounts import User
 from mimic.entrypoints.http import views
-from mimic.entrypoints.http.fidelity_routes import fidelity_out
+from mimic.entrypoints.http.fidelity.controllers import fidelity_out
 
 AuthRequest = Request[User, Any, Any]
 PUBLIC = {"exclude_from_auth": True}

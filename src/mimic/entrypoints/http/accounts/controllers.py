@@ -31,7 +31,7 @@ from mimic.domain.errors import DeliveryFailed, InvalidField
 from mimic.domain.messages import Message, ThreadSummary
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
-from mimic.entrypoints.http import schemas_accounts as wire
+from mimic.entrypoints.http.accounts import schemas as wire
 from mimic.entrypoints.http.contract import errors
 from mimic.entrypoints.http.security import admin_only, issue_token
 from mimic.entrypoints.http.web_security import (

@@ -13,7 +13,7 @@ from mimic.domain.accounts import TradeDirection, User
 from mimic.domain.follows import SourceFollow
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.schemas import Leverage
-from mimic.entrypoints.http.sources import Direction
+from mimic.entrypoints.http.sources.controllers import Direction
 from mimic.entrypoints.http.web_security import request_context
 
 AuthRequest = Request[User, Any, Any]

@@ -62,16 +62,16 @@ from mimic.application.source_follows import FollowSources
 from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import PAPER_EXCHANGE
-from mimic.entrypoints.accounts_ioc import AccountsProvider, make_mailer
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.health_ioc import HealthProvider
-from mimic.entrypoints.lab_ioc import LabProvider
-from mimic.entrypoints.live_ioc import LiveEventsProvider
-from mimic.entrypoints.master_ioc import MasterAccountsProvider
-from mimic.entrypoints.notifications_ioc import NotificationsProvider
-from mimic.entrypoints.payments_ioc import PaymentGatewayProvider, PaymentsProvider
-from mimic.entrypoints.performance_ioc import PerformanceProvider
-from mimic.entrypoints.streams_ioc import AccountStreamsProvider
+from mimic.entrypoints.ioc.accounts import AccountsProvider, make_mailer
+from mimic.entrypoints.ioc.health import HealthProvider
+from mimic.entrypoints.ioc.lab import LabProvider
+from mimic.entrypoints.ioc.live import LiveEventsProvider
+from mimic.entrypoints.ioc.master_accounts import MasterAccountsProvider
+from mimic.entrypoints.ioc.notifications import NotificationsProvider
+from mimic.entrypoints.ioc.payments import PaymentGatewayProvider, PaymentsProvider
+from mimic.entrypoints.ioc.performance import PerformanceProvider
+from mimic.entrypoints.ioc.streams import AccountStreamsProvider
 from mimic.entrypoints.worker.activity import FanoutActivity
 from mimic.ports.credentials import (
     ConnectionChecks,

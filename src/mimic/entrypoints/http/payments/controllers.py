@@ -27,8 +27,8 @@ from mimic.domain.payments import (
     ReferralCommission,
 )
 from mimic.entrypoints.config import Settings
+from mimic.entrypoints.http.accounts.schemas import SubscriptionGrant
 from mimic.entrypoints.http.contract import NOT_BLANK, PLISIO_CALLBACK_BODY, errors
-from mimic.entrypoints.http.schemas_accounts import SubscriptionGrant
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import client_ip
 
