@@ -1,7 +1,6 @@
 """Domain objects to wire shapes; the only place that knows both."""
 
 from collections.abc import Mapping
-from datetime import datetime
 from decimal import Decimal
 
 from mimic.application.portfolio import AccountBalance, AccountPositions
@@ -14,10 +13,7 @@ from mimic.domain.orders import OrderIntent
 from mimic.domain.risk import PlatformRiskSettings, leverage_cap, risk_cap
 from mimic.domain.signal import Signal
 from mimic.entrypoints.http import schemas
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+from mimic.entrypoints.http.contract import iso
 
 
 def follower_settings(user: User) -> schemas.FollowerSettingsOut:
@@ -110,7 +106,7 @@ def order(
         fee=intent.fee,
         attempts=intent.attempts,
         created_at=intent.created_at.isoformat(),
-        updated_at=_iso(intent.updated_at),
+        updated_at=iso(intent.updated_at),
         stop_loss=intent.stop_loss_price,
         take_profit=intent.take_profit_price,
         protection_error=intent.protection_error,
@@ -136,7 +132,7 @@ def signal(value: Signal, source_names: Mapping[str, str]) -> schemas.SignalOut:
         status=value.status.value,
         received_at=value.received_at.isoformat(),
         reference_price=value.reference_price,
-        reference_at=_iso(value.reference_at),
+        reference_at=iso(value.reference_at),
     )
 
 
@@ -146,7 +142,7 @@ def copy(value: CopyFidelity) -> schemas.CopyOut:
         leg=value.leg,
         side=value.side.value,
         reference_price=value.reference_price,
-        acknowledged_at=_iso(value.acknowledged_at),
+        acknowledged_at=iso(value.acknowledged_at),
         fill_price=value.fill_price,
         latency_ms=value.latency_ms,
         slippage_bps=value.slippage_bps,

@@ -1,7 +1,6 @@
-"""Accounts routes: sign-out, passwords, admin user management, audit trail, messages."""
+"""Accounts routes: sign-up, sign-in and out, passwords, admin user management, audit trail."""
 
 import logging
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -12,9 +11,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from mimic.application.audit_trail import ReadAuditTrail, RequestContext
+from mimic.application.authenticate_user import AuthenticateUser, Credentials
 from mimic.application.grant_subscription import GrantSubscription, GrantSubscriptionCommand
 from mimic.application.manage_users import ManageUsers, UserEdit
-from mimic.application.messaging import Messaging, NewThread, ThreadView
 from mimic.application.passwords import (
     ChangePassword,
     OutgoingMail,
@@ -24,16 +23,17 @@ from mimic.application.passwords import (
     ResetPassword,
     SignOut,
 )
+from mimic.application.register_user import RegisterUser, RegisterUserCommand
 from mimic.application.throttle import Throttle
 from mimic.domain.accounts import Role, User
 from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import DeliveryFailed, InvalidField
-from mimic.domain.messages import Message, ThreadSummary
+from mimic.domain.risk import PlatformRiskSettings
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.accounts import schemas as wire
-from mimic.entrypoints.http.contract import errors
-from mimic.entrypoints.http.security import admin_only, issue_token
+from mimic.entrypoints.http.contract import Offset, errors, iso
+from mimic.entrypoints.http.security import AuthRequest, admin_only, issue_token
 from mimic.entrypoints.http.web_security import (
     cleared_session_cookies,
     request_context,
@@ -43,13 +43,7 @@ from mimic.ports.services import Mailer
 
 log = logging.getLogger(__name__)
 
-AuthRequest = Request[User, Any, Any]
-Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
 FORGOT_ANSWER = "if the address belongs to an account, a reset code is on its way"
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
 
 
 def signed_in(
@@ -170,8 +164,8 @@ def _admin_user(user: User) -> wire.AdminUserOut:
             max_risk_perc=user.caps.max_risk_perc, max_leverage=user.caps.max_leverage
         ),
         created_at=user.created_at.isoformat(),
-        deleted_at=_iso(user.deleted_at),
-        locked_until=_iso(user.locked_until),
+        deleted_at=iso(user.deleted_at),
+        locked_until=iso(user.locked_until),
         failed_logins=user.failed_logins,
         referral_code=user.referral_code,
         referred_by=user.referred_by,
@@ -288,108 +282,46 @@ class AdminAuditController(Controller):
         return [_audit(e) for e in events]
 
 
-def _message(message: Message) -> wire.MessageOut:
-    return wire.MessageOut(
-        id=message.id,
-        thread_id=message.thread_id,
-        sender_id=message.sender_id,
-        from_admin=message.from_admin,
-        body=message.body,
-        created_at=message.created_at.isoformat(),
-        read_at=_iso(message.read_at),
-    )
+class AuthController(Controller):
+    path = "/api/auth"
 
-
-def _thread(summary: ThreadSummary) -> wire.ThreadOut:
-    thread = summary.thread
-    return wire.ThreadOut(
-        id=thread.id,
-        user_id=thread.user_id,
-        subject=thread.subject,
-        created_at=thread.created_at.isoformat(),
-        updated_at=thread.updated_at.isoformat(),
-        unread=summary.unread,
-        messages=summary.messages,
-    )
-
-
-def _thread_detail(view: ThreadView) -> wire.ThreadDetailOut:
-    thread = view.thread
-    return wire.ThreadDetailOut(
-        id=thread.id,
-        user_id=thread.user_id,
-        subject=thread.subject,
-        created_at=thread.created_at.isoformat(),
-        updated_at=thread.updated_at.isoformat(),
-        messages=[_message(m) for m in view.messages],
-    )
-
-
-class MessagesController(Controller):
-    """A user writes to the admins; an admin writes to one user (`user_id`) or replies."""
-
-    path = "/api/messages"
-
-    @post("/", operation_id="send_message", status_code=201, responses=errors(404, 429))
-    async def send(
+    @post("/register", operation_id="register", status_code=201, responses=errors(409, 429))
+    async def register(
         self,
-        request: AuthRequest,
-        data: JSONBody[wire.NewMessageRequest],
-        messaging: FromDishka[Messaging],
-    ) -> wire.ThreadDetailOut:
-        view = await messaging.start(
-            request.user, NewThread(body=data.body, subject=data.subject, to_user_id=data.user_id)
+        request: Request[Any, Any, Any],
+        data: JSONBody[schemas.RegisterRequest],
+        register_user: FromDishka[RegisterUser],
+        throttle: FromDishka[Throttle],
+        settings: FromDishka[Settings],
+    ) -> schemas.ProfileOut:
+        context = request_context(request, settings)
+        await throttle.check("register", (f"ip:{context.ip}", throttle.limits.register_per_ip))
+        user = await register_user(
+            RegisterUserCommand(
+                username=data.username,
+                email=data.email,
+                password=data.password,
+                referral_code=data.referral_code,
+            )
         )
-        return _thread_detail(view)
+        return views.profile(user, PlatformRiskSettings())
 
-    @get("/threads", operation_id="list_message_threads")
-    async def threads(
+    @post("/login", operation_id="login", status_code=200, responses=errors(401, 429))
+    async def login(
         self,
-        request: AuthRequest,
-        messaging: FromDishka[Messaging],
-        offset: Offset = 0,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    ) -> list[wire.ThreadOut]:
-        return [_thread(t) for t in await messaging.threads(request.user, offset, limit)]
-
-    @get("/threads/{thread_id:str}", operation_id="get_message_thread")
-    async def thread(
-        self, request: AuthRequest, thread_id: FromPath[str], messaging: FromDishka[Messaging]
-    ) -> wire.ThreadDetailOut:
-        return _thread_detail(await messaging.thread(request.user, thread_id))
-
-    @post(
-        "/threads/{thread_id:str}/reply",
-        operation_id="reply_message",
-        status_code=201,
-        responses=errors(429),
-    )
-    async def reply(
-        self,
-        request: AuthRequest,
-        thread_id: FromPath[str],
-        data: JSONBody[wire.ReplyRequest],
-        messaging: FromDishka[Messaging],
-    ) -> wire.MessageOut:
-        return _message(await messaging.reply(request.user, thread_id, data.body))
-
-    @post("/threads/{thread_id:str}/read", operation_id="mark_thread_read", status_code=200)
-    async def mark_read(
-        self, request: AuthRequest, thread_id: FromPath[str], messaging: FromDishka[Messaging]
-    ) -> wire.UnreadOut:
-        await messaging.mark_read(request.user, thread_id)
-        return wire.UnreadOut(unread=await messaging.unread(request.user))
-
-    @get("/unread", operation_id="unread_messages")
-    async def unread(
-        self, request: AuthRequest, messaging: FromDishka[Messaging]
-    ) -> wire.UnreadOut:
-        return wire.UnreadOut(unread=await messaging.unread(request.user))
-
-
-ACCOUNT_ROUTE_HANDLERS = [
-    PasswordController,
-    AdminUsersController,
-    AdminAuditController,
-    MessagesController,
-]
+        request: Request[Any, Any, Any],
+        data: JSONBody[schemas.LoginRequest],
+        authenticate: FromDishka[AuthenticateUser],
+        throttle: FromDishka[Throttle],
+        settings: FromDishka[Settings],
+    ) -> Response[schemas.TokenResponse]:
+        context = request_context(request, settings)
+        await throttle.check(
+            "login",
+            (f"ip:{context.ip}", throttle.limits.login_per_ip),
+            (f"user:{data.username.lower()[:64]}", throttle.limits.login_per_account),
+        )
+        user = await authenticate(
+            Credentials(username=data.username, password=data.password, context=context)
+        )
+        return signed_in(request, user, settings)

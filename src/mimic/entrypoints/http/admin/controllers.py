@@ -1,25 +1,21 @@
 """Admin routes for connections, platform settings, the position monitor and paper prices
 (docs/admin-guide.md). Handlers translate; interactors decide."""
 
-from typing import Any
-
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from mimic.application.exchange_connections import ListConnections, ReviewConnection
 from mimic.application.monitor_positions import MonitorPositions
 from mimic.application.platform_admin import ManagePlatformSettings, SetPaperPrice
-from mimic.domain.accounts import ConnectionStatus, User
+from mimic.domain.accounts import ConnectionStatus
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.contract import errors
-from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.security import AuthRequest, admin_only
 from mimic.entrypoints.http.web_security import request_context
-
-AuthRequest = Request[User, Any, Any]
 
 
 class AdminController(Controller):

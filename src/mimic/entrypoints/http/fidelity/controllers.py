@@ -1,19 +1,17 @@
 """GET /api/fidelity: a period's copy fidelity (docs/copy-fidelity.md)."""
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.openapi.spec import OpenAPIType
 
 from mimic.application.copy_fidelity import FidelityReport, ViewCopyFidelity
-from mimic.domain.accounts import User
 from mimic.domain.fidelity import FidelityPeriod, FidelitySummary
 from mimic.entrypoints.http.contract import SourceQuery, errors, parsed_query
-
-AuthRequest = Request[User, Any, Any]
+from mimic.entrypoints.http.security import AuthRequest
 
 
 class MissedReasonOut(msgspec.Struct):

@@ -1,22 +1,20 @@
 """A follower's choice of sources: which ones they copy, each with its own allocation."""
 
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, Request, get, put
+from litestar import Controller, get, put
 from litestar.params import JSONBody
 
 from mimic.application.source_follows import FollowSources
-from mimic.domain.accounts import TradeDirection, User
+from mimic.domain.accounts import TradeDirection
 from mimic.domain.follows import SourceFollow
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.schemas import Leverage
+from mimic.entrypoints.http.security import AuthRequest
 from mimic.entrypoints.http.sources.controllers import Direction
 from mimic.entrypoints.http.web_security import request_context
-
-AuthRequest = Request[User, Any, Any]
 
 
 class FollowableSourceOut(msgspec.Struct):

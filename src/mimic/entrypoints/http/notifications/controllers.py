@@ -23,16 +23,14 @@ from mimic.application.telegram_bot import (
     ManageNotifications,
     NotificationSettings,
 )
-from mimic.domain.accounts import User
 from mimic.domain.notifications import EVENTS, Channel
 from mimic.domain.panic import PanicRun
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.contract import errors
-from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.security import AuthRequest, admin_only
 from mimic.entrypoints.http.web_security import client_ip
 from mimic.ports.notifications import ChatUpdates
 
-AuthRequest = Request[User, Any, Any]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 TELEGRAM_MAX_BODY = 256 * 1024
 

@@ -1,6 +1,5 @@
 """Payment routes: plans, Plisio invoices and callback, subscriptions, referrals."""
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -17,7 +16,6 @@ from mimic.application.payment_settings import ManagePaymentSettings
 from mimic.application.plans import ManagePlans, PlanSpec
 from mimic.application.plisio_callback import HandlePlisioCallback, PlisioCallbackCommand
 from mimic.application.referrals import PayOutCommissions, ReferralSummary, ViewReferrals
-from mimic.domain.accounts import User
 from mimic.domain.payments import (
     MAX_PLAN_DAYS,
     Invoice,
@@ -28,11 +26,10 @@ from mimic.domain.payments import (
 )
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.accounts.schemas import SubscriptionGrant
-from mimic.entrypoints.http.contract import NOT_BLANK, PLISIO_CALLBACK_BODY, errors
-from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.contract import NOT_BLANK, PLISIO_CALLBACK_BODY, errors, iso
+from mimic.entrypoints.http.security import AuthRequest, admin_only
 from mimic.entrypoints.http.web_security import client_ip
 
-AuthRequest = Request[User, Any, Any]
 CALLBACK_MAX_BODY = 64 * 1024
 
 
@@ -143,10 +140,6 @@ class PaymentSettingsBody(msgspec.Struct, forbid_unknown_fields=True):
 # --- views -------------------------------------------------------------------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def plan_out(plan: Plan) -> PlanOut:
     return PlanOut(
         id=plan.id,
@@ -173,8 +166,8 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
         invoice_url=invoice.invoice_url,
         provider_txn_id=invoice.provider_txn_id,
         created_at=invoice.created_at.isoformat(),
-        updated_at=_iso(invoice.updated_at),
-        completed_at=_iso(invoice.completed_at),
+        updated_at=iso(invoice.updated_at),
+        completed_at=iso(invoice.completed_at),
     )
 
 

@@ -3,18 +3,17 @@
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.openapi.spec import OpenAPIType
 from litestar.params import FromQuery, Parameter
 
 from mimic.application.performance_reports import MAX_HISTORY, Period, ViewPerformance
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.preview_signal import PreviewSignal, SignalPreview
-from mimic.domain.accounts import User
 from mimic.domain.alerts import ACTION_WORDS
 from mimic.domain.errors import InvalidField
 from mimic.domain.performance import BalanceSnapshot, ClosedTrade, Standing, TradeFilters
@@ -26,9 +25,8 @@ from mimic.entrypoints.http.contract import (
     any_case,
     parsed_query,
 )
-from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.security import AuthRequest, admin_only
 
-AuthRequest = Request[User, Any, Any]
 MAX_TRADES = 1000
 
 

@@ -1,0 +1,62 @@
+"""A follower's exchange connections: connect, list, enable, delete."""
+
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from mimic.application.exchange_connections import (
+    ConnectExchange,
+    ConnectExchangeCommand,
+    ListConnections,
+    ManageConnection,
+)
+from mimic.entrypoints.http import schemas, views
+from mimic.entrypoints.http.contract import errors
+from mimic.entrypoints.http.security import AuthRequest
+
+
+class ExchangeController(Controller):
+    path = "/api/exchanges"
+
+    @post("/", operation_id="connect_exchange", status_code=201, responses=errors(429))
+    async def connect(
+        self,
+        request: AuthRequest,
+        data: JSONBody[schemas.ConnectExchangeRequest],
+        connect: FromDishka[ConnectExchange],
+    ) -> schemas.ExchangeOut:
+        account = await connect(
+            ConnectExchangeCommand(
+                user_id=request.user.id,
+                exchange=data.exchange,
+                label=data.label,
+                api_key=data.api_key,
+                api_secret=data.api_secret,
+                password=data.password,
+            )
+        )
+        return views.exchange(account)
+
+    @get("/", operation_id="list_my_exchanges")
+    async def list_mine(
+        self, request: AuthRequest, connections: FromDishka[ListConnections]
+    ) -> list[schemas.ExchangeOut]:
+        return [views.exchange(a) for a in await connections(request.user.id)]
+
+    @patch("/{account_id:str}", operation_id="set_exchange_enabled")
+    async def set_enabled(
+        self,
+        request: AuthRequest,
+        account_id: FromPath[str],
+        data: JSONBody[schemas.EnablePatch],
+        manage: FromDishka[ManageConnection],
+    ) -> schemas.ExchangeOut:
+        account = await manage.set_enabled(request.user.id, account_id, data.enabled)
+        return views.exchange(account)
+
+    @delete("/{account_id:str}", operation_id="delete_exchange", status_code=HTTP_204_NO_CONTENT)
+    async def remove(
+        self, request: AuthRequest, account_id: FromPath[str], manage: FromDishka[ManageConnection]
+    ) -> None:
+        await manage.delete(request.user.id, account_id)
