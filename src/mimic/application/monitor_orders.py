@@ -1,7 +1,6 @@
 """The position monitor's orders: each stored before it is sent (so two workers, or one
 restarted, send it once), sent through the one order sender, and what follows a fill:
-TP/SL released after a trailing stop, moved to the new average entry after a DCA add.
-Also the TP/SL fills found when a watched position is gone."""
+TP/SL released after a trailing stop, moved to the new average entry after a DCA add."""
 
 import logging
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from mimic.domain.orders import (
     monitor_client_order_id,
     monitor_intent_id,
 )
-from mimic.domain.protection import protective_prefix
 from mimic.ports.exchange import ExchangeGateway
 from mimic.ports.protection import PositionIntentRepository, TrailingStateStore
 from mimic.ports.repositories import OrderIntentRepository, TransactionManager
@@ -32,9 +30,6 @@ DCA_EVENT = "position.dca"
 STOP_LOSS_EVENT = "position.stop_loss"
 TAKE_PROFIT_EVENT = "position.take_profit"
 PROTECTED_EVENT = "position.protected"
-# A position whose TP/SL fired before the monitor's first round saw it is still settled if
-# its entry is this recent (the account's event stream records such a fill at once).
-UNSEEN_POSITION_WINDOW = timedelta(minutes=5)
 
 
 @dataclass(slots=True)
@@ -193,61 +188,6 @@ class MonitorOrders:
             f"{entry.symbol}: {add.reason}; added {add.filled_quantity} at "
             f"{add.average_price}{average}{protected}",
         )
-
-    async def position_gone(
-        self,
-        entry: OrderIntent,
-        children: list[OrderIntent],
-        gateway: ExchangeGateway,
-        report: MonitorReport,
-    ) -> None:
-        """Watched until now, or opened moments ago and gone before a round saw it: if a
-        native TP/SL closed it, record that and tell the follower."""
-        closed_by_us = any(
-            c.status is IntentStatus.FILLED
-            and c.leg in (OrderLeg.TRAILING_STOP, OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT)
-            for c in children
-        )
-        if await self._trailing.load(entry.id) is None and (
-            closed_by_us or self._clock.now() - entry.created_at > UNSEEN_POSITION_WINDOW
-        ):
-            return  # settled already, or gone long before anyone watched it
-        if not closed_by_us and (entry.stop_loss_price or entry.take_profit_price):
-            revision = sum(
-                1 for c in children if c.leg is OrderLeg.DCA and c.status is IntentStatus.FILLED
-            )
-            prefix = protective_prefix(entry.client_order_id, revision)
-            for kind, leg, event, price in (
-                ("sl", OrderLeg.STOP_LOSS, STOP_LOSS_EVENT, entry.stop_loss_price),
-                ("tp", OrderLeg.TAKE_PROFIT, TAKE_PROFIT_EVENT, entry.take_profit_price),
-            ):
-                if price is None:
-                    continue
-                try:
-                    fill = await gateway.find_order(entry.symbol, prefix + kind)
-                except ExchangeError as exc:
-                    log.warning("%s of %s not looked up: %s", kind, entry.id, exc.reason)
-                    return  # keep watching: the next round looks again
-                if fill is None:
-                    continue
-                name = "stop-loss" if kind == "sl" else "take-profit"
-                why = f"{name} hit: trigger {plain(price)}, filled at {fill.average_price}"
-                record = self.child(
-                    entry, leg, 1, fill.side, fill.quantity, reduce_only=True, reason=why
-                )
-                record.record_fill(fill, self._clock.now())
-                record.reason = why
-                if await self._position_intents.add_if_absent(record, lease_until=None):
-                    await self._tx.commit()
-                    report.protection_fills.append(record.id)
-                    await self._notifier.notify(
-                        entry.user_id, event, f"{entry.symbol} position closed: {why}"
-                    )
-                break
-        # Exchanges leave the other leg open when a TP/SL fires; nothing may outlive the
-        # position (until the exchange confirms, the next round tries again).
-        if await self._protection.release(entry, gateway):
-            await self._trailing.discard(entry.id)
 
 
 def plain(value: Decimal | None) -> str:
