@@ -33,7 +33,6 @@ from mimic.domain.orders import (
 from mimic.domain.positions import PositionSide
 from mimic.domain.protection import protective_prefix
 from mimic.ports.exchange import ExchangeGateway
-from tests.binance_user_stream import BinanceUserStream
 from tests.fakes.live_events import RecordingLiveEvents
 from tests.fakes.performance import InMemoryFillRepository, InMemoryGuardrailRepository
 from tests.fakes.protection import InMemoryPositionIntentRepository
@@ -41,6 +40,7 @@ from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
 from tests.fakes.repositories.transactions import FakeTransactionManager
 from tests.fakes.services import FixedClock, RecordingNotifier
 from tests.integration.test_ccxt_adapter import DictVault
+from tests.stubs.binance_user_stream import BinanceUserStream
 
 D = Decimal
 WAIT_SECONDS = 5.0  # the bound for the Binance stub

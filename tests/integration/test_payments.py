@@ -24,7 +24,7 @@ from tests.integration.harness import (
     make_settings,
     running_platform,
 )
-from tests.plisio_stub import PlisioStub
+from tests.stubs.plisio import PlisioStub
 
 API_KEY = "plisio-secret-key-for-tests-3f9a"
 PUBLIC_URL = "https://mimic.example.com"
