@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from mimic.adapters.ccxt.lazy import LazyCcxtAccountStream, LazyCcxtGateways
-from tests.fakes import FixedClock
+from tests.fakes.services import FixedClock
 
 ROOT = Path(__file__).resolve().parents[2]
 
