@@ -1,6 +1,6 @@
 """Account streams: N Binance accounts streaming through ccxt.pro, a burst of N TP fills.
 
-The Binance stub with user data streams (tests/binance_user_stream.py) runs in its own
+The Binance stub with user data streams (tests/stubs/binance_user_stream.py) runs in its own
 process. This process holds one CcxtAccountStream per account (as a worker holding them
 would: a ccxt.pro client, listen key and socket each), then asks the stub for a burst:
 every stream is told a TP that fired (ALGO_UPDATE naming the TP, the spawned order's
@@ -31,8 +31,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.binance_stub import bench_credentials
-from tests.binance_user_stream import BURST_PATH
+from tests.stubs.binance import bench_credentials
+from tests.stubs.binance_user_stream import BURST_PATH
 
 from mimic.adapters.ccxt.account_stream import CcxtAccountStream
 from mimic.adapters.system import SystemClock
@@ -130,7 +130,7 @@ async def best_of_bursts(stub_url: str, accounts: int, arrived: asyncio.Queue[fl
 
 async def main(accounts: int) -> None:
     stub = subprocess.Popen(  # noqa: ASYNC220  # started once, before anything is measured
-        [sys.executable, "-m", "tests.binance_user_stream", "--accounts", str(accounts)],
+        [sys.executable, "-m", "tests.stubs.binance_user_stream", "--accounts", str(accounts)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

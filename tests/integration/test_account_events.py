@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from tests.fakes import RecordingNotifier
+from tests.fakes.services import RecordingNotifier
 from tests.integration.harness import Api, running_platform
 from tests.integration.test_protection_flow import (
     TRAILING,

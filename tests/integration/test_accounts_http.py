@@ -21,7 +21,7 @@ from tests.integration.harness import (
     make_settings,
     running_platform,
 )
-from tests.smtp_stub import Inbox, smtp_server
+from tests.stubs.smtp import Inbox, smtp_server
 
 NEW_PASSWORD = "an entirely new passphrase"
 

@@ -33,17 +33,14 @@ from mimic.domain.orders import (
 from mimic.domain.positions import PositionSide
 from mimic.domain.protection import protective_prefix
 from mimic.ports.exchange import ExchangeGateway
-from tests.binance_user_stream import BinanceUserStream
-from tests.fakes import (
-    FakeTransactionManager,
-    FixedClock,
-    InMemoryOrderIntentRepository,
-    InMemoryPositionIntentRepository,
-    RecordingNotifier,
-)
+from tests.fakes.live_events import RecordingLiveEvents
+from tests.fakes.performance import InMemoryFillRepository, InMemoryGuardrailRepository
+from tests.fakes.protection import InMemoryPositionIntentRepository
+from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.services import FixedClock, RecordingNotifier
 from tests.integration.test_ccxt_adapter import DictVault
-from tests.live_fakes import RecordingLiveEvents
-from tests.performance_fakes import InMemoryFillRepository, InMemoryGuardrailRepository
+from tests.stubs.binance_user_stream import BinanceUserStream
 
 D = Decimal
 WAIT_SECONDS = 5.0  # the bound for the Binance stub

@@ -19,7 +19,7 @@ from mimic.domain.orders import OrderRequest, OrderSide
 from mimic.domain.positions import PositionSide
 from mimic.domain.protection import protective_prefix
 from mimic.ports.exchange import CredentialVault, ExchangeGateway
-from tests.binance_stub import BinanceStub
+from tests.stubs.binance import BinanceStub
 
 
 class DictVault(CredentialVault):

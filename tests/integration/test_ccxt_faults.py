@@ -24,8 +24,8 @@ from mimic.domain.errors import (
 )
 from mimic.domain.positions import PositionSide
 from mimic.ports.exchange import ExchangeGateway
-from tests.binance_stub import BinanceStub
 from tests.integration.test_ccxt_adapter import DictVault, account, buy, sell
+from tests.stubs.binance import BinanceStub
 
 ACCOUNTS = 3
 

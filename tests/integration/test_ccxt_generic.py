@@ -27,8 +27,8 @@ from mimic.domain.orders import OrderSide
 from mimic.domain.positions import PositionSide
 from mimic.domain.protection import protective_prefix
 from mimic.ports.exchange import ExchangeGateway
-from tests.binance_stub import BinanceStub
 from tests.integration.test_ccxt_adapter import DictVault, account, buy, sell
+from tests.stubs.binance import BinanceStub
 
 
 class GenericGateways(CcxtGateways):

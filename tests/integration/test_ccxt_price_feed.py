@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from mimic.adapters.ccxt import CcxtGateways
-from tests.binance_stub import BinanceStub
 from tests.integration.test_ccxt_adapter import DictVault
+from tests.stubs.binance import BinanceStub
 
 MARK_PATH = "/fapi/v1/premiumIndex"
 

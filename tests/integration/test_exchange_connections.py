@@ -19,8 +19,8 @@ from mimic.domain.accounts import ApiCredentials, ExchangeAccount
 from mimic.domain.errors import AuthRejected
 from mimic.entrypoints.cli import rotate_keys, rotate_keys_command
 from mimic.entrypoints.config import Settings
-from tests.binance_stub import BinanceStub, running_in_thread
 from tests.integration.harness import Api, make_settings, running_platform
+from tests.stubs.binance import BinanceStub, running_in_thread
 
 API_KEY = "stubKeyAbCdEfGh0123456789"
 API_SECRET = "stubSecretZyXwVuT9876543210"

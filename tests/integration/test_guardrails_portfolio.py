@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tests.fakes import FixedClock, RecordingNotifier
+from tests.fakes.services import FixedClock, RecordingNotifier
 from tests.integration.harness import Api, ClockAndNotifier, make_settings, running_platform
 
 MORNING = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)

@@ -16,7 +16,6 @@ import pytest
 
 from mimic.adapters.crypto import generate_key
 from mimic.entrypoints.logs import JsonFormatter, WorkContextFilter
-from tests.binance_stub import BinanceStub, running_in_thread
 from tests.integration.harness import (
     ADMIN_PASSWORD,
     FOLLOWER_PASSWORD,
@@ -26,6 +25,7 @@ from tests.integration.harness import (
 )
 from tests.integration.processes import production_env, running
 from tests.integration.test_exchange_connections import API_KEY, API_SECRET, checked, connect
+from tests.stubs.binance import BinanceStub, running_in_thread
 
 REQUEST_ID = "tv-alert-0001"
 

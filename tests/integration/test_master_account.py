@@ -41,8 +41,8 @@ from mimic.domain.master_fills import MasterAccount, master_owner, master_signal
 from mimic.domain.orders import OrderRequest, OrderSide
 from mimic.entrypoints.cli import main, rotate_keys
 from mimic.entrypoints.config import Settings
-from tests.binance_stub import BinanceStub, running_in_thread
 from tests.integration.harness import Api, make_settings, running_platform
+from tests.stubs.binance import BinanceStub, running_in_thread
 
 MASTER_KEY = "masterKeyAbCdEfGh0123456789"
 MASTER_SECRET = "masterSecretZyXwVuT9876543210"

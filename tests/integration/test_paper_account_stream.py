@@ -14,7 +14,7 @@ from mimic.adapters.paper.account_stream import PaperAccountStream
 from mimic.adapters.sqlalchemy import tables
 from mimic.domain.account_events import StreamConnected
 from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
-from tests.fakes import FixedClock
+from tests.fakes.services import FixedClock
 from tests.integration.test_paper_exchange import make_engine
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from mimic.adapters.sqlalchemy.engine import create_engine
 from mimic.adapters.sqlalchemy.tables import audit_events, invoices, referral_commissions
-from tests.fakes import FixedClock
+from tests.fakes.services import FixedClock, RecordingNotifier
 from tests.integration.harness import (
     FOLLOWER_PASSWORD,
     Api,
@@ -24,8 +24,7 @@ from tests.integration.harness import (
     make_settings,
     running_platform,
 )
-from tests.payment_fakes import RecordingNotifier
-from tests.plisio_stub import PlisioStub
+from tests.stubs.plisio import PlisioStub
 
 API_KEY = "plisio-secret-key-for-tests-3f9a"
 PUBLIC_URL = "https://mimic.example.com"
@@ -140,7 +139,7 @@ async def test_default_plans_are_public_and_a_paid_invoice_activates_once(
         assert not any(r.json()["activated"] for r in replies)
         assert await world.get("/api/subscription", alice) == subscription
         alice_id = (await world.get("/api/me", alice))["id"]
-        assert world.notifier.events("payment.completed") == [alice_id]
+        assert world.notifier.users_told("payment.completed") == [alice_id]
 
         fetched = await world.get(f"/api/payments/invoices/{invoice['id']}", alice)
         assert fetched["status"] == "completed"
@@ -384,19 +383,19 @@ async def test_expiry_job_notifies_three_days_before_and_at_expiry_once_each(
         assert world.notifier.sent == []
 
         world.clock.set(expires - timedelta(days=3))
-        await _until(lambda: world.notifier.events("subscription.expiring") == [alice_id])
+        await _until(lambda: world.notifier.users_told("subscription.expiring") == [alice_id])
 
         world.clock.set(expires - timedelta(microseconds=1))
         await _rounds(world.clock)
         assert (await world.get("/api/subscription", alice))["active"] is True
-        assert world.notifier.events("subscription.expired") == []
+        assert world.notifier.users_told("subscription.expired") == []
 
         world.clock.set(expires)
-        await _until(lambda: world.notifier.events("subscription.expired") == [alice_id])
+        await _until(lambda: world.notifier.users_told("subscription.expired") == [alice_id])
         assert (await world.get("/api/subscription", alice))["active"] is False
         await _rounds(world.clock)
-        assert world.notifier.events("subscription.expiring") == [alice_id]
-        assert world.notifier.events("subscription.expired") == [alice_id]
+        assert world.notifier.users_told("subscription.expiring") == [alice_id]
+        assert world.notifier.users_told("subscription.expired") == [alice_id]
 
 
 async def test_required_subscription_skips_unsubscribed_followers_entries(

@@ -9,7 +9,7 @@ import pytest
 from mimic.adapters.plisio.gateway import PlisioGateway
 from mimic.domain.errors import PaymentProviderError, PaymentsNotConfigured
 from mimic.ports.payments import NewInvoiceRequest
-from tests.plisio_stub import PlisioStub
+from tests.stubs.plisio import PlisioStub
 
 KEY = "gateway-test-key-7c1e"
 

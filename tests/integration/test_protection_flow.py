@@ -27,7 +27,7 @@ from mimic.domain.positions import PositionSide
 from mimic.domain.trailing import TrailingParams, TrailingState
 from mimic.ports.protection import TrailingStateStore
 from mimic.ports.services import Notifier
-from tests.fakes import RecordingNotifier
+from tests.fakes.services import RecordingNotifier
 from tests.integration.harness import Api, make_settings, running_platform
 
 D = Decimal

@@ -20,7 +20,7 @@ from mimic.entrypoints.worker.tasks import (
 )
 from tests.integration.harness import make_settings
 from tests.integration.private_redis import platform_on_private_redis, private_redis
-from tests.smtp_stub import free_port
+from tests.stubs.smtp import free_port
 
 READ_DEADLINE_SECONDS = 10.0
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import redis.asyncio as aioredis
 
 from mimic.adapters.rate_limit import RedisRateLimiter
-from tests.smtp_stub import free_port
+from tests.stubs.smtp import free_port
 
 
 async def test_redis_limiter_shares_counts_and_reopens_after_the_window(redis_url: str) -> None:

@@ -4,7 +4,7 @@ import pytest
 
 from mimic.adapters.smtp_mailer import SmtpConfig, SmtpMailer
 from mimic.domain.errors import DeliveryFailed
-from tests.smtp_stub import (
+from tests.stubs.smtp import (
     Inbox,
     free_port,
     password_authenticator,

@@ -1,6 +1,6 @@
 """The Telegram bot, notification delivery and the panic switch, over real HTTP.
 
-A fake Telegram Bot API (tests/telegram_stub.py) runs as a local server; the platform
+A fake Telegram Bot API (tests/stubs/telegram.py) runs as a local server; the platform
 runs embedded (its sender loop delivers the outbox) on the paper exchange.
 """
 
@@ -28,7 +28,7 @@ from mimic.entrypoints.worker.tasks import create_broker
 from mimic.ports.repositories import AuditLog
 from mimic.ports.services import Notifier
 from tests.integration.harness import Api, make_settings, running_platform
-from tests.telegram_stub import TelegramStub, private_message
+from tests.stubs.telegram import TelegramStub, private_message
 
 TOKEN = "123456:SECRET-BOT-TOKEN"
 HOOK_SECRET = "hook-secret-for-tests"

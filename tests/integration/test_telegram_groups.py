@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.harness import Api
 from tests.integration.test_telegram_and_panic import HOOK_SECRET, TOKEN, platform, reply
-from tests.telegram_stub import TelegramStub, private_message
+from tests.stubs.telegram import TelegramStub, private_message
 
 ALICE = 7011223344  # her Telegram user id, which is also her private chat's id
 MALLORY = 5099887766

@@ -4,7 +4,7 @@ filter by it, over HTTP on the paper exchange."""
 from datetime import timedelta
 from typing import Any
 
-from tests.fakes import FixedClock, RecordingNotifier
+from tests.fakes.services import FixedClock, RecordingNotifier
 from tests.integration.harness import PASSPHRASE, Api, make_settings, running_platform
 from tests.integration.test_guardrails_portfolio import MORNING, get, platform, sync
 from tests.integration.test_source_follows_http import alert, new_source

@@ -18,7 +18,7 @@ from tests.integration.harness import (
     make_settings,
     migrate,
 )
-from tests.smtp_stub import free_port
+from tests.stubs.smtp import free_port
 
 FORGED = "203.0.113.9"
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 from mimic.application.signal_planning import COPYING_PAUSED_REASON
-from tests.fakes import START, FixedClock, RecordingNotifier
+from tests.fakes.services import START, FixedClock, RecordingNotifier
 from tests.integration.harness import ClockAndNotifier, make_settings, running_platform
 
 

@@ -16,7 +16,7 @@ from tests.integration.harness import (
     make_settings,
 )
 from tests.integration.private_redis import platform_on_private_redis, private_redis
-from tests.smtp_stub import free_port
+from tests.stubs.smtp import free_port
 
 # TradingView gives up after 3 s; the webhook must answer well inside it.
 ANSWER_WITHIN_SECONDS = 1.0

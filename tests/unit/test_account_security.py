@@ -35,14 +35,11 @@ from mimic.domain.errors import (
 )
 from mimic.domain.lockout import LockoutPolicy
 from mimic.entrypoints.config import Settings
-from tests.fakes import (
-    FakeTransactionManager,
-    FixedClock,
-    InMemoryAuditLog,
-    InMemoryPasswordResetTokens,
-    InMemoryUserRepository,
-    PlainPasswordHasher,
-)
+from tests.fakes.accounts import InMemoryPasswordResetTokens
+from tests.fakes.repositories.audit import InMemoryAuditLog
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.repositories.users import InMemoryUserRepository
+from tests.fakes.services import FixedClock, PlainPasswordHasher
 
 PASSWORD = "s3cret-passw0rd"
 NEW_PASSWORD = "a brand new passphrase"

@@ -34,32 +34,26 @@ from mimic.domain.lockout import LockoutPolicy
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.domain.quotas import Quotas
 from mimic.domain.risk import FollowerRiskSettings, PlatformRiskSettings, UserCaps
-from tests.credential_fakes import (
+from tests.fakes.credentials import (
     InMemoryConnectionChecks,
     InMemoryCredentialRepository,
     LabelledBox,
-    RecordingNotifier,
     RecordingValidationQueue,
 )
-from tests.fakes import (
-    START,
-    FakeExchange,
-    FakeGateways,
-    FakePaperMarket,
-    FakeSymbolCatalog,
-    FakeTransactionManager,
-    FixedClock,
-    InMemoryAuditLog,
-    InMemoryExchangeAccountRepository,
-    InMemoryOrderIntentRepository,
-    InMemorySettingsRepository,
+from tests.fakes.exchange import FakeExchange, FakeGateways, FakePaperMarket, FakeSymbolCatalog
+from tests.fakes.panic import InMemoryPanicCloses
+from tests.fakes.payments import InMemoryPlanRepository
+from tests.fakes.repositories.audit import InMemoryAuditLog
+from tests.fakes.repositories.exchange_accounts import InMemoryExchangeAccountRepository
+from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
+from tests.fakes.repositories.platform_settings import InMemorySettingsRepository
+from tests.fakes.repositories.signals import (
     InMemorySignalRepository,
     InMemorySignalSourceRepository,
-    InMemoryUserRepository,
-    PlainPasswordHasher,
 )
-from tests.notification_fakes import InMemoryPanicCloses
-from tests.payment_fakes import InMemoryPlanRepository
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.repositories.users import InMemoryUserRepository
+from tests.fakes.services import START, FixedClock, PlainPasswordHasher, RecordingNotifier
 
 D = Decimal
 PASSWORD = "s3cret-passw0rd"

@@ -1,7 +1,7 @@
 """CheckReadiness asks every dependency and says which one does not answer."""
 
 from mimic.application.check_readiness import CheckReadiness
-from tests.health_fakes import FakeProbe
+from tests.fakes.health import FakeProbe
 
 
 async def test_every_dependency_answering_is_ready() -> None:

@@ -17,17 +17,14 @@ from mimic.domain.orders import OrderSide
 from mimic.domain.performance import AccountFill
 from mimic.domain.positions import Position, PositionSide
 from mimic.domain.signal import MirroredFill, SignalAction
-from tests.fakes import (
-    START,
-    FakeExchange,
-    FakeGateways,
-    FakeTransactionManager,
-    FixedClock,
+from tests.fakes.exchange import FakeExchange, FakeGateways
+from tests.fakes.master_accounts import InMemoryMasterAccountRepository
+from tests.fakes.repositories.signals import (
     InMemorySignalRepository,
     InMemorySignalSourceRepository,
-    RecordingSignalQueue,
 )
-from tests.master_fakes import InMemoryMasterAccountRepository
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.services import START, FixedClock, RecordingSignalQueue
 
 PRICE = Decimal(40000)
 

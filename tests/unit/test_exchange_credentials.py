@@ -11,8 +11,8 @@ from mimic.application.rotate_keys import RotateCredentialKeys
 from mimic.application.validate_connection import SweepUnvalidatedConnections, ValidateConnection
 from mimic.domain.accounts import AccountCheck, ApiCredentials, ValidationStatus
 from mimic.domain.errors import AuthRejected, ExchangeError, ExchangeUnavailable, InvalidField
-from tests.credential_fakes import LabelledBox
-from tests.fakes import FakeExchange, FakeGateways
+from tests.fakes.credentials import LabelledBox
+from tests.fakes.exchange import FakeExchange, FakeGateways
 from tests.unit.test_accounts import People
 
 KEY, SECRET = "AbCdEfGhIjKlMnOp1234", "very-secret-value-0987"

@@ -46,28 +46,24 @@ from mimic.domain.positions import Position, PositionSide
 from mimic.domain.risk import FollowerRiskSettings, UserCaps
 from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
 from mimic.ports.live_events import ADMINS, user_audience
-from tests.fakes import (
-    START,
-    DictPriceFeed,
-    FakeExchange,
-    FakeGateways,
-    FakeTransactionManager,
-    FixedClock,
-    InMemoryExchangeAccountRepository,
-    InMemoryOrderIntentRepository,
-    InMemorySettingsRepository,
+from tests.fakes.exchange import FakeExchange, FakeGateways
+from tests.fakes.fidelity import InMemoryFidelityReader
+from tests.fakes.live_events import RecordingLiveEvents
+from tests.fakes.notifications import InMemoryOutbox
+from tests.fakes.payments import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
+from tests.fakes.performance import InMemoryGuardrailRepository
+from tests.fakes.protection import DictPriceFeed
+from tests.fakes.repositories.exchange_accounts import InMemoryExchangeAccountRepository
+from tests.fakes.repositories.follows import InMemorySourceFollowRepository
+from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
+from tests.fakes.repositories.platform_settings import InMemorySettingsRepository
+from tests.fakes.repositories.signals import (
     InMemorySignalRepository,
     InMemorySignalSourceRepository,
-    InMemoryUserRepository,
-    RecordingNotifier,
-    RecordingSignalQueue,
 )
-from tests.fidelity_fakes import InMemoryFidelityReader
-from tests.follow_fakes import InMemorySourceFollowRepository
-from tests.live_fakes import RecordingLiveEvents
-from tests.notification_fakes import InMemoryOutbox
-from tests.payment_fakes import InMemoryPaymentSettingsRepository, InMemorySubscriptionRepository
-from tests.performance_fakes import InMemoryGuardrailRepository
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.repositories.users import InMemoryUserRepository
+from tests.fakes.services import START, FixedClock, RecordingNotifier, RecordingSignalQueue
 
 D = Decimal
 BTC_PRICE = D(65000)

@@ -17,14 +17,12 @@ from mimic.domain.errors import (
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderRequest, OrderSide
 from mimic.domain.positions import PositionSide
 from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
-from tests.fakes import (
-    START,
-    FakeExchange,
-    InMemoryExchangeAccountRepository,
-    InMemoryOrderIntentRepository,
-    InMemorySignalRepository,
-    InMemoryUserRepository,
-)
+from tests.fakes.exchange import FakeExchange
+from tests.fakes.repositories.exchange_accounts import InMemoryExchangeAccountRepository
+from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
+from tests.fakes.repositories.signals import InMemorySignalRepository
+from tests.fakes.repositories.users import InMemoryUserRepository
+from tests.fakes.services import START
 
 D = Decimal
 LEASE = timedelta(seconds=60)

@@ -10,7 +10,8 @@ from mimic.application.signal_planning import ExecutionSummary
 from mimic.domain.orders import IntentStatus, OrderFill, OrderLeg, OrderRequest, OrderSide
 from mimic.domain.positions import PositionSide
 from mimic.domain.signal import SignalAction
-from tests.fakes import FakeExchange, InMemoryOrderIntentRepository
+from tests.fakes.exchange import FakeExchange
+from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
 from tests.unit.test_execute_signal import POLICY, D, WorkerCrashed, World
 
 

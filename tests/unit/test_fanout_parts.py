@@ -8,7 +8,7 @@ import pytest
 from mimic.domain.errors import InvalidField
 from mimic.domain.fanout import MAX_FANOUT_PARTS, FanoutPart, all_parts
 from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
-from tests.fakes import START
+from tests.fakes.services import START
 
 ODD_IDS = ["", "0", "7fff", "8000", "8000" + "0" * 28, "f" * 32, "zzz", "ACC-1", "acct-01-alice"]
 

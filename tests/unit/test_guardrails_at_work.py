@@ -12,7 +12,7 @@ from mimic.domain.guardrails import GuardrailSettings, utc_day
 from mimic.domain.orders import OrderSide
 from mimic.domain.positions import PositionSide
 from mimic.domain.signal import SignalAction
-from tests.performance_fakes import InMemoryBalanceSnapshotRepository, InMemoryFillRepository
+from tests.fakes.performance import InMemoryBalanceSnapshotRepository, InMemoryFillRepository
 from tests.unit.test_execute_signal import POLICY, Follower, World
 
 

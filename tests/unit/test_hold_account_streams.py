@@ -14,8 +14,8 @@ from mimic.domain.errors import ExchangeUnavailable
 from mimic.domain.orders import OrderSide
 from mimic.domain.performance import AccountFill
 from mimic.ports.account_events import AccountEventStream, AccountStreamWork
-from tests.fakes import FixedClock
-from tests.metrics_fakes import RecordingMetrics
+from tests.fakes.metrics import RecordingMetrics
+from tests.fakes.services import FixedClock
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 

@@ -13,7 +13,8 @@ from mimic.application.start_lab_run import StartLabRun
 from mimic.domain.errors import Conflict, InvalidField, NotFound
 from mimic.domain.lab.runs import STALE_RUN, LabOutputs, LabRun, LabRunStatus
 from mimic.ports.lab import LabEngine, LabQueue, LabRunRepository
-from tests.fakes import FakeTransactionManager, FixedClock
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.services import FixedClock
 
 OUTPUTS = LabOutputs("{}\n", "time\n", b"\x89PNG", "<html>")
 

@@ -5,7 +5,7 @@ import pytest
 from mimic.application.live_updates import PublishingNotifier
 from mimic.ports.live_events import LiveEvent, user_audience
 from mimic.ports.services import Notifier
-from tests.live_fakes import RecordingLiveEvents
+from tests.fakes.live_events import RecordingLiveEvents
 
 
 class FailingNotifier(Notifier):

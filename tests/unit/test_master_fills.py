@@ -37,7 +37,7 @@ from mimic.domain.planning import PlannedLeg, plan_account_orders
 from mimic.domain.positions import Position, PositionSide
 from mimic.domain.risk import EffectiveRisk
 from mimic.domain.signal import MirroredFill, SignalAction, SignalParams
-from tests.fakes import rules_for
+from tests.fakes.market_rules import rules_for
 
 BTC = rules_for("BTCUSDT")
 MASTER_EQUITY = Decimal(10000)

@@ -12,14 +12,11 @@ from mimic.domain.messages import MAX_BODY_LENGTH
 from mimic.domain.quotas import Quotas
 from mimic.ports.live_events import ADMINS
 from mimic.ports.services import Notifier
-from tests.fakes import (
-    START,
-    FakeTransactionManager,
-    FixedClock,
-    InMemoryMessageRepository,
-    InMemoryUserRepository,
-)
-from tests.live_fakes import RecordingLiveEvents
+from tests.fakes.accounts import InMemoryMessageRepository
+from tests.fakes.live_events import RecordingLiveEvents
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.repositories.users import InMemoryUserRepository
+from tests.fakes.services import START, FixedClock
 
 
 class RecordingNotifier(Notifier):

@@ -16,8 +16,9 @@ from mimic.domain.errors import (
     RateLimited,
 )
 from mimic.domain.orders import OrderRequest, OrderSide
-from tests.fakes import START, FakeExchange, FakeGateways, FixedClock
-from tests.metrics_fakes import RecordingMetrics
+from tests.fakes.exchange import FakeExchange, FakeGateways
+from tests.fakes.metrics import RecordingMetrics
+from tests.fakes.services import START, FixedClock
 
 ORDER = OrderRequest("BTCUSDT", OrderSide.BUY, Decimal("0.01"), "mimic-cid-1", False)
 

@@ -23,8 +23,8 @@ from mimic.domain.protection import (
 )
 from mimic.domain.signal import SignalAction
 from mimic.ports.live_events import user_audience
-from tests.fakes import DictPriceFeed, InMemoryPositionIntentRepository
-from tests.live_fakes import RecordingLiveEvents
+from tests.fakes.live_events import RecordingLiveEvents
+from tests.fakes.protection import DictPriceFeed, InMemoryPositionIntentRepository
 from tests.unit.test_execute_signal import PAST_THE_LEASE, POLICY, Follower, WorkerCrashed, World
 from tests.unit.test_signal_protection import RefusingProtection, signal_with, with_protection
 

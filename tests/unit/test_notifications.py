@@ -18,16 +18,17 @@ from mimic.domain.notifications import (
     parse_channels,
 )
 from mimic.domain.signal import SignalAction
-from tests.fakes import START, FakeTransactionManager, FixedClock, InMemoryUserRepository
-from tests.metrics_fakes import RecordingMetrics
-from tests.notification_fakes import (
+from tests.fakes.metrics import RecordingMetrics
+from tests.fakes.notifications import (
     InMemoryOutbox,
     InMemoryPreferences,
     InMemoryRecipients,
     InMemoryTelegramLinks,
-    RecordingMailer,
     RecordingMessenger,
 )
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.repositories.users import InMemoryUserRepository
+from tests.fakes.services import START, FixedClock, RecordingMailer
 from tests.unit.test_execute_signal import World
 
 SECOND = timedelta(seconds=1)

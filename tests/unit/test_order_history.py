@@ -8,8 +8,9 @@ import pytest
 from mimic.application.order_history import ViewOrderHistory
 from mimic.domain.errors import InvalidField
 from mimic.domain.orders import IntentStatus, OrderFilters, OrderIntent, OrderLeg, OrderSide
-from tests.fakes import START, InMemoryOrderIntentRepository
-from tests.notification_fakes import InMemoryPanicCloses
+from tests.fakes.panic import InMemoryPanicCloses
+from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
+from tests.fakes.services import START
 
 
 def order(

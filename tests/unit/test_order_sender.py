@@ -27,7 +27,8 @@ from mimic.domain.errors import (
 )
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
 from mimic.domain.positions import PositionSide
-from tests.fakes import START, FakeExchange, FixedClock
+from tests.fakes.exchange import FakeExchange
+from tests.fakes.services import START, FixedClock
 
 WINDOW = timedelta(seconds=9)
 

@@ -33,13 +33,9 @@ from mimic.domain.panic import (
 )
 from mimic.domain.positions import PositionSide
 from mimic.domain.signal import SignalAction
-from tests.fakes import START, InMemoryAuditLog
-from tests.notification_fakes import (
-    FixedOtp,
-    InMemoryPanicCloses,
-    InMemoryPanicGuard,
-    InMemoryPanicRuns,
-)
+from tests.fakes.panic import FixedOtp, InMemoryPanicCloses, InMemoryPanicGuard, InMemoryPanicRuns
+from tests.fakes.repositories.audit import InMemoryAuditLog
+from tests.fakes.services import START
 from tests.unit.test_execute_signal import PAST_THE_LEASE, Follower, World
 
 

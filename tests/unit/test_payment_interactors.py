@@ -27,16 +27,18 @@ from mimic.domain.errors import (
     TooManyRequests,
 )
 from mimic.domain.payments import Invoice, InvoiceStatus, PaymentSettings
-from tests.fakes import FakeTransactionManager, FixedClock, InMemoryAuditLog, InMemoryUserRepository
-from tests.payment_fakes import (
+from tests.fakes.payments import (
     FakePaymentGateway,
     InMemoryInvoiceRepository,
     InMemoryPaymentSettingsRepository,
     InMemoryPlanRepository,
     InMemoryReferralRepository,
     InMemorySubscriptionRepository,
-    RecordingNotifier,
 )
+from tests.fakes.repositories.audit import InMemoryAuditLog
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.repositories.users import InMemoryUserRepository
+from tests.fakes.services import FixedClock, RecordingNotifier
 
 D = Decimal
 KEY = "plisio-test-key"
@@ -203,7 +205,7 @@ async def test_a_completed_callback_extends_once_and_credits_the_referrer_once(
     assert subscription.expires_at == shop.clock.now() + timedelta(days=30)
     [commission] = shop.referrals.commissions.values()
     assert (commission.referrer_id, commission.amount_usd) == (rita.id, D("2.90"))
-    assert shop.notifier.events("payment.completed") == [alice.id]
+    assert shop.notifier.users_told("payment.completed") == [alice.id]
     assert [e.action for e in await shop.audit.list()] == ["payment.completed"]
     assert shop.gateway.fetches == 1  # later deliveries stop at the completed invoice
 
@@ -356,11 +358,11 @@ async def test_a_failing_notice_neither_stops_the_job_nor_fails_a_payment(shop: 
         await grant(GrantSubscriptionCommand("admin", (await shop.user(name)).id, 1, "Basic"))
     job = RunSubscriptionExpiry(shop.subscriptions, shop.notifier, shop.tx, shop.clock)
     assert sorted((await job()).expiring) == ["id-alice", "id-bob"]
-    assert len(shop.notifier.events("subscription.expiring")) == 1  # the other one failed
+    assert len(shop.notifier.users_told("subscription.expiring")) == 1  # the other one failed
 
     carol = await shop.user("carol")
     invoice = await shop.invoice(carol)
     assert invoice.provider_txn_id is not None
     shop.gateway.statuses[invoice.provider_txn_id] = "completed"
     assert (await shop.deliver(shop.callback(invoice, "completed"))).activated
-    assert shop.notifier.events("payment.completed") == [carol.id]
+    assert shop.notifier.users_told("payment.completed") == [carol.id]

@@ -23,7 +23,7 @@ from mimic.domain.payments import (
     statuses_that_may_become,
 )
 from mimic.domain.planning import PlannedLeg
-from tests.fakes import START
+from tests.fakes.services import START
 
 D = Decimal
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 from mimic.application.platform_activity import RECENT_ERRORS, ViewPlatformActivity
 from mimic.domain.activity import ErrorKind, FailedDelivery, last_hours
 from mimic.domain.orders import OrderIntent, OrderLeg, OrderSide
-from tests.activity_fakes import InMemoryPlatformActivity
-from tests.fakes import FixedClock
+from tests.fakes.repositories.activity import InMemoryPlatformActivity
+from tests.fakes.services import FixedClock
 
 NOW = datetime(2026, 12, 4, 13, 20, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from mimic.domain.protection import (
     validate_protection,
 )
 from mimic.domain.trailing import TrailingParams, TrailingState
-from tests.fakes import rules_for
+from tests.fakes.market_rules import rules_for
 
 D = Decimal
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT

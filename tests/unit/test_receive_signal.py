@@ -16,16 +16,14 @@ from mimic.application.receive_signal import (
 from mimic.domain.accounts import SignalSource
 from mimic.domain.errors import AuthenticationFailed, InvalidField
 from mimic.domain.signal import SignalAction, SignalParams, SignalStatus
-from tests.fakes import (
-    START,
-    FakeSymbolCatalog,
-    FakeTransactionManager,
-    FixedClock,
+from tests.fakes.exchange import FakeSymbolCatalog
+from tests.fakes.metrics import RecordingMetrics
+from tests.fakes.repositories.signals import (
     InMemorySignalRepository,
     InMemorySignalSourceRepository,
-    RecordingSignalQueue,
 )
-from tests.metrics_fakes import RecordingMetrics
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.services import START, FixedClock, RecordingSignalQueue
 
 PASSPHRASE = "correct horse battery staple"
 WINDOW = timedelta(seconds=60)

@@ -15,8 +15,8 @@ from mimic.domain.account_events import FillCause, FillEvent, StreamConnected
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderRequest, OrderSide
 from mimic.domain.protection import protective_prefix
 from mimic.ports.live_events import user_audience
-from tests.fakes import InMemoryPositionIntentRepository
-from tests.performance_fakes import InMemoryFillRepository
+from tests.fakes.performance import InMemoryFillRepository
+from tests.fakes.protection import InMemoryPositionIntentRepository
 from tests.unit.test_execute_signal import Follower, World
 from tests.unit.test_signal_protection import signal_with
 

@@ -11,7 +11,7 @@ from mimic.application.signal_planning import ExecutionSummary
 from mimic.application.sweep_signals import SweepUnfinishedSignals
 from mimic.domain.errors import OutcomeUnknown, RateLimited
 from mimic.domain.signal import SignalAction, SignalStatus
-from tests.fakes import RecordingSignalQueue
+from tests.fakes.services import RecordingSignalQueue
 from tests.unit.test_execute_signal import POLICY, World
 
 GRACE = timedelta(seconds=60)

@@ -12,7 +12,7 @@ from mimic.domain.orders import IntentStatus, OrderLeg
 from mimic.domain.positions import PositionSide
 from mimic.domain.protection import ProtectionSettings, protective_prefix
 from mimic.domain.signal import Signal, SignalAction, SignalParams
-from tests.fakes import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tests.unit.test_execute_signal import Follower, World
 
 D = Decimal

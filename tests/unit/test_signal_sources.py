@@ -7,12 +7,10 @@ from mimic.application.receive_signal import passphrase_hash
 from mimic.application.signal_sources import ManageSignalSources, SourceChanges
 from mimic.domain.accounts import TradeDirection
 from mimic.domain.errors import Conflict, InvalidField, NotFound
-from tests.fakes import (
-    FakeTransactionManager,
-    FixedClock,
-    InMemoryAuditLog,
-    InMemorySignalSourceRepository,
-)
+from tests.fakes.repositories.audit import InMemoryAuditLog
+from tests.fakes.repositories.signals import InMemorySignalSourceRepository
+from tests.fakes.repositories.transactions import FakeTransactionManager
+from tests.fakes.services import FixedClock
 
 ADMIN = RequestContext(actor_id="admin-id", ip="192.0.2.1")
 

@@ -31,7 +31,7 @@ from mimic.domain.risk import (
     validate_follower_settings,
 )
 from mimic.domain.signal import SignalAction
-from tests.fakes import binance_rules, rules_for
+from tests.fakes.market_rules import binance_rules, rules_for
 
 BTC = rules_for("BTCUSDT")
 ETH = rules_for("ETHUSDT")

@@ -13,11 +13,9 @@ from mimic.domain.orders import IntentStatus, OrderLeg, OrderSide
 from mimic.domain.positions import PositionSide
 from mimic.domain.risk import UserCaps
 from mimic.domain.signal import SignalAction
-from tests.fakes import (
-    FakeTransactionManager,
-    InMemoryAuditLog,
-    InMemorySignalSourceRepository,
-)
+from tests.fakes.repositories.audit import InMemoryAuditLog
+from tests.fakes.repositories.signals import InMemorySignalSourceRepository
+from tests.fakes.repositories.transactions import FakeTransactionManager
 from tests.unit.test_execute_signal import World
 
 D = Decimal

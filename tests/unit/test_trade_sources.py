@@ -14,22 +14,21 @@ from mimic.domain.errors import InvalidField
 from mimic.domain.orders import OrderFilters, OrderSide
 from mimic.domain.performance import AccountFill, TradeFilters
 from mimic.domain.signal import Signal, SignalAction, SignalParams
-from tests.fakes import (
-    START,
-    FakeGateways,
-    FixedClock,
-    InMemoryExchangeAccountRepository,
-    InMemoryOrderIntentRepository,
-    InMemorySignalRepository,
-    InMemorySignalSourceRepository,
-    InMemoryUserRepository,
-)
-from tests.notification_fakes import InMemoryPanicCloses
-from tests.performance_fakes import (
+from tests.fakes.exchange import FakeGateways
+from tests.fakes.panic import InMemoryPanicCloses
+from tests.fakes.performance import (
     InMemoryBalanceSnapshotRepository,
     InMemoryFillRepository,
     InMemoryGuardrailRepository,
 )
+from tests.fakes.repositories.exchange_accounts import InMemoryExchangeAccountRepository
+from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
+from tests.fakes.repositories.signals import (
+    InMemorySignalRepository,
+    InMemorySignalSourceRepository,
+)
+from tests.fakes.repositories.users import InMemoryUserRepository
+from tests.fakes.services import START, FixedClock
 from tests.unit.test_fakes import intent
 
 

@@ -8,7 +8,7 @@ import logging
 from mimic.application import work_context
 from mimic.domain.orders import OrderFill, OrderRequest
 from mimic.entrypoints.logs import JsonFormatter, WorkContextFilter
-from tests.fakes import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tests.unit.test_execute_signal import PRICES, World
 
 

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
-from mimic.adapters.ccxt import CcxtGateways
+from mimic.adapters.ccxt.lazy import LazyCcxtGateways
 from mimic.adapters.crypto import FernetSecretBox
 from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
 from mimic.adapters.metered_gateways import MeteredGateways
@@ -165,8 +165,9 @@ class InfrastructureProvider(Provider):
     @provide
     async def ccxt_gateways(
         self, vault: CredentialVault, settings: Settings, metrics: Metrics
-    ) -> AsyncIterator[CcxtGateways]:
-        gateways = CcxtGateways(vault, api_origins=settings.ccxt_api_origins, metrics=metrics)
+    ) -> AsyncIterator[LazyCcxtGateways]:
+        # ccxt is imported when a ccxt exchange is first used: never by a paper-only process.
+        gateways = LazyCcxtGateways(vault, api_origins=settings.ccxt_api_origins, metrics=metrics)
         yield gateways
         await gateways.aclose()
 
@@ -176,12 +177,12 @@ class InfrastructureProvider(Provider):
 
     @provide
     def gateways(
-        self, venue: PaperVenue, ccxt: CcxtGateways, metrics: Metrics, clock: Clock
+        self, venue: PaperVenue, ccxt: LazyCcxtGateways, metrics: Metrics, clock: Clock
     ) -> ExchangeGateways:
         return MeteredGateways(ExchangeRouter([PaperGateways(venue), ccxt]), metrics, clock)
 
     @provide
-    def price_feeds(self, venue: PaperVenue, ccxt: CcxtGateways) -> PriceFeeds:
+    def price_feeds(self, venue: PaperVenue, ccxt: LazyCcxtGateways) -> PriceFeeds:
         def live(exchange: str) -> PriceFeed | None:
             return ccxt.price_feed(exchange) if ccxt.supports(exchange) else None
 

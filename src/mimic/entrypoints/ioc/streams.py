@@ -13,7 +13,7 @@ from dishka import AsyncContainer, Provider, Scope, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mimic.adapters.ccxt.account_stream import CcxtAccountStream
+from mimic.adapters.ccxt.lazy import LazyCcxtAccountStream
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.adapters.paper.account_stream import PaperAccountStream
 from mimic.adapters.redis.stream_leases import RedisStreamLeases
@@ -49,14 +49,14 @@ class AccountStreamsProvider(Provider):
     @provide(scope=Scope.APP)
     async def ccxt_stream(
         self, vault: CredentialVault, clock: Clock, settings: Settings
-    ) -> AsyncIterator[CcxtAccountStream]:
-        stream = CcxtAccountStream(vault, clock, api_origins=settings.ccxt_api_origins)
+    ) -> AsyncIterator[LazyCcxtAccountStream]:
+        stream = LazyCcxtAccountStream(vault, clock, api_origins=settings.ccxt_api_origins)
         yield stream
         await stream.aclose()
 
     @provide(scope=Scope.APP)
     def streams(
-        self, paper: PaperAccountStream, live: CcxtAccountStream
+        self, paper: PaperAccountStream, live: LazyCcxtAccountStream
     ) -> Sequence[AccountEventStream]:
         return [paper, live]
 

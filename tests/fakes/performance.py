@@ -1,6 +1,6 @@
-"""In-memory adapters of the guardrail, fill and snapshot repositories and the notifier.
+"""In-memory adapters of the ports in mimic.ports.performance.
 
-Like tests/fakes.py: adapters implementing the ports, with the same uniqueness rules as
+Adapters implementing the ports, with the same uniqueness rules as
 the database (one guardrail day per account and day, one trip, one fill per id, one
 snapshot per account and hour), handing out copies.
 """
@@ -19,7 +19,7 @@ from mimic.ports.performance import (
     FillRepository,
     GuardrailRepository,
 )
-from tests.fakes import InMemoryOrderIntentRepository
+from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
 
 
 class InMemoryGuardrailRepository(GuardrailRepository):

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.binance_stub import BinanceError, BinanceStub, StubAccount, serve_until_stdin_closes
+from tests.stubs.binance import BinanceError, BinanceStub, StubAccount, serve_until_stdin_closes
 
 
 class BinanceUserStream(BinanceStub):

@@ -14,7 +14,7 @@ position mode), fills market orders at a settable mark price, and fails on deman
 
 A path it does not know answers 404 and is logged and kept in `stub.unknown`, so a test
 notices when ccxt calls something the stub does not speak. Run it alone for benchmarks:
-`python -m tests.binance_stub --accounts 1000` prints `ready <base url>`.
+`python -m tests.stubs.binance --accounts 1000` prints `ready <base url>`.
 """
 
 import argparse
@@ -42,7 +42,7 @@ from mimic.adapters.paper.rules import DEFAULT_MARK_PRICES
 
 log = logging.getLogger("binance_stub")
 
-EXCHANGEINFO = Path(__file__).resolve().parent.parent / "src/mimic/adapters/paper/exchangeinfo.json"
+EXCHANGEINFO = Path(__file__).resolve().parents[2] / "src/mimic/adapters/paper/exchangeinfo.json"
 TAKER_FEE = Decimal("0.0004")
 DEFAULT_LEVERAGE = 20
 WEEK_MS = 7 * 24 * 3600 * 1000

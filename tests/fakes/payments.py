@@ -30,8 +30,7 @@ from mimic.ports.payments import (
     ReferralRepository,
     SubscriptionRepository,
 )
-from mimic.ports.services import Notifier
-from tests.fakes import InMemoryUserRepository
+from tests.fakes.repositories.users import InMemoryUserRepository
 
 
 class InMemoryPlanRepository(PlanRepository):
@@ -230,14 +229,3 @@ class FakePaymentGateway(PaymentGateway):
         return ProviderOperation(
             txn_id=txn_id, status=status, invoice_status=invoice_status(status)
         )
-
-
-class RecordingNotifier(Notifier):
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str]] = []
-
-    async def notify(self, user_id: str, event: str, text: str) -> None:
-        self.sent.append((user_id, event, text))
-
-    def events(self, event: str) -> list[str]:
-        return [user for user, kind, _ in self.sent if kind == event]

@@ -1,4 +1,4 @@
-"""In-memory adapters for the credential ports (tests/fakes.py covers the rest)."""
+"""In-memory adapters of the ports in mimic.ports.credentials."""
 
 import json
 from collections.abc import Sequence
@@ -13,8 +13,7 @@ from mimic.ports.credentials import (
     StoredCredentials,
     ValidationQueue,
 )
-from mimic.ports.services import Notifier
-from tests.fakes import InMemoryExchangeAccountRepository
+from tests.fakes.repositories.exchange_accounts import InMemoryExchangeAccountRepository
 
 
 class LabelledBox(SecretBox):
@@ -121,11 +120,3 @@ class RecordingValidationQueue(ValidationQueue):
 
     async def enqueue_validation(self, account_id: str) -> None:
         self.enqueued.append(account_id)
-
-
-class RecordingNotifier(Notifier):
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str]] = []
-
-    async def notify(self, user_id: str, event: str, text: str) -> None:
-        self.sent.append((user_id, event, text))

@@ -14,11 +14,9 @@ from mimic.domain.fidelity import (
 from mimic.domain.orders import IntentStatus
 from mimic.domain.signal import Signal
 from mimic.ports.fidelity import FidelityReader
-from tests.fakes import (
-    InMemoryOrderIntentRepository,
-    InMemorySignalRepository,
-    InMemoryUserRepository,
-)
+from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
+from tests.fakes.repositories.signals import InMemorySignalRepository
+from tests.fakes.repositories.users import InMemoryUserRepository
 
 EVERY_SIGNAL = 1_000_000
 
