@@ -11,7 +11,7 @@ from mimic.application.source_follows import FollowSources
 from mimic.domain.accounts import TradeDirection
 from mimic.domain.follows import SourceFollow
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http.schemas import Leverage
+from mimic.entrypoints.http.profile.schemas import Leverage
 from mimic.entrypoints.http.security import AuthRequest
 from mimic.entrypoints.http.sources.controllers import Direction
 from mimic.entrypoints.http.web_security import request_context

@@ -18,13 +18,14 @@ from mimic.domain.alerts import ACTION_WORDS
 from mimic.domain.errors import InvalidField
 from mimic.domain.performance import BalanceSnapshot, ClosedTrade, Standing, TradeFilters
 from mimic.domain.signal import MAX_LEVERAGE
-from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.contract import (
     DECIMAL_PATTERN,
     SourceQuery,
     any_case,
     parsed_query,
 )
+from mimic.entrypoints.http.portfolio.schemas import OrderOut
+from mimic.entrypoints.http.portfolio.views import order_out
 from mimic.entrypoints.http.security import AuthRequest, admin_only
 
 MAX_TRADES = 1000
@@ -81,7 +82,7 @@ class GuardrailStatusOut(msgspec.Struct):
     reason: str | None
     tripped_at: str | None
     # Shaped like GET /api/orders; `signal_id` is "guardrail:<day>".
-    close_orders: list[schemas.OrderOut]
+    close_orders: list[OrderOut]
 
 
 class PreviewLegOut(msgspec.Struct):
@@ -307,7 +308,7 @@ class PerformanceController(Controller):
                     tripped=trip.kind.value if trip else None,
                     reason=trip.reason if trip else None,
                     tripped_at=trip.at.isoformat() if trip else None,
-                    close_orders=[views.order(c) for c in status.closes],
+                    close_orders=[order_out(c) for c in status.closes],
                 )
             )
         return out
