@@ -23,7 +23,7 @@ from mimic.application.signal_sources import ManageSignalSources
 from mimic.domain.accounts import ConnectionStatus
 from mimic.entrypoints.http.admin.views import platform_settings_out
 from mimic.entrypoints.http.exchanges.views import exchange_out
-from mimic.entrypoints.http.payments.controllers import plan_out, referrals_out
+from mimic.entrypoints.http.payments.views import plan_out, referrals_out
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.signals.views import signal_out, signal_report_out
 from mimic.entrypoints.web.pages import AuthRequest, page

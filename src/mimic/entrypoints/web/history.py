@@ -15,7 +15,7 @@ from mimic.application.order_history import ViewOrderHistory
 from mimic.application.performance_reports import ViewPerformance
 from mimic.domain.orders import OrderFilters
 from mimic.domain.performance import TradeFilters
-from mimic.entrypoints.http.performance.controllers import trade_out
+from mimic.entrypoints.http.performance.views import trade_out
 from mimic.entrypoints.http.portfolio.views import order_out
 from mimic.entrypoints.web.pages import PAGE_SIZE, AuthRequest, page
 

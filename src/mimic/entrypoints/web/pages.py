@@ -16,7 +16,7 @@ from mimic.application.portfolio import ViewPortfolio
 from mimic.application.protection_status import ViewProtection
 from mimic.domain.accounts import User
 from mimic.entrypoints.http.exchanges.views import exchange_out
-from mimic.entrypoints.http.fidelity.controllers import fidelity_out
+from mimic.entrypoints.http.fidelity.views import fidelity_out
 from mimic.entrypoints.http.portfolio.views import (
     balances_out,
     order_out,
