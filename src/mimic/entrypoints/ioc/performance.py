@@ -14,6 +14,7 @@ from mimic.application.guardrails import DailyGuardrails
 from mimic.application.performance_reports import TradeCache, ViewPerformance
 from mimic.application.portfolio_sync import SyncPortfolio
 from mimic.application.preview_signal import PreviewSignal
+from mimic.application.signal_planning import SignalPlanner
 from mimic.ports.fidelity import FidelityReader
 from mimic.ports.performance import (
     BalanceSnapshotRepository,
@@ -32,6 +33,7 @@ class PerformanceProvider(Provider):
     sync = provide(SyncPortfolio)
     performance = provide(ViewPerformance)
     trade_cache = provide(TradeCache, scope=Scope.APP)
+    planner = provide(SignalPlanner)
     preview = provide(PreviewSignal)
     fidelity_reader = provide(SqlFidelityReader, provides=FidelityReader)
     fidelity = provide(ViewCopyFidelity)

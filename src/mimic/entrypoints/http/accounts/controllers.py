@@ -30,9 +30,11 @@ from mimic.domain.audit import AuditEvent
 from mimic.domain.errors import DeliveryFailed, InvalidField
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.accounts import schemas as wire
+from mimic.entrypoints.http.accounts.schemas import LoginRequest, RegisterRequest, TokenResponse
 from mimic.entrypoints.http.contract import Offset, errors, iso
+from mimic.entrypoints.http.profile.schemas import ProfileOut
+from mimic.entrypoints.http.profile.views import follower_settings_out, profile_out
 from mimic.entrypoints.http.security import AuthRequest, admin_only, issue_token
 from mimic.entrypoints.http.web_security import (
     cleared_session_cookies,
@@ -48,12 +50,10 @@ FORGOT_ANSWER = "if the address belongs to an account, a reset code is on its wa
 
 def signed_in(
     request: Request[Any, Any, Any], user: User, settings: Settings
-) -> Response[schemas.TokenResponse]:
+) -> Response[TokenResponse]:
     """A fresh token, as the bearer answer and as the web UI's session cookies."""
     token = issue_token(request.app.state.jwt_auth, user)
-    return Response(
-        schemas.TokenResponse(access_token=token), cookies=session_cookies(token, settings)
-    )
+    return Response(TokenResponse(access_token=token), cookies=session_cookies(token, settings))
 
 
 async def _deliver(mailer: Mailer, mail: OutgoingMail) -> None:
@@ -87,7 +87,7 @@ class PasswordController(Controller):
         change_password: FromDishka[ChangePassword],
         throttle: FromDishka[Throttle],
         settings: FromDishka[Settings],
-    ) -> Response[schemas.TokenResponse]:
+    ) -> Response[TokenResponse]:
         """Every earlier token stops working; the answer carries a fresh one."""
         context = request_context(request, settings)
         await throttle.check(
@@ -159,7 +159,7 @@ def _admin_user(user: User) -> wire.AdminUserOut:
         email=user.email,
         role=user.role.value,
         active=user.active,
-        settings=views.follower_settings(user),
+        settings=follower_settings_out(user),
         caps=wire.UserCapsOut(
             max_risk_perc=user.caps.max_risk_perc, max_leverage=user.caps.max_leverage
         ),
@@ -289,11 +289,11 @@ class AuthController(Controller):
     async def register(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[schemas.RegisterRequest],
+        data: JSONBody[RegisterRequest],
         register_user: FromDishka[RegisterUser],
         throttle: FromDishka[Throttle],
         settings: FromDishka[Settings],
-    ) -> schemas.ProfileOut:
+    ) -> ProfileOut:
         context = request_context(request, settings)
         await throttle.check("register", (f"ip:{context.ip}", throttle.limits.register_per_ip))
         user = await register_user(
@@ -304,17 +304,17 @@ class AuthController(Controller):
                 referral_code=data.referral_code,
             )
         )
-        return views.profile(user, PlatformRiskSettings())
+        return profile_out(user, PlatformRiskSettings())
 
     @post("/login", operation_id="login", status_code=200, responses=errors(401, 429))
     async def login(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[schemas.LoginRequest],
+        data: JSONBody[LoginRequest],
         authenticate: FromDishka[AuthenticateUser],
         throttle: FromDishka[Throttle],
         settings: FromDishka[Settings],
-    ) -> Response[schemas.TokenResponse]:
+    ) -> Response[TokenResponse]:
         context = request_context(request, settings)
         await throttle.check(
             "login",

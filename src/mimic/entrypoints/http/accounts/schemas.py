@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from mimic.domain.payments import MAX_GRANT_DAYS
-from mimic.entrypoints.http.schemas import FollowerSettingsOut
+from mimic.entrypoints.http.profile.schemas import FollowerSettingsOut
 
 
 class PasswordChangeRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,3 +84,20 @@ class AuditEventOut(msgspec.Struct):
     target: str | None
     ip: str | None
     details: dict[str, str]
+
+
+class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    email: str
+    password: str
+    referral_code: str | None = None
+
+
+class LoginRequest(msgspec.Struct):
+    username: str
+    password: str
+
+
+class TokenResponse(msgspec.Struct):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105

@@ -12,8 +12,17 @@ from mimic.domain.accounts import ConnectionStatus
 from mimic.domain.risk import PlatformRiskSettings
 from mimic.domain.symbols import normalize_symbol
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http import schemas, views
+from mimic.entrypoints.http.admin.schemas import (
+    MonitorRunOut,
+    PaperPriceOut,
+    PaperPriceRequest,
+    PlatformSettingsBody,
+    RejectRequest,
+)
+from mimic.entrypoints.http.admin.views import platform_settings_out
 from mimic.entrypoints.http.contract import errors
+from mimic.entrypoints.http.exchanges.schemas import ExchangeOut
+from mimic.entrypoints.http.exchanges.views import exchange_out
 from mimic.entrypoints.http.security import AuthRequest, admin_only
 from mimic.entrypoints.http.web_security import request_context
 
@@ -27,8 +36,8 @@ class AdminController(Controller):
         self,
         connections: FromDishka[ListConnections],
         status: FromQuery[ConnectionStatus | None] = None,
-    ) -> list[schemas.ExchangeOut]:
-        return [views.exchange(a) for a in await connections.by_status(status)]
+    ) -> list[ExchangeOut]:
+        return [exchange_out(a) for a in await connections.by_status(status)]
 
     @post(
         "/exchanges/{account_id:str}/approve",
@@ -42,8 +51,8 @@ class AdminController(Controller):
         account_id: FromPath[str],
         review: FromDishka[ReviewConnection],
         settings: FromDishka[Settings],
-    ) -> schemas.ExchangeOut:
-        return views.exchange(await review.approve(account_id, request_context(request, settings)))
+    ) -> ExchangeOut:
+        return exchange_out(await review.approve(account_id, request_context(request, settings)))
 
     @post(
         "/exchanges/{account_id:str}/reject",
@@ -55,43 +64,43 @@ class AdminController(Controller):
         self,
         request: AuthRequest,
         account_id: FromPath[str],
-        data: JSONBody[schemas.RejectRequest],
+        data: JSONBody[RejectRequest],
         review: FromDishka[ReviewConnection],
         settings: FromDishka[Settings],
-    ) -> schemas.ExchangeOut:
-        return views.exchange(
+    ) -> ExchangeOut:
+        return exchange_out(
             await review.reject(account_id, data.reason, request_context(request, settings))
         )
 
     @get("/settings", operation_id="get_platform_settings")
     async def get_settings(
         self, platform: FromDishka[ManagePlatformSettings]
-    ) -> schemas.PlatformSettingsBody:
-        return views.platform_settings(await platform.get())
+    ) -> PlatformSettingsBody:
+        return platform_settings_out(await platform.get())
 
     @put("/settings", operation_id="put_platform_settings")
     async def put_settings(
         self,
         request: AuthRequest,
-        data: JSONBody[schemas.PlatformSettingsBody],
+        data: JSONBody[PlatformSettingsBody],
         platform: FromDishka[ManagePlatformSettings],
         settings: FromDishka[Settings],
-    ) -> schemas.PlatformSettingsBody:
+    ) -> PlatformSettingsBody:
         new = PlatformRiskSettings(
             default_risk_perc=data.default_risk_perc,
             default_leverage=data.default_leverage,
             max_risk_perc=data.max_risk_perc,
             max_leverage=data.max_leverage,
         )
-        return views.platform_settings(
+        return platform_settings_out(
             await platform.replace(new, request_context(request, settings))
         )
 
     @post("/monitor/run", operation_id="run_position_monitor", status_code=200)
-    async def run_monitor(self, monitor: FromDishka[MonitorPositions]) -> schemas.MonitorRunOut:
+    async def run_monitor(self, monitor: FromDishka[MonitorPositions]) -> MonitorRunOut:
         """One round of the position monitor now (demos, tests, operators)."""
         report = await monitor()
-        return schemas.MonitorRunOut(
+        return MonitorRunOut(
             positions=report.positions,
             trailing_closes=report.trailing_closes,
             dca_adds=report.dca_adds,
@@ -102,9 +111,9 @@ class AdminController(Controller):
     async def set_paper_price(
         self,
         symbol: FromPath[str],
-        data: JSONBody[schemas.PaperPriceRequest],
+        data: JSONBody[PaperPriceRequest],
         set_price: FromDishka[SetPaperPrice],
-    ) -> schemas.PaperPriceOut:
+    ) -> PaperPriceOut:
         normalized = normalize_symbol(symbol)
         await set_price(normalized, data.price)
-        return schemas.PaperPriceOut(symbol=normalized, price=data.price)
+        return PaperPriceOut(symbol=normalized, price=data.price)

@@ -11,8 +11,13 @@ from mimic.application.exchange_connections import (
     ListConnections,
     ManageConnection,
 )
-from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.contract import errors
+from mimic.entrypoints.http.exchanges.schemas import (
+    ConnectExchangeRequest,
+    EnablePatch,
+    ExchangeOut,
+)
+from mimic.entrypoints.http.exchanges.views import exchange_out
 from mimic.entrypoints.http.security import AuthRequest
 
 
@@ -23,9 +28,9 @@ class ExchangeController(Controller):
     async def connect(
         self,
         request: AuthRequest,
-        data: JSONBody[schemas.ConnectExchangeRequest],
+        data: JSONBody[ConnectExchangeRequest],
         connect: FromDishka[ConnectExchange],
-    ) -> schemas.ExchangeOut:
+    ) -> ExchangeOut:
         account = await connect(
             ConnectExchangeCommand(
                 user_id=request.user.id,
@@ -36,24 +41,24 @@ class ExchangeController(Controller):
                 password=data.password,
             )
         )
-        return views.exchange(account)
+        return exchange_out(account)
 
     @get("/", operation_id="list_my_exchanges")
     async def list_mine(
         self, request: AuthRequest, connections: FromDishka[ListConnections]
-    ) -> list[schemas.ExchangeOut]:
-        return [views.exchange(a) for a in await connections(request.user.id)]
+    ) -> list[ExchangeOut]:
+        return [exchange_out(a) for a in await connections(request.user.id)]
 
     @patch("/{account_id:str}", operation_id="set_exchange_enabled")
     async def set_enabled(
         self,
         request: AuthRequest,
         account_id: FromPath[str],
-        data: JSONBody[schemas.EnablePatch],
+        data: JSONBody[EnablePatch],
         manage: FromDishka[ManageConnection],
-    ) -> schemas.ExchangeOut:
+    ) -> ExchangeOut:
         account = await manage.set_enabled(request.user.id, account_id, data.enabled)
-        return views.exchange(account)
+        return exchange_out(account)
 
     @delete("/{account_id:str}", operation_id="delete_exchange", status_code=HTTP_204_NO_CONTENT)
     async def remove(

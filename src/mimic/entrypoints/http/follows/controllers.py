@@ -1,8 +1,5 @@
 """A follower's choice of sources: which ones they copy, each with its own allocation."""
 
-from decimal import Decimal
-
-import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, get, put
 from litestar.params import JSONBody
@@ -11,35 +8,9 @@ from mimic.application.source_follows import FollowSources
 from mimic.domain.accounts import TradeDirection
 from mimic.domain.follows import SourceFollow
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http.schemas import Leverage
+from mimic.entrypoints.http.follows.schemas import FollowableSourceOut, FollowIn, FollowOut
 from mimic.entrypoints.http.security import AuthRequest
-from mimic.entrypoints.http.sources.controllers import Direction
 from mimic.entrypoints.http.web_security import request_context
-
-
-class FollowableSourceOut(msgspec.Struct):
-    id: str
-    name: str
-    direction: Direction
-
-
-class FollowIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Absent or null risk_perc/leverage: the follower's own settings apply; absent or
-    null multiplier: 1 (it scales entries copied from a master's exchange account)."""
-
-    source_id: str
-    risk_perc: Decimal | None = None
-    leverage: Leverage | None = None
-    direction: Direction = "both"
-    multiplier: Decimal | None = None
-
-
-class FollowOut(msgspec.Struct):
-    source_id: str
-    risk_perc: Decimal | None
-    leverage: int | None
-    direction: Direction
-    multiplier: Decimal | None
 
 
 def _out(follow: SourceFollow) -> FollowOut:

@@ -1,10 +1,8 @@
 """The strategy lab from the web console (admins): upload, a worker replays, see the report."""
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
-import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
@@ -15,19 +13,10 @@ from mimic.application.start_lab_run import StartLabRun
 from mimic.domain.accounts import User
 from mimic.domain.lab.runs import LabRun, LabRunStatus
 from mimic.entrypoints.http.contract import LAB_UPLOAD_BODY, errors
+from mimic.entrypoints.http.lab.schemas import LabRunOut
 from mimic.entrypoints.http.security import admin_only
 
 LAB_UPLOAD_MAX_BODY = 64 * 1024 * 1024  # a year of 5-minute Binance klines is about 12 MB
-
-
-class LabRunOut(msgspec.Struct):
-    id: str
-    status: str
-    created_at: datetime
-    finished_at: datetime | None
-    error: str | None
-    # report.json once done; trades.csv, equity.png and equity.html at .../files/{name}
-    report: dict[str, Any] | None = None
 
 
 def _run_out(run: LabRun, report: dict[str, Any] | None = None) -> LabRunOut:

@@ -1,14 +1,12 @@
 """A master's own exchange account on a signal source, for the admin."""
 
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from mimic.application.master_accounts import (
-    MAX_SYMBOLS,
     AttachMasterCommand,
     CopyMasterFills,
     ManageMasterAccounts,
@@ -17,35 +15,13 @@ from mimic.domain.accounts import User
 from mimic.domain.master_fills import MasterAccount
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.contract import errors
+from mimic.entrypoints.http.master_accounts.schemas import (
+    MasterAccountIn,
+    MasterAccountOut,
+    MasterPollOut,
+)
 from mimic.entrypoints.http.security import admin_only
 from mimic.entrypoints.http.web_security import request_context
-
-
-class MasterAccountIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Read-only keys are expected: Mimic only reads the master's trades and balance."""
-
-    exchange: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-    symbols: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=32)]],
-        msgspec.Meta(min_length=1, max_length=MAX_SYMBOLS),
-    ]
-    api_key: str | None = None
-    api_secret: str | None = None
-    password: str | None = None
-
-
-class MasterAccountOut(msgspec.Struct):
-    id: str
-    source_id: str
-    exchange: str
-    symbols: list[str]
-    api_key_masked: str | None
-    # Set when the key can trade or withdraw (or its permissions could not be read).
-    warning: str | None
-
-
-class MasterPollOut(msgspec.Struct):
-    signals: int
 
 
 def _out(master: MasterAccount) -> MasterAccountOut:

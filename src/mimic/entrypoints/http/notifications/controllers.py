@@ -1,13 +1,12 @@
 """Notification settings, Telegram linking and webhook, the panic switch (API.md additions)."""
 
 import hmac
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.exceptions import HTTPException
-from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
@@ -23,85 +22,26 @@ from mimic.application.telegram_bot import (
     ManageNotifications,
     NotificationSettings,
 )
-from mimic.domain.notifications import EVENTS, Channel
 from mimic.domain.panic import PanicRun
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.contract import errors
+from mimic.entrypoints.http.notifications.schemas import (
+    CopyingOut,
+    EventChannelsOut,
+    NotificationChoices,
+    NotificationSettingsOut,
+    OtpRequest,
+    PanicAccountOut,
+    PanicRunOut,
+    PanicSetupOut,
+    TelegramLinkOut,
+)
 from mimic.entrypoints.http.security import AuthRequest, admin_only
 from mimic.entrypoints.http.web_security import client_ip
 from mimic.ports.notifications import ChatUpdates
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 TELEGRAM_MAX_BODY = 256 * 1024
-
-
-class EventChannelsOut(msgspec.Struct):
-    event: str
-    channels: list[str]
-    default: bool
-
-
-class NotificationSettingsOut(msgspec.Struct):
-    telegram_linked: bool
-    telegram_available: bool
-    events: list[EventChannelsOut]
-
-
-# Litestar passes "extra" on to the document: event names as keys, channels as values.
-_EVENT_CHOICES = {
-    "extra": {
-        "property_names": Schema(enum=list(EVENTS)),
-        "additional_properties": Schema(
-            type=OpenAPIType.ARRAY, items=Schema(enum=[channel.value for channel in Channel])
-        ),
-    }
-}
-
-
-class NotificationChoices(msgspec.Struct, forbid_unknown_fields=True):
-    """Per event key, the channels to use ([] for none); events not named stay as they are."""
-
-    events: Annotated[dict[str, list[str]], msgspec.Meta(extra_json_schema=_EVENT_CHOICES)]
-
-
-class TelegramLinkOut(msgspec.Struct):
-    code: str
-    deep_link: str | None
-    start_command: str
-    expires_in_seconds: int
-
-
-class OtpRequest(msgspec.Struct, forbid_unknown_fields=True):
-    otp: str
-
-
-class PanicAccountOut(msgspec.Struct):
-    exchange_account_id: str
-    user_id: str
-    exchange: str
-    closed: list[str]
-    failed: dict[str, str]
-    pending: list[str]
-    error: str | None
-    summary: str
-
-
-class PanicRunOut(msgspec.Struct):
-    id: str
-    status: str
-    actor_id: str
-    started_at: str
-    finished_at: str | None
-    copying_paused: bool
-    accounts: list[PanicAccountOut]
-
-
-class PanicSetupOut(msgspec.Struct):
-    provisioning_uri: str
-
-
-class CopyingOut(msgspec.Struct):
-    copying_paused: bool
 
 
 def _settings_out(value: NotificationSettings) -> NotificationSettingsOut:

@@ -1,9 +1,7 @@
 """Payment routes: plans, Plisio invoices and callback, subscriptions, referrals."""
 
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, JSONBody
@@ -11,214 +9,39 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from mimic.application.create_invoice import CreateInvoice, CreateInvoiceCommand
 from mimic.application.grant_subscription import GrantSubscription, GrantSubscriptionCommand
-from mimic.application.payment_history import SubscriptionView, ViewPayments
+from mimic.application.payment_history import ViewPayments
 from mimic.application.payment_settings import ManagePaymentSettings
 from mimic.application.plans import ManagePlans, PlanSpec
 from mimic.application.plisio_callback import HandlePlisioCallback, PlisioCallbackCommand
-from mimic.application.referrals import PayOutCommissions, ReferralSummary, ViewReferrals
+from mimic.application.referrals import PayOutCommissions, ViewReferrals
 from mimic.domain.payments import (
-    MAX_PLAN_DAYS,
-    Invoice,
     PaymentSettings,
-    Payout,
-    Plan,
-    ReferralCommission,
 )
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.accounts.schemas import SubscriptionGrant
-from mimic.entrypoints.http.contract import NOT_BLANK, PLISIO_CALLBACK_BODY, errors, iso
+from mimic.entrypoints.http.contract import PLISIO_CALLBACK_BODY, errors
+from mimic.entrypoints.http.payments.schemas import (
+    CallbackAck,
+    InvoiceOut,
+    InvoiceRequest,
+    PaymentSettingsBody,
+    PayoutOut,
+    PlanBody,
+    PlanOut,
+    ReferralsOut,
+    SubscriptionOut,
+)
+from mimic.entrypoints.http.payments.views import (
+    invoice_out,
+    payout_out,
+    plan_out,
+    referrals_out,
+    subscription_out,
+)
 from mimic.entrypoints.http.security import AuthRequest, admin_only
 from mimic.entrypoints.http.web_security import client_ip
 
 CALLBACK_MAX_BODY = 64 * 1024
-
-
-# --- wire shapes -------------------------------------------------------------------------
-
-
-class PlanOut(msgspec.Struct):
-    id: str
-    name: str
-    price_usd: Decimal
-    duration_days: int
-    max_exchange_connections: int
-    features: list[str]
-    active: bool
-    sort_order: int
-
-
-class PlanBody(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(pattern=NOT_BLANK, max_length=50)]
-    price_usd: Decimal
-    duration_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_PLAN_DAYS)]
-    max_exchange_connections: Annotated[int, msgspec.Meta(ge=1, le=1000)]
-    features: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
-        msgspec.Meta(max_length=20),
-    ] = msgspec.field(default_factory=list)
-    active: bool = True
-    sort_order: int = 0
-
-
-class InvoiceRequest(msgspec.Struct, forbid_unknown_fields=True):
-    plan: str
-    currency: str | None = None
-
-
-class InvoiceOut(msgspec.Struct):
-    id: str
-    plan_id: str
-    plan: str
-    amount_usd: Decimal
-    source_currency: str
-    currency: str | None
-    duration_days: int
-    status: str
-    invoice_url: str | None
-    provider_txn_id: str | None
-    created_at: str
-    updated_at: str | None
-    completed_at: str | None
-
-
-class CallbackAck(msgspec.Struct):
-    status: str
-    invoice_id: str
-    invoice_status: str
-    activated: bool
-
-
-class SubscriptionOut(msgspec.Struct):
-    active: bool
-    plan: str | None
-    plan_id: str | None
-    started_at: str | None
-    expires_at: str | None
-
-
-class ReferredUserOut(msgspec.Struct):
-    id: str
-    username: str
-    joined_at: str
-
-
-class CommissionOut(msgspec.Struct):
-    id: str
-    referred_user_id: str
-    invoice_id: str
-    amount_usd: Decimal
-    perc: Decimal
-    created_at: str
-    paid: bool
-    payout_id: str | None
-
-
-class ReferralsOut(msgspec.Struct):
-    referrer_id: str
-    username: str
-    referral_code: str | None
-    referred: list[ReferredUserOut]
-    commissions: list[CommissionOut]
-    earned_usd: Decimal
-    unpaid_usd: Decimal
-
-
-class PayoutOut(msgspec.Struct):
-    id: str
-    referrer_id: str
-    amount_usd: Decimal
-    commission_ids: list[str]
-    paid_at: str
-    paid_by: str
-
-
-class PaymentSettingsBody(msgspec.Struct, forbid_unknown_fields=True):
-    referral_commission_perc: Decimal
-    require_subscription: bool
-
-
-# --- views -------------------------------------------------------------------------------
-
-
-def plan_out(plan: Plan) -> PlanOut:
-    return PlanOut(
-        id=plan.id,
-        name=plan.name,
-        price_usd=plan.price_usd,
-        duration_days=plan.duration_days,
-        max_exchange_connections=plan.max_exchange_connections,
-        features=list(plan.features),
-        active=plan.active,
-        sort_order=plan.sort_order,
-    )
-
-
-def invoice_out(invoice: Invoice) -> InvoiceOut:
-    return InvoiceOut(
-        id=invoice.id,
-        plan_id=invoice.plan_id,
-        plan=invoice.plan_name,
-        amount_usd=invoice.amount_usd,
-        source_currency="USD",
-        currency=invoice.currency,
-        duration_days=invoice.duration_days,
-        status=invoice.status.value,
-        invoice_url=invoice.invoice_url,
-        provider_txn_id=invoice.provider_txn_id,
-        created_at=invoice.created_at.isoformat(),
-        updated_at=iso(invoice.updated_at),
-        completed_at=iso(invoice.completed_at),
-    )
-
-
-def subscription_out(view: SubscriptionView) -> SubscriptionOut:
-    current = view.subscription
-    return SubscriptionOut(
-        active=view.active,
-        plan=None if current is None else current.plan_name,
-        plan_id=None if current is None else current.plan_id,
-        started_at=None if current is None else current.started_at.isoformat(),
-        expires_at=None if current is None else current.expires_at.isoformat(),
-    )
-
-
-def _commission_out(commission: ReferralCommission) -> CommissionOut:
-    return CommissionOut(
-        id=commission.id,
-        referred_user_id=commission.referred_user_id,
-        invoice_id=commission.invoice_id,
-        amount_usd=commission.amount_usd,
-        perc=commission.perc,
-        created_at=commission.created_at.isoformat(),
-        paid=commission.payout_id is not None,
-        payout_id=commission.payout_id,
-    )
-
-
-def referrals_out(summary: ReferralSummary) -> ReferralsOut:
-    return ReferralsOut(
-        referrer_id=summary.referrer.id,
-        username=summary.referrer.username,
-        referral_code=summary.referrer.referral_code,
-        referred=[
-            ReferredUserOut(id=u.id, username=u.username, joined_at=u.created_at.isoformat())
-            for u in summary.referred
-        ],
-        commissions=[_commission_out(c) for c in summary.commissions],
-        earned_usd=summary.earned_usd,
-        unpaid_usd=summary.unpaid_usd,
-    )
-
-
-def payout_out(payout: Payout) -> PayoutOut:
-    return PayoutOut(
-        id=payout.id,
-        referrer_id=payout.referrer_id,
-        amount_usd=payout.amount_usd,
-        commission_ids=list(payout.commission_ids),
-        paid_at=payout.paid_at.isoformat(),
-        paid_by=payout.paid_by,
-    )
 
 
 def _spec(data: PlanBody) -> PlanSpec:
@@ -231,9 +54,6 @@ def _spec(data: PlanBody) -> PlanSpec:
         active=data.active,
         sort_order=data.sort_order,
     )
-
-
-# --- controllers -------------------------------------------------------------------------
 
 
 class PaymentsController(Controller):

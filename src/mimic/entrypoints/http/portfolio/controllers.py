@@ -9,8 +9,19 @@ from litestar.params import Parameter
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.protection_status import ViewProtection
 from mimic.application.signal_sources import ManageSignalSources
-from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.contract import SourceQuery
+from mimic.entrypoints.http.portfolio.schemas import (
+    BalanceOut,
+    OrderOut,
+    PositionOut,
+    PositionProtectionOut,
+)
+from mimic.entrypoints.http.portfolio.views import (
+    balances_out,
+    order_out,
+    position_protection_out,
+    positions_out,
+)
 from mimic.entrypoints.http.security import AuthRequest
 
 
@@ -20,8 +31,8 @@ class PortfolioController(Controller):
     @get("/positions", operation_id="list_positions")
     async def positions(
         self, request: AuthRequest, portfolio: FromDishka[ViewPortfolio]
-    ) -> list[schemas.PositionOut]:
-        return views.positions(await portfolio.positions(request.user.id))
+    ) -> list[PositionOut]:
+        return positions_out(await portfolio.positions(request.user.id))
 
     @get("/orders", operation_id="list_orders")
     async def orders(
@@ -31,22 +42,22 @@ class PortfolioController(Controller):
         sources: FromDishka[ManageSignalSources],
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
         source: SourceQuery = None,
-    ) -> list[schemas.OrderOut]:
+    ) -> list[OrderOut]:
         """Newest first; `source`: only the orders of that source's signals."""
         await sources.check_filter(source)
         orders = await portfolio.orders(request.user.id, limit, source)
         of_signal = await portfolio.order_sources(orders)
         names = await sources.names()
-        return [views.order(o, of_signal.get(o.signal_id or ""), names) for o in orders]
+        return [order_out(o, of_signal.get(o.signal_id or ""), names) for o in orders]
 
     @get("/positions/protection", operation_id="list_position_protection")
     async def protection(
         self, request: AuthRequest, view: FromDishka[ViewProtection]
-    ) -> list[schemas.PositionProtectionOut]:
-        return views.position_protection(await view(request.user))
+    ) -> list[PositionProtectionOut]:
+        return position_protection_out(await view(request.user))
 
     @get("/balance", operation_id="get_balance")
     async def balance(
         self, request: AuthRequest, portfolio: FromDishka[ViewPortfolio]
-    ) -> list[schemas.BalanceOut]:
-        return views.balances(await portfolio.balances(request.user.id))
+    ) -> list[BalanceOut]:
+        return balances_out(await portfolio.balances(request.user.id))

@@ -17,7 +17,8 @@ from mimic.application.platform_admin import ManagePlatformSettings
 from mimic.domain.guardrails import GuardrailSettings
 from mimic.domain.risk import FollowerRiskSettings
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http import schemas, views
+from mimic.entrypoints.http.profile.schemas import ProfileOut, SettingsPatch
+from mimic.entrypoints.http.profile.views import profile_out
 from mimic.entrypoints.http.security import AuthRequest
 from mimic.entrypoints.http.web_security import request_context
 
@@ -28,18 +29,18 @@ class MeController(Controller):
     @get("/", operation_id="me")
     async def me(
         self, request: AuthRequest, platform: FromDishka[ManagePlatformSettings]
-    ) -> schemas.ProfileOut:
-        return views.profile(request.user, await platform.get())
+    ) -> ProfileOut:
+        return profile_out(request.user, await platform.get())
 
     @patch("/settings", operation_id="update_my_settings")
     async def update_settings(
         self,
         request: AuthRequest,
-        data: JSONBody[schemas.SettingsPatch],
+        data: JSONBody[SettingsPatch],
         update: FromDishka[UpdateFollowerSettings],
         platform: FromDishka[ManagePlatformSettings],
         settings: FromDishka[Settings],
-    ) -> schemas.ProfileOut:
+    ) -> ProfileOut:
         given = frozenset(
             name
             for name in ("risk_perc", "leverage", "paused")
@@ -71,7 +72,7 @@ class MeController(Controller):
                 leaderboard_opt_out=bool(_unset_to_none(data.leaderboard_opt_out)),
             )
         )
-        return views.profile(user, await platform.get())
+        return profile_out(user, await platform.get())
 
 
 def _unset_to_none(value: Any) -> Any:

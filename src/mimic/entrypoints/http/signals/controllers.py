@@ -8,9 +8,10 @@ from litestar.params import FromPath, Parameter
 
 from mimic.application.signal_reports import ReportSignals
 from mimic.application.signal_sources import ManageSignalSources
-from mimic.entrypoints.http import schemas, views
 from mimic.entrypoints.http.contract import SourceQuery
 from mimic.entrypoints.http.security import AuthRequest, admin_only
+from mimic.entrypoints.http.signals.schemas import SignalOut, SignalReportOut
+from mimic.entrypoints.http.signals.views import signal_out, signal_report_out
 
 
 class SignalController(Controller):
@@ -23,11 +24,11 @@ class SignalController(Controller):
         sources: FromDishka[ManageSignalSources],
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
         source: SourceQuery = None,
-    ) -> list[schemas.SignalOut]:
+    ) -> list[SignalOut]:
         """Newest first; `source`: only that source's signals."""
         await sources.check_filter(source)
         names = await sources.names()
-        return [views.signal(s, names) for s in await reports.list_recent(limit, source)]
+        return [signal_out(s, names) for s in await reports.list_recent(limit, source)]
 
     @get("/{signal_id:str}", operation_id="get_signal")
     async def get_signal(
@@ -36,7 +37,7 @@ class SignalController(Controller):
         signal_id: FromPath[str],
         reports: FromDishka[ReportSignals],
         sources: FromDishka[ManageSignalSources],
-    ) -> schemas.SignalReportOut:
+    ) -> SignalReportOut:
         """Admins see every account; a follower only their own (404 for other signals)."""
         report = await reports.report(signal_id, request.user)
-        return views.signal_report(report, await sources.names())
+        return signal_report_out(report, await sources.names())

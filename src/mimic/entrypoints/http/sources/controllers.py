@@ -1,52 +1,28 @@
 """Signal sources (masters) for the admin: list, create, change, rotate, delete."""
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
-import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 
 from mimic.application.signal_sources import (
-    MAX_NAME_LENGTH,
     IssuedSource,
     ManageSignalSources,
     SourceChanges,
 )
 from mimic.domain.accounts import SignalSource, TradeDirection, User
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http.contract import NOT_BLANK, errors
+from mimic.entrypoints.http.contract import errors
 from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.sources.schemas import SourceChange, SourceCreate, SourceOut
 from mimic.entrypoints.http.web_security import request_context
-
-Direction = Literal["both", "long_only", "short_only"]
-
-
-class SourceOut(msgspec.Struct):
-    id: str
-    name: str
-    active: bool
-    direction: Direction
 
 
 class IssuedSourceOut(SourceOut):
     """Carries the passphrase: answered once, when it is made, and never again."""
 
     passphrase: str
-
-
-SourceName = Annotated[str, msgspec.Meta(pattern=NOT_BLANK, max_length=MAX_NAME_LENGTH)]
-
-
-class SourceCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: SourceName
-    direction: Direction = "both"
-
-
-class SourceChange(msgspec.Struct, forbid_unknown_fields=True):
-    name: SourceName | None = None
-    active: bool | None = None
-    direction: Direction | None = None
 
 
 def _out(source: SignalSource) -> SourceOut:

@@ -12,9 +12,9 @@ from mimic.application.receive_signal import ReceiveSignal, ReceiveSignalCommand
 from mimic.application.throttle import LocalThrottle
 from mimic.domain.alerts import decode_key_value_alert
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http import schemas
 from mimic.entrypoints.http.contract import WEBHOOK_BODY, errors
 from mimic.entrypoints.http.web_security import address_in, client_ip
+from mimic.entrypoints.http.webhook.schemas import WebhookAccepted
 from mimic.ports.health import StoreOutages
 
 WEBHOOK_MAX_BODY = 64 * 1024
@@ -56,7 +56,7 @@ class WebhookController(Controller):
         throttle: FromDishka[LocalThrottle],
         settings: FromDishka[Settings],
         store_outages: FromDishka[StoreOutages],
-    ) -> Response[schemas.WebhookAccepted]:
+    ) -> Response[WebhookAccepted]:
         ip = client_ip(request, settings.trusted_proxies)
         if settings.webhook_allowed_ips and not address_in(ip, settings.webhook_allowed_ips):
             raise HTTPException(
@@ -77,6 +77,6 @@ class WebhookController(Controller):
                 headers={"Retry-After": "5"},
             ) from None
         return Response(
-            schemas.WebhookAccepted(signal_id=result.signal_id, duplicate=result.duplicate),
+            WebhookAccepted(signal_id=result.signal_id, duplicate=result.duplicate),
             status_code=HTTP_200_OK if result.duplicate else HTTP_202_ACCEPTED,
         )
