@@ -11,7 +11,7 @@ from mimic.application.portfolio import ViewPortfolio
 from mimic.application.signal_reports import ReportSignals
 from mimic.domain.accounts import Role, SignalSource, User
 from mimic.domain.errors import InvalidField
-from mimic.domain.orders import OrderFilters, OrderSide
+from mimic.domain.orders import OrderFilters, OrderIntent, OrderLeg, OrderSide
 from mimic.domain.performance import AccountFill, TradeFilters
 from mimic.domain.signal import Signal, SignalAction, SignalParams
 from tests.fakes.exchange import FakeGateways
@@ -29,7 +29,24 @@ from tests.fakes.repositories.signals import (
 )
 from tests.fakes.repositories.users import InMemoryUserRepository
 from tests.fakes.services import START, FixedClock
-from tests.unit.fakes.test_fakes import intent
+
+
+def intent(intent_id: str) -> OrderIntent:
+    """An entry order of signal "s"; a test replaces what it is about."""
+    return OrderIntent(
+        id=intent_id,
+        signal_id="s",
+        account_id="a",
+        user_id="u",
+        leg=OrderLeg.ENTRY,
+        symbol="BTCUSDT",
+        side=OrderSide.BUY,
+        quantity=D("0.01"),
+        reduce_only=False,
+        leverage=5,
+        client_order_id=f"mimic-{intent_id}",
+        created_at=START,
+    )
 
 
 def fill(n: int, side: OrderSide, price: str, source_id: str | None) -> AccountFill:
