@@ -8,7 +8,7 @@ from pathlib import Path
 from mimic.adapters.ccxt.lazy import LazyCcxtAccountStream, LazyCcxtGateways
 from tests.fakes.services import FixedClock
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 PAPER_FANOUT = textwrap.dedent(
     """
