@@ -97,7 +97,7 @@ async def worker_processes(
         logs = [Path(var_dir) / f"worker{n}.log" for n in range(count)]
         with ExitStack() as stack:
             processes = [stack.enter_context(running("worker", env, log)) for log in logs]
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90  # a loaded machine starts them slowly
             while not all("worker started" in log.read_text() for log in logs):
                 if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                     raise SystemExit("workers did not start:\n" + logs[0].read_text())
@@ -130,7 +130,9 @@ async def main(
     if url is None:
         url = f"sqlite+aiosqlite:///{Path('var') / f'bench-{uuid.uuid4().hex[:8]}.db'}"
     print(f"database: {url.split('@')[-1]}", file=sys.stderr)
-    settings = make_settings(url, max_signal_age=timedelta(minutes=30))
+    # MIMIC_ACCOUNT_STREAMS=false leaves the account streams out, embedded as in the workers.
+    streams = os.environ.get("MIMIC_ACCOUNT_STREAMS", "true").lower() not in ("0", "false", "no")
+    settings = make_settings(url, max_signal_age=timedelta(minutes=30), account_streams=streams)
     if workers:
         if not redis_up:
             raise SystemExit(f"--workers needs Redis at {redis_url}")
@@ -140,6 +142,7 @@ async def main(
             redis_url=redis_url,
             queue_name=f"mimic-bench-{uuid.uuid4().hex[:8]}",
             fanout_parts=workers,
+            account_streams=streams,
         )
     try:
         async with AsyncExitStack() as stack:

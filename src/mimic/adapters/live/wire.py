@@ -2,11 +2,16 @@
 
 import json
 
+import msgspec
+
 from mimic.ports.live_events import LiveEvent
+
+_encoder = msgspec.json.Encoder()
 
 
 def encode_event(event: LiveEvent) -> bytes:
-    return json.dumps({"kind": event.kind, "data": dict(event.data)}).encode()
+    # msgspec: a fan-out encodes one per order, and json.dumps takes several times longer.
+    return _encoder.encode({"kind": event.kind, "data": dict(event.data)})
 
 
 def decode_event(raw: bytes) -> LiveEvent:

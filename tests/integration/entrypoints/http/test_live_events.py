@@ -4,6 +4,8 @@ platform's) within a second; nobody else's; not without a session; not from anot
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from mimic.adapters.live.redis_pubsub import RedisLiveEvents
+from mimic.adapters.live.redis_pubsub import CHUNK, RedisLiveEvents
 from mimic.ports.live_events import LiveEvent, user_audience
 from tests.integration.harness import FOLLOWER_PASSWORD, PASSPHRASE, make_settings
 from tests.integration.served import Served, served_platform
@@ -121,8 +123,11 @@ async def test_no_session_no_socket_and_another_sites_page_is_turned_away(
             await socket.ping()
 
 
-async def test_events_cross_processes_through_redis(redis_url: str) -> None:
-    """What a worker process publishes reaches the web process's channels plugin."""
+@asynccontextmanager
+async def published_through_redis(
+    redis_url: str, audience: str
+) -> AsyncIterator[tuple[RedisLiveEvents, AsyncIterator[bytes]]]:
+    """A publisher as a worker has one, and a web process's subscription to `audience`."""
     prefix = f"mimic-test:live:{uuid.uuid4().hex[:8]}:"
     publisher_client = Redis.from_url(redis_url)
     plugin = ChannelsPlugin(
@@ -130,19 +135,36 @@ async def test_events_cross_processes_through_redis(redis_url: str) -> None:
         arbitrary_channels_allowed=True,
     )
     try:
-        async with (
-            plugin,
-            plugin.start_subscription([prefix + user_audience("u1")]) as subscriber,
-        ):
-            publisher = RedisLiveEvents(publisher_client, prefix=prefix)
-            await publisher.publish_many(
-                [
-                    (user_audience("u2"), LiveEvent("order.filled", {"intent_id": "other"})),
-                    (user_audience("u1"), LiveEvent("order.filled", {"intent_id": "mine"})),
-                ]
-            )
-            async with asyncio.timeout(EVENT_WITHIN):
-                raw = await anext(subscriber.iter_events())
-        assert json.loads(raw) == {"kind": "order.filled", "data": {"intent_id": "mine"}}
+        async with plugin, plugin.start_subscription([prefix + audience]) as subscriber:
+            yield RedisLiveEvents(publisher_client, prefix=prefix), subscriber.iter_events()
     finally:
         await publisher_client.aclose()
+
+
+async def test_events_cross_processes_through_redis(redis_url: str) -> None:
+    """What a worker process publishes reaches the web process's channels plugin."""
+    async with published_through_redis(redis_url, user_audience("u1")) as (publisher, heard):
+        await publisher.publish_many(
+            [
+                (user_audience("u2"), LiveEvent("order.filled", {"intent_id": "other"})),
+                (user_audience("u1"), LiveEvent("order.filled", {"intent_id": "mine"})),
+            ]
+        )
+        async with asyncio.timeout(EVENT_WITHIN):
+            raw = await anext(heard)
+    assert json.loads(raw) == {"kind": "order.filled", "data": {"intent_id": "mine"}}
+
+
+async def test_a_fan_outs_worth_of_events_is_published_in_chunks(redis_url: str) -> None:
+    """Thousands of events in one call: every chunk's script runs, in order."""
+    others = [(user_audience(f"other{n}"), LiveEvent("order.filled")) for n in range(2 * CHUNK)]
+    mine = [(user_audience("u1"), LiveEvent("order.filled", {"n": str(n)})) for n in range(3)]
+    async with published_through_redis(redis_url, user_audience("u1")) as (publisher, heard):
+        await publisher.publish_many([mine[0], *others[:CHUNK], mine[1], *others[CHUNK:], mine[2]])
+        numbers = []
+        async with asyncio.timeout(EVENT_WITHIN):
+            async for raw in heard:
+                numbers.append(json.loads(raw)["data"]["n"])
+                if len(numbers) == len(mine):
+                    break
+    assert numbers == ["0", "1", "2"]
