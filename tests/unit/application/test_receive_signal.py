@@ -13,16 +13,16 @@ from mimic.application.receive_signal import (
     ReceiveSignalCommand,
     passphrase_hash,
 )
-from mimic.domain.accounts import SignalSource
+from mimic.domain.accounts import SignalSource, TradeDirection
 from mimic.domain.errors import AuthenticationFailed, InvalidField
 from mimic.domain.signal import SignalAction, SignalParams, SignalStatus
 from tests.fakes.exchange import FakeSymbolCatalog
+from tests.fakes.intake import InMemorySignalIntake
 from tests.fakes.metrics import RecordingMetrics
 from tests.fakes.repositories.signals import (
     InMemorySignalRepository,
     InMemorySignalSourceRepository,
 )
-from tests.fakes.repositories.transactions import FakeTransactionManager
 from tests.fakes.services import START, FixedClock, RecordingSignalQueue
 
 PASSPHRASE = "correct horse battery staple"
@@ -34,19 +34,20 @@ class Intake:
     sources: InMemorySignalSourceRepository = field(default_factory=InMemorySignalSourceRepository)
     signals: InMemorySignalRepository = field(default_factory=InMemorySignalRepository)
     catalog: FakeSymbolCatalog = field(default_factory=FakeSymbolCatalog)
-    tx: FakeTransactionManager = field(default_factory=FakeTransactionManager)
     queue: RecordingSignalQueue = field(default_factory=RecordingSignalQueue)
     clock: FixedClock = field(default_factory=FixedClock)
     metrics: RecordingMetrics = field(default_factory=RecordingMetrics)
 
     fanout_parts: int = 1
+    store: InMemorySignalIntake = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = InMemorySignalIntake(self.sources, self.signals)
 
     def interactor(self) -> ReceiveSignal:
         return ReceiveSignal(
-            self.sources,
-            self.signals,
+            self.store,
             self.catalog,
-            self.tx,
             self.queue,
             self.clock,
             WINDOW,
@@ -58,7 +59,7 @@ class Intake:
         return await self.interactor()(ReceiveSignalCommand(payload=payload))
 
     def nothing_stored(self) -> bool:
-        return self.signals.all() == [] and self.queue.enqueued == [] and self.tx.commits == 0
+        return self.signals.all() == [] and self.queue.enqueued == [] and self.store.commits == 0
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ async def test_accepted_signal_is_stored_and_enqueued_once(intake: Intake) -> No
     assert intake.queue.enqueued == [result.signal_id]
     assert intake.queue.parts == [(result.signal_id, 0)]
     assert signal.fanout_parts == 1
-    assert intake.tx.commits == 1
+    assert intake.store.commits == 1
 
 
 async def test_a_signal_in_parts_is_enqueued_once_per_part(intake: Intake) -> None:
@@ -249,7 +250,7 @@ async def test_same_body_from_another_source_is_not_a_duplicate(intake: Intake) 
 async def test_duplicate_is_committed_but_not_enqueued(intake: Intake) -> None:
     await intake.post(**alert())
     await intake.post(**alert())
-    assert intake.tx.commits == 2
+    assert intake.store.commits == 2
     assert len(intake.queue.enqueued) == 1
 
 
@@ -267,3 +268,49 @@ async def test_every_signal_is_counted_by_its_source_and_outcome(intake: Intake)
         ("default", "refused"): 1,
         ("unknown", "refused"): 1,
     }
+
+
+async def test_a_source_is_looked_up_once_then_remembered(intake: Intake) -> None:
+    await intake.post(**alert(id="one"))
+    await intake.post(**alert(id="two"))
+    assert intake.store.lookups == 1
+    assert len(intake.signals.all()) == 2
+
+
+async def test_a_remembered_passphrase_is_refused_once_rotated(intake: Intake) -> None:
+    await intake.post(**alert(id="one"))
+    source = await intake.sources.get("master")
+    assert source is not None
+    source.passphrase_hash = passphrase_hash("rotated")
+    await intake.sources.save(source)
+
+    with pytest.raises(AuthenticationFailed):
+        await intake.post(**alert(id="two"))
+    accepted = await intake.post(**alert(id="three", passphrase="rotated"))
+    assert accepted.duplicate is False
+    assert [s.params.external_id for s in intake.signals.all()] == ["one", "three"]
+
+
+async def test_a_remembered_source_is_refused_once_deactivated(intake: Intake) -> None:
+    await intake.post(**alert(id="one"))
+    source = await intake.sources.get("master")
+    assert source is not None
+    source.active = False
+    await intake.sources.save(source)
+
+    with pytest.raises(AuthenticationFailed):
+        await intake.post(**alert(id="two"))
+    assert len(intake.signals.all()) == 1
+    assert intake.queue.enqueued == [intake.signals.all()[0].id]
+
+
+async def test_a_changed_direction_is_applied_at_once(intake: Intake) -> None:
+    await intake.post(**alert(id="one", action="short"))
+    source = await intake.sources.get("master")
+    assert source is not None
+    source.direction = TradeDirection.LONG_ONLY
+    await intake.sources.save(source)
+
+    await intake.post(**alert(id="two", action="short"))
+    actions = [s.params.action for s in intake.signals.all()]
+    assert actions == [SignalAction.SHORT, SignalAction.CLOSE]
