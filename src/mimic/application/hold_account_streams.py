@@ -2,10 +2,12 @@
 
 Every refresh (a third of a lease period) the holder reads which accounts should be
 streamed, renews its leases and takes free ones up to its share, stops the streams it no
-longer holds and starts the new ones. Each stream's events are recorded as they come; a
-stream that (re)connects, and every held account every `reconcile_every`, is reconciled
-by REST from where the last reconciliation started (a little before), so what a stream
-missed is still recorded, once.
+longer holds and starts the new ones. Each stream's events are recorded as they come; the
+fills of Mimic's own orders (a fan-out makes them by the thousand at once, and their
+sender recorded the orders) of all streams together, one burst at a time. A stream that
+(re)connects, and every held account every `reconcile_every`, is reconciled by REST from
+where the last reconciliation started (a little before), so what a stream missed is still
+recorded, once.
 """
 
 import asyncio
@@ -16,7 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from mimic.domain.account_events import AccountEvent, FillEvent, StreamConnected
+from mimic.domain.account_events import (
+    AccountEvent,
+    FillEvent,
+    StreamConnected,
+    sent_by_mimic,
+)
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeError
 from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
@@ -70,6 +77,10 @@ class HoldAccountStreams:
         # halfway, a session's connection would be torn down mid-query).
         self._working: set[asyncio.Task[None]] = set()
         self._reconcile_slots = asyncio.Semaphore(policy.reconcile_concurrency)
+        # Fills of Mimic's own orders waiting to be stored together, and their outcome.
+        self._sent: list[tuple[ExchangeAccount, Sequence[FillEvent]]] = []
+        self._sent_recorded: asyncio.Future[None] | None = None
+        self._sent_flusher: asyncio.Task[None] | None = None
 
     @property
     def held(self) -> set[str]:
@@ -143,14 +154,52 @@ class HoldAccountStreams:
 
     async def _record(self, account: ExchangeAccount, batch: Sequence[AccountEvent]) -> None:
         events = [e for e in batch if isinstance(e, FillEvent)]
+        sent = [e for e in events if sent_by_mimic(e)]
+        others = [e for e in events if not sent_by_mimic(e)]
         try:
-            await self._finished(self._work.record(account, events))
+            if sent:
+                await self._record_sent(account, sent)
+            if others:
+                await self._finished(self._work.record(account, others))
         except Exception:
             # Not lost: the next refresh reconciles from before these events.
             log.exception("events of account %s not recorded", account.id)
             item = self._held.get(account.id)
             if item is not None:
                 item.reconcile_at = self._clock.now()
+
+    async def _record_sent(self, account: ExchangeAccount, events: Sequence[FillEvent]) -> None:
+        """Joins the burst of sent orders' fills being gathered; returns once it is recorded
+        (raises what recording it raised). A fan-out's fills reach many streams at once:
+        they are stored in one unit of work, not one per account."""
+        self._sent.append((account, events))
+        if self._sent_recorded is None:
+            self._sent_recorded = asyncio.get_running_loop().create_future()
+            # Nobody may be left to hear a failure (their streams stopped): not an error.
+            self._sent_recorded.add_done_callback(lambda f: f.cancelled() or f.exception())
+        recorded = self._sent_recorded
+        if self._sent_flusher is None:
+            self._sent_flusher = asyncio.create_task(self._flush_sent())
+            self._working.add(self._sent_flusher)
+            self._sent_flusher.add_done_callback(self._working.discard)
+        await asyncio.shield(recorded)
+
+    async def _flush_sent(self) -> None:
+        """One burst at a time: what arrives while one is stored makes the next."""
+        try:
+            while self._sent:
+                await asyncio.sleep(0)  # the streams woken with the first join it first
+                items, self._sent = self._sent, []
+                recorded, self._sent_recorded = self._sent_recorded, None
+                assert recorded is not None
+                try:
+                    await self._work.record_sent(items)
+                except Exception as exc:
+                    recorded.set_exception(exc)
+                else:
+                    recorded.set_result(None)
+        finally:
+            self._sent_flusher = None
 
     async def _finished(self, work: Coroutine[Any, Any, None]) -> None:
         """Runs `work` to its end even if the stream waiting for it is stopped."""

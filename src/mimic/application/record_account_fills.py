@@ -25,7 +25,7 @@ from mimic.application.monitor_orders import (
     plain,
 )
 from mimic.application.position_protection import PositionProtection
-from mimic.domain.account_events import AccountEvent, FillEvent, fill_leg
+from mimic.domain.account_events import AccountEvent, FillEvent, fill_leg, sent_by_mimic
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import (
@@ -99,6 +99,9 @@ class RecordAccountFills:
         if not fills:
             return []
         await self._fills.add_new([(account.id, account.user_id, e.fill) for e in fills])
+        if all(sent_by_mimic(e) for e in fills):
+            await self._tx.commit()
+            return []  # their sender recorded the orders: no position to read
         entries = {e.symbol: e for e in await self._position_intents.latest_entries([account.id])}
         children: dict[str, list[OrderIntent]] = defaultdict(list)
         for child in await self._position_intents.children([e.id for e in entries.values()]):

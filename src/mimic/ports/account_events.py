@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from mimic.domain.account_events import AccountEvent
+from mimic.domain.account_events import AccountEvent, FillEvent
 from mimic.domain.accounts import ExchangeAccount
 
 
@@ -54,6 +54,13 @@ class AccountStreamWork(Protocol):
 
     async def record(self, account: ExchangeAccount, events: Sequence[AccountEvent]) -> None:
         """Record what a stream reported (application.record_account_fills)."""
+        ...
+
+    async def record_sent(
+        self, items: Sequence[tuple[ExchangeAccount, Sequence[FillEvent]]]
+    ) -> None:
+        """Store the fills of Mimic's own orders that many streams reported together, in
+        one unit of work (application.record_sent_fills)."""
         ...
 
     async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:

@@ -11,6 +11,7 @@ import pytest
 from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
 from mimic.application.position_protection import PositionProtection
 from mimic.application.record_account_fills import RecordAccountFills
+from mimic.application.record_sent_fills import RecordSentFills
 from mimic.domain.account_events import FillCause, FillEvent, StreamConnected
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderRequest, OrderSide
 from mimic.domain.protection import protective_prefix
@@ -180,3 +181,38 @@ async def test_a_reconciled_fill_without_client_id_is_told_apart_by_lookup(books
     [recorded] = await books.recorder()(alice.account, history)
     assert recorded.leg is OrderLeg.TAKE_PROFIT
     assert "BTCUSDT" not in alice.exchange.protective  # flat, as the exchange's position says
+
+
+def stream_event(follower: Follower, entry: OrderIntent) -> FillEvent:
+    """What the follower's stream reports of the entry Mimic sent."""
+    fill = follower.exchange.fills[0]
+    return FillEvent(fill, fill.fill_id, entry.client_order_id, fill.quantity, fill.price)
+
+
+async def test_a_fan_outs_fills_are_stored_together_once_and_leave_the_rest_to_the_sender(
+    books: Books,
+) -> None:
+    """Their sender recorded the orders, notices and page events: only the fills are left,
+    stored in one unit of work; a reconciliation that sees them again adds nothing."""
+    alice = await books.world.follower("alice")
+    bob = await books.world.follower("bob")
+    await books.world.run(await signal_with(books.world, tp="2", sl="1"))
+    entries = {e.account_id: e for e in books.legs(OrderLeg.ENTRY)}
+    sent = [(f, stream_event(f, entries[f.account.id])) for f in (alice, bob)]
+    rows_before = len(books.world.intents.all())
+    commits = books.world.tx.commits
+    told = len(books.world.live.published)
+    foreign = await executed(alice, "web_x", "65500", quantity="0.001")
+
+    record = RecordSentFills(books.fills, books.world.tx)
+    added = await record([(f.account, [e, foreign]) for f, e in sent])
+
+    assert added == 2  # the fill of an order placed outside Mimic is not its to store
+    assert {(f.account.id, e.fill.fill_id) for f, e in sent} <= set(books.fills.rows)
+    assert (alice.account.id, foreign.fill.fill_id) not in books.fills.rows
+    assert books.world.tx.commits == commits + 1
+    assert len(books.world.intents.all()) == rows_before
+    assert len(books.world.live.published) == told
+    assert await record([(f.account, [e]) for f, e in sent]) == 0
+    assert await books.recorder()(alice.account, [sent[0][1]]) == []  # reconciled again
+    assert len(books.fills.rows) == 2

@@ -20,7 +20,8 @@ from mimic.adapters.redis.stream_leases import RedisStreamLeases
 from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
 from mimic.application.reconcile_account_fills import ReconcileAccountFills
 from mimic.application.record_account_fills import RecordAccountFills
-from mimic.domain.account_events import AccountEvent
+from mimic.application.record_sent_fills import RecordSentFills
+from mimic.domain.account_events import AccountEvent, FillEvent
 from mimic.domain.accounts import ExchangeAccount
 from mimic.entrypoints.config import Settings
 from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
@@ -34,6 +35,7 @@ class AccountStreamsProvider(Provider):
     scope = Scope.REQUEST
 
     record_fills = provide(RecordAccountFills)
+    record_sent_fills = provide(RecordSentFills)
     reconcile_fills = provide(ReconcileAccountFills)
 
     @provide(scope=Scope.APP)
@@ -76,6 +78,13 @@ class ContainerStreamWork(AccountStreamWork):
         async with self._container() as scope:
             record = await scope.get(RecordAccountFills)
             await record(account, events)
+
+    async def record_sent(
+        self, items: Sequence[tuple[ExchangeAccount, Sequence[FillEvent]]]
+    ) -> None:
+        async with self._container() as scope:
+            record = await scope.get(RecordSentFills)
+            await record(items)
 
     async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
         async with self._container() as scope:

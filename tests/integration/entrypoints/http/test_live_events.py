@@ -9,13 +9,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from litestar.channels import ChannelsPlugin
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from mimic.adapters.live.redis_pubsub import CHUNK, RedisLiveEvents
+from mimic.adapters.live.pages import OpenPages
+from mimic.adapters.live.redis_pubsub import CHUNK, RedisLiveEvents, RedisPageFeed
 from mimic.ports.live_events import LiveEvent, user_audience
 from tests.integration.harness import FOLLOWER_PASSWORD, PASSPHRASE, make_settings
 from tests.integration.served import Served, served_platform
@@ -126,23 +125,25 @@ async def test_no_session_no_socket_and_another_sites_page_is_turned_away(
 @asynccontextmanager
 async def published_through_redis(
     redis_url: str, audience: str
-) -> AsyncIterator[tuple[RedisLiveEvents, AsyncIterator[bytes]]]:
-    """A publisher as a worker has one, and a web process's subscription to `audience`."""
+) -> AsyncIterator[tuple[RedisLiveEvents, asyncio.Queue[bytes]]]:
+    """A publisher as a worker has one, and a web process's page open for `audience`."""
     prefix = f"mimic-test:live:{uuid.uuid4().hex[:8]}:"
     publisher_client = Redis.from_url(redis_url)
-    plugin = ChannelsPlugin(
-        backend=RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url)),
-        arbitrary_channels_allowed=True,
-    )
+    pages = OpenPages(RedisPageFeed(Redis.from_url(redis_url), prefix=prefix))
+    heard: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def send(payload: bytes) -> None:
+        heard.put_nowait(payload)
+
     try:
-        async with plugin, plugin.start_subscription([prefix + audience]) as subscriber:
-            yield RedisLiveEvents(publisher_client, prefix=prefix), subscriber.iter_events()
+        async with pages.running(), pages.page([audience], send):
+            yield RedisLiveEvents(publisher_client, prefix=prefix), heard
     finally:
         await publisher_client.aclose()
 
 
 async def test_events_cross_processes_through_redis(redis_url: str) -> None:
-    """What a worker process publishes reaches the web process's channels plugin."""
+    """What a worker process publishes reaches the pages open in a web process."""
     async with published_through_redis(redis_url, user_audience("u1")) as (publisher, heard):
         await publisher.publish_many(
             [
@@ -151,8 +152,11 @@ async def test_events_cross_processes_through_redis(redis_url: str) -> None:
             ]
         )
         async with asyncio.timeout(EVENT_WITHIN):
-            raw = await anext(heard)
-    assert json.loads(raw) == {"kind": "order.filled", "data": {"intent_id": "mine"}}
+            raw = await heard.get()
+        body = json.loads(raw)
+        assert (body["kind"], body["data"]) == ("order.filled", {"intent_id": "mine"})
+        await asyncio.sleep(0.2)
+        assert heard.empty()
 
 
 async def test_a_fan_outs_worth_of_events_is_published_in_chunks(redis_url: str) -> None:
@@ -163,8 +167,6 @@ async def test_a_fan_outs_worth_of_events_is_published_in_chunks(redis_url: str)
         await publisher.publish_many([mine[0], *others[:CHUNK], mine[1], *others[CHUNK:], mine[2]])
         numbers = []
         async with asyncio.timeout(EVENT_WITHIN):
-            async for raw in heard:
-                numbers.append(json.loads(raw)["data"]["n"])
-                if len(numbers) == len(mine):
-                    break
+            while len(numbers) < len(mine):
+                numbers.append(json.loads(await heard.get())["data"]["n"])
     assert numbers == ["0", "1", "2"]

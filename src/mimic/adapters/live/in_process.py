@@ -1,34 +1,31 @@
-"""Live events through Litestar's channels plugin: this process's pages hear them at once.
-
-The embedded default (memory backend). In production the plugin reads Redis Pub/Sub and
-publishers use `RedisLiveEvents`, so events from worker processes reach every web process.
+"""Live events published where the pages are open (the embedded default): handed to them at
+once. In production publishers use `RedisLiveEvents`, so events from worker processes reach
+every web process.
 """
 
 import logging
 from collections.abc import Sequence
 
-from litestar.channels import ChannelsPlugin
-
-from mimic.adapters.live.wire import encode_event
+from mimic.adapters.live.pages import OpenPages
+from mimic.adapters.live.wire import encode_events
 from mimic.ports.live_events import LiveEvent, LiveEvents
 
 log = logging.getLogger(__name__)
 
 
-class ChannelsLiveEvents(LiveEvents):
-    def __init__(self, plugin: ChannelsPlugin, *, prefix: str) -> None:
-        self._plugin = plugin
-        self._prefix = prefix
+class InProcessLiveEvents(LiveEvents):
+    def __init__(self, pages: OpenPages) -> None:
+        self._pages = pages
 
     async def publish(self, audience: str, event: LiveEvent) -> None:
         await self.publish_many([(audience, event)])
 
     async def publish_many(self, items: Sequence[tuple[str, LiveEvent]]) -> None:
-        for audience, event in items:
-            try:  # queued: the plugin's own task hands it to the subscribers
-                self._plugin.publish(encode_event(event), self._prefix + audience)
-            except Exception:
-                log.exception("live event %s for %s not published", event.kind, audience)
+        try:
+            for audience, payload in encode_events(items):
+                self._pages.deliver(audience, payload)
+        except Exception:  # the caller's work is committed; pages re-read on reconnect
+            log.exception("%d live events not delivered", len(items))
 
 
 class UnheardLiveEvents(LiveEvents):
