@@ -1,11 +1,13 @@
-"""DCA: an add to a losing position within the follower's caps and available margin (the
-monitor's orders then move TP/SL to the new average entry). A refused or skipped add ends
-DCA for that position, and the follower is told why."""
+"""DCA: an add to a losing position within the follower's caps and available margin, sent
+through the order sender; after it fills, TP/SL move to the new average entry. A refused
+or skipped add ends DCA for that position, and the follower is told why."""
 
 import logging
 from decimal import Decimal
 
-from mimic.application.monitor_orders import DCA_EVENT, MonitorOrders, MonitorReport
+from mimic.application.monitor_orders import DCA_EVENT, MonitorOrders, MonitorReport, plain
+from mimic.application.order_sender import MONITOR, OrderSender
+from mimic.application.position_protection import PositionProtection
 from mimic.domain.dca import DcaAdd, DcaHistory, DcaParams, DcaSkip, drawdown_perc, plan_dca
 from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg
@@ -22,16 +24,19 @@ class DcaAdds:
     def __init__(
         self,
         position_intents: PositionIntentRepository,
+        protection: PositionProtection,
         notifier: Notifier,
         tx: TransactionManager,
         clock: Clock,
         orders: MonitorOrders,
     ) -> None:
         self._position_intents = position_intents
+        self._protection = protection
         self._notifier = notifier
         self._tx = tx
         self._clock = clock
         self._orders = orders
+        self._sender = OrderSender(clock)
 
     async def maybe_add(
         self,
@@ -94,7 +99,52 @@ class DcaAdds:
             reason=why,
         )
         if await self._orders.insert_held(intent):
-            await self._orders.send(entry, intent, decision.number, gateway, report)
+            await self.send(entry, intent, decision.number, gateway, report)
+
+    async def send(
+        self,
+        entry: OrderIntent,
+        intent: OrderIntent,
+        number: int,
+        gateway: ExchangeGateway,
+        report: MonitorReport,
+    ) -> None:
+        """Add `number`, new or left unsettled by an earlier round, and what follows it."""
+        await self._sender.send(intent, gateway, MONITOR)
+        await self._orders.save(entry, intent, DCA_EVENT)
+        if intent.status is IntentStatus.FILLED:
+            report.dca_adds.append(intent.id)
+            await self._move_protection(entry, intent, number, gateway)
+
+    async def _move_protection(
+        self, entry: OrderIntent, add: OrderIntent, number: int, gateway: ExchangeGateway
+    ) -> None:
+        """After add `number`: TP/SL follow the new average entry (ids of revision
+        `number`, since the old ones may still be open on the exchange)."""
+        try:
+            position = await gateway.fetch_position(entry.symbol)
+        except ExchangeError as exc:
+            position = None
+            log.warning("position after DCA add %s not read: %s", add.id, exc.reason)
+        protected = ""
+        if position is not None and (entry.tp_perc is not None or entry.sl_perc is not None):
+            await self._protection.release(add, gateway)
+            if await self._protection.protect(
+                entry, gateway, entry_price=position.entry_price, revision=number
+            ):
+                protected = (
+                    f"; stop-loss {plain(entry.stop_loss_price)}, "
+                    f"take-profit {plain(entry.take_profit_price)}"
+                )
+            await self._position_intents.save_protection([entry])
+            await self._tx.commit()
+        average = "" if position is None else f"; average entry now {position.entry_price}"
+        await self._notifier.notify(
+            add.user_id,
+            DCA_EVENT,
+            f"{entry.symbol}: {add.reason}; added {add.filled_quantity} at "
+            f"{add.average_price}{average}{protected}",
+        )
 
     async def _skip(self, entry: OrderIntent, position: Position, number: int, reason: str) -> None:
         skipped = self._orders.child(

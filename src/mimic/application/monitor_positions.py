@@ -4,7 +4,8 @@ A round reads what it watches (`monitored_positions.PositionReader`: the positio
 opened for followers with trailing or DCA enabled, their orders since, prices, the
 accounts' positions), then for each position:
 
-- an order stored but not settled is settled first (`monitor_orders.MonitorOrders`);
+- an order stored but not settled is claimed (`monitor_orders.MonitorOrders`) and sent
+  again by the leg it belongs to;
 - a position that is gone: the native TP/SL fill that closed it is recorded and notified
   (`protective_fills.ProtectiveFills`);
 - TP/SL that failed after the entry are placed again (`protective_fills.ProtectiveFills`);
@@ -27,7 +28,7 @@ from mimic.application.position_protection import PositionProtection
 from mimic.application.protective_fills import ProtectiveFills
 from mimic.application.trailing_stops import TrailingStops
 from mimic.domain.dca import DcaParams
-from mimic.domain.orders import IntentStatus, OrderLeg
+from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg
 from mimic.domain.positions import Position
 from mimic.domain.risk import risk_cap
 from mimic.ports.exchange import ExchangeGateway, ExchangeGateways
@@ -69,14 +70,14 @@ class MonitorPositions:
         self._reader = PositionReader(
             accounts, position_intents, gateways, feeds, tx, policy.concurrency
         )
-        self._orders = MonitorOrders(
-            position_intents, intents, trailing, protection, notifier, tx, clock, policy.lease
+        self._orders = orders = MonitorOrders(
+            position_intents, intents, notifier, tx, clock, policy.lease
         )
         self._fills = ProtectiveFills(
-            position_intents, trailing, protection, notifier, tx, clock, self._orders
+            position_intents, trailing, protection, notifier, tx, clock, orders
         )
-        self._trailing_stops = TrailingStops(trailing, live, self._orders)
-        self._dca = DcaAdds(position_intents, notifier, tx, clock, self._orders)
+        self._trailing_stops = TrailingStops(trailing, protection, notifier, live, clock, orders)
+        self._dca = DcaAdds(position_intents, protection, notifier, tx, clock, orders)
 
     async def __call__(self) -> MonitorReport:
         report = MonitorReport()
@@ -95,10 +96,7 @@ class MonitorPositions:
             if unsettled:
                 # One order in flight per position: settle it (even if the position is gone:
                 # it may be what closed it) before anything else; the next round goes on.
-                child = unsettled[0]
-                same_leg = [c.id for c in item.children if c.leg is child.leg]
-                number = same_leg.index(child.id) + 1
-                await self._orders.resume(item.entry, child, number, item.gateway, report)
+                await self._settle(item, unsettled[0], item.gateway, report)
                 continue
             if item.position is None:
                 await self._fills.position_gone(item.entry, item.children, item.gateway, report)
@@ -115,6 +113,24 @@ class MonitorPositions:
                 report=report,
             )
         return report
+
+    async def _settle(
+        self,
+        item: WatchedPosition,
+        child: OrderIntent,
+        gateway: ExchangeGateway,
+        report: MonitorReport,
+    ) -> None:
+        """Sends again, as the leg it belongs to, an order a worker left unsettled."""
+        claimed = await self._orders.claim(child)
+        if claimed is None:
+            return  # another worker holds it
+        if claimed.leg is OrderLeg.TRAILING_STOP:
+            await self._trailing_stops.send(item.entry, claimed, gateway, report)
+            return
+        same_leg = [c.id for c in item.children if c.leg is child.leg]
+        number = same_leg.index(child.id) + 1
+        await self._dca.send(item.entry, claimed, number, gateway, report)
 
     async def _watch(
         self,

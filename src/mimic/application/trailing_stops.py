@@ -1,17 +1,25 @@
 """Trailing stops: the stop ratchets with the best price since activation (state in a
 `TrailingStateStore`); when it is hit, a reduce-only market order closes the position
-(the monitor's orders then release the remaining TP/SL and tell the follower)."""
+through the order sender, then the remaining TP/SL is released and the follower told."""
 
 from decimal import Decimal
 
-from mimic.application.monitor_orders import MonitorOrders, MonitorReport, plain
-from mimic.domain.orders import OrderIntent, OrderLeg
+from mimic.application.monitor_orders import (
+    TRAILING_STOP_EVENT,
+    MonitorOrders,
+    MonitorReport,
+    plain,
+)
+from mimic.application.order_sender import MONITOR, OrderSender
+from mimic.application.position_protection import PositionProtection
+from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderSide
 from mimic.domain.positions import Position
 from mimic.domain.protection import TrailingSettings
 from mimic.domain.trailing import TrailingParams, TrailingState
 from mimic.ports.exchange import ExchangeGateway
 from mimic.ports.live_events import LiveEvent, LiveEvents, user_audience
 from mimic.ports.protection import TrailingStateStore
+from mimic.ports.services import Clock, Notifier
 
 
 def _stop_moved(entry: OrderIntent, state: TrailingState) -> LiveEvent:
@@ -29,11 +37,20 @@ def _advance(state: TrailingState, price: Decimal, trailing: TrailingSettings) -
 
 class TrailingStops:
     def __init__(
-        self, trailing: TrailingStateStore, live: LiveEvents, orders: MonitorOrders
+        self,
+        trailing: TrailingStateStore,
+        protection: PositionProtection,
+        notifier: Notifier,
+        live: LiveEvents,
+        clock: Clock,
+        orders: MonitorOrders,
     ) -> None:
         self._trailing = trailing
+        self._protection = protection
+        self._notifier = notifier
         self._live = live
         self._orders = orders
+        self._sender = OrderSender(clock)
 
     async def follow(
         self,
@@ -90,4 +107,27 @@ class TrailingStops:
             reason=why,
         )
         if await self._orders.insert_held(intent):
-            await self._orders.send(entry, intent, number, gateway, report)
+            await self.send(entry, intent, gateway, report)
+
+    async def send(
+        self,
+        entry: OrderIntent,
+        intent: OrderIntent,
+        gateway: ExchangeGateway,
+        report: MonitorReport,
+    ) -> None:
+        """The close, new or left unsettled by an earlier round, and what follows it."""
+        await self._sender.send(intent, gateway, MONITOR)
+        await self._orders.save(entry, intent, TRAILING_STOP_EVENT)
+        if intent.status is not IntentStatus.FILLED:
+            return
+        await self._protection.release(intent, gateway)
+        await self._trailing.discard(entry.id)
+        report.trailing_closes.append(intent.id)
+        verb = "sold" if intent.side is OrderSide.SELL else "bought"
+        await self._notifier.notify(
+            intent.user_id,
+            TRAILING_STOP_EVENT,
+            f"{entry.symbol} position closed: {intent.reason}; "
+            f"{verb} {intent.filled_quantity} at {intent.average_price}",
+        )
