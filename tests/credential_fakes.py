@@ -4,6 +4,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from mimic.adapters.notifier_base import NotifierBase
 from mimic.domain.accounts import ApiCredentials, ConnectionStatus, ValidationStatus
 from mimic.domain.errors import SecretUnreadable
 from mimic.ports.credentials import (
@@ -13,7 +14,6 @@ from mimic.ports.credentials import (
     StoredCredentials,
     ValidationQueue,
 )
-from mimic.ports.services import Notifier
 from tests.fakes import InMemoryExchangeAccountRepository
 
 
@@ -123,7 +123,7 @@ class RecordingValidationQueue(ValidationQueue):
         self.enqueued.append(account_id)
 
 
-class RecordingNotifier(Notifier):
+class RecordingNotifier(NotifierBase):
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
 

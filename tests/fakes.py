@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mimic.adapters.exchange_base import ExchangeGatewayBase
+from mimic.adapters.notifier_base import NotifierBase
 from mimic.domain.accounts import (
     AccountCheck,
     ConnectionStatus,
@@ -71,7 +72,7 @@ from mimic.ports.repositories import (
     TransactionManager,
     UserRepository,
 )
-from mimic.ports.services import Clock, Notifier, PasswordHasher, SignalQueue
+from mimic.ports.services import Clock, PasswordHasher, SignalQueue
 
 EXCHANGEINFO = (
     Path(__file__).resolve().parent.parent
@@ -157,7 +158,7 @@ class FakeTransactionManager(TransactionManager):
         self.rollbacks += 1
 
 
-class RecordingNotifier(Notifier):
+class RecordingNotifier(NotifierBase):
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
 
@@ -496,6 +497,9 @@ class InMemoryExchangeAccountRepository(ExchangeAccountRepository):
                 candidates.append((copy.deepcopy(account), user))
         return candidates
 
+    async def list_streamed(self) -> list[ExchangeAccount]:
+        return [account for account, _ in await self.list_copy_candidates()]
+
 
 class InMemoryOrderIntentRepository(OrderIntentRepository):
     """Unique per (signal, account, leg); claims follow the port and the SQL adapter.
@@ -749,6 +753,9 @@ class InMemoryPositionIntentRepository(PositionIntentRepository):
         held = intent.status is IntentStatus.SUBMITTING
         self._intents.leases[intent.id] = lease_until if held else None
         return True
+
+    async def add_many_if_absent(self, intents: Sequence[OrderIntent]) -> set[str]:
+        return {i.id for i in intents if await self.add_if_absent(i, lease_until=None)}
 
     async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
         return any(

@@ -5,6 +5,7 @@ from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
+from mimic.adapters.notifier_base import NotifierBase
 from mimic.adapters.plisio.callbacks import read_callback
 from mimic.adapters.plisio.statuses import invoice_status
 from mimic.domain.accounts import User
@@ -30,7 +31,6 @@ from mimic.ports.payments import (
     ReferralRepository,
     SubscriptionRepository,
 )
-from mimic.ports.services import Notifier
 from tests.fakes import InMemoryUserRepository
 
 
@@ -232,7 +232,7 @@ class FakePaymentGateway(PaymentGateway):
         )
 
 
-class RecordingNotifier(Notifier):
+class RecordingNotifier(NotifierBase):
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
 
