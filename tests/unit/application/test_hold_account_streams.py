@@ -8,12 +8,11 @@ from decimal import Decimal
 
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
-from mimic.domain.account_events import AccountEvent, FillEvent, StreamConnected
+from mimic.domain.account_events import AccountEvent, FillEvent, PositionEvent, StreamConnected
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeUnavailable
-from mimic.domain.orders import CLIENT_ORDER_ID_PREFIX, OrderSide
+from mimic.domain.orders import OrderIntent, OrderLeg, OrderSide
 from mimic.domain.performance import AccountFill
-from mimic.domain.protection import protective_prefix
 from mimic.ports.account_events import AccountEventStream, AccountStreamWork
 from tests.fakes.metrics import RecordingMetrics
 from tests.fakes.services import FixedClock
@@ -41,26 +40,35 @@ class ScriptedStream(AccountEventStream):
 
 
 class RecordingWork(AccountStreamWork):
+    """Records in calls (one per batch of streams); an account in `failing` fails the call
+    it is in; the positions in `flat_after` are those a recording finds flat."""
+
     def __init__(self, accounts: list[ExchangeAccount]) -> None:
         self.listed = accounts
         self.recorded: list[tuple[str, int]] = []
-        self.recorded_sent: list[list[tuple[str, int]]] = []  # one list per unit of work
+        self.calls: list[list[str]] = []
         self.reconciled: list[tuple[str, datetime]] = []
-        self.failing: Exception | None = None
+        self.failing: set[str] = set()
+        self.flat_after: dict[str, OrderIntent] = {}
+        self.released: list[str] = []
+        self.recording = asyncio.Event()  # cleared: every call waits for it
+        self.recording.set()
 
     async def accounts(self) -> list[ExchangeAccount]:
         return self.listed
 
-    async def record(self, account: ExchangeAccount, events: Sequence[AccountEvent]) -> None:
-        self.recorded.append((account.id, len(events)))
+    async def record(
+        self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
+    ) -> list[tuple[ExchangeAccount, OrderIntent]]:
+        await self.recording.wait()
+        self.calls.append([a.id for a, _ in batches])
+        if any(a.id in self.failing for a, _ in batches):
+            raise RuntimeError("database away")
+        self.recorded += [(a.id, len(events)) for a, events in batches]
+        return [(a, self.flat_after[a.id]) for a, _ in batches if a.id in self.flat_after]
 
-    async def record_sent(
-        self, items: Sequence[tuple[ExchangeAccount, Sequence[FillEvent]]]
-    ) -> None:
-        await asyncio.sleep(0)  # a unit of work takes a while: others arrive meanwhile
-        if self.failing is not None:
-            raise self.failing
-        self.recorded_sent.append([(a.id, len(events)) for a, events in items])
+    async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
+        self.released += [entry.id for _, entry in flat]
 
     async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
         self.reconciled.append((account.id, since))
@@ -70,20 +78,15 @@ def account(account_id: str, exchange: str = "paper") -> ExchangeAccount:
     return ExchangeAccount(account_id, "user", exchange, account_id, NOW)
 
 
-def fill(client_order_id: str | None = None) -> FillEvent:
+def fill() -> FillEvent:
     executed = AccountFill(
         "f1", "BTCUSDT", OrderSide.SELL, Decimal(1), Decimal(1), Decimal(0), None, NOW
     )
-    return FillEvent(executed, "o1", client_order_id, Decimal(1), Decimal(1))
-
-
-def sent_fill() -> FillEvent:
-    """A fill of a market order Mimic sent (a fan-out's entry)."""
-    return fill(CLIENT_ORDER_ID_PREFIX + "0123456789abcdef")
+    return FillEvent(executed, "o1", None, Decimal(1), Decimal(1))
 
 
 async def settle() -> None:
-    for _ in range(20):
+    for _ in range(5):
         await asyncio.sleep(0)
 
 
@@ -137,54 +140,87 @@ async def test_an_ended_stream_starts_again_after_a_while() -> None:
     await holder.stop()
 
 
-async def started(
-    accounts: list[ExchangeAccount],
-) -> tuple[HoldAccountStreams, ScriptedStream, RecordingWork]:
-    stream, work = ScriptedStream(), RecordingWork(accounts)
+def entry(account_id: str) -> OrderIntent:
+    return OrderIntent(
+        f"entry-{account_id}", None, account_id, "user", OrderLeg.ENTRY, "BTCUSDT",
+        OrderSide.BUY, Decimal(1), False, None, f"mimic-{account_id}", NOW,
+    )  # fmt: skip
+
+
+async def connected_holder(
+    work: RecordingWork, policy: StreamPolicy | None = None
+) -> tuple[HoldAccountStreams, ScriptedStream]:
+    stream = ScriptedStream()
     holder = HoldAccountStreams(
-        [stream], SoleHolderLeases(), work, FixedClock(NOW), RecordingMetrics(), StreamPolicy()
+        [stream],
+        SoleHolderLeases(),
+        work,
+        FixedClock(NOW),
+        RecordingMetrics(),
+        policy or StreamPolicy(),
     )
     await holder.refresh()
     await settle()
-    return holder, stream, work
-
-
-async def test_a_fan_outs_fills_on_many_streams_are_stored_in_one_unit_of_work() -> None:
-    """A thousand followers' entries fill together: their fills were a transaction (and a
-    read of positions) per account, which on SQLite held the fan-out's own results back."""
-    holder, stream, work = await started([account(f"a{n}") for n in range(5)])
-    for n in range(5):
-        stream.queues[f"a{n}"].put_nowait([sent_fill()])
+    for account_id in holder.held:
+        stream.queues[account_id].put_nowait([StreamConnected(NOW)])
     await settle()
-    assert work.recorded_sent == [[(f"a{n}", 1) for n in range(5)]]
-    assert work.recorded == []  # nothing left to classify
+    return holder, stream
 
-    stream.queues["a0"].put_nowait([sent_fill()])  # the next burst is a unit of its own
+
+async def fills_while_recording(
+    work: RecordingWork, stream: ScriptedStream, *, first: str, meanwhile: str
+) -> None:
+    """`first` reports a fill, whose recording is slow: the others report theirs meanwhile."""
+    work.recording.clear()
+    stream.queues[first].put_nowait([fill()])
     await settle()
-    assert work.recorded_sent[-1] == [("a0", 1)]
+    for account_id in meanwhile:
+        stream.queues[account_id].put_nowait([fill()])
+    await settle()
+    work.recording.set()
+    await settle()
+
+
+async def test_what_many_streams_report_at_once_is_recorded_in_one_go() -> None:
+    work = RecordingWork([account(name) for name in "abcd"])
+    work.flat_after = {"b": entry("b"), "d": entry("d")}
+    holder, stream = await connected_holder(work)
+    await fills_while_recording(work, stream, first="a", meanwhile="bcd")
+    assert work.calls == [["a"], ["b", "c", "d"]]
+    assert sorted(work.recorded) == [("a", 1), ("b", 1), ("c", 1), ("d", 1)]
+    assert sorted(work.released) == ["entry-b", "entry-d"]  # the leftovers, once recorded
     await holder.stop()
 
 
-async def test_other_fills_of_a_batch_are_still_classified_one_account_at_a_time() -> None:
-    holder, stream, work = await started([account("a")])
-    take_profit = fill(protective_prefix(CLIENT_ORDER_ID_PREFIX + "0123456789abcdef") + "tp")
-    stream.queues["a"].put_nowait([sent_fill(), take_profit, fill()])
+async def test_an_account_whose_fills_fail_is_reconciled_and_the_others_recorded() -> None:
+    work = RecordingWork([account(name) for name in "abc"])
+    holder, stream = await connected_holder(work)
+    reconciled = len(work.reconciled)
+    work.failing = {"b"}
+    await fills_while_recording(work, stream, first="c", meanwhile="ab")
+    assert work.calls == [["c"], ["a", "b"], ["a"], ["b"]]  # the batch again, one by one
+    assert sorted(work.recorded) == [("a", 1), ("c", 1)]
+    await holder.refresh()  # b's events are not lost: b is reconciled at once
     await settle()
-    assert work.recorded_sent == [[("a", 1)]]
-    assert work.recorded == [("a", 2)]  # the TP and the order placed outside Mimic
+    assert [a for a, _ in work.reconciled[reconciled:]] == ["b"]
     await holder.stop()
 
 
-async def test_a_burst_that_was_not_stored_is_reconciled_on_the_next_refresh() -> None:
-    holder, stream, work = await started([account("a"), account("b")])
-    work.failing = ConnectionError("database away")
-    stream.queues["a"].put_nowait([sent_fill()])
-    stream.queues["b"].put_nowait([sent_fill()])
+def flat(symbol: str = "BTCUSDT") -> PositionEvent:
+    return PositionEvent(symbol, Decimal(0), Decimal(0), NOW)
+
+
+async def test_a_position_gone_flat_with_no_fill_seen_is_reconciled() -> None:
+    work = RecordingWork([account("a"), account("b")])
+    grace = timedelta(milliseconds=20)
+    holder, stream = await connected_holder(work, StreamPolicy(flat_grace=grace))
+    reconciled = len(work.reconciled)
+    stream.queues["a"].put_nowait([flat()])  # closed by hand, ADL: the fill never came
+    stream.queues["b"].put_nowait([flat()])
+    stream.queues["b"].put_nowait([fill()])  # the fill that closed it, just after
     await settle()
-    assert work.recorded_sent == []
-    assert holder.held == {"a", "b"}  # the streams go on
-    work.failing = None
-    await holder.refresh()
+    await asyncio.sleep(0.05)
     await settle()
-    assert sorted(a for a, _ in work.reconciled) == ["a", "b"]
+    assert [a for a, _ in work.reconciled[reconciled:]] == ["a"]
+    assert ("b", 1) in work.recorded
     await holder.stop()

@@ -2,18 +2,18 @@
 
 import pytest
 
+from mimic.adapters.notifier_base import NotifierBase
 from mimic.application.live_updates import PublishingNotifier
 from mimic.ports.live_events import LiveEvent, user_audience
-from mimic.ports.services import Notifier
 from tests.fakes.live_events import RecordingLiveEvents
 
 
-class FailingNotifier(Notifier):
+class FailingNotifier(NotifierBase):
     async def notify(self, user_id: str, event: str, text: str) -> None:
         raise RuntimeError("outbox down")
 
 
-class ListNotifier(Notifier):
+class ListNotifier(NotifierBase):
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
 

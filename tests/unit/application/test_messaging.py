@@ -5,13 +5,13 @@ from datetime import timedelta
 
 import pytest
 
+from mimic.adapters.notifier_base import NotifierBase
 from mimic.application.messaging import Messaging, NewThread
 from mimic.domain.accounts import Role, User
 from mimic.domain.errors import InvalidField, NotFound, TooManyRequests
 from mimic.domain.messages import MAX_BODY_LENGTH
 from mimic.domain.quotas import Quotas
 from mimic.ports.live_events import ADMINS
-from mimic.ports.services import Notifier
 from tests.fakes.accounts import InMemoryMessageRepository
 from tests.fakes.live_events import RecordingLiveEvents
 from tests.fakes.repositories.transactions import FakeTransactionManager
@@ -19,7 +19,7 @@ from tests.fakes.repositories.users import InMemoryUserRepository
 from tests.fakes.services import START, FixedClock
 
 
-class RecordingNotifier(Notifier):
+class RecordingNotifier(NotifierBase):
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
 
