@@ -14,11 +14,25 @@ from mimic.ports.live_events import LiveEvent, LiveEvents
 
 log = logging.getLogger(__name__)
 
+# A fan-out settles thousands of orders at once. One PUBLISH command each, even pipelined,
+# costs the publisher a reply to read and parse per event (a third of a worker's own time
+# in a 10,000-follower fan-out); this script publishes a chunk of them in one round trip.
+_PUBLISH_ALL = """
+for i = 1, #ARGV, 2 do
+    redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+end
+return 0
+"""
+# Redis runs a script alone: a chunk's publishes (about a microsecond each when nobody
+# listens) hold everybody else for a millisecond at the most.
+CHUNK = 1000
+
 
 class RedisLiveEvents(LiveEvents):
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._publish_all = redis.register_script(_PUBLISH_ALL)
 
     async def publish(self, audience: str, event: LiveEvent) -> None:
         await self.publish_many([(audience, event)])
@@ -27,10 +41,11 @@ class RedisLiveEvents(LiveEvents):
         if not items:
             return
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for audience, payload in encode_events(items):
-                    pipe.publish(self._prefix + audience, payload)
-                await pipe.execute()
+            for start in range(0, len(items), CHUNK):
+                args: list[str | bytes] = []
+                for audience, payload in encode_events(items[start : start + CHUNK]):
+                    args += (self._prefix + audience, payload)
+                await self._publish_all(args=args)
         except Exception:  # the caller's work is committed; pages re-read on reconnect
             log.exception("%d live events not published", len(items))
 

@@ -38,9 +38,9 @@ from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.tracing import tracing_middleware
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
-from mimic.entrypoints.ioc import build_container
-from mimic.entrypoints.live_ioc import LiveEventsProvider, make_pages
-from mimic.entrypoints.streams_ioc import holding_account_streams
+from mimic.entrypoints.ioc.live import LiveEventsProvider, make_pages
+from mimic.entrypoints.ioc.root import build_container
+from mimic.entrypoints.ioc.streams import holding_account_streams
 from mimic.entrypoints.tracing import flush_traces
 from mimic.entrypoints.web.live import live_route
 from mimic.entrypoints.web.site import docs_ui, template_config, web_routers
