@@ -50,6 +50,9 @@ class InMemoryPositionIntentRepository(PositionIntentRepository):
         self._intents.leases[intent.id] = lease_until if held else None
         return True
 
+    async def add_many_if_absent(self, intents: Sequence[OrderIntent]) -> set[str]:
+        return {i.id for i in intents if await self.add_if_absent(i, lease_until=None)}
+
     async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
         return any(
             i.account_id == account_id and i.exchange_order_id == exchange_order_id

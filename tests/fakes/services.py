@@ -3,8 +3,9 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from mimic.adapters.notifier_base import NotifierBase
 from mimic.domain.errors import DeliveryFailed
-from mimic.ports.services import Clock, Mailer, Notifier, PasswordHasher, SignalQueue
+from mimic.ports.services import Clock, Mailer, PasswordHasher, SignalQueue
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -38,7 +39,7 @@ class FixedClock(Clock):
         await asyncio.sleep(0)
 
 
-class RecordingNotifier(Notifier):
+class RecordingNotifier(NotifierBase):
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
 

@@ -273,34 +273,55 @@ def _now_ms() -> int:
 
 
 BURST_PATH = "/bench/burst"
+STREAMS_PATH = "/bench/streams"
 
 
 class BenchUserStream(BinanceUserStream):
-    """For bench/events.py: `POST /bench/burst` tells every open stream a TP that fired
-    (the ORDER_TRADE_UPDATE of the order a TP placed, named by its ALGO_UPDATE)."""
+    """For bench/events.py: `POST /bench/burst?round=R` tells every open stream a TP that
+    fired, as Binance tells it (the captured fill sequence in the reference data): the
+    ALGO_UPDATE naming the order the TP placed, then that order's TRADE_LITE, the
+    ACCOUNT_UPDATE with the position now flat, its ORDER_TRADE_UPDATE, and the ALGO_UPDATE
+    that says the TP is finished. Each round's
+    order and trade ids are new. `GET /bench/streams`: how many streams are open."""
 
     def add_routes(self, app: web.Application) -> None:
         super().add_routes(app)
         app.router.add_post(BURST_PATH, self._burst)
+        app.router.add_get(STREAMS_PATH, self._open_streams)
+
+    async def _open_streams(self, request: web.Request) -> web.Response:
+        return web.json_response({"open": sum(self.streaming(key) for key in self._sockets)})
 
     async def _burst(self, request: web.Request) -> web.Response:
         sent = 0
+        round_number = int(request.query.get("round", "0"))
         for number, api_key in enumerate(list(self._sockets)):
-            order_id = 9_000_000_000 + number
-            now = _now_ms()
-            triggered = {"caid": f"mp-bench{number:024d}tp", "X": "TRIGGERED", "ai": str(order_id)}
-            algo = {"e": "ALGO_UPDATE", "T": now, "E": now, "o": triggered}
-            fill = {
-                "e": "ORDER_TRADE_UPDATE", "E": now, "T": now,
-                "o": {"s": "XRPUSDT", "c": f"bench-{number}", "S": "SELL", "o": "MARKET",
-                      "q": "20", "ap": "0.62", "x": "TRADE", "X": "FILLED", "i": order_id,
-                      "l": "20", "z": "20", "L": "0.62", "N": "USDT", "n": "0.00496", "T": now,
-                      "t": order_id, "R": True, "ps": "BOTH", "rp": "0.4"},
-            }  # fmt: skip
-            await self.push(api_key, algo)
-            await self.push(api_key, fill)
+            order_id = 9_000_000_000 + round_number * 1_000_000 + number
+            for message in _take_profit_fired(number, order_id, _now_ms()):
+                await self.push(api_key, message)
             sent += 1
         return web.json_response({"sent": sent})
+
+
+def _take_profit_fired(number: int, order_id: int, now: int) -> list[dict[str, Any]]:
+    triggered = {"caid": f"mp-bench{number:024d}tp", "X": "TRIGGERED", "ai": str(order_id)}
+    return [
+        {"e": "ALGO_UPDATE", "T": now, "E": now, "o": triggered},
+        {"e": "TRADE_LITE", "E": now, "T": now, "s": "XRPUSDT", "q": "20", "p": "0",
+         "m": False, "c": f"bench-{number}", "S": "SELL", "L": "0.62", "l": "20",
+         "t": order_id, "i": order_id},
+        {"e": "ACCOUNT_UPDATE", "E": now, "T": now,
+         "a": {"m": "ORDER",
+               "B": [{"a": "USDT", "wb": "1000000.4", "cw": "1000000.4", "bc": "0"}],
+               "P": [{"s": "XRPUSDT", "pa": "0", "ep": "0", "cr": "0.4", "up": "0",
+                      "mt": "cross", "iw": "0", "ps": "BOTH", "ma": "USDT", "bep": "0"}]}},
+        {"e": "ORDER_TRADE_UPDATE", "E": now, "T": now,
+         "o": {"s": "XRPUSDT", "c": f"bench-{number}", "S": "SELL", "o": "MARKET",
+               "q": "20", "ap": "0.62", "x": "TRADE", "X": "FILLED", "i": order_id,
+               "l": "20", "z": "20", "L": "0.62", "N": "USDT", "n": "0.00496", "T": now,
+               "t": order_id, "R": True, "ps": "BOTH", "rp": "0.4"}},
+        {"e": "ALGO_UPDATE", "T": now, "E": now, "o": {**triggered, "X": "FINISHED"}},
+    ]  # fmt: skip
 
 
 async def _serve(accounts: int) -> None:

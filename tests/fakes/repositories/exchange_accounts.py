@@ -68,3 +68,6 @@ class InMemoryExchangeAccountRepository(ExchangeAccountRepository):
             if user is not None and user.active:
                 candidates.append((copy.deepcopy(account), user))
         return candidates
+
+    async def list_streamed(self) -> list[ExchangeAccount]:
+        return [account for account, _ in await self.list_copy_candidates()]

@@ -17,6 +17,7 @@ from mimic.ports.repositories import (
     SignalRepository,
     SignalSourceRepository,
 )
+from tests.fakes.repositories.rows import as_stored
 
 
 class InMemorySignalSourceRepository(SignalSourceRepository):
@@ -73,7 +74,7 @@ class InMemorySignalRepository(SignalRepository):
             return copy.deepcopy(stored), True
         if signal.id in self._rows:
             raise Conflict(f"signal {signal.id} exists")
-        self._rows[signal.id] = copy.deepcopy(signal)
+        self._rows[signal.id] = as_stored(signal)
         return copy.deepcopy(signal), False
 
     async def get(self, signal_id: str) -> Signal | None:

@@ -14,6 +14,7 @@ from mimic.domain.errors import (
 from mimic.ports.repositories import (
     UserRepository,
 )
+from tests.fakes.repositories.rows import as_stored
 
 
 class InMemoryUserRepository(UserRepository):
@@ -33,7 +34,7 @@ class InMemoryUserRepository(UserRepository):
         if user.id in self._rows:
             raise Conflict(f"user {user.id} exists")
         self._check_unique(user)
-        self._rows[user.id] = copy.deepcopy(user)
+        self._rows[user.id] = as_stored(user)
 
     async def get(self, user_id: str) -> User | None:
         return copy.deepcopy(self._rows.get(user_id))
@@ -57,7 +58,7 @@ class InMemoryUserRepository(UserRepository):
         if user.id not in self._rows:
             return  # an UPDATE of a missing row changes nothing
         self._check_unique(user)
-        stored = copy.deepcopy(user)
+        stored = as_stored(user)
         stored.created_at = self._rows[user.id].created_at
         self._rows[user.id] = stored
 

@@ -172,6 +172,9 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         rules = self._store.listing(request.symbol).rules
         if leverage is not None:
             check_leverage(leverage, rules)
+        if self.faults.idle:  # no context manager per order: a few percent of a fan-out
+            check_order(request, rules)
+            return await self._place_orders((account_id, request, leverage))
         async with self.faults.around_order(account_id, request.symbol):
             check_order(request, rules)
             fill = await self._place_orders((account_id, request, leverage))

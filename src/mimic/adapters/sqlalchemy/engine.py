@@ -62,3 +62,13 @@ def database_unreachable(exc: BaseException) -> bool:
             or sqlstate.startswith(("08", "57P"))  # connection exception; admin shutdown
         )
     return isinstance(exc, OSError)  # refused or timed out before the driver wrapped it
+
+
+def create_intake_engine(url: str) -> AsyncEngine | None:
+    """The webhook's own small pool for storing an alert in one statement (Postgres only;
+    None elsewhere). No pre-ping: it costs three round trips per checkout, and the intake's
+    statement is its own ping (a dead connection fails it, and the alert goes the pinged
+    session way)."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    return create_async_engine(url, pool_size=10, max_overflow=10)

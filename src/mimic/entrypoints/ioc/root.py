@@ -23,9 +23,14 @@ from mimic.adapters.routing import ExchangeRouter
 from mimic.adapters.sqlalchemy.activity import SqlPlatformActivity
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
-from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
+from mimic.adapters.sqlalchemy.engine import (
+    create_engine,
+    create_intake_engine,
+    create_session_factory,
+)
 from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountRepository
 from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
+from mimic.adapters.sqlalchemy.intake import SqlSignalIntake
 from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
 from mimic.adapters.sqlalchemy.platform_settings import SqlSettingsRepository
 from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
@@ -80,6 +85,7 @@ from mimic.ports.credentials import (
     ValidationQueue,
 )
 from mimic.ports.exchange import CredentialVault, ExchangeGateways, PaperMarket, SymbolCatalog
+from mimic.ports.intake import SignalIntake
 from mimic.ports.metrics import Metrics
 from mimic.ports.protection import (
     PositionIntentRepository,
@@ -132,6 +138,15 @@ class InfrastructureProvider(Provider):
     @provide
     def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
         return create_session_factory(engine)
+
+    @provide
+    async def signal_intake(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[SignalIntake]:
+        at_once = create_intake_engine(settings.database_url)
+        yield SqlSignalIntake(sessions, at_once)
+        if at_once is not None:
+            await at_once.dispose()
 
     @provide
     def paper_venue(
@@ -244,23 +259,19 @@ class PersistenceProvider(Provider):
 class InteractorProvider(Provider):
     scope = Scope.REQUEST
 
-    @provide
+    @provide(scope=Scope.APP)  # nothing of a request's: built once, not per alert
     def receive_signal(
         self,
-        sources: SignalSourceRepository,
-        signals: SignalRepository,
+        intake: SignalIntake,
         catalog: SymbolCatalog,
-        tx: TransactionManager,
         queue: SignalQueue,
         clock: Clock,
         settings: Settings,
         metrics: Metrics,
     ) -> ReceiveSignal:
         return ReceiveSignal(
-            sources,
-            signals,
+            intake,
             catalog,
-            tx,
             queue,
             clock,
             settings.dedupe_window,

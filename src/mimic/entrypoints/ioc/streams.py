@@ -22,6 +22,7 @@ from mimic.application.reconcile_account_fills import ReconcileAccountFills
 from mimic.application.record_account_fills import RecordAccountFills
 from mimic.domain.account_events import AccountEvent
 from mimic.domain.accounts import ExchangeAccount
+from mimic.domain.orders import OrderIntent
 from mimic.entrypoints.config import Settings
 from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
 from mimic.ports.exchange import CredentialVault
@@ -69,13 +70,20 @@ class ContainerStreamWork(AccountStreamWork):
 
     async def accounts(self) -> list[ExchangeAccount]:
         async with self._container() as scope:
-            accounts = await scope.get(ExchangeAccountRepository)
-            return [account for account, _ in await accounts.list_copy_candidates()]
+            accounts: ExchangeAccountRepository = await scope.get(ExchangeAccountRepository)
+            return await accounts.list_streamed()
 
-    async def record(self, account: ExchangeAccount, events: Sequence[AccountEvent]) -> None:
+    async def record(
+        self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
+    ) -> list[tuple[ExchangeAccount, OrderIntent]]:
         async with self._container() as scope:
             record = await scope.get(RecordAccountFills)
-            await record(account, events)
+            return (await record.record_many(batches)).flat
+
+    async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
+        async with self._container() as scope:
+            record = await scope.get(RecordAccountFills)
+            await record.release(flat)
 
     async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
         async with self._container() as scope:
