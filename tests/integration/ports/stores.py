@@ -1,22 +1,44 @@
 """The repositories of one backend, as a repository contract test sees them.
 
-`FakeStore` wires the fakes of tests/fakes/repositories/ as the unit tests do; `SqlStore`
+`FakeStore` wires the fakes of tests/fakes/ as the unit tests do; `SqlStore`
 builds the SQL adapters on one session per unit of work.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
-from mimic.adapters.sqlalchemy.engine import create_engine, create_session_factory
 from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountRepository
 from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
+from mimic.adapters.sqlalchemy.messages import SqlMessageRepository
 from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
+from mimic.adapters.sqlalchemy.password_resets import SqlPasswordResetTokens
+from mimic.adapters.sqlalchemy.payments import (
+    SqlInvoiceRepository,
+    SqlPaymentSettingsRepository,
+    SqlPlanRepository,
+    SqlReferralRepository,
+    SqlSubscriptionRepository,
+)
 from mimic.adapters.sqlalchemy.platform_settings import SqlSettingsRepository
+from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
 from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
 from mimic.adapters.sqlalchemy.users import SqlUserRepository
+from mimic.domain.payments import PaymentSettings
+from mimic.ports.accounts import MessageRepository, PasswordResetTokens
+from mimic.ports.payments import (
+    InvoiceRepository,
+    PaymentSettingsRepository,
+    PlanRepository,
+    ReferralRepository,
+    SubscriptionRepository,
+)
+from mimic.ports.protection import PositionIntentRepository
 from mimic.ports.repositories import (
     AuditLog,
     ExchangeAccountRepository,
@@ -27,6 +49,15 @@ from mimic.ports.repositories import (
     SourceFollowRepository,
     UserRepository,
 )
+from tests.fakes.accounts import InMemoryMessageRepository, InMemoryPasswordResetTokens
+from tests.fakes.payments import (
+    InMemoryInvoiceRepository,
+    InMemoryPaymentSettingsRepository,
+    InMemoryPlanRepository,
+    InMemoryReferralRepository,
+    InMemorySubscriptionRepository,
+)
+from tests.fakes.protection import InMemoryPositionIntentRepository
 from tests.fakes.repositories.audit import InMemoryAuditLog
 from tests.fakes.repositories.exchange_accounts import InMemoryExchangeAccountRepository
 from tests.fakes.repositories.follows import InMemorySourceFollowRepository
@@ -46,6 +77,18 @@ class Repositories:
     settings: SettingsRepository
     audit: AuditLog
     follows: SourceFollowRepository
+    positions: PositionIntentRepository
+    resets: PasswordResetTokens
+    messages: MessageRepository
+    plans: PlanRepository
+    invoices: InvoiceRepository
+    subscriptions: SubscriptionRepository
+    referrals: ReferralRepository
+    payment_settings: PaymentSettingsRepository
+
+
+# What the platform's configuration says until an admin saves payment settings.
+PAYMENT_DEFAULTS = PaymentSettings(referral_commission_perc=Decimal(15), require_subscription=True)
 
 
 class Store(Protocol):
@@ -73,6 +116,14 @@ class FakeStore(Store):
             settings=InMemorySettingsRepository(),
             audit=InMemoryAuditLog(),
             follows=InMemorySourceFollowRepository(),
+            positions=InMemoryPositionIntentRepository(intents),
+            resets=InMemoryPasswordResetTokens(),
+            messages=InMemoryMessageRepository(),
+            plans=InMemoryPlanRepository(),
+            invoices=InMemoryInvoiceRepository(),
+            subscriptions=InMemorySubscriptionRepository(),
+            referrals=InMemoryReferralRepository(users),
+            payment_settings=InMemoryPaymentSettingsRepository(PAYMENT_DEFAULTS),
         )
 
     @asynccontextmanager
@@ -81,10 +132,11 @@ class FakeStore(Store):
 
 
 class SqlStore(Store):
-    def __init__(self, name: str, url: str) -> None:
+    """The SQL adapters, each unit of work on a session of `sessions`."""
+
+    def __init__(self, name: str, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.name = name
-        self.engine = create_engine(url)
-        self.sessions = create_session_factory(self.engine)
+        self.sessions = sessions
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[Repositories]:
@@ -98,5 +150,13 @@ class SqlStore(Store):
                 settings=SqlSettingsRepository(session),
                 audit=SqlAuditLog(session),
                 follows=SqlSourceFollowRepository(session),
+                positions=SqlPositionIntentRepository(session),
+                resets=SqlPasswordResetTokens(session),
+                messages=SqlMessageRepository(session),
+                plans=SqlPlanRepository(session),
+                invoices=SqlInvoiceRepository(session),
+                subscriptions=SqlSubscriptionRepository(session),
+                referrals=SqlReferralRepository(session),
+                payment_settings=SqlPaymentSettingsRepository(session, PAYMENT_DEFAULTS),
             )
             await session.commit()
