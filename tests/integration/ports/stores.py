@@ -25,6 +25,11 @@ from mimic.adapters.sqlalchemy.payments import (
     SqlReferralRepository,
     SqlSubscriptionRepository,
 )
+from mimic.adapters.sqlalchemy.performance import (
+    SqlBalanceSnapshotRepository,
+    SqlFillRepository,
+    SqlGuardrailRepository,
+)
 from mimic.adapters.sqlalchemy.platform_settings import SqlSettingsRepository
 from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
 from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
@@ -37,6 +42,11 @@ from mimic.ports.payments import (
     PlanRepository,
     ReferralRepository,
     SubscriptionRepository,
+)
+from mimic.ports.performance import (
+    BalanceSnapshotRepository,
+    FillRepository,
+    GuardrailRepository,
 )
 from mimic.ports.protection import PositionIntentRepository
 from mimic.ports.repositories import (
@@ -56,6 +66,11 @@ from tests.fakes.payments import (
     InMemoryPlanRepository,
     InMemoryReferralRepository,
     InMemorySubscriptionRepository,
+)
+from tests.fakes.performance import (
+    InMemoryBalanceSnapshotRepository,
+    InMemoryFillRepository,
+    InMemoryGuardrailRepository,
 )
 from tests.fakes.protection import InMemoryPositionIntentRepository
 from tests.fakes.repositories.audit import InMemoryAuditLog
@@ -85,6 +100,9 @@ class Repositories:
     subscriptions: SubscriptionRepository
     referrals: ReferralRepository
     payment_settings: PaymentSettingsRepository
+    guardrails: GuardrailRepository
+    fills: FillRepository
+    snapshots: BalanceSnapshotRepository
 
 
 # What the platform's configuration says until an admin saves payment settings.
@@ -107,6 +125,7 @@ class FakeStore(Store):
     def __init__(self) -> None:
         users = InMemoryUserRepository()
         intents = InMemoryOrderIntentRepository()
+        guardrails = InMemoryGuardrailRepository()
         self._repos = Repositories(
             users=users,
             sources=InMemorySignalSourceRepository(),
@@ -124,6 +143,9 @@ class FakeStore(Store):
             subscriptions=InMemorySubscriptionRepository(),
             referrals=InMemoryReferralRepository(users),
             payment_settings=InMemoryPaymentSettingsRepository(PAYMENT_DEFAULTS),
+            guardrails=guardrails,
+            fills=InMemoryFillRepository(intents, guardrails),
+            snapshots=InMemoryBalanceSnapshotRepository(),
         )
 
     @asynccontextmanager
@@ -158,5 +180,8 @@ class SqlStore(Store):
                 subscriptions=SqlSubscriptionRepository(session),
                 referrals=SqlReferralRepository(session),
                 payment_settings=SqlPaymentSettingsRepository(session, PAYMENT_DEFAULTS),
+                guardrails=SqlGuardrailRepository(session),
+                fills=SqlFillRepository(session),
+                snapshots=SqlBalanceSnapshotRepository(session),
             )
             await session.commit()
