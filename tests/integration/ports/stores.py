@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
+from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountRepository
 from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
 from mimic.adapters.sqlalchemy.messages import SqlMessageRepository
@@ -36,6 +37,7 @@ from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSour
 from mimic.adapters.sqlalchemy.users import SqlUserRepository
 from mimic.domain.payments import PaymentSettings
 from mimic.ports.accounts import MessageRepository, PasswordResetTokens
+from mimic.ports.credentials import ConnectionChecks, CredentialRepository
 from mimic.ports.payments import (
     InvoiceRepository,
     PaymentSettingsRepository,
@@ -60,6 +62,7 @@ from mimic.ports.repositories import (
     UserRepository,
 )
 from tests.fakes.accounts import InMemoryMessageRepository, InMemoryPasswordResetTokens
+from tests.fakes.credentials import InMemoryConnectionChecks, InMemoryCredentialRepository
 from tests.fakes.payments import (
     InMemoryInvoiceRepository,
     InMemoryPaymentSettingsRepository,
@@ -103,6 +106,8 @@ class Repositories:
     guardrails: GuardrailRepository
     fills: FillRepository
     snapshots: BalanceSnapshotRepository
+    credentials: CredentialRepository
+    checks: ConnectionChecks
 
 
 # What the platform's configuration says until an admin saves payment settings.
@@ -124,13 +129,14 @@ class FakeStore(Store):
 
     def __init__(self) -> None:
         users = InMemoryUserRepository()
+        accounts = InMemoryExchangeAccountRepository(users)
         intents = InMemoryOrderIntentRepository()
         guardrails = InMemoryGuardrailRepository()
         self._repos = Repositories(
             users=users,
             sources=InMemorySignalSourceRepository(),
             signals=intents.signals,
-            accounts=InMemoryExchangeAccountRepository(users),
+            accounts=accounts,
             intents=intents,
             settings=InMemorySettingsRepository(),
             audit=InMemoryAuditLog(),
@@ -146,6 +152,8 @@ class FakeStore(Store):
             guardrails=guardrails,
             fills=InMemoryFillRepository(intents, guardrails),
             snapshots=InMemoryBalanceSnapshotRepository(),
+            credentials=InMemoryCredentialRepository(accounts),
+            checks=InMemoryConnectionChecks(accounts),
         )
 
     @asynccontextmanager
@@ -183,5 +191,7 @@ class SqlStore(Store):
                 guardrails=SqlGuardrailRepository(session),
                 fills=SqlFillRepository(session),
                 snapshots=SqlBalanceSnapshotRepository(session),
+                credentials=SqlCredentialRepository(session),
+                checks=SqlConnectionChecks(session),
             )
             await session.commit()
