@@ -35,24 +35,26 @@ class PageFeed(Protocol):
 
 
 class _Page:
-    __slots__ = ("_backlog", "_send", "_waiting")
+    __slots__ = ("_backlog", "_send", "_woken")
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]], max_backlog: int) -> None:
         self._send = send
         self._backlog: deque[bytes] = deque(maxlen=max_backlog)
-        self._waiting = asyncio.Event()
+        self._woken: asyncio.Future[None] | None = None  # set while the writer waits
 
     def put(self, payload: bytes) -> None:
         self._backlog.append(payload)
-        self._waiting.set()
+        if self._woken is not None and not self._woken.done():
+            self._woken.set_result(None)
 
     async def write_forever(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                await self._waiting.wait()
-                self._waiting.clear()
                 while self._backlog:
                     await self._send(self._backlog.popleft())
+                self._woken = loop.create_future()
+                await self._woken
         except Exception as exc:  # the socket is gone: the route notices it and closes
             log.debug("live page not written to: %r", exc)
 
