@@ -45,7 +45,6 @@ from taskiq import InMemoryBroker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mimic.entrypoints.streams_ioc import holding_account_streams
 from tests.integration.harness import make_settings, migrate
 from tests.integration.processes import seed_stub_followers
 from tests.stubs.binance import bench_credentials
@@ -54,7 +53,8 @@ from tests.stubs.binance_user_stream import BURST_PATH, STREAMS_PATH
 from mimic.adapters.sqlalchemy import tables
 from mimic.domain.accounts import ApiCredentials
 from mimic.domain.orders import OrderLeg
-from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.ioc.root import build_container
+from mimic.entrypoints.ioc.streams import holding_account_streams
 from mimic.ports.credentials import SecretBox
 
 ROUNDS = 3

@@ -120,11 +120,26 @@ class InMemoryFillRepository(FillRepository):
         return dict(found)
 
     async def for_users(self, user_ids: Collection[str]) -> dict[str, dict[str, list[AccountFill]]]:
+        """In time order, each with the source of the signal its order was placed for (read
+        from the order intents, as SQL joins them; None for any other order)."""
+        sources = self._order_sources()
         found: dict[str, dict[str, list[AccountFill]]] = defaultdict(lambda: defaultdict(list))
-        for (a, _), (user, fill) in sorted(self.rows.items()):
+        in_time = sorted(self.rows.items(), key=lambda r: (r[1][1].executed_at, r[0][1]))
+        for (a, _), (user, fill) in in_time:
             if user in user_ids:
-                found[user][a].append(fill)
+                found[user][a].append(replace(fill, source_id=sources.get((a, fill.order_id))))
         return {u: dict(accounts) for u, accounts in found.items()}
+
+    def _order_sources(self) -> dict[tuple[str, str | None], str]:
+        """(account id, exchange order id) -> source id of the orders placed for a signal."""
+        signals = {s.id: s.source_id for s in self._intents.signals.all()}
+        found: dict[tuple[str, str | None], str] = {}
+        for order in self._intents.all():
+            source = signals.get(order.signal_id)
+            if order.exchange_order_id is not None and source is not None:
+                key = (order.account_id, order.exchange_order_id)
+                found[key] = min(found.get(key, source), source)
+        return found
 
     async def count_for_user(self, user_id: str) -> int:
         return sum(1 for user, _ in self.rows.values() if user == user_id)

@@ -91,11 +91,17 @@ class ReceiveSignal:
             log.info("signal %s: duplicate from source %s", signal.id, source.id)
         else:
             log.info("signal %s: accepted from source %s", signal.id, source.id)
-            # At once: the queue bounds each call, not their sum.
-            await asyncio.gather(
-                *(self._queue.enqueue_execution(signal.id, p.index) for p in self._fanout_parts)
-            )
+            await self._enqueue(signal.id)
         return ReceivedSignal(signal_id=signal.id, duplicate=duplicate)
+
+    async def _enqueue(self, signal_id: str) -> None:
+        if len(self._fanout_parts) == 1:  # no task to gather it in: the common case
+            await self._queue.enqueue_execution(signal_id, self._fanout_parts[0].index)
+            return
+        # At once: the queue bounds each call, not their sum.
+        await asyncio.gather(
+            *(self._queue.enqueue_execution(signal_id, p.index) for p in self._fanout_parts)
+        )
 
     async def _source(self, expected_hash: str) -> SignalSource:
         source = await self._intake.source_by_passphrase_hash(expected_hash)

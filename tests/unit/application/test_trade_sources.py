@@ -49,7 +49,8 @@ def intent(intent_id: str) -> OrderIntent:
     )
 
 
-def fill(n: int, side: OrderSide, price: str, source_id: str | None) -> AccountFill:
+def fill(n: int, side: OrderSide, price: str) -> AccountFill:
+    """Fill n executed exchange order "x-<n>"."""
     return AccountFill(
         fill_id=f"f{n}",
         symbol="BTCUSDT",
@@ -59,8 +60,25 @@ def fill(n: int, side: OrderSide, price: str, source_id: str | None) -> AccountF
         fee=D(0),
         realized_pnl=None,
         executed_at=START + timedelta(minutes=n),
-        source_id=source_id,
+        order_id=f"x-{n}",
     )
+
+
+async def placed_for(intents: InMemoryOrderIntentRepository, source: str, n: int) -> None:
+    """Exchange order "x-<n>" of ann's or bob's account was placed for a signal of `source`:
+    that is how a fill learns its source (the repository reads it from the orders)."""
+    signal = Signal(
+        id=f"sig-{n}",
+        source_id=source,
+        params=SignalParams(symbol="BTCUSDT", action=SignalAction.LONG),
+        dedupe_key=f"id:{n}",
+        received_at=START,
+    )
+    await intents.signals.add_unless_duplicate(signal, expiring_after=START)
+    user = "ann" if n < 5 else "bob"
+    order = replace(intent(f"i{n}"), signal_id=signal.id, account_id=f"acc-{user}", user_id=user)
+    order.exchange_order_id = f"x-{n}"
+    await intents.add_new([order])
 
 
 async def view() -> ViewPerformance:
@@ -71,17 +89,19 @@ async def view() -> ViewPerformance:
     await sources.add(SignalSource("swing", "Swing", "hash-1"))
     await sources.add(SignalSource("scalp", "Scalp", "hash-2"))
     guardrails = InMemoryGuardrailRepository()
-    fills = InMemoryFillRepository(InMemoryOrderIntentRepository(), guardrails)
+    intents = InMemoryOrderIntentRepository()
+    # ann: +10 on a trade Swing opened, -5 on one opened by hand; bob: +20 on one Scalp opened.
+    for source, n in (("swing", 1), ("swing", 4), ("scalp", 5)):
+        await placed_for(intents, source, n)
+    fills = InMemoryFillRepository(intents, guardrails)
     await fills.add_new(
         [
-            # ann: +10 on a trade Swing opened, -5 on one opened by hand.
-            ("acc-ann", "ann", fill(1, OrderSide.BUY, "60000", "swing")),
-            ("acc-ann", "ann", fill(2, OrderSide.SELL, "61000", None)),
-            ("acc-ann", "ann", fill(3, OrderSide.BUY, "60000", None)),
-            ("acc-ann", "ann", fill(4, OrderSide.SELL, "59500", "swing")),
-            # bob: +20 on a trade Scalp opened.
-            ("acc-bob", "bob", fill(5, OrderSide.SELL, "62000", "scalp")),
-            ("acc-bob", "bob", fill(6, OrderSide.BUY, "60000", None)),
+            ("acc-ann", "ann", fill(1, OrderSide.BUY, "60000")),
+            ("acc-ann", "ann", fill(2, OrderSide.SELL, "61000")),
+            ("acc-ann", "ann", fill(3, OrderSide.BUY, "60000")),
+            ("acc-ann", "ann", fill(4, OrderSide.SELL, "59500")),
+            ("acc-bob", "bob", fill(5, OrderSide.SELL, "62000")),
+            ("acc-bob", "bob", fill(6, OrderSide.BUY, "60000")),
         ]
     )
     return ViewPerformance(

@@ -20,7 +20,6 @@ from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountReposi
 from mimic.adapters.sqlalchemy.migrations import upgrade
 from mimic.adapters.sqlalchemy.notifications import SqlNotificationOutbox
 from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
-from mimic.adapters.sqlalchemy.protection import SqlPositionIntentRepository
 from mimic.adapters.sqlalchemy.signals import (
     SqlSignalRepository,
     SqlSignalSourceRepository,
@@ -40,7 +39,7 @@ from mimic.domain.orders import (
 )
 from mimic.domain.risk import FollowerRiskSettings
 from mimic.domain.signal import Signal, SignalStatus
-from tests.integration.ports.repositories.rows import (
+from tests.integration.ports.rows import (
     BODY_KEY,
     NOW,
     SOURCE_ID,
@@ -318,32 +317,3 @@ async def test_platform_activity_counts_hours_and_finds_what_failed(sessions: Se
     ]
     assert names == {ann.id: "ann"}
     assert copying == CopyingCounts(followers=1, accounts=1)
-
-
-async def test_latest_entries_of_open_positions_match_the_monitors_read(
-    sessions: Sessions,
-) -> None:
-    account_id = new_id()
-    entries = []
-    for n, (symbol, status) in enumerate(
-        [
-            ("BTCUSDT", IntentStatus.FILLED),
-            ("BTCUSDT", IntentStatus.FILLED),
-            ("BTCUSDT", IntentStatus.REJECTED),  # newest, but it opened nothing
-            ("ETHUSDT", IntentStatus.FILLED),
-        ]
-    ):
-        signal = make_signal(new_id(), symbol=symbol, received_at=NOW + timedelta(minutes=n))
-        await store_signal(sessions, signal)
-        entry = make_intent(signal, account_id)
-        entry.created_at = NOW + timedelta(minutes=n)
-        entry.status = status
-        entries.append(entry)
-    async with sessions() as session:
-        await SqlOrderIntentRepository(session).add_new(entries)
-        await session.commit()
-        repo = SqlPositionIntentRepository(session)
-        shown = await repo.latest_entries_of([(account_id, "BTCUSDT"), (account_id, "SOLUSDT")])
-        monitored = await repo.latest_entries([account_id])
-    assert [e.id for e in shown] == [entries[1].id]
-    assert [e.id for e in monitored] == [entries[1].id, entries[3].id]

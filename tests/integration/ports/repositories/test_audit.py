@@ -3,8 +3,8 @@
 from datetime import UTC, timedelta
 
 from mimic.domain.audit import AuditEvent
-from tests.integration.ports.repositories.rows import NOW, new_id
-from tests.integration.ports.repositories.stores import Store
+from tests.integration.ports.rows import NOW, new_id
+from tests.integration.ports.stores import Store
 
 
 async def test_audit_log_filters_and_pages_newest_first(store: Store) -> None:

@@ -7,8 +7,8 @@ from mimic.domain.accounts import ConnectionStatus
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.protection import DcaSettings, ProtectionSettings, TrailingSettings
 from mimic.domain.risk import FollowerRiskSettings
-from tests.integration.ports.repositories.rows import NOW, make_account, make_user, new_id
-from tests.integration.ports.repositories.stores import Store
+from tests.integration.ports.rows import NOW, make_account, make_user, new_id
+from tests.integration.ports.stores import Store
 
 
 async def test_accounts_and_copy_candidates(store: Store) -> None:

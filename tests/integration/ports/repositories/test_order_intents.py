@@ -5,7 +5,7 @@ from datetime import timedelta
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.orders import IntentStatus, OrderFill, OrderFilters, OrderLeg, OrderSide
 from mimic.domain.signal import Signal
-from tests.integration.ports.repositories.rows import (
+from tests.integration.ports.rows import (
     HUGE,
     NOW,
     TINY,
@@ -14,7 +14,7 @@ from tests.integration.ports.repositories.rows import (
     make_signal,
     new_id,
 )
-from tests.integration.ports.repositories.stores import Store
+from tests.integration.ports.stores import Store
 
 LEASE = timedelta(seconds=60)
 

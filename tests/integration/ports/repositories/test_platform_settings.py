@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 from mimic.domain.risk import PlatformRiskSettings
-from tests.integration.ports.repositories.rows import TINY
-from tests.integration.ports.repositories.stores import Store
+from tests.integration.ports.rows import TINY
+from tests.integration.ports.stores import Store
 
 
 async def test_platform_risk_settings(store: Store) -> None:

@@ -5,14 +5,14 @@ from decimal import Decimal
 
 from mimic.domain.fanout import FanoutPart
 from mimic.domain.signal import Signal, SignalAction, SignalParams, SignalStatus
-from tests.integration.ports.repositories.rows import (
+from tests.integration.ports.rows import (
     HUGE,
     NOW,
     TINY,
     WINDOW,
     make_signal,
 )
-from tests.integration.ports.repositories.stores import Store
+from tests.integration.ports.stores import Store
 
 
 async def store_signal(store: Store, signal: Signal) -> None:

@@ -8,8 +8,8 @@ import pytest
 from mimic.domain.accounts import Role
 from mimic.domain.errors import Conflict
 from mimic.domain.risk import FollowerRiskSettings, UserCaps
-from tests.integration.ports.repositories.rows import HUGE, NOW, TINY, make_user
-from tests.integration.ports.repositories.stores import Store
+from tests.integration.ports.rows import HUGE, NOW, TINY, make_user
+from tests.integration.ports.stores import Store
 
 
 async def test_user_round_trips_settings_caps_and_utc_times(store: Store) -> None:
