@@ -18,6 +18,11 @@ from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountReposi
 from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
 from mimic.adapters.sqlalchemy.messages import SqlMessageRepository
 from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
+from mimic.adapters.sqlalchemy.panic import (
+    SqlPanicCloseRepository,
+    SqlPanicGuardStore,
+    SqlPanicRunRepository,
+)
 from mimic.adapters.sqlalchemy.password_resets import SqlPasswordResetTokens
 from mimic.adapters.sqlalchemy.payments import (
     SqlInvoiceRepository,
@@ -38,6 +43,7 @@ from mimic.adapters.sqlalchemy.users import SqlUserRepository
 from mimic.domain.payments import PaymentSettings
 from mimic.ports.accounts import MessageRepository, PasswordResetTokens
 from mimic.ports.credentials import ConnectionChecks, CredentialRepository
+from mimic.ports.panic import PanicCloseRepository, PanicGuardStore, PanicRunRepository
 from mimic.ports.payments import (
     InvoiceRepository,
     PaymentSettingsRepository,
@@ -63,6 +69,7 @@ from mimic.ports.repositories import (
 )
 from tests.fakes.accounts import InMemoryMessageRepository, InMemoryPasswordResetTokens
 from tests.fakes.credentials import InMemoryConnectionChecks, InMemoryCredentialRepository
+from tests.fakes.panic import InMemoryPanicCloses, InMemoryPanicGuard, InMemoryPanicRuns
 from tests.fakes.payments import (
     InMemoryInvoiceRepository,
     InMemoryPaymentSettingsRepository,
@@ -108,6 +115,9 @@ class Repositories:
     snapshots: BalanceSnapshotRepository
     credentials: CredentialRepository
     checks: ConnectionChecks
+    panic_guard: PanicGuardStore
+    panic_runs: PanicRunRepository
+    panic_closes: PanicCloseRepository
 
 
 # What the platform's configuration says until an admin saves payment settings.
@@ -154,6 +164,9 @@ class FakeStore(Store):
             snapshots=InMemoryBalanceSnapshotRepository(),
             credentials=InMemoryCredentialRepository(accounts),
             checks=InMemoryConnectionChecks(accounts),
+            panic_guard=InMemoryPanicGuard(),
+            panic_runs=InMemoryPanicRuns(),
+            panic_closes=InMemoryPanicCloses(),
         )
 
     @asynccontextmanager
@@ -193,5 +206,8 @@ class SqlStore(Store):
                 snapshots=SqlBalanceSnapshotRepository(session),
                 credentials=SqlCredentialRepository(session),
                 checks=SqlConnectionChecks(session),
+                panic_guard=SqlPanicGuardStore(session),
+                panic_runs=SqlPanicRunRepository(session),
+                panic_closes=SqlPanicCloseRepository(session),
             )
             await session.commit()
