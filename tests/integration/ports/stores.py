@@ -16,6 +16,7 @@ from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountRepository
 from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
+from mimic.adapters.sqlalchemy.master_accounts import SqlMasterAccountRepository
 from mimic.adapters.sqlalchemy.messages import SqlMessageRepository
 from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
 from mimic.adapters.sqlalchemy.panic import (
@@ -43,6 +44,7 @@ from mimic.adapters.sqlalchemy.users import SqlUserRepository
 from mimic.domain.payments import PaymentSettings
 from mimic.ports.accounts import MessageRepository, PasswordResetTokens
 from mimic.ports.credentials import ConnectionChecks, CredentialRepository
+from mimic.ports.master_accounts import MasterAccountRepository
 from mimic.ports.panic import PanicCloseRepository, PanicGuardStore, PanicRunRepository
 from mimic.ports.payments import (
     InvoiceRepository,
@@ -69,6 +71,7 @@ from mimic.ports.repositories import (
 )
 from tests.fakes.accounts import InMemoryMessageRepository, InMemoryPasswordResetTokens
 from tests.fakes.credentials import InMemoryConnectionChecks, InMemoryCredentialRepository
+from tests.fakes.master_accounts import InMemoryMasterAccountRepository
 from tests.fakes.panic import InMemoryPanicCloses, InMemoryPanicGuard, InMemoryPanicRuns
 from tests.fakes.payments import (
     InMemoryInvoiceRepository,
@@ -118,6 +121,7 @@ class Repositories:
     panic_guard: PanicGuardStore
     panic_runs: PanicRunRepository
     panic_closes: PanicCloseRepository
+    masters: MasterAccountRepository
 
 
 # What the platform's configuration says until an admin saves payment settings.
@@ -142,6 +146,7 @@ class FakeStore(Store):
         accounts = InMemoryExchangeAccountRepository(users)
         intents = InMemoryOrderIntentRepository()
         guardrails = InMemoryGuardrailRepository()
+        masters = InMemoryMasterAccountRepository()
         self._repos = Repositories(
             users=users,
             sources=InMemorySignalSourceRepository(),
@@ -167,6 +172,7 @@ class FakeStore(Store):
             panic_guard=InMemoryPanicGuard(),
             panic_runs=InMemoryPanicRuns(),
             panic_closes=InMemoryPanicCloses(),
+            masters=masters,
         )
 
     @asynccontextmanager
@@ -209,5 +215,6 @@ class SqlStore(Store):
                 panic_guard=SqlPanicGuardStore(session),
                 panic_runs=SqlPanicRunRepository(session),
                 panic_closes=SqlPanicCloseRepository(session),
+                masters=SqlMasterAccountRepository(session),
             )
             await session.commit()
