@@ -18,6 +18,12 @@ from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountReposi
 from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
 from mimic.adapters.sqlalchemy.master_accounts import SqlMasterAccountRepository
 from mimic.adapters.sqlalchemy.messages import SqlMessageRepository
+from mimic.adapters.sqlalchemy.notifications import (
+    SqlNotificationOutbox,
+    SqlNotificationPreferences,
+    SqlNotificationRecipients,
+    SqlTelegramLinks,
+)
 from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
 from mimic.adapters.sqlalchemy.panic import (
     SqlPanicCloseRepository,
@@ -45,6 +51,12 @@ from mimic.domain.payments import PaymentSettings
 from mimic.ports.accounts import MessageRepository, PasswordResetTokens
 from mimic.ports.credentials import ConnectionChecks, CredentialRepository
 from mimic.ports.master_accounts import MasterAccountRepository
+from mimic.ports.notifications import (
+    NotificationOutbox,
+    NotificationPreferences,
+    NotificationRecipients,
+    TelegramLinks,
+)
 from mimic.ports.panic import PanicCloseRepository, PanicGuardStore, PanicRunRepository
 from mimic.ports.payments import (
     InvoiceRepository,
@@ -72,6 +84,12 @@ from mimic.ports.repositories import (
 from tests.fakes.accounts import InMemoryMessageRepository, InMemoryPasswordResetTokens
 from tests.fakes.credentials import InMemoryConnectionChecks, InMemoryCredentialRepository
 from tests.fakes.master_accounts import InMemoryMasterAccountRepository
+from tests.fakes.notifications import (
+    InMemoryOutbox,
+    InMemoryPreferences,
+    InMemoryRecipients,
+    InMemoryTelegramLinks,
+)
 from tests.fakes.panic import InMemoryPanicCloses, InMemoryPanicGuard, InMemoryPanicRuns
 from tests.fakes.payments import (
     InMemoryInvoiceRepository,
@@ -122,6 +140,10 @@ class Repositories:
     panic_runs: PanicRunRepository
     panic_closes: PanicCloseRepository
     masters: MasterAccountRepository
+    outbox: NotificationOutbox
+    recipients: NotificationRecipients
+    preferences: NotificationPreferences
+    telegram_links: TelegramLinks
 
 
 # What the platform's configuration says until an admin saves payment settings.
@@ -147,6 +169,7 @@ class FakeStore(Store):
         intents = InMemoryOrderIntentRepository()
         guardrails = InMemoryGuardrailRepository()
         masters = InMemoryMasterAccountRepository()
+        links = InMemoryTelegramLinks()
         self._repos = Repositories(
             users=users,
             sources=InMemorySignalSourceRepository(),
@@ -173,6 +196,10 @@ class FakeStore(Store):
             panic_runs=InMemoryPanicRuns(),
             panic_closes=InMemoryPanicCloses(),
             masters=masters,
+            outbox=InMemoryOutbox(),
+            recipients=InMemoryRecipients(users, links),
+            preferences=InMemoryPreferences(),
+            telegram_links=links,
         )
 
     @asynccontextmanager
@@ -216,5 +243,9 @@ class SqlStore(Store):
                 panic_runs=SqlPanicRunRepository(session),
                 panic_closes=SqlPanicCloseRepository(session),
                 masters=SqlMasterAccountRepository(session),
+                outbox=SqlNotificationOutbox(session),
+                recipients=SqlNotificationRecipients(session),
+                preferences=SqlNotificationPreferences(session),
+                telegram_links=SqlTelegramLinks(session),
             )
             await session.commit()
