@@ -95,6 +95,8 @@ class InMemoryTelegramLinks(TelegramLinks):
         return self.chats.pop(user_id, None) is not None
 
     async def add_code(self, code_hash: str, user_id: str, expires_at: datetime) -> None:
+        """A new code replaces the user's older ones: only the latest can link (as in SQL)."""
+        self.codes = {h: code for h, code in self.codes.items() if code[0] != user_id}
         self.codes[code_hash] = (user_id, expires_at)
 
     async def take_code(self, code_hash: str, now: datetime) -> str | None:

@@ -1,5 +1,6 @@
 """In-memory adapters of the ports in mimic.ports.panic."""
 
+import copy
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -48,13 +49,13 @@ class InMemoryPanicRuns(PanicRunRepository):
         self.runs: dict[str, PanicRun] = {}
 
     async def add(self, run: PanicRun) -> None:
-        self.runs[run.id] = run
+        self.runs[run.id] = copy.deepcopy(run)
 
     async def save(self, run: PanicRun) -> None:
-        self.runs[run.id] = run
+        self.runs[run.id] = copy.deepcopy(run)
 
     async def get(self, run_id: str) -> PanicRun | None:
-        return self.runs.get(run_id)
+        return copy.deepcopy(self.runs.get(run_id))
 
 
 class InMemoryPanicCloses(PanicCloseRepository):

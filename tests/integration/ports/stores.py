@@ -16,8 +16,20 @@ from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountRepository
 from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
+from mimic.adapters.sqlalchemy.master_accounts import SqlMasterAccountRepository
 from mimic.adapters.sqlalchemy.messages import SqlMessageRepository
+from mimic.adapters.sqlalchemy.notifications import (
+    SqlNotificationOutbox,
+    SqlNotificationPreferences,
+    SqlNotificationRecipients,
+    SqlTelegramLinks,
+)
 from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
+from mimic.adapters.sqlalchemy.panic import (
+    SqlPanicCloseRepository,
+    SqlPanicGuardStore,
+    SqlPanicRunRepository,
+)
 from mimic.adapters.sqlalchemy.password_resets import SqlPasswordResetTokens
 from mimic.adapters.sqlalchemy.payments import (
     SqlInvoiceRepository,
@@ -38,6 +50,14 @@ from mimic.adapters.sqlalchemy.users import SqlUserRepository
 from mimic.domain.payments import PaymentSettings
 from mimic.ports.accounts import MessageRepository, PasswordResetTokens
 from mimic.ports.credentials import ConnectionChecks, CredentialRepository
+from mimic.ports.master_accounts import MasterAccountRepository
+from mimic.ports.notifications import (
+    NotificationOutbox,
+    NotificationPreferences,
+    NotificationRecipients,
+    TelegramLinks,
+)
+from mimic.ports.panic import PanicCloseRepository, PanicGuardStore, PanicRunRepository
 from mimic.ports.payments import (
     InvoiceRepository,
     PaymentSettingsRepository,
@@ -63,6 +83,14 @@ from mimic.ports.repositories import (
 )
 from tests.fakes.accounts import InMemoryMessageRepository, InMemoryPasswordResetTokens
 from tests.fakes.credentials import InMemoryConnectionChecks, InMemoryCredentialRepository
+from tests.fakes.master_accounts import InMemoryMasterAccountRepository
+from tests.fakes.notifications import (
+    InMemoryOutbox,
+    InMemoryPreferences,
+    InMemoryRecipients,
+    InMemoryTelegramLinks,
+)
+from tests.fakes.panic import InMemoryPanicCloses, InMemoryPanicGuard, InMemoryPanicRuns
 from tests.fakes.payments import (
     InMemoryInvoiceRepository,
     InMemoryPaymentSettingsRepository,
@@ -108,6 +136,14 @@ class Repositories:
     snapshots: BalanceSnapshotRepository
     credentials: CredentialRepository
     checks: ConnectionChecks
+    panic_guard: PanicGuardStore
+    panic_runs: PanicRunRepository
+    panic_closes: PanicCloseRepository
+    masters: MasterAccountRepository
+    outbox: NotificationOutbox
+    recipients: NotificationRecipients
+    preferences: NotificationPreferences
+    telegram_links: TelegramLinks
 
 
 # What the platform's configuration says until an admin saves payment settings.
@@ -132,6 +168,8 @@ class FakeStore(Store):
         accounts = InMemoryExchangeAccountRepository(users)
         intents = InMemoryOrderIntentRepository()
         guardrails = InMemoryGuardrailRepository()
+        masters = InMemoryMasterAccountRepository()
+        links = InMemoryTelegramLinks()
         self._repos = Repositories(
             users=users,
             sources=InMemorySignalSourceRepository(),
@@ -154,6 +192,14 @@ class FakeStore(Store):
             snapshots=InMemoryBalanceSnapshotRepository(),
             credentials=InMemoryCredentialRepository(accounts),
             checks=InMemoryConnectionChecks(accounts),
+            panic_guard=InMemoryPanicGuard(),
+            panic_runs=InMemoryPanicRuns(),
+            panic_closes=InMemoryPanicCloses(),
+            masters=masters,
+            outbox=InMemoryOutbox(),
+            recipients=InMemoryRecipients(users, links),
+            preferences=InMemoryPreferences(),
+            telegram_links=links,
         )
 
     @asynccontextmanager
@@ -193,5 +239,13 @@ class SqlStore(Store):
                 snapshots=SqlBalanceSnapshotRepository(session),
                 credentials=SqlCredentialRepository(session),
                 checks=SqlConnectionChecks(session),
+                panic_guard=SqlPanicGuardStore(session),
+                panic_runs=SqlPanicRunRepository(session),
+                panic_closes=SqlPanicCloseRepository(session),
+                masters=SqlMasterAccountRepository(session),
+                outbox=SqlNotificationOutbox(session),
+                recipients=SqlNotificationRecipients(session),
+                preferences=SqlNotificationPreferences(session),
+                telegram_links=SqlTelegramLinks(session),
             )
             await session.commit()
