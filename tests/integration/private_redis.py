@@ -1,6 +1,7 @@
 """A `redis-server` of a test's own on a free port, to kill, empty, pause and restart: the
 shared Redis is never touched by a fault test."""
 
+import asyncio
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ from tests.integration.processes import production_env, running
 from tests.stubs.smtp import free_port
 
 START_DEADLINE_SECONDS = 10.0
+WORKER_START_SECONDS = 120.0  # imports alone took 20-40 s at a load average of 8-10
 
 
 class PrivateRedis:
@@ -111,8 +113,15 @@ async def platform_on_private_redis(
         )
         async with running_platform(settings, embedded_worker=False) as api:
             await api.follower("alice")
+            log = directory / "worker.log"
             with (
-                running("worker", env, directory / "worker.log"),
+                running("worker", env, log),
                 running("scheduler", env, directory / "scheduler.log"),
             ):
+                # Started, not merely spawned: on a loaded machine a worker's start-up alone
+                # can outlast a test's wait for a signal to settle.
+                deadline = time.monotonic() + WORKER_START_SECONDS
+                while "worker started" not in log.read_text():
+                    assert time.monotonic() < deadline, log.read_text()
+                    await asyncio.sleep(0.05)
                 yield api, redis
