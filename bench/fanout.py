@@ -97,7 +97,8 @@ async def worker_processes(
         logs = [Path(var_dir) / f"worker{n}.log" for n in range(count)]
         with ExitStack() as stack:
             processes = [stack.enter_context(running("worker", env, log)) for log in logs]
-            deadline = time.monotonic() + 30
+            # Importing the app is seconds of CPU: on a loaded 2-core machine, tens of them.
+            deadline = time.monotonic() + 120
             while not all("worker started" in log.read_text() for log in logs):
                 if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                     raise SystemExit("workers did not start:\n" + logs[0].read_text())
