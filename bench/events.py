@@ -1,88 +1,217 @@
-"""Account streams: N Binance accounts streaming through ccxt.pro, a burst of N TP fills.
+"""Account streams: N Binance accounts streaming through ccxt.pro, a burst of N TP fills,
+recorded in the database.
 
-The Binance stub with user data streams (tests/binance_user_stream.py) runs in its own
-process. This process holds one CcxtAccountStream per account (as a worker holding them
-would: a ccxt.pro client, listen key and socket each), then asks the stub for a burst:
-every stream is told a TP that fired (ALGO_UPDATE naming the TP, the spawned order's
-ORDER_TRADE_UPDATE).
+The Binance stub with user data streams (tests/stubs/binance_user_stream.py) runs in its own
+process. This process is a worker as `mimic worker` / `mimic run` compose it (the real
+container and `holding_account_streams`): it holds one stream per account (a ccxt.pro
+client, listen key and socket each) and records what they report in the database, here
+the embedded mode's SQLite file (WAL). Each of the N followers has a position Mimic opened
+(a filled entry on XRPUSDT, written before each burst). The stub then tells every stream
+that the position's TP fired, as Binance tells it: ALGO_UPDATE (the TP placed an order),
+TRADE_LITE, ACCOUNT_UPDATE (the position is flat), ORDER_TRADE_UPDATE (the fill), ALGO_UPDATE
+(the TP finished).
 
-S: seconds from asking for the burst until every account's TP fill came out of its stream
-   as Mimic's FillEvent, named as the TP (best of 3 bursts);
-F: the same with a bare consumer: N aiohttp WebSockets on the same listen keys that only
-   read and JSON-decode the same messages (best of 3): the floor of what reading costs;
-M: the resident memory of this process while it holds the N ccxt.pro streams.
+S: seconds from asking for the burst until every follower's TP is recorded: its order row
+   (leg take_profit, under the entry) committed, read back from the database, which the
+   bench polls every 10 ms (best of 3 bursts, each a new position per follower). The fills
+   (closed trades are built from them) and the notifications are checked after each burst;
+F: the same burst read by a bare consumer: N aiohttp WebSockets on the same listen keys
+   that only read and JSON-decode the same messages (best of 3): the floor of what reading
+   costs;
+M: the largest resident memory of this process while it holds the N streams and records.
 
 Prints last:
-    events accounts=N seconds=S floor_seconds=F ratio=S/F rss_mb=M
+    events accounts=N database=sqlite seconds=S floor_seconds=F ratio=S/F rss_mb=M
 """
 
 import argparse
 import asyncio
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
 import psutil
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from taskiq import InMemoryBroker
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.binance_stub import bench_credentials
-from tests.binance_user_stream import BURST_PATH
+from tests.integration.harness import make_settings, migrate
+from tests.integration.processes import seed_stub_followers
+from tests.stubs.binance import bench_credentials
+from tests.stubs.binance_user_stream import BURST_PATH, STREAMS_PATH
 
-from mimic.adapters.ccxt.account_stream import CcxtAccountStream
-from mimic.adapters.system import SystemClock
-from mimic.domain.account_events import AccountEvent, FillEvent
-from mimic.domain.accounts import ApiCredentials, ExchangeAccount
-from mimic.ports.exchange import CredentialVault
+from mimic.adapters.sqlalchemy import tables
+from mimic.domain.accounts import ApiCredentials
+from mimic.domain.orders import OrderLeg
+from mimic.entrypoints.ioc.root import build_container
+from mimic.entrypoints.ioc.streams import holding_account_streams
+from mimic.ports.credentials import SecretBox
 
 ROUNDS = 3
+POLL_SECONDS = 0.01
+SETTLE_SECONDS = 5.0
+SYMBOL = "XRPUSDT"
 
 
-class BenchVault(CredentialVault):
-    def __init__(self, accounts: int) -> None:
-        self._keys = dict(enumerate(bench_credentials(accounts)))
+class Peak:
+    """The largest RSS of this process, sampled every 50 ms while it runs."""
 
-    async def credentials_for(self, account: ExchangeAccount) -> ApiCredentials:
-        key, secret = self._keys[int(account.id)]
-        return ApiCredentials(key, secret)
+    def __init__(self) -> None:
+        self.mb = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> "Peak":
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._sample_once()
+
+    def _sample_once(self) -> None:
+        self.mb = max(self.mb, psutil.Process().memory_info().rss / 2**20)
+
+    async def _sample(self) -> None:
+        while True:
+            self._sample_once()
+            await asyncio.sleep(0.05)
 
 
-async def held_streams(stub_url: str, accounts: int) -> tuple[float, float]:
-    """Best seconds of the bursts through ccxt.pro streams, and the RSS meanwhile."""
-    streams = CcxtAccountStream(
-        BenchVault(accounts), SystemClock(), api_origins={"binanceusdm": stub_url}
-    )
+async def open_streams(stub_url: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(stub_url + STREAMS_PATH) as answer:
+        return int((await answer.json())["open"])
+
+
+async def burst(stub_url: str, round_number: int, accounts: int) -> float:
+    """Asks for the burst; returns when it was asked."""
+    started = time.perf_counter()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{stub_url}{BURST_PATH}?round={round_number}") as answer,
+    ):
+        assert (await answer.json())["sent"] == accounts
+    return started
+
+
+async def count(engine: AsyncEngine, query: "select[tuple[int]]") -> int:  # type: ignore[type-arg]
+    async with engine.connect() as connection:
+        return int((await connection.execute(query)).scalar_one())
+
+
+def take_profits() -> "select[tuple[int]]":  # type: ignore[type-arg]
+    c = tables.order_intents.c
+    return select(func.count()).where(c.leg == OrderLeg.TAKE_PROFIT.value)
+
+
+async def open_positions(engine: AsyncEngine, accounts: list[tuple[str, str]]) -> None:
+    """A filled entry per follower: the position Mimic opened, whose TP is to fire."""
     now = datetime.now(UTC)
-    iterators = [
-        streams.events(ExchangeAccount(str(n), "user", "binanceusdm", "main", now))
-        for n in range(accounts)
+    rows = [
+        {
+            "id": uuid.uuid4().hex,
+            "signal_id": None,
+            "account_id": account_id,
+            "user_id": user_id,
+            "leg": OrderLeg.ENTRY.value,
+            "symbol": SYMBOL,
+            "side": "buy",
+            "quantity": Decimal(20),
+            "reduce_only": False,
+            "client_order_id": f"mimic-{uuid.uuid4().hex[:24]}",
+            "status": "filled",
+            "attempts": 1,
+            "exchange_order_id": str(uuid.uuid4().int % 10**12),
+            "filled_quantity": Decimal(20),
+            "average_price": Decimal("0.60"),
+            "fee": Decimal("0.0048"),
+            "created_at": now,
+            "tp_perc": Decimal(3),
+            "sl_perc": Decimal(2),
+            "take_profit_price": Decimal("0.618"),
+            "stop_loss_price": Decimal("0.588"),
+        }
+        for account_id, user_id in accounts
     ]
-    arrived: asyncio.Queue[float] = asyncio.Queue()
+    async with engine.begin() as connection:
+        await connection.execute(insert(tables.order_intents), rows)
 
-    async def follow(events: AsyncIterator[Sequence[AccountEvent]]) -> None:
-        async for batch in events:
-            for event in batch:
-                if isinstance(event, FillEvent) and (event.client_order_id or "").endswith("tp"):
-                    arrived.put_nowait(time.perf_counter())
 
-    tasks = []
-    for events in iterators:  # the first batch of each is StreamConnected
-        await anext(events)
-        tasks.append(asyncio.create_task(follow(events)))
-    rss = psutil.Process().memory_info().rss / 2**20
-    best = await best_of_bursts(stub_url, accounts, arrived)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for events in iterators:
-        await events.aclose()  # type: ignore[attr-defined]
-    await streams.aclose()
-    return best, rss
+async def until(done: Callable[[], Awaitable[bool]], within: float) -> None:
+    deadline = time.perf_counter() + within
+    while not await done():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("not done in time")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def recorded_seconds(stub_url: str, accounts: int, database: Path) -> tuple[float, float]:
+    """Best seconds until a burst is recorded, and the peak RSS meanwhile."""
+    database_url = f"sqlite+aiosqlite:///{database}"
+    await migrate(database_url)
+    settings = make_settings(
+        database_url, ccxt_api_origins={"binanceusdm": stub_url}, account_streams=True
+    )
+    container = build_container(settings, InMemoryBroker())
+    try:
+        engine = await container.get(AsyncEngine)
+        box = await container.get(SecretBox)
+        keys = [ApiCredentials(k, s) for k, s in bench_credentials(accounts)]
+        account_ids = await seed_stub_followers(engine, keys, box)
+        async with engine.connect() as connection:
+            c = tables.exchange_accounts.c
+            owners = dict((await connection.execute(select(c.id, c.user_id))).all())
+        followers = [(a, owners[a]) for a in account_ids]
+        best = float("inf")
+        async with Peak() as peak, holding_account_streams(container, settings):
+
+            async def all_streaming() -> bool:
+                return await open_streams(stub_url) == accounts
+
+            await until(all_streaming, 300)
+            await asyncio.sleep(SETTLE_SECONDS)  # the reconciliation each new stream starts
+            for round_number in range(ROUNDS):
+                await open_positions(engine, followers)
+                expected = accounts * (round_number + 1)
+                started = await burst(stub_url, round_number, accounts)
+
+                async def all_recorded(expected: int = expected) -> bool:
+                    return await count(engine, take_profits()) >= expected
+
+                await until(all_recorded, 120)
+                best = min(best, time.perf_counter() - started)
+                await check_once(engine, expected)
+                await asyncio.sleep(0.5)
+        return best, peak.mb
+    finally:
+        await container.close()
+
+
+async def check_once(engine: AsyncEngine, expected: int) -> None:
+    """Each fill once, one TP row and one notification per fill: nothing twice."""
+    fills = select(func.count()).select_from(tables.account_fills)
+    notices = select(func.count()).where(
+        tables.notification_outbox.c.event == "position.take_profit"
+    )
+
+    async def notified() -> bool:
+        return await count(engine, notices) >= expected
+
+    await until(notified, 30)
+    assert await count(engine, take_profits()) == expected
+    assert await count(engine, fills) == expected
+    assert await count(engine, notices) == expected
 
 
 async def bare_consumer(stub_url: str, accounts: int) -> float:
@@ -104,27 +233,19 @@ async def bare_consumer(stub_url: str, accounts: int) -> float:
                     arrived.put_nowait(time.perf_counter())
 
         tasks = [asyncio.create_task(read(s)) for s in sockets]
-        best = await best_of_bursts(stub_url, accounts, arrived)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for socket in sockets:
-            await socket.close()
-    return best
-
-
-async def best_of_bursts(stub_url: str, accounts: int, arrived: asyncio.Queue[float]) -> float:
-    best = float("inf")
-    async with aiohttp.ClientSession() as session:
-        for _ in range(ROUNDS):
-            started = time.perf_counter()
-            async with session.post(stub_url + BURST_PATH) as answer:
-                assert (await answer.json())["sent"] == accounts
+        best = float("inf")
+        for round_number in range(ROUNDS):
+            started = await burst(stub_url, 100 + round_number, accounts)
             last = started
             for _ in range(accounts):
                 last = await asyncio.wait_for(arrived.get(), 60)
             best = min(best, last - started)
             await asyncio.sleep(0.5)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for socket in sockets:
+            await socket.close()
     return best
 
 
@@ -141,15 +262,16 @@ async def main(accounts: int) -> None:
         line = stub.stdout.readline().split()
         assert line[:1] == ["ready"], line
         url = line[1]
-        seconds, rss = await held_streams(url, accounts)
+        with tempfile.TemporaryDirectory() as directory:
+            seconds, rss = await recorded_seconds(url, accounts, Path(directory) / "events.db")
         floor = await bare_consumer(url, accounts)
     finally:
         assert stub.stdin is not None
         stub.stdin.close()
         stub.wait(timeout=30)
     print(
-        f"events accounts={accounts} seconds={seconds:.3f} floor_seconds={floor:.3f} "
-        f"ratio={seconds / floor:.2f} rss_mb={rss:.0f}"
+        f"events accounts={accounts} database=sqlite seconds={seconds:.3f} "
+        f"floor_seconds={floor:.3f} ratio={seconds / floor:.2f} rss_mb={rss:.0f}"
     )
 
 

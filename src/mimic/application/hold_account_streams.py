@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mimic.domain.account_events import AccountEvent, FillEvent, StreamConnected
+from mimic.domain.account_events import AccountEvent, FillEvent, PositionEvent, StreamConnected
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeError
+from mimic.domain.orders import OrderIntent
 from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
 from mimic.ports.metrics import Metrics
 from mimic.ports.services import Clock
@@ -37,6 +38,12 @@ class StreamPolicy:
     # Reconciliations at once: a worker starting with thousands of streams reads their
     # history a few at a time, beside the fan-outs it also runs.
     reconcile_concurrency: int = 8
+    # Streams' fills recorded in one unit of work at most: a burst (a market move firing
+    # thousands of TPs) is recorded in a few transactions, not one per account.
+    record_batch: int = 500
+    # A position the stream saw go flat with no fill of its own (missed, or none sent) is
+    # reconciled after this long, unless the fill came meanwhile.
+    flat_grace: timedelta = timedelta(seconds=2)
 
 
 @dataclass(slots=True)
@@ -45,6 +52,16 @@ class _Held:
     task: asyncio.Task[None]
     reconciled_from: datetime | None = None  # when the last good reconciliation started
     reconcile_at: datetime | None = None  # the next periodic one
+    flat_unexplained: set[str] = field(default_factory=set)  # symbols gone flat, no fill yet
+
+
+@dataclass(slots=True)
+class _Pending:
+    account: ExchangeAccount
+    events: list[AccountEvent]
+    done: "asyncio.Future[None]" = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class HoldAccountStreams:
@@ -70,6 +87,9 @@ class HoldAccountStreams:
         # halfway, a session's connection would be torn down mid-query).
         self._working: set[asyncio.Task[None]] = set()
         self._reconcile_slots = asyncio.Semaphore(policy.reconcile_concurrency)
+        # Fills waiting to be recorded, every stream's: one recorder takes them in batches.
+        self._pending: list[_Pending] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     @property
     def held(self) -> set[str]:
@@ -129,8 +149,13 @@ class HoldAccountStreams:
         assert stream is not None
         try:
             async for batch in stream.events(account):
+                item = self._held[account.id]
                 if any(isinstance(e, StreamConnected) for e in batch):
-                    await self._reconcile(self._held[account.id])
+                    # Beside the stream, not before it: what the stream reports meanwhile
+                    # is recorded at once (both record once), however long the exchange
+                    # makes the reconciliation wait (thousands reconnecting at once).
+                    self._reconcile_soon(item)
+                self._watch_flat(item, batch)
                 if any(isinstance(e, FillEvent) for e in batch):
                     await self._record(account, batch)
         except ExchangeError as exc:
@@ -142,9 +167,13 @@ class HoldAccountStreams:
         self._held.pop(account.id, None)
 
     async def _record(self, account: ExchangeAccount, batch: Sequence[AccountEvent]) -> None:
-        events = [e for e in batch if isinstance(e, FillEvent)]
+        """Recorded with whatever other streams reported meanwhile (see _record_pending)."""
+        pending = _Pending(account, [e for e in batch if isinstance(e, FillEvent)])
+        self._pending.append(pending)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = self._track(self._record_pending())
         try:
-            await self._finished(self._work.record(account, events))
+            await asyncio.shield(pending.done)
         except Exception:
             # Not lost: the next refresh reconciles from before these events.
             log.exception("events of account %s not recorded", account.id)
@@ -152,12 +181,72 @@ class HoldAccountStreams:
             if item is not None:
                 item.reconcile_at = self._clock.now()
 
-    async def _finished(self, work: Coroutine[Any, Any, None]) -> None:
-        """Runs `work` to its end even if the stream waiting for it is stopped."""
+    async def _record_pending(self) -> None:
+        """Records the waiting fills a batch at a time until none wait. A batch that fails
+        is recorded again one account at a time, so one account's failure stays its own.
+        The protection left on the positions found flat is released once none wait, apart:
+        it waits on the exchanges (and the request weight left), recording does not."""
+        flat: list[tuple[ExchangeAccount, OrderIntent]] = []
+        while self._pending:
+            size = self._policy.record_batch
+            taken, self._pending = self._pending[:size], self._pending[size:]
+            try:
+                flat += await self._work.record([(p.account, p.events) for p in taken])
+            except Exception as exc:
+                if len(taken) == 1:
+                    taken[0].done.set_exception(exc)
+                    continue
+                for pending in taken:
+                    try:
+                        flat += await self._work.record([(pending.account, pending.events)])
+                    except Exception as alone:
+                        pending.done.set_exception(alone)
+                    else:
+                        pending.done.set_result(None)
+            else:
+                for pending in taken:
+                    pending.done.set_result(None)
+        if flat:
+            self._track(self._release(flat))
+
+    async def _release(self, flat: list[tuple[ExchangeAccount, OrderIntent]]) -> None:
+        try:
+            await self._work.release(flat)
+        except Exception:
+            log.exception("protection of %d flat positions not released", len(flat))
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Database work that a stopping holder lets finish (see _working)."""
         task = asyncio.create_task(work)
         self._working.add(task)
         task.add_done_callback(self._working.discard)
-        await asyncio.shield(task)
+        return task
+
+    def _watch_flat(self, item: _Held, batch: Sequence[AccountEvent]) -> None:
+        """A position that went flat is explained by a fill on its symbol (in this batch
+        or soon after: Binance tells the position just before the fill); if none comes
+        within `flat_grace`, the account is reconciled: what closed it is then recorded."""
+        flat = {e.symbol for e in batch if isinstance(e, PositionEvent) and e.quantity == 0}
+        item.flat_unexplained |= flat
+        item.flat_unexplained -= {e.fill.symbol for e in batch if isinstance(e, FillEvent)}
+        if flat & item.flat_unexplained:
+            asyncio.get_running_loop().call_later(
+                self._policy.flat_grace.total_seconds(), self._unexplained_flat, item
+            )
+
+    def _unexplained_flat(self, item: _Held) -> None:
+        if item.flat_unexplained and self._held.get(item.account.id) is item:
+            log.info(
+                "account %s: %s went flat with no fill seen; reconciling",
+                item.account.id,
+                ", ".join(sorted(item.flat_unexplained)),
+            )
+            item.flat_unexplained.clear()
+            self._reconcile_soon(item)
+
+    async def _finished(self, work: Coroutine[Any, Any, None]) -> None:
+        """Runs `work` to its end even if the stream waiting for it is stopped."""
+        await asyncio.shield(self._track(work))
 
     def _reconcile_soon(self, item: _Held) -> None:
         item.reconcile_at = None  # not twice at once; set again when this one ends

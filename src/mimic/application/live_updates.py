@@ -53,3 +53,12 @@ class PublishingNotifier(Notifier):
     async def notify(self, user_id: str, event: str, text: str) -> None:
         await self._notifier.notify(user_id, event, text)
         await self._live.publish(user_audience(user_id), LiveEvent(event, {"text": text}))
+
+    async def notify_many(self, notices: Sequence[tuple[str, str, str]]) -> None:
+        await self._notifier.notify_many(notices)
+        await self._live.publish_many(
+            [
+                (user_audience(user), LiveEvent(event, {"text": text}))
+                for user, event, text in notices
+            ]
+        )

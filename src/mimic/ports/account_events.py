@@ -7,6 +7,7 @@ from typing import Protocol
 
 from mimic.domain.account_events import AccountEvent
 from mimic.domain.accounts import ExchangeAccount
+from mimic.domain.orders import OrderIntent
 
 
 class AccountEventStream(Protocol):
@@ -52,8 +53,16 @@ class AccountStreamWork(Protocol):
         """The approved connections of active users: the accounts whose streams are held."""
         ...
 
-    async def record(self, account: ExchangeAccount, events: Sequence[AccountEvent]) -> None:
-        """Record what a stream reported (application.record_account_fills)."""
+    async def record(
+        self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
+    ) -> list[tuple[ExchangeAccount, OrderIntent]]:
+        """Record what several accounts' streams reported, in one unit of work
+        (application.record_account_fills); returns the positions their fills left flat
+        (account and entry), whose leftover protection is for `release`."""
+        ...
+
+    async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
+        """Cancel what is left of these positions' TP/SL on the exchanges."""
         ...
 
     async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:

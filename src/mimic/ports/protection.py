@@ -62,6 +62,11 @@ class PositionIntentRepository(Protocol):
         held by the caller until `lease_until`. Returns whether it was inserted."""
         ...
 
+    async def add_many_if_absent(self, intents: Sequence[OrderIntent]) -> set[str]:
+        """Insert those of `intents` (none of them submitting) whose id is not taken yet,
+        all at once; returns the ids it inserted."""
+        ...
+
     async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
         """Whether one of the account's order intents executed as this exchange order."""
         ...

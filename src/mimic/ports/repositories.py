@@ -178,6 +178,11 @@ class ExchangeAccountRepository(Protocol):
         """
         ...
 
+    async def list_streamed(self) -> list[ExchangeAccount]:
+        """The connections `list_copy_candidates` lists, without their users: the accounts
+        whose event streams are held, read every few seconds by each worker."""
+        ...
+
 
 class OrderIntentRepository(Protocol):
     async def add_new(

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -30,6 +31,11 @@ class Notifier(Protocol):
         outbox row committed on its own); the worker delivers it on the channels the user
         chose (Telegram, email). Call it after your own commit.
         """
+        ...
+
+    async def notify_many(self, notices: Sequence[tuple[str, str, str]]) -> None:
+        """Several (user id, event, text) at once: one outbox transaction for them all,
+        where the notifier has one. The same promise as `notify`."""
         ...
 
 

@@ -31,8 +31,16 @@ import ccxt.pro as ccxtpro
 
 from mimic.adapters.ccxt.construction import rewrite_origin, tls_context
 from mimic.adapters.ccxt.errors import Call, translate
+from mimic.adapters.ccxt.lazy import STREAMED_EXCHANGES
 from mimic.adapters.ccxt.values import to_decimal, to_decimal_or
-from mimic.domain.account_events import AccountEvent, FillCause, FillEvent, StreamConnected
+from mimic.domain.account_events import (
+    AccountEvent,
+    BalanceEvent,
+    FillCause,
+    FillEvent,
+    PositionEvent,
+    StreamConnected,
+)
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import AuthRejected
 from mimic.domain.orders import OrderSide
@@ -43,11 +51,11 @@ from mimic.ports.services import Clock
 
 log = logging.getLogger(__name__)
 
-STREAMED_EXCHANGES = ("binanceusdm",)
 # Client ids Binance gives the orders it places itself: liquidation, auto-deleveraging,
 # delivery / delisting settlement.
 EXCHANGE_CLOSES = ("autoclose-", "adl_autoclose", "settlement_autoclose")
 _DONE = ("FILLED", "CANCELED", "EXPIRED")
+_MIMICS = ("ORDER_TRADE_UPDATE", "ALGO_UPDATE", "ACCOUNT_UPDATE")
 
 
 class _UserDataClient(ccxtpro.binanceusdm):  # type: ignore[misc]  # ccxt ships no types
@@ -58,11 +66,13 @@ class _UserDataClient(ccxtpro.binanceusdm):  # type: ignore[misc]  # ccxt ships 
     def handle_message(self, client: Any, message: Any) -> Any:
         if isinstance(message, dict):
             kind = message.get("e")
-            if kind in ("ORDER_TRADE_UPDATE", "ALGO_UPDATE"):
-                # Mimic's, not parsed by ccxt too: its order cache is not read, and the
-                # watch it would wake stays pending until the socket fails (see _next).
+            if kind in _MIMICS:
+                # Mimic's, not parsed by ccxt too: its caches are not read, and the watch
+                # it would wake stays pending until the socket fails (see _next).
                 self.mimic_events.put_nowait(message)
                 return None
+            if kind == "TRADE_LITE":
+                return None  # the same fill as the ORDER_TRADE_UPDATE that follows
             if kind == "listenKeyExpired":
                 # Authenticate anew on the next watch (ccxt keeps the dead key otherwise),
                 # and drop this socket: the key's stream says nothing more.
@@ -118,7 +128,7 @@ class CcxtAccountStream(AccountEventStream):
         credentials = await self._vault.credentials_for(account)
         client = await self._client(account.exchange, credentials.api_key, credentials.api_secret)
         queue: asyncio.Queue[dict[str, Any] | BaseException] = client.mimic_events
-        spawned: dict[str, str] = {}  # order id -> client id of the TP/SL that placed it
+        seen = _Seen()
         backoff = self._first_backoff
         try:
             while True:
@@ -132,7 +142,7 @@ class CcxtAccountStream(AccountEventStream):
                     backoff = self._first_backoff
                     while True:
                         messages = await _next(queue)
-                        events = [e for m in messages if (e := _event(m, spawned)) is not None]
+                        events = [e for m in messages for e in _events(m, seen)]
                         if events:
                             yield events
                 except Exception as exc:  # translated: auth ends the stream, the rest retries
@@ -262,21 +272,64 @@ def _drain(queue: "asyncio.Queue[dict[str, Any] | BaseException]") -> list[Any]:
     return items
 
 
-def _event(message: dict[str, Any], spawned: dict[str, str]) -> FillEvent | None:
-    """A fill from ORDER_TRADE_UPDATE; ALGO_UPDATE only tells which order a TP/SL placed."""
-    order = message.get("o") or {}
-    if message.get("e") == "ALGO_UPDATE":
+class _Seen:
+    """What earlier messages of one stream tell about later ones."""
+
+    def __init__(self) -> None:
+        self.spawned: dict[str, str] = {}  # order id -> client id of the TP/SL that placed it
+        # (symbol, position side) -> (event time in ms, signed amount) of the latest
+        # ACCOUNT_UPDATE: Binance sends it just before the fill's ORDER_TRADE_UPDATE.
+        self.positions: dict[tuple[str, str], tuple[int, Decimal]] = {}
+
+
+def _events(message: dict[str, Any], seen: _Seen) -> list[AccountEvent]:
+    kind = message.get("e")
+    if kind == "ACCOUNT_UPDATE":
+        return _account_update(message, seen)
+    if kind == "ALGO_UPDATE":  # only tells which order a TP/SL placed when it triggered
+        order = message.get("o") or {}
         if order.get("ai") and order.get("caid"):
-            spawned[str(order["ai"])] = str(order["caid"])
-        return None
+            seen.spawned[str(order["ai"])] = str(order["caid"])
+        return []
+    fill = _fill(message, seen)
+    return [] if fill is None else [fill]
+
+
+def _account_update(message: dict[str, Any], seen: _Seen) -> list[AccountEvent]:
+    """Balances and positions that changed (a fill, funding, a transfer, a liquidation)."""
+    update = message.get("a") or {}
+    at_ms = int(message.get("T") or message["E"])
+    at = datetime.fromtimestamp(at_ms / 1000, UTC)
+    events: list[AccountEvent] = []
+    for balance in update.get("B") or []:
+        wallet = to_decimal_or(balance.get("wb"), None)
+        if balance.get("a") and wallet is not None:
+            events.append(BalanceEvent(str(balance["a"]), wallet, at))
+    for position in update.get("P") or []:
+        amount = to_decimal_or(position.get("pa"), None)
+        if not position.get("s") or amount is None:
+            continue
+        seen.positions[(str(position["s"]), str(position.get("ps") or "BOTH"))] = (at_ms, amount)
+        entry = to_decimal_or(position.get("ep"), Decimal(0))
+        events.append(PositionEvent(str(position["s"]), amount, entry, at))
+    return events
+
+
+def _fill(message: dict[str, Any], seen: _Seen) -> FillEvent | None:
+    """A fill from ORDER_TRADE_UPDATE."""
+    order = message.get("o") or {}
     execution = order.get("x")
     quantity = to_decimal_or(order.get("l"), Decimal(0))
     if execution not in ("TRADE", "CALCULATED") or quantity == 0:
         return None
     order_id = str(order["i"])
-    client_id = spawned.get(order_id) or (str(order["c"]) if order.get("c") else None)
-    liquidation = execution == "CALCULATED" or (client_id or "").startswith(EXCHANGE_CLOSES)
-    executed_at = datetime.fromtimestamp(int(order.get("T") or message["E"]) / 1000, UTC)
+    client_id = seen.spawned.get(order_id) or (str(order["c"]) if order.get("c") else None)
+    liquidation = (
+        execution == "CALCULATED"
+        or "LIQUIDATION" in (order.get("o"), order.get("ot"))
+        or (client_id or "").startswith(EXCHANGE_CLOSES)
+    )
+    executed_ms = int(order.get("T") or message["E"])
     trade_id = order.get("t")
     fill = AccountFill(
         fill_id=str(trade_id) if trade_id else f"{order_id}:{order.get('z')}",
@@ -286,12 +339,15 @@ def _event(message: dict[str, Any], spawned: dict[str, str]) -> FillEvent | None
         price=to_decimal(order["L"]),
         fee=abs(to_decimal_or(order.get("n"), Decimal(0))),
         realized_pnl=to_decimal_or(order.get("rp"), Decimal(0)),
-        executed_at=executed_at,
+        executed_at=datetime.fromtimestamp(executed_ms / 1000, UTC),
         order_id=order_id,
         client_order_id=client_id,
     )
     cumulative = to_decimal_or(order.get("z"), quantity)
     average = to_decimal_or(order.get("ap"), Decimal(0)) or fill.price
+    # The position this fill left, if the ACCOUNT_UPDATE of the same moment told it (one
+    # from before would be the position before the fill: then it is read when needed).
+    position = seen.positions.get((fill.symbol, str(order.get("ps") or "BOTH")))
     return FillEvent(
         fill=fill,
         order_id=order_id,
@@ -300,4 +356,5 @@ def _event(message: dict[str, Any], spawned: dict[str, str]) -> FillEvent | None
         order_average_price=average,
         order_done=str(order.get("X")) in _DONE,
         cause=FillCause.LIQUIDATION if liquidation else FillCause.ORDER,
+        position_after=position[1] if position and position[0] == executed_ms else None,
     )

@@ -2,13 +2,14 @@
 that go with them. Money goes through str() to Decimal, never through float math."""
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from mimic.domain.decimals import plain_decimal
 from mimic.domain.errors import InvalidPrecision, OrderRejected
 from mimic.domain.market import MarketRules
 
 FEE_SCALE = Decimal("0.00000001")
+_D = TypeVar("_D", Decimal, None)
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -25,7 +26,7 @@ def to_decimal(value: Any) -> Decimal:
     return plain_decimal(number)
 
 
-def to_decimal_or(value: Any, default: Decimal) -> Decimal:
+def to_decimal_or(value: Any, default: _D) -> Decimal | _D:
     try:
         return to_decimal(value)
     except ValueError:

@@ -3,7 +3,7 @@
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.bulk import one_of
@@ -118,6 +118,15 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
             )
             for row in result
         ]
+
+    async def list_streamed(self) -> list[ExchangeAccount]:
+        active = select(users.c.id).where(users.c.active.is_(True))
+        return await self._where(
+            and_(
+                exchange_accounts.c.status == ConnectionStatus.APPROVED.value,
+                exchange_accounts.c.user_id.in_(active),
+            )
+        )
 
     async def _where(self, condition: Any) -> list[ExchangeAccount]:
         statement = select(exchange_accounts).order_by(

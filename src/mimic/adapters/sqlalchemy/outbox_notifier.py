@@ -2,6 +2,7 @@
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,16 +25,22 @@ class OutboxNotifier(Notifier):
         self._clock = clock
 
     async def notify(self, user_id: str, event: str, text: str) -> None:
-        notification = Notification(
-            id=uuid.uuid4().hex,
-            user_id=user_id,
-            event=event,
-            text=text,
-            created_at=self._clock.now(),
-        )
+        await self.notify_many([(user_id, event, text)])
+
+    async def notify_many(self, notices: Sequence[tuple[str, str, str]]) -> None:
+        """One transaction for them all."""
+        if not notices:
+            return
+        now = self._clock.now()
+        notifications = [
+            Notification(
+                id=uuid.uuid4().hex, user_id=user_id, event=event, text=text, created_at=now
+            )
+            for user_id, event, text in notices
+        ]
         try:
             async with self._sessions() as session:
-                await SqlNotificationOutbox(session).add_many([notification])
+                await SqlNotificationOutbox(session).add_many(notifications)
                 await session.commit()
         except Exception:  # best effort: a lost notification never fails what it reports
-            log.exception("could not queue %s for user %s", event, user_id)
+            log.exception("could not queue %d notifications (%s, ...)", len(notices), notices[0][1])

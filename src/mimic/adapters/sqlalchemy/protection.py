@@ -90,6 +90,19 @@ class SqlPositionIntentRepository(PositionIntentRepository):
         )
         return (await self._session.execute(statement)).scalar_one_or_none() is not None
 
+    async def add_many_if_absent(self, intents: Sequence[OrderIntent]) -> set[str]:
+        c = order_intents.c
+        statement = (
+            _insert(self._session, order_intents)
+            .on_conflict_do_nothing(index_elements=[c.id])
+            .returning(c.id)
+        )
+        inserted: set[str] = set()
+        for chunk in _chunks(intents):
+            rows = [_intent_values(intent, None) for intent in chunk]
+            inserted.update((await self._session.execute(statement, rows)).scalars())
+        return inserted
+
     async def has_exchange_order(self, account_id: str, exchange_order_id: str) -> bool:
         c = order_intents.c
         statement = (
