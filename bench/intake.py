@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -37,6 +38,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import psutil
+from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -56,10 +58,12 @@ WRK_LINE = re.compile(
 
 @dataclass(frozen=True)
 class Load:
+    requests: int
     rps: float
     p50_ms: float
     p99_ms: float
     cpu_ms_per_request: float
+    wrk_cpu_ms_per_request: float
 
 
 def free_port() -> int:
@@ -112,6 +116,7 @@ async def wrk(base: str, seconds: float, connections: int, server: psutil.Proces
     script = str(ROOT / "bench" / "unique_ids.lua")
     command = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout", "10s"]
     cpu_before = sum(server.cpu_times()[:2])
+    wrk_before = _children_cpu()
     result = await asyncio.to_thread(
         subprocess.run,
         [*command, "-s", script, f"{base}/webhook", "--", run, PASSPHRASE],
@@ -120,6 +125,7 @@ async def wrk(base: str, seconds: float, connections: int, server: psutil.Proces
         check=True,
     )
     cpu = sum(server.cpu_times()[:2]) - cpu_before
+    wrk_cpu = _children_cpu() - wrk_before
     match = WRK_LINE.search(result.stdout)
     if match is None:
         raise SystemExit(f"wrk said:\n{result.stdout}\n{result.stderr}")
@@ -127,16 +133,26 @@ async def wrk(base: str, seconds: float, connections: int, server: psutil.Proces
     if errors:
         raise SystemExit(f"{errors} of {requests} requests failed:\n{result.stdout}")
     return Load(
+        requests=requests,
         rps=requests / (duration_us / 1e6),
         p50_ms=p50_us / 1000,
         p99_ms=p99_us / 1000,
         cpu_ms_per_request=cpu * 1000 / requests,
+        wrk_cpu_ms_per_request=wrk_cpu * 1000 / requests,
     )
 
 
-async def measured(base: str, args: argparse.Namespace, server: psutil.Process) -> Load:
-    await wrk(base, 2, args.connections, server)  # warm-up: connections, caches, JIT-free
-    return await wrk(base, args.seconds, args.connections, server)
+def _children_cpu() -> float:
+    """CPU seconds of the waited-for children: wrk's, as it is the only one run meanwhile."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def measured(base: str, args: argparse.Namespace, server: psutil.Process) -> tuple[Load, int]:
+    """The measured run, and how many requests were answered in all (warm-up included)."""
+    warm_up = await wrk(base, 2, args.connections, server)  # connections, caches
+    load = await wrk(base, args.seconds, args.connections, server)
+    return load, warm_up.requests + load.requests
 
 
 def mimic_env(database_url: str, var_dir: str, port: int, queue: str) -> dict[str, str]:
@@ -160,11 +176,45 @@ MIMIC = [sys.executable, "-m", "mimic.entrypoints.cli"]
 
 async def webhook_load(url: str, var_dir: str, args: argparse.Namespace) -> Load:
     port = free_port()
-    env = mimic_env(url, var_dir, port, f"mimic-bench-unread-{uuid.uuid4().hex[:8]}")
+    queue = f"mimic-bench-unread-{uuid.uuid4().hex[:8]}"
+    env = mimic_env(url, var_dir, port, queue)
     log = Path(var_dir) / "serve.log"
+    stored_before = await stored_alerts(url)
     with serving([*MIMIC, "serve"], env, log) as server:
         await wait_until_up(f"http://127.0.0.1:{port}", log)
-        return await measured(f"http://127.0.0.1:{port}", args, server)
+        try:
+            load, answered = await measured(f"http://127.0.0.1:{port}", args, server)
+        except SystemExit:
+            said = await asyncio.to_thread(log.read_text)
+            print(f"mimic serve said, last:\n{said[-3000:]}", file=sys.stderr)
+            raise
+    # Every answered alert was new (202) and is stored and enqueued; more may be, that
+    # wrk sent but stopped waiting for.
+    stored = await stored_alerts(url) - stored_before
+    enqueued = await queued(queue)
+    print(f"answered {answered}, stored {stored}, enqueued {enqueued}", file=sys.stderr)
+    if not (stored == enqueued >= answered):
+        raise SystemExit(f"{answered} answered but {stored} stored and {enqueued} enqueued")
+    return load
+
+
+async def stored_alerts(url: str) -> int:
+    """Signals of wrk's alerts (its symbol; the fan-outs trade another)."""
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return int(
+            await connection.fetchval("SELECT count(*) FROM signals WHERE symbol = 'BTCUSDT'")
+        )
+    finally:
+        await connection.close()
+
+
+async def queued(stream: str) -> int:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        return int(await client.xlen(stream))
+    finally:
+        await client.aclose()
 
 
 async def floor_load(url: str, var_dir: str, args: argparse.Namespace) -> Load:
@@ -188,7 +238,8 @@ async def floor_load(url: str, var_dir: str, args: argparse.Namespace) -> Load:
     with serving([*uvicorn, "--port", str(port)], env, log) as server:
         base = f"http://127.0.0.1:{port}"
         await wait_until_up(base, log)
-        return await measured(base, args, server)
+        load, _ = await measured(base, args, server)
+        return load
 
 
 @asynccontextmanager
@@ -284,8 +335,8 @@ async def main(args: argparse.Namespace) -> None:
         await drop_postgres(url)
     print(
         f"server cpu per request: webhook {webhook.cpu_ms_per_request:.2f} ms, "
-        f"floor {floor.cpu_ms_per_request:.2f} ms; p50 {webhook.p50_ms:.1f} / "
-        f"{floor.p50_ms:.1f} ms",
+        f"floor {floor.cpu_ms_per_request:.2f} ms; wrk's {webhook.wrk_cpu_ms_per_request:.3f} / "
+        f"{floor.wrk_cpu_ms_per_request:.3f} ms; p50 {webhook.p50_ms:.1f} / {floor.p50_ms:.1f} ms",
         file=sys.stderr,
     )
     print(

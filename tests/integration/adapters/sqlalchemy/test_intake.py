@@ -151,3 +151,17 @@ async def test_a_dropped_connection_still_stores_the_alert(
     assert await stored_count(sessions) == 2
     if intake_is_at_once(sessions):
         assert "storing at once failed" in caplog.text  # and the session way stored it
+
+
+async def test_a_signal_stored_again_after_a_lost_answer_is_not_its_own_duplicate(
+    world: World,
+) -> None:
+    intake, sessions, _ = world
+    source = await intake.source_by_passphrase_hash(HASH)
+    assert source is not None
+    signal = make_signal(source.id, "id:retried")
+    await intake.store(signal, source, expiring_after=EARLIER)
+
+    stored, duplicate = await intake.store(signal, source, expiring_after=EARLIER) or (None, None)
+    assert (stored, duplicate) == (signal, False)
+    assert await stored_count(sessions) == 1
