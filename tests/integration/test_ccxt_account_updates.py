@@ -2,7 +2,8 @@
 against the WebSocket stub, with messages Binance really sent (tests/data/binance_user_data).
 
 A position that went flat with no fill the stream told (the fill was lost, or never sent)
-is recorded all the same: the holder reconciles the account by REST.
+is recorded all the same: the holder reconciles the account by REST. New connections are
+paced, as Binance limits how many an IP opens.
 """
 
 import asyncio
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mimic.adapters.ccxt.account_stream import CcxtAccountStream
+from mimic.adapters.ccxt.budget import WeightBudget
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.adapters.system import SystemClock
 from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
@@ -25,7 +27,7 @@ from mimic.domain.account_events import (
     FillEvent,
     PositionEvent,
 )
-from mimic.domain.accounts import ExchangeAccount
+from mimic.domain.accounts import ApiCredentials, ExchangeAccount
 from mimic.domain.orders import OrderIntent, OrderLeg
 from mimic.ports.account_events import AccountStreamWork
 from tests.binance_user_stream import BinanceUserStream
@@ -37,6 +39,7 @@ from tests.integration.test_ccxt_account_stream import (
     next_batch,
     open_protected_long,
 )
+from tests.integration.test_ccxt_adapter import DictVault
 from tests.metrics_fakes import RecordingMetrics
 
 D = Decimal
@@ -182,3 +185,25 @@ async def test_a_position_gone_flat_with_its_fill_lost_is_recorded_by_reconcilia
     [recorded] = follower.legs(OrderLeg.TAKE_PROFIT)
     assert recorded.filled_quantity == D("0.010")
     assert follower.notifier.events("position.") == ["position.take_profit"]
+
+
+async def test_new_connections_are_paced(stub: BinanceUserStream) -> None:
+    """Two connections a second at most (one at once): the reconnection waits its turn."""
+    connects = WeightBudget(2, window_seconds=1.0, burst_fraction=0.5)
+    vault = DictVault({"a0": ApiCredentials("key0", "secret0")})
+    paced = CcxtAccountStream(
+        vault,
+        SystemClock(),
+        api_origins={"binanceusdm": stub.base_url},
+        first_backoff=0.01,
+        connects=connects,
+    )
+    events = paced.events(ACCOUNT)
+    await next_batch(events)
+    started = time.monotonic()
+    await stub.disconnect("key0")
+    await next_batch(events)  # connected again
+    assert time.monotonic() - started >= 0.8  # not after the 0.01 s backoff alone
+    assert (connects.spent, stub.connections) == (2, 2)
+    await events.aclose()  # type: ignore[attr-defined]
+    await paced.aclose()

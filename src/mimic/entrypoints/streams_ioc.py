@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.ccxt.account_stream import CcxtAccountStream
+from mimic.adapters.ccxt.budget import WeightBudget
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.adapters.paper.account_stream import PaperAccountStream
 from mimic.adapters.redis.stream_leases import RedisStreamLeases
@@ -51,7 +52,13 @@ class AccountStreamsProvider(Provider):
     async def ccxt_stream(
         self, vault: CredentialVault, clock: Clock, settings: Settings
     ) -> AsyncIterator[CcxtAccountStream]:
-        stream = CcxtAccountStream(vault, clock, api_origins=settings.ccxt_api_origins)
+        # A tenth at once (a restart), the rest spread over the window.
+        connects = WeightBudget(
+            settings.stream_connects_per_5min, window_seconds=300, burst_fraction=0.1
+        )
+        stream = CcxtAccountStream(
+            vault, clock, api_origins=settings.ccxt_api_origins, connects=connects
+        )
         yield stream
         await stream.aclose()
 
