@@ -467,6 +467,8 @@ async def test_accounts_and_copy_candidates(sessions: Sessions) -> None:
         assert candidates[2][1].settings.paused
         # The position monitor reads only followers with a trailing stop or DCA.
         assert await repo.list_copy_candidates(monitored_only=True) == [candidates[2]]
+        # The stream holders read the same accounts, without their users.
+        assert await repo.list_streamed() == [a for a, _ in candidates]
 
         assert await repo.get(rejected.id) == rejected
         # More ids than one IN list holds: the query is chunked.
