@@ -1,9 +1,12 @@
-"""The floor of bench/live_push.py: a Litestar app that only holds WebSockets and sends each
-one the same message when asked (no auth, no channels, no database)."""
+"""The floor of bench/live_push.py: a Litestar app that only holds WebSockets and, when
+asked, sends each one its own event (no auth, no database, no channel lookup), stamped with
+the moment it starts sending as Mimic stamps its events when it publishes them."""
 
 import asyncio
+import time
 from typing import Any
 
+import msgspec
 from litestar import Litestar, WebSocket, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 
@@ -23,9 +26,19 @@ async def live(socket: WebSocket[Any, Any, Any]) -> None:
 
 @post("/broadcast", status_code=202)
 async def broadcast(data: dict[str, Any]) -> dict[str, int]:
-    message = data["message"]
-    await asyncio.gather(*(socket.send_text(message) for socket in list(SOCKETS)))
-    return {"sent": len(SOCKETS)}
+    """`data["event"]`: {"kind", "data"}; each page gets it with its own `intent_id`, encoded
+    for it, as each of Mimic's pages gets its own order's event."""
+    at = round(time.time(), 6)
+    kind, fields = data["event"]["kind"], data["event"]["data"]
+    encode = msgspec.json.Encoder().encode  # as Mimic encodes its events
+    messages = [
+        encode({"kind": kind, "data": {**fields, "intent_id": f"{n:032x}"}, "at": at})
+        for n in range(len(SOCKETS))
+    ]
+    await asyncio.gather(
+        *(socket.send_text(m) for socket, m in zip(list(SOCKETS), messages, strict=True))
+    )
+    return {"sent": len(messages)}
 
 
 app = Litestar(route_handlers=[live, broadcast])

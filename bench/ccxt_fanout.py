@@ -1,6 +1,6 @@
 """One signal's market orders to N Binance accounts through the real ccxt adapter.
 
-The Binance stub (tests/binance_stub.py) runs in its own process, so it does not share a
+The Binance stub (tests/stubs/binance.py) runs in its own process, so it does not share a
 CPU with what is measured. Same concurrency everywhere (ExecuteSignal's 64 per exchange).
 The stub has no per-IP limit, so the adapter gets a budget that never runs dry: what is
 measured is the order path, not Binance's 2,400 weight a minute.
@@ -45,7 +45,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.binance_stub import bench_credentials
+from tests.stubs.binance import bench_credentials
 
 from mimic.adapters.ccxt import CcxtGateways, WeightBudget
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount
@@ -70,7 +70,7 @@ class BenchVault(CredentialVault):
 class RunningStub:
     def __init__(self, accounts: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.binance_stub", "--accounts", str(accounts)],
+            [sys.executable, "-m", "tests.stubs.binance", "--accounts", str(accounts)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

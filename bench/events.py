@@ -1,7 +1,7 @@
 """Account streams: N Binance accounts streaming through ccxt.pro, a burst of N TP fills,
 recorded in the database.
 
-The Binance stub with user data streams (tests/binance_user_stream.py) runs in its own
+The Binance stub with user data streams (tests/stubs/binance_user_stream.py) runs in its own
 process. This process is a worker as `mimic worker` / `mimic run` compose it (the real
 container and `holding_account_streams`): it holds one stream per account (a ccxt.pro
 client, listen key and socket each) and records what they report in the database, here
@@ -45,16 +45,16 @@ from taskiq import InMemoryBroker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.binance_stub import bench_credentials
-from tests.binance_user_stream import BURST_PATH, STREAMS_PATH
 from tests.integration.harness import make_settings, migrate
 from tests.integration.processes import seed_stub_followers
+from tests.stubs.binance import bench_credentials
+from tests.stubs.binance_user_stream import BURST_PATH, STREAMS_PATH
 
 from mimic.adapters.sqlalchemy import tables
 from mimic.domain.accounts import ApiCredentials
 from mimic.domain.orders import OrderLeg
-from mimic.entrypoints.ioc import build_container
-from mimic.entrypoints.streams_ioc import holding_account_streams
+from mimic.entrypoints.ioc.root import build_container
+from mimic.entrypoints.ioc.streams import holding_account_streams
 from mimic.ports.credentials import SecretBox
 
 ROUNDS = 3
@@ -271,7 +271,7 @@ async def bare_consumer(stub_url: str, accounts: int) -> float:
 
 async def main(accounts: int) -> None:
     stub = subprocess.Popen(  # noqa: ASYNC220  # started once, before anything is measured
-        [sys.executable, "-m", "tests.binance_user_stream", "--accounts", str(accounts)],
+        [sys.executable, "-m", "tests.stubs.binance_user_stream", "--accounts", str(accounts)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

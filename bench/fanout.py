@@ -9,11 +9,13 @@ answers (as bench/intake.py, which queues onto Redis when it answers), else the 
 F: the same paper exchange accepting the same number of orders with the same concurrency
 and nothing else, in one process, in the same run. Prints last:
     fanout followers=N workers=W seconds=S floor_seconds=F ratio=S/F rss_mb=M
-        copy_p50_ms=P copy_p99_ms=Q
-where M is the largest resident memory of a process that ran the fan-out, and P, Q the
+        copy_p50_ms=P copy_p99_ms=Q load1=L
+where M is the largest resident memory of a process that ran the fan-out, P and Q the
 median and 99th percentile of the time from the webhook's receipt to each follower's
-exchange acknowledgement. `--scale` runs 1,000, 10,000 and 100,000 followers in turn (each
-on its own fresh database) and prints one such line per size.
+exchange acknowledgement, and L the machine's one-minute load average at the end.
+`--scale 1000,10000,100000` (or `--scale` alone) runs those sizes in turn, each on its own
+fresh database, and prints one such line per size. MIMIC_ACCOUNT_STREAMS=false leaves the
+account streams out (embedded and workers alike).
 """
 
 import argparse
@@ -97,7 +99,7 @@ async def worker_processes(
         logs = [Path(var_dir) / f"worker{n}.log" for n in range(count)]
         with ExitStack() as stack:
             processes = [stack.enter_context(running("worker", env, log)) for log in logs]
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90  # a loaded machine starts them slowly
             while not all("worker started" in log.read_text() for log in logs):
                 if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                     raise SystemExit("workers did not start:\n" + logs[0].read_text())
@@ -130,7 +132,9 @@ async def main(
     if url is None:
         url = f"sqlite+aiosqlite:///{Path('var') / f'bench-{uuid.uuid4().hex[:8]}.db'}"
     print(f"database: {url.split('@')[-1]}", file=sys.stderr)
-    settings = make_settings(url, max_signal_age=timedelta(minutes=30))
+    # MIMIC_ACCOUNT_STREAMS=false leaves the account streams out, embedded as in the workers.
+    streams = os.environ.get("MIMIC_ACCOUNT_STREAMS", "true").lower() not in ("0", "false", "no")
+    settings = make_settings(url, max_signal_age=timedelta(minutes=30), account_streams=streams)
     if workers:
         if not redis_up:
             raise SystemExit(f"--workers needs Redis at {redis_url}")
@@ -140,6 +144,7 @@ async def main(
             redis_url=redis_url,
             queue_name=f"mimic-bench-{uuid.uuid4().hex[:8]}",
             fanout_parts=workers,
+            account_streams=streams,
         )
     try:
         async with AsyncExitStack() as stack:
@@ -196,7 +201,8 @@ async def main(
     print(
         f"fanout followers={followers} workers={workers} seconds={seconds:.3f} "
         f"floor_seconds={floor:.3f} ratio={seconds / floor:.2f} rss_mb={rss_mb:.0f} "
-        f"copy_p50_ms={latency[0]:.0f} copy_p99_ms={latency[1]:.0f}"
+        f"copy_p50_ms={latency[0]:.0f} copy_p99_ms={latency[1]:.0f} "
+        f"load1={os.getloadavg()[0]:.1f}"
     )
 
 
@@ -225,7 +231,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--followers", type=int, default=1000)
     parser.add_argument(
-        "--scale", action="store_true", help="1,000, 10,000 and 100,000 followers, one line each"
+        "--scale",
+        nargs="?",
+        const="1000,10000,100000",
+        default=None,
+        help="comma-separated follower counts, one line each (alone: 1000,10000,100000)",
     )
     parser.add_argument(
         "--workers",
@@ -238,5 +248,6 @@ if __name__ == "__main__":
     parser.add_argument("--redis-url", default=REDIS_URL)
     args = parser.parse_args()
     # uvloop, as the platform runs on (harness, uvicorn, `mimic worker`): the floor too.
-    for size in (1_000, 10_000, 100_000) if args.scale else (args.followers,):
+    sizes = [int(n) for n in args.scale.split(",")] if args.scale else [args.followers]
+    for size in sizes:
         run_event_loop(main(size, args.workers, args.database_url, args.redis_url))

@@ -1,7 +1,7 @@
 """Draws the architecture page's pictures as plain SVG: `python docs/tools/diagrams.py`.
 
 The SVGs are committed (the site loads nothing from elsewhere and needs no drawing tool to
-build); tests/unit/test_docs_site.py fails when they differ from what this script draws.
+build); tests/unit/project/test_docs_site.py fails when they differ from what this script draws.
 """
 
 import math

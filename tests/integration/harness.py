@@ -17,7 +17,7 @@ from mimic.entrypoints.cli import bootstrap
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
 from mimic.ports.services import Clock, Notifier, PasswordHasher
-from tests.fakes import FixedClock, RecordingNotifier
+from tests.fakes.services import FixedClock, RecordingNotifier
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 PASSPHRASE = "webhook-passphrase-for-tests"

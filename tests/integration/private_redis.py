@@ -15,7 +15,7 @@ import pytest
 
 from tests.integration.harness import Api, make_settings, running_platform
 from tests.integration.processes import production_env, running
-from tests.smtp_stub import free_port
+from tests.stubs.smtp import free_port
 
 START_DEADLINE_SECONDS = 10.0
 

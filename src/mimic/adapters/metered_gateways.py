@@ -69,26 +69,38 @@ class MeteredGateway(ExchangeGateway):
             raise
 
     async def _order(self, send: Callable[[], Awaitable[OrderFill]]) -> OrderFill:
-        with tracer.start_as_current_span("order", kind=SpanKind.CLIENT) as span:
-            span.set_attribute("mimic.exchange", self._exchange)
-            span.set_attribute("mimic.account_id", work_context.account_id() or "")
-            outcome = "error"  # unless the exchange answered
-            try:
-                fill = await self._call(send)
-                outcome = "filled"
-            except OutcomeUnknown:
-                outcome = "unknown"
-                raise
-            except ExchangeError as exc:
-                outcome = "error" if exc.retryable else "rejected"
-                raise
-            finally:
-                span.set_attribute("mimic.outcome", outcome)
-                self._metrics.order_sent(self._exchange, outcome)
+        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            # No tracing set up (MIMIC_OTEL_ENDPOINT unset): a no-op span per order would
+            # still cost a fan-out more than its metrics.
+            fill = await self._counted(send, None)
+        else:
+            with tracer.start_as_current_span("order", kind=SpanKind.CLIENT) as span:
+                span.set_attribute("mimic.exchange", self._exchange)
+                span.set_attribute("mimic.account_id", work_context.account_id() or "")
+                fill = await self._counted(send, span)
         received_at = work_context.signal_received_at()
         if received_at is not None:
             seconds = (self._clock.now() - received_at).total_seconds()
             self._metrics.signal_filled(self._exchange, seconds)
+        return fill
+
+    async def _counted(
+        self, send: Callable[[], Awaitable[OrderFill]], span: trace.Span | None
+    ) -> OrderFill:
+        outcome = "error"  # unless the exchange answered
+        try:
+            fill = await self._call(send)
+            outcome = "filled"
+        except OutcomeUnknown:
+            outcome = "unknown"
+            raise
+        except ExchangeError as exc:
+            outcome = "error" if exc.retryable else "rejected"
+            raise
+        finally:
+            if span is not None:
+                span.set_attribute("mimic.outcome", outcome)
+            self._metrics.order_sent(self._exchange, outcome)
         return fill
 
     @property

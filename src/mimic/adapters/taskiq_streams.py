@@ -23,8 +23,9 @@ def _this_stream(task_name: str) -> str | None:
 class StreamBroker(RedisStreamBroker):
     """taskiq-redis's stream broker with three changes.
 
-    - One Redis client sends every message: its own kick builds a client per message, which
-      was 60 % of enqueueing a signal at the webhook (py-spy of bench/intake.py).
+    - One Redis client, with a plain pool of its own, sends every message: its own kick
+      builds a client per message, which was 60 % of enqueueing a signal at the webhook
+      (py-spy of bench/intake.py).
     - `stream_of(task_name)` names the stream a task's messages go to (None: this broker's
       own); a `queue_name` label still wins.
     - When Redis comes back empty (restart without persistence, FLUSHALL, failover to an
@@ -42,7 +43,14 @@ class StreamBroker(RedisStreamBroker):
     ) -> None:
         super().__init__(url, consumer_id="0", **options)
         self._stream_of = stream_of
-        self._sender = Redis(connection_pool=self.connection_pool)
+        # A pool of its own, not taskiq-redis's blocking one: waiting on that pool's
+        # condition cost a kick at the webhook as much as the XADD (py-spy, bench/intake.py).
+        # A kick is bounded by its caller's timeout.
+        self._sender = Redis.from_url(url)
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        await self._sender.aclose()
 
     async def kick(self, message: BrokerMessage) -> None:
         stream = (

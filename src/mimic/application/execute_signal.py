@@ -14,7 +14,6 @@ from mimic.application.payment_settings import SubscriptionGate
 from mimic.application.position_protection import PositionProtection
 from mimic.application.signal_planning import (
     COPYING_PAUSED_REASON,
-    AccountPlan,
     ExecutionPolicy,
     ExecutionSummary,
     FirstMark,
@@ -244,12 +243,6 @@ class ExecuteSignal:
             except ExchangeError as exc:
                 log.info("no reference price for signal %s: %s", signal.id, exc.reason)
         return price, self._clock.now()
-
-    async def preview(
-        self, signal: Signal, candidates: Sequence[tuple[ExchangeAccount, User]]
-    ) -> list[AccountPlan]:
-        """What the fan-out would plan for `candidates` now; stores and sends nothing."""
-        return await self._planner.preview(signal, candidates)
 
     async def _store_and_place(
         self,

@@ -1,16 +1,10 @@
 """The position monitor's orders: each stored before it is sent (so two workers, or one
-restarted, send it once), sent through the one order sender, and what follows a fill:
-TP/SL released after a trailing stop, moved to the new average entry after a DCA add.
-Also the TP/SL fills found when a watched position is gone."""
+restarted, send it once); the events they are notified under and the round's report."""
 
-import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from mimic.application.order_sender import MONITOR, OrderSender
-from mimic.application.position_protection import PositionProtection
-from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import (
     IntentStatus,
     OrderIntent,
@@ -19,22 +13,15 @@ from mimic.domain.orders import (
     monitor_client_order_id,
     monitor_intent_id,
 )
-from mimic.domain.protection import protective_prefix
-from mimic.ports.exchange import ExchangeGateway
-from mimic.ports.protection import PositionIntentRepository, TrailingStateStore
+from mimic.ports.protection import PositionIntentRepository
 from mimic.ports.repositories import OrderIntentRepository, TransactionManager
 from mimic.ports.services import Clock, Notifier
-
-log = logging.getLogger(__name__)
 
 TRAILING_STOP_EVENT = "position.trailing_stop"
 DCA_EVENT = "position.dca"
 STOP_LOSS_EVENT = "position.stop_loss"
 TAKE_PROFIT_EVENT = "position.take_profit"
 PROTECTED_EVENT = "position.protected"
-# A position whose TP/SL fired before the monitor's first round saw it is still settled if
-# its entry is this recent (the account's event stream records such a fill at once).
-UNSEEN_POSITION_WINDOW = timedelta(minutes=5)
 
 
 @dataclass(slots=True)
@@ -46,12 +33,14 @@ class MonitorReport:
 
 
 class MonitorOrders:
+    """The intents of the monitor's orders: ids derived from the position, stored (and
+    held) before they are sent, claimed again when one was left unsettled, and their
+    results saved. Sending is the order sender's (`order_sender.MONITOR`)."""
+
     def __init__(
         self,
         position_intents: PositionIntentRepository,
         intents: OrderIntentRepository,
-        trailing: TrailingStateStore,
-        protection: PositionProtection,
         notifier: Notifier,
         tx: TransactionManager,
         clock: Clock,
@@ -59,13 +48,10 @@ class MonitorOrders:
     ) -> None:
         self._position_intents = position_intents
         self._intents = intents
-        self._trailing = trailing
-        self._protection = protection
         self._notifier = notifier
         self._tx = tx
         self._clock = clock
         self._lease = lease
-        self._sender = OrderSender(clock)
 
     def child(
         self,
@@ -108,146 +94,21 @@ class MonitorOrders:
         await self._tx.commit()
         return inserted
 
-    async def resume(
-        self,
-        entry: OrderIntent,
-        child: OrderIntent,
-        number: int,
-        gateway: ExchangeGateway,
-        report: MonitorReport,
-    ) -> None:
-        """An order stored but not settled (a worker died, an outcome was unknown)."""
+    async def claim(self, child: OrderIntent) -> OrderIntent | None:
+        """An order stored but not settled (a worker died, an outcome was unknown): held
+        again by this worker, or None when another holds it."""
         now = self._clock.now()
         claimed = await self._intents.claim([child.id], now=now, lease_until=now + self._lease)
         await self._tx.commit()
-        if claimed:
-            await self.send(entry, claimed[0], number, gateway, report)
+        return claimed[0] if claimed else None
 
-    async def send(
-        self,
-        entry: OrderIntent,
-        intent: OrderIntent,
-        number: int,
-        gateway: ExchangeGateway,
-        report: MonitorReport,
-    ) -> None:
-        """`number`: the how-manieth order of its leg for this position."""
-        await self._sender.send(intent, gateway, MONITOR)
+    async def save(self, entry: OrderIntent, intent: OrderIntent, event: str) -> None:
+        """What the order sender recorded on `intent`, committed; a refusal is told to the
+        follower under `event`."""
         await self._intents.save_results([intent])
         await self._tx.commit()
-        if intent.status is IntentStatus.FILLED:
-            await self._after_fill(entry, intent, number, gateway, report)
-        elif intent.status is IntentStatus.REJECTED:
-            event = TRAILING_STOP_EVENT if intent.leg is OrderLeg.TRAILING_STOP else DCA_EVENT
+        if intent.status is IntentStatus.REJECTED:
             await self._notifier.notify(intent.user_id, event, f"{entry.symbol}: {intent.reason}")
-
-    async def _after_fill(
-        self,
-        entry: OrderIntent,
-        intent: OrderIntent,
-        number: int,
-        gateway: ExchangeGateway,
-        report: MonitorReport,
-    ) -> None:
-        if intent.leg is OrderLeg.TRAILING_STOP:
-            await self._protection.release(intent, gateway)
-            await self._trailing.discard(entry.id)
-            report.trailing_closes.append(intent.id)
-            verb = "sold" if intent.side is OrderSide.SELL else "bought"
-            await self._notifier.notify(
-                intent.user_id,
-                TRAILING_STOP_EVENT,
-                f"{entry.symbol} position closed: {intent.reason}; "
-                f"{verb} {intent.filled_quantity} at {intent.average_price}",
-            )
-            return
-        report.dca_adds.append(intent.id)
-        await self._move_protection(entry, intent, number, gateway)
-
-    async def _move_protection(
-        self, entry: OrderIntent, add: OrderIntent, number: int, gateway: ExchangeGateway
-    ) -> None:
-        """After DCA add `number`: TP/SL follow the new average entry (ids of revision
-        `number`, since the old ones may still be open on the exchange)."""
-        try:
-            position = await gateway.fetch_position(entry.symbol)
-        except ExchangeError as exc:
-            position = None
-            log.warning("position after DCA add %s not read: %s", add.id, exc.reason)
-        protected = ""
-        if position is not None and (entry.tp_perc is not None or entry.sl_perc is not None):
-            await self._protection.release(add, gateway)
-            if await self._protection.protect(
-                entry, gateway, entry_price=position.entry_price, revision=number
-            ):
-                protected = (
-                    f"; stop-loss {plain(entry.stop_loss_price)}, "
-                    f"take-profit {plain(entry.take_profit_price)}"
-                )
-            await self._position_intents.save_protection([entry])
-            await self._tx.commit()
-        average = "" if position is None else f"; average entry now {position.entry_price}"
-        await self._notifier.notify(
-            add.user_id,
-            DCA_EVENT,
-            f"{entry.symbol}: {add.reason}; added {add.filled_quantity} at "
-            f"{add.average_price}{average}{protected}",
-        )
-
-    async def position_gone(
-        self,
-        entry: OrderIntent,
-        children: list[OrderIntent],
-        gateway: ExchangeGateway,
-        report: MonitorReport,
-    ) -> None:
-        """Watched until now, or opened moments ago and gone before a round saw it: if a
-        native TP/SL closed it, record that and tell the follower."""
-        closed_by_us = any(
-            c.status is IntentStatus.FILLED
-            and c.leg in (OrderLeg.TRAILING_STOP, OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT)
-            for c in children
-        )
-        if await self._trailing.load(entry.id) is None and (
-            closed_by_us or self._clock.now() - entry.created_at > UNSEEN_POSITION_WINDOW
-        ):
-            return  # settled already, or gone long before anyone watched it
-        if not closed_by_us and (entry.stop_loss_price or entry.take_profit_price):
-            revision = sum(
-                1 for c in children if c.leg is OrderLeg.DCA and c.status is IntentStatus.FILLED
-            )
-            prefix = protective_prefix(entry.client_order_id, revision)
-            for kind, leg, event, price in (
-                ("sl", OrderLeg.STOP_LOSS, STOP_LOSS_EVENT, entry.stop_loss_price),
-                ("tp", OrderLeg.TAKE_PROFIT, TAKE_PROFIT_EVENT, entry.take_profit_price),
-            ):
-                if price is None:
-                    continue
-                try:
-                    fill = await gateway.find_order(entry.symbol, prefix + kind)
-                except ExchangeError as exc:
-                    log.warning("%s of %s not looked up: %s", kind, entry.id, exc.reason)
-                    return  # keep watching: the next round looks again
-                if fill is None:
-                    continue
-                name = "stop-loss" if kind == "sl" else "take-profit"
-                why = f"{name} hit: trigger {plain(price)}, filled at {fill.average_price}"
-                record = self.child(
-                    entry, leg, 1, fill.side, fill.quantity, reduce_only=True, reason=why
-                )
-                record.record_fill(fill, self._clock.now())
-                record.reason = why
-                if await self._position_intents.add_if_absent(record, lease_until=None):
-                    await self._tx.commit()
-                    report.protection_fills.append(record.id)
-                    await self._notifier.notify(
-                        entry.user_id, event, f"{entry.symbol} position closed: {why}"
-                    )
-                break
-        # Exchanges leave the other leg open when a TP/SL fires; nothing may outlive the
-        # position (until the exchange confirms, the next round tries again).
-        if await self._protection.release(entry, gateway):
-            await self._trailing.discard(entry.id)
 
 
 def plain(value: Decimal | None) -> str:

@@ -1,6 +1,6 @@
 """Pre-flight: what a signal would do on each follower account, without doing it.
 
-The very planning of the fan-out runs (`ExecuteSignal.preview`: same sizing, caps,
+The very planning of the fan-out runs (`SignalPlanner.preview`: same sizing, caps,
 exchange rules, skip reasons, daily guardrails and the followers' choice of sources);
 nothing is stored or sent.
 """
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from mimic.application.execute_signal import ExecuteSignal
+from mimic.application.signal_planning import SignalPlanner
 from mimic.domain.accounts import ExchangeAccount, SignalSource, User
 from mimic.domain.alerts import read_alert
 from mimic.domain.errors import ExchangeError, InvalidField
@@ -47,7 +47,7 @@ class SignalPreview:
 class PreviewSignal:
     def __init__(
         self,
-        executor: ExecuteSignal,
+        planner: SignalPlanner,
         accounts: ExchangeAccountRepository,
         catalog: SymbolCatalog,
         gateways: ExchangeGateways,
@@ -55,7 +55,7 @@ class PreviewSignal:
         sources: SignalSourceRepository,
     ) -> None:
         self._sources = sources
-        self._executor = executor
+        self._planner = planner
         self._accounts = accounts
         self._catalog = catalog
         self._gateways = gateways
@@ -85,7 +85,7 @@ class PreviewSignal:
             dedupe_key="",
             received_at=self._clock.now(),
         )
-        plans = await self._executor.preview(signal, candidates)
+        plans = await self._planner.preview(signal, candidates)
         previews = []
         for plan in plans:
             entry = next(

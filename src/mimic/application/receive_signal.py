@@ -8,13 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 from mimic.application import work_context
+from mimic.domain.accounts import SignalSource
 from mimic.domain.alerts import canonical_alert, read_alert
 from mimic.domain.errors import AuthenticationFailed, DomainError, InvalidField
 from mimic.domain.fanout import all_parts
 from mimic.domain.signal import Signal, dedupe_key
 from mimic.ports.exchange import SymbolCatalog
+from mimic.ports.intake import SignalIntake
 from mimic.ports.metrics import Metrics
-from mimic.ports.repositories import SignalRepository, SignalSourceRepository, TransactionManager
 from mimic.ports.services import Clock, SignalQueue
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,8 @@ class ReceiveSignal:
 
     def __init__(
         self,
-        sources: SignalSourceRepository,
-        signals: SignalRepository,
+        intake: SignalIntake,
         catalog: SymbolCatalog,
-        tx: TransactionManager,
         queue: SignalQueue,
         clock: Clock,
         dedupe_window: timedelta,
@@ -51,10 +50,8 @@ class ReceiveSignal:
         *,
         fanout_parts: int = 1,
     ) -> None:
-        self._sources = sources
-        self._signals = signals
+        self._intake = intake
         self._catalog = catalog
-        self._tx = tx
         self._queue = queue
         self._clock = clock
         self._dedupe_window = dedupe_window
@@ -78,13 +75,46 @@ class ReceiveSignal:
         if not isinstance(passphrase, str) or not passphrase:
             raise AuthenticationFailed("passphrase is missing or wrong")
         expected = passphrase_hash(passphrase)
-        source = await self._sources.get_by_passphrase_hash(expected)
+        # Twice at most: a source answered from memory may have changed since (`store` says
+        # so, storing nothing); the second look reads it as it stands.
+        for _ in range(2):
+            source = await self._source(expected)
+            sender.name = source.name
+            stored = await self._store(payload, source)
+            if stored is not None:
+                break
+        else:
+            raise AuthenticationFailed("passphrase is missing or wrong")
+        signal, duplicate = stored
+        work_context.working_on_signal(signal.id, signal.received_at)
+        if duplicate:
+            log.info("signal %s: duplicate from source %s", signal.id, source.id)
+        else:
+            log.info("signal %s: accepted from source %s", signal.id, source.id)
+            await self._enqueue(signal.id)
+        return ReceivedSignal(signal_id=signal.id, duplicate=duplicate)
+
+    async def _enqueue(self, signal_id: str) -> None:
+        if len(self._fanout_parts) == 1:  # no task to gather it in: the common case
+            await self._queue.enqueue_execution(signal_id, self._fanout_parts[0].index)
+            return
+        # At once: the queue bounds each call, not their sum.
+        await asyncio.gather(
+            *(self._queue.enqueue_execution(signal_id, p.index) for p in self._fanout_parts)
+        )
+
+    async def _source(self, expected_hash: str) -> SignalSource:
+        source = await self._intake.source_by_passphrase_hash(expected_hash)
         if source is None or not source.active:
             raise AuthenticationFailed("passphrase is missing or wrong")
         # The lookup is by hash; compare again in constant time so no timing leaks a match.
-        if not hmac.compare_digest(source.passphrase_hash, expected):
+        if not hmac.compare_digest(source.passphrase_hash, expected_hash):
             raise AuthenticationFailed("passphrase is missing or wrong")
-        sender.name = source.name
+        return source
+
+    async def _store(
+        self, payload: dict[str, Any], source: SignalSource
+    ) -> tuple[Signal, bool] | None:
         params = read_alert(payload, source.direction)
         if not await self._catalog.is_tradable(params.symbol):
             raise InvalidField("symbol", f"{params.symbol} is not traded on any connected exchange")
@@ -97,20 +127,7 @@ class ReceiveSignal:
             received_at=now,
             fanout_parts=len(self._fanout_parts),
         )
-        stored, duplicate = await self._signals.add_unless_duplicate(
-            signal, expiring_after=now - self._dedupe_window
-        )
-        await self._tx.commit()
-        work_context.working_on_signal(stored.id, stored.received_at)
-        if duplicate:
-            log.info("signal %s: duplicate from source %s", stored.id, source.id)
-        else:
-            log.info("signal %s: accepted from source %s", stored.id, source.id)
-            # At once: the queue bounds each call, not their sum.
-            await asyncio.gather(
-                *(self._queue.enqueue_execution(stored.id, p.index) for p in self._fanout_parts)
-            )
-        return ReceivedSignal(signal_id=stored.id, duplicate=duplicate)
+        return await self._intake.store(signal, source, expiring_after=now - self._dedupe_window)
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ from mimic.application.monitor_orders import (
     plain,
 )
 from mimic.application.position_protection import PositionProtection
-from mimic.domain.account_events import AccountEvent, FillEvent, fill_leg
+from mimic.domain.account_events import AccountEvent, FillEvent, fill_leg, sent_by_mimic
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import (
@@ -129,7 +129,10 @@ class RecordAccountFills:
         await self._fills.add_new(
             [(a.id, a.user_id, e.fill) for a, fills in accounts for e in fills]
         )
-        found = await self._position_intents.latest_entries([a.id for a, _ in accounts])
+        # The fills of Mimic's own orders (a fan-out's thousand at once) are only stored: their
+        # sender recorded the orders, so there is no position to read for them.
+        others = [(a, fills) for a, fills in accounts if not all(map(sent_by_mimic, fills))]
+        found = await self._position_intents.latest_entries([a.id for a, _ in others])
         entries = {(e.account_id, e.symbol): e for e in found}
         children: dict[str, list[OrderIntent]] = defaultdict(list)
         for child in await self._position_intents.children([e.id for e in found]):
@@ -137,7 +140,7 @@ class RecordAccountFills:
                 children[child.parent_id].append(child)
         await self._tx.commit()  # the fills stand whatever the exchange answers next
         rows: dict[str, _Row] = {}
-        for account, fills in accounts:
+        for account, fills in others:
             for row in await self._rows(account, fills, entries, children):
                 rows.setdefault(row.record.id, row)  # one event delivered twice: one row
         if not rows:

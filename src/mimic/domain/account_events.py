@@ -94,6 +94,12 @@ def fill_leg(client_order_id: str | None, cause: FillCause) -> OrderLeg | None:
     return OrderLeg.EXTERNAL
 
 
+def sent_by_mimic(event: FillEvent) -> bool:
+    """A fill of a market order Mimic sent: its sender records the order, its notification
+    and its page event, so the stream has only the fill itself left to store."""
+    return fill_leg(event.client_order_id, event.cause) is None
+
+
 def fill_events(fills: Iterable[AccountFill]) -> list[FillEvent]:
     """Fills read by REST (a reconciliation) as the events a stream would have sent: each
     order's fills in time order, the last one carrying the order done with its total

@@ -29,11 +29,11 @@ from mimic.application.rotate_keys import RotateCredentialKeys, RotationReport
 from mimic.entrypoints import sources_cli
 from mimic.entrypoints.config import Settings
 from mimic.entrypoints.http.app import create_app
-from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.ioc.root import build_container
+from mimic.entrypoints.ioc.streams import holding_account_streams
 from mimic.entrypoints.lab import add_replay_parser, replay_command
 from mimic.entrypoints.logs import configure_logging
 from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
-from mimic.entrypoints.streams_ioc import holding_account_streams
 from mimic.entrypoints.telegram_polling import poll
 from mimic.entrypoints.tracing import configure_tracing
 from mimic.entrypoints.worker.notifications import DELIVER_TASK

@@ -28,7 +28,7 @@ from mimic.domain.risk import (
     UserCaps,
     validate_follower_settings,
 )
-from mimic.entrypoints.http.schemas import SettingsPatch
+from mimic.entrypoints.http.profile.schemas import SettingsPatch
 from mimic.ports.lab import LabEngine
 
 MAX_BPS = Decimal(1000)

@@ -12,7 +12,7 @@ from mimic.domain.accounts import SignalSource, TradeDirection
 from mimic.domain.errors import DomainError
 from mimic.domain.master_fills import MasterAccount
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.ioc import build_container
+from mimic.entrypoints.ioc.root import build_container
 from mimic.entrypoints.worker.tasks import create_broker
 
 _DIRECTIONS = [d.value for d in TradeDirection]

@@ -5,7 +5,8 @@ state. Best effort: a page that misses an event re-reads everything when it reco
 the database stays the truth.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,4 +39,15 @@ class LiveEvents(Protocol):
 
     async def publish_many(self, items: Sequence[tuple[str, LiveEvent]]) -> None:
         """Several (audience, event) pairs at once; the same promise as `publish`."""
+        ...
+
+
+class LivePages(Protocol):
+    """The pages open in this process, as the live route holds them."""
+
+    def page(
+        self, audiences: Sequence[str], send: Callable[[bytes], Awaitable[None]]
+    ) -> AbstractAsyncContextManager[None]:
+        """While inside, each event published for one of `audiences` is handed to `send`
+        (its wire bytes), in order; a page too many events behind loses the oldest."""
         ...

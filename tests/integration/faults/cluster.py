@@ -19,7 +19,7 @@ import httpx
 from tests.integration.private_redis import PrivateRedis
 from tests.integration.processes import start
 from tests.integration.processes import stop as stop_process
-from tests.smtp_stub import free_port
+from tests.stubs.smtp import free_port
 
 START_SECONDS = 60.0  # five Python processes starting at once on two busy cores
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mimic.adapters.sqlalchemy import tables
 from mimic.domain.orders import IntentStatus
-from tests.binance_stub import BinanceStub
+from tests.stubs.binance import BinanceStub
 
 FINAL = {s.value for s in IntentStatus if s.is_final}
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.binance_stub import BinanceStub
 from tests.integration.faults.burst import Burst
 from tests.integration.faults.cluster import Cluster, poll
 from tests.integration.faults.invariants import (
@@ -21,6 +20,7 @@ from tests.integration.faults.invariants import (
     paper_client_ids_twice,
     wait_settled,
 )
+from tests.stubs.binance import BinanceStub
 
 
 def _setting(name: str, default: int) -> int:

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from mimic.adapters.crypto import FernetSecretBox, generate_key
 from mimic.domain.accounts import ApiCredentials
 from mimic.entrypoints.cli import bootstrap
-from tests.binance_stub import BinanceStub, running_in_thread
 from tests.conftest import TemplateCopies, drop_database, postgres_url_for
 from tests.integration.faults.cluster import Cluster
 from tests.integration.faults.faults import FAULTS
@@ -34,6 +33,7 @@ from tests.integration.faults.scenario import (
 from tests.integration.harness import ADMIN_PASSWORD, PASSPHRASE, CheapHasherProvider, make_settings
 from tests.integration.private_redis import private_redis
 from tests.integration.processes import production_env, seed_followers, seed_stub_followers
+from tests.stubs.binance import BinanceStub, running_in_thread
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -34,6 +34,7 @@ import ccxt.pro as ccxtpro
 from mimic.adapters.ccxt.budget import WeightBudget
 from mimic.adapters.ccxt.construction import rewrite_origin, tls_context
 from mimic.adapters.ccxt.errors import Call, translate
+from mimic.adapters.ccxt.lazy import STREAMED_EXCHANGES
 from mimic.adapters.ccxt.values import to_decimal, to_decimal_or
 from mimic.domain.account_events import (
     AccountEvent,
@@ -53,7 +54,6 @@ from mimic.ports.services import Clock
 
 log = logging.getLogger(__name__)
 
-STREAMED_EXCHANGES = ("binanceusdm",)
 # Client ids Binance gives the orders it places itself: liquidation, auto-deleveraging,
 # delivery / delisting settlement.
 EXCHANGE_CLOSES = ("autoclose-", "adl_autoclose", "settlement_autoclose")

@@ -1,2 +1,2 @@
 """Live events to the web pages: one wire format, published through Redis Pub/Sub in
-production or this process's channels plugin when embedded."""
+production or handed straight to this process's open pages when embedded."""

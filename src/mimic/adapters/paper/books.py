@@ -1,6 +1,6 @@
 """The paper venue's books in the database: read, filled and written in batched transactions.
 
-`PaperVenue` builds on this; every `Coalescer` of the venue lands in one of the `_*_batch`
+`PaperVenue` holds one; every `Coalescer` of the venue lands in one of the `*_batch`
 methods here, which read the books of all the batch's accounts, fill or change them in
 memory (`ledger`), and write the changes back in the same transaction.
 """
@@ -47,14 +47,21 @@ from mimic.ports.services import Clock
 
 
 class PaperBooks:
-    """The SQL the batches run; `PaperVenue.__init__` sets these attributes."""
+    """The SQL the venue's batches run, over the books in the paper_* tables."""
 
-    _sessions: async_sessionmaker[AsyncSession]
-    _clock: Clock
-    _fee_rate: Decimal
-    _listings: Mapping[str, PaperListing]
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        fee_rate: Decimal,
+        listings: Mapping[str, PaperListing],
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._fee_rate = fee_rate
+        self._listings = listings
 
-    async def _cancel_protection_batch(
+    async def cancel_protection_batch(
         self, items: Sequence[tuple[str, str]]
     ) -> list[Exception | None]:
         async with self._sessions.begin() as session:
@@ -74,18 +81,18 @@ class PaperBooks:
             only=[paper_protective_orders.c.status == ProtectiveStatus.OPEN.value],
         )
 
-    def _listing(self, symbol: str) -> PaperListing:
+    def listing(self, symbol: str) -> PaperListing:
         listing = self._listings.get(symbol)
         if listing is None:
             raise UnknownSymbol(f"{symbol} is not listed on the paper exchange")
         return listing
 
-    async def _books_batch(self, account_ids: Sequence[str]) -> list[Book | Exception]:
+    async def books_batch(self, account_ids: Sequence[str]) -> list[Book | Exception]:
         async with self._sessions() as session:
-            books = await self._books(session, set(account_ids))
+            books = await self.books(session, set(account_ids))
         return [books.get(a) or _not_open(a) for a in account_ids]
 
-    async def _fills_batch(
+    async def fills_batch(
         self, keys: Sequence[tuple[str, datetime]]
     ) -> list[list[AccountFill] | Exception]:
         o = paper_orders.c
@@ -107,14 +114,12 @@ class PaperBooks:
             for a, since in keys
         ]
 
-    async def _marks_batch(self, symbols: Sequence[str]) -> list[Decimal | Exception]:
+    async def marks_batch(self, symbols: Sequence[str]) -> list[Decimal | Exception]:
         async with self._sessions() as session:
-            marks = await self._marks(session)
+            marks = await self.marks(session)
         return [marks[symbol] for symbol in symbols]
 
-    async def _leverage_batch(
-        self, items: Sequence[tuple[str, str, int]]
-    ) -> list[Exception | None]:
+    async def leverage_batch(self, items: Sequence[tuple[str, str, int]]) -> list[Exception | None]:
         async with self._sessions.begin() as session:
             wallets = await self._wallets(session, {a for a, _, _ in items}, lock=True)
             # Applied in order: the last setting of an (account, symbol) wins.
@@ -138,13 +143,13 @@ class PaperBooks:
             )
         return [None if a in wallets else _not_open(a) for a, _, _ in items]
 
-    async def _orders_batch(
+    async def orders_batch(
         self, items: Sequence[tuple[str, OrderRequest, int | None]]
     ) -> list[OrderFill | Exception]:
         """Every order of the batch in one transaction; a refused order changes nothing."""
         results: list[OrderFill | Exception] = []
         async with self._sessions.begin() as session:
-            books = await self._books(session, {a for a, _, _ in items}, lock=True)
+            books = await self.books(session, {a for a, _, _ in items}, lock=True)
             known = {a: set(book.positions) for a, book in books.items()}
             touched: set[tuple[str, str]] = set()
             orders: list[dict[str, Any]] = []
@@ -155,7 +160,7 @@ class PaperBooks:
                     results.append(_not_open(account_id))
                     continue
                 try:
-                    fill, realized = self._fill(book, request, leverage)
+                    fill, realized = self.fill(book, request, leverage)
                 except ExchangeError as exc:
                     results.append(exc)
                     continue
@@ -164,15 +169,15 @@ class PaperBooks:
                 orders.append(order_row(account_id, fill, realized, now))
                 events.append(event_row(account_id, fill, book.held(request.symbol).quantity, now))
                 results.append(fill)
-            await self._write(session, books, known, touched, orders, events)
+            await self.write(session, books, known, touched, orders, events)
         return results
 
-    def _fill(
+    def fill(
         self, book: Book, request: OrderRequest, leverage: int | None
     ) -> tuple[OrderFill, Decimal]:
         """Executes `request` against the in-memory `book` (mutated on success only)."""
         symbol = request.symbol
-        rules = self._listing(symbol).rules
+        rules = self.listing(symbol).rules
         price, held = book.marks[symbol], book.held(symbol)
         if leverage is not None:
             held = Held(held.quantity, held.entry_price, leverage)
@@ -206,7 +211,7 @@ class PaperBooks:
         )
         return fill, realized
 
-    async def _write(
+    async def write(
         self,
         session: AsyncSession,
         books: dict[str, Book],
@@ -250,7 +255,7 @@ class PaperBooks:
             session, [(a, s) for a, s in touched if books[a].positions[s].quantity == 0]
         )
 
-    async def _books(
+    async def books(
         self, session: AsyncSession, account_ids: set[str], *, lock: bool = False
     ) -> dict[str, Book]:
         """The books of the accounts that exist; `lock` serializes writers per account."""
@@ -266,7 +271,7 @@ class PaperBooks:
             positions[row.account_id][row.symbol] = Held(
                 row.quantity, row.entry_price, row.leverage
             )
-        marks = await self._marks(session)
+        marks = await self.marks(session)
         return {
             account_id: Book(wallet, positions[account_id], marks)
             for account_id, wallet in wallets.items()
@@ -293,7 +298,7 @@ class PaperBooks:
             query = query.order_by(a.account_id).with_for_update()  # Postgres; SQLite omits it
         return {row.account_id: row.wallet_balance for row in await session.execute(query)}
 
-    async def _marks(self, session: AsyncSession) -> dict[str, Decimal]:
+    async def marks(self, session: AsyncSession) -> dict[str, Decimal]:
         marks = {symbol: listing.default_mark_price for symbol, listing in self._listings.items()}
         rows = await session.execute(select(paper_prices.c.symbol, paper_prices.c.price))
         marks.update({row.symbol: row.price for row in rows if row.symbol in marks})

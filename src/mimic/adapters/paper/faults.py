@@ -69,6 +69,11 @@ class PaperFaults:
     def clear(self) -> None:
         self._rules.clear()
 
+    @property
+    def idle(self) -> bool:
+        """No latency and no fault to inject: `around_order` would do nothing."""
+        return self.latency <= 0 and not self._rules
+
     @asynccontextmanager
     async def around_order(self, account_id: str, symbol: str) -> AsyncIterator[None]:
         """Wraps the execution of one order: latency, then a fault before or after it."""

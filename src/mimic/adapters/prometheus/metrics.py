@@ -5,6 +5,8 @@ With PROMETHEUS_MULTIPROC_DIR set, prometheus_client writes them to files there 
 process's /metrics adds up every process of the host (the gauges say how).
 """
 
+from functools import lru_cache
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from mimic.ports.metrics import Metrics
@@ -61,6 +63,18 @@ DEPENDENCY_UP = Gauge(
 )
 
 
+# The labelled series a fan-out counts once per order, looked up once per label set
+# (prometheus_client's `labels()` takes a lock and builds a key on every call).
+@lru_cache(maxsize=256)
+def _orders(exchange: str, outcome: str) -> Counter:
+    return ORDERS.labels(exchange, outcome)
+
+
+@lru_cache(maxsize=64)
+def _signal_to_fill(exchange: str) -> Histogram:
+    return SIGNAL_TO_FILL.labels(exchange)
+
+
 class PrometheusMetrics(Metrics):
     def __init__(self, egress_ip: str = "default") -> None:
         self._egress_ip = egress_ip
@@ -75,13 +89,13 @@ class PrometheusMetrics(Metrics):
         QUEUE_LAG.observe(max(0.0, seconds))
 
     def order_sent(self, exchange: str, outcome: str) -> None:
-        ORDERS.labels(exchange, outcome).inc()
+        _orders(exchange, outcome).inc()
 
     def exchange_error(self, exchange: str, code: str) -> None:
         EXCHANGE_ERRORS.labels(exchange, code).inc()
 
     def signal_filled(self, exchange: str, seconds: float) -> None:
-        SIGNAL_TO_FILL.labels(exchange).observe(max(0.0, seconds))
+        _signal_to_fill(exchange).observe(max(0.0, seconds))
 
     def outbox_backlog(self, waiting: int) -> None:
         OUTBOX_BACKLOG.set(waiting)

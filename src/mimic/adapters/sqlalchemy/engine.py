@@ -32,6 +32,10 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# Connections of the webhook's own pool: a statement holds one for a round trip.
+INTAKE_POOL_SIZE = 16
+
+
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -62,3 +66,14 @@ def database_unreachable(exc: BaseException) -> bool:
             or sqlstate.startswith(("08", "57P"))  # connection exception; admin shutdown
         )
     return isinstance(exc, OSError)  # refused or timed out before the driver wrapped it
+
+
+def create_intake_engine(url: str) -> AsyncEngine | None:
+    """The webhook's own small pool for storing an alert in one statement (Postgres only;
+    None elsewhere). No pre-ping: it costs three round trips per checkout, and the intake's
+    statement is its own ping (a dead connection fails it, and the alert goes the pinged
+    session way). No overflow: under a burst, opening and closing connections beyond the
+    pool cost more than waiting a moment for one of its own."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    return create_async_engine(url, pool_size=INTAKE_POOL_SIZE, max_overflow=0)

@@ -3,9 +3,11 @@
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.tables import password_reset_tokens
+from mimic.domain.errors import Conflict
 from mimic.domain.password_reset import PasswordResetToken
 from mimic.ports.accounts import PasswordResetTokens
 
@@ -15,16 +17,22 @@ class SqlPasswordResetTokens(PasswordResetTokens):
         self._session = session
 
     async def add(self, token: PasswordResetToken) -> None:
-        await self._session.execute(
-            password_reset_tokens.insert().values(
-                id=token.id,
-                user_id=token.user_id,
-                token_hash=token.token_hash,
-                created_at=token.created_at,
-                expires_at=token.expires_at,
-                used_at=token.used_at,
+        """A code that exists already is a Conflict, as in every repository (not a driver's
+        IntegrityError); the transaction is rolled back with it."""
+        try:
+            await self._session.execute(
+                password_reset_tokens.insert().values(
+                    id=token.id,
+                    user_id=token.user_id,
+                    token_hash=token.token_hash,
+                    created_at=token.created_at,
+                    expires_at=token.expires_at,
+                    used_at=token.used_at,
+                )
             )
-        )
+        except IntegrityError:
+            await self._session.rollback()
+            raise Conflict("reset code exists") from None
 
     async def find(self, token_hash: str) -> PasswordResetToken | None:
         c = password_reset_tokens.c

@@ -124,7 +124,7 @@ def _source(row: Any) -> SignalSource:
     )
 
 
-def _signal_values(signal: Signal) -> dict[str, Any]:
+def signal_values(signal: Signal) -> dict[str, Any]:
     params = signal.params
     return {
         "id": signal.id,
@@ -202,6 +202,8 @@ class SqlSignalRepository(SignalRepository):
         if await self._insert_if_new(signal):
             return signal, False
         existing = await self._by_key(signal.source_id, key)
+        if existing is not None and existing.id == signal.id:
+            return existing, False  # stored by an earlier try whose answer was lost
         if existing is not None:
             if not key_expires(key) or existing.received_at > expiring_after:
                 return existing, True
@@ -221,7 +223,7 @@ class SqlSignalRepository(SignalRepository):
 
     async def _insert_if_new(self, signal: Signal) -> bool:
         statement = _NEW_SIGNAL[_dialect(self._session).name]
-        return (await self._session.execute(statement, _signal_values(signal))).first() is not None
+        return (await self._session.execute(statement, signal_values(signal))).first() is not None
 
     async def _by_key(self, source_id: str, key: str) -> Signal | None:
         return await self._one(and_(signals.c.source_id == source_id, signals.c.dedupe_key == key))

@@ -38,9 +38,9 @@ from mimic.entrypoints.http.routes import ROUTE_HANDLERS
 from mimic.entrypoints.http.security import make_jwt_auth
 from mimic.entrypoints.http.tracing import tracing_middleware
 from mimic.entrypoints.http.web_security import csrf_middleware, security_headers
-from mimic.entrypoints.ioc import build_container
-from mimic.entrypoints.live_ioc import LiveEventsProvider, make_channels
-from mimic.entrypoints.streams_ioc import holding_account_streams
+from mimic.entrypoints.ioc.live import LiveEventsProvider, make_pages
+from mimic.entrypoints.ioc.root import build_container
+from mimic.entrypoints.ioc.streams import holding_account_streams
 from mimic.entrypoints.tracing import flush_traces
 from mimic.entrypoints.web.live import live_route
 from mimic.entrypoints.web.site import docs_ui, template_config, web_routers
@@ -86,9 +86,9 @@ def create_app(
     """`embedded_worker` (default: when no Redis is configured) runs tasks in this process."""
     broker = broker or create_broker(settings)
     run_worker = settings.embedded if embedded_worker is None else embedded_worker
-    channels = make_channels(settings)
+    pages = make_pages(settings)
     # Test overrides come later and win.
-    container = build_container(settings, broker, LiveEventsProvider(channels), *overrides)
+    container = build_container(settings, broker, LiveEventsProvider(pages), *overrides)
     jwt_auth = make_jwt_auth(settings)
 
     @contextlib.asynccontextmanager
@@ -127,6 +127,7 @@ def create_app(
             ]
         try:
             async with contextlib.AsyncExitStack() as streams:
+                await streams.enter_async_context(pages.running())
                 if run_worker and settings.account_streams:
                     await streams.enter_async_context(holding_account_streams(container, settings))
                 yield
@@ -148,15 +149,16 @@ def create_app(
     app = Litestar(
         route_handlers=[
             DishkaRouter("", route_handlers=[*ROUTE_HANDLERS, *metrics_route_handlers(settings)]),
-            live_route(settings),
+            live_route(pages),
             *web_routers(),
         ],
         template_config=template_config(),
         on_app_init=[jwt_auth.on_app_init],
-        plugins=[channels, ClosedStructSchemaPlugin()],
+        plugins=[ClosedStructSchemaPlugin()],
         middleware=[
             request_id_middleware,
-            tracing_middleware,
+            # Without an endpoint every span is a no-op: a request need not make one.
+            *([tracing_middleware] if settings.otel_endpoint else []),
             *prometheus_middleware(settings),
             csrf_middleware,
         ],

@@ -9,6 +9,7 @@ the security it really has. What holds for whole classes of routes is added here
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -67,6 +68,15 @@ MEANINGS = {
     502: "The payment provider failed",
     503: "A dependency (database, Redis, payment provider) is unavailable: retry later",
 }
+
+
+# A page's start, for the routes that page through a list.
+Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A timestamp on the wire: ISO 8601, or null."""
+    return None if moment is None else moment.isoformat()
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:

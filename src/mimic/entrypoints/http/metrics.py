@@ -13,6 +13,7 @@ from typing import Any
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, get
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig
@@ -82,5 +83,8 @@ def prometheus_middleware(settings: Settings) -> list[Any]:
         prefix="mimic_http",
         group_path=True,  # route templates, not paths with ids: bounded labels
         exclude=[f"^{METRICS_PATH}$"],
+        # Requests only: an open page is `mimic_dashboard_connections`, and wrapping each
+        # of its sends cost every live event.
+        scopes={ScopeType.HTTP},
     )
     return [config.middleware]

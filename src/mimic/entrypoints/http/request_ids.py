@@ -24,6 +24,9 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
         work_context.handling_request(request_id)
+        if scope["type"] == ScopeType.WEBSOCKET:  # no response headers: every send as it is
+            await app(scope, receive, send)
+            return
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

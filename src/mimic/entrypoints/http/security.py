@@ -3,6 +3,7 @@
 from datetime import timedelta
 from typing import Any
 
+from litestar import Request
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
@@ -15,6 +16,9 @@ from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddlewa
 from mimic.domain.accounts import User
 from mimic.entrypoints.config import Settings
 from mimic.ports.repositories import UserRepository
+
+# A request of a signed-in user (every route off PUBLIC_PATHS).
+AuthRequest = Request[User, Any, Any]
 
 SESSION_COOKIE = "mimic_session"
 TOKEN_VERSION_CLAIM = "ver"  # noqa: S105 (a claim name, not a secret)

@@ -17,7 +17,7 @@ from mimic.application.referrals import ViewReferrals
 from mimic.application.telegram_bot import ManageNotifications
 from mimic.domain.notifications import EVENTS, Channel
 from mimic.entrypoints.config import Settings
-from mimic.entrypoints.http.payments import (
+from mimic.entrypoints.http.payments.views import (
     invoice_out,
     plan_out,
     referrals_out,

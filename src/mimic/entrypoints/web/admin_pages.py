@@ -21,9 +21,11 @@ from mimic.application.referrals import ViewReferrals
 from mimic.application.signal_reports import ReportSignals
 from mimic.application.signal_sources import ManageSignalSources
 from mimic.domain.accounts import ConnectionStatus
-from mimic.entrypoints.http import views
-from mimic.entrypoints.http.payments import plan_out, referrals_out
+from mimic.entrypoints.http.admin.views import platform_settings_out
+from mimic.entrypoints.http.exchanges.views import exchange_out
+from mimic.entrypoints.http.payments.views import plan_out, referrals_out
 from mimic.entrypoints.http.security import admin_only
+from mimic.entrypoints.http.signals.views import signal_out, signal_report_out
 from mimic.entrypoints.web.pages import AuthRequest, page
 
 RECENT_SIGNALS = 50
@@ -50,7 +52,7 @@ class AdminPages(Controller):
         view_activity: FromDishka[ViewPlatformActivity],
     ) -> Template:
         names = await sources.names()
-        signals = [views.signal(s, names) for s in await reports.list_recent(10)]
+        signals = [signal_out(s, names) for s in await reports.list_recent(10)]
         pending = await connections.by_status(ConnectionStatus.PENDING)
         activity = await view_activity()
         return await page(
@@ -74,7 +76,7 @@ class AdminPages(Controller):
         sources: FromDishka[ManageSignalSources],
     ) -> Template:
         names = await sources.names()
-        signals = [views.signal(s, names) for s in await reports.list_recent(RECENT_SIGNALS)]
+        signals = [signal_out(s, names) for s in await reports.list_recent(RECENT_SIGNALS)]
         return await page(request, messaging, "admin/signals.html", signals=signals)
 
     @get("/signals/{signal_id:str}", include_in_schema=False)
@@ -87,7 +89,7 @@ class AdminPages(Controller):
         sources: FromDishka[ManageSignalSources],
         users: FromDishka[ManageUsers],
     ) -> Template:
-        report = views.signal_report(
+        report = signal_report_out(
             await reports.report(signal_id, request.user), await sources.names()
         )
         names = await users.usernames(a.user_id for a in report.accounts)
@@ -103,7 +105,7 @@ class AdminPages(Controller):
         users: FromDishka[ManageUsers],
     ) -> Template:
         """Re-read on each live event while the fan-out runs."""
-        report = views.signal_report(
+        report = signal_report_out(
             await reports.report(signal_id, request.user), await sources.names()
         )
         names = await users.usernames(a.user_id for a in report.accounts)
@@ -193,7 +195,7 @@ class AdminPages(Controller):
             request,
             messaging,
             "admin/settings.html",
-            platform=views.platform_settings(await platform.get()),
+            platform=platform_settings_out(await platform.get()),
             copying_paused=await copying.paused(),
         )
 
@@ -237,6 +239,6 @@ class AdminPages(Controller):
 async def _pending(connections: ListConnections, users: ManageUsers) -> dict[str, Any]:
     pending = await connections.by_status(ConnectionStatus.PENDING)
     return {
-        "connections": [views.exchange(a) for a in pending],
+        "connections": [exchange_out(a) for a in pending],
         "names": await users.usernames(a.user_id for a in pending),
     }

@@ -15,8 +15,8 @@ from mimic.application.order_history import ViewOrderHistory
 from mimic.application.performance_reports import ViewPerformance
 from mimic.domain.orders import OrderFilters
 from mimic.domain.performance import TradeFilters
-from mimic.entrypoints.http import views
-from mimic.entrypoints.http.performance_routes import trade_out
+from mimic.entrypoints.http.performance.views import trade_out
+from mimic.entrypoints.http.portfolio.views import order_out
 from mimic.entrypoints.web.pages import PAGE_SIZE, AuthRequest, page
 
 Status = Annotated[str | None, Parameter(max_length=16)]
@@ -80,7 +80,7 @@ class OrderHistoryPages(Controller):
             request,
             messaging,
             "orders.html",
-            orders=[views.order(o) for o in found.orders],
+            orders=[order_out(o) for o in found.orders],
             has_more=found.has_more,
             status=status or "",
             symbol=symbol or "",
@@ -97,7 +97,7 @@ class OrderHistoryPages(Controller):
         symbol: Symbol = None,
     ) -> Response[bytes]:
         found = await history.export(request.user.id, OrderFilters.parse(status, symbol))
-        rows = [views.order(order) for order in found]
+        rows = [order_out(order) for order in found]
         return _csv("mimic-orders.csv", CSV_COLUMNS, rows)
 
 

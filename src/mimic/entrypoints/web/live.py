@@ -3,8 +3,6 @@
 from typing import Any
 
 from litestar import WebSocket, websocket
-from litestar.channels import ChannelsPlugin
-from litestar.di import NamedDependency
 from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
@@ -13,8 +11,7 @@ from litestar.exceptions import (
 from litestar.handlers import WebsocketRouteHandler
 
 from mimic.domain.accounts import User
-from mimic.entrypoints.config import Settings
-from mimic.ports.live_events import ADMINS, user_audience
+from mimic.ports.live_events import ADMINS, LivePages, user_audience
 from mimic.ports.metrics import Metrics
 
 
@@ -31,13 +28,11 @@ def _same_origin(socket: WebSocket[Any, Any, Any]) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
-def live_route(settings: Settings) -> WebsocketRouteHandler:
+def live_route(pages: LivePages) -> WebsocketRouteHandler:
     """`/live`: signed in by the session cookie (the auth middleware sets the user)."""
 
     @websocket("/live")
-    async def live_events(
-        socket: WebSocket[Any, Any, Any], channels: NamedDependency[ChannelsPlugin]
-    ) -> None:
+    async def live_events(socket: WebSocket[Any, Any, Any]) -> None:
         user = socket.scope.get("user")
         if not isinstance(user, User):
             raise NotAuthorizedException("sign in first")
@@ -46,12 +41,8 @@ def live_route(settings: Settings) -> WebsocketRouteHandler:
         metrics = await socket.app.state.dishka_container.get(Metrics)
         await socket.accept()
         metrics.dashboard_connections_changed(+1)
-        names = [settings.live_channel_prefix + audience for audience in audiences_of(user)]
         try:
-            async with (
-                channels.start_subscription(names) as subscriber,
-                subscriber.run_in_background(socket.send_data),
-            ):
+            async with pages.page(audiences_of(user), socket.send_data):
                 try:
                     while True:  # the page sends nothing; this only notices it going away
                         await socket.receive_data(mode="text")

@@ -15,8 +15,15 @@ from mimic.application.messaging import Messaging
 from mimic.application.portfolio import ViewPortfolio
 from mimic.application.protection_status import ViewProtection
 from mimic.domain.accounts import User
-from mimic.entrypoints.http import views
-from mimic.entrypoints.http.fidelity_routes import fidelity_out
+from mimic.entrypoints.http.exchanges.views import exchange_out
+from mimic.entrypoints.http.fidelity.views import fidelity_out
+from mimic.entrypoints.http.portfolio.views import (
+    balances_out,
+    order_out,
+    position_protection_out,
+    positions_out,
+)
+from mimic.entrypoints.http.profile.views import follower_settings_out
 
 AuthRequest = Request[User, Any, Any]
 PUBLIC = {"exclude_from_auth": True}
@@ -125,20 +132,20 @@ class FollowerPages(Controller):
         messaging: FromDishka[Messaging],
         connections: FromDishka[ListConnections],
     ) -> Template:
-        mine = [views.exchange(a) for a in await connections(request.user.id)]
+        mine = [exchange_out(a) for a in await connections(request.user.id)]
         return await page(request, messaging, "exchanges.html", connections=mine)
 
     @get("/exchanges/list", include_in_schema=False)
     async def exchanges_list(
         self, request: AuthRequest, connections: FromDishka[ListConnections]
     ) -> Template:
-        mine = [views.exchange(a) for a in await connections(request.user.id)]
+        mine = [exchange_out(a) for a in await connections(request.user.id)]
         return Template(template_name="_exchanges.html", context={"connections": mine})
 
     @get("/settings", include_in_schema=False)
     async def settings(self, request: AuthRequest, messaging: FromDishka[Messaging]) -> Template:
         return await page(
-            request, messaging, "settings.html", settings=views.follower_settings(request.user)
+            request, messaging, "settings.html", settings=follower_settings_out(request.user)
         )
 
 
@@ -146,15 +153,13 @@ async def _dashboard_state(
     user: User, portfolio: ViewPortfolio, protection: ViewProtection
 ) -> dict[str, Any]:
     held_balances, held_positions = await portfolio.holdings(user.id)
-    balances = views.balances(held_balances)
+    balances = balances_out(held_balances)
     return {
         "balances": balances,
         "equity": sum((b.equity for b in balances if b.equity is not None), start=0),
-        "positions": views.positions(held_positions),
-        "protection": views.position_protection(
-            await protection.of_positions(user, held_positions)
-        ),
-        "orders": [views.order(o) for o in await portfolio.orders(user.id, RECENT_ORDERS)],
+        "positions": positions_out(held_positions),
+        "protection": position_protection_out(await protection.of_positions(user, held_positions)),
+        "orders": [order_out(o) for o in await portfolio.orders(user.id, RECENT_ORDERS)],
     }
 
 

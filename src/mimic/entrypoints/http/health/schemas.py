@@ -1,0 +1,7 @@
+"""Wire shapes of the health routes."""
+
+import msgspec
+
+
+class Health(msgspec.Struct):
+    status: str

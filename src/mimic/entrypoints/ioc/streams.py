@@ -1,0 +1,133 @@
+"""Account event streams: the exchanges' streams, the interactors that record what they
+report, and the holder that runs them in a worker (or the embedded process)."""
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+from dishka import AsyncContainer, Provider, Scope, provide
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mimic.adapters.ccxt.budget import WeightBudget
+from mimic.adapters.ccxt.lazy import LazyCcxtAccountStream
+from mimic.adapters.memory.stream_leases import SoleHolderLeases
+from mimic.adapters.paper.account_stream import PaperAccountStream
+from mimic.adapters.redis.stream_leases import RedisStreamLeases
+from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
+from mimic.application.reconcile_account_fills import ReconcileAccountFills
+from mimic.application.record_account_fills import RecordAccountFills
+from mimic.domain.account_events import AccountEvent
+from mimic.domain.accounts import ExchangeAccount
+from mimic.domain.orders import OrderIntent
+from mimic.entrypoints.config import Settings
+from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
+from mimic.ports.exchange import CredentialVault
+from mimic.ports.metrics import Metrics
+from mimic.ports.repositories import ExchangeAccountRepository
+from mimic.ports.services import Clock
+
+
+class AccountStreamsProvider(Provider):
+    scope = Scope.REQUEST
+
+    record_fills = provide(RecordAccountFills)
+    reconcile_fills = provide(ReconcileAccountFills)
+
+    @provide(scope=Scope.APP)
+    async def paper_stream(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings
+    ) -> AsyncIterator[PaperAccountStream]:
+        stream = PaperAccountStream(
+            sessions, clock, poll_interval=settings.paper_events_poll.total_seconds()
+        )
+        yield stream
+        await stream.aclose()
+
+    @provide(scope=Scope.APP)
+    async def ccxt_stream(
+        self, vault: CredentialVault, clock: Clock, settings: Settings
+    ) -> AsyncIterator[LazyCcxtAccountStream]:
+        # A tenth at once (a restart), the rest spread over the window.
+        connects = WeightBudget(
+            settings.stream_connects_per_5min, window_seconds=300, burst_fraction=0.1
+        )
+        stream = LazyCcxtAccountStream(
+            vault, clock, api_origins=settings.ccxt_api_origins, connects=connects
+        )
+        yield stream
+        await stream.aclose()
+
+    @provide(scope=Scope.APP)
+    def streams(
+        self, paper: PaperAccountStream, live: LazyCcxtAccountStream
+    ) -> Sequence[AccountEventStream]:
+        return [paper, live]
+
+
+class ContainerStreamWork(AccountStreamWork):
+    """Each call in its own request scope: its own session, as every task gets."""
+
+    def __init__(self, container: AsyncContainer) -> None:
+        self._container = container
+
+    async def accounts(self) -> list[ExchangeAccount]:
+        async with self._container() as scope:
+            accounts: ExchangeAccountRepository = await scope.get(ExchangeAccountRepository)
+            return await accounts.list_streamed()
+
+    async def record(
+        self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
+    ) -> list[tuple[ExchangeAccount, OrderIntent]]:
+        async with self._container() as scope:
+            record = await scope.get(RecordAccountFills)
+            return (await record.record_many(batches)).flat
+
+    async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
+        async with self._container() as scope:
+            record = await scope.get(RecordAccountFills)
+            await record.release(flat)
+
+    async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
+        async with self._container() as scope:
+            reconcile = await scope.get(ReconcileAccountFills)
+            await reconcile(account, since)
+
+
+@contextlib.asynccontextmanager
+async def holding_account_streams(
+    container: AsyncContainer, settings: Settings
+) -> AsyncIterator[HoldAccountStreams]:
+    """Holds this process's share of the account streams while inside. Without Redis (the
+    embedded mode) the process is the only worker and holds them all."""
+    client: Redis | None = None
+    leases: StreamLeases = SoleHolderLeases()
+    if settings.redis_url is not None:
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        leases = RedisStreamLeases(
+            client,
+            prefix=settings.stream_key_prefix,
+            holder_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+            period=settings.stream_lease,
+        )
+    holder = HoldAccountStreams(
+        await container.get(Sequence[AccountEventStream]),
+        leases,
+        ContainerStreamWork(container),
+        await container.get(Clock),
+        await container.get(Metrics),
+        StreamPolicy(reconcile_every=settings.stream_reconcile_interval),
+    )
+    running = asyncio.create_task(holder.run(), name="account-streams")
+    try:
+        yield holder
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        if client is not None:
+            await client.aclose()

@@ -1,0 +1,1 @@
+"""In-memory adapters of mimic.ports.repositories, one module per repository."""

@@ -1,0 +1,153 @@
+"""The webhook's store (SqlSignalIntake) on SQLite and Postgres: what it remembers of a
+source never lets through an alert the source no longer stands for, and an alert is stored
+once whichever way it goes."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mimic.adapters.sqlalchemy.engine import (
+    create_engine,
+    create_intake_engine,
+    create_session_factory,
+)
+from mimic.adapters.sqlalchemy.intake import SqlSignalIntake
+from mimic.adapters.sqlalchemy.migrations import upgrade
+from mimic.adapters.sqlalchemy.signals import SqlSignalRepository, SqlSignalSourceRepository
+from mimic.adapters.sqlalchemy.tables import signals
+from mimic.domain.accounts import SignalSource, TradeDirection
+from mimic.domain.signal import Signal, SignalAction, SignalParams
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+EARLIER = NOW - timedelta(seconds=60)
+HASH = "a" * 64
+
+World = tuple[SqlSignalIntake, async_sessionmaker[AsyncSession], SignalSource]
+
+
+def make_signal(source_id: str, key: str) -> Signal:
+    return Signal(
+        id=uuid.uuid4().hex,
+        source_id=source_id,
+        params=SignalParams(
+            symbol="BTCUSDT", action=SignalAction.LONG, risk_perc=Decimal("1.5"), leverage=3
+        ),
+        dedupe_key=key,
+        received_at=NOW,
+    )
+
+
+async def stored_count(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(signals))).scalar_one())
+
+
+def intake_is_at_once(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    bind = sessions.kw["bind"]
+    return bool(bind.dialect.name == "postgresql")
+
+
+async def save_source(sessions: async_sessionmaker[AsyncSession], source: SignalSource) -> None:
+    async with sessions() as session:
+        await SqlSignalSourceRepository(session).save(source)
+        await session.commit()
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[World]:
+    await asyncio.to_thread(upgrade, database_url)
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    source = SignalSource(id=uuid.uuid4().hex, name="master", passphrase_hash=HASH)
+    async with sessions() as session:
+        await SqlSignalSourceRepository(session).add(source)
+        await session.commit()
+    at_once = create_intake_engine(database_url)
+    yield SqlSignalIntake(sessions, at_once), sessions, source
+    if at_once is not None:
+        await at_once.dispose()
+    await engine.dispose()
+
+
+async def test_a_signal_is_stored_once_with_its_values(world: World) -> None:
+    intake, sessions, _ = world
+    source = await intake.source_by_passphrase_hash(HASH)
+    assert source is not None
+    signal = make_signal(source.id, "id:one")
+
+    assert await intake.store(signal, source, expiring_after=EARLIER) == (signal, False)
+    again = make_signal(source.id, "id:one")
+    assert await intake.store(again, source, expiring_after=EARLIER) == (signal, True)
+
+    async with sessions() as session:
+        read = await SqlSignalRepository(session).get(signal.id)
+    assert read == signal
+    assert await stored_count(sessions) == 1
+
+
+async def test_an_unknown_or_inactive_passphrase_finds_no_active_source(world: World) -> None:
+    intake, sessions, source = world
+    assert await intake.source_by_passphrase_hash("b" * 64) is None
+    await save_source(sessions, replace(source, active=False))
+    found = await intake.source_by_passphrase_hash(HASH)
+    assert found is not None
+    assert found.active is False
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"passphrase_hash": "c" * 64},
+        {"active": False},
+        {"direction": TradeDirection.SHORT_ONLY},
+    ],
+)
+async def test_a_remembered_source_that_changed_stores_nothing_and_is_forgotten(
+    world: World,
+    change: dict[str, object],
+) -> None:
+    intake, sessions, _ = world
+    remembered = await intake.source_by_passphrase_hash(HASH)
+    assert remembered is not None
+    await intake.store(make_signal(remembered.id, "id:before"), remembered, expiring_after=EARLIER)
+    await save_source(sessions, replace(remembered, **change))  # type: ignore[arg-type]
+
+    signal = make_signal(remembered.id, "id:after")
+    assert await intake.store(signal, remembered, expiring_after=EARLIER) is None
+    assert await stored_count(sessions) == 1
+    now = await intake.source_by_passphrase_hash(HASH)  # read again, not remembered
+    if "passphrase_hash" in change:
+        assert now is None
+    else:
+        assert now is not None
+        assert now != remembered
+
+
+async def test_a_dropped_connection_still_stores_the_alert(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    intake, sessions, _ = world
+    source = await intake.source_by_passphrase_hash(HASH)
+    assert source is not None
+    await intake.store(make_signal(source.id, "id:warm"), source, expiring_after=EARLIER)
+    if intake_is_at_once(sessions):
+        async with sessions() as session:
+            # Every other backend of this database: the intake's pooled connection dies.
+            await session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    signal = make_signal(source.id, "id:after-drop")
+    assert await intake.store(signal, source, expiring_after=EARLIER) == (signal, False)
+    assert await stored_count(sessions) == 2
+    if intake_is_at_once(sessions):
+        assert "storing at once failed" in caplog.text  # and the session way stored it
