@@ -7,11 +7,12 @@ events over a WebSocket on loopback, as ccxt.pro connects to them.
         await stub.disconnect("key")              # the connection drops mid-stream
         await stub.expire_listen_key("key")       # listenKeyExpired; the key is dead
         stub.drop_next["key"] = 1                 # the next event is never sent
+        stub.drop_kinds = {"ORDER_TRADE_UPDATE"}  # fills are never told
         stub.duplicate_next["key"] = 1            # the next event is sent twice
 
-Every execution pushes ORDER_TRADE_UPDATE (x=TRADE, or CALCULATED for a liquidation) to
-the account's open streams, with the fields Binance sends (see the captured samples in
-the project's reference data).
+Every execution pushes ACCOUNT_UPDATE (the position after it) and ORDER_TRADE_UPDATE
+(x=TRADE, or CALCULATED for a liquidation) to the account's open streams, with the fields
+Binance sends (see the captured samples in tests/data/binance_user_data).
 """
 
 import argparse
@@ -35,6 +36,7 @@ class BinanceUserStream(BinanceStub):
         self.sent = 0  # events sent, duplicates included
         self.drop_next: dict[str, int] = {}
         self.duplicate_next: dict[str, int] = {}
+        self.drop_kinds: set[str] = set()  # events of these kinds are never sent
         self._sockets: dict[str, list[tuple[str, web.WebSocketResponse]]] = {}
 
     def add_routes(self, app: web.Application) -> None:
@@ -71,8 +73,15 @@ class BinanceUserStream(BinanceStub):
     async def _new_order(self, account: StubAccount | None, params: dict[str, str]) -> Any:
         order = await super()._new_order(account, params)
         assert account is not None
-        await self.push(account.api_key, self._order_update(account, order, "TRADE"))
+        await self._executed(account, order, "TRADE")
         return order
+
+    async def _executed(self, account: StubAccount, order: dict[str, Any], execution: str) -> None:
+        """As Binance tells a fill: the position after it (ACCOUNT_UPDATE), then the fill."""
+        if "ACCOUNT_UPDATE" not in self.drop_kinds:
+            await self.push(account.api_key, self._account_update(account, order))
+        if "ORDER_TRADE_UPDATE" not in self.drop_kinds:
+            await self.push(account.api_key, self._order_update(account, order, execution))
 
     async def fire_algo(self, api_key: str, client_algo_id: str) -> dict[str, Any]:
         """The mark price crossed this TP/SL's trigger: it closes the position with a market
@@ -93,7 +102,7 @@ class BinanceUserStream(BinanceStub):
         order = await BinanceStub._new_order(self, account, params)
         algo.update(algoStatus="FINISHED", actualOrderId=str(order["orderId"]))
         await self.push(api_key, self._algo_update(algo, "TRIGGERED", order))
-        await self.push(api_key, self._order_update(account, order, "TRADE"))
+        await self._executed(account, order, "TRADE")
         await self.push(api_key, self._algo_update(algo, "FINISHED", order))
         return order
 
@@ -110,7 +119,7 @@ class BinanceUserStream(BinanceStub):
             "newClientOrderId": f"autoclose-{secrets.randbelow(10**16)}",
         }
         order = await BinanceStub._new_order(self, account, params)
-        await self.push(api_key, self._order_update(account, order, "CALCULATED"))
+        await self._executed(account, order, "CALCULATED")
         return order
 
     async def push(self, api_key: str, message: dict[str, Any]) -> None:
@@ -227,6 +236,36 @@ class BinanceUserStream(BinanceStub):
                 "V": "EXPIRE_MAKER",
                 "pm": "NONE",
                 "gtd": 0,
+            },
+        }
+
+    def _account_update(self, account: StubAccount, order: dict[str, Any]) -> dict[str, Any]:
+        side = order["positionSide"]
+        held = account.held(order["symbol"], side)
+        trade = next(t for t in reversed(account.trades) if t["orderId"] == order["orderId"])
+        return {
+            "e": "ACCOUNT_UPDATE",
+            "T": trade["time"],
+            "E": trade["time"],
+            "a": {
+                "m": "ORDER",
+                "B": [
+                    {"a": "USDT", "wb": str(account.wallet), "cw": str(account.wallet), "bc": "0"}
+                ],
+                "P": [
+                    {
+                        "s": order["symbol"],
+                        "pa": str(held.amount),
+                        "ep": str(held.entry),
+                        "cr": "0",
+                        "up": "0",
+                        "mt": account.margin_type.get(order["symbol"], "cross"),
+                        "iw": "0",
+                        "ps": side,
+                        "ma": "USDT",
+                        "bep": str(held.entry),
+                    }
+                ],
             },
         }
 

@@ -192,6 +192,9 @@ class Settings:
     stream_lease: timedelta = timedelta(seconds=15)
     stream_reconcile_interval: timedelta = timedelta(minutes=5)
     paper_events_poll: timedelta = timedelta(milliseconds=250)
+    # New exchange stream connections this process opens in any 5 minutes (Binance allows
+    # 300 per IP: divide among the processes sharing an address).
+    stream_connects_per_5min: int = 250
     # Live events to open pages: Redis Pub/Sub channel names start with it (production).
     live_channel_prefix: str = "mimic:live:"
     # Balances, fills, daily guardrails and their close-all: how often they are synced.
@@ -328,6 +331,7 @@ class Settings:
                 seconds=_int("MIMIC_STREAM_RECONCILE_SECONDS", 300)
             ),
             paper_events_poll=timedelta(milliseconds=_int("MIMIC_PAPER_EVENTS_POLL_MS", 250)),
+            stream_connects_per_5min=_int("MIMIC_STREAM_CONNECTS_PER_5MIN", 250),
             portfolio_sync_interval=timedelta(seconds=_int("MIMIC_PORTFOLIO_SYNC_SECONDS", 60)),
             telegram_bot_token=os.environ.get("MIMIC_TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=os.environ.get("MIMIC_TELEGRAM_API_URL") or "https://api.telegram.org",

@@ -15,6 +15,8 @@ ALGO_UPDATE, which tells which order a TP/SL spawned when it triggered).
   told to authenticate again (a new key) and the socket is dropped, which reconnects.
 - A lost connection is retried with backoff (1 s doubling to 30 s); each (re)connection
   starts with `StreamConnected`, on which the holder reconciles by REST.
+- New connections are paced (`connects`): Binance refuses an IP that opens more than 300
+  in 5 minutes, and a worker starting with its share of thousands would.
 """
 
 import asyncio
@@ -29,6 +31,7 @@ from typing import Any
 import aiohttp
 import ccxt.pro as ccxtpro
 
+from mimic.adapters.ccxt.budget import WeightBudget
 from mimic.adapters.ccxt.construction import rewrite_origin, tls_context
 from mimic.adapters.ccxt.errors import Call, translate
 from mimic.adapters.ccxt.lazy import STREAMED_EXCHANGES
@@ -103,13 +106,17 @@ class CcxtAccountStream(AccountEventStream):
         timeout_seconds: float = 10.0,
         first_backoff: float = 1.0,
         max_backoff: float = 30.0,
+        connects: WeightBudget | None = None,
     ) -> None:
+        """`connects`: the pace at which this process opens new connections (each
+        connection attempt takes 1 from it), within the exchange's limit per IP."""
         self._vault = vault
         self._clock = clock
         self._api_origins = dict(api_origins or {})
         self._timeout = timeout_seconds
         self._first_backoff = first_backoff
         self._max_backoff = max_backoff
+        self._connects = connects
         self._session: aiohttp.ClientSession | None = None
         self._templates: dict[str, Any] = {}
         self._fresh: dict[str, list[str]] = {}  # a template's containers each copy renews
@@ -132,6 +139,8 @@ class CcxtAccountStream(AccountEventStream):
         backoff = self._first_backoff
         try:
             while True:
+                if self._connects is not None:
+                    await self._connects.acquire(1)
                 # ccxt's watch opens the socket; since order events never reach ccxt's
                 # handlers, it only ends when the socket fails: why goes into the queue.
                 watching = asyncio.ensure_future(client.watch_orders())

@@ -13,6 +13,7 @@ from dishka import AsyncContainer, Provider, Scope, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mimic.adapters.ccxt.budget import WeightBudget
 from mimic.adapters.ccxt.lazy import LazyCcxtAccountStream
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.adapters.paper.account_stream import PaperAccountStream
@@ -51,7 +52,13 @@ class AccountStreamsProvider(Provider):
     async def ccxt_stream(
         self, vault: CredentialVault, clock: Clock, settings: Settings
     ) -> AsyncIterator[LazyCcxtAccountStream]:
-        stream = LazyCcxtAccountStream(vault, clock, api_origins=settings.ccxt_api_origins)
+        # A tenth at once (a restart), the rest spread over the window.
+        connects = WeightBudget(
+            settings.stream_connects_per_5min, window_seconds=300, burst_fraction=0.1
+        )
+        stream = LazyCcxtAccountStream(
+            vault, clock, api_origins=settings.ccxt_api_origins, connects=connects
+        )
         yield stream
         await stream.aclose()
 

@@ -224,7 +224,7 @@ async def test_a_missed_event_is_recorded_by_reconciliation_once(
     stream: CcxtAccountStream, follower: Follower
 ) -> None:
     events, _ = await streaming_an_open_long(stream, follower)
-    follower.stub.drop_next["key0"] = 3  # the whole TP: both ALGO_UPDATEs and the fill
+    follower.stub.drop_next["key0"] = 4  # the whole TP: both ALGO_UPDATEs, position, fill
     await follower.stub.fire_algo("key0", follower.prefix + "tp")
 
     since = datetime.now(UTC) - timedelta(minutes=1)
