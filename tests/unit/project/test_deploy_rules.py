@@ -12,7 +12,7 @@ from tests.paths import ROOT
 
 RULES = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
 DASHBOARD = json.loads((ROOT / "deploy/grafana/mimic-dashboard.json").read_text())
-# Litestar's Prometheus middleware with the prefix mimic_http (mimic.entrypoints.http.metrics).
+# The HTTP metrics of mimic.entrypoints.http.metrics (Litestar's Prometheus middleware's names).
 HTTP_SERIES = {
     "mimic_http_requests_total",
     "mimic_http_request_duration_seconds_bucket",
