@@ -5,15 +5,17 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from dishka import Provider
+from dishka import AsyncContainer, Provider
+from dishka import Scope as DIScope
 from dishka.integrations.litestar import DishkaRouter
-from dishka.integrations.litestar import setup_dishka as setup_litestar_dishka
 from dishka.integrations.taskiq import setup_dishka as setup_taskiq_dishka
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.enums import ScopeType
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ASGIApp, Receive, Scope, Send
 from taskiq import AsyncBroker, InMemoryBroker
 
 from mimic.application.master_accounts import CopyMasterFills
@@ -75,6 +77,28 @@ async def _every(app: Litestar, interval: float, job: type[Job]) -> None:
                 await run()
         except Exception:  # keep going; the next round retries
             log.exception("periodic job %s failed", job.__name__)
+
+
+def _with_request_containers(app: ASGIApp, container: AsyncContainer) -> ASGIApp:
+    """dishka's `setup_dishka` for Litestar: a request container per HTTP request (a session
+    one per WebSocket), where `FromDishka` and the authentication find it. Without the
+    `Request` dishka's builds per call to offer its providers, as none here asks for one
+    (with reading the state through it, a twentieth of the webhook's CPU)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            di_scope = DIScope.REQUEST
+        elif scope["type"] == ScopeType.WEBSOCKET:
+            di_scope = DIScope.SESSION
+        else:
+            await app(scope, receive, send)
+            return
+        async with container(scope=di_scope) as request_container:
+            # What `connection.state.dishka_container` reads (a server may give no state).
+            scope.setdefault("state", {})["dishka_container"] = request_container
+            await app(scope, receive, send)
+
+    return middleware
 
 
 def create_app(
@@ -185,7 +209,8 @@ def create_app(
     )
     app.state.jwt_auth = jwt_auth
     document_contract(app)
-    setup_litestar_dishka(container, app)
+    app.asgi_handler = _with_request_containers(app.asgi_handler, container)
+    app.state.dishka_container = container
     if run_worker:
         setup_taskiq_dishka(container, broker)
     return app
