@@ -14,9 +14,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import ColumnElement, and_, bindparam, exists, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.sqlalchemy.signals import (
     SqlSignalRepository,
@@ -59,12 +61,14 @@ _GUARDED_INSERT = (
 )
 
 
-class _DriverStatement:
-    """A statement compiled once for the engine's dialect, run on the driver's connection
-    with the column types' own conversions of each value."""
+ASYNCPG = make_url("postgresql+asyncpg://").get_dialect()()
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        dialect = engine.sync_engine.dialect
+
+class _DriverStatement:
+    """A statement compiled once for asyncpg's dialect, run on the driver's connection with
+    the column types' own conversions of each value."""
+
+    def __init__(self, dialect: Dialect) -> None:
         compiled = _GUARDED_INSERT.compile(dialect=dialect)
         self.sql = compiled.string
         self._binds: list[tuple[str, Callable[[Any], Any] | None]] = [
@@ -80,16 +84,17 @@ class _DriverStatement:
 
 
 class SqlSignalIntake(SignalIntake):
-    """`at_once`: an engine for the one-statement way (Postgres only), without pre-ping, as
-    that statement is its own ping: a dead connection fails it and is dropped, and the
-    alert goes the session way, whose engine pings. None: always the session way."""
+    """`at_once`: asyncpg's pool for the one-statement way (Postgres only,
+    `engine.open_intake_pool`), without ping, as that statement is its own: a dead
+    connection fails it and is dropped, and the alert goes the session way, whose engine
+    pings. None: always the session way."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], at_once: AsyncEngine | None
+        self, sessions: async_sessionmaker[AsyncSession], at_once: asyncpg.Pool | None
     ) -> None:
         self._sessions = sessions
         self._at_once = at_once
-        self._statement = None if at_once is None else _DriverStatement(at_once)
+        self._statement = None if at_once is None else _DriverStatement(ASYNCPG)
         self._remembered: dict[str, SignalSource] = {}
 
     async def source_by_passphrase_hash(self, passphrase_hash: str) -> SignalSource | None:
@@ -126,16 +131,19 @@ class SqlSignalIntake(SignalIntake):
             "passphrase_hash": source.passphrase_hash,
             "direction": source.direction.value,
         }
-        async with self._at_once.connect() as connection:
-            try:
-                raw = await connection.get_raw_connection()
-                driver: Any = raw.driver_connection  # asyncpg's own connection
-                row = await driver.fetchrow(self._statement.sql, *self._statement.arguments(values))
-            except Exception as exc:
-                # The session way decides (and answers a 503 if the database is down).
-                log.warning("signal %s: storing at once failed (%s)", values["id"], exc)
-                await connection.invalidate()
-                return False
+        try:
+            async with self._at_once.acquire() as connection:
+                try:
+                    row = await connection.fetchrow(
+                        self._statement.sql, *self._statement.arguments(values)
+                    )
+                except Exception:
+                    connection.terminate()  # whatever state it is in, it is not reused
+                    raise
+        except Exception as exc:
+            # The session way decides (and answers a 503 if the database is down).
+            log.warning("signal %s: storing at once failed (%s)", values["id"], exc)
+            return False
         return row is not None
 
     async def _store_in_transaction(

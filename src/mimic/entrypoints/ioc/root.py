@@ -25,8 +25,8 @@ from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.engine import (
     create_engine,
-    create_intake_engine,
     create_session_factory,
+    open_intake_pool,
 )
 from mimic.adapters.sqlalchemy.exchange_accounts import SqlExchangeAccountRepository
 from mimic.adapters.sqlalchemy.follows import SqlSourceFollowRepository
@@ -143,10 +143,10 @@ class InfrastructureProvider(Provider):
     async def signal_intake(
         self, settings: Settings, sessions: async_sessionmaker[AsyncSession]
     ) -> AsyncIterator[SignalIntake]:
-        at_once = create_intake_engine(settings.database_url)
+        at_once = await open_intake_pool(settings.database_url)
         yield SqlSignalIntake(sessions, at_once)
         if at_once is not None:
-            await at_once.dispose()
+            await at_once.close()
 
     @provide
     def paper_venue(
