@@ -5,7 +5,10 @@ client tops out near 650 requests/s here and would measure itself. Each request 
 with a unique `id` (bench/unique_ids.lua), so every one is stored and enqueued.
 
 1. `mimic serve` (one process; Postgres, Redis): requests/s, p99, and the server's CPU per
-   request.
+   request, with the 32 connections sending as fast as they are answered; then the p99 of
+   the same connections paced to --paced-rps. Saturated, a closed loop's latency is its
+   queue: connections / requests-per-second by Little's law (32 / 800 = 40 ms), whatever
+   a request costs; the paced p99 is the latency an alert meets below capacity.
 2. The durable floor (bench/durable_floor.py): decode, one INSERT, one XADD, served the same
    way. Its requests/s is the ratio's denominator.
 3. Unless --no-fanout: the webhook's p99 while 10,000-follower fan-outs run back to back in
@@ -13,7 +16,8 @@ with a unique `id` (bench/unique_ids.lua), so every one is stored and enqueued.
    no worker reads, so they add no fan-outs of their own).
 
 Prints last:
-    intake webhook_rps=W durable_floor_rps=F ratio=W/F p99_ms=P fanout_p99_ms=Q ...
+    intake webhook_rps=W durable_floor_rps=F ratio=W/F p99_ms=P paced_rps=N paced_p99_ms=Q
+    fanout_p99_ms=S fanout_paced_p99_ms=T ...
 """
 
 import argparse
@@ -110,8 +114,11 @@ async def wait_until_up(base: str, log: Path) -> None:
     raise SystemExit(f"{base} did not start:\n{said}")
 
 
-async def wrk(base: str, seconds: float, connections: int, server: psutil.Process) -> Load:
-    """One wrk run; the server's CPU is read around it."""
+async def wrk(
+    base: str, seconds: float, connections: int, server: psutil.Process, pause_ms: int = 0
+) -> Load:
+    """One wrk run (each connection pausing `pause_ms` before each request, if given); the
+    server's CPU is read around it."""
     run = uuid.uuid4().hex[:10]
     script = str(ROOT / "bench" / "unique_ids.lua")
     command = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout", "10s"]
@@ -119,7 +126,7 @@ async def wrk(base: str, seconds: float, connections: int, server: psutil.Proces
     wrk_before = _children_cpu()
     result = await asyncio.to_thread(
         subprocess.run,
-        [*command, "-s", script, f"{base}/webhook", "--", run, PASSPHRASE],
+        [*command, "-s", script, f"{base}/webhook", "--", run, PASSPHRASE, str(pause_ms)],
         capture_output=True,
         text=True,
         check=True,
@@ -148,11 +155,24 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def measured(base: str, args: argparse.Namespace, server: psutil.Process) -> tuple[Load, int]:
-    """The measured run, and how many requests were answered in all (warm-up included)."""
+@dataclass(frozen=True)
+class Measured:
+    saturated: Load
+    paced: Load | None
+    answered: int  # every run's, warm-up included
+
+
+async def measured(
+    base: str, args: argparse.Namespace, server: psutil.Process, *, paced: bool
+) -> Measured:
     warm_up = await wrk(base, 2, args.connections, server)  # connections, caches
     load = await wrk(base, args.seconds, args.connections, server)
-    return load, warm_up.requests + load.requests
+    at_pace = None
+    if paced:
+        pause_ms = round(args.connections * 1000 / args.paced_rps)
+        at_pace = await wrk(base, args.seconds, args.connections, server, pause_ms)
+    answered = warm_up.requests + load.requests + (at_pace.requests if at_pace else 0)
+    return Measured(load, at_pace, answered)
 
 
 def mimic_env(database_url: str, var_dir: str, port: int, queue: str) -> dict[str, str]:
@@ -174,7 +194,7 @@ def mimic_env(database_url: str, var_dir: str, port: int, queue: str) -> dict[st
 MIMIC = [sys.executable, "-m", "mimic.entrypoints.cli"]
 
 
-async def webhook_load(url: str, var_dir: str, args: argparse.Namespace) -> Load:
+async def webhook_load(url: str, var_dir: str, args: argparse.Namespace) -> Measured:
     port = free_port()
     queue = f"mimic-bench-unread-{uuid.uuid4().hex[:8]}"
     env = mimic_env(url, var_dir, port, queue)
@@ -183,7 +203,7 @@ async def webhook_load(url: str, var_dir: str, args: argparse.Namespace) -> Load
     with serving([*MIMIC, "serve"], env, log) as server:
         await wait_until_up(f"http://127.0.0.1:{port}", log)
         try:
-            load, answered = await measured(f"http://127.0.0.1:{port}", args, server)
+            load = await measured(f"http://127.0.0.1:{port}", args, server, paced=True)
         except SystemExit:
             said = await asyncio.to_thread(log.read_text)
             print(f"mimic serve said, last:\n{said[-3000:]}", file=sys.stderr)
@@ -192,6 +212,7 @@ async def webhook_load(url: str, var_dir: str, args: argparse.Namespace) -> Load
     # wrk sent but stopped waiting for.
     stored = await stored_alerts(url) - stored_before
     enqueued = await queued(queue)
+    answered = load.answered
     print(f"answered {answered}, stored {stored}, enqueued {enqueued}", file=sys.stderr)
     if not (stored == enqueued >= answered):
         raise SystemExit(f"{answered} answered but {stored} stored and {enqueued} enqueued")
@@ -238,8 +259,7 @@ async def floor_load(url: str, var_dir: str, args: argparse.Namespace) -> Load:
     with serving([*uvicorn, "--port", str(port)], env, log) as server:
         base = f"http://127.0.0.1:{port}"
         await wait_until_up(base, log)
-        load, _ = await measured(base, args, server)
-        return load
+        return (await measured(base, args, server, paced=False)).saturated
 
 
 @asynccontextmanager
@@ -321,18 +341,27 @@ async def main(args: argparse.Namespace) -> None:
                 check=True,
                 capture_output=True,
             )
-            webhook = await webhook_load(url, var_dir, args)
+            measured_webhook = await webhook_load(url, var_dir, args)
             floor = await floor_load(url, var_dir, args)
             fanout_part = ""
             if args.fanout_followers:
                 async with fanouts_back_to_back(url, var_dir, args.fanout_followers) as done:
                     during = await webhook_load(url, var_dir, args)
                 fanout_part = (
-                    f" fanout_p99_ms={during.p99_ms:.1f} fanout_rps={during.rps:.0f}"
-                    f" fanouts={len(done)}"
+                    f" fanout_p99_ms={during.saturated.p99_ms:.1f}"
+                    f" fanout_paced_p99_ms={_p99(during.paced)}"
+                    f" fanout_rps={during.saturated.rps:.0f} fanouts={len(done)}"
                 )
     finally:
         await drop_postgres(url)
+    webhook = measured_webhook.saturated
+    paced = measured_webhook.paced
+    if paced is not None:
+        print(
+            f"paced: {paced.rps:.0f} requests/s answered of {args.paced_rps:.0f} offered, "
+            f"p50 {paced.p50_ms:.1f} ms, server cpu {paced.cpu_ms_per_request:.2f} ms/request",
+            file=sys.stderr,
+        )
     print(
         f"server cpu per request: webhook {webhook.cpu_ms_per_request:.2f} ms, "
         f"floor {floor.cpu_ms_per_request:.2f} ms; wrk's {webhook.wrk_cpu_ms_per_request:.3f} / "
@@ -341,14 +370,25 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(
         f"intake webhook_rps={webhook.rps:.0f} durable_floor_rps={floor.rps:.0f} "
-        f"ratio={webhook.rps / floor.rps:.2f} p99_ms={webhook.p99_ms:.1f}{fanout_part}"
+        f"ratio={webhook.rps / floor.rps:.2f} p99_ms={webhook.p99_ms:.1f} "
+        f"paced_rps={args.paced_rps:.0f} paced_p99_ms={_p99(paced)}{fanout_part}"
     )
+
+
+def _p99(load: Load | None) -> str:
+    return "-" if load is None else f"{load.p99_ms:.1f}"
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10, help="per measured wrk run")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--paced-rps",
+        type=float,
+        default=200,
+        help="what the connections offer together in the paced run (its p99: paced_p99_ms)",
+    )
     parser.add_argument(
         "--fanout-followers",
         type=int,

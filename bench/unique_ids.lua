@@ -1,7 +1,9 @@
 -- wrk script for bench/intake.py: every request is a webhook alert with an id no other
 -- request has (a repeat would be answered as a duplicate, which is less work).
 -- wrk runs one Lua state per thread: setup() numbers them so ids never collide.
--- Arguments after "--": the run's prefix and the passphrase.
+-- Arguments after "--": the run's prefix, the passphrase and, optionally, a pause in ms
+-- each connection makes before each request (paced: the connections together offer
+-- connections * 1000 / pause requests a second, whatever the server's capacity).
 
 local thread_count = 0
 
@@ -14,6 +16,11 @@ function init(args)
   run = args[1]
   passphrase = args[2]
   counter = 0
+  local pause = tonumber(args[3] or "0")
+  if pause > 0 then
+    -- wrk looks for delay() after init(): without a pause it sends as fast as it is answered.
+    delay = function() return pause end
+  end
 end
 
 function request()
