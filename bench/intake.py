@@ -9,6 +9,9 @@ with a unique `id` (bench/unique_ids.lua), so every one is stored and enqueued.
    the same connections paced to --paced-rps. Saturated, a closed loop's latency is its
    queue: connections / requests-per-second by Little's law (32 / 800 = 40 ms), whatever
    a request costs; the paced p99 is the latency an alert meets below capacity.
+   cpu_ratio is the floor's server CPU per request over the webhook's: on a busy machine
+   the two runs get different shares of a core, which moves the requests/s ratio but not
+   what a request costs.
 2. The durable floor (bench/durable_floor.py): decode, one INSERT, one XADD, served the same
    way. Its requests/s is the ratio's denominator.
 3. Unless --no-fanout: the webhook's p99 while 10,000-follower fan-outs run back to back in
@@ -16,8 +19,8 @@ with a unique `id` (bench/unique_ids.lua), so every one is stored and enqueued.
    no worker reads, so they add no fan-outs of their own).
 
 Prints last:
-    intake webhook_rps=W durable_floor_rps=F ratio=W/F p99_ms=P paced_rps=N paced_p99_ms=Q
-    fanout_p99_ms=S fanout_paced_p99_ms=T ...
+    intake webhook_rps=W durable_floor_rps=F ratio=W/F cpu_ratio=C p99_ms=P paced_rps=N
+    paced_p99_ms=Q fanout_p99_ms=S fanout_paced_p99_ms=T ...
 """
 
 import argparse
@@ -370,7 +373,9 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(
         f"intake webhook_rps={webhook.rps:.0f} durable_floor_rps={floor.rps:.0f} "
-        f"ratio={webhook.rps / floor.rps:.2f} p99_ms={webhook.p99_ms:.1f} "
+        f"ratio={webhook.rps / floor.rps:.2f} "
+        f"cpu_ratio={floor.cpu_ms_per_request / webhook.cpu_ms_per_request:.2f} "
+        f"p99_ms={webhook.p99_ms:.1f} "
         f"paced_rps={args.paced_rps:.0f} paced_p99_ms={_p99(paced)}{fanout_part}"
     )
 
