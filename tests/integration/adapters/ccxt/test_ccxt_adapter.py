@@ -249,3 +249,25 @@ async def test_fills_older_than_a_week_are_read_window_by_window(
     fills = await g.fetch_fills({"BTCUSDT"}, datetime.now(UTC) - timedelta(days=20))
     assert [f.quantity for f in fills] == [Decimal("0.01")]
     assert stub.calls("GET", "/fapi/v1/userTrades") == 3
+
+
+async def test_market_rules_are_built_once_per_load_of_the_markets(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    first, second = await gateway(gateways, "a0"), await gateway(gateways, "a1")
+    rules = await first.market_rules("BTCUSDT")
+    assert await second.market_rules("BTCUSDT") is rules  # another account, the same rules
+    assert await first.market_rules("ETHUSDT") != rules
+
+    vault = DictVault({"a0": ApiCredentials("key0", "secret0")})
+    reloading = CcxtGateways(  # markets load again on every use
+        vault, api_origins={"binanceusdm": stub.base_url}, markets_ttl_seconds=0
+    )
+    try:
+        g = await reloading.for_account(account("a0"))
+        before = await g.market_rules("BTCUSDT")
+        after = await g.market_rules("BTCUSDT")
+    finally:
+        await reloading.aclose()
+    assert after == before
+    assert after is not before  # built again from the markets as they were reloaded
