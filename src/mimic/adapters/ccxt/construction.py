@@ -88,7 +88,8 @@ def _budgeted_class(base: Any) -> Any:
                 headers=request_headers,
                 timeout=self.mimic_timeout,
             ) as response:
-                text = (await response.text(errors="replace")).strip()
+                # JSON is UTF-8 (RFC 8259): no charset sniffing per answer.
+                text = (await response.read()).decode("utf-8", "replace").strip()
                 status, reason = response.status, response.reason
                 raw_headers = response.headers
         except socket.gaierror as exc:
