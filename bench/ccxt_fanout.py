@@ -164,7 +164,8 @@ async def floor_seconds(
     adapter's concurrency, its connections opened beforehand: each signed as it is sent,
     its answer parsed. What the stub, the transport and the least a client does cost."""
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(base_url, connector=connector) as session:
+    jar = aiohttp.DummyCookieJar()  # as the adapter's session: no cookie handling
+    async with aiohttp.ClientSession(base_url, connector=connector, cookie_jar=jar) as session:
 
         def order(key: str, secret: str, client_id: str) -> Callable[[], Awaitable[None]]:
             async def send() -> None:
