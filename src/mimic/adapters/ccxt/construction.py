@@ -7,7 +7,8 @@ and each account's client is a shallow copy of it (~0.05 ms, ~5 KB) with its own
 credentials, its own options and its own (empty) caches: the description, API tables,
 error tables and the markets are shared by reference. ccxt's own per-instance rate
 limiter is off: every request spends the exchange's shared `WeightBudget` instead
-(`fetch2` below).
+(`fetch2` below), and goes out on the session every client shares (`fetch`), ccxt still
+signing it and translating the answer.
 """
 
 import copy
@@ -43,8 +44,9 @@ class ExchangeSetup:
 def _budgeted_class(base: Any) -> Any:
     """A subclass of a ccxt exchange class that spends the shared budget on each request.
 
-    Built with `type()` because ccxt ships no types; the overrides are ccxt's documented
-    extension points (`fetch2`, `handle_errors`, `handle_http_status_code`).
+    Built with `type()` because ccxt ships no types; the overrides are the methods every
+    ccxt request passes through (`fetch2`, its transport `fetch`, `handle_errors`,
+    `handle_http_status_code`).
     """
 
     async def fetch2(
