@@ -2,19 +2,29 @@
 
 The Binance stub (tests/stubs/binance.py) runs in its own process, so it does not share a
 CPU with what is measured. Same concurrency everywhere (ExecuteSignal's 64 per exchange).
-The stub has no per-IP limit, so the adapter gets a budget that never runs dry: what is
-measured is the order path, not Binance's 2,400 weight a minute.
+Everything runs as `mimic worker` does: on uvloop, the garbage collector tuned once set up
+(entrypoints/runtime.py: with Python's defaults, the collections of the ~220,000 objects ccxt
+and the pool keep took 0.1 to 0.2 s of each 1,000 orders through the adapter).
+The adapter gets a budget that never runs dry, and the rounds send only orders, which
+weigh nothing against the IP's 2,400 a minute that the stub counts (and reports, like
+Binance): what is measured is the order path, not Binance's rate limit.
 
-S: N market orders through CcxtGateways -> ccxt -> aiohttp -> stub (best of 3 rounds,
-   each a new signal), with the pool as the fan-out finds it: ExecuteSignal reads every
-   account (its position) while planning, so by the time orders go out each account's
-   client exists and its position mode is known.
-F: the same N signed POST /fapi/v1/order, signed and built beforehand, from one bare
-   aiohttp session (ccxt's own transport) with the same concurrency, in rounds
-   alternating with S: the ratio S/F is what ccxt and the adapter add.
+S: N market orders through CcxtGateways -> ccxt -> aiohttp -> stub (best of 5 rounds,
+   each a new signal), with the pool as a fan-out finds it: every account's client
+   exists (built, and warmed by one order each, before the rounds). A one-way account
+   needs no position-mode read: an order goes out one-way unless Binance refuses its form.
+F: the same N POST /fapi/v1/order from one bare aiohttp session (ccxt's own transport)
+   with the same concurrency and the same stub, in rounds alternating with S. Each
+   order is signed when it is sent and its answer parsed as JSON: no client can sign an
+   order before the signal exists, nor learn its fill without reading the answer. The
+   ratio S/F is what ccxt and the adapter add to that.
 C: the cold path: a new CcxtGateways, to which all N accounts are new, loads the markets
-   once, builds the N clients and sends each account's order (best of 3 rounds, each a
+   once, builds the N clients and sends each account's order (best of 5 rounds, each a
    new CcxtGateways: a loaded machine's noise would otherwise decide a single round).
+
+The least CPU seconds this process spent in an S round and in an F round, and the stub
+in an S round, show which side is the bottleneck whatever the machine's load:
+    ccxt_fanout_cpu adapter_cpu=A floor_cpu=B cpu_ratio=A/B stub_cpu=T
 
 Prints last:
     ccxt_fanout accounts=N seconds=S floor_seconds=F ratio=S/F cold_seconds=C rss_mb=M
@@ -29,6 +39,7 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import json
 import subprocess
 import sys
 import time
@@ -50,12 +61,13 @@ from tests.stubs.binance import bench_credentials
 from mimic.adapters.ccxt import CcxtGateways, WeightBudget
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount
 from mimic.domain.orders import OrderLeg, OrderRequest, OrderSide, client_order_id
+from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
 from mimic.ports.exchange import CredentialVault, ExchangeGateway
 
 SYMBOL = "XRPUSDT"  # mark 0.6: 20 XRP is 12 USDT, above the 5 USDT minimum
 QUANTITY = Decimal(20)
 CONCURRENCY = 64
-ROUNDS = 3
+ROUNDS = 5
 UNBOUNDED_WEIGHT = 10**12
 
 
@@ -93,84 +105,94 @@ class RunningStub:
             self.process.wait()
 
 
-async def bounded(jobs: Iterable[Callable[[], Awaitable[None]]], concurrency: int) -> float:
-    limit = asyncio.Semaphore(concurrency)
+class Meter:
+    """CPU seconds of this process and of the stub during the last measured round."""
 
-    async def run(job: Callable[[], Awaitable[None]]) -> None:
-        async with limit:
+    def __init__(self, stub_pid: int) -> None:
+        self._me = psutil.Process()
+        self._stub = psutil.Process(stub_pid)
+        self.mine = self.stubs = 0.0
+
+    def readings(self) -> tuple[float, float]:
+        mine, stubs = self._me.cpu_times(), self._stub.cpu_times()
+        return mine.user + mine.system, stubs.user + stubs.system
+
+
+async def bounded(
+    jobs: Iterable[Callable[[], Awaitable[None]]], concurrency: int, meter: Meter | None = None
+) -> float:
+    """Runs the jobs, `concurrency` at a time: that many workers take the next job as
+    each finishes (10,000 tasks queued on one asyncio.Semaphore would cost time quadratic
+    in their number, as application/exchange_concurrency.py says)."""
+    queue = iter(jobs)
+
+    async def worker() -> None:
+        for job in queue:
             await job()
 
+    mine, stubs = meter.readings() if meter is not None else (0.0, 0.0)
     started = time.perf_counter()
-    await asyncio.gather(*(run(job) for job in jobs))
-    return time.perf_counter() - started
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    seconds = time.perf_counter() - started
+    if meter is not None:
+        mine_after, stubs_after = meter.readings()
+        meter.mine, meter.stubs = mine_after - mine, stubs_after - stubs
+    return seconds
 
 
-def signed_orders(credentials: list[tuple[str, str]], tag: str) -> list[tuple[str, str]]:
-    """(API key, signed form body) of one market order per account, signed beforehand."""
-    orders = []
-    for key, secret in credentials:
-        query = urlencode(
-            {
-                "symbol": SYMBOL,
-                "side": "BUY",
-                "type": "MARKET",
-                "quantity": str(QUANTITY),
-                "newClientOrderId": f"floor-{tag}-{key[-5:]}",
-                "newOrderRespType": "RESULT",
-                "timestamp": int(time.time() * 1000),
-                "recvWindow": 60000,  # signed beforehand: still valid however slow the run
-            }
-        )
-        signature = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
-        orders.append((key, f"{query}&signature={signature}"))
-    return orders
+def signed_order(key: str, secret: str, client_id: str) -> str:
+    """The signed form body of one market order, as Binance wants it."""
+    query = urlencode(
+        {
+            "symbol": SYMBOL,
+            "side": "BUY",
+            "type": "MARKET",
+            "quantity": str(QUANTITY),
+            "newClientOrderId": client_id,
+            "newOrderRespType": "RESULT",
+            "timestamp": int(time.time() * 1000),
+        }
+    )
+    signature = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+    return f"{query}&signature={signature}"
 
 
-async def floor_seconds(base_url: str, credentials: list[tuple[str, str]], tag: str) -> float:
-    """The same orders, signed and built beforehand, from one bare aiohttp session (the
-    HTTP client under ccxt) with the adapter's concurrency, its connections opened
-    beforehand: what the stub and the transport alone cost."""
+async def floor_seconds(
+    base_url: str, credentials: list[tuple[str, str]], tag: str, meter: Meter | None = None
+) -> float:
+    """The same orders from one bare aiohttp session (the HTTP client under ccxt) with the
+    adapter's concurrency, its connections opened beforehand: each signed as it is sent,
+    its answer parsed. What the stub, the transport and the least a client does cost."""
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(base_url, connector=connector) as session:
+    jar = aiohttp.DummyCookieJar()  # as the adapter's session: no cookie handling
+    async with aiohttp.ClientSession(base_url, connector=connector, cookie_jar=jar) as session:
 
-        def order(key: str, body: str) -> Callable[[], Awaitable[None]]:
+        def order(key: str, secret: str, client_id: str) -> Callable[[], Awaitable[None]]:
             async def send() -> None:
                 headers = {
                     "X-MBX-APIKEY": key,
                     "Content-Type": "application/x-www-form-urlencoded",
                 }
+                body = signed_order(key, secret, client_id)
                 async with session.post("/fapi/v1/order", data=body, headers=headers) as answer:
-                    text = await answer.text()
-                    if answer.status != 200:
-                        raise RuntimeError(f"the stub refused a floor order: {text}")
+                    fill = json.loads(await answer.text())
+                    if answer.status != 200 or fill.get("status") != "FILLED":
+                        raise RuntimeError(f"the stub refused a floor order: {fill}")
 
             return send
 
-        warm_up = signed_orders(credentials[:CONCURRENCY], f"aw{tag}")
-        await bounded((order(k, b) for k, b in warm_up), CONCURRENCY)
-        orders = signed_orders(credentials, f"af{tag}")
-        return await bounded((order(k, b) for k, b in orders), CONCURRENCY)
-
-
-async def planned(
-    gateways: CcxtGateways, accounts: list[ExchangeAccount]
-) -> dict[str, ExchangeGateway]:
-    """A planning read per account, as ExecuteSignal does before it places anything."""
-    handed: dict[str, ExchangeGateway] = {}
-
-    def read(account: ExchangeAccount) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            gateway = handed[account.id] = await gateways.for_account(account)
-            await gateway.fetch_position(SYMBOL)
-
-        return run
-
-    await bounded((read(a) for a in accounts), CONCURRENCY)
-    return handed
+        warm_up = credentials[:CONCURRENCY]
+        await bounded((order(k, s, f"floor-w{tag}-{k[-5:]}") for k, s in warm_up), CONCURRENCY)
+        return await bounded(
+            (order(k, s, f"floor-{tag}-{k[-5:]}") for k, s in credentials), CONCURRENCY, meter
+        )
 
 
 async def adapter_seconds(
-    gateways: CcxtGateways, accounts: list[ExchangeAccount], handed: dict[str, ExchangeGateway]
+    gateways: CcxtGateways,
+    accounts: list[ExchangeAccount],
+    handed: dict[str, ExchangeGateway],
+    meter: Meter | None = None,
 ) -> float:
     """N market orders of one new signal through the adapter."""
     signal_id = uuid.uuid4().hex
@@ -189,7 +211,7 @@ async def adapter_seconds(
 
         return run
 
-    return await bounded((order(a) for a in accounts), CONCURRENCY)
+    return await bounded((order(a) for a in accounts), CONCURRENCY, meter)
 
 
 def bench_accounts(count: int) -> tuple[list[ExchangeAccount], BenchVault]:
@@ -226,6 +248,7 @@ async def order_path(count: int) -> None:
     credentials = list(bench_credentials(count))
     accounts, vault = bench_accounts(count)
     stub = RunningStub(count)
+    meter = Meter(stub.process.pid)
     try:
         cold_runs = []
         for _ in range(ROUNDS):
@@ -238,19 +261,27 @@ async def order_path(count: int) -> None:
         # Alternating rounds, the best of each side: a shared machine's noise hits both.
         gateways = bench_gateways(vault, stub.base_url, count)
         try:
-            handed = await planned(gateways, accounts)
+            handed = {a.id: await gateways.for_account(a) for a in accounts}
+            await adapter_seconds(gateways, accounts, handed)  # the warm-up orders
             adapter_runs, floor_runs = [], []
             for round_number in range(ROUNDS):
-                adapter_runs.append(await adapter_seconds(gateways, accounts, handed))
-                floor_runs.append(
-                    await floor_seconds(stub.base_url, credentials, str(round_number))
-                )
+                seconds = await adapter_seconds(gateways, accounts, handed, meter)
+                adapter_runs.append((seconds, meter.mine, meter.stubs))
+                seconds = await floor_seconds(stub.base_url, credentials, str(round_number), meter)
+                floor_runs.append((seconds, meter.mine, meter.stubs))
             rss_mb = psutil.Process().memory_info().rss / 2**20
         finally:
             await gateways.aclose()
-        seconds, floor, cold_seconds = min(adapter_runs), min(floor_runs), min(cold_runs)
     finally:
         stub.stop()
+    seconds, floor, cold_seconds = min(adapter_runs)[0], min(floor_runs)[0], min(cold_runs)
+    adapter_cpu = min(run[1] for run in adapter_runs)
+    floor_cpu = min(run[1] for run in floor_runs)
+    stub_cpu = min(run[2] for run in adapter_runs)
+    print(
+        f"ccxt_fanout_cpu adapter_cpu={adapter_cpu:.3f} floor_cpu={floor_cpu:.3f} "
+        f"cpu_ratio={adapter_cpu / floor_cpu:.2f} stub_cpu={stub_cpu:.3f}"
+    )
     print(
         f"ccxt_fanout accounts={count} seconds={seconds:.3f} floor_seconds={floor:.3f} "
         f"ratio={seconds / floor:.2f} cold_seconds={cold_seconds:.3f} rss_mb={rss_mb:.0f}"
@@ -274,6 +305,7 @@ async def warm_clients(count: int) -> None:
 
 
 async def main(count: int, clients: int | None) -> None:
+    tune_garbage_collector()  # as `mimic worker` does once set up
     if clients is not None:
         await warm_clients(clients)
     await order_path(count)
@@ -286,4 +318,5 @@ if __name__ == "__main__":
         "--warm-clients", type=int, default=None, help="also measure K warm clients' memory"
     )
     args = parser.parse_args()
-    asyncio.run(main(args.accounts, args.warm_clients))
+    # uvloop, as `mimic worker` runs: the floor too.
+    run_event_loop(main(args.accounts, args.warm_clients))

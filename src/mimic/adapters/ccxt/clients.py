@@ -18,8 +18,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from mimic.adapters.ccxt.construction import ClientFactory, ExchangeSetup
 from mimic.adapters.ccxt.errors import Call, translate
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeUnavailable
+from mimic.domain.market import MarketRules
 from mimic.ports.exchange import CredentialVault
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class ExchangeClients:
         self._markets_lock = asyncio.Lock()
         self._swaps: dict[str, dict[str, Any]] = {}
         self._swaps_version = -1
+        self._rules: dict[str, tuple[dict[str, Any], MarketRules]] = {}
         self._pool: OrderedDict[str, PooledClient] = OrderedDict()
         self._opening: dict[str, asyncio.Future[PooledClient]] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -115,17 +116,22 @@ class ExchangeClients:
             self._swaps_version = self._markets_version
         return self._swaps.get(symbol)
 
-    @asynccontextmanager
-    async def lease(self, account: ExchangeAccount) -> AsyncIterator[PooledClient]:
-        """The account's client for the duration of one operation (built when missing)."""
-        pooled = await self._get(account)
-        pooled.in_flight += 1
-        try:
-            yield pooled
-        finally:
-            pooled.in_flight -= 1
-            if pooled.evicted and pooled.in_flight == 0:
-                self._close_later(pooled)
+    def rules_for(
+        self, symbol: str, market: dict[str, Any], build: Callable[[], MarketRules]
+    ) -> MarketRules:
+        """A symbol's trading rules, built once per market as loaded (every order of
+        every account checks its quantity against them)."""
+        cached = self._rules.get(symbol)
+        if cached is not None and cached[0] is market:
+            return cached[1]
+        rules = build()
+        self._rules[symbol] = (market, rules)
+        return rules
+
+    def lease(self, account: ExchangeAccount) -> "Lease":
+        """`async with clients.lease(account) as pooled`: the account's client for the
+        duration of one operation (built when missing)."""
+        return Lease(self, account)
 
     async def discard(self, account_id: str) -> None:
         """Forget an account's client (its keys changed or were revoked)."""
@@ -205,6 +211,31 @@ class ExchangeClients:
             log.exception("closing the %s client of account %s failed", self.exchange_id,
                           pooled.account_id)  # fmt: skip
         self.clients_closed += 1
+
+
+class Lease:
+    """One operation's hold on an account's pooled client: an evicted client is closed
+    once its last lease ends. (A class, not a generator context manager: every order
+    goes through one.)"""
+
+    __slots__ = ("_account", "_clients", "_pooled")
+
+    def __init__(self, clients: ExchangeClients, account: ExchangeAccount) -> None:
+        self._clients = clients
+        self._account = account
+        self._pooled: PooledClient | None = None
+
+    async def __aenter__(self) -> PooledClient:
+        pooled = self._pooled = await self._clients._get(self._account)
+        pooled.in_flight += 1
+        return pooled
+
+    async def __aexit__(self, *exc: object) -> None:
+        pooled = self._pooled
+        assert pooled is not None
+        pooled.in_flight -= 1
+        if pooled.evicted and pooled.in_flight == 0:
+            self._clients._close_later(pooled)
 
 
 def _swap_index(markets: Any) -> dict[str, dict[str, Any]]:

@@ -7,11 +7,13 @@ and each account's client is a shallow copy of it (~0.05 ms, ~5 KB) with its own
 credentials, its own options and its own (empty) caches: the description, API tables,
 error tables and the markets are shared by reference. ccxt's own per-instance rate
 limiter is off: every request spends the exchange's shared `WeightBudget` instead
-(`fetch2` below).
+(`fetch2` below), and goes out on the session every client shares (`fetch`), ccxt still
+signing it and translating the answer.
 """
 
 import copy
 import functools
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import ccxt.async_support as ccxt
 import certifi
+import yarl
 
 from mimic.adapters.ccxt.budget import EndpointWeights, WeightBudget
 from mimic.adapters.ccxt.errors import retry_after_seconds
@@ -41,8 +44,9 @@ class ExchangeSetup:
 def _budgeted_class(base: Any) -> Any:
     """A subclass of a ccxt exchange class that spends the shared budget on each request.
 
-    Built with `type()` because ccxt ships no types; the overrides are ccxt's documented
-    extension points (`fetch2`, `handle_errors`, `handle_http_status_code`).
+    Built with `type()` because ccxt ships no types; the overrides are the methods every
+    ccxt request passes through (`fetch2`, its transport `fetch`, `handle_errors`,
+    `handle_http_status_code`).
     """
 
     async def fetch2(
@@ -64,7 +68,46 @@ def _budgeted_class(base: Any) -> Any:
         else:
             weight = max(1, round(ccxt_cost))
         await self.mimic_budget.acquire(weight)
-        return await base.fetch2(self, path, api, method, params, config)
+        # ccxt's own fetch2 adds to this its rate limiter (off: the budget governs), a
+        # retry loop (Mimic never lets ccxt resend) and request bookkeeping nobody reads.
+        request = self.sign(path, api, method, params)
+        return await self.fetch(request["url"], request["method"], request["headers"],
+                                request["body"])  # fmt: skip
+
+    async def fetch(
+        self: Any, url: str, method: str = "GET", headers: Any = None, body: Any = None
+    ) -> Any:
+        """ccxt's transport on the shared session, without what Mimic never configures
+        (proxies, verbose logs, the last response kept on the client): the answer goes
+        through ccxt's own JSON parsing and error translation, and a failure to reach
+        the exchange becomes the ccxt error its own `fetch` raises."""
+        request_headers = self.prepare_request_headers(headers)
+        try:
+            async with self.session.request(
+                method,
+                yarl.URL(url, encoded=True),
+                data=body.encode() if body else None,
+                headers=request_headers,
+                timeout=self.mimic_timeout,
+            ) as response:
+                # JSON is UTF-8 (RFC 8259): no charset sniffing per answer.
+                text = (await response.read()).decode("utf-8", "replace").strip()
+                status, reason = response.status, response.reason
+                raw_headers = response.headers
+        except socket.gaierror as exc:
+            raise ccxt.ExchangeNotAvailable(f"{self.id} {method} {url}") from exc
+        except TimeoutError as exc:
+            raise ccxt.RequestTimeout(f"{self.id} {method} {url}") from exc
+        except aiohttp.ClientConnectionError as exc:
+            raise ccxt.ExchangeNotAvailable(f"{self.id} {method} {url}") from exc
+        except aiohttp.ClientError as exc:
+            raise ccxt.ExchangeError(f"{self.id} {method} {url}") from exc
+        answer_headers = {key: ", ".join(raw_headers.getall(key)) for key in raw_headers}
+        parsed = self.parse_json(text)
+        self.handle_errors(status, reason, url, method, answer_headers, text, parsed,
+                           request_headers, body)  # fmt: skip
+        self.handle_http_status_code(status, reason, url, method, text)
+        return text if parsed is None else parsed
 
     def handle_errors(
         self: Any,
@@ -113,6 +156,7 @@ def _budgeted_class(base: Any) -> Any:
         (base,),
         {
             "fetch2": fetch2,
+            "fetch": fetch,
             "handle_errors": handle_errors,
             "handle_http_status_code": handle_http_status_code,
         },
@@ -170,6 +214,7 @@ def build_client(
     client = exchange_class(setup.exchange_id)(config)
     client.mimic_budget = setup.budget
     client.mimic_weights = setup.weights
+    client.mimic_timeout = _request_timeout(setup.timeout_seconds)
     # The session is shared and closed by its owner: closing a client has nothing to drain.
     client.timeout_on_exit = 0
     client.ssl_context = tls_context()
@@ -193,6 +238,12 @@ def _map_derivative_error_codes(client: Any) -> None:
         for kind in ("exact", "broad"):
             if isinstance(linear.get(kind), dict):
                 exceptions[kind] = {**exceptions.get(kind, {}), **linear[kind]}
+
+
+def _request_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """ccxt's own bounds: the whole request, the connect and every read (a stale
+    keep-alive connection must not hang a request until the total runs out)."""
+    return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds, sock_read=seconds)
 
 
 @functools.cache

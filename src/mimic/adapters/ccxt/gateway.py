@@ -218,6 +218,9 @@ class CcxtGateway(AccountFills, ExchangeGatewayBase):
     # --- exchange behaviour (the unified ccxt API; Binance overrides) ------------------
 
     def _rules(self, symbol: str, market: dict[str, Any]) -> MarketRules:
+        return self._clients.rules_for(symbol, market, lambda: self._parse_rules(symbol, market))
+
+    def _parse_rules(self, symbol: str, market: dict[str, Any]) -> MarketRules:
         size = contract_size(market)
         precision = market.get("precision") or {}
         limits = market.get("limits") or {}

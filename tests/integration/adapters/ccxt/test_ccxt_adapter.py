@@ -173,6 +173,21 @@ async def test_markets_load_once_for_every_account_and_checks_pass(
     assert stub.unknown == []
 
 
+async def test_accounts_new_to_the_process_cost_one_markets_load_and_their_orders(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    """The cold path: accounts arriving at once share one load of the markets, and a
+    one-way account's first order needs no position-mode read (GET positionSide/dual
+    weighs 30 of the IP's 2,400 a minute; positionRisk 5)."""
+    handed = await asyncio.gather(*(gateway(gateways, f"a{n}") for n in range(3)))
+    await asyncio.gather(
+        *(g.place_market_order(buy("0.010", f"mimic-cold-{n}")) for n, g in enumerate(handed))
+    )
+    sent = sorted((r.method, r.path) for r in stub.requests)
+    assert sent == [("GET", "/fapi/v1/exchangeInfo")] + [("POST", "/fapi/v1/order")] * 3
+    assert gateways.clients("binanceusdm").clients_built == 3
+
+
 async def test_account_clients_sign_with_their_own_keys_and_keep_their_own_state(
     stub: BinanceStub, gateways: CcxtGateways
 ) -> None:
@@ -249,3 +264,25 @@ async def test_fills_older_than_a_week_are_read_window_by_window(
     fills = await g.fetch_fills({"BTCUSDT"}, datetime.now(UTC) - timedelta(days=20))
     assert [f.quantity for f in fills] == [Decimal("0.01")]
     assert stub.calls("GET", "/fapi/v1/userTrades") == 3
+
+
+async def test_market_rules_are_built_once_per_load_of_the_markets(
+    stub: BinanceStub, gateways: CcxtGateways
+) -> None:
+    first, second = await gateway(gateways, "a0"), await gateway(gateways, "a1")
+    rules = await first.market_rules("BTCUSDT")
+    assert await second.market_rules("BTCUSDT") is rules  # another account, the same rules
+    assert await first.market_rules("ETHUSDT") != rules
+
+    vault = DictVault({"a0": ApiCredentials("key0", "secret0")})
+    reloading = CcxtGateways(  # markets load again on every use
+        vault, api_origins={"binanceusdm": stub.base_url}, markets_ttl_seconds=0
+    )
+    try:
+        g = await reloading.for_account(account("a0"))
+        before = await g.market_rules("BTCUSDT")
+        after = await g.market_rules("BTCUSDT")
+    finally:
+        await reloading.aclose()
+    assert after == before
+    assert after is not before  # built again from the markets as they were reloaded
