@@ -279,6 +279,10 @@ async def copy_latency_ms(engine: AsyncEngine, signal_id: str) -> tuple[float, f
             )
         ).scalars()
         delays = sorted((at - received).total_seconds() * 1000 for at in settled)
+    print(
+        f"copy latency: first {delays[0]:.0f} ms, p10 {delays[len(delays) // 10]:.0f} ms",
+        file=sys.stderr,
+    )
     return delays[len(delays) // 2], delays[min(len(delays) - 1, int(len(delays) * 0.99))]
 
 
