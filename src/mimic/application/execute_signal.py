@@ -279,10 +279,10 @@ class ExecuteSignal:
             known.update((i.id, i) for i in held)
             pending = [i for i in held if not i.status.is_final]
             to_send = await self._unless_paused(pending)
+            # A new account's legs are all in its batch: the placer looks at no other
+            # (all of `known` each batch would cost a fan-out time quadratic in its size).
             sending = asyncio.ensure_future(
-                self._placer(
-                    to_send, list(known.values()), deadline, accounts, self._expiry(signal)
-                )
+                self._placer(to_send, held, deadline, accounts, self._expiry(signal))
             )
             try:
                 await self._save(placed, not_now)
