@@ -15,17 +15,23 @@ median and 99th percentile of the time from the webhook's receipt to each follow
 exchange acknowledgement, and L the machine's one-minute load average at the end.
 `--scale 1000,10000,100000` (or `--scale` alone) runs those sizes in turn, each on its own
 fresh database, and prints one such line per size. MIMIC_ACCOUNT_STREAMS=false leaves the
-account streams out (embedded and workers alike).
+account streams out (embedded and workers alike). With them on, the signal is sent once
+every follower's stream is held, connected and reconciled (the processes say so in their
+logs), as on a running platform whose followers were there before the signal: how long
+that took after seeding is printed on stderr.
 """
 
 import argparse
 import asyncio
+import functools
+import logging
 import os
+import re
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
@@ -89,11 +95,50 @@ async def floor_seconds(database_url: str, account_ids: list[str], concurrency: 
     return elapsed
 
 
+SETTLED = re.compile(r"account streams settled: (\d+) held")
+
+
+class SettledStreams(logging.Handler):
+    """The embedded process's holder: how many streams it last said were settled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = SETTLED.search(record.getMessage())
+        if found:
+            self._held = int(found.group(1))
+
+    def settled(self) -> int:
+        return self._held
+
+
+def settled_in_logs(logs: list[Path]) -> int:
+    """The streams the worker processes last said were settled, all together."""
+    held = 0
+    for log in logs:
+        found = SETTLED.findall(log.read_text())
+        held += int(found[-1]) if found else 0
+    return held
+
+
+async def wait_for_streams(held: Callable[[], int], followers: int) -> float:
+    """Seconds until every follower's stream is held and reconciled."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while held() < followers:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"account streams did not settle: {held()} of {followers}")
+        await asyncio.sleep(0.1)
+    return time.perf_counter() - started
+
+
 @asynccontextmanager
 async def worker_processes(
     count: int, database_url: str, redis_url: str, queue_name: str
-) -> AsyncIterator[list[psutil.Process]]:
-    """`count` real `mimic worker` processes, started and listening."""
+) -> AsyncIterator[tuple[list[psutil.Process], list[Path]]]:
+    """`count` real `mimic worker` processes, started and listening, and their logs."""
     with tempfile.TemporaryDirectory() as var_dir:
         env = production_env(database_url, redis_url, Path(var_dir), MIMIC_QUEUE_NAME=queue_name)
         logs = [Path(var_dir) / f"worker{n}.log" for n in range(count)]
@@ -104,7 +149,7 @@ async def worker_processes(
                 if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                     raise SystemExit("workers did not start:\n" + logs[0].read_text())
                 await asyncio.sleep(0.05)
-            yield [psutil.Process(p.pid) for p in processes]
+            yield [psutil.Process(p.pid) for p in processes], logs
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> list[float]:
@@ -146,21 +191,30 @@ async def main(
             fanout_parts=workers,
             account_streams=streams,
         )
+    embedded = SettledStreams()
+    holder_log = logging.getLogger("mimic.application.hold_account_streams")
+    holder_log.addHandler(embedded)
+    holder_log.setLevel(logging.INFO)
     try:
         async with AsyncExitStack() as stack:
             api = await stack.enter_async_context(
                 running_platform(settings, embedded_worker=not workers)
             )
             fanning = [psutil.Process()]
+            settled: Callable[[], int] = embedded.settled
             if workers:
                 assert settings.redis_url is not None
-                fanning = await stack.enter_async_context(
+                fanning, logs = await stack.enter_async_context(
                     worker_processes(workers, url, settings.redis_url, settings.queue_name)
                 )
+                settled = functools.partial(settled_in_logs, logs)
             tune_garbage_collector()  # as `mimic run` does once the app is set up
             engine = create_engine(url)
             accounts = await seed_followers(engine, followers, Decimal(10000))
             await api.set_price("XRPUSDT", "0.6")
+            if streams:
+                took = await wait_for_streams(settled, followers)
+                print(f"account streams settled {took:.1f} s after seeding", file=sys.stderr)
             cpu_before = cpu_seconds(fanning), cpu_seconds(postgres_processes())
             started = time.perf_counter()
             signal = await api.signal(symbol="XRPUSDT", action="long")
@@ -196,6 +250,7 @@ async def main(
         # Once the platform has stopped: its sender and monitor must not slow the floor.
         floor = await floor_seconds(url, accounts, PAPER_CONCURRENCY)
     finally:
+        holder_log.removeHandler(embedded)
         if owned:
             await drop_postgres(url)
     print(
@@ -224,6 +279,10 @@ async def copy_latency_ms(engine: AsyncEngine, signal_id: str) -> tuple[float, f
             )
         ).scalars()
         delays = sorted((at - received).total_seconds() * 1000 for at in settled)
+    print(
+        f"copy latency: first {delays[0]:.0f} ms, p10 {delays[len(delays) // 10]:.0f} ms",
+        file=sys.stderr,
+    )
     return delays[len(delays) // 2], delays[min(len(delays) - 1, int(len(delays) * 0.99))]
 
 

@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 
 class ExecuteSignal:
-    """Worker side of the fan-out: plan every eligible account, then place concurrently.
+    """Worker side of the fan-out: plan, store and place a batch of accounts at a time,
+    the next batch planned and stored while the orders of one are in flight.
 
     Re-running it for the same signal is safe at any point: intents are unique per
     (signal, account, leg), an intent is placed only by the worker holding its lease, and an
@@ -120,12 +121,13 @@ class ExecuteSignal:
             await self._tx.commit()
         # Connections read by this run: those planned now are not read again to place.
         accounts: dict[str, ExchangeAccount] = {}
-        existing, planned = await self._plan_new_accounts(signal, share, accounts)
+        existing = await self._intents.list_for_signal(signal.id, part=share)
         # Read once; each batch then updates its own entries (no re-read per batch).
         known = {i.id: i for i in existing}
         # Held by another worker, or unsettled here: retried later (lookup first), not now.
         not_now: set[str] = set()
-        await self._store_and_place(signal, planned, known, not_now, accounts)
+        candidates = await self._new_candidates(share, existing, accounts)
+        await self._plan_store_and_place(signal, candidates, known, not_now, accounts)
         while True:  # intents planned before: claimed a batch at a time
             todo = [
                 i.id
@@ -190,29 +192,34 @@ class ExecuteSignal:
         if notifications:
             await self._outbox.add_many(notifications)
 
-    async def _plan_new_accounts(
-        self, signal: Signal, share: FanoutPart, accounts: dict[str, ExchangeAccount]
-    ) -> tuple[list[OrderIntent], list[list[OrderIntent]]]:
-        """(intents of the part planned before, each newly planned account's intents, not
-        stored yet).
-
-        Adds the connections it plans for to `accounts`.
-        """
-        existing = await self._intents.list_for_signal(signal.id, part=share)
+    async def _new_candidates(
+        self,
+        share: FanoutPart,
+        existing: Sequence[OrderIntent],
+        accounts: dict[str, ExchangeAccount],
+    ) -> list[tuple[ExchangeAccount, User]]:
+        """The part's connections with no intent of the signal yet (added to `accounts`)."""
         planned = {i.account_id for i in existing}
         candidates = [
             (a, u)
             for a, u in await self._accounts.list_copy_candidates(part=share)
             if a.id not in planned
         ]
-        if not candidates:
-            return existing, []
         accounts.update((account.id, account) for account, _ in candidates)
-        first_mark = FirstMark()
+        return candidates
+
+    async def _plan(
+        self,
+        signal: Signal,
+        candidates: Sequence[tuple[ExchangeAccount, User]],
+        first_mark: FirstMark,
+    ) -> list[OrderIntent]:
+        """The intents of a batch of accounts, not stored yet; the guardrail days it
+        observed are saved. The first batch that reads a price sets the signal's
+        reference (a close reads the price feed meanwhile: positions carry no price)."""
+        wants_reference = signal.reference_price is None and not first_mark.seen
         from_feed = None
-        if signal.reference_price is None and signal.params.action is SignalAction.CLOSE:
-            # Planning a close reads positions only (on ccxt no mark price): the feed's
-            # price is read meanwhile, for the reference.
+        if wants_reference and signal.params.action is SignalAction.CLOSE:
             from_feed = asyncio.ensure_future(self._feed_price(signal, candidates[0][0]))
         try:
             plans, guard = await self._planner.plan_accounts(signal, candidates, first_mark)
@@ -221,13 +228,13 @@ class ExecuteSignal:
         finally:
             if from_feed is not None:
                 from_feed.cancel()  # not needed (or planning failed): no read left behind
-        if signal.reference_price is None and first_mark.price is not None and first_mark.at:
+        if wants_reference and first_mark.price is not None and first_mark.at:
             await self._signals.set_reference(signal.id, first_mark.price, first_mark.at)
         trips = await self._guardrails.save(guard)
         await self._tx.commit()
         await self._guardrails.announce(trips)
         ids = iter(new_ids(sum(len(p.legs) for p in plans)))
-        return existing, [self._to_intents(signal, p.account, p.user, p.legs, ids) for p in plans]
+        return [i for p in plans for i in self._to_intents(signal, p.account, p.user, p.legs, ids)]
 
     async def _feed_price(
         self, signal: Signal, account: ExchangeAccount
@@ -244,44 +251,43 @@ class ExecuteSignal:
                 log.info("no reference price for signal %s: %s", signal.id, exc.reason)
         return price, self._clock.now()
 
-    async def _store_and_place(
+    async def _plan_store_and_place(
         self,
         signal: Signal,
-        planned: Sequence[list[OrderIntent]],
+        candidates: Sequence[tuple[ExchangeAccount, User]],
         known: dict[str, OrderIntent],
         not_now: set[str],
         accounts: Mapping[str, ExchangeAccount],
     ) -> None:
-        """Stores new intents and sends them, a batch of accounts at a time.
+        """Plans, stores and sends new intents, a batch of accounts at a time: the first
+        orders go out once the first batch is planned, not once every account is.
 
         Each batch is stored (and held by this worker) before any of its orders is sent.
         While a batch's orders are in flight, the session saves the results of the batch
-        before and stores the batch after. Every connection is in `accounts` already:
-        placing reads nothing from the database meanwhile.
+        before, and the next batch is planned and stored. Every connection is in
+        `accounts` already: placing reads nothing from the database meanwhile.
         """
         size = self._policy.claim_batch
-        batches = [
-            [i for legs in planned[n : n + size] for i in legs]
-            for n in range(0, len(planned), size)
-        ]
+        batches = [candidates[n : n + size] for n in range(0, len(candidates), size)]
         if not batches:
             return
-        stored = await self._store(batches[0])
+        first_mark = FirstMark()
+        stored = await self._store(await self._plan(signal, batches[0], first_mark))
         placed: list[OrderIntent] = []  # sent, results not saved yet
         for following in [*batches[1:], None]:
             held, deadline = stored
             known.update((i.id, i) for i in held)
             pending = [i for i in held if not i.status.is_final]
             to_send = await self._unless_paused(pending)
+            # A new account's legs are all in its batch: the placer looks at no other
+            # (all of `known` each batch would cost a fan-out time quadratic in its size).
             sending = asyncio.ensure_future(
-                self._placer(
-                    to_send, list(known.values()), deadline, accounts, self._expiry(signal)
-                )
+                self._placer(to_send, held, deadline, accounts, self._expiry(signal))
             )
             try:
                 await self._save(placed, not_now)
                 if following is not None:
-                    stored = await self._store(following)
+                    stored = await self._store(await self._plan(signal, following, first_mark))
             finally:
                 await sending  # also when saving or storing failed: no order is left in flight
             placed = pending

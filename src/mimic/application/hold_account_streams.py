@@ -14,7 +14,7 @@ import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from mimic.domain.account_events import AccountEvent, FillEvent, PositionEvent, StreamConnected
 from mimic.domain.accounts import ExchangeAccount
@@ -25,6 +25,8 @@ from mimic.ports.metrics import Metrics
 from mimic.ports.services import Clock
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,9 @@ class StreamPolicy:
     # Reconciliations at once: a worker starting with thousands of streams reads their
     # history a few at a time, beside the fan-outs it also runs.
     reconcile_concurrency: int = 8
+    # Accounts reconciled together: their positions' entries are read in one go (a worker
+    # taking thousands of new streams reads the database a few times, not once each).
+    reconcile_batch: int = 500
     # Streams' fills recorded in one unit of work at most: a burst (a market move firing
     # thousands of TPs) is recorded in a few transactions, not one per account.
     record_batch: int = 500
@@ -82,11 +87,13 @@ class HoldAccountStreams:
         self._policy = policy
         self._held: dict[str, _Held] = {}
         self._retry_at: dict[str, datetime] = {}
-        self._reconciling: set[asyncio.Task[None]] = set()
+        # Accounts waiting to be reconciled; one reconciler takes them in batches.
+        self._to_reconcile: dict[str, _Held] = {}
+        self._reconciler: asyncio.Task[None] | None = None
+        self._settled = 0  # how many held streams were last reported settled
         # Database work in flight: a stream stopped meanwhile lets it finish (cancelled
         # halfway, a session's connection would be torn down mid-query).
-        self._working: set[asyncio.Task[None]] = set()
-        self._reconcile_slots = asyncio.Semaphore(policy.reconcile_concurrency)
+        self._working: set[asyncio.Task[Any]] = set()
         # Fills waiting to be recorded, every stream's: one recorder takes them in batches.
         self._pending: list[_Pending] = []
         self._recorder: asyncio.Task[None] | None = None
@@ -125,7 +132,8 @@ class HoldAccountStreams:
         held = list(self._held)
         for account_id in held:
             await self._drop(account_id)
-        await asyncio.gather(*self._reconciling, *self._working, return_exceptions=True)
+        reconciling = [self._reconciler] if self._reconciler is not None else []
+        await asyncio.gather(*reconciling, *self._working, return_exceptions=True)
         with contextlib.suppress(Exception):  # unreleased leases simply run out
             await self._leases.release(held)
         self._metrics.account_streams_held(0)
@@ -215,7 +223,7 @@ class HoldAccountStreams:
         except Exception:
             log.exception("protection of %d flat positions not released", len(flat))
 
-    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def _track(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Database work that a stopping holder lets finish (see _working)."""
         task = asyncio.create_task(work)
         self._working.add(task)
@@ -244,29 +252,56 @@ class HoldAccountStreams:
             item.flat_unexplained.clear()
             self._reconcile_soon(item)
 
-    async def _finished(self, work: Coroutine[Any, Any, None]) -> None:
-        """Runs `work` to its end even if the stream waiting for it is stopped."""
-        await asyncio.shield(self._track(work))
-
     def _reconcile_soon(self, item: _Held) -> None:
         item.reconcile_at = None  # not twice at once; set again when this one ends
-        task = asyncio.create_task(self._reconcile(item))
-        self._reconciling.add(task)
-        task.add_done_callback(self._reconciling.discard)
+        self._to_reconcile[item.account.id] = item
+        if self._reconciler is None or self._reconciler.done():
+            self._reconciler = asyncio.create_task(self._reconcile_pending())
 
-    async def _reconcile(self, item: _Held) -> None:
-        started = self._clock.now()
+    async def _reconcile_pending(self) -> None:
+        """Reconciles the waiting accounts a batch at a time until none wait (those whose
+        stream was dropped meanwhile are another holder's now)."""
+        while self._to_reconcile:
+            ids = list(self._to_reconcile)[: self._policy.reconcile_batch]
+            taken = [self._to_reconcile.pop(account_id) for account_id in ids]
+            taken = [item for item in taken if self._held.get(item.account.id) is item]
+            if not taken:
+                continue
+            started = self._clock.now()
+            try:
+                # Runs to its end even if the holder is stopped meanwhile.
+                failed = await asyncio.shield(
+                    self._track(
+                        self._work.reconcile(
+                            [(item.account, self._since(item, started)) for item in taken],
+                            self._policy.reconcile_concurrency,
+                        )
+                    )
+                )
+            except Exception as exc:
+                failed = {item.account.id: exc for item in taken}
+            for item in taken:
+                error = failed.get(item.account.id)
+                if error is None:
+                    item.reconciled_from = started
+                    item.reconcile_at = started + self._policy.reconcile_every
+                    continue
+                reason = error.reason if isinstance(error, ExchangeError) else repr(error)
+                log.warning("account %s not reconciled: %s", item.account.id, reason)
+                item.reconcile_at = started + self._policy.retry_after
+            self._report_settled()
+
+    def _since(self, item: _Held, now: datetime) -> datetime:
         if item.reconciled_from is None:
-            since = started - self._policy.lookback
-        else:
-            since = item.reconciled_from - self._policy.overlap
-        try:
-            async with self._reconcile_slots:
-                await self._finished(self._work.reconcile(item.account, since))
-        except Exception as exc:
-            reason = exc.reason if isinstance(exc, ExchangeError) else repr(exc)
-            log.warning("account %s not reconciled: %s", item.account.id, reason)
-            item.reconcile_at = started + self._policy.retry_after
+            return now - self._policy.lookback
+        return item.reconciled_from - self._policy.overlap
+
+    def _report_settled(self) -> None:
+        """Says once when every held stream has connected and been reconciled (a worker
+        that took new accounts is then as it is during a signal)."""
+        held = len(self._held)
+        if held == self._settled or self._to_reconcile:
             return
-        item.reconciled_from = started
-        item.reconcile_at = started + self._policy.reconcile_every
+        if all(item.reconciled_from is not None for item in self._held.values()):
+            self._settled = held
+            log.info("account streams settled: %d held, each reconciled", held)

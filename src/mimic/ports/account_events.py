@@ -65,6 +65,11 @@ class AccountStreamWork(Protocol):
         """Cancel what is left of these positions' TP/SL on the exchanges."""
         ...
 
-    async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
-        """Record what the account did since `since`, read by REST; raises `ExchangeError`."""
+    async def reconcile(
+        self, accounts: Sequence[tuple[ExchangeAccount, datetime]], at_once: int
+    ) -> dict[str, Exception]:
+        """Record what each account did since its time, read by REST (`at_once` accounts
+        at a time), the database read once for them all; returns why each account that
+        failed did (an `ExchangeError`, or the recording's error). Raises when the database
+        read fails: then none is reconciled."""
         ...

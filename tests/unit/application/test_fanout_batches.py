@@ -10,6 +10,7 @@ from mimic.application.signal_planning import ExecutionSummary
 from mimic.domain.orders import IntentStatus, OrderFill, OrderLeg, OrderRequest, OrderSide
 from mimic.domain.positions import PositionSide
 from mimic.domain.signal import SignalAction
+from mimic.ports.exchange import AccountSnapshot
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.repositories.order_intents import InMemoryOrderIntentRepository
 from tests.unit.application.test_execute_signal import POLICY, D, WorkerCrashed, World
@@ -115,3 +116,65 @@ async def test_a_lease_run_short_releases_the_intent_without_a_lookup(world: Wor
     assert summary == ExecutionSummary(signal.id, {"filled": 1}, finished=True)
     cid = alice.cid(signal)
     assert alice.exchange.order_calls()[calls:] == [("find", cid), ("place", cid)]
+
+
+class LoggedExchange(FakeExchange):
+    """Writes its account reads and orders in one log shared by every follower."""
+
+    def __init__(self, name: str, log: list[tuple[str, str]]) -> None:
+        super().__init__(mark_prices={"BTCUSDT": D(65000)})
+        self._name = name
+        self._log = log
+
+    async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
+        self._log.append(("read", self._name))
+        return await super().fetch_snapshot(symbol, with_balance=with_balance)
+
+    async def place_market_order(self, request: OrderRequest) -> OrderFill:
+        self._log.append(("order", self._name))
+        return await super().place_market_order(request)
+
+
+async def test_the_first_batch_is_sent_before_the_last_is_planned(world: World) -> None:
+    log: list[tuple[str, str]] = []
+    for name in "abcde":
+        follower = await world.follower(name)
+        world.gateways.add(follower.account.id, LoggedExchange(name, log))
+    signal = await world.signal(SignalAction.LONG)
+
+    summary = await world.run(signal, SMALL_BATCHES)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 5}, finished=True)
+    assert log.index(("order", "a")) < log.index(("read", "e"))
+    assert sorted(log) == sorted([("read", n) for n in "abcde"] + [("order", n) for n in "abcde"])
+
+
+class CrashingRead(FakeExchange):
+    """The worker dies while this account is read (planning a later batch), once."""
+
+    def __init__(self) -> None:
+        super().__init__(mark_prices={"BTCUSDT": D(65000)})
+        self.crash = True
+
+    async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
+        if self.crash:
+            self.crash = False
+            raise WorkerCrashed("SIGKILL")
+        return await super().fetch_snapshot(symbol, with_balance=with_balance)
+
+
+async def test_a_crash_while_planning_a_later_batch_sends_no_order_twice(world: World) -> None:
+    followers = [await world.follower(name) for name in "abcde"]
+    followers[4].exchange = world.gateways.add(followers[4].account.id, CrashingRead())
+    signal = await world.signal(SignalAction.LONG)
+
+    with contextlib.suppress(WorkerCrashed):
+        await world.run(signal, SMALL_BATCHES)
+    assert [f.exchange.placed != [] for f in followers] == [True] * 4 + [False]
+    world.clock.advance(SMALL_BATCHES.lease)
+    world.clock.advance(SMALL_BATCHES.lease)
+    summary = await world.run(signal, SMALL_BATCHES)
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 5}, finished=True)
+    for follower in followers:
+        assert [r.client_order_id for r in follower.exchange.placed] == [follower.cid(signal)]

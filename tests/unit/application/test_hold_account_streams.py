@@ -2,9 +2,12 @@
 report, restarts an ended stream, and reports how many it holds."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import pytest
 
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
@@ -41,13 +44,16 @@ class ScriptedStream(AccountEventStream):
 
 class RecordingWork(AccountStreamWork):
     """Records in calls (one per batch of streams); an account in `failing` fails the call
-    it is in; the positions in `flat_after` are those a recording finds flat."""
+    it is in; the positions in `flat_after` are those a recording finds flat. Reconciles
+    in calls too; an account in `unreachable` fails its own reconciliation."""
 
     def __init__(self, accounts: list[ExchangeAccount]) -> None:
         self.listed = accounts
         self.recorded: list[tuple[str, int]] = []
         self.calls: list[list[str]] = []
         self.reconciled: list[tuple[str, datetime]] = []
+        self.reconcile_calls: list[list[str]] = []
+        self.unreachable: set[str] = set()
         self.failing: set[str] = set()
         self.flat_after: dict[str, OrderIntent] = {}
         self.released: list[str] = []
@@ -70,8 +76,16 @@ class RecordingWork(AccountStreamWork):
     async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
         self.released += [entry.id for _, entry in flat]
 
-    async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
-        self.reconciled.append((account.id, since))
+    async def reconcile(
+        self, accounts: Sequence[tuple[ExchangeAccount, datetime]], at_once: int
+    ) -> dict[str, Exception]:
+        self.reconcile_calls.append([a.id for a, _ in accounts])
+        self.reconciled += [(a.id, since) for a, since in accounts if a.id not in self.unreachable]
+        return {
+            a.id: ExchangeUnavailable("exchange away")
+            for a, _ in accounts
+            if a.id in self.unreachable
+        }
 
 
 def account(account_id: str, exchange: str = "paper") -> ExchangeAccount:
@@ -223,4 +237,34 @@ async def test_a_position_gone_flat_with_no_fill_seen_is_reconciled() -> None:
     await settle()
     assert [a for a, _ in work.reconciled[reconciled:]] == ["a"]
     assert ("b", 1) in work.recorded
+    await holder.stop()
+
+
+async def test_streams_connecting_together_are_reconciled_in_batches(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock, stream = FixedClock(NOW), ScriptedStream()
+    work = RecordingWork([account(name) for name in "abcde"])
+    work.unreachable = {"c"}
+    policy = StreamPolicy(reconcile_batch=2)
+    holder = HoldAccountStreams(
+        [stream], SoleHolderLeases(), work, clock, RecordingMetrics(), policy
+    )
+    await holder.refresh()
+    await settle()
+    caplog.set_level(logging.INFO, "mimic.application.hold_account_streams")
+    for name in "abcde":
+        stream.queues[name].put_nowait([StreamConnected(NOW)])
+    for _ in range(3):  # a few hops a batch
+        await settle()
+    assert work.reconcile_calls == [["a", "b"], ["c", "d"], ["e"]]
+    assert sorted(a for a, _ in work.reconciled) == ["a", "b", "d", "e"]
+    assert "settled" not in caplog.text  # c is not reconciled yet
+
+    work.unreachable = set()
+    clock.advance(policy.retry_after)
+    await holder.refresh()  # c again, alone
+    await settle()
+    assert work.reconcile_calls[-1] == ["c"]
+    assert "account streams settled: 5 held, each reconciled" in caplog.text
     await holder.stop()

@@ -92,10 +92,12 @@ class ContainerStreamWork(AccountStreamWork):
             record = await scope.get(RecordAccountFills)
             await record.release(flat)
 
-    async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
+    async def reconcile(
+        self, accounts: Sequence[tuple[ExchangeAccount, datetime]], at_once: int
+    ) -> dict[str, Exception]:
         async with self._container() as scope:
             reconcile = await scope.get(ReconcileAccountFills)
-            await reconcile(account, since)
+            return (await reconcile(accounts, at_once)).failed
 
 
 @contextlib.asynccontextmanager

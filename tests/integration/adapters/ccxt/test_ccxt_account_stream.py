@@ -228,9 +228,11 @@ async def test_a_missed_event_is_recorded_by_reconciliation_once(
     await follower.stub.fire_algo("key0", follower.prefix + "tp")
 
     since = datetime.now(UTC) - timedelta(minutes=1)
-    [recorded] = await follower.reconcile(ACCOUNT, since)
+    reconciled = await follower.reconcile([(ACCOUNT, since)], 8)
+    [recorded] = reconciled.recorded
+    assert reconciled.failed == {}
     assert recorded.leg is OrderLeg.TAKE_PROFIT  # told apart by looking the TP up
-    assert await follower.reconcile(ACCOUNT, since) == []  # again: nothing twice
+    assert (await follower.reconcile([(ACCOUNT, since)], 8)).recorded == []  # nothing twice
     assert follower.notifier.events("position.") == ["position.take_profit"]
     await events.aclose()
 

@@ -152,8 +152,10 @@ class FollowerWork(AccountStreamWork):
     async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
         await self._follower.record.release(flat)
 
-    async def reconcile(self, account: ExchangeAccount, since: datetime) -> None:
-        await self._follower.reconcile(account, since)
+    async def reconcile(
+        self, accounts: Sequence[tuple[ExchangeAccount, datetime]], at_once: int
+    ) -> dict[str, Exception]:
+        return (await self._follower.reconcile(accounts, at_once)).failed
 
 
 async def test_a_position_gone_flat_with_its_fill_lost_is_recorded_by_reconciliation(

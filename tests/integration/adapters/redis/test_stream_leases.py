@@ -65,3 +65,17 @@ async def test_released_accounts_are_free_at_once(redis: Redis) -> None:
     await rounds([first, second], held, 3)
     await first.release(held[0])  # a worker stopping
     assert await second.hold(ACCOUNTS, held[1]) == set(ACCOUNTS)
+
+
+async def test_a_stalled_worker_renews_none_of_what_another_took_over(redis: Redis) -> None:
+    many = [f"account-{n:04}" for n in range(1500)]  # more than one call's chunk of leases
+    first, second = workers(redis, 2)
+    held_first = await first.hold(many, set())
+    assert held_first == set(many)
+    await asyncio.sleep(PERIOD.total_seconds() + 0.1)  # the first stalls past its leases
+    held_second = await second.hold(many, set())
+    assert held_second == set(many)  # alone among the live ones: all of them
+    assert await first.hold(many, held_first) == set()  # back: none renewed, none free
+    kept = await second.hold(many, held_second)  # the first is live again: room for it
+    assert kept == set(sorted(many)[:750])
+    assert await first.hold(many, set()) == set(many) - kept

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from mimic.adapters.sqlalchemy.statements import CHUNK_SIZE
 from mimic.domain.orders import IntentStatus, OrderLeg
 from tests.integration.ports.rows import HUGE, NOW, TINY, WINDOW, make_intent, make_signal, new_id
 from tests.integration.ports.stores import Store
@@ -75,3 +76,31 @@ async def test_protection_prices_or_their_error_are_saved_on_the_entry(store: St
     assert stored[protected.id].protection_error is None
     assert stored[failed.id].protection_error == "stop price would trigger immediately"
     assert stored[failed.id].stop_loss_price is None
+
+
+async def test_latest_entries_of_many_accounts_are_read_in_one_call(store: Store) -> None:
+    """The reconciliation of a batch of new streams reads them so: accounts with positions
+    among many without, more than one SQL chunk of them."""
+    signals = [
+        make_signal(new_id(), symbol=symbol, received_at=NOW + timedelta(minutes=n))
+        for n, symbol in enumerate(["BTCUSDT", "ETHUSDT", "BTCUSDT"])
+    ]
+    async with store.unit() as repos:
+        for signal in signals:
+            await repos.signals.add_unless_duplicate(signal, expiring_after=NOW - WINDOW)
+    holders = [new_id() for _ in range(3)]
+    entries = []
+    for account_id in holders:
+        for n, signal in enumerate(signals):
+            entry = make_intent(signal, account_id)
+            entry.created_at = NOW + timedelta(minutes=n)
+            entry.status = IntentStatus.FILLED
+            entries.append(entry)
+    async with store.unit() as repos:
+        await repos.intents.add_new(entries)
+    newcomers = [new_id() for _ in range(CHUNK_SIZE)]
+    async with store.unit() as repos:
+        found = await repos.positions.latest_entries([*newcomers, *holders])
+    # Per account: ETHUSDT's entry and BTCUSDT's later one.
+    assert {e.id for e in found} == {e.id for e in entries if e.signal_id != signals[0].id}
+    assert len(found) == 2 * len(holders)
