@@ -120,7 +120,11 @@ async def holding_account_streams(
         ContainerStreamWork(container),
         await container.get(Clock),
         await container.get(Metrics),
-        StreamPolicy(reconcile_every=settings.stream_reconcile_interval),
+        StreamPolicy(
+            reconcile_every=settings.stream_reconcile_interval,
+            record_batch=settings.stream_record_batch,
+            flat_grace=settings.stream_flat_grace,
+        ),
     )
     running = asyncio.create_task(holder.run(), name="account-streams")
     try:
