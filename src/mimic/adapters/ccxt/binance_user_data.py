@@ -139,7 +139,7 @@ class UserDataReader:
         except msgspec.DecodeError:
             kind = _kind(text)
             if kind in _READ:  # one Mimic reads, but not as Binance documents it
-                log.warning("a %s user data event not read", kind, exc_info=True)
+                log.warning("user data event %s not read", kind, exc_info=True)
             return []
         match message:
             case _OrderTradeUpdate():
