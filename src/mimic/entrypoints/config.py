@@ -29,6 +29,13 @@ def _int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _at_least_one(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more")
+    return value
+
+
 def _fanout_parts() -> int:
     parts = _int("MIMIC_FANOUT_PARTS", 1)
     if not 1 <= parts <= MAX_FANOUT_PARTS:
@@ -195,6 +202,10 @@ class Settings:
     # New exchange stream connections this process opens in any 5 minutes (Binance allows
     # 300 per IP: divide among the processes sharing an address).
     stream_connects_per_5min: int = 250
+    # Fills of many streams recorded in one unit of work at most (a burst of TPs firing).
+    stream_record_batch: int = 500
+    # A position a stream saw go flat with no fill of its own is reconciled after this.
+    stream_flat_grace: timedelta = timedelta(seconds=2)
     # Live events to open pages: Redis Pub/Sub channel names start with it (production).
     live_channel_prefix: str = "mimic:live:"
     # Balances, fills, daily guardrails and their close-all: how often they are synced.
@@ -332,6 +343,8 @@ class Settings:
             ),
             paper_events_poll=timedelta(milliseconds=_int("MIMIC_PAPER_EVENTS_POLL_MS", 250)),
             stream_connects_per_5min=_int("MIMIC_STREAM_CONNECTS_PER_5MIN", 250),
+            stream_record_batch=_at_least_one("MIMIC_STREAM_RECORD_BATCH", 500),
+            stream_flat_grace=timedelta(milliseconds=_int("MIMIC_STREAM_FLAT_GRACE_MS", 2000)),
             portfolio_sync_interval=timedelta(seconds=_int("MIMIC_PORTFOLIO_SYNC_SECONDS", 60)),
             telegram_bot_token=os.environ.get("MIMIC_TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=os.environ.get("MIMIC_TELEGRAM_API_URL") or "https://api.telegram.org",

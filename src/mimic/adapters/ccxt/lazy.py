@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mimic.adapters.ccxt.gateways import CcxtGateways
     from mimic.adapters.ccxt.price_feed import CcxtPriceFeed
 
-# The exchanges whose account streams ccxt.pro serves (Binance's user data stream).
+# The exchanges whose account streams account_stream.py serves (Binance's user data stream).
 STREAMED_EXCHANGES = ("binanceusdm",)
 
 

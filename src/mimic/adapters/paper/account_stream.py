@@ -1,6 +1,6 @@
 """The paper venue's account streams: one poller per process reads `paper_account_events`
-(written in the venue's own transactions) and hands each account's events to whoever in
-this process holds its stream.
+(written in the venue's own transactions: each execution, each protective order placed or
+cancelled) and hands each account's events to whoever in this process holds its stream.
 
 Postgres hands out `seq` at insert, not at commit: a transaction may commit after a later
 one, and a rolled-back one leaves a gap forever. The poller therefore reads from the first
@@ -19,8 +19,12 @@ from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.paper.rows import account_fill
-from mimic.adapters.sqlalchemy.tables import paper_account_events, paper_orders
-from mimic.domain.account_events import AccountEvent, FillEvent, StreamConnected
+from mimic.adapters.sqlalchemy.tables import (
+    paper_account_events,
+    paper_orders,
+    paper_protective_orders,
+)
+from mimic.domain.account_events import AccountEvent, FillEvent, OrderEvent, StreamConnected
 from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
 from mimic.ports.account_events import AccountEventStream
 from mimic.ports.services import Clock
@@ -114,22 +118,29 @@ class PaperAccountStream(AccountEventStream):
     async def poll(self) -> int:
         """Deliver the events not seen yet; returns how many were delivered."""
         assert self._floor is not None
-        e, o = paper_account_events.c, paper_orders.c
-        query = (
+        e, o, p = paper_account_events.c, paper_orders.c, paper_protective_orders.c
+        fills = (
             select(e.seq, e.position_after, paper_orders)
             .join(paper_orders, o.id == e.order_id)
             .where(e.seq > self._floor)
-            .order_by(e.seq)
+        )
+        protection = (
+            select(e.seq, e.kind.label("event"), e.created_at.label("at"), paper_protective_orders)
+            .join(paper_protective_orders, p.id == e.protective_order_id)
+            .where(e.seq > self._floor)
         )
         async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
+            rows: list[tuple[Row[Any], AccountEvent]] = [
+                (row, _fill_event(row)) for row in await session.execute(fills)
+            ]
+            rows += [(row, _order_event(row)) for row in await session.execute(protection)]
         delivered = 0
-        for row in rows:
+        for row, event in sorted(rows, key=lambda found: int(found[0].seq)):
             if row.seq in self._seen:
                 continue
             self._seen.add(row.seq)
             for queue in self._listeners.get(row.account_id, ()):
-                queue.put_nowait(_fill_event(row))
+                queue.put_nowait(event)
                 delivered += 1
         self._advance_floor()
         return delivered
@@ -153,6 +164,17 @@ class PaperAccountStream(AccountEventStream):
                     paper_account_events.c.created_at < self._clock.now() - RETENTION
                 )
             )
+
+
+def _order_event(row: Row[Any]) -> OrderEvent:
+    """A protective order placed or cancelled (its firing is the fill of its order)."""
+    return OrderEvent(
+        order_id=row.id,
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        status=row.event,
+        at=row.at,
+    )
 
 
 def _fill_event(row: Row[Any]) -> FillEvent:

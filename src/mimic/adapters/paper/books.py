@@ -24,7 +24,7 @@ from mimic.adapters.paper.ledger import (
 from mimic.adapters.paper.protection import (
     ProtectiveStatus,
 )
-from mimic.adapters.paper.rows import account_fill, event_row, order_row
+from mimic.adapters.paper.rows import account_fill, event_row, order_row, protective_event_row
 from mimic.adapters.paper.rules import PaperListing
 from mimic.adapters.sqlalchemy.bulk import insert_rows, one_of, update_rows
 from mimic.adapters.sqlalchemy.tables import (
@@ -72,14 +72,19 @@ class PaperBooks:
         self, session: AsyncSession, positions: Collection[tuple[str, str]]
     ) -> None:
         """Cancels every open protective order of these (account, symbol) positions."""
-        await update_rows(
-            session,
-            paper_protective_orders,
-            [{"account_id": a, "symbol": s} for a, s in sorted(set(positions))],
-            key=["account_id", "symbol"],
-            also={"status": ProtectiveStatus.CANCELLED.value, "updated_at": self._clock.now()},
-            only=[paper_protective_orders.c.status == ProtectiveStatus.OPEN.value],
+        wanted = set(positions)
+        if not wanted:
+            return
+        t = paper_protective_orders.c
+        accounts = {a for a, _ in wanted}
+        found = await session.execute(
+            select(t.id, t.account_id, t.symbol).where(
+                one_of(session.get_bind().dialect, t.account_id, accounts),
+                t.status == ProtectiveStatus.OPEN.value,
+            )
         )
+        ids = [row.id for row in found if (row.account_id, row.symbol) in wanted]
+        await cancel_protective_orders(session, ids, self._clock.now())
 
     def listing(self, symbol: str) -> PaperListing:
         listing = self._listings.get(symbol)
@@ -308,3 +313,24 @@ class PaperBooks:
 def _not_open(account_id: str) -> AuthRejected:
     # What a real exchange says to keys of an account that does not exist.
     return AuthRejected(f"paper account {account_id} is not open")
+
+
+async def cancel_protective_orders(
+    session: AsyncSession, ids: Collection[str], now: datetime
+) -> None:
+    """Cancels these protective orders that are still open (one may have fired meanwhile);
+    each one cancelled is an event of its account's stream."""
+    if not ids:
+        return
+    t = paper_protective_orders.c
+    cancelled = await session.execute(
+        update(paper_protective_orders)
+        .where(
+            one_of(session.get_bind().dialect, t.id, ids),
+            t.status == ProtectiveStatus.OPEN.value,
+        )
+        .values(status=ProtectiveStatus.CANCELLED.value, updated_at=now)
+        .returning(t.id, t.account_id)
+    )
+    events = [protective_event_row(r.account_id, r.id, "cancelled", now) for r in cancelled]
+    await insert_rows(session, paper_account_events, events)

@@ -82,3 +82,15 @@ def event_row(
         "position_after": position_after,
         "created_at": now,
     }
+
+
+def protective_event_row(
+    account_id: str, protective_order_id: str, kind: str, now: datetime
+) -> dict[str, Any]:
+    """An account event of a protective order: "placed" or "cancelled"."""
+    return {
+        "account_id": account_id,
+        "kind": kind,
+        "protective_order_id": protective_order_id,
+        "created_at": now,
+    }

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.paper.batching import Coalescer
-from mimic.adapters.paper.books import PaperBooks
+from mimic.adapters.paper.books import PaperBooks, cancel_protective_orders
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.ledger import (
     CURRENCY,
@@ -37,11 +37,13 @@ from mimic.adapters.paper.rows import (
     event_row,
     order_fill,
     order_row,
+    protective_event_row,
     protective_order,
 )
 from mimic.adapters.paper.rules import paper_listings
 from mimic.adapters.sqlalchemy.bulk import insert_rows
 from mimic.adapters.sqlalchemy.tables import (
+    paper_account_events,
     paper_accounts,
     paper_orders,
     paper_prices,
@@ -242,8 +244,10 @@ class PaperVenue(PaperMarket, SymbolCatalog):
                 }
             )
         if rows:
+            events = [protective_event_row(account_id, r["id"], "placed", now) for r in rows]
             async with self._sessions.begin() as session:
                 await insert_rows(session, paper_protective_orders, rows)
+                await insert_rows(session, paper_account_events, events)
         return [str(row["id"]) for row in rows]
 
     async def cancel_protective_orders(self, account_id: str, symbol: str) -> None:
@@ -310,11 +314,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
             side_now = PositionSide.LONG if held.quantity > 0 else PositionSide.SHORT
             if held.quantity == 0 or side_now is not order.position_side:
                 # The position it protected is gone: like Binance, the order expires.
-                await session.execute(
-                    update(paper_protective_orders)
-                    .where(t.id == order.order_id)
-                    .values(status=ProtectiveStatus.CANCELLED.value, updated_at=self._clock.now())
-                )
+                await cancel_protective_orders(session, [order.order_id], self._clock.now())
                 return None
             request = OrderRequest(
                 symbol=order.symbol,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -73,12 +74,16 @@ async def stub() -> AsyncIterator[BinanceUserStream]:
         yield running
 
 
+def account_streams(stub: BinanceUserStream, **options: Any) -> CcxtAccountStream:
+    """The adapter on the stub, serving the account `a0` (its keys are `key0`)."""
+    vault = DictVault({"a0": ApiCredentials("key0", "secret0")})
+    options = {"clock": FixedClock(), "first_backoff": 0.05, **options}
+    return CcxtAccountStream(vault, api_origins={"binanceusdm": stub.base_url}, **options)
+
+
 @pytest.fixture
 async def stream(stub: BinanceUserStream) -> AsyncIterator[CcxtAccountStream]:
-    vault = DictVault({"a0": ApiCredentials("key0", "secret0")})
-    streams = CcxtAccountStream(
-        vault, FixedClock(), api_origins={"binanceusdm": stub.base_url}, first_backoff=0.05
-    )
+    streams = account_streams(stub)
     yield streams
     await streams.aclose()
 
@@ -250,3 +255,21 @@ async def test_the_same_event_delivered_twice_is_recorded_once(
     assert len(follower.legs(OrderLeg.STOP_LOSS)) == 1
     assert follower.notifier.events("position.") == ["position.stop_loss"]
     await events.aclose()
+
+
+async def test_the_listen_key_is_kept_alive_and_a_refused_keep_alive_reconnects(
+    stub: BinanceUserStream,
+) -> None:
+    streams = account_streams(stub, first_backoff=0.01, keep_alive_seconds=0.1)
+    events = streams.events(ACCOUNT)
+    await next_batch(events)
+    for _ in range(int(WAIT_SECONDS / 0.02)):
+        if stub.keepalives:
+            break
+        await asyncio.sleep(0.02)
+    assert stub.keepalives
+    stub.listen_keys.clear()  # gone (as after 60 minutes): the next keep-alive is refused
+    assert [type(e) for e in await next_batch(events)] == [StreamConnected]
+    assert len(stub.listen_keys) == 1  # a new key
+    await events.aclose()  # type: ignore[attr-defined]
+    await streams.aclose()

@@ -27,7 +27,7 @@ from mimic.domain.account_events import (
     FillEvent,
     PositionEvent,
 )
-from mimic.domain.accounts import ApiCredentials, ExchangeAccount
+from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.orders import OrderIntent, OrderLeg
 from mimic.ports.account_events import AccountStreamWork
 from tests.fakes.metrics import RecordingMetrics
@@ -36,10 +36,10 @@ from tests.integration.adapters.ccxt.test_ccxt_account_stream import (
     ACCOUNT,
     WAIT_SECONDS,
     Follower,
+    account_streams,
     next_batch,
     open_protected_long,
 )
-from tests.integration.adapters.ccxt.test_ccxt_adapter import DictVault
 from tests.stubs.binance_user_stream import BinanceUserStream
 
 D = Decimal
@@ -62,7 +62,7 @@ async def events_of(
     for message in messages:
         await stub.push("key0", message)
     found: list[AccountEvent] = []
-    while not any(isinstance(e, FillEvent) for e in found) and len(found) < 5:
+    while not any(isinstance(e, FillEvent) for e in found):  # each list here ends in a fill
         found += await next_batch(events)
     await events.aclose()  # type: ignore[attr-defined]
     return found
@@ -192,14 +192,7 @@ async def test_a_position_gone_flat_with_its_fill_lost_is_recorded_by_reconcilia
 async def test_new_connections_are_paced(stub: BinanceUserStream) -> None:
     """Two connections a second at most (one at once): the reconnection waits its turn."""
     connects = WeightBudget(2, window_seconds=1.0, burst_fraction=0.5)
-    vault = DictVault({"a0": ApiCredentials("key0", "secret0")})
-    paced = CcxtAccountStream(
-        vault,
-        SystemClock(),
-        api_origins={"binanceusdm": stub.base_url},
-        first_backoff=0.01,
-        connects=connects,
-    )
+    paced = account_streams(stub, clock=SystemClock(), first_backoff=0.01, connects=connects)
     events = paced.events(ACCOUNT)
     await next_batch(events)
     started = time.monotonic()

@@ -60,8 +60,12 @@ paper_account_events = Table(
     metadata,
     Column("seq", PAPER_EVENT_SEQ, primary_key=True, autoincrement=True),
     Column("account_id", ID, nullable=False),
-    Column("order_id", ID, nullable=False),  # the paper_orders row it executed
-    Column("position_after", ExactDecimal, nullable=False),  # signed: short < 0
+    # "fill": the paper_orders row it executed (`order_id`) and the position it left;
+    # "placed" / "cancelled": a protective order's (`protective_order_id`).
+    Column("kind", String(16), nullable=False, server_default="fill"),
+    Column("order_id", ID),
+    Column("protective_order_id", ID),
+    Column("position_after", ExactDecimal),  # signed: short < 0
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_paper_account_events_created", "created_at"),
 )
