@@ -38,7 +38,7 @@ from pathlib import Path
 
 import aiohttp
 import psutil
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq import InMemoryBroker
 
@@ -105,12 +105,12 @@ async def burst(stub_url: str, round_number: int, accounts: int) -> float:
     return started
 
 
-async def count(engine: AsyncEngine, query: "select[tuple[int]]") -> int:  # type: ignore[type-arg]
+async def count(engine: AsyncEngine, query: Select[int]) -> int:
     async with engine.connect() as connection:
         return int((await connection.execute(query)).scalar_one())
 
 
-def take_profits() -> "select[tuple[int]]":  # type: ignore[type-arg]
+def take_profits() -> Select[int]:
     c = tables.order_intents.c
     return select(func.count()).where(c.leg == OrderLeg.TAKE_PROFIT.value)
 

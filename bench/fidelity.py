@@ -30,7 +30,7 @@ from mimic.adapters.sqlalchemy.fidelity import SqlFidelityReader
 from mimic.adapters.sqlalchemy.migrations import upgrade
 from mimic.adapters.sqlalchemy.signals import SqlSignalSourceRepository
 from mimic.adapters.system import SystemClock
-from mimic.application.copy_fidelity import ViewCopyFidelity
+from mimic.application.copy_fidelity import RecentFidelity, ViewCopyFidelity
 from mimic.domain.accounts import Role, User
 
 SOURCE_ID = "bench-source"
@@ -135,8 +135,12 @@ async def measure(database_url: str, runs: int) -> list[float]:
     try:
         for _ in range(runs):
             async with sessions() as session:
+                # A fresh RecentFidelity per run: each run computes the report, none is kept.
                 view = ViewCopyFidelity(
-                    SqlFidelityReader(session), SqlSignalSourceRepository(session), SystemClock()
+                    SqlFidelityReader(session),
+                    SqlSignalSourceRepository(session),
+                    SystemClock(),
+                    RecentFidelity(),
                 )
                 began = time.perf_counter()
                 report = await view(admin, "30d")

@@ -152,7 +152,7 @@ def first_on_the_cpu() -> Iterator[None]:
 
 
 def rss_mb(process: subprocess.Popen[bytes]) -> float:
-    return psutil.Process(process.pid).memory_info().rss / 1e6
+    return float(psutil.Process(process.pid).memory_info().rss) / 1e6
 
 
 async def mimic_seconds(

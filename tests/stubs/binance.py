@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -285,7 +285,7 @@ class BinanceStub:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(cast(asyncio.Server, server).sockets[0].getsockname()[1])
         self.base_url = f"http://{self.host}:{self.port}"
         return self
 

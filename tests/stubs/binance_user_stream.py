@@ -99,7 +99,7 @@ class BinanceUserStream(BinanceStub):
             "quantity": str(abs(held.amount)),
             "reduceOnly": "true",
         }
-        order = await BinanceStub._new_order(self, account, params)
+        order: dict[str, Any] = await BinanceStub._new_order(self, account, params)
         algo.update(algoStatus="FINISHED", actualOrderId=str(order["orderId"]))
         await self.push(api_key, self._algo_update(algo, "TRIGGERED", order))
         await self._executed(account, order, "TRADE")
@@ -118,7 +118,7 @@ class BinanceUserStream(BinanceStub):
             "reduceOnly": "true",
             "newClientOrderId": f"autoclose-{secrets.randbelow(10**16)}",
         }
-        order = await BinanceStub._new_order(self, account, params)
+        order: dict[str, Any] = await BinanceStub._new_order(self, account, params)
         await self._executed(account, order, "CALCULATED")
         return order
 
