@@ -38,8 +38,13 @@ lock-upgrade: | $(UV)
 run: $(STAMP)
 	$(BIN)/mimic run
 
+# The suite in TEST_WORKERS processes (pytest-xdist; 0: in this one). Most of its time is spent
+# waiting on Postgres, Redis, uvicorn and child processes, so two share two cores well; each
+# worker migrates its own template database. loadgroup keeps the fault suite on one worker.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) lint typecheck imports docs
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench alembic docs tools

@@ -161,6 +161,42 @@ def empty_database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"empty_{request.param}_url"))
 
 
+# What a test module imports from these makes it run Mimic as processes of its own.
+PROCESS_HELPERS = ("tests.integration.processes", "tests.integration.private_redis")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run `mimic worker`, `scheduler` or `serve` processes (the fault suite too)
+    go to one pytest-xdist worker, one after the other: two of them at once on two cores
+    starve each other past their deadlines. The other worker runs the rest meanwhile."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and any(
+            getattr(value, "__module__", None) in PROCESS_HELPERS for value in vars(module).values()
+        ):
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
+RECOVERY_PROPERTY = "fault recovery"  # tests/integration/faults/conftest.py sets it
+recovery_times: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Here, not in the faults' conftest: a pytest-xdist controller loads only this one."""
+    if report.when == "call":
+        recovery_times.extend(
+            str(value) for name, value in report.user_properties if name == RECOVERY_PROPERTY
+        )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if recovery_times:
+        terminalreporter.section("fault suite: recovery to the first order placed")
+        for line in recovery_times:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture
 async def redis_url() -> str:
     client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
