@@ -161,23 +161,6 @@ def empty_database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"empty_{request.param}_url"))
 
 
-# What a test module imports from these makes it run Mimic as processes of its own.
-PROCESS_HELPERS = ("tests.integration.processes", "tests.integration.private_redis")
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that run `mimic worker`, `scheduler` or `serve` processes (the fault suite too)
-    go to one pytest-xdist worker, one after the other: two of them at once on two cores
-    starve each other past their deadlines. The other worker runs the rest meanwhile."""
-    for item in items:
-        module = getattr(item, "module", None)
-        if module is not None and any(
-            getattr(value, "__module__", None) in PROCESS_HELPERS for value in vars(module).values()
-        ):
-            item.add_marker(pytest.mark.xdist_group("processes"))
-
-
 RECOVERY_PROPERTY = "fault recovery"  # tests/integration/faults/conftest.py sets it
 recovery_times: list[str] = []
 
