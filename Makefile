@@ -38,8 +38,15 @@ lock-upgrade: | $(UV)
 run: $(STAMP)
 	$(BIN)/mimic run
 
+# The suite in TEST_WORKERS processes (pytest-xdist; 0: in this one). Most of its time is spent
+# waiting on Postgres, Redis, uvicorn and child processes, so two share two cores well; each
+# worker migrates its own template database. loadscope keeps each module on one worker, so the
+# fault suite starts its one platform (a module fixture) once. (loadgroup's xdist_group marks
+# do nothing with pytest 9.2 and xdist 3.8: the group never reaches the node id.)
+TEST_WORKERS ?= 2
+
 test: $(STAMP) lint typecheck imports docs
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench alembic docs tools

@@ -12,7 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NoReturn
 
@@ -81,16 +81,19 @@ async def drop_database(name: str) -> None:
 
 
 class TemplateCopies:
-    """Databases copied from the migrated template, each one made while the test before runs.
+    """Databases copied from the migrated template, each one made while the test before runs,
+    and dropped while the tests after it run.
 
-    Copying takes about half a second; the default strategy (WAL_LOG) beats FILE_COPY here,
-    which forces two checkpoints.
+    Copying takes about half a second and dropping as long again; the default strategy
+    (WAL_LOG) beats FILE_COPY here, which forces two checkpoints. One thread does both, so
+    a session never has more than one of them going on the server at a time.
     """
 
     def __init__(self, template: str) -> None:
         self._template = template
         self._maker = ThreadPoolExecutor(max_workers=1)
         self._next = self._maker.submit(self._copy)
+        self._drops: list[Future[None]] = []
 
     def _copy(self) -> str:
         name = f"mimic_test_{uuid.uuid4().hex[:12]}"
@@ -102,10 +105,16 @@ class TemplateCopies:
         self._next = self._maker.submit(self._copy)
         return name
 
+    def discard(self, name: str) -> None:
+        """Drops the copy in the background; `close` waits for it and raises its error."""
+        self._drops.append(self._maker.submit(lambda: asyncio.run(drop_database(name))))
+
     def close(self) -> None:
         self._maker.shutdown()
         if self._next.exception() is None:
             asyncio.run(drop_database(self._next.result()))
+        for drop in self._drops:
+            drop.result()
 
 
 @pytest.fixture(scope="session")
@@ -125,11 +134,11 @@ def postgres_template_copies() -> Iterator[TemplateCopies]:
 
 
 @pytest.fixture
-async def postgres_url(postgres_template_copies: TemplateCopies) -> AsyncIterator[str]:
+def postgres_url(postgres_template_copies: TemplateCopies) -> Iterator[str]:
     """A fresh database per test, already at the head revision, dropped afterwards."""
     name = postgres_template_copies.take()
     yield postgres_url_for(name)
-    await drop_database(name)
+    postgres_template_copies.discard(name)
 
 
 @pytest.fixture
@@ -150,6 +159,25 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def empty_database_url(request: pytest.FixtureRequest) -> str:
     """As `database_url`, but with no tables at all: for the migration tests."""
     return str(request.getfixturevalue(f"empty_{request.param}_url"))
+
+
+RECOVERY_PROPERTY = "fault recovery"  # tests/integration/faults/conftest.py sets it
+recovery_times: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Here, not in the faults' conftest: a pytest-xdist controller loads only this one."""
+    if report.when == "call":
+        recovery_times.extend(
+            str(value) for name, value in report.user_properties if name == RECOVERY_PROPERTY
+        )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if recovery_times:
+        terminalreporter.section("fault suite: recovery to the first order placed")
+        for line in recovery_times:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
-"""Prints each fault's recovery time at the end of the run, whatever pytest captured."""
+"""Hands each fault's recovery time to the test's report, which tests/conftest.py prints at
+the end of the run, whatever pytest captured (and from whichever pytest-xdist worker)."""
+
+from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import RECOVERY_PROPERTY
 from tests.integration.faults.scenario import RECOVERY_TIMES
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if RECOVERY_TIMES:
-        terminalreporter.section("fault suite: recovery to the first order placed")
-        for line in RECOVERY_TIMES:
-            terminalreporter.write_line(line)
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    before = len(RECOVERY_TIMES)
+    yield
+    item.user_properties.extend((RECOVERY_PROPERTY, line) for line in RECOVERY_TIMES[before:])
