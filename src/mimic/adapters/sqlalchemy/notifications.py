@@ -75,22 +75,35 @@ class SqlNotificationOutbox(NotificationOutbox):
         self, *, now: datetime, lease_until: datetime, limit: int
     ) -> list[Notification]:
         c = notification_outbox.c
-        due = (
-            select(c.id)
-            .where(c.sent_at.is_(None), c.next_attempt_at <= now)
-            .order_by(c.next_attempt_at, c.created_at)
-            .limit(limit)
-        )
-        ids = list((await self._session.execute(due)).scalars())
-        if not ids:
-            return []
         token = uuid.uuid4().hex
-        # Compare-and-set: of concurrent senders only one still finds a row due.
-        await self._session.execute(
-            update(notification_outbox)
-            .where(c.id.in_(ids), c.sent_at.is_(None), c.next_attempt_at <= now)
-            .values(claim_token=token, next_attempt_at=lease_until, attempts=c.attempts + 1)
-        )
+        claimed = 0
+        # Postgres: rows another sender holds are skipped, so concurrent senders lease
+        # disjoint batches and never wait on (or deadlock with) one another. SQLite has one
+        # writer: a sender whose compare-and-set lost rows to another looks again, holding
+        # the write lock by then, so a second look is the last.
+        for _ in range(2):
+            due = (
+                select(c.id)
+                .where(c.sent_at.is_(None), c.next_attempt_at <= now)
+                .order_by(c.next_attempt_at, c.created_at)
+                .limit(limit - claimed)
+                .with_for_update(skip_locked=True)
+            )
+            ids = list((await self._session.execute(due)).scalars())
+            if not ids:
+                break
+            # Compare-and-set: of concurrent senders only one still finds a row due.
+            updated = await self._session.execute(
+                update(notification_outbox)
+                .where(c.id.in_(ids), c.sent_at.is_(None), c.next_attempt_at <= now)
+                .values(claim_token=token, next_attempt_at=lease_until, attempts=c.attempts + 1)
+            )
+            taken = int(getattr(updated, "rowcount", 0))
+            claimed += taken
+            if claimed >= limit or taken == len(ids):
+                break
+        if not claimed:
+            return []
         rows = await self._session.execute(
             select(notification_outbox).where(c.claim_token == token)
         )

@@ -1,6 +1,7 @@
 """The notification ports' stores (outbox, recipients, preferences, Telegram links), on the
 fakes and on SQL (SQLite, Postgres)."""
 
+import asyncio
 from datetime import timedelta
 
 from mimic.domain.notifications import Channel, DeliveryResult, Notification, Recipient
@@ -43,6 +44,27 @@ async def test_the_outbox_leases_what_is_due_and_keeps_what_failed_for_later(
             now=NOW + 2 * LEASE, lease_until=NOW + 3 * LEASE, limit=10
         )
     assert sorted((n.id, n.attempts) for n in later) == sorted([(retried.id, 2), (waiting.id, 2)])
+
+
+async def test_concurrent_senders_lease_disjoint_notifications_and_leave_none_due(
+    store: Store,
+) -> None:
+    """Several delivery passes at once (workers, the embedded process): none waits for or
+    deadlocks with another, no notification is leased twice, none is left behind."""
+    due = [Notification(new_id(), "u" * 32, "order.filled", f"text {n}", NOW) for n in range(200)]
+    async with store.unit() as repos:
+        await repos.outbox.add_many(due)
+
+    async def sender() -> list[str]:
+        async with store.unit() as repos:
+            claimed = await repos.outbox.claim_due(
+                now=NOW + timedelta(seconds=1), lease_until=NOW + LEASE, limit=60
+            )
+            await asyncio.sleep(0.05)  # the others claim while this one holds its lease
+            return [n.id for n in claimed]
+
+    leased = [i for batch in await asyncio.gather(*(sender() for _ in range(4))) for i in batch]
+    assert len(leased) == len(set(leased)) == len(due)
 
 
 async def test_recipients_preferences_and_one_chat_per_user(store: Store) -> None:
