@@ -101,6 +101,8 @@ def password_authenticator(username: str, password: str) -> Any:
             username.encode(),
             password.encode(),
         )
-        return AuthResult(success=ok)
+        # handled=False: the server answers a refusal itself (535); aiosmtpd's default
+        # (handled=True) sends nothing, and the client would wait out its timeout.
+        return AuthResult(success=ok, handled=False)
 
     return authenticate

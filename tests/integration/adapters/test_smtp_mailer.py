@@ -32,6 +32,7 @@ async def test_starttls_with_login_delivers() -> None:
         wrong = SmtpConfig("127.0.0.1", port, SENDER, "starttls", "mailer", "wrong")
         with pytest.raises(DeliveryFailed) as caught:
             await SmtpMailer(wrong, client_tls).send("ann@example.com", "Hello", "Body")
+        assert "SMTPAuthenticationError" in str(caught.value)  # refused, not a timeout
         assert "wrong" not in str(caught.value)  # the password never shows up
         assert inbox.mails.empty()
 
