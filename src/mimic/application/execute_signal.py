@@ -260,17 +260,19 @@ class ExecuteSignal:
         accounts: Mapping[str, ExchangeAccount],
     ) -> None:
         """Plans, stores and sends new intents, a batch of accounts at a time: the first
-        orders go out once the first batch is planned, not once every account is.
+        orders go out once the first batch, a small one, is planned, not once every account is.
 
         Each batch is stored (and held by this worker) before any of its orders is sent.
         While a batch's orders are in flight, the session saves the results of the batch
         before, and the next batch is planned and stored. Every connection is in
         `accounts` already: placing reads nothing from the database meanwhile.
         """
-        size = self._policy.claim_batch
-        batches = [candidates[n : n + size] for n in range(0, len(candidates), size)]
-        if not batches:
+        if not candidates:
             return
+        size = self._policy.claim_batch
+        first = min(self._policy.first_batch, size)
+        batches = [candidates[:first]]
+        batches += [candidates[n : n + size] for n in range(first, len(candidates), size)]
         first_mark = FirstMark()
         stored = await self._store(await self._plan(signal, batches[0], first_mark))
         placed: list[OrderIntent] = []  # sent, results not saved yet

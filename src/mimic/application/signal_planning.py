@@ -37,6 +37,10 @@ class ExecutionPolicy:
     # Exchanges that take more at once, e.g. the paper venue, which batches what it gets.
     concurrency_overrides: Mapping[str, int] = field(default_factory=dict)
     claim_batch: int = 1000
+    # The accounts planned first, before the rest go a claim batch at a time: the first
+    # orders leave once these few are planned and stored (issue 17: planning and storing a
+    # full batch before the first order was most of a signal's copy latency).
+    first_batch: int = 100
     lease: timedelta = timedelta(seconds=60)
     # An order is only sent while this much of its lease is left, so that no other worker
     # can take the intent over while the request is in flight.

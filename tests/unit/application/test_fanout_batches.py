@@ -1,6 +1,7 @@
 """A fan-out larger than one batch: intents are stored a batch at a time, each before any
 of its orders is sent, and the next batch is stored while this one's orders are in flight."""
 
+import asyncio
 import contextlib
 from dataclasses import replace
 
@@ -146,6 +147,42 @@ async def test_the_first_batch_is_sent_before_the_last_is_planned(world: World) 
 
     assert summary == ExecutionSummary(signal.id, {"filled": 5}, finished=True)
     assert log.index(("order", "a")) < log.index(("read", "e"))
+    assert sorted(log) == sorted([("read", n) for n in "abcde"] + [("order", n) for n in "abcde"])
+
+
+class FirstOrderAwaited(LoggedExchange):
+    """Reads a later account only once the first order went out (or half a second passed):
+    a fan-out that planned every account before sending reads them all first."""
+
+    def __init__(self, name: str, log: list[tuple[str, str]], sent: asyncio.Event) -> None:
+        super().__init__(name, log)
+        self._sent = sent
+
+    async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
+        if self._name != "a":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sent.wait(), timeout=0.5)
+        return await super().fetch_snapshot(symbol, with_balance=with_balance)
+
+    async def place_market_order(self, request: OrderRequest) -> OrderFill:
+        fill = await super().place_market_order(request)
+        self._sent.set()
+        return fill
+
+
+async def test_the_first_batch_is_a_small_one(world: World) -> None:
+    log: list[tuple[str, str]] = []
+    sent = asyncio.Event()
+    for name in "abcde":
+        follower = await world.follower(name)
+        world.gateways.add(follower.account.id, FirstOrderAwaited(name, log, sent))
+    signal = await world.signal(SignalAction.LONG)
+
+    # One claim batch would hold all five: the first order waits only for the first account.
+    summary = await world.run(signal, replace(POLICY, claim_batch=5, first_batch=1))
+
+    assert summary == ExecutionSummary(signal.id, {"filled": 5}, finished=True)
+    assert log[:2] == [("read", "a"), ("order", "a")]
     assert sorted(log) == sorted([("read", n) for n in "abcde"] + [("order", n) for n in "abcde"])
 
 
