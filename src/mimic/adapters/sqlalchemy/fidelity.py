@@ -56,6 +56,11 @@ def _raw(column: Any) -> ColumnElement[Any]:
     return type_coerce(column, Text)
 
 
+def _numeric(column: Any) -> ColumnElement[Decimal]:
+    """An `ExactDecimal` column as the NUMERIC it is on Postgres (no CAST in the SQL)."""
+    return type_coerce(column, Numeric(38, 18))
+
+
 class SqlFidelityReader(FidelityReader):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -91,16 +96,18 @@ class SqlFidelityReader(FidelityReader):
         self, since: datetime, source_id: str | None
     ) -> StatsByFollower:
         i, s = order_intents.c, signals.c
+        # NUMERIC on Postgres: the arithmetic is NUMERIC's, not the text-backed column type's.
+        price, reference = _numeric(i.average_price), _numeric(s.reference_price)
         moved = case(
-            (i.side == OrderSide.BUY.value, i.average_price - s.reference_price),
-            else_=s.reference_price - i.average_price,
+            (i.side == OrderSide.BUY.value, price - reference),
+            else_=reference - price,
         )
         copies = (
             select(
                 i.user_id.label("user_id"),
                 (extract("epoch", i.acknowledged_at - s.received_at) * 1000).label("latency"),
                 case(
-                    (s.reference_price > 0, func.round(moved / s.reference_price * BPS, 2)),
+                    (reference > 0, func.round(moved / reference * BPS, 2)),
                 ).label("slippage"),
             )
             .where(*self._of_period(since, source_id), i.status == IntentStatus.FILLED.value)

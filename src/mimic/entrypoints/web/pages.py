@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, get
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Redirect, Template
 
 from mimic.application.copy_fidelity import ViewCopyFidelity
@@ -110,7 +110,7 @@ class FollowerPages(Controller):
         self,
         request: AuthRequest,
         view: FromDishka[ViewCopyFidelity],
-        period: str = "7d",
+        period: FromQuery[str] = "7d",
     ) -> Template:
         """The copy fidelity widget of the dashboard and the admin console (loaded apart:
         a month of copies takes a moment to sum up)."""

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from mimic.application.lab_runs import ViewLabRuns
 from mimic.application.requeue_lab_run import RequeueLabRun
@@ -46,7 +46,7 @@ class LabController(Controller):
     @post(
         "/{run_id:str}/run", operation_id="requeue_lab_run", status_code=202, responses=errors(409)
     )
-    async def requeue(self, run_id: str, requeue: FromDishka[RequeueLabRun]) -> LabRunOut:
+    async def requeue(self, run_id: FromPath[str], requeue: FromDishka[RequeueLabRun]) -> LabRunOut:
         """Again, for a run still pending (its message was lost) or running for 30 minutes
         (its worker died); 409 for any other."""
         return _run_out(await requeue(run_id))
@@ -60,7 +60,7 @@ class LabController(Controller):
         return [_run_out(run) for run in await view.recent(limit)]
 
     @get("/{run_id:str}", operation_id="get_lab_run")
-    async def get_run(self, run_id: str, view: FromDishka[ViewLabRuns]) -> LabRunOut:
+    async def get_run(self, run_id: FromPath[str], view: FromDishka[ViewLabRuns]) -> LabRunOut:
         run = await view.get(run_id)
         if run.status is not LabRunStatus.DONE:
             return _run_out(run)
@@ -68,7 +68,9 @@ class LabController(Controller):
         return _run_out(run, json.loads(outputs.report_json))
 
     @get("/{run_id:str}/files/{name:str}", operation_id="get_lab_run_file")
-    async def file(self, run_id: str, name: str, view: FromDishka[ViewLabRuns]) -> Response[Any]:
+    async def file(
+        self, run_id: FromPath[str], name: FromPath[str], view: FromDishka[ViewLabRuns]
+    ) -> Response[Any]:
         outputs = await view.outputs(run_id)
         files: dict[str, tuple[str | bytes, str]] = {
             "report.json": (outputs.report_json, "application/json"),
