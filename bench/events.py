@@ -55,6 +55,7 @@ from mimic.domain.accounts import ApiCredentials
 from mimic.domain.orders import OrderLeg
 from mimic.entrypoints.ioc.root import build_container
 from mimic.entrypoints.ioc.streams import holding_account_streams
+from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
 from mimic.ports.credentials import SecretBox
 
 ROUNDS = 3
@@ -178,6 +179,7 @@ async def recorded_seconds(stub_url: str, accounts: int, database: Path) -> tupl
             c = tables.exchange_accounts.c
             owners = dict((await connection.execute(select(c.id, c.user_id))).all())
         followers = [(a, owners[a]) for a in account_ids]
+        tune_garbage_collector()  # as `mimic worker` does once it is set up
         best = float("inf")
         async with Peak() as peak, holding_account_streams(container, settings):
 
@@ -298,4 +300,5 @@ async def main(accounts: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--accounts", type=int, default=1000)
-    asyncio.run(main(parser.parse_args().accounts))
+    # uvloop, as `mimic worker` runs on (the floor too).
+    run_event_loop(main(parser.parse_args().accounts))

@@ -101,15 +101,21 @@ class ContainerStreamWork(AccountStreamWork):
             return (await reconcile(accounts, at_once)).failed
 
 
+_frozen_with_streams = False
+
+
 async def _freeze_once_settled(after_seconds: float) -> None:
     """Once the first streams had a lease period to start, what the process keeps for its
     life (modules, ccxt's API tables, the held streams' clients and sockets) is moved out of
     the garbage collector's reach: each full collection walked it all, about a second with
     1,000 streams on a loaded 2-core machine, every stream stalled meanwhile. Once per
     process, right after a collection: frozen objects that later form garbage cycles are
-    never freed, so a process holding streams again (tests) does not freeze again."""
+    never freed, so a process holding streams again (tests) does not freeze again. The
+    processes' start-up freeze (`runtime.tune_garbage_collector`) came before any stream."""
+    global _frozen_with_streams
     await asyncio.sleep(after_seconds)
-    if gc.get_freeze_count() == 0:
+    if not _frozen_with_streams:
+        _frozen_with_streams = True
         gc.collect()
         gc.freeze()
 
