@@ -45,7 +45,7 @@ class StreamPolicy:
     reconcile_batch: int = 500
     # Streams' fills recorded in one unit of work at most: a burst (a market move firing
     # thousands of TPs) is recorded in a few transactions, not one per account.
-    record_batch: int = 500
+    record_batch: int = 1000
     # A position the stream saw go flat with no fill of its own (missed, or none sent) is
     # reconciled after this long, unless the fill came meanwhile.
     flat_grace: timedelta = timedelta(seconds=2)

@@ -17,10 +17,10 @@ def quiet_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("MIMIC_STREAM_FLAT_GRACE_MS", raising=False)
 
 
-def test_500_accounts_a_batch_and_2_seconds_of_grace_by_default() -> None:
+def test_1000_accounts_a_batch_and_2_seconds_of_grace_by_default() -> None:
     settings = Settings.from_env()
     assert (settings.stream_record_batch, settings.stream_flat_grace) == (
-        500,
+        1000,
         timedelta(seconds=2),
     )
 
