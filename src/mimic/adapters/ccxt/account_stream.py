@@ -23,7 +23,6 @@ pool.
 
 import asyncio
 import contextlib
-import copy
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -33,7 +32,7 @@ import ccxt.pro as ccxtpro
 
 from mimic.adapters.ccxt.binance_user_data import UserDataReader
 from mimic.adapters.ccxt.budget import WeightBudget
-from mimic.adapters.ccxt.construction import rewrite_origin, tls_context
+from mimic.adapters.ccxt.construction import ClientTemplate, rewrite_origin, tls_context
 from mimic.adapters.ccxt.errors import Call, translate
 from mimic.adapters.ccxt.lazy import STREAMED_EXCHANGES
 from mimic.domain.account_events import AccountEvent, StreamConnected
@@ -73,15 +72,14 @@ class CcxtAccountStream(AccountEventStream):
         self._heartbeat = heartbeat_seconds
         self._connects = connects
         self._session: aiohttp.ClientSession | None = None
-        self._templates: dict[str, Any] = {}
-        self._fresh: dict[str, list[str]] = {}  # a template's containers each copy renews
+        self._templates: dict[str, ClientTemplate] = {}
 
     def supports(self, exchange: str) -> bool:
         return exchange in STREAMED_EXCHANGES
 
     async def aclose(self) -> None:
         for template in self._templates.values():
-            await template.close()
+            await template.template.close()
         if self._session is not None:
             await self._session.close()
 
@@ -135,25 +133,13 @@ class CcxtAccountStream(AccountEventStream):
                 return
 
     def _client(self, exchange: str, api_key: str, secret: str) -> Any:
-        """A shallow copy of the exchange's template, as construction.py clones REST
-        clients: ccxt's constructor costs some 0.3 MB per instance, the copy a few KB.
-        What ccxt fills as it runs (caches) starts empty and the options are the client's
-        own; API tables are shared. Listen-key calls need no markets: none are loaded."""
+        """A clone of the exchange's template, as the REST clients are: ccxt's constructor
+        costs some 0.3 MB per instance, the clone a few KB. Listen-key calls need no
+        markets: none are loaded."""
         template = self._templates.get(exchange)
         if template is None:
-            template = self._templates[exchange] = self._build(exchange)
-            self._fresh[exchange] = [
-                name
-                for name, value in vars(template).items()
-                if isinstance(value, dict | list) and not value
-            ]
-        client = copy.copy(template)
-        for name in self._fresh[exchange]:
-            setattr(client, name, type(getattr(template, name))())
-        client.options = dict(template.options)
-        client.apiKey = api_key
-        client.secret = secret
-        return client
+            template = self._templates[exchange] = ClientTemplate(self._build(exchange))
+        return template.clone(api_key, secret)
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:

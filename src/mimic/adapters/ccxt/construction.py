@@ -258,6 +258,33 @@ def shared_session(max_connections: int) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
+class ClientTemplate:
+    """A ccxt client that accounts' clients are cloned from (see the module's docstring)."""
+
+    def __init__(self, template: Any) -> None:
+        self.template = template
+        # Containers ccxt fills as it goes (caches of balances, orders, ...): each clone
+        # starts with empty ones of its own, never the template's.
+        self._state_containers = [
+            name
+            for name, value in vars(template).items()
+            if isinstance(value, dict | list) and not value
+        ]
+
+    def clone(self, api_key: str, secret: str, password: str | None = None) -> Any:
+        client = copy.copy(self.template)
+        for name in self._state_containers:
+            setattr(client, name, type(getattr(self.template, name))())
+        # ccxt sets options as it runs (market helpers, learned settings). A copy of the
+        # top level: deep-copying its ~550 nested objects would cost most of the clone.
+        client.options = dict(self.template.options)
+        client.apiKey = api_key
+        client.secret = secret
+        if password is not None:
+            client.password = password
+        return client
+
+
 class ClientFactory:
     """The clients of one exchange: a public one, and account clients cloned from a
     template (see the module's docstring)."""
@@ -265,30 +292,13 @@ class ClientFactory:
     def __init__(self, setup: ExchangeSetup, session: aiohttp.ClientSession) -> None:
         self._setup = setup
         self._session = session
-        self._template = build_client(setup, session)
-        # Containers ccxt fills as it goes (caches of balances, orders, ...): each clone
-        # starts with empty ones of its own, never the template's.
-        self._state_containers = [
-            name
-            for name, value in vars(self._template).items()
-            if isinstance(value, dict | list) and not value
-        ]
+        self._template = ClientTemplate(build_client(setup, session))
 
     async def aclose(self) -> None:
-        await self._template.close()
+        await self._template.template.close()
 
     def public_client(self) -> Any:
         return build_client(self._setup, self._session)
 
     def account_client(self, api_key: str, secret: str, password: str | None) -> Any:
-        client = copy.copy(self._template)
-        for name in self._state_containers:
-            setattr(client, name, type(getattr(self._template, name))())
-        # ccxt sets options as it runs (market helpers, learned settings). A copy of the
-        # top level: deep-copying its ~550 nested objects would cost most of the clone.
-        client.options = dict(self._template.options)
-        client.apiKey = api_key
-        client.secret = secret
-        if password is not None:
-            client.password = password
-        return client
+        return self._template.clone(api_key, secret, password)
