@@ -18,7 +18,8 @@ fresh database, and prints one such line per size. MIMIC_ACCOUNT_STREAMS=false l
 account streams out (embedded and workers alike). With them on, the signal is sent once
 every follower's stream is held, connected and reconciled (the processes say so in their
 logs), as on a running platform whose followers were there before the signal: how long
-that took after seeding is printed on stderr.
+that took after seeding is printed on stderr. On Postgres the tables are analyzed after
+seeding, as autovacuum would have done by then on such a platform.
 """
 
 import argparse
@@ -38,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psutil
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -152,6 +153,14 @@ async def worker_processes(
             yield [psutil.Process(p.pid) for p in processes], logs
 
 
+async def analyze(engine: AsyncEngine) -> None:
+    """Table statistics, as autovacuum keeps them on a platform whose followers were there
+    before the signal: without any, Postgres plans every read for nearly empty tables."""
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
+
+
 def cpu_seconds(processes: list[psutil.Process]) -> list[float]:
     seconds = []
     for process in processes:
@@ -211,6 +220,7 @@ async def main(
             tune_garbage_collector()  # as `mimic run` does once the app is set up
             engine = create_engine(url)
             accounts = await seed_followers(engine, followers, Decimal(10000))
+            await analyze(engine)
             await api.set_price("XRPUSDT", "0.6")
             if streams:
                 took = await wait_for_streams(settled, followers)
@@ -248,7 +258,14 @@ async def main(
                 file=sys.stderr,
             )
         # Once the platform has stopped: its sender and monitor must not slow the floor.
+        floor_cpu = cpu_seconds([psutil.Process()]), cpu_seconds(postgres_processes())
         floor = await floor_seconds(url, accounts, PAPER_CONCURRENCY)
+        print(
+            "cpu seconds during the floor: "
+            f"own {cpu_seconds([psutil.Process()])[0] - floor_cpu[0][0]:.2f}, "
+            f"postgres {sum(cpu_seconds(postgres_processes())) - sum(floor_cpu[1]):.2f}",
+            file=sys.stderr,
+        )
     finally:
         holder_log.removeHandler(embedded)
         if owned:

@@ -168,13 +168,20 @@ class ExchangeAccountRepository(Protocol):
     async def delete(self, account_id: str) -> None: ...
 
     async def list_copy_candidates(
-        self, *, monitored_only: bool = False, part: FanoutPart | None = None
+        self,
+        *,
+        monitored_only: bool = False,
+        part: FanoutPart | None = None,
+        after: ExchangeAccount | None = None,
+        limit: int | None = None,
     ) -> list[tuple[ExchangeAccount, User]]:
-        """Approved connections of active users, whatever their enabled/paused state.
+        """Approved connections of active users, whatever their enabled/paused state, oldest
+        first (by creation time, then id).
 
         `monitored_only`: only those whose user's protection is `monitored` (trailing stop
         or DCA), which the position monitor reads every few seconds. `part`: only the
-        connections that part of a fan-out holds.
+        connections that part of a fan-out holds. `after` and `limit`: a page of them, those
+        that come after `after` (the last of the previous page), at most `limit`.
         """
         ...
 
