@@ -112,8 +112,13 @@ def order_answered(
     fields: Fields, symbol: str, token: int, answered_ms: int | None, ttl: timedelta
 ) -> Change:
     fields = dict(fields)
+    key = f"o:{symbol}:{token}"
+    if answered_ms is not None and _reported_ms(fields, symbol) >= answered_ms:
+        # Binance often tells the stream before it answers the order: already caught up.
+        fields.pop(key, None)
+        return Change(fields)
     answer = _UNKNOWN if answered_ms is None else f"{_ANSWERED}{answered_ms}"
-    fields[f"o:{symbol}:{token}"] = f"{answer}:{_next_token(fields)}"
+    fields[key] = f"{answer}:{_next_token(fields)}"
     return Change(fields, expire_if_none=ttl)
 
 
@@ -170,6 +175,13 @@ def _merge(fields: Fields, report: PositionReport) -> None:
     if old is not None and int(old.split("|", 1)[0]) > report.at_ms:
         return
     fields[key] = f"{report.at_ms}|{report.amount}|{report.entry_price}"
+
+
+def _reported_ms(fields: Fields, symbol: str) -> int:
+    """The exchange's time of the newest position report on `symbol` (-1: none)."""
+    prefix = f"p:{symbol}:"
+    times = [int(v.split("|", 1)[0]) for k, v in fields.items() if k.startswith(prefix)]
+    return max(times, default=-1)
 
 
 def _clear_answered_before(fields: Fields, symbol: str | None, token: int) -> None:

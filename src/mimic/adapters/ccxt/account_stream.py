@@ -24,7 +24,9 @@ pool.
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -35,12 +37,19 @@ from mimic.adapters.ccxt.budget import WeightBudget
 from mimic.adapters.ccxt.construction import ClientTemplate, rewrite_origin, tls_context
 from mimic.adapters.ccxt.errors import Call, translate
 from mimic.adapters.ccxt.lazy import STREAMED_EXCHANGES
+from mimic.adapters.ccxt.streamed_positions import (
+    best_effort,
+    position_reports,
+    row_leverage,
+    succeeded,
+)
 from mimic.domain.account_events import AccountEvent, StreamConnected
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import AuthRejected
 from mimic.ports.account_events import AccountEventStream
 from mimic.ports.exchange import CredentialVault
 from mimic.ports.services import Clock
+from mimic.ports.streamed_accounts import PositionReport, StreamedAccounts
 
 log = logging.getLogger(__name__)
 _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
@@ -59,9 +68,14 @@ class CcxtAccountStream(AccountEventStream):
         keep_alive_seconds: float = 30 * 60,
         heartbeat_seconds: float = 60.0,
         connects: WeightBudget | None = None,
+        streamed: StreamedAccounts | None = None,
+        state_ttl: timedelta = timedelta(seconds=15),
     ) -> None:
         """`connects`: the pace at which this process opens new connections (each
-        connection attempt takes 1 from it), within the exchange's limit per IP."""
+        connection attempt takes 1 from it), within the exchange's limit per IP.
+        `streamed`: where each live connection keeps what it reports of the account's
+        positions (seeded by REST once connected), for planning to read instead of REST;
+        it lasts `state_ttl` unless the connection renews it (every third of it)."""
         self._vault = vault
         self._clock = clock
         self._api_origins = dict(api_origins or {})
@@ -71,6 +85,8 @@ class CcxtAccountStream(AccountEventStream):
         self._keep_alive = keep_alive_seconds
         self._heartbeat = heartbeat_seconds
         self._connects = connects
+        self._streamed = streamed
+        self._state_ttl = state_ttl
         self._session: aiohttp.ClientSession | None = None
         self._templates: dict[str, ClientTemplate] = {}
 
@@ -93,10 +109,14 @@ class CcxtAccountStream(AccountEventStream):
                 if self._connects is not None:
                     await self._connects.acquire(1)
                 try:
-                    async with self._connected(client) as socket:
+                    async with (
+                        self._connected(client) as socket,
+                        self._writing_state(account, client) as writer,
+                    ):
                         yield [StreamConnected(self._clock.now())]
                         backoff = self._first_backoff
                         async for events in _read(socket, reader):
+                            await writer.write(*reader.take_state())
                             yield events
                 except Exception as exc:  # translated: auth ends the stream, the rest retries
                     error = translate(exc, account.exchange, Call.READ)
@@ -131,6 +151,19 @@ class CcxtAccountStream(AccountEventStream):
                 log.warning("listen key not kept alive: %s", exc)
                 await socket.close()
                 return
+
+    @contextlib.asynccontextmanager
+    async def _writing_state(
+        self, account: ExchangeAccount, client: Any
+    ) -> AsyncIterator["_StateWriter"]:
+        """This connection's streamed account state, from the moment its socket is open
+        until it closes (then unusable at once)."""
+        writer = _StateWriter(self._streamed, account.id, self._state_ttl)
+        await writer.start(client)
+        try:
+            yield writer
+        finally:
+            await writer.stop()
 
     def _client(self, exchange: str, api_key: str, secret: str) -> Any:
         """A clone of the exchange's template, as the REST clients are: ccxt's constructor
@@ -184,3 +217,70 @@ async def _read(
             raise ccxtpro.NetworkError(f"binanceusdm: user data stream failed: {message.data}")
         elif message.type in _CLOSED:
             raise ccxtpro.NetworkError("binanceusdm: user data stream closed")
+
+
+class _StateWriter:
+    """One connection's writes to the streamed account state: `connected` once the socket
+    is open, then the seed (positionRisk by REST, read after that) beside the first events,
+    each message's positions and leverage in order, a renewal every third of the TTL, and
+    `dropped` when the socket closes. A write that fails leaves a gap no later write can
+    mend: the state is then dropped and no longer written or renewed for this connection,
+    so it is unusable at once (or, with the store away, when it expires)."""
+
+    def __init__(self, store: StreamedAccounts | None, account_id: str, ttl: timedelta) -> None:
+        self._store = store
+        self._account = account_id
+        self._ttl = ttl
+        self._stream = secrets.token_hex(8)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, client: Any) -> None:
+        store = self._store
+        if store is None:
+            return
+        if not await succeeded(
+            "connect", lambda: store.connected(self._account, self._stream, self._ttl)
+        ):
+            self._store = None
+            return
+        self._tasks = [
+            asyncio.create_task(self._seed(store, client)),
+            asyncio.create_task(self._renew(store)),
+        ]
+
+    async def write(self, positions: list[PositionReport], leverage: dict[str, int]) -> None:
+        store = self._store
+        if store is None or not (positions or leverage):
+            return
+        try:
+            await store.update(self._account, self._stream, positions, leverage, self._ttl)
+        except Exception:
+            log.warning("streamed state of %s not written: dropped", self._account, exc_info=True)
+            await self.stop()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        store, self._store = self._store, None
+        if store is not None:
+            await best_effort("drop", lambda: store.dropped(self._account, self._stream))
+
+    async def _seed(self, store: StreamedAccounts, client: Any) -> None:
+        try:
+            token = await store.rest_token(self._account)
+            # Every symbol's row (weight 5): what it does not list as used is flat.
+            rows = await client.fapiPrivateV2GetPositionRisk()
+            await store.seeded(
+                self._account, self._stream, position_reports(rows), row_leverage(rows), token
+            )
+        except Exception:  # no seed: the state stays unusable, planning reads by REST
+            log.warning("streamed state of %s not seeded", self._account, exc_info=True)
+
+    async def _renew(self, store: StreamedAccounts) -> None:
+        while True:
+            await asyncio.sleep(self._ttl.total_seconds() / 3)
+            if not await succeeded(
+                "renew", lambda: store.renew(self._account, self._stream, self._ttl)
+            ):
+                return  # not renewed: it expires

@@ -123,6 +123,19 @@ async def test_an_order_holds_its_symbol_until_the_stream_reports_after_its_answ
     assert await store.read(ACCOUNT, "BTCUSDT") == SymbolState((long("2", 50),), 10)
 
 
+async def test_a_stream_that_reported_before_the_answer_came_frees_the_symbol_at_once(
+    store: StreamedAccounts,
+) -> None:
+    await live(store, "s1", long("1", 10))
+    token = await store.order_sending(ACCOUNT, "BTCUSDT")
+    await store.update(ACCOUNT, "s1", [long("2", 50)], {}, TTL)  # the fill, told first
+    await store.order_answered(ACCOUNT, "BTCUSDT", token, 50)
+    assert await store.read(ACCOUNT, "BTCUSDT") == SymbolState((long("2", 50),), 10)
+    token = await store.order_sending(ACCOUNT, "BTCUSDT")
+    await store.order_answered(ACCOUNT, "BTCUSDT", token, 51)  # not reported yet
+    assert await store.read(ACCOUNT, "BTCUSDT") is None
+
+
 async def test_an_unknown_outcome_waits_for_a_rest_read_begun_after_it(
     store: StreamedAccounts,
 ) -> None:
