@@ -85,13 +85,13 @@ def update(
                 del fields[key]
     for symbol, set_to in leverage.items():
         fields[f"l:{symbol}"] = str(set_to)
-    return Change(fields, expire=ttl)
+    return Change(fields, expire=ttl, result=1)
 
 
 def renew(fields: Fields, stream_id: str, ttl: timedelta) -> Change:
     if fields.get("stream") != stream_id:
         return Change(fields)
-    return Change(fields, expire=ttl)
+    return Change(fields, expire=ttl, result=1)
 
 
 def dropped(fields: Fields, stream_id: str) -> Change:
@@ -236,11 +236,12 @@ class FieldStore(StreamedAccounts):
         positions: Sequence[PositionReport],
         leverage: dict[str, int],
         ttl: timedelta,
-    ) -> None:
-        await self._apply(account_id, lambda f: update(f, stream_id, positions, leverage, ttl))
+    ) -> bool:
+        rule = lambda f: update(f, stream_id, positions, leverage, ttl)  # noqa: E731
+        return await self._apply(account_id, rule) == 1
 
-    async def renew(self, account_id: str, stream_id: str, ttl: timedelta) -> None:
-        await self._apply(account_id, lambda f: renew(f, stream_id, ttl))
+    async def renew(self, account_id: str, stream_id: str, ttl: timedelta) -> bool:
+        return await self._apply(account_id, lambda f: renew(f, stream_id, ttl)) == 1
 
     async def dropped(self, account_id: str, stream_id: str) -> None:
         await self._apply(account_id, lambda f: dropped(f, stream_id))

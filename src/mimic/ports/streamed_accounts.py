@@ -72,11 +72,14 @@ class StreamedAccounts(Protocol):
         positions: Sequence[PositionReport],
         leverage: dict[str, int],
         ttl: timedelta,
-    ) -> None:
-        """What `stream_id` reported, in order; ignored if another connection writes now."""
+    ) -> bool:
+        """What `stream_id` reported, in order. False (and ignored) if the state is not
+        that connection's (another connection took it, or the store lost it)."""
         ...
 
-    async def renew(self, account_id: str, stream_id: str, ttl: timedelta) -> None: ...
+    async def renew(self, account_id: str, stream_id: str, ttl: timedelta) -> bool:
+        """Whether the state is still `stream_id`'s (then it lasts `ttl` more)."""
+        ...
 
     async def dropped(self, account_id: str, stream_id: str) -> None:
         """The connection is gone: its state is unusable at once."""

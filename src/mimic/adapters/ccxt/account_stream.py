@@ -115,8 +115,7 @@ class CcxtAccountStream(AccountEventStream):
                     ):
                         yield [StreamConnected(self._clock.now())]
                         backoff = self._first_backoff
-                        async for events in _read(socket, reader):
-                            await writer.write(*reader.take_state())
+                        async for events in _read(socket, reader, writer):
                             yield events
                 except Exception as exc:  # translated: auth ends the stream, the rest retries
                     error = translate(exc, account.exchange, Call.READ)
@@ -204,13 +203,16 @@ class CcxtAccountStream(AccountEventStream):
 
 
 async def _read(
-    socket: aiohttp.ClientWebSocketResponse, reader: UserDataReader
+    socket: aiohttp.ClientWebSocketResponse, reader: UserDataReader, writer: "_StateWriter"
 ) -> AsyncIterator[list[AccountEvent]]:
-    """The events of each message until the socket closes (then raises: reconnect)."""
+    """The events of each message until the socket closes (then raises: reconnect). What a
+    message tells of positions and leverage is written before the next one is read, events
+    or not (a leverage change is no event, and the next event may be long in coming)."""
     while True:
         message = await socket.receive()
         if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
             events = reader.events(message.data)
+            await writer.write(*reader.take_state())
             if events:
                 yield events
         elif message.type == aiohttp.WSMsgType.ERROR:
@@ -223,64 +225,80 @@ class _StateWriter:
     """One connection's writes to the streamed account state: `connected` once the socket
     is open, then the seed (positionRisk by REST, read after that) beside the first events,
     each message's positions and leverage in order, a renewal every third of the TTL, and
-    `dropped` when the socket closes. A write that fails leaves a gap no later write can
-    mend: the state is then dropped and no longer written or renewed for this connection,
-    so it is unusable at once (or, with the store away, when it expires)."""
+    `dropped` when the socket closes.
+
+    A write that fails leaves a gap no later write can mend: the state is then dropped and
+    no longer written or renewed for this connection, so it is unusable at once (or, with
+    the store away, when it expires). A state found to be no longer this connection's
+    (another holder's connection took it over, or Redis lost it) is taken back and seeded
+    anew: until then it reads as unusable.
+    """
 
     def __init__(self, store: StreamedAccounts | None, account_id: str, ttl: timedelta) -> None:
         self._store = store
         self._account = account_id
         self._ttl = ttl
-        self._stream = secrets.token_hex(8)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._stream = ""
+        self._client: Any = None
+        self._seeding: asyncio.Task[None] | None = None
+        self._renewing: asyncio.Task[None] | None = None
+        self._claiming = asyncio.Lock()  # the socket's reader and the renewal may both claim
 
     async def start(self, client: Any) -> None:
-        store = self._store
-        if store is None:
-            return
-        if not await succeeded(
-            "connect", lambda: store.connected(self._account, self._stream, self._ttl)
-        ):
-            self._store = None
-            return
-        self._tasks = [
-            asyncio.create_task(self._seed(store, client)),
-            asyncio.create_task(self._renew(store)),
-        ]
+        self._client = client
+        if self._store is not None and await self._claim(self._store):
+            self._renewing = asyncio.create_task(self._renew(self._store))
 
     async def write(self, positions: list[PositionReport], leverage: dict[str, int]) -> None:
         store = self._store
         if store is None or not (positions or leverage):
             return
         try:
-            await store.update(self._account, self._stream, positions, leverage, self._ttl)
+            if not await store.update(self._account, self._stream, positions, leverage, self._ttl):
+                await self._claim(store)
         except Exception:
             log.warning("streamed state of %s not written: dropped", self._account, exc_info=True)
             await self.stop()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        self._tasks = []
+        for task in (self._seeding, self._renewing):
+            if task is not None:
+                task.cancel()
         store, self._store = self._store, None
         if store is not None:
             await best_effort("drop", lambda: store.dropped(self._account, self._stream))
 
-    async def _seed(self, store: StreamedAccounts, client: Any) -> None:
+    async def _claim(self, store: StreamedAccounts) -> bool:
+        """Mark the state as this connection's (unusable), then seed it by REST beside."""
+        if self._seeding is not None:
+            self._seeding.cancel()
+        self._stream = secrets.token_hex(8)
+        stream = self._stream
+        if not await succeeded(
+            "connect", lambda: store.connected(self._account, stream, self._ttl)
+        ):
+            self._store = None  # never written: nothing to drop or renew
+            return False
+        self._seeding = asyncio.create_task(self._seed(store, stream))
+        return True
+
+    async def _seed(self, store: StreamedAccounts, stream: str) -> None:
         try:
             token = await store.rest_token(self._account)
             # Every symbol's row (weight 5): what it does not list as used is flat.
-            rows = await client.fapiPrivateV2GetPositionRisk()
+            rows = await self._client.fapiPrivateV2GetPositionRisk()
             await store.seeded(
-                self._account, self._stream, position_reports(rows), row_leverage(rows), token
+                self._account, stream, position_reports(rows), row_leverage(rows), token
             )
         except Exception:  # no seed: the state stays unusable, planning reads by REST
             log.warning("streamed state of %s not seeded", self._account, exc_info=True)
 
     async def _renew(self, store: StreamedAccounts) -> None:
-        while True:
+        while self._store is not None:
             await asyncio.sleep(self._ttl.total_seconds() / 3)
-            if not await succeeded(
-                "renew", lambda: store.renew(self._account, self._stream, self._ttl)
-            ):
-                return  # not renewed: it expires
+            try:
+                if not await store.renew(self._account, self._stream, self._ttl):
+                    await self._claim(store)
+            except Exception:  # not renewed: it expires
+                log.warning("streamed state of %s not renewed", self._account, exc_info=True)
+                return

@@ -9,7 +9,7 @@ Two followers: `a0` (key0) has its user data stream held here, `a1` (key1) has n
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -33,7 +33,7 @@ POSITION_RISK = ("GET", "/fapi/v2/positionRisk")
 
 
 class Platform:
-    def __init__(self, stub: BinanceUserStream) -> None:
+    def __init__(self, stub: BinanceUserStream, state_ttl: timedelta) -> None:
         self.stub = stub
         self.state = InMemoryStreamedAccounts()
         vault = DictVault(
@@ -42,7 +42,12 @@ class Platform:
         origins = {"binanceusdm": stub.base_url}
         self.gateways = CcxtGateways(vault, api_origins=origins, streamed=self.state)
         self.streams = CcxtAccountStream(
-            vault, FixedClock(), api_origins=origins, first_backoff=0.05, streamed=self.state
+            vault,
+            FixedClock(),
+            api_origins=origins,
+            first_backoff=0.05,
+            streamed=self.state,
+            state_ttl=state_ttl,
         )
         self.events: list[AccountEvent] = []
         self._holding: asyncio.Task[None] | None = None
@@ -82,7 +87,7 @@ async def platform() -> AsyncIterator[Platform]:
     async with BinanceUserStream() as stub:
         stub.add_account("key0", "secret0")
         stub.add_account("key1", "secret1")
-        running = Platform(stub)
+        running = Platform(stub, timedelta(seconds=15))
         yield running
         await running.aclose()
 
@@ -155,3 +160,35 @@ async def test_an_order_with_an_unknown_outcome_waits_for_rest(platform: Platfor
     reads = platform.position_reads("key0")
     assert await quantities([gateway]) == [D("0.010")]
     assert platform.position_reads("key0") == reads + 1
+
+
+async def test_a_leverage_change_is_written_though_it_is_no_event(platform: Platform) -> None:
+    platform.hold_stream()
+    await platform.usable()
+    gateway = await platform.gateway(STREAMED)
+    await gateway.place_market_order_at_leverage(buy("mimic-1"), 20)
+    await platform.usable()
+    message = {"e": "ACCOUNT_CONFIG_UPDATE", "E": 1, "T": 1, "ac": {"s": "BTCUSDT", "l": 7}}
+    await platform.stub.push("key0", message)  # changed by hand in the app
+    for _ in range(500):
+        snapshot = await gateway.fetch_snapshot("BTCUSDT", with_balance=False)
+        if snapshot.position is not None and snapshot.position.leverage == 7:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the leverage change never reached the state")
+
+
+async def test_a_state_taken_from_its_stream_is_taken_back_and_seeded_anew() -> None:
+    async with BinanceUserStream() as stub:
+        stub.add_account("key0", "secret0")
+        platform = Platform(stub, timedelta(milliseconds=300))
+        try:
+            platform.hold_stream()
+            await platform.usable()
+            seeds = platform.position_reads("key0")
+            await platform.state.connected("a0", "lost", timedelta(seconds=30))  # taken
+            await platform.usable(wanted=False)
+            await platform.usable()  # the renewal found out, claimed it back and seeded it
+            assert platform.position_reads("key0") == seeds + 1
+        finally:
+            await platform.aclose()

@@ -81,7 +81,8 @@ async def test_a_new_connection_forgets_the_old_one(store: StreamedAccounts) -> 
     await live(store, "s1", long("1", 10))
     await store.connected(ACCOUNT, "s2", TTL)
     assert await store.read(ACCOUNT, "BTCUSDT") is None
-    await store.update(ACCOUNT, "s1", [long("5", 30)], {}, TTL)  # the old socket, late
+    assert not await store.update(ACCOUNT, "s1", [long("5", 30)], {}, TTL)  # the old, late
+    assert not await store.renew(ACCOUNT, "s1", TTL)
     await store.seeded(ACCOUNT, "s2", [], {}, await store.rest_token(ACCOUNT))
     assert await store.read(ACCOUNT, "BTCUSDT") == SymbolState((), None)
 
