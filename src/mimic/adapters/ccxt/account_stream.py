@@ -157,7 +157,7 @@ class CcxtAccountStream(AccountEventStream):
     ) -> AsyncIterator["_StateWriter"]:
         """This connection's streamed account state, from the moment its socket is open
         until it closes (then unusable at once)."""
-        writer = _StateWriter(self._streamed, account.id, self._state_ttl)
+        writer = _StateWriter(self._streamed, account.id, self._state_ttl, self._connects)
         await writer.start(client)
         try:
             yield writer
@@ -227,38 +227,48 @@ class _StateWriter:
     each message's positions and leverage in order, a renewal every third of the TTL, and
     `dropped` when the socket closes.
 
-    A write that fails leaves a gap no later write can mend: the state is then dropped and
-    no longer written or renewed for this connection, so it is unusable at once (or, with
-    the store away, when it expires). A state found to be no longer this connection's
-    (another holder's connection took it over, or Redis lost it) is taken back and seeded
-    anew: until then it reads as unusable.
+    A write that fails leaves a gap no later write can mend: the state is then dropped
+    (or, with the store away, left to expire) and this connection writes nothing more until
+    it has claimed the state anew and seeded it again, which the renewal tries each time.
+    The same when the state is found to be no longer this connection's (another holder's
+    connection took it during a lease handover, or Redis lost it), or its seed failed. A
+    claim after the first one takes a token from the connections' pace (`claims`): each
+    seeds by REST (weight 5), and a store that comes and goes must not spend the IP's
+    budget on thousands of seeds at once.
     """
 
-    def __init__(self, store: StreamedAccounts | None, account_id: str, ttl: timedelta) -> None:
+    def __init__(
+        self,
+        store: StreamedAccounts | None,
+        account_id: str,
+        ttl: timedelta,
+        claims: WeightBudget | None,
+    ) -> None:
         self._store = store
+        self._claims = claims
         self._account = account_id
         self._ttl = ttl
-        self._stream = ""
+        self._stream = ""  # the claim this connection writes under; "" while it has none
         self._client: Any = None
         self._seeding: asyncio.Task[None] | None = None
         self._renewing: asyncio.Task[None] | None = None
-        self._claiming = asyncio.Lock()  # the socket's reader and the renewal may both claim
 
     async def start(self, client: Any) -> None:
         self._client = client
-        if self._store is not None and await self._claim(self._store):
+        if self._store is not None:
+            await self._claim(self._store)
             self._renewing = asyncio.create_task(self._renew(self._store))
 
     async def write(self, positions: list[PositionReport], leverage: dict[str, int]) -> None:
-        store = self._store
-        if store is None or not (positions or leverage):
+        store, stream = self._store, self._stream
+        if store is None or not stream or not (positions or leverage):
             return
         try:
-            if not await store.update(self._account, self._stream, positions, leverage, self._ttl):
-                await self._claim(store)
+            if not await store.update(self._account, stream, positions, leverage, self._ttl):
+                self._stream = ""  # not ours any more: the renewal claims it back
         except Exception:
             log.warning("streamed state of %s not written: dropped", self._account, exc_info=True)
-            await self.stop()
+            await self._lose(store)
 
     async def stop(self) -> None:
         for task in (self._seeding, self._renewing):
@@ -266,21 +276,22 @@ class _StateWriter:
                 task.cancel()
         store, self._store = self._store, None
         if store is not None:
-            await best_effort("drop", lambda: store.dropped(self._account, self._stream))
+            await self._lose(store)
 
-    async def _claim(self, store: StreamedAccounts) -> bool:
+    async def _lose(self, store: StreamedAccounts) -> None:
+        stream, self._stream = self._stream, ""
+        if stream:
+            await best_effort("drop", lambda: store.dropped(self._account, stream))
+
+    async def _claim(self, store: StreamedAccounts) -> None:
         """Mark the state as this connection's (unusable), then seed it by REST beside."""
         if self._seeding is not None:
             self._seeding.cancel()
-        self._stream = secrets.token_hex(8)
-        stream = self._stream
-        if not await succeeded(
-            "connect", lambda: store.connected(self._account, stream, self._ttl)
-        ):
-            self._store = None  # never written: nothing to drop or renew
-            return False
-        self._seeding = asyncio.create_task(self._seed(store, stream))
-        return True
+        self._stream = ""
+        stream = secrets.token_hex(8)
+        if await succeeded("connect", lambda: store.connected(self._account, stream, self._ttl)):
+            self._stream = stream
+            self._seeding = asyncio.create_task(self._seed(store, stream))
 
     async def _seed(self, store: StreamedAccounts, stream: str) -> None:
         try:
@@ -290,15 +301,20 @@ class _StateWriter:
             await store.seeded(
                 self._account, stream, position_reports(rows), row_leverage(rows), token
             )
-        except Exception:  # no seed: the state stays unusable, planning reads by REST
+        except Exception:  # unusable: planning reads by REST until the renewal claims anew
             log.warning("streamed state of %s not seeded", self._account, exc_info=True)
+            if self._stream == stream:
+                await self._lose(store)
 
     async def _renew(self, store: StreamedAccounts) -> None:
-        while self._store is not None:
+        while True:
             await asyncio.sleep(self._ttl.total_seconds() / 3)
+            stream = self._stream
             try:
-                if not await store.renew(self._account, self._stream, self._ttl):
+                if not stream or not await store.renew(self._account, stream, self._ttl):
+                    if self._claims is not None:
+                        await self._claims.acquire(1)
                     await self._claim(store)
-            except Exception:  # not renewed: it expires
+            except Exception:  # not renewed: it expires, and the next round claims it anew
                 log.warning("streamed state of %s not renewed", self._account, exc_info=True)
-                return
+                await self._lose(store)

@@ -3,16 +3,21 @@ read by whichever worker plans. One hash per account (`<prefix><account id>`), c
 optimistic transactions (WATCH / MULTI): the stream's writer and Mimic's order senders
 may change one account at once, and each change is a rule over all its fields."""
 
-from collections.abc import Callable
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
+from redis.exceptions import RedisError, WatchError
 from redis.typing import EncodableT, FieldT
 
 from mimic.adapters.streamed_state import Change, Fields, FieldStore
 
 _ATTEMPTS = 20
+# After Redis failed to answer, it is not asked again for this long: each caller would wait
+# out its timeout (planning 1,000 followers, every order), and each falls back to REST.
+_AWAY_SECONDS = 5.0
 
 
 class RedisStreamedAccounts(FieldStore):
@@ -22,9 +27,23 @@ class RedisStreamedAccounts(FieldStore):
         super().__init__(orphan_ttl)
         self._client = client
         self._prefix = prefix
+        self._away_until = 0.0
+
+    @contextlib.asynccontextmanager
+    async def _reachable(self) -> AsyncIterator[None]:
+        if time.monotonic() < self._away_until:
+            raise RedisError("streamed account state: Redis failed moments ago")
+        try:
+            yield
+        except (RedisError, OSError):
+            self._away_until = time.monotonic() + _AWAY_SECONDS
+            raise
 
     async def _apply(self, account_id: str, rule: Callable[[Fields], Change]) -> int:
-        key = self._prefix + account_id
+        async with self._reachable():
+            return await self._transaction(self._prefix + account_id, rule)
+
+    async def _transaction(self, key: str, rule: Callable[[Fields], Change]) -> int:
         for _ in range(_ATTEMPTS):
             async with self._client.pipeline(transaction=True) as pipe:
                 try:
@@ -51,10 +70,11 @@ class RedisStreamedAccounts(FieldStore):
                     return change.result
                 except WatchError:
                     continue
-        raise RuntimeError(f"streamed state of {account_id}: too many concurrent changes")
+        raise RuntimeError(f"streamed state {key}: too many concurrent changes")
 
     async def _load(self, account_id: str) -> Fields:
-        return _decoded(await self._client.hgetall(self._prefix + account_id))
+        async with self._reachable():
+            return _decoded(await self._client.hgetall(self._prefix + account_id))
 
 
 def _decoded(raw: dict[bytes | str, bytes | str]) -> Fields:

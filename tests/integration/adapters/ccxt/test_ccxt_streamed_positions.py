@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -32,10 +33,22 @@ UNSTREAMED = ExchangeAccount("a1", "user-1", "binanceusdm", "main", datetime.now
 POSITION_RISK = ("GET", "/fapi/v2/positionRisk")
 
 
+class FlakyState(InMemoryStreamedAccounts):
+    """The store, away for the next `failing` writes of a stream (as Redis may be)."""
+
+    failing = 0
+
+    async def update(self, *args: Any, **kwargs: Any) -> bool:
+        if self.failing:
+            self.failing -= 1
+            raise ConnectionError("the store is away")
+        return await super().update(*args, **kwargs)
+
+
 class Platform:
     def __init__(self, stub: BinanceUserStream, state_ttl: timedelta) -> None:
         self.stub = stub
-        self.state = InMemoryStreamedAccounts()
+        self.state = FlakyState()
         vault = DictVault(
             {"a0": ApiCredentials("key0", "secret0"), "a1": ApiCredentials("key1", "secret1")}
         )
@@ -178,17 +191,44 @@ async def test_a_leverage_change_is_written_though_it_is_no_event(platform: Plat
     raise AssertionError("the leverage change never reached the state")
 
 
-async def test_a_state_taken_from_its_stream_is_taken_back_and_seeded_anew() -> None:
+@pytest.fixture
+async def renewing() -> AsyncIterator[Platform]:
+    """a0's stream held and its state usable, renewed every 0.17 s (not 5 s)."""
     async with BinanceUserStream() as stub:
         stub.add_account("key0", "secret0")
-        platform = Platform(stub, timedelta(milliseconds=300))
-        try:
-            platform.hold_stream()
-            await platform.usable()
-            seeds = platform.position_reads("key0")
-            await platform.state.connected("a0", "lost", timedelta(seconds=30))  # taken
-            await platform.usable(wanted=False)
-            await platform.usable()  # the renewal found out, claimed it back and seeded it
-            assert platform.position_reads("key0") == seeds + 1
-        finally:
-            await platform.aclose()
+        running = Platform(stub, timedelta(milliseconds=500))
+        running.hold_stream()
+        await running.usable()
+        yield running
+        await running.aclose()
+
+
+async def test_a_state_taken_from_its_stream_is_taken_back_and_seeded_anew(
+    renewing: Platform,
+) -> None:
+    seeds = renewing.position_reads("key0")
+    await renewing.state.connected("a0", "lost", timedelta(seconds=30))  # taken
+    await renewing.usable(wanted=False)
+    await renewing.usable()  # the renewal found out, claimed it back and seeded it
+    assert renewing.position_reads("key0") == seeds + 1
+
+
+async def test_a_write_that_failed_leaves_no_gap_to_be_read(renewing: Platform) -> None:
+    gateway = await renewing.gateway(STREAMED)
+    await gateway.place_market_order_at_leverage(buy("mimic-1"), 20)
+    await renewing.usable()
+    assert await quantities([gateway]) == [D("0.010")]
+    seeds = renewing.position_reads("key0")
+
+    renewing.state.failing = 1
+    await renewing.stub.liquidate("key0", "BTCUSDT")  # its ACCOUNT_UPDATE is not written
+    for _ in range(500):
+        if not renewing.state.failing:
+            break
+        await asyncio.sleep(0.01)
+    state = await renewing.state.read("a0", "BTCUSDT")  # dropped (or anew): not stale
+    assert state is None or all(p.amount == 0 for p in state.positions)
+    await renewing.usable()  # claimed anew and seeded by the next renewal
+    assert renewing.position_reads("key0") == seeds + 1
+    assert await quantities([gateway]) == [D(0)]
+    assert renewing.position_reads("key0") == seeds + 1
