@@ -8,21 +8,26 @@ Two followers: `a0` (key0) has its user data stream held here, `a1` (key1) has n
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from mimic.adapters.ccxt import CcxtGateways
 from mimic.adapters.ccxt.account_stream import CcxtAccountStream
 from mimic.adapters.memory.streamed_accounts import InMemoryStreamedAccounts
+from mimic.adapters.redis.streamed_accounts import RedisStreamedAccounts
 from mimic.domain.account_events import AccountEvent
 from mimic.domain.accounts import ApiCredentials, ExchangeAccount
 from mimic.domain.errors import OutcomeUnknown
 from mimic.domain.orders import OrderRequest, OrderSide
 from mimic.ports.exchange import ExchangeGateway
+from mimic.ports.streamed_accounts import StreamedAccounts
+from tests.conftest import REDIS_URL
 from tests.fakes.services import FixedClock
 from tests.integration.adapters.ccxt.test_ccxt_adapter import DictVault
 from tests.stubs.binance_user_stream import BinanceUserStream
@@ -46,9 +51,11 @@ class FlakyState(InMemoryStreamedAccounts):
 
 
 class Platform:
-    def __init__(self, stub: BinanceUserStream, state_ttl: timedelta) -> None:
+    def __init__(
+        self, stub: BinanceUserStream, state_ttl: timedelta, state: StreamedAccounts
+    ) -> None:
         self.stub = stub
-        self.state = FlakyState()
+        self.state = state
         vault = DictVault(
             {"a0": ApiCredentials("key0", "secret0"), "a1": ApiCredentials("key1", "secret1")}
         )
@@ -95,14 +102,20 @@ class Platform:
         raise AssertionError(f"the streamed state never became {'un' * (not wanted)}usable")
 
 
-@pytest.fixture
-async def platform() -> AsyncIterator[Platform]:
+@pytest.fixture(params=["memory", "redis"])
+async def platform(request: pytest.FixtureRequest) -> AsyncIterator[Platform]:
+    """The state in this process's memory (embedded) or in the real Redis (workers)."""
+    redis = Redis.from_url(REDIS_URL)
+    state: StreamedAccounts = InMemoryStreamedAccounts()
+    if request.param == "redis":
+        state = RedisStreamedAccounts(redis, prefix=f"test:{uuid.uuid4().hex}:accounts:")
     async with BinanceUserStream() as stub:
         stub.add_account("key0", "secret0")
         stub.add_account("key1", "secret1")
-        running = Platform(stub, timedelta(seconds=15))
+        running = Platform(stub, timedelta(seconds=15), state)
         yield running
         await running.aclose()
+    await redis.aclose()
 
 
 def buy(client_id: str, quantity: str = "0.010") -> OrderRequest:
@@ -196,7 +209,7 @@ async def renewing() -> AsyncIterator[Platform]:
     """a0's stream held and its state usable, renewed every 0.17 s (not 5 s)."""
     async with BinanceUserStream() as stub:
         stub.add_account("key0", "secret0")
-        running = Platform(stub, timedelta(milliseconds=500))
+        running = Platform(stub, timedelta(milliseconds=500), FlakyState())
         running.hold_stream()
         await running.usable()
         yield running
@@ -214,6 +227,7 @@ async def test_a_state_taken_from_its_stream_is_taken_back_and_seeded_anew(
 
 
 async def test_a_write_that_failed_leaves_no_gap_to_be_read(renewing: Platform) -> None:
+    assert isinstance(renewing.state, FlakyState)
     gateway = await renewing.gateway(STREAMED)
     await gateway.place_market_order_at_leverage(buy("mimic-1"), 20)
     await renewing.usable()
