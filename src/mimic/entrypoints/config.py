@@ -196,6 +196,8 @@ class Settings:
     # Account event streams (fills, liquidations, orders placed by hand, as they happen):
     # held by workers under leases in Redis, each account by one worker at a time.
     account_streams: bool = True
+    # Planning reads Binance positions from what each live stream last reported (not REST).
+    streamed_positions: bool = True
     stream_lease: timedelta = timedelta(seconds=15)
     stream_reconcile_interval: timedelta = timedelta(minutes=5)
     paper_events_poll: timedelta = timedelta(milliseconds=250)
@@ -337,6 +339,7 @@ class Settings:
             trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
             live_channel_prefix=os.environ.get("MIMIC_LIVE_CHANNEL_PREFIX", "mimic:live:"),
             account_streams=_bool("MIMIC_ACCOUNT_STREAMS", True),
+            streamed_positions=_bool("MIMIC_STREAMED_POSITIONS", True),
             stream_lease=timedelta(seconds=_int("MIMIC_STREAM_LEASE_SECONDS", 15)),
             stream_reconcile_interval=timedelta(
                 seconds=_int("MIMIC_STREAM_RECONCILE_SECONDS", 300)
