@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -1286,3 +1287,34 @@ async def test_a_run_that_stored_nothing_does_not_finish_the_other_runs_orders(
     assert stored is not None
     assert stored.status is not SignalStatus.DONE
     assert not stored.finished_parts
+
+
+async def test_followers_are_read_a_page_at_a_time_and_each_planned_once(world: World) -> None:
+    # Rate limited at first: the second run finds their intents pending.
+    first = [await world.follower(name) for name in ("alice", "bob", "carol")]
+    for f in first:
+        f.exchange.fail_next_place(RateLimited("Too many requests", retry_after_seconds=1))
+    signal = await world.signal(SignalAction.LONG)
+    assert await world.run(signal) == ExecutionSummary(signal.id, {"pending": 3}, finished=False)
+    later = [await world.follower(name) for name in ("dave", "erin")]
+    reads = RecordingPages(world.accounts)
+    world.accounts.list_copy_candidates = reads  # type: ignore[method-assign]
+
+    # Pages of one, then two: the first pages hold only followers planned already.
+    second = await world.run(signal, ExecutionPolicy(first_batch=1, claim_batch=2))
+
+    assert second == ExecutionSummary(signal.id, {"filled": 5}, finished=True)
+    assert [len(f.exchange.placed) for f in [*first, *later]] == [1, 1, 1, 1, 1]
+    # Alice's, Bob's and Carol's pages are passed over; Erin's is short: nothing is left.
+    assert reads.limits == [1, 1, 1, 1, 2]
+    assert len(world.intents.all()) == 5
+
+
+class RecordingPages:
+    def __init__(self, accounts: InMemoryExchangeAccountRepository) -> None:
+        self._list = accounts.list_copy_candidates
+        self.limits: list[int | None] = []
+
+    async def __call__(self, **options: Any) -> list[tuple[ExchangeAccount, User]]:
+        self.limits.append(options.get("limit"))
+        return await self._list(**options)
