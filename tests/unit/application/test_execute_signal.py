@@ -1234,13 +1234,20 @@ def test_fixed_clock_is_utc_and_advances() -> None:
         clock.set(datetime(2024, 1, 1))
 
 
-async def test_an_unsettled_order_does_not_hold_back_the_other_followers(world: World) -> None:
-    # All three are rate limited at first, so the second run claims them one batch at a time.
-    followers = [await world.follower(name) for name in ("alice", "bob", "carol")]
+async def rate_limited_at_first(world: World, *names: str) -> tuple[list[Follower], Signal]:
+    """Followers whose first order of a new signal was rate limited: a run left them pending."""
+    followers = [await world.follower(name) for name in names]
     for f in followers:
         f.exchange.fail_next_place(RateLimited("Too many requests", retry_after_seconds=1))
     signal = await world.signal(SignalAction.LONG)
-    assert await world.run(signal) == ExecutionSummary(signal.id, {"pending": 3}, finished=False)
+    pending = ExecutionSummary(signal.id, {"pending": len(names)}, finished=False)
+    assert await world.run(signal) == pending
+    return followers, signal
+
+
+async def test_an_unsettled_order_does_not_hold_back_the_other_followers(world: World) -> None:
+    # All three are rate limited at first, so the second run claims them one batch at a time.
+    followers, signal = await rate_limited_at_first(world, "alice", "bob", "carol")
 
     # Alice's next order times out; Bob's and Carol's batches are still sent in this run.
     followers[0].exchange.fail_next_place(OutcomeUnknown("timeout"))
@@ -1291,11 +1298,7 @@ async def test_a_run_that_stored_nothing_does_not_finish_the_other_runs_orders(
 
 async def test_followers_are_read_a_page_at_a_time_and_each_planned_once(world: World) -> None:
     # Rate limited at first: the second run finds their intents pending.
-    first = [await world.follower(name) for name in ("alice", "bob", "carol")]
-    for f in first:
-        f.exchange.fail_next_place(RateLimited("Too many requests", retry_after_seconds=1))
-    signal = await world.signal(SignalAction.LONG)
-    assert await world.run(signal) == ExecutionSummary(signal.id, {"pending": 3}, finished=False)
+    first, signal = await rate_limited_at_first(world, "alice", "bob", "carol")
     later = [await world.follower(name) for name in ("dave", "erin")]
     reads = RecordingPages(world.accounts)
     world.accounts.list_copy_candidates = reads  # type: ignore[method-assign]
