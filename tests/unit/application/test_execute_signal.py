@@ -1261,15 +1261,18 @@ class RunsBeatenToTheInsert(InMemoryOrderIntentRepository):
     """Another worker's run of the same part stores the intents first, while this run
     plans: every insert of this run then finds its (signal, account, leg) taken."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, *, stored_first: int = 0) -> None:
         super().__init__()
         self._world = world
+        self._stored_first = stored_first  # inserts of this run that go through before
         self.beaten = 0
 
     async def add_new(
         self, intents: Sequence[OrderIntent], *, lease_until: datetime | None = None
     ) -> set[str]:
-        if intents and not self.beaten:
+        if intents and self._stored_first:
+            self._stored_first -= 1
+        elif intents and not self.beaten:
             self.beaten += 1
             theirs = [dataclasses.replace(i, id=f"other-{i.id}") for i in intents]
             for intent in theirs:
@@ -1290,6 +1293,25 @@ async def test_a_run_that_stored_nothing_does_not_finish_the_other_runs_orders(
     # The other run holds the order, still in flight: this part is not finished by this one.
     assert summary.finished is False
     assert summary.counts == {"submitting": 1}
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert stored.status is not SignalStatus.DONE
+    assert not stored.finished_parts
+
+
+async def test_a_run_beaten_to_a_later_batch_does_not_finish_the_other_runs_orders(
+    world: World,
+) -> None:
+    for name in ("alice", "bob"):
+        await world.follower(name)
+    signal = await world.signal(SignalAction.LONG)
+    world.intents = RunsBeatenToTheInsert(world, stored_first=1)
+
+    # Alice's batch is this run's and fills; Bob's is stored first by another run.
+    summary = await world.run(signal, ExecutionPolicy(first_batch=1, claim_batch=1))
+
+    # Every intent this run holds is final, but Bob's order is still in flight elsewhere.
+    assert summary.finished is False
     stored = await world.signals.get(signal.id)
     assert stored is not None
     assert stored.status is not SignalStatus.DONE
