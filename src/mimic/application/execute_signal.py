@@ -190,14 +190,19 @@ class ExecuteSignal:
                 )
                 await self._save(claimed, not_now)
         intents = list(known.values())
-        if not intents or not all(i.status.is_final for i in intents):
+        if intents and all(i.status.is_final for i in intents):
+            # Settled as this run sees them; but another run may have stored some of the
+            # part's intents first (this one's inserts lost the race to them) and still
+            # hold them: only the database knows the whole part.
+            finished = not await self._intents.has_unsettled(signal_id, part=share)
+        else:
             # Others may have finished them; or another run stored this part's intents
-            # first (this one's inserts lost the race), so it holds none: its view is empty.
+            # first, so this one holds none: its view is empty.
             intents = await self._intents.list_for_signal(signal_id, part=share)
+            finished = all(i.status.is_final for i in intents)
         counts: dict[str, int] = defaultdict(int)
         for intent in intents:
             counts[intent.status.value] += 1
-        finished = all(i.status.is_final for i in intents)
         if finished:
             done = await self._signals.finish_part(signal_id, share)  # the last part: done
             await self._tx.commit()

@@ -208,6 +208,10 @@ class OrderIntentRepository(Protocol):
         """`part`: only the intents of the connections that part of the fan-out holds."""
         ...
 
+    async def has_unsettled(self, signal_id: str, *, part: FanoutPart) -> bool:
+        """Whether any intent of the signal in `part` is not final yet (whoever holds it)."""
+        ...
+
     async def list_for_user(
         self, user_id: str, *, limit: int, filters: OrderFilters = NO_FILTERS
     ) -> list[OrderIntent]:
