@@ -137,14 +137,18 @@ async def wait_for_streams(held: Callable[[], int], followers: int) -> float:
 
 @asynccontextmanager
 async def worker_processes(
-    count: int, database_url: str, redis_url: str, queue_name: str
+    count: int, database_url: str, redis_url: str, queue_name: str, *, own_sessions: bool = False
 ) -> AsyncIterator[tuple[list[psutil.Process], list[Path]]]:
-    """`count` real `mimic worker` processes, started and listening, and their logs."""
+    """`count` real `mimic worker` processes, started and listening, and their logs (each
+    in a session of its own with `own_sessions`, as services run)."""
     with tempfile.TemporaryDirectory() as var_dir:
         env = production_env(database_url, redis_url, Path(var_dir), MIMIC_QUEUE_NAME=queue_name)
         logs = [Path(var_dir) / f"worker{n}.log" for n in range(count)]
         with ExitStack() as stack:
-            processes = [stack.enter_context(running("worker", env, log)) for log in logs]
+            processes = [
+                stack.enter_context(running("worker", env, log, own_session=own_sessions))
+                for log in logs
+            ]
             deadline = time.monotonic() + 90  # a loaded machine starts them slowly
             while not all("worker started" in log.read_text() for log in logs):
                 if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
