@@ -34,8 +34,8 @@ Fields = dict[str, str]
 _IN_FLIGHT = "f"
 _UNKNOWN = "u"
 _ANSWERED = "a"
-# What outlives a connection: Mimic's orders' marks and the token sequence.
-_KEPT_PREFIXES = ("o:", "w:")
+# Mimic's orders' marks: they outlive a connection, and any of them holds the wallets back.
+_ORDER_MARKS = ("o:", "w:")
 
 
 @dataclass(slots=True)
@@ -204,7 +204,7 @@ def _flat_wallets(fields: Fields) -> dict[str, Decimal] | None:
     change the wallet), none whose wallet change is not told yet."""
     wallets: dict[str, Decimal] = {}
     for key, value in fields.items():
-        if key.startswith(_KEPT_PREFIXES):
+        if key.startswith(_ORDER_MARKS):
             return None
         if key.startswith("p:") and Decimal(value.split("|")[1]) != 0:
             return None
@@ -237,7 +237,7 @@ def _answered_at_or_before(mark: str, at_ms: int) -> bool:
 
 
 def _kept(fields: Fields) -> Fields:
-    return {k: v for k, v in fields.items() if k.startswith(_KEPT_PREFIXES) or k == "seq"}
+    return {k: v for k, v in fields.items() if k.startswith(_ORDER_MARKS) or k == "seq"}
 
 
 def _reported_ms(fields: Fields, symbol: str) -> int:
