@@ -1,14 +1,18 @@
 """The request weight a signal's planning spends on N Binance followers, by REST alone
-(before) and with each follower's position read from its live stream (after).
+(before) and with each follower's position (and, holding none, its equity) read from its
+live stream (after).
 
 The Binance stub with user data streams runs in this process (only weight is counted,
 not time): N accounts, each with its stream held by the real adapter and the in-memory
 state store. A signal is planned for every account as the fan-out does
 (`fetch_snapshot(symbol, with_balance=True)`, 64 at a time): once with gateways that read
 by REST, once with gateways that read the streamed state. The weight is what the stub
-counts for those calls (Binance's per-endpoint weights, tests/stubs/binance.py).
+counts for those calls (Binance's per-endpoint weights, tests/stubs/binance.py). The
+accounts are flat, as followers are before an opening signal.
 
 Prints: weight accounts=N rest_weight_before=B after=A position_reads_before=P after=Q
+account_reads_before=R after=S connect_weight_per_account=C (the REST weight each
+connection spent before planning: its seed; the stub does not count listen-key calls)
 """
 
 import argparse
@@ -42,8 +46,8 @@ async def plan(
     vault: DictVault,
     accounts: list[ExchangeAccount],
     streamed: StreamedAccounts | None,
-) -> tuple[int, int]:
-    """(weight, positionRisk reads) one signal's planning costs."""
+) -> tuple[int, int, int]:
+    """(weight, positionRisk reads, account reads) one signal's planning costs."""
     gateways = CcxtGateways(
         vault,
         api_origins={"binanceusdm": stub.base_url},
@@ -63,8 +67,9 @@ async def plan(
     await asyncio.gather(*(one(a) for a in accounts))
     await gateways.aclose()
     planned = stub.requests[first:]
-    reads = sum(1 for r in planned if r.path == "/fapi/v2/positionRisk")
-    return sum(r.weight for r in planned), reads
+    positions = sum(1 for r in planned if r.path == "/fapi/v2/positionRisk")
+    balances = sum(1 for r in planned if r.path == "/fapi/v3/account")
+    return sum(r.weight for r in planned), positions, balances
 
 
 async def main(count: int) -> None:
@@ -94,15 +99,18 @@ async def main(count: int) -> None:
             if all([await state.read(a.id, SYMBOL) for a in accounts]):
                 break
             await asyncio.sleep(0.1)
-        before, reads_before = await plan(stub, vault, accounts, None)
-        after, reads_after = await plan(stub, vault, accounts, state)
+        connect_weight = sum(r.weight for r in stub.requests) / count
+        before, positions_before, balances_before = await plan(stub, vault, accounts, None)
+        after, positions_after, balances_after = await plan(stub, vault, accounts, state)
         for task in holders:
             task.cancel()
         await asyncio.gather(*holders, return_exceptions=True)
         await streams.aclose()
     print(
         f"weight accounts={count} rest_weight_before={before} after={after} "
-        f"position_reads_before={reads_before} after={reads_after}",
+        f"position_reads_before={positions_before} after={positions_after} "
+        f"account_reads_before={balances_before} after={balances_after} "
+        f"connect_weight_per_account={connect_weight:g}",
         flush=True,
     )
 

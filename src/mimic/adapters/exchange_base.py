@@ -19,7 +19,7 @@ class ExchangeGatewayBase(ExchangeGateway):
         if not with_balance:
             return AccountSnapshot(position)
         balance = await self.fetch_balance()
-        return AccountSnapshot(position, balance, await self.fetch_mark_price(symbol))
+        return AccountSnapshot(position, balance.equity, await self.fetch_mark_price(symbol))
 
     async def place_market_order_at_leverage(
         self, request: OrderRequest, leverage: int | None

@@ -7,9 +7,13 @@ Fields of one account:
 - `stream`: the connection that writes the state; `seeded`: its REST seed landed;
 - `p:<symbol>:<side>`: `<exchange ms>|<signed amount>|<entry price>`;
 - `l:<symbol>`: the leverage;
+- `b:<asset>`: `<exchange ms>|<wallet balance>` (a seed that read the wallets writes them all);
 - `o:<symbol>:<token>`: one of Mimic's orders holding the symbol back: `f` in flight,
   `a<ms>:<token>` answered at that exchange time, `u:<token>` outcome unknown (the token
   taken when the answer was recorded: a REST read that took a later one began after it);
+- `w:<token>`: the same, for an order a REST position read cleared from its symbol: it
+  holds the wallets back until the stream reports one at or after its answer, or a REST
+  wallet read began after it;
 - `seq`: the last token handed out (orders and REST reads share it).
 """
 
@@ -18,14 +22,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from mimic.ports.streamed_accounts import PositionReport, StreamedAccounts, SymbolState
+from mimic.ports.streamed_accounts import (
+    PositionReport,
+    StreamedAccounts,
+    SymbolState,
+    WalletReport,
+)
 
 Fields = dict[str, str]
 
 _IN_FLIGHT = "f"
 _UNKNOWN = "u"
 _ANSWERED = "a"
-_STATE_PREFIXES = ("p:", "l:")
+# Mimic's orders' marks: they outlive a connection, and any of them holds the wallets back.
+_ORDER_MARKS = ("o:", "w:")
 
 
 @dataclass(slots=True)
@@ -39,7 +49,7 @@ class Change:
 
 
 def connected(fields: Fields, stream_id: str, ttl: timedelta) -> Change:
-    kept = {k: v for k, v in fields.items() if k.startswith("o:") or k == "seq"}
+    kept = _kept(fields)
     kept["stream"] = stream_id
     return Change(kept, expire=ttl)
 
@@ -50,6 +60,7 @@ def seeded(
     positions: Sequence[PositionReport],
     leverage: dict[str, int],
     rest_token: int,
+    wallets: Sequence[WalletReport],
 ) -> Change:
     if fields.get("stream") != stream_id:
         return Change(fields)
@@ -58,7 +69,12 @@ def seeded(
         _merge(fields, report)
     for symbol, value in leverage.items():
         fields.setdefault(f"l:{symbol}", str(value))
-    _clear_answered_before(fields, None, rest_token)
+    for wallet in wallets:
+        _merge_wallet(fields, wallet)
+    _release_symbol(fields, "o:", rest_token)
+    if wallets:
+        for key in _answered_before(fields, "w:", rest_token):
+            del fields[key]
     fields["seeded"] = "1"
     return Change(fields)
 
@@ -69,18 +85,23 @@ def update(
     positions: Sequence[PositionReport],
     leverage: dict[str, int],
     ttl: timedelta,
+    wallets: Sequence[WalletReport],
 ) -> Change:
     if fields.get("stream") != stream_id:
         return Change(fields)
     fields = dict(fields)
+    for wallet in wallets:
+        _merge_wallet(fields, wallet)
+        # The stream has told the wallet changes of the orders answered until then.
+        for key, value in list(fields.items()):
+            if key.startswith("w:") and _answered_at_or_before(value, wallet.at_ms):
+                del fields[key]
     for report in positions:
         _merge(fields, report)
         # The stream has caught up with Mimic's answered orders on this symbol.
         for key, value in list(fields.items()):
-            if (
-                key.startswith(f"o:{report.symbol}:")
-                and value.startswith(_ANSWERED)
-                and int(value[1:].split(":")[0]) <= report.at_ms
+            if key.startswith(f"o:{report.symbol}:") and _answered_at_or_before(
+                value, report.at_ms
             ):
                 del fields[key]
     for symbol, set_to in leverage.items():
@@ -97,8 +118,7 @@ def renew(fields: Fields, stream_id: str, ttl: timedelta) -> Change:
 def dropped(fields: Fields, stream_id: str) -> Change:
     if fields.get("stream") != stream_id:
         return Change(fields)
-    kept = {k: v for k, v in fields.items() if k.startswith("o:") or k == "seq"}
-    return Change(kept)
+    return Change(_kept(fields))
 
 
 def order_sending(fields: Fields, symbol: str, ttl: timedelta) -> Change:
@@ -141,7 +161,17 @@ def refreshed(
                 _merge(fields, report)
         if leverage is not None:
             fields.setdefault(f"l:{symbol}", str(leverage))
-    _clear_answered_before(fields, symbol, rest_token)
+    _release_symbol(fields, f"o:{symbol}:", rest_token)
+    return Change(fields)
+
+
+def wallets_refreshed(fields: Fields, wallets: Sequence[WalletReport], rest_token: int) -> Change:
+    fields = dict(fields)
+    if "stream" in fields:
+        for wallet in wallets:
+            _merge_wallet(fields, wallet)
+    for key in _answered_before(fields, "w:", rest_token):
+        del fields[key]
     return Change(fields)
 
 
@@ -164,17 +194,50 @@ def read(fields: Fields, symbol: str) -> SymbolState | None:
     return SymbolState(
         tuple(sorted(positions, key=lambda p: p.side)),
         None if leverage is None else int(leverage),
+        _flat_wallets(fields),
     )
 
 
+def _flat_wallets(fields: Fields) -> dict[str, Decimal] | None:
+    """Every wallet, if the account holds no position on any symbol and nothing of Mimic's
+    is pending: no order in flight or unreported anywhere (its fill's fee and realized PnL
+    change the wallet), none whose wallet change is not told yet."""
+    wallets: dict[str, Decimal] = {}
+    for key, value in fields.items():
+        if key.startswith(_ORDER_MARKS):
+            return None
+        if key.startswith("p:") and Decimal(value.split("|")[1]) != 0:
+            return None
+        if key.startswith("b:"):
+            wallets[key[2:]] = Decimal(value.split("|")[1])
+    return wallets or None
+
+
 def _merge(fields: Fields, report: PositionReport) -> None:
-    """Keep the newest report of each position: an older one (by the exchange's time) that
-    arrives later changes nothing."""
     key = f"p:{report.symbol}:{report.side}"
+    _keep_newest(fields, key, report.at_ms, f"{report.amount}|{report.entry_price}")
+
+
+def _merge_wallet(fields: Fields, report: WalletReport) -> None:
+    _keep_newest(fields, f"b:{report.asset}", report.at_ms, str(report.wallet))
+
+
+def _keep_newest(fields: Fields, key: str, at_ms: int, value: str) -> None:
+    """Keep the newest report of each position or wallet: an older one (by the exchange's
+    time) that arrives later changes nothing."""
     old = fields.get(key)
-    if old is not None and int(old.split("|", 1)[0]) > report.at_ms:
+    if old is not None and int(old.split("|", 1)[0]) > at_ms:
         return
-    fields[key] = f"{report.at_ms}|{report.amount}|{report.entry_price}"
+    fields[key] = f"{at_ms}|{value}"
+
+
+def _answered_at_or_before(mark: str, at_ms: int) -> bool:
+    """Whether an order's mark says it was answered at or before `at_ms` (exchange time)."""
+    return mark.startswith(_ANSWERED) and int(mark[1:].split(":")[0]) <= at_ms
+
+
+def _kept(fields: Fields) -> Fields:
+    return {k: v for k, v in fields.items() if k.startswith(_ORDER_MARKS) or k == "seq"}
 
 
 def _reported_ms(fields: Fields, symbol: str) -> int:
@@ -184,13 +247,22 @@ def _reported_ms(fields: Fields, symbol: str) -> int:
     return max(times, default=-1)
 
 
-def _clear_answered_before(fields: Fields, symbol: str | None, token: int) -> None:
-    """A REST read that began after these orders were answered has seen what they did; an
-    order still in flight, or answered while the read was under way, keeps the symbol back."""
-    prefix = "o:" if symbol is None else f"o:{symbol}:"
-    for key, value in list(fields.items()):
-        if key.startswith(prefix) and value != _IN_FLIGHT and int(value.split(":")[1]) < token:
-            del fields[key]
+def _answered_before(fields: Fields, prefix: str, token: int) -> list[str]:
+    """The marks (keys under `prefix`) of orders answered before a REST read that took
+    `token` began: it has seen what they did. An order still in flight, or answered while
+    the read was under way, is not among them."""
+    return [
+        key
+        for key, value in fields.items()
+        if key.startswith(prefix) and value != _IN_FLIGHT and int(value.split(":")[1]) < token
+    ]
+
+
+def _release_symbol(fields: Fields, prefix: str, token: int) -> None:
+    """A REST read of positions saw these orders' fills, not their wallet changes: each
+    now holds the wallets back only."""
+    for key in _answered_before(fields, prefix, token):
+        fields[f"w:{key.rsplit(':', 1)[1]}"] = fields.pop(key)
 
 
 def _next_token(fields: Fields) -> int:
@@ -224,9 +296,11 @@ class FieldStore(StreamedAccounts):
         positions: Sequence[PositionReport],
         leverage: dict[str, int],
         rest_token: int,
+        *,
+        wallets: Sequence[WalletReport] = (),
     ) -> None:
         await self._apply(
-            account_id, lambda f: seeded(f, stream_id, positions, leverage, rest_token)
+            account_id, lambda f: seeded(f, stream_id, positions, leverage, rest_token, wallets)
         )
 
     async def update(
@@ -236,8 +310,10 @@ class FieldStore(StreamedAccounts):
         positions: Sequence[PositionReport],
         leverage: dict[str, int],
         ttl: timedelta,
+        *,
+        wallets: Sequence[WalletReport] = (),
     ) -> bool:
-        rule = lambda f: update(f, stream_id, positions, leverage, ttl)  # noqa: E731
+        rule = lambda f: update(f, stream_id, positions, leverage, ttl, wallets)  # noqa: E731
         return await self._apply(account_id, rule) == 1
 
     async def renew(self, account_id: str, stream_id: str, ttl: timedelta) -> bool:
@@ -270,6 +346,11 @@ class FieldStore(StreamedAccounts):
         await self._apply(
             account_id, lambda f: refreshed(f, symbol, positions, leverage, rest_token)
         )
+
+    async def wallets_refreshed(
+        self, account_id: str, wallets: Sequence[WalletReport], rest_token: int
+    ) -> None:
+        await self._apply(account_id, lambda f: wallets_refreshed(f, wallets, rest_token))
 
     async def read(self, account_id: str, symbol: str) -> SymbolState | None:
         return read(await self._load(account_id), symbol)

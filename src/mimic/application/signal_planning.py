@@ -197,8 +197,8 @@ class SignalPlanner:
             return [skip_account(action, f"could not read the account: {exc.reason}")]
         first_mark.saw(snapshot.mark_price, self._clock.now())
         position, equity, mark = snapshot.position, Decimal(0), Decimal(0)
-        if opening and snapshot.balance is not None and snapshot.mark_price is not None:
-            equity, mark = snapshot.balance.equity, snapshot.mark_price
+        if opening and snapshot.equity is not None and snapshot.mark_price is not None:
+            equity, mark = snapshot.equity, snapshot.mark_price
         risk = resolve_risk(
             platform=platform,
             caps=user.caps,
@@ -221,7 +221,7 @@ class SignalPlanner:
             mirrored=params.mirrored,
             multiplier=follow.entry_multiplier,
         )
-        if opening and snapshot.balance is not None:
+        if opening and snapshot.equity is not None:
             # Daily guardrails refuse new entries only; a close always goes through.
             blocked = guard.check_entry(account, user, equity)
             if blocked is not None:

@@ -14,10 +14,11 @@ from mimic.domain.positions import Balance, Position, PositionSide
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     """What planning an order reads of one account: its position and, to size an entry,
-    its balance and the symbol's mark price."""
+    its equity (wallet balance + unrealized PnL, in the settlement currency) and the
+    symbol's mark price."""
 
     position: Position | None
-    balance: Balance | None = None
+    equity: Decimal | None = None
     mark_price: Decimal | None = None
 
 

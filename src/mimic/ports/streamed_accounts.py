@@ -1,6 +1,7 @@
-"""What each account's live stream last reported of its positions, shared between the
-worker that holds the stream (it writes) and whichever worker plans a signal (it reads),
-so that planning need not ask the exchange by REST while a stream is live.
+"""What each account's live stream last reported of its positions and wallet balances,
+shared between the worker that holds the stream (it writes) and whichever worker plans a
+signal (it reads), so that planning need not ask the exchange by REST while a stream is
+live.
 
 The rules that make it safe to size real orders from (docs/account-events.md):
 
@@ -13,11 +14,15 @@ The rules that make it safe to size real orders from (docs/account-events.md):
   `order_answered` then names the exchange's time of the answer (usable again once the
   stream reports the symbol at or after it) or an unknown outcome; a REST read that began
   after the order was answered (`refreshed`, or a seed) makes it usable too.
+- The wallets too: a fill changes them (fee, realized PnL), so while any order of Mimic's
+  holds any symbol back they are unknown; an order whose symbol a REST position read made
+  usable again still holds the wallets back until the stream reports a wallet at or after
+  its answer, or a REST balance read (`wallets_refreshed`, or a seed) began after it.
 
 Anything the state does not know for sure reads as None: the caller reads by REST.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -36,12 +41,25 @@ class PositionReport:
 
 
 @dataclass(frozen=True, slots=True)
+class WalletReport:
+    """One asset's wallet balance (Binance's `wb` / walletBalance), at `at_ms`."""
+
+    asset: str
+    wallet: Decimal
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class SymbolState:
     """What a live, seeded stream says of one symbol with no order of Mimic's pending on it.
-    `positions`: every side reported (none: flat); `leverage`: None when not known."""
+    `positions`: every side reported (none: flat); `leverage`: None when not known.
+    `flat_wallets`: every asset's wallet balance, only when the whole account is known to
+    hold no position on any symbol, its wallets were seeded and no order of Mimic's holds
+    them back (then its equity is exactly its wallet); otherwise None."""
 
     positions: tuple[PositionReport, ...]
     leverage: int | None
+    flat_wallets: Mapping[str, Decimal] | None = None
 
 
 class StreamedAccounts(Protocol):
@@ -59,10 +77,13 @@ class StreamedAccounts(Protocol):
         positions: Sequence[PositionReport],
         leverage: dict[str, int],
         rest_token: int,
+        *,
+        wallets: Sequence[WalletReport] = (),
     ) -> None:
-        """The REST read of every position made after `stream_id` connected (`rest_token`
-        taken before it): positions the read did not list are flat. Leverage reported by
-        the stream meanwhile is kept (it is at least as new)."""
+        """The REST read of every position (and `wallets`, every asset's) made after
+        `stream_id` connected (`rest_token` taken before it): positions the read did not
+        list are flat; without wallets, the account's wallets stay unknown. Leverage
+        reported by the stream meanwhile is kept (it is at least as new)."""
         ...
 
     async def update(
@@ -72,9 +93,13 @@ class StreamedAccounts(Protocol):
         positions: Sequence[PositionReport],
         leverage: dict[str, int],
         ttl: timedelta,
+        *,
+        wallets: Sequence[WalletReport] = (),
     ) -> bool:
-        """What `stream_id` reported, in order. False (and ignored) if the state is not
-        that connection's (another connection took it, or the store lost it)."""
+        """What `stream_id` reported, in order (positions and wallets of one message in
+        one call: a fill's wallet change comes with its position). False (and ignored) if
+        the state is not that connection's (another connection took it, or the store lost
+        it)."""
         ...
 
     async def renew(self, account_id: str, stream_id: str, ttl: timedelta) -> bool:
@@ -113,6 +138,13 @@ class StreamedAccounts(Protocol):
     ) -> None:
         """A REST read of `symbol` (every side it listed) made after `rest_token` was
         taken: the orders answered before that no longer hold the symbol back."""
+        ...
+
+    async def wallets_refreshed(
+        self, account_id: str, wallets: Sequence[WalletReport], rest_token: int
+    ) -> None:
+        """A REST read of the wallets made after `rest_token` was taken: the orders answered
+        before that no longer hold the wallets back."""
         ...
 
     async def read(self, account_id: str, symbol: str) -> SymbolState | None:

@@ -42,6 +42,7 @@ from mimic.adapters.ccxt.streamed_positions import (
     position_reports,
     row_leverage,
     succeeded,
+    wallet_reports,
 )
 from mimic.domain.account_events import AccountEvent, StreamConnected
 from mimic.domain.accounts import ExchangeAccount
@@ -49,7 +50,7 @@ from mimic.domain.errors import AuthRejected
 from mimic.ports.account_events import AccountEventStream
 from mimic.ports.exchange import CredentialVault
 from mimic.ports.services import Clock
-from mimic.ports.streamed_accounts import PositionReport, StreamedAccounts
+from mimic.ports.streamed_accounts import PositionReport, StreamedAccounts, WalletReport
 
 log = logging.getLogger(__name__)
 _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
@@ -223,9 +224,9 @@ async def _read(
 
 class _StateWriter:
     """One connection's writes to the streamed account state: `connected` once the socket
-    is open, then the seed (positionRisk by REST, read after that) beside the first events,
-    each message's positions and leverage in order, a renewal every third of the TTL, and
-    `dropped` when the socket closes.
+    is open, then the seed (positionRisk and the wallets by REST, read after that) beside
+    the first events, each message's positions, leverage and wallets in order, a renewal
+    every third of the TTL, and `dropped` when the socket closes.
 
     A write that fails leaves a gap no later write can mend: the state is then dropped
     (or, with the store away, left to expire) and this connection writes nothing more until
@@ -233,7 +234,7 @@ class _StateWriter:
     The same when the state is found to be no longer this connection's (another holder's
     connection took it during a lease handover, or Redis lost it), or its seed failed. A
     claim after the first one takes a token from the connections' pace (`claims`): each
-    seeds by REST (weight 5), and a store that comes and goes must not spend the IP's
+    seeds by REST (weight 10), and a store that comes and goes must not spend the IP's
     budget on thousands of seeds at once.
     """
 
@@ -259,12 +260,20 @@ class _StateWriter:
             await self._claim(self._store)
             self._renewing = asyncio.create_task(self._renew(self._store))
 
-    async def write(self, positions: list[PositionReport], leverage: dict[str, int]) -> None:
+    async def write(
+        self,
+        positions: list[PositionReport],
+        leverage: dict[str, int],
+        wallets: list[WalletReport],
+    ) -> None:
         store, stream = self._store, self._stream
-        if store is None or not stream or not (positions or leverage):
+        if store is None or not stream or not (positions or leverage or wallets):
             return
         try:
-            if not await store.update(self._account, stream, positions, leverage, self._ttl):
+            written = await store.update(
+                self._account, stream, positions, leverage, self._ttl, wallets=wallets
+            )
+            if not written:
                 self._stream = ""  # not ours any more: the renewal claims it back
         except Exception:
             log.warning("streamed state of %s not written: dropped", self._account, exc_info=True)
@@ -296,10 +305,17 @@ class _StateWriter:
     async def _seed(self, store: StreamedAccounts, stream: str) -> None:
         try:
             token = await store.rest_token(self._account)
-            # Every symbol's row (weight 5): what it does not list as used is flat.
+            # Every symbol's row (weight 5): what it does not list as used is flat; every
+            # asset's wallet, as the REST balance read reads it (weight 5).
             rows = await self._client.fapiPrivateV2GetPositionRisk()
+            account = await self._client.fapiPrivateV3GetAccount()
             await store.seeded(
-                self._account, stream, position_reports(rows), row_leverage(rows), token
+                self._account,
+                stream,
+                position_reports(rows),
+                row_leverage(rows),
+                token,
+                wallets=wallet_reports(account),
             )
         except Exception:  # unusable: planning reads by REST until the renewal claims anew
             log.warning("streamed state of %s not seeded", self._account, exc_info=True)

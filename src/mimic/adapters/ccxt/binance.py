@@ -17,7 +17,9 @@ from mimic.adapters.ccxt.streamed_positions import (
     best_effort,
     position_reports,
     row_leverage,
+    streamed_equity,
     streamed_position,
+    wallet_reports,
 )
 from mimic.adapters.ccxt.values import FEE_SCALE, is_true, taker_rate, to_decimal, to_decimal_or
 from mimic.domain.accounts import AccountCheck
@@ -80,7 +82,17 @@ class BinanceUsdmGateway(CcxtGateway):
         )
 
     async def _read_balance(self, pooled: PooledClient) -> Balance:
+        streamed = self._streamed
+        token = None
+        if streamed is not None:
+            token = await best_effort("REST token", lambda: streamed.rest_token(self.account.id))
         account = await pooled.client.fapiPrivateV3GetAccount()
+        if streamed is not None and token is not None:
+            wallets, begun = wallet_reports(account), token
+            await best_effort(
+                "REST wallets",
+                lambda: streamed.wallets_refreshed(self.account.id, wallets, begun),
+            )
         asset = next(
             (a for a in account.get("assets", []) if a.get("asset") == SETTLEMENT_CURRENCY), None
         )
@@ -144,8 +156,8 @@ class BinanceUsdmGateway(CcxtGateway):
     # --- the streamed account state (ports.streamed_accounts) ------------------------
 
     async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
-        """The position from what the account's live stream last reported, when that is
-        known to be current; otherwise (and the balance always) by REST."""
+        """The position, and the equity of an account holding none, from what the account's
+        live stream last reported, when that is known to be current; otherwise by REST."""
         streamed = self._streamed
         if streamed is None:
             return await super().fetch_snapshot(symbol, with_balance=with_balance)
@@ -170,11 +182,13 @@ class BinanceUsdmGateway(CcxtGateway):
         await self._call(Call.READ, trust)
         if not with_balance:
             return AccountSnapshot(position)
-        balance = await self.fetch_balance()
+        equity = streamed_equity(state)
+        if equity is None:
+            equity = (await self.fetch_balance()).equity
         mark = await self.fetch_mark_price(symbol)
         if position is not None:
             position = replace(position, mark_price=mark)
-        return AccountSnapshot(position, balance, mark)
+        return AccountSnapshot(position, equity, mark)
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         await super().set_leverage(symbol, leverage)

@@ -34,7 +34,7 @@ from mimic.domain.account_events import (
 )
 from mimic.domain.orders import OrderSide
 from mimic.domain.performance import AccountFill
-from mimic.ports.streamed_accounts import PositionReport
+from mimic.ports.streamed_accounts import PositionReport, WalletReport
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +158,14 @@ class UserDataReader:
         # What the streamed account state is told (ports.streamed_accounts), until taken.
         self._reports: list[PositionReport] = []
         self._leverage: dict[str, int] = {}
+        self._wallets: list[WalletReport] = []
 
-    def take_state(self) -> tuple[list[PositionReport], dict[str, int]]:
-        """The positions (every side reported, with Binance's transaction time) and
-        leverage changes read since the last call, in the order Binance sent them."""
-        taken = self._reports, self._leverage
-        self._reports, self._leverage = [], {}
+    def take_state(self) -> tuple[list[PositionReport], dict[str, int], list[WalletReport]]:
+        """The positions (every side reported, with Binance's transaction time), leverage
+        changes and wallet balances read since the last call, in the order Binance sent
+        them."""
+        taken = self._reports, self._leverage, self._wallets
+        self._reports, self._leverage, self._wallets = [], {}, []
         return taken
 
     def events(self, text: str | bytes) -> list[AccountEvent]:
@@ -201,6 +203,7 @@ class UserDataReader:
         for balance in changes.balances or []:
             wallet = to_decimal_or(balance.wallet, None)
             if balance.asset and wallet is not None:
+                self._wallets.append(WalletReport(balance.asset, wallet, at_ms))
                 events.append(BalanceEvent(balance.asset, wallet, at))
         for position in changes.positions or []:
             amount = to_decimal_or(position.amount, None)

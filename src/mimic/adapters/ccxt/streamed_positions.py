@@ -1,11 +1,15 @@
-"""Binance USD-M positions as the streamed account state keeps them (ports.streamed_accounts):
-from positionRisk rows (a seed, a REST refresh) and back to Mimic's `Position`.
+"""Binance USD-M positions and wallets as the streamed account state keeps them
+(ports.streamed_accounts): from positionRisk rows and the account's assets (a seed, a REST
+refresh) and back to Mimic's `Position` and equity.
 
 What the state can stand for: the position on a symbol (amount, entry price, leverage),
-exactly as positionRisk reports it. Not the balance: planning sizes from equity (wallet
-plus unrealized PnL at the current mark) and `Balance` carries the available balance, and
-an ACCOUNT_UPDATE tells neither exactly (its `up` is the PnL at the moment of the update,
-and nothing in it is the available balance): the balance stays a REST read.
+exactly as positionRisk reports it; and the equity planning sizes from (walletBalance +
+unrealizedProfit of USDT, as the REST read computes it) only when that is exact: the
+account holds no position at all (no unrealized PnL: the equity is the wallet, which
+ACCOUNT_UPDATE's `wb` reports exactly) and no margin asset but USDT. With a position, the
+unrealized PnL is Binance's at the mark of the moment it is read: an ACCOUNT_UPDATE's `up`
+is the PnL at the update, and the platform's mark stream is not the same reading; the
+balance is then read by REST.
 """
 
 import logging
@@ -13,9 +17,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from mimic.adapters.ccxt.gateway import SETTLEMENT_CURRENCY
 from mimic.adapters.ccxt.values import to_decimal, to_decimal_or
 from mimic.domain.positions import Position, PositionSide
-from mimic.ports.streamed_accounts import PositionReport, SymbolState
+from mimic.ports.streamed_accounts import PositionReport, SymbolState, WalletReport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,6 +50,32 @@ def row_leverage(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
         for row in rows
         if row.get("leverage") is not None and str(row["symbol"]) in used
     }
+
+
+def wallet_reports(account: dict[str, Any]) -> list[WalletReport]:
+    """Every asset's wallet from GET /fapi/v3/account (its `assets`)."""
+    return [
+        WalletReport(
+            str(asset["asset"]),
+            to_decimal(asset["walletBalance"]),
+            int(asset.get("updateTime") or 0),
+        )
+        for asset in account.get("assets", [])
+        if asset.get("asset") and asset.get("walletBalance") is not None
+    ]
+
+
+def streamed_equity(state: SymbolState | None) -> Decimal | None:
+    """The account's USDT equity when the state knows it exactly (see the module's
+    docstring); None: read the balance by REST. Any other asset held (multi-assets mode,
+    or margin in another asset) makes it unknown; an account with no USDT row has 0, as
+    the REST read says."""
+    wallets = None if state is None else state.flat_wallets
+    if wallets is None:
+        return None
+    if any(wallet != 0 for asset, wallet in wallets.items() if asset != SETTLEMENT_CURRENCY):
+        return None
+    return wallets.get(SETTLEMENT_CURRENCY, Decimal(0))
 
 
 class Unknown(Exception):

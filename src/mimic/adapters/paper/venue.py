@@ -160,7 +160,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         held = book.positions.get(symbol)
         mark = book.marks[symbol]
         position = None if held is None or held.quantity == 0 else position_of(symbol, held, mark)
-        return AccountSnapshot(position, balance_of(book), mark)
+        return AccountSnapshot(position, balance_of(book).equity, mark)
 
     async def set_leverage(self, account_id: str, symbol: str, leverage: int) -> None:
         check_leverage(leverage, self._store.listing(symbol).rules)

@@ -1,7 +1,8 @@
-"""Planning reads a follower's position from what its live stream last reported, through
-ccxt against the Binance stub: no positionRisk while the stream is live and caught up,
-REST whenever it is not (a follower without a stream, a dropped socket, Mimic's own order
-not yet reported, an order whose outcome is unknown).
+"""Planning reads a follower's position (and, holding none, its equity) from what its live
+stream last reported, through ccxt against the Binance stub: no positionRisk (nor account
+read) while the stream is live and caught up, REST whenever it is not (a follower without
+a stream, a dropped socket, Mimic's own order not yet reported, an order whose outcome is
+unknown; for the equity also a position held, or another margin asset).
 
 Two followers: `a0` (key0) has its user data stream held here, `a1` (key1) has none.
 """
@@ -36,6 +37,7 @@ D = Decimal
 STREAMED = ExchangeAccount("a0", "user-0", "binanceusdm", "main", datetime.now(UTC))
 UNSTREAMED = ExchangeAccount("a1", "user-1", "binanceusdm", "main", datetime.now(UTC))
 POSITION_RISK = ("GET", "/fapi/v2/positionRisk")
+ACCOUNT_READ = ("GET", "/fapi/v3/account")
 
 
 class FlakyState(InMemoryStreamedAccounts):
@@ -90,8 +92,21 @@ class Platform:
     def position_reads(self, api_key: str) -> int:
         return self.stub.calls(*POSITION_RISK, api_key)
 
+    def reads(self, api_key: str = "key0") -> tuple[int, int]:
+        """(positionRisk, account) REST reads so far."""
+        return self.stub.calls(*POSITION_RISK, api_key), self.stub.calls(*ACCOUNT_READ, api_key)
+
+    def wallet(self, api_key: str = "key0") -> Decimal:
+        return self.stub.accounts[api_key].wallet
+
     async def gateway(self, account: ExchangeAccount) -> ExchangeGateway:
         return await self.gateways.for_account(account)
+
+    async def streaming(self) -> ExchangeGateway:
+        """a0's gateway, its stream held and its state usable."""
+        self.hold_stream()
+        await self.usable()
+        return await self.gateway(STREAMED)
 
     async def usable(self, wanted: bool = True) -> None:
         """Until the state of a0's BTCUSDT is usable (or not), within a few seconds."""
@@ -246,3 +261,91 @@ async def test_a_write_that_failed_leaves_no_gap_to_be_read(renewing: Platform) 
     assert renewing.position_reads("key0") == seeds + 1
     assert await quantities([gateway]) == [D(0)]
     assert renewing.position_reads("key0") == seeds + 1
+
+
+def sell(client_id: str, quantity: str = "0.010") -> OrderRequest:
+    return OrderRequest("BTCUSDT", OrderSide.SELL, D(quantity), client_id, reduce_only=True)
+
+
+async def equity(gateway: ExchangeGateway) -> Decimal | None:
+    return (await gateway.fetch_snapshot("BTCUSDT", with_balance=True)).equity
+
+
+async def untold_round_trip(platform: Platform, gateway: ExchangeGateway) -> None:
+    """Mimic opens and closes: flat again, the fees and PnL in the wallet, and the stream
+    tells neither fill."""
+    platform.stub.drop_kinds = {"ACCOUNT_UPDATE"}
+    await gateway.place_market_order_at_leverage(buy("mimic-1"), 20)
+    await gateway.place_market_order_at_leverage(sell("mimic-2"), None)
+
+
+async def test_a_flat_streamed_follower_plans_without_any_rest_read(platform: Platform) -> None:
+    gateway = await platform.streaming()
+    seeded = platform.reads()
+    assert seeded == (1, 1)  # the seed: positions and wallets, once the socket was open
+    assert await equity(gateway) == D(10000)  # the first signal
+    await gateway.place_market_order_at_leverage(buy("mimic-1"), 20)
+    await gateway.place_market_order_at_leverage(sell("mimic-2"), None)
+    await platform.usable()  # the stream told both fills: flat, the fees paid
+    assert platform.wallet() < D(10000)
+    assert await equity(gateway) == platform.wallet()  # the second signal
+    assert platform.reads() == seeded
+
+
+async def test_a_position_held_reads_the_balance_by_rest(platform: Platform) -> None:
+    gateway = await platform.streaming()
+    await gateway.place_market_order_at_leverage(buy("mimic-1"), 20)
+    await platform.usable()
+    positions, accounts = platform.reads()
+    expected = (await gateway.fetch_balance()).equity  # wallet + unrealized PnL, by REST
+    assert await equity(gateway) == expected
+    assert platform.reads() == (positions, accounts + 2)  # the position streamed, not the PnL
+
+
+async def test_another_margin_asset_reads_the_balance_by_rest(platform: Platform) -> None:
+    gateway = await platform.streaming()
+    update = {"e": "ACCOUNT_UPDATE", "E": 1, "T": 1, "a": {"m": "DEPOSIT", "B": [
+        {"a": "BNB", "wb": "0.5", "cw": "0.5", "bc": "0.5"}], "P": []}}  # fmt: skip
+    await platform.stub.push("key0", update)
+    for _ in range(500):
+        state = await platform.state.read("a0", "BTCUSDT")
+        if state is not None and state.flat_wallets and "BNB" in state.flat_wallets:
+            break
+        await asyncio.sleep(0.01)
+    positions, accounts = platform.reads()
+    assert await equity(gateway) == D(10000)
+    assert platform.reads() == (positions, accounts + 1)
+
+
+async def test_a_dropped_stream_reads_the_balance_by_rest(platform: Platform) -> None:
+    gateway = await platform.streaming()
+    platform.stub.fail(status=503, method="POST", path="/fapi/v1/listenKey", times=None)
+    await platform.stub.disconnect("key0")
+    await platform.usable(wanted=False)
+    positions, accounts = platform.reads()
+    assert await equity(gateway) == D(10000)
+    assert platform.reads() == (positions + 1, accounts + 1)
+
+
+async def test_after_mimics_own_order_the_balance_is_read_by_rest_until_reported(
+    platform: Platform,
+) -> None:
+    gateway = await platform.streaming()
+    await untold_round_trip(platform, gateway)
+    positions, accounts = platform.reads()
+    assert await equity(gateway) == platform.wallet()  # by REST: not the wallet before
+    assert platform.reads() == (positions + 1, accounts + 1)
+    # Both REST reads began after the orders' answers: the state is current again.
+    assert await equity(gateway) == platform.wallet()
+    assert platform.reads() == (positions + 1, accounts + 1)
+
+
+async def test_a_position_read_alone_does_not_free_the_wallet(platform: Platform) -> None:
+    """The close's realized PnL and fee are not in positionRisk: a plan that read only the
+    position by REST (a close, no balance wanted) leaves the wallet unknown."""
+    gateway = await platform.streaming()
+    await untold_round_trip(platform, gateway)
+    assert (await gateway.fetch_snapshot("BTCUSDT", with_balance=False)).position is None
+    positions, accounts = platform.reads()
+    assert await equity(gateway) == platform.wallet()
+    assert platform.reads() == (positions, accounts + 1)

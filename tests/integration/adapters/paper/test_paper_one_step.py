@@ -48,12 +48,12 @@ def order(side: OrderSide, quantity: str, *, reduce_only: bool = False) -> Order
 
 async def test_snapshot_answers_what_the_three_reads_answer(gateway: PaperGateway) -> None:
     flat = await gateway.fetch_snapshot("BTCUSDT", with_balance=True)
-    assert flat == AccountSnapshot(None, await gateway.fetch_balance(), D(65000))
+    assert flat == AccountSnapshot(None, (await gateway.fetch_balance()).equity, D(65000))
 
     await gateway.place_market_order_at_leverage(order(BUY, "1"), 50)
     snapshot = await gateway.fetch_snapshot("BTCUSDT", with_balance=True)
     assert snapshot.position == await gateway.fetch_position("BTCUSDT")
-    assert snapshot.balance == await gateway.fetch_balance()
+    assert snapshot.equity == (await gateway.fetch_balance()).equity
     assert snapshot.mark_price == await gateway.fetch_mark_price("BTCUSDT")
     assert snapshot.position is not None
     assert snapshot.position.leverage == 50

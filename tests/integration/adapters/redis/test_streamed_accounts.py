@@ -12,7 +12,12 @@ from redis.asyncio import Redis
 
 from mimic.adapters.memory.streamed_accounts import InMemoryStreamedAccounts
 from mimic.adapters.redis.streamed_accounts import RedisStreamedAccounts
-from mimic.ports.streamed_accounts import PositionReport, StreamedAccounts, SymbolState
+from mimic.ports.streamed_accounts import (
+    PositionReport,
+    StreamedAccounts,
+    SymbolState,
+    WalletReport,
+)
 from tests.conftest import REDIS_URL
 
 TTL = timedelta(seconds=30)
@@ -177,3 +182,113 @@ async def test_a_refresh_fills_in_what_the_stream_did_not_know(store: StreamedAc
     state = await store.read(ACCOUNT, "ETHUSDT")
     assert state is not None
     assert state.leverage == 7
+
+
+# --- wallets: the equity of an account that holds no position ---------------------------
+
+
+def usdt(wallet: str, at_ms: int) -> WalletReport:
+    return WalletReport("USDT", Decimal(wallet), at_ms)
+
+
+async def live_wallets(store: StreamedAccounts, stream: str = "s1", wallet: str = "1000") -> None:
+    await store.connected(ACCOUNT, stream, TTL)
+    token = await store.rest_token(ACCOUNT)
+    await store.seeded(ACCOUNT, stream, [], {}, token, wallets=[usdt(wallet, 5)])
+
+
+async def wallets(store: StreamedAccounts, symbol: str = "BTCUSDT") -> object:
+    state = await store.read(ACCOUNT, symbol)
+    assert state is not None
+    return state.flat_wallets
+
+
+async def test_wallets_are_known_once_seeded_and_only_while_nothing_is_held(
+    store: StreamedAccounts,
+) -> None:
+    await live(store, "s1")
+    assert await wallets(store) is None  # a seed without the wallets: unknown
+    await live_wallets(store, "s2")
+    assert await wallets(store) == {"USDT": Decimal(1000)}
+    await store.update(ACCOUNT, "s2", [long("1", 10, "ETHUSDT")], {}, TTL)
+    assert await wallets(store) is None  # a position on any symbol: unrealized PnL
+    await store.update(
+        ACCOUNT, "s2", [long("0", 11, "ETHUSDT")], {}, TTL, wallets=[usdt("990", 11)]
+    )
+    assert await wallets(store) == {"USDT": Decimal(990)}
+
+
+async def test_an_older_wallet_report_changes_nothing(store: StreamedAccounts) -> None:
+    await store.connected(ACCOUNT, "s1", TTL)
+    await store.update(ACCOUNT, "s1", [], {}, TTL, wallets=[usdt("900", 20)])
+    # The seed read by REST before that event landed after it: the event is newer.
+    token = await store.rest_token(ACCOUNT)
+    await store.seeded(ACCOUNT, "s1", [], {}, token, wallets=[usdt("1000", 15)])
+    assert await wallets(store) == {"USDT": Decimal(900)}
+    await store.update(ACCOUNT, "s1", [], {}, TTL, wallets=[usdt("800", 19)])  # late
+    assert await wallets(store) == {"USDT": Decimal(900)}
+    await store.update(ACCOUNT, "s1", [], {}, TTL, wallets=[usdt("850", 20)])  # in order
+    assert await wallets(store) == {"USDT": Decimal(850)}
+
+
+async def test_a_new_connection_forgets_the_wallets(store: StreamedAccounts) -> None:
+    await live_wallets(store, "s1")
+    await store.connected(ACCOUNT, "s2", TTL)
+    await store.seeded(ACCOUNT, "s2", [], {}, await store.rest_token(ACCOUNT))
+    assert await wallets(store) is None  # what s1 reported is not s2's to stand for
+
+
+async def test_any_order_holds_the_wallets_until_the_stream_reports_after_its_answer(
+    store: StreamedAccounts,
+) -> None:
+    await live_wallets(store)
+    token = await store.order_sending(ACCOUNT, "ETHUSDT")
+    assert await wallets(store) is None  # its fee changes the wallet: whatever the symbol
+    await store.order_answered(ACCOUNT, "ETHUSDT", token, 50)
+    await store.update(ACCOUNT, "s1", [], {}, TTL, wallets=[usdt("999", 49)])
+    assert await wallets(store) is None
+    fill = [long("0", 50, "ETHUSDT")]  # opened and closed: flat again, the fee paid
+    await store.update(ACCOUNT, "s1", fill, {}, TTL, wallets=[usdt("998", 50)])
+    assert await wallets(store) == {"USDT": Decimal(998)}
+
+
+async def position_read_after_order(store: StreamedAccounts, answered_ms: int | None) -> int:
+    """Mimic's order on BTCUSDT answered at `answered_ms` (None: outcome unknown), then a
+    REST read of its position begun after it. Returns a token taken while it was out."""
+    token = await store.order_sending(ACCOUNT, "BTCUSDT")
+    during = await store.rest_token(ACCOUNT)
+    await store.order_answered(ACCOUNT, "BTCUSDT", token, answered_ms)
+    await store.refreshed(ACCOUNT, "BTCUSDT", [long("0", 50)], 10, await store.rest_token(ACCOUNT))
+    return during
+
+
+async def test_a_rest_position_read_frees_the_symbol_not_the_wallets(
+    store: StreamedAccounts,
+) -> None:
+    await live_wallets(store)
+    await position_read_after_order(store, 50)  # a close, not told yet
+    assert await wallets(store) is None  # the position is read, its realized PnL is not
+    await store.update(ACCOUNT, "s1", [], {}, TTL, wallets=[usdt("1010", 50)])
+    assert await wallets(store) == {"USDT": Decimal(1010)}
+
+
+async def test_an_unknown_outcome_holds_the_wallets_until_a_rest_read_begun_after_it(
+    store: StreamedAccounts,
+) -> None:
+    await live_wallets(store)
+    during = await position_read_after_order(store, None)
+    await store.update(ACCOUNT, "s1", [], {}, TTL, wallets=[usdt("999", 99)])
+    assert await wallets(store) is None  # the stream alone is not enough
+    await store.wallets_refreshed(ACCOUNT, [usdt("999", 99)], during)
+    assert await wallets(store) is None  # it may not have seen the order
+    await store.wallets_refreshed(ACCOUNT, [usdt("999", 99)], await store.rest_token(ACCOUNT))
+    assert await wallets(store) == {"USDT": Decimal(999)}
+
+
+async def test_a_seed_with_the_wallets_begun_after_an_order_frees_them(
+    store: StreamedAccounts,
+) -> None:
+    await live_wallets(store)
+    await position_read_after_order(store, None)
+    await live_wallets(store, "s2", "995")
+    assert await wallets(store) == {"USDT": Decimal(995)}

@@ -9,7 +9,7 @@ import pytest
 
 from mimic.adapters.ccxt.binance_user_data import ListenKeyExpired, UserDataReader
 from mimic.domain.account_events import FillCause, FillEvent
-from mimic.ports.streamed_accounts import PositionReport
+from mimic.ports.streamed_accounts import PositionReport, WalletReport
 
 D = Decimal
 
@@ -70,9 +70,12 @@ def test_an_expired_listen_key_ends_the_socket() -> None:
         UserDataReader().events('{"e": "listenKeyExpired", "E": "1", "listenKey": "k"}')
 
 
-def test_positions_and_leverage_are_kept_for_the_streamed_state_in_order() -> None:
+def test_positions_leverage_and_wallets_are_kept_for_the_streamed_state_in_order() -> None:
     reader = UserDataReader()
-    update = {"e": "ACCOUNT_UPDATE", "E": 12, "T": 11, "a": {"m": "ORDER", "B": [], "P": [
+    update = {"e": "ACCOUNT_UPDATE", "E": 12, "T": 11, "a": {"m": "ORDER", "B": [
+        {"a": "USDT", "wb": "999.5", "cw": "999.5", "bc": "0"},
+        {"a": "BNB", "wb": "0.1", "cw": "0.1", "bc": "0"},
+    ], "P": [
         {"s": "BTCUSDT", "pa": "0.010", "ep": "65000", "ps": "BOTH"},
     ]}}  # fmt: skip
     reader.events(json.dumps(update))
@@ -81,5 +84,6 @@ def test_positions_and_leverage_are_kept_for_the_streamed_state_in_order() -> No
     assert reader.take_state() == (
         [PositionReport("BTCUSDT", "BOTH", D("0.010"), D(65000), 11)],
         {"BTCUSDT": 25},
+        [WalletReport("USDT", D("999.5"), 11), WalletReport("BNB", D("0.1"), 11)],
     )
-    assert reader.take_state() == ([], {})  # each told once
+    assert reader.take_state() == ([], {}, [])  # each told once
