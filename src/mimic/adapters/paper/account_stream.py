@@ -5,17 +5,21 @@ cancelled) and hands each account's events to whoever in this process holds its 
 Postgres hands out `seq` at insert, not at commit: a transaction may commit after a later
 one, and a rolled-back one leaves a gap forever. The poller therefore reads from the first
 `seq` it has not seen and waits up to `gap_grace` for a missing one before it goes past it;
-anything later than that is found by the holder's periodic reconciliation.
+anything later than that is found by the holder's periodic reconciliation. Each poll reads
+only the rows above the highest `seq` delivered and the missing ones below it: reading again
+everything above the first gap (a fan-out's thousand transactions at once always leave one)
+cost a worker more than recording the fills it read. Only the rows of accounts whose stream
+this process holds become events.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import ColumnElement, Row, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.paper.rows import account_fill
@@ -34,6 +38,8 @@ log = logging.getLogger(__name__)
 # Events older than this are deleted: a stream that was away longer reconciles by REST.
 RETENTION = timedelta(hours=1)
 PRUNE_EVERY_SECONDS = 60.0
+# Missing seqs asked for by number, at most; beyond, everything above the first is read.
+MISSING_BY_NUMBER = 500
 
 
 class PaperAccountStream(AccountEventStream):
@@ -54,6 +60,7 @@ class PaperAccountStream(AccountEventStream):
         # A worker starts all its accounts' streams at once: they must share one poller.
         self._starting = asyncio.Lock()
         self._floor: int | None = None  # every seq up to here is delivered or given up
+        self._top = 0  # the highest seq delivered
         self._seen: set[int] = set()  # delivered above the floor
         self._gaps: dict[int, float] = {}  # missing seq -> when first missed
 
@@ -94,6 +101,7 @@ class PaperAccountStream(AccountEventStream):
                 async with self._sessions() as session:
                     newest = await session.scalar(select(func.max(paper_account_events.c.seq)))
                 self._floor = int(newest or 0)
+                self._top = self._floor
             self._poller = asyncio.create_task(self._poll_forever())
 
     async def _poll_forever(self) -> None:
@@ -117,33 +125,43 @@ class PaperAccountStream(AccountEventStream):
 
     async def poll(self) -> int:
         """Deliver the events not seen yet; returns how many were delivered."""
-        assert self._floor is not None
         e, o, p = paper_account_events.c, paper_orders.c, paper_protective_orders.c
+        unseen = self._unseen()
         fills = (
             select(e.seq, e.position_after, paper_orders)
             .join(paper_orders, o.id == e.order_id)
-            .where(e.seq > self._floor)
+            .where(unseen)
         )
         protection = (
             select(e.seq, e.kind.label("event"), e.created_at.label("at"), paper_protective_orders)
             .join(paper_protective_orders, p.id == e.protective_order_id)
-            .where(e.seq > self._floor)
+            .where(unseen)
         )
         async with self._sessions() as session:
-            rows: list[tuple[Row[Any], AccountEvent]] = [
-                (row, _fill_event(row)) for row in await session.execute(fills)
+            rows: list[tuple[Row[Any], Callable[[Row[Any]], AccountEvent]]] = [
+                (row, _fill_event) for row in await session.execute(fills)
             ]
-            rows += [(row, _order_event(row)) for row in await session.execute(protection)]
+            rows += [(row, _order_event) for row in await session.execute(protection)]
         delivered = 0
         for row, event in sorted(rows, key=lambda found: int(found[0].seq)):
             if row.seq in self._seen:
                 continue
             self._seen.add(row.seq)
+            self._top = max(self._top, row.seq)
             for queue in self._listeners.get(row.account_id, ()):
-                queue.put_nowait(event)
+                queue.put_nowait(event(row))
                 delivered += 1
         self._advance_floor()
         return delivered
+
+    def _unseen(self) -> ColumnElement[bool]:
+        """The rows above the highest seq delivered, and the missing ones below it."""
+        assert self._floor is not None
+        seq = paper_account_events.c.seq
+        missing = [s for s in range(self._floor + 1, self._top) if s not in self._seen]
+        if len(missing) > MISSING_BY_NUMBER:
+            return seq > self._floor
+        return or_(seq > self._top, seq.in_(missing))
 
     def _advance_floor(self) -> None:
         assert self._floor is not None
