@@ -1,6 +1,7 @@
 """The paper venue's account streams: one poller per process reads `paper_account_events`
 (written in the venue's own transactions: each execution, each protective order placed or
-cancelled) and hands each account's events to whoever in this process holds its stream.
+cancelled) and hands each account's events to the sink that follows it in this process
+(the holder): no task or queue per account, a held stream is an entry in a dict.
 
 Postgres hands out `seq` at insert, not at commit: a transaction may commit after a later
 one, and a rolled-back one leaves a gap forever. The poller therefore reads from the first
@@ -15,7 +16,7 @@ this process holds become events.
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from mimic.adapters.sqlalchemy.tables import (
 )
 from mimic.domain.account_events import AccountEvent, FillEvent, OrderEvent, StreamConnected
 from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
-from mimic.ports.account_events import AccountEventStream
+from mimic.ports.account_events import AccountEventFeed, AccountEventSink
 from mimic.ports.services import Clock
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ PRUNE_EVERY_SECONDS = 60.0
 MISSING_BY_NUMBER = 500
 
 
-class PaperAccountStream(AccountEventStream):
+class PaperAccountStream(AccountEventFeed):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -55,9 +56,9 @@ class PaperAccountStream(AccountEventStream):
         self._clock = clock
         self._poll_interval = poll_interval
         self._gap_grace = gap_grace
-        self._listeners: dict[str, set[asyncio.Queue[AccountEvent]]] = {}
+        self._sinks: dict[str, tuple[AccountEventSink, ...]] = {}  # by account id
         self._poller: asyncio.Task[None] | None = None
-        # A worker starts all its accounts' streams at once: they must share one poller.
+        # A worker follows all its accounts at once: they must share one poller.
         self._starting = asyncio.Lock()
         self._floor: int | None = None  # every seq up to here is delivered or given up
         self._top = 0  # the highest seq delivered
@@ -67,22 +68,17 @@ class PaperAccountStream(AccountEventStream):
     def supports(self, exchange: str) -> bool:
         return exchange == PAPER_EXCHANGE
 
-    async def events(self, account: ExchangeAccount) -> AsyncIterator[Sequence[AccountEvent]]:
-        queue: asyncio.Queue[AccountEvent] = asyncio.Queue()
-        self._listeners.setdefault(account.id, set()).add(queue)
-        try:
-            await self._start()
-            yield [StreamConnected(self._clock.now())]
-            while True:
-                batch = [await queue.get()]
-                while not queue.empty():
-                    batch.append(queue.get_nowait())
-                yield batch
-        finally:
-            listeners = self._listeners.get(account.id, set())
-            listeners.discard(queue)
-            if not listeners:
-                self._listeners.pop(account.id, None)
+    async def follow(self, account: ExchangeAccount, sink: AccountEventSink) -> None:
+        await self._start()
+        self._sinks[account.id] = (*self._sinks.get(account.id, ()), sink)
+        sink.deliver(account.id, [StreamConnected(self._clock.now())])
+
+    async def unfollow(self, account_id: str, sink: AccountEventSink) -> None:
+        left = tuple(s for s in self._sinks.get(account_id, ()) if s is not sink)
+        if left:
+            self._sinks[account_id] = left
+        else:
+            self._sinks.pop(account_id, None)
 
     async def aclose(self) -> None:
         if self._poller is not None:
@@ -92,8 +88,8 @@ class PaperAccountStream(AccountEventStream):
             self._poller = None
 
     async def _start(self) -> None:
-        """The first stream starts the poller from the newest event: what came before is
-        the reconciliation's (each stream starts with `StreamConnected`)."""
+        """The first account followed starts the poller from the newest event: what came
+        before is the reconciliation's (each stream starts with `StreamConnected`)."""
         async with self._starting:
             if self._poller is not None:
                 return
@@ -148,8 +144,11 @@ class PaperAccountStream(AccountEventStream):
                 continue
             self._seen.add(row.seq)
             self._top = max(self._top, row.seq)
-            for queue in self._listeners.get(row.account_id, ()):
-                queue.put_nowait(event(row))
+            for sink in self._sinks.get(row.account_id, ()):
+                try:
+                    sink.deliver(row.account_id, [event(row)])
+                except Exception:  # the others' events are still theirs
+                    log.exception("paper account event %d not delivered", row.seq)
                 delivered += 1
         self._advance_floor()
         return delivered

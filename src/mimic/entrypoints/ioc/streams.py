@@ -3,7 +3,6 @@ report, and the holder that runs them in a worker (or the embedded process)."""
 
 import asyncio
 import contextlib
-import gc
 import os
 import secrets
 import socket
@@ -19,14 +18,15 @@ from mimic.adapters.ccxt.lazy import LazyCcxtAccountStream
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.adapters.paper.account_stream import PaperAccountStream
 from mimic.adapters.redis.stream_leases import RedisStreamLeases
-from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
+from mimic.application.hold_account_streams import HoldAccountStreams, StreamFeed, StreamPolicy
 from mimic.application.reconcile_account_fills import ReconcileAccountFills
 from mimic.application.record_account_fills import RecordAccountFills
 from mimic.domain.account_events import AccountEvent
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.orders import OrderIntent
 from mimic.entrypoints.config import Settings
-from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
+from mimic.entrypoints.runtime import freeze_survivors
+from mimic.ports.account_events import AccountEventFeed, AccountStreamWork, StreamLeases
 from mimic.ports.exchange import CredentialVault
 from mimic.ports.metrics import Metrics
 from mimic.ports.repositories import ExchangeAccountRepository
@@ -64,10 +64,10 @@ class AccountStreamsProvider(Provider):
         await stream.aclose()
 
     @provide(scope=Scope.APP)
-    def streams(
+    def feeds(
         self, paper: PaperAccountStream, live: LazyCcxtAccountStream
-    ) -> Sequence[AccountEventStream]:
-        return [paper, live]
+    ) -> Sequence[AccountEventFeed]:
+        return [paper, StreamFeed(live)]
 
 
 class ContainerStreamWork(AccountStreamWork):
@@ -83,10 +83,11 @@ class ContainerStreamWork(AccountStreamWork):
 
     async def record(
         self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
-    ) -> list[tuple[ExchangeAccount, OrderIntent]]:
+    ) -> tuple[list[tuple[ExchangeAccount, OrderIntent]], dict[str, Exception]]:
         async with self._container() as scope:
             record = await scope.get(RecordAccountFills)
-            return (await record.record_many(batches)).flat
+            outcome = await record.record_many_isolated(batches)
+            return outcome.flat, outcome.failed
 
     async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
         async with self._container() as scope:
@@ -116,8 +117,7 @@ async def _freeze_once_settled(after_seconds: float) -> None:
     await asyncio.sleep(after_seconds)
     if not _frozen_with_streams:
         _frozen_with_streams = True
-        gc.collect()
-        gc.freeze()
+        freeze_survivors()
 
 
 @contextlib.asynccontextmanager
@@ -137,7 +137,7 @@ async def holding_account_streams(
             period=settings.stream_lease,
         )
     holder = HoldAccountStreams(
-        await container.get(Sequence[AccountEventStream]),
+        await container.get(Sequence[AccountEventFeed]),
         leases,
         ContainerStreamWork(container),
         await container.get(Clock),
