@@ -162,13 +162,18 @@ class HoldAccountStreams(AccountEventSink):
 
     async def refresh(self) -> None:
         now = self._clock.now()
-        accounts = {a.id: a for a in await self._work.accounts() if self._feed(a) is not None}
-        wanted = {a for a in accounts if self._retry_at.get(a, now) <= now}
+        wanted = {
+            account_id
+            for account_id, exchange in (await self._work.streamed()).items()
+            if self._feed(exchange) is not None and self._retry_at.get(account_id, now) <= now
+        }
         kept = await self._leases.hold(wanted, [a for a in self._held if a in wanted])
         for account_id in [a for a in self._held if a not in kept]:
             await self._drop(account_id)
-        for account_id in sorted(kept - set(self._held)):
-            await self._start(accounts[account_id])
+        new = kept - set(self._held)
+        if new:  # read whole only when taken; one gone meanwhile: its lease runs out
+            for account in sorted(await self._work.accounts(new), key=lambda a: a.id):
+                await self._start(account)
         for item in self._held.values():
             if item.reconcile_at is not None and item.reconcile_at <= now:
                 self._reconcile_soon(item)
@@ -209,15 +214,13 @@ class HoldAccountStreams(AccountEventSink):
         self._retry_at[account_id] = self._clock.now() + self._policy.retry_after
         self._forget(account_id)
 
-    def _feed(self, account: ExchangeAccount) -> AccountEventFeed | None:
-        if account.exchange not in self._feed_of:
-            self._feed_of[account.exchange] = next(
-                (f for f in self._feeds if f.supports(account.exchange)), None
-            )
-        return self._feed_of[account.exchange]
+    def _feed(self, exchange: str) -> AccountEventFeed | None:
+        if exchange not in self._feed_of:
+            self._feed_of[exchange] = next((f for f in self._feeds if f.supports(exchange)), None)
+        return self._feed_of[exchange]
 
     async def _start(self, account: ExchangeAccount) -> None:
-        feed = self._feed(account)
+        feed = self._feed(account.exchange)
         assert feed is not None
         self._retry_at.pop(account.id, None)
         self._held[account.id] = _Held(account, feed)

@@ -77,8 +77,13 @@ class AccountStreamWork(Protocol):
     """What holding streams does with the database and the exchanges' REST APIs; each call
     is its own unit of work (a fresh session), since many streams run at once."""
 
-    async def accounts(self) -> list[ExchangeAccount]:
-        """The approved connections of active users: the accounts whose streams are held."""
+    async def streamed(self) -> dict[str, str]:
+        """The approved connections of active users, whose streams are held: account id ->
+        exchange (read at every refresh: 100,000 whole accounts cost a worker a second)."""
+        ...
+
+    async def accounts(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
+        """These accounts (those a holder starts holding); any gone meanwhile are left out."""
         ...
 
     async def record(

@@ -3,7 +3,7 @@ report, restarts an ended stream, and reports how many it holds."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -61,8 +61,11 @@ class RecordingWork(AccountStreamWork):
         self.recording = asyncio.Event()  # cleared: every call waits for it
         self.recording.set()
 
-    async def accounts(self) -> list[ExchangeAccount]:
-        return self.listed
+    async def streamed(self) -> dict[str, str]:
+        return {a.id: a.exchange for a in self.listed}
+
+    async def accounts(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
+        return [a for a in self.listed if a.id in account_ids]
 
     async def record(
         self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]

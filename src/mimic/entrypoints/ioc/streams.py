@@ -6,7 +6,7 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 
 from dishka import AsyncContainer, Provider, Scope, provide
@@ -76,10 +76,15 @@ class ContainerStreamWork(AccountStreamWork):
     def __init__(self, container: AsyncContainer) -> None:
         self._container = container
 
-    async def accounts(self) -> list[ExchangeAccount]:
+    async def streamed(self) -> dict[str, str]:
         async with self._container() as scope:
             accounts: ExchangeAccountRepository = await scope.get(ExchangeAccountRepository)
             return await accounts.list_streamed()
+
+    async def accounts(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
+        async with self._container() as scope:
+            accounts: ExchangeAccountRepository = await scope.get(ExchangeAccountRepository)
+            return await accounts.get_many(account_ids)
 
     async def record(
         self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
