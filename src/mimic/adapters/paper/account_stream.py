@@ -16,7 +16,6 @@ this process holds become events.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +40,7 @@ RETENTION = timedelta(hours=1)
 PRUNE_EVERY_SECONDS = 60.0
 # Missing seqs asked for by number, at most; beyond, everything above the first is read.
 MISSING_BY_NUMBER = 500
+SEQS_AT_ONCE = 1000  # rows read whole per query (SQLite allows so many bound numbers)
 
 
 class PaperAccountStream(AccountEventFeed):
@@ -120,36 +120,29 @@ class PaperAccountStream(AccountEventFeed):
             await asyncio.sleep(self._poll_interval)
 
     async def poll(self) -> int:
-        """Deliver the events not seen yet; returns how many were delivered."""
-        e, o, p = paper_account_events.c, paper_orders.c, paper_protective_orders.c
-        unseen = self._unseen()
-        fills = (
-            select(e.seq, e.position_after, paper_orders)
-            .join(paper_orders, o.id == e.order_id)
-            .where(unseen)
-        )
-        protection = (
-            select(e.seq, e.kind.label("event"), e.created_at.label("at"), paper_protective_orders)
-            .join(paper_protective_orders, p.id == e.protective_order_id)
-            .where(unseen)
-        )
+        """Deliver the events not seen yet; returns how many were delivered. The rows'
+        numbers and accounts are read first; only the followed accounts' rows are read
+        whole and become events (another worker's are only marked seen)."""
+        e = paper_account_events.c
         async with self._sessions() as session:
-            rows: list[tuple[Row[Any], Callable[[Row[Any]], AccountEvent]]] = [
-                (row, _fill_event) for row in await session.execute(fills)
-            ]
-            rows += [(row, _order_event) for row in await session.execute(protection)]
+            found = await session.execute(select(e.seq, e.account_id).where(self._unseen()))
+            new = sorted((seq, account_id) for seq, account_id in found if seq not in self._seen)
+            followed = [seq for seq, account_id in new if account_id in self._sinks]
+            events = await _events(session, followed)
         delivered = 0
-        for row, event in sorted(rows, key=lambda found: int(found[0].seq)):
-            if row.seq in self._seen:
-                continue
-            self._seen.add(row.seq)
-            self._top = max(self._top, row.seq)
-            for sink in self._sinks.get(row.account_id, ()):
+        for seq, account_id in new:
+            self._seen.add(seq)
+            event = events.get(seq)
+            if event is None:
+                continue  # not followed here (another worker's account)
+            for sink in self._sinks.get(account_id, ()):
                 try:
-                    sink.deliver(row.account_id, [event(row)])
+                    sink.deliver(account_id, [event])
                 except Exception:  # the others' events are still theirs
-                    log.exception("paper account event %d not delivered", row.seq)
+                    log.exception("paper account event %d not delivered", seq)
                 delivered += 1
+        if new:
+            self._top = max(self._top, new[-1][0])
         self._advance_floor()
         return delivered
 
@@ -181,6 +174,27 @@ class PaperAccountStream(AccountEventFeed):
                     paper_account_events.c.created_at < self._clock.now() - RETENTION
                 )
             )
+
+
+async def _events(session: AsyncSession, seqs: list[int]) -> dict[int, AccountEvent]:
+    """The events of these rows, by seq: fills with their orders, protective orders'."""
+    e, o, p = paper_account_events.c, paper_orders.c, paper_protective_orders.c
+    events: dict[int, AccountEvent] = {}
+    for start in range(0, len(seqs), SEQS_AT_ONCE):
+        chunk = seqs[start : start + SEQS_AT_ONCE]
+        fills = (
+            select(e.seq, e.position_after, paper_orders)
+            .join(paper_orders, o.id == e.order_id)
+            .where(e.seq.in_(chunk))
+        )
+        protection = (
+            select(e.seq, e.kind.label("event"), e.created_at.label("at"), paper_protective_orders)
+            .join(paper_protective_orders, p.id == e.protective_order_id)
+            .where(e.seq.in_(chunk))
+        )
+        events.update((row.seq, _fill_event(row)) for row in await session.execute(fills))
+        events.update((row.seq, _order_event(row)) for row in await session.execute(protection))
+    return events
 
 
 def _order_event(row: Row[Any]) -> OrderEvent:
