@@ -104,6 +104,7 @@ class StreamFeed(AccountEventFeed):
         try:
             async for batch in self._stream.events(account):
                 sink.deliver(account.id, batch)
+                await sink.recorded(account.id)
         except Exception as exc:
             error = exc
         del self._reading[account.id, sink]
@@ -142,6 +143,9 @@ class HoldAccountStreams(AccountEventSink):
         self._working: set[asyncio.Task[Any]] = set()
         # Fills waiting to be recorded, by account: one recorder takes them in batches.
         self._pending: dict[str, tuple[ExchangeAccount, list[AccountEvent]]] = {}
+        self._recording: set[str] = set()  # taken by the recorder, not recorded yet
+        # Streams waiting for their account's fills to be recorded (see `recorded`).
+        self._waiting: dict[str, asyncio.Future[None]] = {}
         self._recorder: asyncio.Task[None] | None = None
 
     @property
@@ -205,6 +209,14 @@ class HoldAccountStreams(AccountEventSink):
             if self._recorder is None or self._recorder.done():
                 self._recorder = self._track(self._record_pending())
 
+    async def recorded(self, account_id: str) -> None:
+        if account_id not in self._pending and account_id not in self._recording:
+            return
+        waiting = self._waiting.get(account_id)
+        if waiting is None:
+            waiting = self._waiting[account_id] = asyncio.get_running_loop().create_future()
+        await waiting
+
     def ended(self, account_id: str, error: Exception | None) -> None:
         """Started again after a while (if this holder still holds the account then)."""
         if isinstance(error, ExchangeError):
@@ -250,10 +262,17 @@ class HoldAccountStreams(AccountEventSink):
         while self._pending:
             ids = list(itertools.islice(self._pending, self._policy.record_batch))
             taken = [self._pending.pop(account_id) for account_id in ids]
+            self._recording.update(ids)
             try:
                 left_flat, failed = await self._work.record(taken)
             except Exception as exc:  # no unit of work to be had (the database away)
                 left_flat, failed = [], {account.id: exc for account, _ in taken}
+            finally:
+                self._recording.difference_update(ids)
+                for account_id in ids:
+                    waiting = self._waiting.pop(account_id, None)
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(None)
             flat += left_flat
             for account_id, error in failed.items():
                 log.error("events of account %s not recorded", account_id, exc_info=error)

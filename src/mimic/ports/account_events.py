@@ -37,6 +37,12 @@ class AccountEventSink(Protocol):
         """The account's stream ended by itself (`error`: what ended it): no more batches."""
         ...
 
+    async def recorded(self, account_id: str) -> None:
+        """Returns once the fills delivered of the account are recorded (or failed, which
+        the sink mends). A stream with a connection of its own reads on only then: in a
+        burst, recording what came goes before reading the messages that follow."""
+        ...
+
 
 class AccountEventFeed(Protocol):
     """Account streams as a holder follows them: each account's batches handed to a sink.

@@ -276,3 +276,19 @@ async def test_streams_connecting_together_are_reconciled_in_batches(
     assert work.reconcile_calls[-1] == ["c"]
     assert "account streams settled: 5 held, each reconciled" in caplog.text
     await holder.stop()
+
+
+async def test_a_stream_reads_on_once_its_fills_are_recorded() -> None:
+    """In a burst, recording what came goes before reading what follows on a socket."""
+    work = RecordingWork([account("a")])
+    holder, stream = await connected_holder(work)
+    work.recording.clear()
+    stream.queues["a"].put_nowait([fill()])
+    stream.queues["a"].put_nowait([fill()])
+    await settle()
+    assert stream.queues["a"].qsize() == 1  # waits for the first batch's recording
+    work.recording.set()
+    await settle()
+    assert stream.queues["a"].qsize() == 0
+    assert work.recorded == [("a", 1), ("a", 1)]
+    await holder.stop()
