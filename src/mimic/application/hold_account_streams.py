@@ -138,6 +138,7 @@ class HoldAccountStreams(AccountEventSink):
         self._to_reconcile: dict[str, _Held] = {}
         self._reconciler: asyncio.Task[None] | None = None
         self._settled = 0  # how many held streams were last reported settled
+        self.settled = asyncio.Event()  # set once every held stream first settled
         # Database work in flight: a holder stopping lets it finish (cancelled halfway, a
         # session's connection would be torn down mid-query).
         self._working: set[asyncio.Task[Any]] = set()
@@ -372,4 +373,5 @@ class HoldAccountStreams(AccountEventSink):
         if held == self._settled or self._to_reconcile or self._unreconciled:
             return
         self._settled = held
+        self.settled.set()
         log.info("account streams settled: %d held, each reconciled", held)

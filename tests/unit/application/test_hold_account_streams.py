@@ -268,6 +268,7 @@ async def test_streams_connecting_together_are_reconciled_in_batches(
     assert work.reconcile_calls == [["a", "b"], ["c", "d"], ["e"]]
     assert sorted(a for a, _ in work.reconciled) == ["a", "b", "d", "e"]
     assert "settled" not in caplog.text  # c is not reconciled yet
+    assert not holder.settled.is_set()
 
     work.unreachable = set()
     clock.advance(policy.retry_after)
@@ -275,6 +276,7 @@ async def test_streams_connecting_together_are_reconciled_in_batches(
     await settle()
     assert work.reconcile_calls[-1] == ["c"]
     assert "account streams settled: 5 held, each reconciled" in caplog.text
+    assert holder.settled.is_set()  # what the process keeps is frozen now
     await holder.stop()
 
 

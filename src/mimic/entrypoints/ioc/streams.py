@@ -110,16 +110,19 @@ class ContainerStreamWork(AccountStreamWork):
 _frozen_with_streams = False
 
 
-async def _freeze_once_settled(after_seconds: float) -> None:
-    """Once the first streams had a lease period to start, what the process keeps for its
-    life (modules, ccxt's API tables, the held streams' clients and sockets) is moved out of
-    the garbage collector's reach: each full collection walked it all, about a second with
-    1,000 streams on a loaded 2-core machine, every stream stalled meanwhile. Once per
+async def _freeze_once_settled(settled: asyncio.Event, at_latest: float) -> None:
+    """Once the streams held settled (or `at_latest` seconds after they started: one that
+    never connects must not keep the others from it), what the process keeps for its life
+    (modules, ccxt's API tables, the held streams' clients and sockets) is moved out of the
+    garbage collector's reach: each full collection walked it all, about a second with
+    1,000 streams on a loaded 2-core machine, every stream stalled meanwhile. At once when
+    settled, not after a fixed delay that could land in the first fan-out. Once per
     process, right after a collection: frozen objects that later form garbage cycles are
     never freed, so a process holding streams again (tests) does not freeze again. The
     processes' start-up freeze (`runtime.tune_garbage_collector`) came before any stream."""
     global _frozen_with_streams
-    await asyncio.sleep(after_seconds)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(settled.wait(), at_latest)
     if not _frozen_with_streams:
         _frozen_with_streams = True
         freeze_survivors()
@@ -154,7 +157,9 @@ async def holding_account_streams(
         ),
     )
     running = asyncio.create_task(holder.run(), name="account-streams")
-    settling = asyncio.create_task(_freeze_once_settled(settings.stream_lease.total_seconds()))
+    settling = asyncio.create_task(
+        _freeze_once_settled(holder.settled, settings.stream_lease.total_seconds())
+    )
     try:
         yield holder
     finally:
