@@ -18,7 +18,8 @@ fresh database, and prints one such line per size. MIMIC_ACCOUNT_STREAMS=false l
 account streams out (embedded and workers alike). With them on, the signal is sent once
 every follower's stream is held, connected and reconciled (the processes say so in their
 logs), as on a running platform whose followers were there before the signal: how long
-that took after seeding is printed on stderr.
+that took after seeding is printed on stderr. On Postgres the seeded tables are analyzed
+after seeding, as autovacuum would have done by then on such a platform.
 """
 
 import argparse
@@ -38,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psutil
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -136,20 +137,35 @@ async def wait_for_streams(held: Callable[[], int], followers: int) -> float:
 
 @asynccontextmanager
 async def worker_processes(
-    count: int, database_url: str, redis_url: str, queue_name: str
+    count: int, database_url: str, redis_url: str, queue_name: str, *, own_sessions: bool = False
 ) -> AsyncIterator[tuple[list[psutil.Process], list[Path]]]:
-    """`count` real `mimic worker` processes, started and listening, and their logs."""
+    """`count` real `mimic worker` processes, started and listening, and their logs (each
+    in a session of its own with `own_sessions`, as services run)."""
     with tempfile.TemporaryDirectory() as var_dir:
         env = production_env(database_url, redis_url, Path(var_dir), MIMIC_QUEUE_NAME=queue_name)
         logs = [Path(var_dir) / f"worker{n}.log" for n in range(count)]
         with ExitStack() as stack:
-            processes = [stack.enter_context(running("worker", env, log)) for log in logs]
+            processes = [
+                stack.enter_context(running("worker", env, log, own_session=own_sessions))
+                for log in logs
+            ]
             deadline = time.monotonic() + 90  # a loaded machine starts them slowly
             while not all("worker started" in log.read_text() for log in logs):
                 if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                     raise SystemExit("workers did not start:\n" + logs[0].read_text())
                 await asyncio.sleep(0.05)
             yield [psutil.Process(p.pid) for p in processes], logs
+
+
+async def analyze(engine: AsyncEngine) -> None:
+    """Statistics of the tables seeding filled, as autovacuum keeps them on a platform whose
+    followers were there before the signal: without any, Postgres plans every read of them
+    for nearly empty tables. The others (intents, orders) are empty until the signal, and
+    statistics saying so would be wrong for a platform with history."""
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as connection:
+            for table in (tables.users, tables.exchange_accounts, tables.paper_accounts):
+                await connection.execute(text(f"ANALYZE {table.name}"))
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> list[float]:
@@ -211,6 +227,7 @@ async def main(
             tune_garbage_collector()  # as `mimic run` does once the app is set up
             engine = create_engine(url)
             accounts = await seed_followers(engine, followers, Decimal(10000))
+            await analyze(engine)
             await api.set_price("XRPUSDT", "0.6")
             if streams:
                 took = await wait_for_streams(settled, followers)
@@ -248,7 +265,14 @@ async def main(
                 file=sys.stderr,
             )
         # Once the platform has stopped: its sender and monitor must not slow the floor.
+        floor_cpu = cpu_seconds([psutil.Process()]), cpu_seconds(postgres_processes())
         floor = await floor_seconds(url, accounts, PAPER_CONCURRENCY)
+        print(
+            "cpu seconds during the floor: "
+            f"own {cpu_seconds([psutil.Process()])[0] - floor_cpu[0][0]:.2f}, "
+            f"postgres {sum(cpu_seconds(postgres_processes())) - sum(floor_cpu[1]):.2f}",
+            file=sys.stderr,
+        )
     finally:
         holder_log.removeHandler(embedded)
         if owned:

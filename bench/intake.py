@@ -13,14 +13,16 @@ with a unique `id` (bench/unique_ids.lua), so every one is stored and enqueued.
    the two runs get different shares of a core, which moves the requests/s ratio but not
    what a request costs.
 2. The durable floor (bench/durable_floor.py): decode, one INSERT, one XADD, served the same
-   way. Its requests/s is the ratio's denominator.
-3. Unless --no-fanout: the webhook's p99 while 10,000-follower fan-outs run back to back in
-   two `mimic worker` processes on the same database (the webhook's own signals go to a queue
-   no worker reads, so they add no fan-outs of their own).
+   way. Its requests/s is the ratio's denominator; its paced p99 is the tail of the durable
+   work alone (the commit's WAL flush, the two round trips, the wait for a core).
+3. Unless --fanout-followers 0: the webhook's p99 while 10,000-follower fan-outs run back
+   to back in two `mimic worker` processes on the same database, each in a session of its
+   own as a service is (the webhook's own signals go to a queue no worker reads, so they add
+   no fan-outs of their own), at --worker-nice (MIMIC_WORKER_NICE).
 
 Prints last:
     intake webhook_rps=W durable_floor_rps=F ratio=W/F cpu_ratio=C p99_ms=P paced_rps=N
-    paced_p99_ms=Q fanout_p99_ms=S fanout_paced_p99_ms=T ...
+    paced_p99_ms=Q floor_paced_p99_ms=R fanout_p99_ms=S fanout_paced_p99_ms=T ...
 """
 
 import argparse
@@ -241,7 +243,7 @@ async def queued(stream: str) -> int:
         await client.aclose()
 
 
-async def floor_load(url: str, var_dir: str, args: argparse.Namespace) -> Load:
+async def floor_load(url: str, var_dir: str, args: argparse.Namespace) -> Measured:
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     connection = await asyncpg.connect(dsn)
     try:
@@ -262,7 +264,7 @@ async def floor_load(url: str, var_dir: str, args: argparse.Namespace) -> Load:
     with serving([*uvicorn, "--port", str(port)], env, log) as server:
         base = f"http://127.0.0.1:{port}"
         await wait_until_up(base, log)
-        return (await measured(base, args, server, paced=False)).saturated
+        return await measured(base, args, server, paced=True)
 
 
 @asynccontextmanager
@@ -283,7 +285,8 @@ async def fanouts_back_to_back(
         base = f"http://127.0.0.1:{port}"
         await wait_until_up(base, log)
         async with (
-            worker_processes(2, url, REDIS_URL, queue),
+            # Sessions of their own, as services: the OS shares the cores between sessions.
+            worker_processes(2, url, REDIS_URL, queue, own_sessions=True),
             httpx.AsyncClient(base_url=base, timeout=60) as client,
         ):
             login = await client.post(
@@ -345,20 +348,24 @@ async def main(args: argparse.Namespace) -> None:
                 capture_output=True,
             )
             measured_webhook = await webhook_load(url, var_dir, args)
-            floor = await floor_load(url, var_dir, args)
+            measured_floor = await floor_load(url, var_dir, args)
             fanout_part = ""
             if args.fanout_followers:
+                # The workers' environment is this process's (tests/integration/processes.py).
+                os.environ["MIMIC_WORKER_NICE"] = str(args.worker_nice)
                 async with fanouts_back_to_back(url, var_dir, args.fanout_followers) as done:
                     during = await webhook_load(url, var_dir, args)
                 fanout_part = (
                     f" fanout_p99_ms={during.saturated.p99_ms:.1f}"
                     f" fanout_paced_p99_ms={_p99(during.paced)}"
                     f" fanout_rps={during.saturated.rps:.0f} fanouts={len(done)}"
+                    f" worker_nice={args.worker_nice}"
                 )
     finally:
         await drop_postgres(url)
     webhook = measured_webhook.saturated
     paced = measured_webhook.paced
+    floor = measured_floor.saturated
     if paced is not None:
         print(
             f"paced: {paced.rps:.0f} requests/s answered of {args.paced_rps:.0f} offered, "
@@ -376,7 +383,8 @@ async def main(args: argparse.Namespace) -> None:
         f"ratio={webhook.rps / floor.rps:.2f} "
         f"cpu_ratio={floor.cpu_ms_per_request / webhook.cpu_ms_per_request:.2f} "
         f"p99_ms={webhook.p99_ms:.1f} "
-        f"paced_rps={args.paced_rps:.0f} paced_p99_ms={_p99(paced)}{fanout_part}"
+        f"paced_rps={args.paced_rps:.0f} paced_p99_ms={_p99(paced)} "
+        f"floor_paced_p99_ms={_p99(measured_floor.paced)}{fanout_part}"
     )
 
 
@@ -393,6 +401,12 @@ if __name__ == "__main__":
         type=float,
         default=200,
         help="what the connections offer together in the paced run (its p99: paced_p99_ms)",
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="MIMIC_WORKER_NICE of the fan-out's workers (0: the usual priority)",
     )
     parser.add_argument(
         "--fanout-followers",

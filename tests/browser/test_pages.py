@@ -16,17 +16,13 @@ from tests.browser.test_web_app import (
     put_ok,
     web_settings,
 )
-from tests.integration.harness import ADMIN_PASSWORD, FOLLOWER_PASSWORD, PASSPHRASE
+from tests.integration.harness import ADMIN_PASSWORD, FOLLOWER_PASSWORD, PASSPHRASE, register_user
 from tests.integration.served import Served, served_platform
 
 
 async def follower_with_payloads(served: Served, api: httpx.AsyncClient) -> dict[str, str]:
     """A follower whose connection label, message and rejection reason hold the payload."""
-    response = await api.post(
-        "/api/auth/register",
-        json={"username": "mallory", "email": "m@example.com", "password": FOLLOWER_PASSWORD},
-    )
-    assert response.status_code == 201, response.text
+    await register_user(api, "mallory")
     async with httpx.AsyncClient(base_url=served.base_url) as own:
         login = await own.post(
             "/api/auth/login", json={"username": "mallory", "password": FOLLOWER_PASSWORD}

@@ -10,7 +10,13 @@ import pyotp
 from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import Visitor, visitor
-from tests.integration.harness import ADMIN_PASSWORD, FOLLOWER_PASSWORD, PASSPHRASE, make_settings
+from tests.integration.harness import (
+    ADMIN_PASSWORD,
+    FOLLOWER_PASSWORD,
+    PASSPHRASE,
+    make_settings,
+    register_user,
+)
 from tests.integration.served import Served, served_platform
 
 TOTP_SECRET = pyotp.random_base32()
@@ -182,11 +188,7 @@ async def test_the_panic_switch_asks_a_code_refuses_a_wrong_one_and_shows_each_a
 
 
 async def _api_follower(served: Served, api: httpx.AsyncClient, name: str) -> str:
-    response = await api.post(
-        "/api/auth/register",
-        json={"username": name, "email": f"{name}@example.com", "password": FOLLOWER_PASSWORD},
-    )
-    assert response.status_code == 201, response.text
+    await register_user(api, name)
     async with httpx.AsyncClient(base_url=served.base_url) as own:
         login = await own.post(
             "/api/auth/login", json={"username": name, "password": FOLLOWER_PASSWORD}

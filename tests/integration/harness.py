@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dishka import Provider, Scope, provide
+from httpx import AsyncClient
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -22,6 +23,19 @@ from tests.fakes.services import FixedClock, RecordingNotifier
 ADMIN_PASSWORD = "admin-password-for-tests"
 PASSPHRASE = "webhook-passphrase-for-tests"
 FOLLOWER_PASSWORD = "follower-password-1"
+
+
+async def register_user(client: AsyncClient, username: str) -> None:
+    """Registers `username` (address username@example.com) with the followers' password."""
+    response = await client.post(
+        "/api/auth/register",
+        json={
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": FOLLOWER_PASSWORD,
+        },
+    )
+    assert response.status_code == 201, response.text
 
 
 class CheapHasherProvider(Provider):
@@ -83,15 +97,7 @@ class Api:
 
     async def register(self, username: str) -> str:
         """Registers a follower; returns their access token."""
-        response = await self.client.post(
-            "/api/auth/register",
-            json={
-                "username": username,
-                "email": f"{username}@example.com",
-                "password": FOLLOWER_PASSWORD,
-            },
-        )
-        assert response.status_code == 201, response.text
+        await register_user(self.client, username)
         return await self.login(username, FOLLOWER_PASSWORD)
 
     async def follower(self, username: str, **settings: Any) -> tuple[str, str]:

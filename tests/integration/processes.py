@@ -34,21 +34,28 @@ def production_env(
     return env
 
 
-def start(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """In a process group of its own: a signal meant for the test never reaches it."""
+def start(
+    command: str, env: dict[str, str], log: Path, *, own_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """In a process group of its own: a signal meant for the test never reaches it. With
+    `own_session`, in a session of its own too, as a service runs (the OS schedules each
+    session as one entity: MIMIC_WORKER_NICE lowers a worker's)."""
     with log.open("ab") as handle:
         return subprocess.Popen(
             [sys.executable, "-m", "mimic.entrypoints.cli", command],
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,
-            process_group=0,
+            process_group=None if own_session else 0,
+            start_new_session=own_session,
         )
 
 
 @contextmanager
-def running(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    process = start(command, env, log)
+def running(
+    command: str, env: dict[str, str], log: Path, *, own_session: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    process = start(command, env, log, own_session=own_session)
     try:
         yield process
     finally:

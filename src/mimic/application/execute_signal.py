@@ -50,6 +50,45 @@ from mimic.ports.services import Clock, SignalQueue
 log = logging.getLogger(__name__)
 
 
+class CandidatePages:
+    """A part's connections with no intent of the signal yet, read a page at a time in
+    creation order: the first orders need not wait for a read of every follower, and a
+    worker holds no more of them than it plans at once."""
+
+    def __init__(
+        self,
+        accounts: ExchangeAccountRepository,
+        tx: TransactionManager,
+        share: FanoutPart,
+        existing: Sequence[OrderIntent],
+        read: dict[str, ExchangeAccount],
+    ) -> None:
+        self._accounts = accounts
+        self._tx = tx
+        self._share = share
+        self._planned = {i.account_id for i in existing}
+        self._read = read
+        self._after: ExchangeAccount | None = None
+        self._done = False
+
+    async def next(self, limit: int) -> list[tuple[ExchangeAccount, User]]:
+        """Up to `limit` more (fewer when some have intents already); [] once all are read.
+        Each one read is added to `read`."""
+        while not self._done:
+            page = await self._accounts.list_copy_candidates(
+                part=self._share, after=self._after, limit=limit
+            )
+            await self._tx.commit()  # end the read: no connection held while planning
+            self._done = len(page) < limit
+            if page:
+                self._after = page[-1][0]
+            fresh = [(a, u) for a, u in page if a.id not in self._planned]
+            if fresh:
+                self._read.update((account.id, account) for account, _ in fresh)
+                return fresh
+        return []
+
+
 class ExecuteSignal:
     """Worker side of the fan-out: plan, store and place a batch of accounts at a time,
     the next batch planned and stored while the orders of one are in flight.
@@ -126,8 +165,8 @@ class ExecuteSignal:
         known = {i.id: i for i in existing}
         # Held by another worker, or unsettled here: retried later (lookup first), not now.
         not_now: set[str] = set()
-        candidates = await self._new_candidates(share, existing, accounts)
-        await self._plan_store_and_place(signal, candidates, known, not_now, accounts)
+        pages = CandidatePages(self._accounts, self._tx, share, existing, accounts)
+        await self._plan_store_and_place(signal, pages, known, not_now, accounts)
         while True:  # intents planned before: claimed a batch at a time
             todo = [
                 i.id
@@ -151,14 +190,19 @@ class ExecuteSignal:
                 )
                 await self._save(claimed, not_now)
         intents = list(known.values())
-        if not intents or not all(i.status.is_final for i in intents):
+        if intents and all(i.status.is_final for i in intents):
+            # Settled as this run sees them; but another run may have stored some of the
+            # part's intents first (this one's inserts lost the race to them) and still
+            # hold them: only the database knows the whole part.
+            finished = not await self._intents.has_unsettled(signal_id, part=share)
+        else:
             # Others may have finished them; or another run stored this part's intents
-            # first (this one's inserts lost the race), so it holds none: its view is empty.
+            # first, so this one holds none: its view is empty.
             intents = await self._intents.list_for_signal(signal_id, part=share)
+            finished = all(i.status.is_final for i in intents)
         counts: dict[str, int] = defaultdict(int)
         for intent in intents:
             counts[intent.status.value] += 1
-        finished = all(i.status.is_final for i in intents)
         if finished:
             done = await self._signals.finish_part(signal_id, share)  # the last part: done
             await self._tx.commit()
@@ -191,22 +235,6 @@ class ExecuteSignal:
         notifications = order_notifications(intents, self._clock.now())
         if notifications:
             await self._outbox.add_many(notifications)
-
-    async def _new_candidates(
-        self,
-        share: FanoutPart,
-        existing: Sequence[OrderIntent],
-        accounts: dict[str, ExchangeAccount],
-    ) -> list[tuple[ExchangeAccount, User]]:
-        """The part's connections with no intent of the signal yet (added to `accounts`)."""
-        planned = {i.account_id for i in existing}
-        candidates = [
-            (a, u)
-            for a, u in await self._accounts.list_copy_candidates(part=share)
-            if a.id not in planned
-        ]
-        accounts.update((account.id, account) for account, _ in candidates)
-        return candidates
 
     async def _plan(
         self,
@@ -254,29 +282,30 @@ class ExecuteSignal:
     async def _plan_store_and_place(
         self,
         signal: Signal,
-        candidates: Sequence[tuple[ExchangeAccount, User]],
+        pages: CandidatePages,
         known: dict[str, OrderIntent],
         not_now: set[str],
         accounts: Mapping[str, ExchangeAccount],
     ) -> None:
-        """Plans, stores and sends new intents, a batch of accounts at a time: the first
-        orders go out once the first batch, a small one, is planned, not once every account is.
+        """Reads, plans, stores and sends new intents, a batch of accounts at a time: the
+        first orders go out once the first batch, a small one, is read and planned, not once
+        every account is.
 
         Each batch is stored (and held by this worker) before any of its orders is sent.
         While a batch's orders are in flight, the session saves the results of the batch
-        before, and the next batch is planned and stored. Every connection is in
-        `accounts` already: placing reads nothing from the database meanwhile.
+        before, and the next batch is read, planned and stored. Every connection of a batch
+        is in `accounts` before it is planned: placing reads nothing from the database.
         """
-        if not candidates:
-            return
         size = self._policy.claim_batch
-        first = min(self._policy.first_batch, size)
-        batches = [candidates[:first]]
-        batches += [candidates[n : n + size] for n in range(first, len(candidates), size)]
+        batch = await pages.next(min(self._policy.first_batch, size))
+        if not batch:
+            return
         first_mark = FirstMark()
-        stored = await self._store(await self._plan(signal, batches[0], first_mark))
+        stored: tuple[list[OrderIntent], float] | None = await self._store(
+            await self._plan(signal, batch, first_mark)
+        )
         placed: list[OrderIntent] = []  # sent, results not saved yet
-        for following in [*batches[1:], None]:
+        while stored is not None:
             held, deadline = stored
             known.update((i.id, i) for i in held)
             pending = [i for i in held if not i.status.is_final]
@@ -288,8 +317,10 @@ class ExecuteSignal:
             )
             try:
                 await self._save(placed, not_now)
-                if following is not None:
-                    stored = await self._store(await self._plan(signal, following, first_mark))
+                batch = await pages.next(size)
+                stored = None
+                if batch:
+                    stored = await self._store(await self._plan(signal, batch, first_mark))
             finally:
                 await sending  # also when saving or storing failed: no order is left in flight
             placed = pending

@@ -37,6 +37,7 @@ from mimic.entrypoints.runtime import run_event_loop, tune_garbage_collector
 from mimic.entrypoints.telegram_polling import poll
 from mimic.entrypoints.tracing import configure_tracing
 from mimic.entrypoints.worker.notifications import DELIVER_TASK
+from mimic.entrypoints.worker.priority import lower_priority
 from mimic.entrypoints.worker.tasks import (
     KEEPALIVE_TASK,
     MASTER_POLL_TASK,
@@ -350,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(replay_command(args))
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
+    if args.command == "worker":
+        lower_priority(settings.worker_nice)
     if args.command in ("worker", "scheduler", "telegram"):
         serve_metrics_port(settings)
     tracing = configure_tracing(settings, args.command)

@@ -23,6 +23,8 @@ from mimic.domain.quotas import Quotas
 DEFAULT_VAR_DIR = Path("var")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The lowest priority the OS gives (a process may lower its own priority, never raise it).
+MAX_NICE = 19
 
 
 def _int(name: str, default: int) -> int:
@@ -42,6 +44,13 @@ def _fanout_parts() -> int:
     if not 1 <= parts <= MAX_FANOUT_PARTS:
         raise ValueError(f"MIMIC_FANOUT_PARTS must be between 1 and {MAX_FANOUT_PARTS}")
     return parts
+
+
+def _worker_nice() -> int:
+    nice = _int("MIMIC_WORKER_NICE", 0)
+    if not 0 <= nice <= MAX_NICE:
+        raise ValueError(f"MIMIC_WORKER_NICE must be between 0 and {MAX_NICE}")
+    return nice
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -149,6 +158,9 @@ class Settings:
     # Each signal's fan-out runs in this many parts, each on whichever worker takes it: as
     # many as there are worker processes (cores) to share a signal to thousands at once.
     fanout_parts: int = 1
+    # `mimic worker`'s niceness (0-19): above 0, a worker sharing cores with `serve` yields
+    # them to the intake, whose answer TradingView waits for; a fan-out is throughput work.
+    worker_nice: int = 0
     paper_starting_balance: Decimal = Decimal(10000)
     # Simulated exchange round trip, for demos and crash tests; zero by default.
     paper_latency: timedelta = timedelta(0)
@@ -197,6 +209,8 @@ class Settings:
     # Account event streams (fills, liquidations, orders placed by hand, as they happen):
     # held by workers under leases in Redis, each account by one worker at a time.
     account_streams: bool = True
+    # Planning reads Binance positions from what each live stream last reported (not REST).
+    streamed_positions: bool = True
     stream_lease: timedelta = timedelta(seconds=15)
     stream_reconcile_interval: timedelta = timedelta(minutes=5)
     paper_events_poll: timedelta = timedelta(milliseconds=250)
@@ -289,6 +303,7 @@ class Settings:
             sweep_interval=timedelta(seconds=_int("MIMIC_SWEEP_INTERVAL_SECONDS", 15)),
             fanout_concurrency=_int("MIMIC_FANOUT_CONCURRENCY", 64),
             fanout_parts=_fanout_parts(),
+            worker_nice=_worker_nice(),
             paper_starting_balance=Decimal(os.environ.get("MIMIC_PAPER_BALANCE", "10000")),
             paper_latency=timedelta(milliseconds=_int("MIMIC_PAPER_LATENCY_MS", 0)),
             paper_concurrency=_int("MIMIC_PAPER_CONCURRENCY", 1000),
@@ -338,6 +353,7 @@ class Settings:
             trailing_key_prefix=os.environ.get("MIMIC_TRAILING_KEY_PREFIX", "mimic:trailing:"),
             live_channel_prefix=os.environ.get("MIMIC_LIVE_CHANNEL_PREFIX", "mimic:live:"),
             account_streams=_bool("MIMIC_ACCOUNT_STREAMS", True),
+            streamed_positions=_bool("MIMIC_STREAMED_POSITIONS", True),
             stream_lease=timedelta(seconds=_int("MIMIC_STREAM_LEASE_SECONDS", 15)),
             stream_reconcile_interval=timedelta(
                 seconds=_int("MIMIC_STREAM_RECONCILE_SECONDS", 300)

@@ -168,13 +168,20 @@ class ExchangeAccountRepository(Protocol):
     async def delete(self, account_id: str) -> None: ...
 
     async def list_copy_candidates(
-        self, *, monitored_only: bool = False, part: FanoutPart | None = None
+        self,
+        *,
+        monitored_only: bool = False,
+        part: FanoutPart | None = None,
+        after: ExchangeAccount | None = None,
+        limit: int | None = None,
     ) -> list[tuple[ExchangeAccount, User]]:
-        """Approved connections of active users, whatever their enabled/paused state.
+        """Approved connections of active users, whatever their enabled/paused state, oldest
+        first (by creation time, then id).
 
         `monitored_only`: only those whose user's protection is `monitored` (trailing stop
         or DCA), which the position monitor reads every few seconds. `part`: only the
-        connections that part of a fan-out holds.
+        connections that part of a fan-out holds. `after` and `limit`: a page of them, those
+        that come after `after` (the last of the previous page), at most `limit`.
         """
         ...
 
@@ -200,6 +207,10 @@ class OrderIntentRepository(Protocol):
         self, signal_id: str, *, part: FanoutPart | None = None
     ) -> list[OrderIntent]:
         """`part`: only the intents of the connections that part of the fan-out holds."""
+        ...
+
+    async def has_unsettled(self, signal_id: str, *, part: FanoutPart) -> bool:
+        """Whether any intent of the signal in `part` is not final yet (whoever holds it)."""
         ...
 
     async def list_for_user(

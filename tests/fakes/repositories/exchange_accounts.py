@@ -54,11 +54,23 @@ class InMemoryExchangeAccountRepository(ExchangeAccountRepository):
         self._rows.pop(account_id, None)
 
     async def list_copy_candidates(
-        self, *, monitored_only: bool = False, part: FanoutPart | None = None
+        self,
+        *,
+        monitored_only: bool = False,
+        part: FanoutPart | None = None,
+        after: ExchangeAccount | None = None,
+        limit: int | None = None,
     ) -> list[tuple[ExchangeAccount, User]]:
         candidates = []
         for account in self._ordered():
+            if len(candidates) == limit:
+                break
             if account.status is not ConnectionStatus.APPROVED:
+                continue
+            if after is not None and (account.created_at, account.id) <= (
+                after.created_at,
+                after.id,
+            ):
                 continue
             if part is not None and not part.holds(account.id):
                 continue

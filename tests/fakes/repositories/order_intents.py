@@ -50,6 +50,13 @@ class InMemoryOrderIntentRepository(OrderIntentRepository):
             self.leases[intent.id] = lease_until if held else None
         return inserted
 
+    async def has_unsettled(self, signal_id: str, *, part: FanoutPart) -> bool:
+        return any(
+            not i.status.is_final
+            for i in self._rows.values()
+            if i.signal_id == signal_id and part.holds(i.account_id)
+        )
+
     async def list_for_signal(
         self, signal_id: str, *, part: FanoutPart | None = None
     ) -> list[OrderIntent]:

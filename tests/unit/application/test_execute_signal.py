@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -1233,13 +1234,20 @@ def test_fixed_clock_is_utc_and_advances() -> None:
         clock.set(datetime(2024, 1, 1))
 
 
-async def test_an_unsettled_order_does_not_hold_back_the_other_followers(world: World) -> None:
-    # All three are rate limited at first, so the second run claims them one batch at a time.
-    followers = [await world.follower(name) for name in ("alice", "bob", "carol")]
+async def rate_limited_at_first(world: World, *names: str) -> tuple[list[Follower], Signal]:
+    """Followers whose first order of a new signal was rate limited: a run left them pending."""
+    followers = [await world.follower(name) for name in names]
     for f in followers:
         f.exchange.fail_next_place(RateLimited("Too many requests", retry_after_seconds=1))
     signal = await world.signal(SignalAction.LONG)
-    assert await world.run(signal) == ExecutionSummary(signal.id, {"pending": 3}, finished=False)
+    pending = ExecutionSummary(signal.id, {"pending": len(names)}, finished=False)
+    assert await world.run(signal) == pending
+    return followers, signal
+
+
+async def test_an_unsettled_order_does_not_hold_back_the_other_followers(world: World) -> None:
+    # All three are rate limited at first, so the second run claims them one batch at a time.
+    followers, signal = await rate_limited_at_first(world, "alice", "bob", "carol")
 
     # Alice's next order times out; Bob's and Carol's batches are still sent in this run.
     followers[0].exchange.fail_next_place(OutcomeUnknown("timeout"))
@@ -1253,15 +1261,18 @@ class RunsBeatenToTheInsert(InMemoryOrderIntentRepository):
     """Another worker's run of the same part stores the intents first, while this run
     plans: every insert of this run then finds its (signal, account, leg) taken."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, *, stored_first: int = 0) -> None:
         super().__init__()
         self._world = world
+        self._stored_first = stored_first  # inserts of this run that go through before
         self.beaten = 0
 
     async def add_new(
         self, intents: Sequence[OrderIntent], *, lease_until: datetime | None = None
     ) -> set[str]:
-        if intents and not self.beaten:
+        if intents and self._stored_first:
+            self._stored_first -= 1
+        elif intents and not self.beaten:
             self.beaten += 1
             theirs = [dataclasses.replace(i, id=f"other-{i.id}") for i in intents]
             for intent in theirs:
@@ -1286,3 +1297,49 @@ async def test_a_run_that_stored_nothing_does_not_finish_the_other_runs_orders(
     assert stored is not None
     assert stored.status is not SignalStatus.DONE
     assert not stored.finished_parts
+
+
+async def test_a_run_beaten_to_a_later_batch_does_not_finish_the_other_runs_orders(
+    world: World,
+) -> None:
+    for name in ("alice", "bob"):
+        await world.follower(name)
+    signal = await world.signal(SignalAction.LONG)
+    world.intents = RunsBeatenToTheInsert(world, stored_first=1)
+
+    # Alice's batch is this run's and fills; Bob's is stored first by another run.
+    summary = await world.run(signal, ExecutionPolicy(first_batch=1, claim_batch=1))
+
+    # Every intent this run holds is final, but Bob's order is still in flight elsewhere.
+    assert summary.finished is False
+    stored = await world.signals.get(signal.id)
+    assert stored is not None
+    assert stored.status is not SignalStatus.DONE
+    assert not stored.finished_parts
+
+
+async def test_followers_are_read_a_page_at_a_time_and_each_planned_once(world: World) -> None:
+    # Rate limited at first: the second run finds their intents pending.
+    first, signal = await rate_limited_at_first(world, "alice", "bob", "carol")
+    later = [await world.follower(name) for name in ("dave", "erin")]
+    reads = RecordingPages(world.accounts)
+    world.accounts.list_copy_candidates = reads  # type: ignore[method-assign]
+
+    # Pages of one, then two: the first pages hold only followers planned already.
+    second = await world.run(signal, ExecutionPolicy(first_batch=1, claim_batch=2))
+
+    assert second == ExecutionSummary(signal.id, {"filled": 5}, finished=True)
+    assert [len(f.exchange.placed) for f in [*first, *later]] == [1, 1, 1, 1, 1]
+    # Alice's, Bob's and Carol's pages are passed over; Erin's is short: nothing is left.
+    assert reads.limits == [1, 1, 1, 1, 2]
+    assert len(world.intents.all()) == 5
+
+
+class RecordingPages:
+    def __init__(self, accounts: InMemoryExchangeAccountRepository) -> None:
+        self._list = accounts.list_copy_candidates
+        self.limits: list[int | None] = []
+
+    async def __call__(self, **options: Any) -> list[tuple[ExchangeAccount, User]]:
+        self.limits.append(options.get("limit"))
+        return await self._list(**options)

@@ -18,6 +18,7 @@ from mimic.domain.errors import (
     RateLimited,
     UnknownSymbol,
 )
+from mimic.ports.streamed_accounts import StreamedAccounts
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,18 @@ class AccountCalls:
         *,
         margin_mode: str | None,
         read_retries: int,
+        streamed: StreamedAccounts | None = None,
     ) -> None:
+        """`streamed`: what the accounts' live streams report, read instead of REST where
+        the exchange's gateway knows how (Binance)."""
         self._clients = clients
         self.account = account
         self._mark_prices = mark_prices
         self._margin_mode = margin_mode
         self._read_retries = read_retries
+        self._streamed = streamed
+        # The exchange's time of each order's answer, by client id, for `streamed`.
+        self._answered_ms: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.exchange!r}, account={self.account.id!r})"

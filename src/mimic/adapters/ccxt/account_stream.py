@@ -24,7 +24,9 @@ pool.
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -35,12 +37,19 @@ from mimic.adapters.ccxt.budget import WeightBudget
 from mimic.adapters.ccxt.construction import ClientTemplate, rewrite_origin, tls_context
 from mimic.adapters.ccxt.errors import Call, translate
 from mimic.adapters.ccxt.lazy import STREAMED_EXCHANGES
+from mimic.adapters.ccxt.streamed_positions import (
+    best_effort,
+    position_reports,
+    row_leverage,
+    succeeded,
+)
 from mimic.domain.account_events import AccountEvent, StreamConnected
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import AuthRejected
 from mimic.ports.account_events import AccountEventStream
 from mimic.ports.exchange import CredentialVault
 from mimic.ports.services import Clock
+from mimic.ports.streamed_accounts import PositionReport, StreamedAccounts
 
 log = logging.getLogger(__name__)
 _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
@@ -59,9 +68,14 @@ class CcxtAccountStream(AccountEventStream):
         keep_alive_seconds: float = 30 * 60,
         heartbeat_seconds: float = 60.0,
         connects: WeightBudget | None = None,
+        streamed: StreamedAccounts | None = None,
+        state_ttl: timedelta = timedelta(seconds=15),
     ) -> None:
         """`connects`: the pace at which this process opens new connections (each
-        connection attempt takes 1 from it), within the exchange's limit per IP."""
+        connection attempt takes 1 from it), within the exchange's limit per IP.
+        `streamed`: where each live connection keeps what it reports of the account's
+        positions (seeded by REST once connected), for planning to read instead of REST;
+        it lasts `state_ttl` unless the connection renews it (every third of it)."""
         self._vault = vault
         self._clock = clock
         self._api_origins = dict(api_origins or {})
@@ -71,6 +85,8 @@ class CcxtAccountStream(AccountEventStream):
         self._keep_alive = keep_alive_seconds
         self._heartbeat = heartbeat_seconds
         self._connects = connects
+        self._streamed = streamed
+        self._state_ttl = state_ttl
         self._session: aiohttp.ClientSession | None = None
         self._templates: dict[str, ClientTemplate] = {}
 
@@ -93,10 +109,13 @@ class CcxtAccountStream(AccountEventStream):
                 if self._connects is not None:
                     await self._connects.acquire(1)
                 try:
-                    async with self._connected(client) as socket:
+                    async with (
+                        self._connected(client) as socket,
+                        self._writing_state(account, client) as writer,
+                    ):
                         yield [StreamConnected(self._clock.now())]
                         backoff = self._first_backoff
-                        async for events in _read(socket, reader):
+                        async for events in _read(socket, reader, writer):
                             yield events
                 except Exception as exc:  # translated: auth ends the stream, the rest retries
                     error = translate(exc, account.exchange, Call.READ)
@@ -131,6 +150,19 @@ class CcxtAccountStream(AccountEventStream):
                 log.warning("listen key not kept alive: %s", exc)
                 await socket.close()
                 return
+
+    @contextlib.asynccontextmanager
+    async def _writing_state(
+        self, account: ExchangeAccount, client: Any
+    ) -> AsyncIterator["_StateWriter"]:
+        """This connection's streamed account state, from the moment its socket is open
+        until it closes (then unusable at once)."""
+        writer = _StateWriter(self._streamed, account.id, self._state_ttl, self._connects)
+        await writer.start(client)
+        try:
+            yield writer
+        finally:
+            await writer.stop()
 
     def _client(self, exchange: str, api_key: str, secret: str) -> Any:
         """A clone of the exchange's template, as the REST clients are: ccxt's constructor
@@ -171,16 +203,118 @@ class CcxtAccountStream(AccountEventStream):
 
 
 async def _read(
-    socket: aiohttp.ClientWebSocketResponse, reader: UserDataReader
+    socket: aiohttp.ClientWebSocketResponse, reader: UserDataReader, writer: "_StateWriter"
 ) -> AsyncIterator[list[AccountEvent]]:
-    """The events of each message until the socket closes (then raises: reconnect)."""
+    """The events of each message until the socket closes (then raises: reconnect). What a
+    message tells of positions and leverage is written before the next one is read, events
+    or not (a leverage change is no event, and the next event may be long in coming)."""
     while True:
         message = await socket.receive()
         if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
             events = reader.events(message.data)
+            await writer.write(*reader.take_state())
             if events:
                 yield events
         elif message.type == aiohttp.WSMsgType.ERROR:
             raise ccxtpro.NetworkError(f"binanceusdm: user data stream failed: {message.data}")
         elif message.type in _CLOSED:
             raise ccxtpro.NetworkError("binanceusdm: user data stream closed")
+
+
+class _StateWriter:
+    """One connection's writes to the streamed account state: `connected` once the socket
+    is open, then the seed (positionRisk by REST, read after that) beside the first events,
+    each message's positions and leverage in order, a renewal every third of the TTL, and
+    `dropped` when the socket closes.
+
+    A write that fails leaves a gap no later write can mend: the state is then dropped
+    (or, with the store away, left to expire) and this connection writes nothing more until
+    it has claimed the state anew and seeded it again, which the renewal tries each time.
+    The same when the state is found to be no longer this connection's (another holder's
+    connection took it during a lease handover, or Redis lost it), or its seed failed. A
+    claim after the first one takes a token from the connections' pace (`claims`): each
+    seeds by REST (weight 5), and a store that comes and goes must not spend the IP's
+    budget on thousands of seeds at once.
+    """
+
+    def __init__(
+        self,
+        store: StreamedAccounts | None,
+        account_id: str,
+        ttl: timedelta,
+        claims: WeightBudget | None,
+    ) -> None:
+        self._store = store
+        self._claims = claims
+        self._account = account_id
+        self._ttl = ttl
+        self._stream = ""  # the claim this connection writes under; "" while it has none
+        self._client: Any = None
+        self._seeding: asyncio.Task[None] | None = None
+        self._renewing: asyncio.Task[None] | None = None
+
+    async def start(self, client: Any) -> None:
+        self._client = client
+        if self._store is not None:
+            await self._claim(self._store)
+            self._renewing = asyncio.create_task(self._renew(self._store))
+
+    async def write(self, positions: list[PositionReport], leverage: dict[str, int]) -> None:
+        store, stream = self._store, self._stream
+        if store is None or not stream or not (positions or leverage):
+            return
+        try:
+            if not await store.update(self._account, stream, positions, leverage, self._ttl):
+                self._stream = ""  # not ours any more: the renewal claims it back
+        except Exception:
+            log.warning("streamed state of %s not written: dropped", self._account, exc_info=True)
+            await self._lose(store)
+
+    async def stop(self) -> None:
+        for task in (self._seeding, self._renewing):
+            if task is not None:
+                task.cancel()
+        store, self._store = self._store, None
+        if store is not None:
+            await self._lose(store)
+
+    async def _lose(self, store: StreamedAccounts) -> None:
+        stream, self._stream = self._stream, ""
+        if stream:
+            await best_effort("drop", lambda: store.dropped(self._account, stream))
+
+    async def _claim(self, store: StreamedAccounts) -> None:
+        """Mark the state as this connection's (unusable), then seed it by REST beside."""
+        if self._seeding is not None:
+            self._seeding.cancel()
+        self._stream = ""
+        stream = secrets.token_hex(8)
+        if await succeeded("connect", lambda: store.connected(self._account, stream, self._ttl)):
+            self._stream = stream
+            self._seeding = asyncio.create_task(self._seed(store, stream))
+
+    async def _seed(self, store: StreamedAccounts, stream: str) -> None:
+        try:
+            token = await store.rest_token(self._account)
+            # Every symbol's row (weight 5): what it does not list as used is flat.
+            rows = await self._client.fapiPrivateV2GetPositionRisk()
+            await store.seeded(
+                self._account, stream, position_reports(rows), row_leverage(rows), token
+            )
+        except Exception:  # unusable: planning reads by REST until the renewal claims anew
+            log.warning("streamed state of %s not seeded", self._account, exc_info=True)
+            if self._stream == stream:
+                await self._lose(store)
+
+    async def _renew(self, store: StreamedAccounts) -> None:
+        while True:
+            await asyncio.sleep(self._ttl.total_seconds() / 3)
+            stream = self._stream
+            try:
+                if not stream or not await store.renew(self._account, stream, self._ttl):
+                    if self._claims is not None:
+                        await self._claims.acquire(1)
+                    await self._claim(store)
+            except Exception:  # not renewed: it expires, and the next round claims it anew
+                log.warning("streamed state of %s not renewed", self._account, exc_info=True)
+                await self._lose(store)

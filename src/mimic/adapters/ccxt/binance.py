@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
@@ -9,8 +10,15 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt
 
 from mimic.adapters.ccxt.clients import PooledClient
-from mimic.adapters.ccxt.errors import exchange_message
+from mimic.adapters.ccxt.errors import Call, exchange_message
 from mimic.adapters.ccxt.gateway import SETTLEMENT_CURRENCY, CcxtGateway
+from mimic.adapters.ccxt.streamed_positions import (
+    Unknown,
+    best_effort,
+    position_reports,
+    row_leverage,
+    streamed_position,
+)
 from mimic.adapters.ccxt.values import FEE_SCALE, is_true, taker_rate, to_decimal, to_decimal_or
 from mimic.domain.accounts import AccountCheck
 from mimic.domain.errors import OrderRejected, OutcomeUnknown
@@ -18,6 +26,7 @@ from mimic.domain.market import MarketRules
 from mimic.domain.orders import OrderFill, OrderRequest, OrderSide
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.domain.protection import PROTECTIVE_PREFIX
+from mimic.ports.exchange import AccountSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +99,23 @@ class BinanceUsdmGateway(CcxtGateway):
         # v2, not v3: only v2 reports leverage and margin type, which spares a POST
         # /leverage (and /marginType) per order when they are already what we want.
         request = {} if market is None else {"symbol": market["id"]}
+        streamed = self._streamed if market is not None else None
+        token = None
+        if streamed is not None:
+            token = await best_effort("REST token", lambda: streamed.rest_token(self.account.id))
         rows = await pooled.client.fapiPrivateV2GetPositionRisk(request)
+        if streamed is not None and market is not None and token is not None:
+            symbol_id, begun = str(market["id"]), token
+            await best_effort(
+                "REST refresh",
+                lambda: streamed.refreshed(
+                    self.account.id,
+                    symbol_id,
+                    position_reports(rows),
+                    row_leverage(rows).get(symbol_id),
+                    begun,
+                ),
+            )
         state = pooled.state
         positions = []
         for row in rows:
@@ -115,6 +140,78 @@ class BinanceUsdmGateway(CcxtGateway):
                 )
             )
         return positions
+
+    # --- the streamed account state (ports.streamed_accounts) ------------------------
+
+    async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
+        """The position from what the account's live stream last reported, when that is
+        known to be current; otherwise (and the balance always) by REST."""
+        streamed = self._streamed
+        if streamed is None:
+            return await super().fetch_snapshot(symbol, with_balance=with_balance)
+        market = await self._market(symbol)
+        symbol_id = str(market["id"])
+        state = await best_effort("read", lambda: streamed.read(self.account.id, symbol_id))
+        try:
+            position = streamed_position(state)
+        except Unknown:
+            return await super().fetch_snapshot(symbol, with_balance=with_balance)
+        leverage = None if state is None else state.leverage
+
+        async def trust(pooled: PooledClient) -> None:
+            # The client's settings cache was refreshed by every positionRisk read; the
+            # stream reports leverage changes but not margin type changes.
+            if leverage is None:
+                pooled.state.leverage.pop(symbol_id, None)
+            else:
+                pooled.state.leverage[symbol_id] = leverage
+            pooled.state.margin_mode.pop(symbol_id, None)
+
+        await self._call(Call.READ, trust)
+        if not with_balance:
+            return AccountSnapshot(position)
+        balance = await self.fetch_balance()
+        mark = await self.fetch_mark_price(symbol)
+        if position is not None:
+            position = replace(position, mark_price=mark)
+        return AccountSnapshot(position, balance, mark)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        await super().set_leverage(symbol, leverage)
+        streamed = self._streamed
+        if streamed is not None:
+            # Known from now on unless the stream already says (it reports every change).
+            symbol_id = str((await self._market(symbol))["id"])
+            await best_effort(
+                "leverage",
+                lambda: streamed.refreshed(self.account.id, symbol_id, (), leverage, 0),
+            )
+
+    async def place_market_order(self, request: OrderRequest) -> OrderFill:
+        """Marks the symbol's streamed state pending before the order leaves: planning reads
+        it again only once the stream reports the symbol at or after the order's answer,
+        or by REST (an order whose outcome is unknown: only by REST)."""
+        streamed = self._streamed
+        if streamed is None:
+            return await super().place_market_order(request)
+        symbol_id = str((await self._market(request.symbol))["id"])
+        client_id = request.client_order_id
+        token = await best_effort(
+            "order mark", lambda: streamed.order_sending(self.account.id, symbol_id)
+        )
+        answered = None
+        try:
+            fill = await super().place_market_order(request)
+            answered = self._answered_ms.get(client_id)
+            return fill
+        finally:
+            self._answered_ms.pop(client_id, None)
+            if token is not None:
+                mark, at = token, answered
+                await best_effort(
+                    "order answer",
+                    lambda: streamed.order_answered(self.account.id, symbol_id, mark, at),
+                )
 
     async def _detected_hedge_mode(self, pooled: PooledClient) -> bool:
         """Ask Binance: GET /fapi/v1/positionSide/dual, 30 weight of the IP's minute."""
@@ -164,6 +261,8 @@ class BinanceUsdmGateway(CcxtGateway):
         answer: dict[str, Any] = await client.fapiPrivatePostOrder(
             market_order_request(client, market, request, hedge)
         )
+        if answer.get("updateTime") is not None:
+            self._answered_ms[request.client_order_id] = int(answer["updateTime"])
         status = str(answer.get("status", ""))
         if status in ("NEW", "PARTIALLY_FILLED"):
             raise OutcomeUnknown(

@@ -34,6 +34,7 @@ from mimic.domain.account_events import (
 )
 from mimic.domain.orders import OrderSide
 from mimic.domain.performance import AccountFill
+from mimic.ports.streamed_accounts import PositionReport
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +110,37 @@ class _ListenKeyExpired(msgspec.Struct, tag_field="e", tag="listenKeyExpired"):
     pass
 
 
+class _Leverage(msgspec.Struct):
+    symbol: str | None = msgspec.field(default=None, name="s")
+    leverage: int | None = msgspec.field(default=None, name="l")
+
+
+class _ConfigUpdate(msgspec.Struct, tag_field="e", tag="ACCOUNT_CONFIG_UPDATE"):
+    leverage: _Leverage | None = msgspec.field(default=None, name="ac")
+
+
 class _Kind(msgspec.Struct):
     kind: str | None = msgspec.field(default=None, name="e")
 
 
-_Message = _AccountUpdate | _OrderTradeUpdate | _AlgoUpdate | _TradeLite | _ListenKeyExpired
+_Message = (
+    _AccountUpdate
+    | _OrderTradeUpdate
+    | _AlgoUpdate
+    | _TradeLite
+    | _ListenKeyExpired
+    | _ConfigUpdate
+)
 _decoder = msgspec.json.Decoder(_Message, strict=False)
 _kind_decoder = msgspec.json.Decoder(_Kind, strict=False)
-_READ = ("ACCOUNT_UPDATE", "ORDER_TRADE_UPDATE", "ALGO_UPDATE", "TRADE_LITE", "listenKeyExpired")
+_READ = (
+    "ACCOUNT_UPDATE",
+    "ORDER_TRADE_UPDATE",
+    "ALGO_UPDATE",
+    "TRADE_LITE",
+    "listenKeyExpired",
+    "ACCOUNT_CONFIG_UPDATE",
+)
 
 
 class ListenKeyExpired(Exception):
@@ -131,6 +155,16 @@ class UserDataReader:
         # (symbol, position side) -> (event time in ms, signed amount) of the latest
         # ACCOUNT_UPDATE: Binance sends it just before the fill's ORDER_TRADE_UPDATE.
         self._positions: dict[tuple[str, str], tuple[int, Decimal]] = {}
+        # What the streamed account state is told (ports.streamed_accounts), until taken.
+        self._reports: list[PositionReport] = []
+        self._leverage: dict[str, int] = {}
+
+    def take_state(self) -> tuple[list[PositionReport], dict[str, int]]:
+        """The positions (every side reported, with Binance's transaction time) and
+        leverage changes read since the last call, in the order Binance sent them."""
+        taken = self._reports, self._leverage
+        self._reports, self._leverage = [], {}
+        return taken
 
     def events(self, text: str | bytes) -> list[AccountEvent]:
         """The events of one message; raises `ListenKeyExpired` when the key is dead."""
@@ -153,6 +187,9 @@ class UserDataReader:
                 return []
             case _ListenKeyExpired():
                 raise ListenKeyExpired("binanceusdm: listen key expired")
+            case _ConfigUpdate(leverage=_Leverage(symbol=symbol, leverage=leverage)):
+                if symbol and leverage:
+                    self._leverage[symbol] = leverage
         return []
 
     def _account_update(self, message: _AccountUpdate) -> list[AccountEvent]:
@@ -171,6 +208,9 @@ class UserDataReader:
                 continue
             self._positions[(position.symbol, position.side or "BOTH")] = (at_ms, amount)
             entry = to_decimal_or(position.entry, Decimal(0))
+            self._reports.append(
+                PositionReport(position.symbol, position.side or "BOTH", amount, entry, at_ms)
+            )
             events.append(PositionEvent(position.symbol, amount, entry, at))
         return events
 

@@ -19,6 +19,7 @@ from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeError, ExchangeUnavailable
 from mimic.ports.exchange import CredentialVault, ExchangeGateway, ExchangeGateways
 from mimic.ports.metrics import Metrics
+from mimic.ports.streamed_accounts import StreamedAccounts
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class CcxtGateways(ExchangeGateways):
         read_retries: int = 2,
         exchange_options: Mapping[str, Mapping[str, Any]] | None = None,
         metrics: Metrics | None = None,
+        streamed: StreamedAccounts | None = None,
     ) -> None:
         """
         max_clients: ccxt clients kept per exchange (least recently used ones are closed).
@@ -68,6 +70,8 @@ class CcxtGateways(ExchangeGateways):
         max_connections: open HTTP connections, all exchanges and accounts together.
         read_retries: how often a read or an idempotent setting is retried after a
             network error or a short rate limit (orders never are).
+        streamed: what the accounts' live streams last reported (written by their
+            holders): planning reads positions from it instead of REST while it is usable.
         """
         if margin_mode not in (None, "cross", "isolated"):
             raise ValueError("margin_mode must be 'cross', 'isolated' or None")
@@ -84,6 +88,7 @@ class CcxtGateways(ExchangeGateways):
         self._read_retries = read_retries
         self._exchange_options = dict(exchange_options or {})
         self._metrics = metrics
+        self._streamed = streamed
         self._exchanges: dict[str, ExchangeClients] = {}
         self._mark_prices: dict[str, MarkPrices] = {}
         self._price_feeds: dict[str, CcxtPriceFeed] = {}
@@ -122,6 +127,7 @@ class CcxtGateways(ExchangeGateways):
             self._mark_prices[account.exchange],
             margin_mode=self._margin_mode,
             read_retries=self._read_retries,
+            streamed=self._streamed,
         )
         # Build (or touch) the client now: bad or undecryptable keys show up here.
         try:

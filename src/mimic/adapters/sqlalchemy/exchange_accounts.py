@@ -3,7 +3,7 @@
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.bulk import one_of
@@ -47,7 +47,10 @@ def _account(row: NamedRow) -> ExchangeAccount:
     )
 
 
-_ACCOUNT_COLUMNS = [column.name for column in exchange_accounts.c]
+# What `_account` reads: not the encrypted credentials, which no list needs and which are
+# most of a row's bytes.
+_ACCOUNT_READ = [column for column in exchange_accounts.c if column.name != "credentials_token"]
+_ACCOUNT_COLUMNS = [column.name for column in _ACCOUNT_READ]
 _USER_COLUMNS = [column.name for column in users.c]
 
 
@@ -91,10 +94,15 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
         )
 
     async def list_copy_candidates(
-        self, *, monitored_only: bool = False, part: FanoutPart | None = None
+        self,
+        *,
+        monitored_only: bool = False,
+        part: FanoutPart | None = None,
+        after: ExchangeAccount | None = None,
+        limit: int | None = None,
     ) -> list[tuple[ExchangeAccount, User]]:
         statement = (
-            select(exchange_accounts, users)
+            select(*_ACCOUNT_READ, users)
             .join(users, users.c.id == exchange_accounts.c.user_id)
             .where(
                 exchange_accounts.c.status == ConnectionStatus.APPROVED.value,
@@ -108,6 +116,13 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
             )
         if part is not None:
             statement = statement.where(*_in_part(exchange_accounts.c.id, part))
+        if after is not None:  # keyset: ix_exchange_accounts_created_at_id reads a page only
+            statement = statement.where(
+                tuple_(exchange_accounts.c.created_at, exchange_accounts.c.id)
+                > tuple_(after.created_at, after.id)
+            )
+        if limit is not None:
+            statement = statement.limit(limit)
         result = await self._session.execute(statement)
         # Both tables have `id` and `created_at`: each half of a row is read by its own names.
         split = len(_ACCOUNT_COLUMNS)
@@ -128,7 +143,7 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
         return dict((await self._session.execute(statement)).all())
 
     async def _where(self, condition: Any) -> list[ExchangeAccount]:
-        statement = select(exchange_accounts).order_by(
+        statement = select(*_ACCOUNT_READ).order_by(
             exchange_accounts.c.created_at, exchange_accounts.c.id
         )
         if condition is not None:

@@ -122,6 +122,14 @@ class SqlOrderIntentRepository(OrderIntentRepository):
             statement = statement.where(*_in_part(c.account_id, part))
         return await self._select(statement.order_by(c.created_at, c.id))
 
+    async def has_unsettled(self, signal_id: str, *, part: FanoutPart) -> bool:
+        c = order_intents.c
+        unsettled = [status.value for status in IntentStatus if not status.is_final]
+        statement = select(c.id).where(
+            c.signal_id == signal_id, *_in_part(c.account_id, part), c.status.in_(unsettled)
+        )
+        return (await self._session.execute(statement.limit(1))).first() is not None
+
     async def signals_in_hand(self, signal_ids: Collection[str], *, now: datetime) -> set[str]:
         c = order_intents.c
         held: set[str] = set()

@@ -10,6 +10,7 @@ from taskiq import AsyncBroker
 
 from mimic.adapters.ccxt.lazy import LazyCcxtGateways
 from mimic.adapters.crypto import FernetSecretBox
+from mimic.adapters.memory.streamed_accounts import InMemoryStreamedAccounts
 from mimic.adapters.memory.trailing import InMemoryTrailingStateStore
 from mimic.adapters.metered_gateways import MeteredGateways
 from mimic.adapters.paper.faults import PaperFaults
@@ -18,6 +19,7 @@ from mimic.adapters.paper.price_feed import PaperPriceFeed
 from mimic.adapters.paper.venue import PaperVenue
 from mimic.adapters.price_feeds import PriceFeedsByExchange
 from mimic.adapters.prometheus.metrics import PrometheusMetrics
+from mimic.adapters.redis.streamed_accounts import RedisStreamedAccounts
 from mimic.adapters.redis.trailing import RedisTrailingStateStore
 from mimic.adapters.routing import ExchangeRouter
 from mimic.adapters.sqlalchemy.activity import SqlPlatformActivity
@@ -106,6 +108,7 @@ from mimic.ports.repositories import (
     UserRepository,
 )
 from mimic.ports.services import Clock, Mailer, PasswordHasher, SignalQueue
+from mimic.ports.streamed_accounts import StreamedAccounts
 
 
 class InfrastructureProvider(Provider):
@@ -179,12 +182,33 @@ class InfrastructureProvider(Provider):
 
     @provide
     async def ccxt_gateways(
-        self, vault: CredentialVault, settings: Settings, metrics: Metrics
+        self,
+        vault: CredentialVault,
+        settings: Settings,
+        metrics: Metrics,
+        streamed: StreamedAccounts,
     ) -> AsyncIterator[LazyCcxtGateways]:
         # ccxt is imported when a ccxt exchange is first used: never by a paper-only process.
-        gateways = LazyCcxtGateways(vault, api_origins=settings.ccxt_api_origins, metrics=metrics)
+        gateways = LazyCcxtGateways(
+            vault,
+            api_origins=settings.ccxt_api_origins,
+            metrics=metrics,
+            streamed=streamed if settings.streamed_positions else None,
+        )
         yield gateways
         await gateways.aclose()
+
+    @provide
+    async def streamed_accounts(self, settings: Settings) -> AsyncIterator[StreamedAccounts]:
+        """What the accounts' live streams report, written by the workers holding them and
+        read by whichever plans: Redis in production, this process's memory embedded."""
+        if settings.redis_url is None:
+            yield InMemoryStreamedAccounts()
+            return
+        # A Redis that answers slowly costs every plan its wait: short, then REST instead.
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        yield RedisStreamedAccounts(client, prefix=f"{settings.queue_name}:accounts:")
+        await client.aclose()
 
     @provide
     def metrics(self, settings: Settings) -> Metrics:

@@ -31,6 +31,7 @@ from mimic.ports.exchange import CredentialVault
 from mimic.ports.metrics import Metrics
 from mimic.ports.repositories import ExchangeAccountRepository
 from mimic.ports.services import Clock
+from mimic.ports.streamed_accounts import StreamedAccounts
 
 
 class AccountStreamsProvider(Provider):
@@ -51,14 +52,24 @@ class AccountStreamsProvider(Provider):
 
     @provide(scope=Scope.APP)
     async def ccxt_stream(
-        self, vault: CredentialVault, clock: Clock, settings: Settings
+        self,
+        vault: CredentialVault,
+        clock: Clock,
+        settings: Settings,
+        streamed: StreamedAccounts,
     ) -> AsyncIterator[LazyCcxtAccountStream]:
         # A tenth at once (a restart), the rest spread over the window.
         connects = WeightBudget(
             settings.stream_connects_per_5min, window_seconds=300, burst_fraction=0.1
         )
         stream = LazyCcxtAccountStream(
-            vault, clock, api_origins=settings.ccxt_api_origins, connects=connects
+            vault,
+            clock,
+            api_origins=settings.ccxt_api_origins,
+            connects=connects,
+            # The positions each stream reports, for planning (docs/account-events.md).
+            streamed=streamed if settings.streamed_positions else None,
+            state_ttl=settings.stream_lease,
         )
         yield stream
         await stream.aclose()

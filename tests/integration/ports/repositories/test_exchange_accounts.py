@@ -85,3 +85,27 @@ async def test_copy_candidates_by_part(store: Store) -> None:
         assert [a.id for a, _ in await accounts.list_copy_candidates(part=first)] == [low.id]
         assert [a.id for a, _ in await accounts.list_copy_candidates(part=second)] == [high.id]
         assert len(await accounts.list_copy_candidates()) == 2
+
+
+async def test_copy_candidates_in_pages(store: Store) -> None:
+    user, left = make_user("paged"), make_user("left", active=False)
+    accounts = [make_account(user, ConnectionStatus.APPROVED) for _ in range(5)]
+    accounts.append(make_account(left, ConnectionStatus.APPROVED))  # not a candidate
+    for n, account in enumerate(accounts):
+        # Two with the same creation time: the id orders them.
+        account.created_at = NOW + timedelta(seconds=min(n, 3))
+    async with store.unit() as repos:
+        await repos.users.add(user)
+        await repos.users.add(left)
+        for account in reversed(accounts):
+            await repos.accounts.add(account)
+    async with store.unit() as repos:
+        listed = [a.id for a, _ in await repos.accounts.list_copy_candidates()]
+        paged: list[str] = []
+        after = None
+        while page := await repos.accounts.list_copy_candidates(after=after, limit=2):
+            assert len(page) <= 2
+            paged += [a.id for a, _ in page]
+            after = page[-1][0]
+    assert len(listed) == 5
+    assert paged == listed

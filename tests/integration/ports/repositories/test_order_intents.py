@@ -173,3 +173,19 @@ async def test_signal_intents_by_part(store: Store) -> None:
             high
         ]
         assert len(await intents.list_for_signal(signal.id)) == 2
+
+
+async def test_a_part_is_unsettled_while_one_of_its_intents_is_not_final(store: Store) -> None:
+    signal = await stored_signal(store)
+    first, second = FanoutPart(0, 2), FanoutPart(1, 2)
+    low, high = make_intent(signal, "1" * 32), make_intent(signal, "c" * 32)
+    async with store.unit() as repos:
+        assert not await repos.intents.has_unsettled(signal.id, part=first)
+        await repos.intents.add_new([low, high])
+    low.skip("not wanted", NOW)
+    async with store.unit() as repos:
+        await repos.intents.save_results([low])
+    async with store.unit() as repos:
+        assert not await repos.intents.has_unsettled(signal.id, part=first)
+        assert await repos.intents.has_unsettled(signal.id, part=second)  # still pending
+        assert not await repos.intents.has_unsettled("another signal", part=second)

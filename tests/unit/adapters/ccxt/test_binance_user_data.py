@@ -9,6 +9,7 @@ import pytest
 
 from mimic.adapters.ccxt.binance_user_data import ListenKeyExpired, UserDataReader
 from mimic.domain.account_events import FillCause, FillEvent
+from mimic.ports.streamed_accounts import PositionReport
 
 D = Decimal
 
@@ -67,3 +68,18 @@ def test_nulls_in_a_liquidation_are_no_error() -> None:
 def test_an_expired_listen_key_ends_the_socket() -> None:
     with pytest.raises(ListenKeyExpired):
         UserDataReader().events('{"e": "listenKeyExpired", "E": "1", "listenKey": "k"}')
+
+
+def test_positions_and_leverage_are_kept_for_the_streamed_state_in_order() -> None:
+    reader = UserDataReader()
+    update = {"e": "ACCOUNT_UPDATE", "E": 12, "T": 11, "a": {"m": "ORDER", "B": [], "P": [
+        {"s": "BTCUSDT", "pa": "0.010", "ep": "65000", "ps": "BOTH"},
+    ]}}  # fmt: skip
+    reader.events(json.dumps(update))
+    reader.events(json.dumps({"e": "ACCOUNT_CONFIG_UPDATE", "E": 13, "T": 13,
+                              "ac": {"s": "BTCUSDT", "l": 25}}))  # fmt: skip
+    assert reader.take_state() == (
+        [PositionReport("BTCUSDT", "BOTH", D("0.010"), D(65000), 11)],
+        {"BTCUSDT": 25},
+    )
+    assert reader.take_state() == ([], {})  # each told once

@@ -120,6 +120,8 @@ exchange_accounts = Table(
     Column("validation_status", String(16), nullable=False, server_default="unchecked"),
     Column("validation_detail", String(500)),
     Column("validated_at", UtcDateTime),
+    # A fan-out reads its followers a page at a time in this order (list_copy_candidates).
+    Index("ix_exchange_accounts_created_at_id", "created_at", "id"),
 )
 
 audit_events = Table(
