@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Row, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.paper.rows import account_fill
+from mimic.adapters.sqlalchemy.statements import _chunks
 from mimic.adapters.sqlalchemy.tables import (
     paper_account_events,
     paper_orders,
@@ -40,7 +41,6 @@ RETENTION = timedelta(hours=1)
 PRUNE_EVERY_SECONDS = 60.0
 # Missing seqs asked for by number, at most; beyond, everything above the first is read.
 MISSING_BY_NUMBER = 500
-SEQS_AT_ONCE = 1000  # rows read whole per query (SQLite allows so many bound numbers)
 
 
 class PaperAccountStream(AccountEventFeed):
@@ -125,12 +125,14 @@ class PaperAccountStream(AccountEventFeed):
         whole and become events (another worker's are only marked seen)."""
         e = paper_account_events.c
         async with self._sessions() as session:
-            found = await session.execute(select(e.seq, e.account_id).where(self._unseen()))
-            new = sorted((seq, account_id) for seq, account_id in found if seq not in self._seen)
-            followed = [seq for seq, account_id in new if account_id in self._sinks]
+            found = await session.execute(
+                select(e.seq, e.account_id, e.order_id.is_not(None)).where(self._unseen())
+            )
+            new = sorted(row for row in found if row[0] not in self._seen)
+            followed = [(seq, fill) for seq, account_id, fill in new if account_id in self._sinks]
             events = await _events(session, followed)
         delivered = 0
-        for seq, account_id in new:
+        for seq, account_id, _ in new:
             self._seen.add(seq)
             event = events.get(seq)
             if event is None:
@@ -176,23 +178,24 @@ class PaperAccountStream(AccountEventFeed):
             )
 
 
-async def _events(session: AsyncSession, seqs: list[int]) -> dict[int, AccountEvent]:
-    """The events of these rows, by seq: fills with their orders, protective orders'."""
+async def _events(session: AsyncSession, rows: list[tuple[int, bool]]) -> dict[int, AccountEvent]:
+    """The events of these rows (seq, and whether a fill), by seq: each fill with its order,
+    each protective order's change with the order."""
     e, o, p = paper_account_events.c, paper_orders.c, paper_protective_orders.c
     events: dict[int, AccountEvent] = {}
-    for start in range(0, len(seqs), SEQS_AT_ONCE):
-        chunk = seqs[start : start + SEQS_AT_ONCE]
+    for chunk in _chunks([seq for seq, fill in rows if fill]):
         fills = (
             select(e.seq, e.position_after, paper_orders)
             .join(paper_orders, o.id == e.order_id)
             .where(e.seq.in_(chunk))
         )
+        events.update((row.seq, _fill_event(row)) for row in await session.execute(fills))
+    for chunk in _chunks([seq for seq, fill in rows if not fill]):
         protection = (
             select(e.seq, e.kind.label("event"), e.created_at.label("at"), paper_protective_orders)
             .join(paper_protective_orders, p.id == e.protective_order_id)
             .where(e.seq.in_(chunk))
         )
-        events.update((row.seq, _fill_event(row)) for row in await session.execute(fills))
         events.update((row.seq, _order_event(row)) for row in await session.execute(protection))
     return events
 
