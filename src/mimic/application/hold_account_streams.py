@@ -6,13 +6,21 @@ longer holds and starts the new ones. Each stream's events are recorded as they 
 stream that (re)connects, and every held account every `reconcile_every`, is reconciled
 by REST from where the last reconciliation started (a little before), so what a stream
 missed is still recorded, once.
+
+The holder is the sink its feeds tell each account's batches to: the paper venue's one
+poller calls it directly, so a held paper stream is a few small objects (a task and a queue
+per account were 6 KB each, 300 MB for a worker's 50,000); a Binance socket is read by a
+task of its own (`StreamFeed`). A stream's fills wait for the recorder by account, not each
+batch behind a future of its own: the fills of a fan-out's orders cost little more than
+their one insert.
 """
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -20,13 +28,21 @@ from mimic.domain.account_events import AccountEvent, FillEvent, PositionEvent, 
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeError
 from mimic.domain.orders import OrderIntent
-from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
+from mimic.ports.account_events import (
+    AccountEventFeed,
+    AccountEventSink,
+    AccountEventStream,
+    AccountStreamWork,
+    StreamLeases,
+)
 from mimic.ports.metrics import Metrics
 from mimic.ports.services import Clock
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+RECORD_BATCH = 1000  # accounts' fills per unit of work, unless configured otherwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +61,7 @@ class StreamPolicy:
     reconcile_batch: int = 500
     # Streams' fills recorded in one unit of work at most: a burst (a market move firing
     # thousands of TPs) is recorded in a few transactions, not one per account.
-    record_batch: int = 1000
+    record_batch: int = RECORD_BATCH
     # A position the stream saw go flat with no fill of its own (missed, or none sent) is
     # reconciled after this long, unless the fill came meanwhile.
     flat_grace: timedelta = timedelta(seconds=2)
@@ -54,48 +70,83 @@ class StreamPolicy:
 @dataclass(slots=True)
 class _Held:
     account: ExchangeAccount
-    task: asyncio.Task[None]
+    feed: AccountEventFeed
     reconciled_from: datetime | None = None  # when the last good reconciliation started
     reconcile_at: datetime | None = None  # the next periodic one
-    flat_unexplained: set[str] = field(default_factory=set)  # symbols gone flat, no fill yet
+    flat_unexplained: frozenset[str] = frozenset()  # symbols gone flat, no fill yet
 
 
-@dataclass(slots=True)
-class _Pending:
-    account: ExchangeAccount
-    events: list[AccountEvent]
-    done: "asyncio.Future[None]" = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+class StreamFeed(AccountEventFeed):
+    """An `AccountEventStream` followed with a task per account reading its batches: a
+    venue whose streams are each a connection of their own anyway (Binance's sockets)."""
+
+    def __init__(self, stream: AccountEventStream) -> None:
+        self._stream = stream
+        self._reading: dict[tuple[str, AccountEventSink], asyncio.Task[None]] = {}
+
+    def supports(self, exchange: str) -> bool:
+        return self._stream.supports(exchange)
+
+    async def follow(self, account: ExchangeAccount, sink: AccountEventSink) -> None:
+        self._reading[account.id, sink] = asyncio.create_task(
+            self._read(account, sink), name=f"account-stream-{account.id}"
+        )
+
+    async def unfollow(self, account_id: str, sink: AccountEventSink) -> None:
+        task = self._reading.pop((account_id, sink), None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _read(self, account: ExchangeAccount, sink: AccountEventSink) -> None:
+        error: Exception | None = None
+        try:
+            async for batch in self._stream.events(account):
+                sink.deliver(account.id, batch)
+                await sink.recorded(account.id)
+        except Exception as exc:
+            error = exc
+        del self._reading[account.id, sink]
+        sink.ended(account.id, error)
 
 
-class HoldAccountStreams:
+class HoldAccountStreams(AccountEventSink):
+    """Holds the streams and is their sink: each account's batches are dealt with as they
+    come, with no task of its own per account."""
+
     def __init__(
         self,
-        streams: Sequence[AccountEventStream],
+        feeds: Sequence[AccountEventFeed],
         leases: StreamLeases,
         work: AccountStreamWork,
         clock: Clock,
         metrics: Metrics,
         policy: StreamPolicy,
     ) -> None:
-        self._streams = streams
+        self._feeds = feeds
+        self._feed_of: dict[str, AccountEventFeed | None] = {}  # by exchange
         self._leases = leases
         self._work = work
         self._clock = clock
         self._metrics = metrics
         self._policy = policy
         self._held: dict[str, _Held] = {}
+        self._unreconciled = 0  # held streams never reconciled yet
         self._retry_at: dict[str, datetime] = {}
         # Accounts waiting to be reconciled; one reconciler takes them in batches.
         self._to_reconcile: dict[str, _Held] = {}
         self._reconciler: asyncio.Task[None] | None = None
         self._settled = 0  # how many held streams were last reported settled
-        # Database work in flight: a stream stopped meanwhile lets it finish (cancelled
-        # halfway, a session's connection would be torn down mid-query).
+        self.settled = asyncio.Event()  # set once every held stream first settled
+        # Database work in flight: a holder stopping lets it finish (cancelled halfway, a
+        # session's connection would be torn down mid-query).
         self._working: set[asyncio.Task[Any]] = set()
-        # Fills waiting to be recorded, every stream's: one recorder takes them in batches.
-        self._pending: list[_Pending] = []
+        # Fills waiting to be recorded, by account: one recorder takes them in batches.
+        self._pending: dict[str, tuple[ExchangeAccount, list[AccountEvent]]] = {}
+        self._recording: set[str] = set()  # taken by the recorder, not recorded yet
+        # Streams waiting for their account's fills to be recorded (see `recorded`).
+        self._waiting: dict[str, asyncio.Future[None]] = {}
         self._recorder: asyncio.Task[None] | None = None
 
     @property
@@ -116,13 +167,18 @@ class HoldAccountStreams:
 
     async def refresh(self) -> None:
         now = self._clock.now()
-        accounts = {a.id: a for a in await self._work.accounts() if self._stream(a) is not None}
-        wanted = {a for a in accounts if self._retry_at.get(a, now) <= now}
+        wanted = {
+            account_id
+            for account_id, exchange in (await self._work.streamed()).items()
+            if self._feed(exchange) is not None and self._retry_at.get(account_id, now) <= now
+        }
         kept = await self._leases.hold(wanted, [a for a in self._held if a in wanted])
         for account_id in [a for a in self._held if a not in kept]:
             await self._drop(account_id)
-        for account_id in sorted(kept - set(self._held)):
-            self._start(accounts[account_id])
+        new = kept - set(self._held)
+        if new:  # read whole only when taken; one gone meanwhile: its lease runs out
+            for account in sorted(await self._work.accounts(new), key=lambda a: a.id):
+                await self._start(account)
         for item in self._held.values():
             if item.reconcile_at is not None and item.reconcile_at <= now:
                 self._reconcile_soon(item)
@@ -138,82 +194,92 @@ class HoldAccountStreams:
             await self._leases.release(held)
         self._metrics.account_streams_held(0)
 
-    def _stream(self, account: ExchangeAccount) -> AccountEventStream | None:
-        return next((s for s in self._streams if s.supports(account.exchange)), None)
+    def deliver(self, account_id: str, events: Sequence[AccountEvent]) -> None:
+        item = self._held.get(account_id)
+        if item is None:
+            return  # dropped meanwhile: another holder's now
+        if any(isinstance(e, StreamConnected) for e in events):
+            # Beside the stream, not before it: what the stream reports meanwhile is
+            # recorded at once (both record once), however long the exchange makes the
+            # reconciliation wait (thousands reconnecting at once).
+            self._reconcile_soon(item)
+        self._watch_flat(item, events)
+        fills = [e for e in events if isinstance(e, FillEvent)]
+        if fills:
+            self._pending.setdefault(account_id, (item.account, []))[1].extend(fills)
+            if self._recorder is None or self._recorder.done():
+                self._recorder = self._track(self._record_pending())
 
-    def _start(self, account: ExchangeAccount) -> None:
+    async def recorded(self, account_id: str) -> None:
+        if account_id not in self._pending and account_id not in self._recording:
+            return
+        waiting = self._waiting.get(account_id)
+        if waiting is None:
+            waiting = self._waiting[account_id] = asyncio.get_running_loop().create_future()
+        await waiting
+
+    def ended(self, account_id: str, error: Exception | None) -> None:
+        """Started again after a while (if this holder still holds the account then)."""
+        if isinstance(error, ExchangeError):
+            log.warning("account stream of %s ended: %s", account_id, error.reason)
+        elif error is not None:
+            log.error("account stream of %s failed", account_id, exc_info=error)
+        self._retry_at[account_id] = self._clock.now() + self._policy.retry_after
+        self._forget(account_id)
+
+    def _feed(self, exchange: str) -> AccountEventFeed | None:
+        if exchange not in self._feed_of:
+            self._feed_of[exchange] = next((f for f in self._feeds if f.supports(exchange)), None)
+        return self._feed_of[exchange]
+
+    async def _start(self, account: ExchangeAccount) -> None:
+        feed = self._feed(account.exchange)
+        assert feed is not None
         self._retry_at.pop(account.id, None)
-        task = asyncio.create_task(self._follow(account), name=f"account-stream-{account.id}")
-        self._held[account.id] = _Held(account, task)
+        self._held[account.id] = _Held(account, feed)
+        self._unreconciled += 1
+        try:
+            await feed.follow(account, self)
+        except Exception as exc:  # the venue is away: as a stream that ended at once
+            self.ended(account.id, exc)
 
     async def _drop(self, account_id: str) -> None:
-        item = self._held.pop(account_id)
-        item.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await item.task
+        item = self._forget(account_id)
+        if item is not None:
+            await item.feed.unfollow(account_id, self)
 
-    async def _follow(self, account: ExchangeAccount) -> None:
-        stream = self._stream(account)
-        assert stream is not None
-        try:
-            async for batch in stream.events(account):
-                item = self._held[account.id]
-                if any(isinstance(e, StreamConnected) for e in batch):
-                    # Beside the stream, not before it: what the stream reports meanwhile
-                    # is recorded at once (both record once), however long the exchange
-                    # makes the reconciliation wait (thousands reconnecting at once).
-                    self._reconcile_soon(item)
-                self._watch_flat(item, batch)
-                if any(isinstance(e, FillEvent) for e in batch):
-                    await self._record(account, batch)
-        except ExchangeError as exc:
-            log.warning("account stream of %s ended: %s", account.id, exc.reason)
-        except Exception:
-            log.exception("account stream of %s failed", account.id)
-        # Ended: started again after a while (if this worker still holds the account then).
-        self._retry_at[account.id] = self._clock.now() + self._policy.retry_after
-        self._held.pop(account.id, None)
-
-    async def _record(self, account: ExchangeAccount, batch: Sequence[AccountEvent]) -> None:
-        """Recorded with whatever other streams reported meanwhile (see _record_pending)."""
-        pending = _Pending(account, [e for e in batch if isinstance(e, FillEvent)])
-        self._pending.append(pending)
-        if self._recorder is None or self._recorder.done():
-            self._recorder = self._track(self._record_pending())
-        try:
-            await asyncio.shield(pending.done)
-        except Exception:
-            # Not lost: the next refresh reconciles from before these events.
-            log.exception("events of account %s not recorded", account.id)
-            item = self._held.get(account.id)
-            if item is not None:
-                item.reconcile_at = self._clock.now()
+    def _forget(self, account_id: str) -> _Held | None:
+        item = self._held.pop(account_id, None)
+        if item is not None and item.reconciled_from is None:
+            self._unreconciled -= 1
+        return item
 
     async def _record_pending(self) -> None:
-        """Records the waiting fills a batch at a time until none wait. A batch that fails
-        is recorded again one account at a time, so one account's failure stays its own.
+        """Records the waiting fills a batch at a time until none wait (an account whose
+        fills fail is reconciled at the next refresh: from before them, so none is lost).
         The protection left on the positions found flat is released once none wait, apart:
         it waits on the exchanges (and the request weight left), recording does not."""
         flat: list[tuple[ExchangeAccount, OrderIntent]] = []
         while self._pending:
-            size = self._policy.record_batch
-            taken, self._pending = self._pending[:size], self._pending[size:]
+            ids = list(itertools.islice(self._pending, self._policy.record_batch))
+            taken = [self._pending.pop(account_id) for account_id in ids]
+            self._recording.update(ids)
             try:
-                flat += await self._work.record([(p.account, p.events) for p in taken])
-            except Exception as exc:
-                if len(taken) == 1:
-                    taken[0].done.set_exception(exc)
-                    continue
-                for pending in taken:
-                    try:
-                        flat += await self._work.record([(pending.account, pending.events)])
-                    except Exception as alone:
-                        pending.done.set_exception(alone)
-                    else:
-                        pending.done.set_result(None)
-            else:
-                for pending in taken:
-                    pending.done.set_result(None)
+                left_flat, failed = await self._work.record(taken)
+            except Exception as exc:  # no unit of work to be had (the database away)
+                left_flat, failed = [], {account.id: exc for account, _ in taken}
+            finally:
+                self._recording.difference_update(ids)
+                for account_id in ids:
+                    waiting = self._waiting.pop(account_id, None)
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(None)
+            flat += left_flat
+            for account_id, error in failed.items():
+                log.error("events of account %s not recorded", account_id, exc_info=error)
+                item = self._held.get(account_id)
+                if item is not None:
+                    item.reconcile_at = self._clock.now()
         if flat:
             self._track(self._release(flat))
 
@@ -235,8 +301,10 @@ class HoldAccountStreams:
         or soon after: Binance tells the position just before the fill); if none comes
         within `flat_grace`, the account is reconciled: what closed it is then recorded."""
         flat = {e.symbol for e in batch if isinstance(e, PositionEvent) and e.quantity == 0}
-        item.flat_unexplained |= flat
-        item.flat_unexplained -= {e.fill.symbol for e in batch if isinstance(e, FillEvent)}
+        if not flat and not item.flat_unexplained:
+            return
+        filled = {e.fill.symbol for e in batch if isinstance(e, FillEvent)}
+        item.flat_unexplained = (item.flat_unexplained | flat) - filled
         if flat & item.flat_unexplained:
             asyncio.get_running_loop().call_later(
                 self._policy.flat_grace.total_seconds(), self._unexplained_flat, item
@@ -249,7 +317,7 @@ class HoldAccountStreams:
                 item.account.id,
                 ", ".join(sorted(item.flat_unexplained)),
             )
-            item.flat_unexplained.clear()
+            item.flat_unexplained = frozenset()
             self._reconcile_soon(item)
 
     def _reconcile_soon(self, item: _Held) -> None:
@@ -283,6 +351,8 @@ class HoldAccountStreams:
             for item in taken:
                 error = failed.get(item.account.id)
                 if error is None:
+                    if item.reconciled_from is None and self._held.get(item.account.id) is item:
+                        self._unreconciled -= 1
                     item.reconciled_from = started
                     item.reconcile_at = started + self._policy.reconcile_every
                     continue
@@ -300,8 +370,8 @@ class HoldAccountStreams:
         """Says once when every held stream has connected and been reconciled (a worker
         that took new accounts is then as it is during a signal)."""
         held = len(self._held)
-        if held == self._settled or self._to_reconcile:
+        if held == self._settled or self._to_reconcile or self._unreconciled:
             return
-        if all(item.reconciled_from is not None for item in self._held.values()):
-            self._settled = held
-            log.info("account streams settled: %d held, each reconciled", held)
+        self._settled = held
+        self.settled.set()
+        log.info("account streams settled: %d held, each reconciled", held)

@@ -5,7 +5,7 @@ did see is not recorded twice.
 A worker that takes thousands of new streams at once reconciles them in batches: one read
 of their positions' entries for the whole batch (most accounts have none: nothing else to
 do for them), the exchanges asked a few accounts at a time, and what they report recorded
-in one unit of work.
+in one unit of work (one account at a time if that fails).
 """
 
 from collections import defaultdict
@@ -48,8 +48,9 @@ class ReconcileAccountFills:
     ) -> Reconciled:
         """The fills of each account since its time on the symbols Mimic opened positions
         on (others are the hourly portfolio sync's), `at_once` accounts asked at a time.
-        Returns the order rows recorded and why each account that failed did. Raises when
-        the entries cannot be read: then none is reconciled."""
+        Returns the order rows recorded and why each account that failed did (its exchange,
+        or the recording of its fills alone). Raises when the entries cannot be read: then
+        none is reconciled."""
         entries = await self._position_intents.latest_entries([a.id for a, _ in accounts])
         await self._tx.commit()  # no transaction stays open while the exchanges answer
         symbols: dict[str, set[str]] = defaultdict(set)
@@ -70,32 +71,6 @@ class ReconcileAccountFills:
 
         asked = [item for item in accounts if item[0].id in symbols]
         await ExchangeConcurrency(at_once).run(asked, lambda item: item[0].exchange, fetch)
-        return Reconciled(await self._record_all(fetched, failed), failed)
-
-    async def _record_all(
-        self,
-        fetched: list[tuple[ExchangeAccount, list[AccountEvent]]],
-        failed: dict[str, Exception],
-    ) -> list[OrderIntent]:
-        """In one unit of work; if that fails, one account at a time, so that one
-        account's failure stays its own (added to `failed`)."""
-        if not fetched:
-            return []
-        try:
-            outcome = await self._record.record_many(fetched)
-        except Exception as exc:
-            await self._tx.rollback()
-            if len(fetched) == 1:
-                failed[fetched[0][0].id] = exc
-                return []
-        else:
-            await self._record.release(outcome.flat)
-            return outcome.recorded
-        recorded: list[OrderIntent] = []
-        for account, events in fetched:
-            try:
-                recorded += await self._record(account, events)
-            except Exception as exc:
-                await self._tx.rollback()
-                failed[account.id] = exc
-        return recorded
+        outcome = await self._record.record_many_isolated(fetched)
+        await self._record.release(outcome.flat)
+        return Reconciled(outcome.recorded, failed | outcome.failed)

@@ -18,7 +18,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from mimic.application.monitor_orders import (
@@ -70,11 +70,13 @@ def exchange_order_intent_id(account_id: str, exchange_order_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FillsRecorded:
-    """The order rows a call inserted, and the positions their fills left flat (account
-    and entry) whose leftover protection is still on the exchange."""
+    """The order rows a call inserted, the positions their fills left flat (account and
+    entry) whose leftover protection is still on the exchange, and why each account whose
+    fills were not recorded failed (by account id)."""
 
     recorded: list[OrderIntent]
     flat: list[tuple[ExchangeAccount, OrderIntent]]
+    failed: dict[str, Exception] = field(default_factory=dict)
 
 
 class RecordAccountFills:
@@ -108,6 +110,31 @@ class RecordAccountFills:
         outcome = await self.record_many([(account, events)])
         await self.release(outcome.flat)
         return outcome.recorded
+
+    async def record_many_isolated(
+        self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
+    ) -> FillsRecorded:
+        """`record_many` in one unit of work; if that fails, again one account at a time,
+        so that one account's failure stays its own (in `failed`)."""
+        try:
+            return await self.record_many(batches)
+        except Exception as exc:
+            await self._tx.rollback()
+            if len(batches) == 1:
+                return FillsRecorded([], [], {batches[0][0].id: exc})
+        recorded: list[OrderIntent] = []
+        flat: list[tuple[ExchangeAccount, OrderIntent]] = []
+        failed: dict[str, Exception] = {}
+        for account, events in batches:
+            try:
+                alone = await self.record_many([(account, events)])
+            except Exception as exc:
+                await self._tx.rollback()
+                failed[account.id] = exc
+            else:
+                recorded += alone.recorded
+                flat += alone.flat
+        return FillsRecorded(recorded, flat, failed)
 
     async def record_many(
         self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyotp
 
 from mimic.adapters.smtp_mailer import TLS_MODES
+from mimic.application.hold_account_streams import RECORD_BATCH
 from mimic.application.throttle import Limit, RateLimits
 from mimic.domain.fanout import MAX_FANOUT_PARTS
 from mimic.domain.lockout import LockoutPolicy
@@ -217,7 +218,7 @@ class Settings:
     # 300 per IP: divide among the processes sharing an address).
     stream_connects_per_5min: int = 250
     # Fills of many streams recorded in one unit of work at most (a burst of TPs firing).
-    stream_record_batch: int = 1000
+    stream_record_batch: int = RECORD_BATCH
     # A position a stream saw go flat with no fill of its own is reconciled after this.
     stream_flat_grace: timedelta = timedelta(seconds=2)
     # Live events to open pages: Redis Pub/Sub channel names start with it (production).
@@ -359,7 +360,7 @@ class Settings:
             ),
             paper_events_poll=timedelta(milliseconds=_int("MIMIC_PAPER_EVENTS_POLL_MS", 250)),
             stream_connects_per_5min=_int("MIMIC_STREAM_CONNECTS_PER_5MIN", 250),
-            stream_record_batch=_at_least_one("MIMIC_STREAM_RECORD_BATCH", 1000),
+            stream_record_batch=_at_least_one("MIMIC_STREAM_RECORD_BATCH", RECORD_BATCH),
             stream_flat_grace=timedelta(milliseconds=_int("MIMIC_STREAM_FLAT_GRACE_MS", 2000)),
             portfolio_sync_interval=timedelta(seconds=_int("MIMIC_PORTFOLIO_SYNC_SECONDS", 60)),
             telegram_bot_token=os.environ.get("MIMIC_TELEGRAM_BOT_TOKEN") or None,

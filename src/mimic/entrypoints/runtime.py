@@ -23,9 +23,15 @@ def tune_garbage_collector() -> None:
     collection would walk again; frozen, they are skipped. Measured on a fan-out to 10,000
     paper followers: about a third less CPU, a few MB more memory.
     """
+    freeze_survivors()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def freeze_survivors() -> None:
+    """What a full collection leaves is moved out of the collector's reach for good (frozen
+    objects that later form garbage cycles are never freed: for what a process keeps)."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_event_loop(main: Coroutine[Any, Any, T]) -> T:

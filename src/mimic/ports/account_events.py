@@ -26,6 +26,40 @@ class AccountEventStream(Protocol):
         ...
 
 
+class AccountEventSink(Protocol):
+    """Whoever follows accounts' streams (the holder): told each account's batches."""
+
+    def deliver(self, account_id: str, events: Sequence[AccountEvent]) -> None:
+        """A batch as `AccountEventStream.events` yields it; returns at once."""
+        ...
+
+    def ended(self, account_id: str, error: Exception | None) -> None:
+        """The account's stream ended by itself (`error`: what ended it): no more batches."""
+        ...
+
+    async def recorded(self, account_id: str) -> None:
+        """Returns once the fills delivered of the account are recorded (or failed, which
+        the sink mends). A stream with a connection of its own reads on only then: in a
+        burst, recording what came goes before reading the messages that follow."""
+        ...
+
+
+class AccountEventFeed(Protocol):
+    """Account streams as a holder follows them: each account's batches handed to a sink.
+    The paper venue's one table needs no task or queue per account; the holder runs any
+    `AccountEventStream` as a feed with a task per account."""
+
+    def supports(self, exchange: str) -> bool: ...
+
+    async def follow(self, account: ExchangeAccount, sink: AccountEventSink) -> None:
+        """Start telling `sink` the account's batches, the first a `StreamConnected`."""
+        ...
+
+    async def unfollow(self, account_id: str, sink: AccountEventSink) -> None:
+        """Stop: once this returns, `sink` hears nothing more of the account."""
+        ...
+
+
 class StreamLeases(Protocol):
     """Which worker holds which account's stream: each account at most one at a time, and
     a dead worker's accounts free for others once its leases run out."""
@@ -49,16 +83,22 @@ class AccountStreamWork(Protocol):
     """What holding streams does with the database and the exchanges' REST APIs; each call
     is its own unit of work (a fresh session), since many streams run at once."""
 
-    async def accounts(self) -> list[ExchangeAccount]:
-        """The approved connections of active users: the accounts whose streams are held."""
+    async def streamed(self) -> dict[str, str]:
+        """The approved connections of active users, whose streams are held: account id ->
+        exchange (read at every refresh: 100,000 whole accounts cost a worker a second)."""
+        ...
+
+    async def accounts(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
+        """These accounts (those a holder starts holding); any gone meanwhile are left out."""
         ...
 
     async def record(
         self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
-    ) -> list[tuple[ExchangeAccount, OrderIntent]]:
-        """Record what several accounts' streams reported, in one unit of work
-        (application.record_account_fills); returns the positions their fills left flat
-        (account and entry), whose leftover protection is for `release`."""
+    ) -> tuple[list[tuple[ExchangeAccount, OrderIntent]], dict[str, Exception]]:
+        """Record what several accounts' streams reported, in one unit of work, or one
+        account at a time if that fails (application.record_account_fills); returns the
+        positions their fills left flat (account and entry), whose leftover protection is
+        for `release`, and why each account whose fills were not recorded failed."""
         ...
 
     async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:

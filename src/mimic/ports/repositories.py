@@ -185,9 +185,10 @@ class ExchangeAccountRepository(Protocol):
         """
         ...
 
-    async def list_streamed(self) -> list[ExchangeAccount]:
-        """The connections `list_copy_candidates` lists, without their users: the accounts
-        whose event streams are held, read every few seconds by each worker."""
+    async def list_streamed(self) -> dict[str, str]:
+        """The connections `list_copy_candidates` lists, as account id -> exchange: the
+        accounts whose event streams are held, read every few seconds by each worker (only
+        what choosing them takes; `get_many` reads those a worker starts holding)."""
         ...
 
 

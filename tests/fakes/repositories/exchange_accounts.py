@@ -81,5 +81,5 @@ class InMemoryExchangeAccountRepository(ExchangeAccountRepository):
                 candidates.append((copy.deepcopy(account), user))
         return candidates
 
-    async def list_streamed(self) -> list[ExchangeAccount]:
-        return [account for account, _ in await self.list_copy_candidates()]
+    async def list_streamed(self) -> dict[str, str]:
+        return {account.id: account.exchange for account, _ in await self.list_copy_candidates()}

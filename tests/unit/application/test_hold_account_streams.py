@@ -3,14 +3,14 @@ report, restarts an ended stream, and reports how many it holds."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
-from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
+from mimic.application.hold_account_streams import HoldAccountStreams, StreamFeed, StreamPolicy
 from mimic.domain.account_events import AccountEvent, FillEvent, PositionEvent, StreamConnected
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.errors import ExchangeUnavailable
@@ -43,9 +43,10 @@ class ScriptedStream(AccountEventStream):
 
 
 class RecordingWork(AccountStreamWork):
-    """Records in calls (one per batch of streams); an account in `failing` fails the call
-    it is in; the positions in `flat_after` are those a recording finds flat. Reconciles
-    in calls too; an account in `unreachable` fails its own reconciliation."""
+    """Records in calls (one per batch of streams); an account in `failing` fails alone
+    (as `RecordAccountFills.record_many_isolated` makes it); the positions in `flat_after`
+    are those a recording finds flat. Reconciles in calls too; an account in `unreachable`
+    fails its own reconciliation."""
 
     def __init__(self, accounts: list[ExchangeAccount]) -> None:
         self.listed = accounts
@@ -60,18 +61,23 @@ class RecordingWork(AccountStreamWork):
         self.recording = asyncio.Event()  # cleared: every call waits for it
         self.recording.set()
 
-    async def accounts(self) -> list[ExchangeAccount]:
-        return self.listed
+    async def streamed(self) -> dict[str, str]:
+        return {a.id: a.exchange for a in self.listed}
+
+    async def accounts(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
+        return [a for a in self.listed if a.id in account_ids]
 
     async def record(
         self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
-    ) -> list[tuple[ExchangeAccount, OrderIntent]]:
+    ) -> tuple[list[tuple[ExchangeAccount, OrderIntent]], dict[str, Exception]]:
         await self.recording.wait()
         self.calls.append([a.id for a, _ in batches])
-        if any(a.id in self.failing for a, _ in batches):
-            raise RuntimeError("database away")
-        self.recorded += [(a.id, len(events)) for a, events in batches]
-        return [(a, self.flat_after[a.id]) for a, _ in batches if a.id in self.flat_after]
+        recorded = [(a, events) for a, events in batches if a.id not in self.failing]
+        self.recorded += [(a.id, len(events)) for a, events in recorded]
+        flat = [(a, self.flat_after[a.id]) for a, _ in recorded if a.id in self.flat_after]
+        return flat, {
+            a.id: RuntimeError("database away") for a, _ in batches if a.id in self.failing
+        }
 
     async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
         self.released += [entry.id for _, entry in flat]
@@ -108,7 +114,9 @@ async def test_streams_are_reconciled_on_connect_and_their_fills_recorded() -> N
     clock, stream, metrics = FixedClock(NOW), ScriptedStream(), RecordingMetrics()
     work = RecordingWork([account("a"), account("b"), account("c", exchange="kraken")])
     policy = StreamPolicy()
-    holder = HoldAccountStreams([stream], SoleHolderLeases(), work, clock, metrics, policy)
+    holder = HoldAccountStreams(
+        [StreamFeed(stream)], SoleHolderLeases(), work, clock, metrics, policy
+    )
     await holder.refresh()
     await settle()
     assert holder.held == {"a", "b"}  # no stream for kraken
@@ -139,7 +147,7 @@ async def test_an_ended_stream_starts_again_after_a_while() -> None:
     work = RecordingWork([account("a")])
     policy = StreamPolicy()
     holder = HoldAccountStreams(
-        [stream], SoleHolderLeases(), work, clock, RecordingMetrics(), policy
+        [StreamFeed(stream)], SoleHolderLeases(), work, clock, RecordingMetrics(), policy
     )
     await holder.refresh()
     await settle()
@@ -166,7 +174,7 @@ async def connected_holder(
 ) -> tuple[HoldAccountStreams, ScriptedStream]:
     stream = ScriptedStream()
     holder = HoldAccountStreams(
-        [stream],
+        [StreamFeed(stream)],
         SoleHolderLeases(),
         work,
         FixedClock(NOW),
@@ -212,7 +220,7 @@ async def test_an_account_whose_fills_fail_is_reconciled_and_the_others_recorded
     reconciled = len(work.reconciled)
     work.failing = {"b"}
     await fills_while_recording(work, stream, first="c", meanwhile="ab")
-    assert work.calls == [["c"], ["a", "b"], ["a"], ["b"]]  # the batch again, one by one
+    assert work.calls == [["c"], ["a", "b"]]
     assert sorted(work.recorded) == [("a", 1), ("c", 1)]
     await holder.refresh()  # b's events are not lost: b is reconciled at once
     await settle()
@@ -248,7 +256,7 @@ async def test_streams_connecting_together_are_reconciled_in_batches(
     work.unreachable = {"c"}
     policy = StreamPolicy(reconcile_batch=2)
     holder = HoldAccountStreams(
-        [stream], SoleHolderLeases(), work, clock, RecordingMetrics(), policy
+        [StreamFeed(stream)], SoleHolderLeases(), work, clock, RecordingMetrics(), policy
     )
     await holder.refresh()
     await settle()
@@ -260,6 +268,7 @@ async def test_streams_connecting_together_are_reconciled_in_batches(
     assert work.reconcile_calls == [["a", "b"], ["c", "d"], ["e"]]
     assert sorted(a for a, _ in work.reconciled) == ["a", "b", "d", "e"]
     assert "settled" not in caplog.text  # c is not reconciled yet
+    assert not holder.settled.is_set()
 
     work.unreachable = set()
     clock.advance(policy.retry_after)
@@ -267,4 +276,21 @@ async def test_streams_connecting_together_are_reconciled_in_batches(
     await settle()
     assert work.reconcile_calls[-1] == ["c"]
     assert "account streams settled: 5 held, each reconciled" in caplog.text
+    assert holder.settled.is_set()  # what the process keeps is frozen now
+    await holder.stop()
+
+
+async def test_a_stream_reads_on_once_its_fills_are_recorded() -> None:
+    """In a burst, recording what came goes before reading what follows on a socket."""
+    work = RecordingWork([account("a")])
+    holder, stream = await connected_holder(work)
+    work.recording.clear()
+    stream.queues["a"].put_nowait([fill()])
+    stream.queues["a"].put_nowait([fill()])
+    await settle()
+    assert stream.queues["a"].qsize() == 1  # waits for the first batch's recording
+    work.recording.set()
+    await settle()
+    assert stream.queues["a"].qsize() == 0
+    assert work.recorded == [("a", 1), ("a", 1)]
     await holder.stop()

@@ -3,6 +3,7 @@
 BTCUSDT at 65,000; a long of 0.007 BTC with TP 2 % (66,300) and SL 1 % (64,350).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from mimic.application.position_protection import PositionProtection
 from mimic.application.record_account_fills import RecordAccountFills
 from mimic.domain.account_events import FillCause, FillEvent, StreamConnected
 from mimic.domain.orders import IntentStatus, OrderIntent, OrderLeg, OrderRequest, OrderSide
+from mimic.domain.performance import AccountFill
 from mimic.domain.protection import protective_prefix
 from mimic.ports.live_events import user_audience
 from tests.fakes.performance import InMemoryFillRepository
@@ -213,3 +215,38 @@ async def test_a_fan_outs_fills_are_stored_together_once_and_leave_the_rest_to_t
     await record.record_many([(f.account, [e]) for f, e in sent])
     assert await record(alice.account, [sent[0][1]]) == []  # reconciled again
     assert len(books.fills.rows) == 2
+
+
+class FailingFills(InMemoryFillRepository):
+    """Fails any store that holds a fill of an account in `failing`."""
+
+    failing: frozenset[str] = frozenset()
+
+    async def add_new(self, fills: Sequence[tuple[str, str, AccountFill]]) -> int:
+        if any(account_id in self.failing for account_id, _, _ in fills):
+            raise RuntimeError("database away")
+        return await super().add_new(fills)
+
+
+async def test_an_accounts_fills_that_fail_fail_alone_and_the_others_are_recorded(
+    books: Books,
+) -> None:
+    """The batch fails as a whole, then is recorded one account at a time, each rolled back
+    on its own failure: bob's failure is told, alice's and carol's fills are stored."""
+    followers = [await books.world.follower(name) for name in ("alice", "bob", "carol")]
+    await books.world.run(await signal_with(books.world, tp="2", sl="1"))
+    entries = {e.account_id: e for e in books.legs(OrderLeg.ENTRY)}
+    books.fills = FailingFills(books.world.intents, books.world.guardrail_days)
+    books.fills.failing = frozenset({followers[1].account.id})
+    rollbacks = books.world.tx.rollbacks
+
+    outcome = await books.recorder().record_many_isolated(
+        [(f.account, [stream_event(f, entries[f.account.id])]) for f in followers]
+    )
+
+    assert list(outcome.failed) == [followers[1].account.id]
+    assert {account_id for account_id, _ in books.fills.rows} == {
+        followers[0].account.id,
+        followers[2].account.id,
+    }
+    assert books.world.tx.rollbacks == rollbacks + 2  # the batch, then bob alone

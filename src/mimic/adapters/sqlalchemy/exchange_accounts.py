@@ -3,7 +3,7 @@
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.bulk import one_of
@@ -134,14 +134,13 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
             for row in result
         ]
 
-    async def list_streamed(self) -> list[ExchangeAccount]:
+    async def list_streamed(self) -> dict[str, str]:
+        c = exchange_accounts.c
         active = select(users.c.id).where(users.c.active.is_(True))
-        return await self._where(
-            and_(
-                exchange_accounts.c.status == ConnectionStatus.APPROVED.value,
-                exchange_accounts.c.user_id.in_(active),
-            )
+        statement = select(c.id, c.exchange).where(
+            c.status == ConnectionStatus.APPROVED.value, c.user_id.in_(active)
         )
+        return dict((await self._session.execute(statement)).all())
 
     async def _where(self, condition: Any) -> list[ExchangeAccount]:
         statement = select(*_ACCOUNT_READ).order_by(

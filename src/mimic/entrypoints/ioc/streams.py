@@ -3,11 +3,10 @@ report, and the holder that runs them in a worker (or the embedded process)."""
 
 import asyncio
 import contextlib
-import gc
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 
 from dishka import AsyncContainer, Provider, Scope, provide
@@ -19,14 +18,15 @@ from mimic.adapters.ccxt.lazy import LazyCcxtAccountStream
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.adapters.paper.account_stream import PaperAccountStream
 from mimic.adapters.redis.stream_leases import RedisStreamLeases
-from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
+from mimic.application.hold_account_streams import HoldAccountStreams, StreamFeed, StreamPolicy
 from mimic.application.reconcile_account_fills import ReconcileAccountFills
 from mimic.application.record_account_fills import RecordAccountFills
 from mimic.domain.account_events import AccountEvent
 from mimic.domain.accounts import ExchangeAccount
 from mimic.domain.orders import OrderIntent
 from mimic.entrypoints.config import Settings
-from mimic.ports.account_events import AccountEventStream, AccountStreamWork, StreamLeases
+from mimic.entrypoints.runtime import freeze_survivors
+from mimic.ports.account_events import AccountEventFeed, AccountStreamWork, StreamLeases
 from mimic.ports.exchange import CredentialVault
 from mimic.ports.metrics import Metrics
 from mimic.ports.repositories import ExchangeAccountRepository
@@ -75,10 +75,10 @@ class AccountStreamsProvider(Provider):
         await stream.aclose()
 
     @provide(scope=Scope.APP)
-    def streams(
+    def feeds(
         self, paper: PaperAccountStream, live: LazyCcxtAccountStream
-    ) -> Sequence[AccountEventStream]:
-        return [paper, live]
+    ) -> Sequence[AccountEventFeed]:
+        return [paper, StreamFeed(live)]
 
 
 class ContainerStreamWork(AccountStreamWork):
@@ -87,17 +87,23 @@ class ContainerStreamWork(AccountStreamWork):
     def __init__(self, container: AsyncContainer) -> None:
         self._container = container
 
-    async def accounts(self) -> list[ExchangeAccount]:
+    async def streamed(self) -> dict[str, str]:
         async with self._container() as scope:
             accounts: ExchangeAccountRepository = await scope.get(ExchangeAccountRepository)
             return await accounts.list_streamed()
 
+    async def accounts(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
+        async with self._container() as scope:
+            accounts: ExchangeAccountRepository = await scope.get(ExchangeAccountRepository)
+            return await accounts.get_many(account_ids)
+
     async def record(
         self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
-    ) -> list[tuple[ExchangeAccount, OrderIntent]]:
+    ) -> tuple[list[tuple[ExchangeAccount, OrderIntent]], dict[str, Exception]]:
         async with self._container() as scope:
             record = await scope.get(RecordAccountFills)
-            return (await record.record_many(batches)).flat
+            outcome = await record.record_many_isolated(batches)
+            return outcome.flat, outcome.failed
 
     async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
         async with self._container() as scope:
@@ -115,20 +121,22 @@ class ContainerStreamWork(AccountStreamWork):
 _frozen_with_streams = False
 
 
-async def _freeze_once_settled(after_seconds: float) -> None:
-    """Once the first streams had a lease period to start, what the process keeps for its
-    life (modules, ccxt's API tables, the held streams' clients and sockets) is moved out of
-    the garbage collector's reach: each full collection walked it all, about a second with
-    1,000 streams on a loaded 2-core machine, every stream stalled meanwhile. Once per
+async def _freeze_once_settled(settled: asyncio.Event, at_latest: float) -> None:
+    """Once the streams held settled (or `at_latest` seconds after they started: one that
+    never connects must not keep the others from it), what the process keeps for its life
+    (modules, ccxt's API tables, the held streams' clients and sockets) is moved out of the
+    garbage collector's reach: each full collection walked it all, about a second with
+    1,000 streams on a loaded 2-core machine, every stream stalled meanwhile. At once when
+    settled, not after a fixed delay that could land in the first fan-out. Once per
     process, right after a collection: frozen objects that later form garbage cycles are
     never freed, so a process holding streams again (tests) does not freeze again. The
     processes' start-up freeze (`runtime.tune_garbage_collector`) came before any stream."""
     global _frozen_with_streams
-    await asyncio.sleep(after_seconds)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(settled.wait(), at_latest)
     if not _frozen_with_streams:
         _frozen_with_streams = True
-        gc.collect()
-        gc.freeze()
+        freeze_survivors()
 
 
 @contextlib.asynccontextmanager
@@ -148,7 +156,7 @@ async def holding_account_streams(
             period=settings.stream_lease,
         )
     holder = HoldAccountStreams(
-        await container.get(Sequence[AccountEventStream]),
+        await container.get(Sequence[AccountEventFeed]),
         leases,
         ContainerStreamWork(container),
         await container.get(Clock),
@@ -160,7 +168,9 @@ async def holding_account_streams(
         ),
     )
     running = asyncio.create_task(holder.run(), name="account-streams")
-    settling = asyncio.create_task(_freeze_once_settled(settings.stream_lease.total_seconds()))
+    settling = asyncio.create_task(
+        _freeze_once_settled(holder.settled, settings.stream_lease.total_seconds())
+    )
     try:
         yield holder
     finally:

@@ -9,7 +9,7 @@ paced, as Binance limits how many an IP opens.
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +19,7 @@ from mimic.adapters.ccxt.account_stream import CcxtAccountStream
 from mimic.adapters.ccxt.budget import WeightBudget
 from mimic.adapters.memory.stream_leases import SoleHolderLeases
 from mimic.adapters.system import SystemClock
-from mimic.application.hold_account_streams import HoldAccountStreams, StreamPolicy
+from mimic.application.hold_account_streams import HoldAccountStreams, StreamFeed, StreamPolicy
 from mimic.domain.account_events import (
     AccountEvent,
     BalanceEvent,
@@ -141,13 +141,17 @@ class FollowerWork(AccountStreamWork):
     def __init__(self, follower: Follower) -> None:
         self._follower = follower
 
-    async def accounts(self) -> list[ExchangeAccount]:
+    async def streamed(self) -> dict[str, str]:
+        return {ACCOUNT.id: ACCOUNT.exchange}
+
+    async def accounts(self, account_ids: Collection[str]) -> list[ExchangeAccount]:
         return [ACCOUNT]
 
     async def record(
         self, batches: Sequence[tuple[ExchangeAccount, Sequence[AccountEvent]]]
-    ) -> list[tuple[ExchangeAccount, OrderIntent]]:
-        return (await self._follower.record.record_many(batches)).flat
+    ) -> tuple[list[tuple[ExchangeAccount, OrderIntent]], dict[str, Exception]]:
+        outcome = await self._follower.record.record_many_isolated(batches)
+        return outcome.flat, outcome.failed
 
     async def release(self, flat: Sequence[tuple[ExchangeAccount, OrderIntent]]) -> None:
         await self._follower.record.release(flat)
@@ -163,7 +167,7 @@ async def test_a_position_gone_flat_with_its_fill_lost_is_recorded_by_reconcilia
 ) -> None:
     policy = StreamPolicy(flat_grace=timedelta(milliseconds=200))
     holder = HoldAccountStreams(
-        [stream],
+        [StreamFeed(stream)],
         SoleHolderLeases(),
         FollowerWork(follower),
         SystemClock(),

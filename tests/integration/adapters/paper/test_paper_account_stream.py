@@ -3,12 +3,14 @@
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from mimic.adapters.paper.account_stream import PaperAccountStream
@@ -18,6 +20,7 @@ from mimic.domain.account_events import AccountEvent, FillEvent, OrderEvent, Str
 from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
 from mimic.domain.orders import OrderSide
 from mimic.domain.positions import PositionSide
+from mimic.ports.account_events import AccountEventSink
 from tests.fakes.services import FixedClock
 from tests.integration.adapters.paper.test_paper_exchange import make_engine, make_venue, order
 
@@ -41,23 +44,50 @@ def pollers() -> int:
     )
 
 
+class Sink(AccountEventSink):
+    """What each followed account was told, in order."""
+
+    def __init__(self) -> None:
+        self.told: dict[str, list[AccountEvent]] = defaultdict(list)
+        self.arrived = asyncio.Event()
+
+    def deliver(self, account_id: str, events: Sequence[AccountEvent]) -> None:
+        self.told[account_id] += events
+        self.arrived.set()
+
+    def ended(self, account_id: str, error: Exception | None) -> None:
+        raise AssertionError("a paper stream does not end by itself")
+
+    async def until(self, account_id: str, count: int) -> list[AccountEvent]:
+        """The account's first `count` events after those taken before."""
+        async with asyncio.timeout(2.0):  # the issue's bound on paper
+            while len(self.told[account_id]) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        found, self.told[account_id] = (
+            self.told[account_id][:count],
+            self.told[account_id][count:],
+        )
+        return found
+
+
+def paper_account(account_id: str) -> ExchangeAccount:
+    return ExchangeAccount(account_id, "u1", PAPER_EXCHANGE, "paper", datetime.now(UTC))
+
+
 async def test_streams_started_at_once_share_one_poller(engine: AsyncEngine) -> None:
-    """A worker starts every account's stream together. Each started its own poller before
-    (the check and the start were split by the read of the newest event), so 1,000 paper
+    """A worker follows every account together. Each started its own poller before (the
+    check and the start were split by the read of the newest event), so 1,000 paper
     accounts polled the database 4,000 times a second and exhausted its pool."""
-    stream = PaperAccountStream(async_sessionmaker(engine), FixedClock())
-    now = datetime.now(UTC)
-    streams = [
-        stream.events(ExchangeAccount(f"acc-{i}", f"u{i}", PAPER_EXCHANGE, "paper", now))
-        for i in range(50)
-    ]
+    stream, sink = PaperAccountStream(async_sessionmaker(engine), FixedClock()), Sink()
+    accounts = [paper_account(f"acc-{i}") for i in range(50)]
     try:
-        first = await asyncio.gather(*(anext(s) for s in streams))
-        assert all(isinstance(batch[0], StreamConnected) for batch in first)
+        await asyncio.gather(*(stream.follow(a, sink) for a in accounts))
+        assert all(isinstance(sink.told[a.id][0], StreamConnected) for a in accounts)
         assert pollers() == 1
     finally:
-        for s in streams:
-            await s.aclose()
+        for a in accounts:
+            await stream.unfollow(a.id, sink)
         await stream.aclose()
     assert pollers() == 0
 
@@ -93,15 +123,6 @@ async def test_an_outage_logs_one_traceback_not_one_per_poll(tmp_path: Path) -> 
     assert [bool(r.exc_info) for r in failures].count(True) == 1
 
 
-async def events_until(
-    events: AsyncIterator[Sequence[AccountEvent]], count: int
-) -> list[AccountEvent]:
-    found: list[AccountEvent] = []
-    while len(found) < count:
-        found += await asyncio.wait_for(anext(events), 2.0)  # the issue's bound on paper
-    return found
-
-
 def told(events: Sequence[AccountEvent]) -> list[tuple[str | None, str]]:
     return sorted((e.client_order_id, e.status) for e in events if isinstance(e, OrderEvent))
 
@@ -113,27 +134,81 @@ async def test_protective_orders_placed_and_cancelled_are_events(engine: AsyncEn
     await venue.open_account("alice")
     gateway = PaperGateway(venue, "alice")
     stream = PaperAccountStream(async_sessionmaker(engine), FixedClock(), poll_interval=0.02)
-    now = datetime.now(UTC)
-    events = stream.events(ExchangeAccount("alice", "u1", PAPER_EXCHANGE, "paper", now))
+    sink = Sink()
+    await stream.follow(paper_account("alice"), sink)
     try:
-        await anext(events)  # connected
+        await sink.until("alice", 1)  # connected
         await gateway.place_market_order(order(OrderSide.BUY, "0.2"))
         await gateway.place_protective_orders(
             "BTCUSDT", PositionSide.LONG, D(60000), D(70000), "p1-"
         )
-        [entry, *placed] = await events_until(events, 3)
+        [entry, *placed] = await sink.until("alice", 3)
         assert isinstance(entry, FillEvent)
         assert told(placed) == [("p1-sl", "placed"), ("p1-tp", "placed")]
         await gateway.cancel_protective_orders("BTCUSDT")
-        cancelled = await events_until(events, 2)
+        cancelled = await sink.until("alice", 2)
         assert told(cancelled) == [("p1-sl", "cancelled"), ("p1-tp", "cancelled")]
         await gateway.place_protective_orders("BTCUSDT", PositionSide.LONG, D(60000), None, "p2-")
-        await events_until(events, 1)
+        await sink.until("alice", 1)
         await gateway.place_market_order(order(OrderSide.SELL, "0.2", reduce_only=True))
-        close, left = await events_until(events, 2)  # the close, then what protected it
+        close, left = await sink.until("alice", 2)  # the close, then what protected it
         assert isinstance(close, FillEvent)
         assert close.position_after == 0
         assert told([left]) == [("p2-sl", "cancelled")]
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await stream.unfollow("alice", sink)
         await stream.aclose()
+    assert not sink.told["alice"]  # nothing twice
+
+
+async def test_a_missing_seq_is_read_when_it_commits_and_no_row_twice(
+    engine: AsyncEngine,
+) -> None:
+    """Postgres numbers rows at insert: seq 2 commits after seq 3. Each poll reads what lies
+    above the highest seq delivered and the missing ones below it, so seq 2 is delivered
+    once it commits, rows already delivered are not read again, and another process's
+    account costs nothing but its number."""
+    venue = make_venue(engine)
+    for name in ("alice", "bob", "carol"):
+        await venue.open_account(name)
+        await PaperGateway(venue, name).place_market_order(order(OrderSide.BUY, "0.2"))
+    async with engine.begin() as connection:
+        orders = {
+            row.account_id: row.id
+            for row in await connection.execute(
+                select(tables.paper_orders.c.account_id, tables.paper_orders.c.id)
+            )
+        }
+        await connection.execute(delete(tables.paper_account_events))
+    stream = PaperAccountStream(async_sessionmaker(engine), FixedClock(), gap_grace=60)
+    sink = Sink()
+    await stream.follow(paper_account("alice"), sink)
+    await stream.follow(paper_account("bob"), sink)
+    await stream.aclose()  # polled by hand below
+    floor = stream._floor
+    assert floor is not None
+
+    async def written(seq: int, account_id: str) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(tables.paper_account_events).values(
+                    seq=seq,
+                    account_id=account_id,
+                    order_id=orders[account_id],
+                    position_after=D("0.2"),
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+    await written(floor + 1, "alice")
+    await written(floor + 3, "bob")
+    assert await stream.poll() == 2
+    assert await stream.poll() == 0  # nothing new: none read again
+    await written(floor + 2, "alice")
+    assert await stream.poll() == 1
+    assert await stream.poll() == 0
+    await written(floor + 4, "carol")  # not followed here: only its number is kept
+    assert await stream.poll() == 0
+    assert [type(e) for e in sink.told["alice"]] == [StreamConnected, FillEvent, FillEvent]
+    assert [type(e) for e in sink.told["bob"]] == [StreamConnected, FillEvent]
+    assert stream._floor == floor + 4

@@ -50,8 +50,8 @@ async def test_accounts_and_copy_candidates(store: Store) -> None:
         assert candidates[2][1].settings.paused
         # The position monitor reads only followers with a trailing stop or DCA.
         assert await accounts.list_copy_candidates(monitored_only=True) == [candidates[2]]
-        # The stream holders read the same accounts, without their users.
-        assert await accounts.list_streamed() == [a for a, _ in candidates]
+        # The stream holders read the same accounts' ids and exchanges.
+        assert await accounts.list_streamed() == {a.id: a.exchange for a, _ in candidates}
 
         assert await accounts.get(rejected.id) == rejected
         assert await accounts.get("missing") is None

@@ -1,5 +1,6 @@
 """The account streams' one freeze of what a process holding them keeps for its life."""
 
+import asyncio
 import gc
 from collections.abc import Iterator
 
@@ -24,10 +25,12 @@ def first_freeze(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 async def test_streams_freeze_once_after_the_start_up_freeze() -> None:
     at_start_up = gc.get_freeze_count()
     held = [[] for _ in range(1000)]  # what the streams keep, made after start-up
-    await streams._freeze_once_settled(0)
+    settled = asyncio.Event()
+    settled.set()
+    await streams._freeze_once_settled(settled, 60)
     frozen = gc.get_freeze_count()
     assert frozen >= at_start_up + len(held)
 
     later = [[] for _ in range(1000)]
-    await streams._freeze_once_settled(0)  # streams held again: no second freeze
+    await streams._freeze_once_settled(asyncio.Event(), 0)  # held again, never settled
     assert gc.get_freeze_count() < frozen + len(later)
