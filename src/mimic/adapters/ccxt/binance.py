@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt
 
+from mimic.adapters.ccxt.binance_check import check_account
 from mimic.adapters.ccxt.clients import PooledClient
 from mimic.adapters.ccxt.errors import Call, exchange_message
 from mimic.adapters.ccxt.gateway import SETTLEMENT_CURRENCY, CcxtGateway
@@ -381,65 +382,7 @@ class BinanceUsdmGateway(CcxtGateway):
         return await self._in_position_mode(pooled, send)
 
     async def _check(self, pooled: PooledClient) -> AccountCheck:
-        client = pooled.client
-        account = await client.fapiPrivateV2GetAccount()  # proves the keys and futures access
-        can_trade = is_true(account.get("canTrade", True))
-        dual = await client.fapiPrivateGetPositionSideDual()
-        hedge = is_true(dual.get("dualSidePosition"))
-        pooled.state.hedge_mode = hedge
-        mode = "hedge mode" if hedge else "one-way mode"
-        restrictions = await self._key_restrictions(client)
-        key_trade, key_withdraw = _key_permissions(restrictions)
-        if restrictions is not None and is_true(restrictions.get("enableWithdrawals")):
-            return AccountCheck(
-                ok=False,
-                detail="the API key allows withdrawals: create a key without that permission",
-                futures_enabled=is_true(restrictions.get("enableFutures", True)),
-                can_trade=can_trade,
-                hedge_mode=hedge,
-                key_can_trade=key_trade,
-                key_can_withdraw=key_withdraw,
-            )
-        if restrictions is not None and not is_true(restrictions.get("enableFutures", True)):
-            return AccountCheck(
-                ok=False,
-                detail="the API key is not enabled for futures: enable Futures on the key",
-                futures_enabled=False,
-                can_trade=can_trade,
-                hedge_mode=hedge,
-                key_can_trade=key_trade,
-                key_can_withdraw=key_withdraw,
-            )
-        if not can_trade:
-            return AccountCheck(
-                ok=False,
-                detail="the futures account cannot trade (canTrade is false)",
-                futures_enabled=True,
-                can_trade=False,
-                hedge_mode=hedge,
-                key_can_trade=key_trade,
-                key_can_withdraw=key_withdraw,
-            )
-        return AccountCheck(
-            ok=True,
-            detail=f"credentials valid, futures trading enabled, {mode}",
-            futures_enabled=True,
-            can_trade=True,
-            hedge_mode=hedge,
-            key_can_trade=key_trade,
-            key_can_withdraw=key_withdraw,
-        )
-
-    async def _key_restrictions(self, client: Any) -> dict[str, Any] | None:
-        """The key's permissions (spot API). Optional: a key may be refused it."""
-        try:
-            restrictions: dict[str, Any] = await client.sapiGetAccountApiRestrictions()
-        except ccxt.NetworkError:
-            raise
-        except ccxt.BaseError as exc:
-            log.info("%s: key permissions unreadable: %s", self, exchange_message(exc)[1])
-            return None
-        return restrictions
+        return await check_account(pooled, str(self))
 
 
 def market_order_request(
@@ -460,16 +403,6 @@ def market_order_request(
     elif request.reduce_only:
         order["reduceOnly"] = True
     return order
-
-
-def _key_permissions(restrictions: dict[str, Any] | None) -> tuple[bool | None, bool | None]:
-    """The key's own (trade, withdraw) permissions; unknown when they were unreadable."""
-    if restrictions is None:
-        return None, None
-    can_trade = is_true(restrictions.get("enableFutures")) or is_true(
-        restrictions.get("enableSpotAndMarginTrading")
-    )
-    return can_trade, is_true(restrictions.get("enableWithdrawals"))
 
 
 def _hedge_position_side(side: OrderSide, reduce_only: bool) -> str:
