@@ -30,6 +30,7 @@ from mimic.domain.orders import OrderFill, OrderRequest, OrderSide
 from mimic.domain.positions import Balance, Position, PositionSide
 from mimic.domain.protection import PROTECTIVE_PREFIX
 from mimic.ports.exchange import AccountSnapshot
+from mimic.ports.streamed_accounts import StreamedAccounts
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +84,12 @@ class BinanceUsdmGateway(CcxtGateway):
         )
 
     async def _read_balance(self, pooled: PooledClient) -> Balance:
-        streamed = self._streamed
-        token = None
-        if streamed is not None:
-            token = await best_effort("REST token", lambda: streamed.rest_token(self.account.id))
-        account = await pooled.client.fapiPrivateV3GetAccount()
-        if streamed is not None and token is not None:
-            wallets, begun = wallet_reports(account), token
-            await best_effort(
-                "REST wallets",
-                lambda: streamed.wallets_refreshed(self.account.id, wallets, begun),
-            )
+        account = await self._read_refreshing(
+            pooled.client.fapiPrivateV3GetAccount,
+            lambda streamed, account, begun: streamed.wallets_refreshed(
+                self.account.id, wallet_reports(account), begun
+            ),
+        )
         asset = next(
             (a for a in account.get("assets", []) if a.get("asset") == SETTLEMENT_CURRENCY), None
         )
@@ -111,17 +107,13 @@ class BinanceUsdmGateway(CcxtGateway):
     ) -> list[Position]:
         # v2, not v3: only v2 reports leverage and margin type, which spares a POST
         # /leverage (and /marginType) per order when they are already what we want.
-        request = {} if market is None else {"symbol": market["id"]}
-        streamed = self._streamed if market is not None else None
-        token = None
-        if streamed is not None:
-            token = await best_effort("REST token", lambda: streamed.rest_token(self.account.id))
-        rows = await pooled.client.fapiPrivateV2GetPositionRisk(request)
-        if streamed is not None and market is not None and token is not None:
-            symbol_id, begun = str(market["id"]), token
-            await best_effort(
-                "REST refresh",
-                lambda: streamed.refreshed(
+        if market is None:
+            rows = await pooled.client.fapiPrivateV2GetPositionRisk({})
+        else:
+            symbol_id = str(market["id"])
+            rows = await self._read_refreshing(
+                lambda: pooled.client.fapiPrivateV2GetPositionRisk({"symbol": symbol_id}),
+                lambda streamed, rows, begun: streamed.refreshed(
                     self.account.id,
                     symbol_id,
                     position_reports(rows),
@@ -155,6 +147,23 @@ class BinanceUsdmGateway(CcxtGateway):
         return positions
 
     # --- the streamed account state (ports.streamed_accounts) ------------------------
+
+    async def _read_refreshing(
+        self,
+        read: Callable[[], Awaitable[Any]],
+        refresh: Callable[[StreamedAccounts, Any, int], Awaitable[None]],
+    ) -> Any:
+        """A REST read whose answer refreshes the streamed state: it began after the token
+        was taken, so the orders answered before that no longer hold the state back."""
+        streamed = self._streamed
+        if streamed is None:
+            return await read()
+        token = await best_effort("REST token", lambda: streamed.rest_token(self.account.id))
+        answer = await read()
+        if token is not None:
+            begun = token
+            await best_effort("REST refresh", lambda: refresh(streamed, answer, begun))
+        return answer
 
     async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
         """The position, and the equity of an account holding none, from what the account's
