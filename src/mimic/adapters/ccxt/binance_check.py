@@ -25,45 +25,30 @@ async def check_account(pooled: PooledClient, gateway: str) -> AccountCheck:
     mode = "hedge mode" if hedge else "one-way mode"
     restrictions = await _key_restrictions(client, gateway)
     key_trade, key_withdraw = _key_permissions(restrictions)
-    if restrictions is not None and is_true(restrictions.get("enableWithdrawals")):
-        return AccountCheck(
-            ok=False,
-            detail="the API key allows withdrawals: create a key without that permission",
-            futures_enabled=is_true(restrictions.get("enableFutures", True)),
-            can_trade=can_trade,
-            hedge_mode=hedge,
-            key_can_trade=key_trade,
-            key_can_withdraw=key_withdraw,
-        )
-    if restrictions is not None and not is_true(restrictions.get("enableFutures", True)):
-        return AccountCheck(
-            ok=False,
-            detail="the API key is not enabled for futures: enable Futures on the key",
-            futures_enabled=False,
-            can_trade=can_trade,
-            hedge_mode=hedge,
-            key_can_trade=key_trade,
-            key_can_withdraw=key_withdraw,
-        )
-    if not can_trade:
-        return AccountCheck(
-            ok=False,
-            detail="the futures account cannot trade (canTrade is false)",
-            futures_enabled=True,
-            can_trade=False,
-            hedge_mode=hedge,
-            key_can_trade=key_trade,
-            key_can_withdraw=key_withdraw,
-        )
+    futures_enabled = restrictions is None or is_true(restrictions.get("enableFutures", True))
+    refusal = _refusal(restrictions, futures_enabled, can_trade)
     return AccountCheck(
-        ok=True,
-        detail=f"credentials valid, futures trading enabled, {mode}",
-        futures_enabled=True,
-        can_trade=True,
+        ok=refusal is None,
+        detail=refusal or f"credentials valid, futures trading enabled, {mode}",
+        futures_enabled=futures_enabled,
+        can_trade=can_trade,
         hedge_mode=hedge,
         key_can_trade=key_trade,
         key_can_withdraw=key_withdraw,
     )
+
+
+def _refusal(
+    restrictions: dict[str, Any] | None, futures_enabled: bool, can_trade: bool
+) -> str | None:
+    """Why Mimic must not trade with this key, the most serious reason first; None: it may."""
+    if restrictions is not None and is_true(restrictions.get("enableWithdrawals")):
+        return "the API key allows withdrawals: create a key without that permission"
+    if not futures_enabled:
+        return "the API key is not enabled for futures: enable Futures on the key"
+    if not can_trade:
+        return "the futures account cannot trade (canTrade is false)"
+    return None
 
 
 async def _key_restrictions(client: Any, gateway: str) -> dict[str, Any] | None:

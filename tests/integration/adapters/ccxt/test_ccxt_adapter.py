@@ -173,6 +173,31 @@ async def test_markets_load_once_for_every_account_and_checks_pass(
     assert stub.unknown == []
 
 
+@pytest.mark.parametrize(
+    ("withdrawals", "futures", "can_trade", "refusal"),
+    [
+        (True, False, False, "allows withdrawals"),  # the most serious reason is named
+        (False, False, False, "not enabled for futures"),
+        (False, True, False, "cannot trade (canTrade is false)"),
+    ],
+)
+async def test_a_key_that_must_not_trade_fails_the_check_with_its_reason(
+    stub: BinanceStub,
+    gateways: CcxtGateways,
+    withdrawals: bool,
+    futures: bool,
+    can_trade: bool,
+    refusal: str,
+) -> None:
+    held = stub.accounts["key0"]
+    held.enable_withdrawals, held.enable_futures, held.can_trade = withdrawals, futures, can_trade
+    check = await (await gateway(gateways)).check_account()
+    assert not check.ok
+    assert refusal in check.detail
+    assert (check.futures_enabled, check.can_trade) == (futures, can_trade)
+    assert (check.key_can_trade, check.key_can_withdraw) == (futures, withdrawals)
+
+
 async def test_accounts_new_to_the_process_cost_one_markets_load_and_their_orders(
     stub: BinanceStub, gateways: CcxtGateways
 ) -> None:
