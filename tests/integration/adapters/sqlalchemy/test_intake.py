@@ -55,6 +55,12 @@ def intake_is_at_once(sessions: async_sessionmaker[AsyncSession]) -> bool:
     return bool(bind.dialect.name == "postgresql")
 
 
+async def remembered(intake: SqlSignalIntake, passphrase_hash: str = HASH) -> SignalSource:
+    source = await intake.source_by_passphrase_hash(passphrase_hash)
+    assert source is not None
+    return source
+
+
 async def save_source(sessions: async_sessionmaker[AsyncSession], source: SignalSource) -> None:
     async with sessions() as session:
         await SqlSignalSourceRepository(session).save(source)
@@ -192,3 +198,72 @@ async def test_a_signal_stored_again_after_a_lost_answer_is_not_its_own_duplicat
     stored, duplicate = await intake.store(signal, source, expiring_after=EARLIER) or (None, None)
     assert (stored, duplicate) == (signal, False)
     assert await stored_count(sessions) == 1
+
+
+async def test_alerts_arriving_together_are_each_stored_once_and_answered_for_themselves(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    intake, sessions, _ = world
+    source = await remembered(intake)
+    alerts = [make_signal(source.id, f"id:together-{n}") for n in range(20)]
+    repeated = make_signal(source.id, "id:together-3")  # the same alert, sent twice at once
+
+    answers = await asyncio.gather(
+        *(intake.store(signal, source, expiring_after=EARLIER) for signal in [*alerts, repeated])
+    )
+
+    others = [answer for n, answer in enumerate(answers[:20]) if n != 3]
+    assert others == [(signal, False) for n, signal in enumerate(alerts) if n != 3]
+    # Of the two sent at once, one is stored and the other answered as its duplicate.
+    first, second = answers[3], answers[20]
+    assert sorted([first, second], key=lambda answer: bool(answer and answer[1])) in (
+        [(alerts[3], False), (alerts[3], True)],
+        [(repeated, False), (repeated, True)],
+    )
+    assert await stored_count(sessions) == 20
+    assert "storing at once failed" not in caplog.text  # stored together, not one by one
+
+
+async def test_an_alert_its_source_no_longer_stands_for_stores_nothing_beside_others(
+    world: World,
+) -> None:
+    intake, sessions, _ = world
+    source = await remembered(intake)
+    other = SignalSource(id=uuid.uuid4().hex, name="other", passphrase_hash="d" * 64)
+    async with sessions() as session:
+        await SqlSignalSourceRepository(session).add(other)
+        await session.commit()
+    other_remembered = await remembered(intake, other.passphrase_hash)
+    await save_source(sessions, replace(other, active=False))
+    kept = make_signal(source.id, "id:kept")
+
+    answers = await asyncio.gather(
+        intake.store(kept, source, expiring_after=EARLIER),
+        intake.store(make_signal(other.id, "id:refused"), other_remembered, expiring_after=EARLIER),
+    )
+
+    assert answers == [(kept, False), None]
+    assert await stored_count(sessions) == 1
+
+
+async def test_an_alert_the_database_refuses_leaves_the_others_of_its_group_stored(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with with_a_source(postgres_url) as (sessions, source):  # SQLite takes any length
+        at_once = await open_intake_pool(postgres_url)
+        assert at_once is not None
+        intake = SqlSignalIntake(sessions, at_once)
+        good = [make_signal(source.id, f"id:beside-{n}") for n in range(3)]
+        too_long = make_signal(source.id, "id:too-long")  # longer than its column: refused,
+        too_long = replace(too_long, params=replace(too_long.params, symbol="X" * 40))  # not cut
+
+        answers = await asyncio.gather(
+            *(intake.store(signal, source, expiring_after=EARLIER) for signal in [*good, too_long]),
+            return_exceptions=True,
+        )
+        await at_once.close()
+
+        assert answers[:3] == [(signal, False) for signal in good]
+        assert isinstance(answers[3], Exception)
+        assert await stored_count(sessions) == 3
+        assert "storing at once failed" in caplog.text  # the group failed: each went alone
