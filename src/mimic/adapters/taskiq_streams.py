@@ -11,9 +11,14 @@ from redis.exceptions import RedisError, ResponseError
 from taskiq import AckableMessage, BrokerMessage
 from taskiq_redis import RedisStreamBroker
 
+from mimic.adapters.grouped import Grouped
+
 log = logging.getLogger(__name__)
 
 GROUP_DECLARE_TIMEOUT_SECONDS = 2.0
+# Pipelines of kicks on their way at once, and kicks in one at most.
+KICKS_IN_FLIGHT = 2
+MAX_KICKS = 256
 
 
 def _this_stream(task_name: str) -> str | None:
@@ -25,7 +30,8 @@ class StreamBroker(RedisStreamBroker):
 
     - One Redis client, with a plain pool of its own, sends every message: its own kick
       builds a client per message, which was 60 % of enqueueing a signal at the webhook
-      (py-spy of bench/intake.py).
+      (py-spy of bench/intake.py). Messages kicked while others are on their way go
+      together in one pipeline (adapters/grouped.py).
     - `stream_of(task_name)` names the stream a task's messages go to (None: this broker's
       own); a `queue_name` label still wins.
     - When Redis comes back empty (restart without persistence, FLUSHALL, failover to an
@@ -47,6 +53,9 @@ class StreamBroker(RedisStreamBroker):
         # condition cost a kick at the webhook as much as the XADD (py-spy, bench/intake.py).
         # A kick is bounded by its caller's timeout.
         self._sender = Redis.from_url(url)
+        # Kicks made while others are on their way go together in one pipeline: one round
+        # trip, and one socket write and read, for a burst of alerts.
+        self._sends = Grouped(self._xadd_all, in_flight=KICKS_IN_FLIGHT, max_group=MAX_KICKS)
 
     async def shutdown(self) -> None:
         await super().shutdown()
@@ -58,9 +67,18 @@ class StreamBroker(RedisStreamBroker):
             or self._stream_of(message.task_name)
             or self.queue_name
         )
-        await self._sender.xadd(
-            stream, {b"data": message.message}, maxlen=self.maxlen, approximate=self.approximate
-        )
+        refused = await self._sends((stream, message.message))
+        if refused is not None:
+            raise refused
+
+    async def _xadd_all(self, messages: list[tuple[str, bytes]]) -> list[Exception | None]:
+        """One XADD per message in one pipeline (not a transaction); each message's own
+        error, if Redis refused that one."""
+        pipeline = self._sender.pipeline(transaction=False)
+        for stream, data in messages:
+            pipeline.xadd(stream, {b"data": data}, maxlen=self.maxlen, approximate=self.approximate)
+        results = await pipeline.execute(raise_on_error=False)
+        return [result if isinstance(result, Exception) else None for result in results]
 
     async def _declare_consumer_group(self) -> None:
         """Bounded, and never fatal: with Redis down or hung at start-up, a process still
