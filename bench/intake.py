@@ -23,6 +23,9 @@ with a unique `id` (bench/unique_ids.lua), so every one is stored and enqueued.
 Prints last:
     intake webhook_rps=W durable_floor_rps=F ratio=W/F cpu_ratio=C p99_ms=P paced_rps=N
     paced_p99_ms=Q floor_paced_p99_ms=R fanout_p99_ms=S fanout_paced_p99_ms=T ...
+    server_cpu_ms=Sc db_cpu_ms=D floor_db_cpu_ms=Fd
+(Sc: the server's CPU per alert, saturated; D and Fd: that of the Postgres backends of the
+bench's database, the webhook's and the floor's, saturated.)
 """
 
 import argparse
@@ -73,6 +76,7 @@ class Load:
     p99_ms: float
     cpu_ms_per_request: float
     wrk_cpu_ms_per_request: float
+    db_cpu_ms_per_request: float
 
 
 def free_port() -> int:
@@ -120,15 +124,21 @@ async def wait_until_up(base: str, log: Path) -> None:
 
 
 async def wrk(
-    base: str, seconds: float, connections: int, server: psutil.Process, pause_ms: int = 0
+    base: str,
+    seconds: float,
+    connections: int,
+    server: psutil.Process,
+    database: str,
+    pause_ms: int = 0,
 ) -> Load:
     """One wrk run (each connection pausing `pause_ms` before each request, if given); the
-    server's CPU is read around it."""
+    server's CPU, and that of the Postgres backends of `database`, are read around it."""
     run = uuid.uuid4().hex[:10]
     script = str(ROOT / "bench" / "unique_ids.lua")
     command = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout", "10s"]
     cpu_before = sum(server.cpu_times()[:2])
     wrk_before = _children_cpu()
+    db_before = _backends_cpu(database)
     result = await asyncio.to_thread(
         subprocess.run,
         [*command, "-s", script, f"{base}/webhook", "--", run, PASSPHRASE, str(pause_ms)],
@@ -138,6 +148,8 @@ async def wrk(
     )
     cpu = sum(server.cpu_times()[:2]) - cpu_before
     wrk_cpu = _children_cpu() - wrk_before
+    db_after = _backends_cpu(database)
+    db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items())
     match = WRK_LINE.search(result.stdout)
     if match is None:
         raise SystemExit(f"wrk said:\n{result.stdout}\n{result.stderr}")
@@ -151,7 +163,21 @@ async def wrk(
         p99_ms=p99_us / 1000,
         cpu_ms_per_request=cpu * 1000 / requests,
         wrk_cpu_ms_per_request=wrk_cpu * 1000 / requests,
+        db_cpu_ms_per_request=db_cpu * 1000 / requests,
     )
+
+
+def _backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each Postgres backend connected to `database` (its process title
+    names it), by pid: what storing the alerts cost the database, commits included, beside
+    the server's own CPU. (Postgres's shared WAL writer and checkpointer are not counted.)"""
+    found: dict[int, float] = {}
+    for process in psutil.process_iter(["username", "cmdline"]):
+        title = " ".join(process.info["cmdline"] or ())
+        if process.info["username"] == "postgres" and f" {database} " in title:
+            with contextlib.suppress(psutil.Error):
+                found[process.pid] = sum(process.cpu_times()[:2])
+    return found
 
 
 def _children_cpu() -> float:
@@ -163,20 +189,19 @@ def _children_cpu() -> float:
 @dataclass(frozen=True)
 class Measured:
     saturated: Load
-    paced: Load | None
+    paced: Load
     answered: int  # every run's, warm-up included
 
 
 async def measured(
-    base: str, args: argparse.Namespace, server: psutil.Process, *, paced: bool
+    base: str, args: argparse.Namespace, server: psutil.Process, database_url: str
 ) -> Measured:
-    warm_up = await wrk(base, 2, args.connections, server)  # connections, caches
-    load = await wrk(base, args.seconds, args.connections, server)
-    at_pace = None
-    if paced:
-        pause_ms = round(args.connections * 1000 / args.paced_rps)
-        at_pace = await wrk(base, args.seconds, args.connections, server, pause_ms)
-    answered = warm_up.requests + load.requests + (at_pace.requests if at_pace else 0)
+    database = database_url.rsplit("/", 1)[1]
+    warm_up = await wrk(base, 2, args.connections, server, database)  # connections, caches
+    load = await wrk(base, args.seconds, args.connections, server, database)
+    pause_ms = round(args.connections * 1000 / args.paced_rps)
+    at_pace = await wrk(base, args.seconds, args.connections, server, database, pause_ms)
+    answered = warm_up.requests + load.requests + at_pace.requests
     return Measured(load, at_pace, answered)
 
 
@@ -208,7 +233,7 @@ async def webhook_load(url: str, var_dir: str, args: argparse.Namespace) -> Meas
     with serving([*MIMIC, "serve"], env, log) as server:
         await wait_until_up(f"http://127.0.0.1:{port}", log)
         try:
-            load = await measured(f"http://127.0.0.1:{port}", args, server, paced=True)
+            load = await measured(f"http://127.0.0.1:{port}", args, server, url)
         except SystemExit:
             said = await asyncio.to_thread(log.read_text)
             print(f"mimic serve said, last:\n{said[-3000:]}", file=sys.stderr)
@@ -264,7 +289,7 @@ async def floor_load(url: str, var_dir: str, args: argparse.Namespace) -> Measur
     with serving([*uvicorn, "--port", str(port)], env, log) as server:
         base = f"http://127.0.0.1:{port}"
         await wait_until_up(base, log)
-        return await measured(base, args, server, paced=True)
+        return await measured(base, args, server, url)
 
 
 @asynccontextmanager
@@ -357,7 +382,7 @@ async def main(args: argparse.Namespace) -> None:
                     during = await webhook_load(url, var_dir, args)
                 fanout_part = (
                     f" fanout_p99_ms={during.saturated.p99_ms:.1f}"
-                    f" fanout_paced_p99_ms={_p99(during.paced)}"
+                    f" fanout_paced_p99_ms={during.paced.p99_ms:.1f}"
                     f" fanout_rps={during.saturated.rps:.0f} fanouts={len(done)}"
                     f" worker_nice={args.worker_nice}"
                 )
@@ -366,12 +391,12 @@ async def main(args: argparse.Namespace) -> None:
     webhook = measured_webhook.saturated
     paced = measured_webhook.paced
     floor = measured_floor.saturated
-    if paced is not None:
-        print(
-            f"paced: {paced.rps:.0f} requests/s answered of {args.paced_rps:.0f} offered, "
-            f"p50 {paced.p50_ms:.1f} ms, server cpu {paced.cpu_ms_per_request:.2f} ms/request",
-            file=sys.stderr,
-        )
+    print(
+        f"paced: {paced.rps:.0f} requests/s answered of {args.paced_rps:.0f} offered, "
+        f"p50 {paced.p50_ms:.1f} ms, server cpu {paced.cpu_ms_per_request:.2f} ms/request, "
+        f"database {paced.db_cpu_ms_per_request:.2f} ms/request",
+        file=sys.stderr,
+    )
     print(
         f"server cpu per request: webhook {webhook.cpu_ms_per_request:.2f} ms, "
         f"floor {floor.cpu_ms_per_request:.2f} ms; wrk's {webhook.wrk_cpu_ms_per_request:.3f} / "
@@ -383,13 +408,12 @@ async def main(args: argparse.Namespace) -> None:
         f"ratio={webhook.rps / floor.rps:.2f} "
         f"cpu_ratio={floor.cpu_ms_per_request / webhook.cpu_ms_per_request:.2f} "
         f"p99_ms={webhook.p99_ms:.1f} "
-        f"paced_rps={args.paced_rps:.0f} paced_p99_ms={_p99(paced)} "
-        f"floor_paced_p99_ms={_p99(measured_floor.paced)}{fanout_part}"
+        f"paced_rps={args.paced_rps:.0f} paced_p99_ms={paced.p99_ms:.1f} "
+        f"floor_paced_p99_ms={measured_floor.paced.p99_ms:.1f}{fanout_part}"
+        f" server_cpu_ms={webhook.cpu_ms_per_request:.2f}"
+        f" db_cpu_ms={webhook.db_cpu_ms_per_request:.2f}"
+        f" floor_db_cpu_ms={floor.db_cpu_ms_per_request:.2f}"
     )
-
-
-def _p99(load: Load | None) -> str:
-    return "-" if load is None else f"{load.p99_ms:.1f}"
 
 
 if __name__ == "__main__":
