@@ -3,11 +3,12 @@ rules of adapters/streamed_state.py.
 
 An order's mark that the store did not take (Redis away at that moment) is kept here: the
 order goes out anyway, since trading does not wait on the store, so the state the store
-still holds may be from before the order. Nothing of that account is read or changed here
-before its late marks are written (a read goes to REST), and they are written as soon as
-the store answers again: by the next call on that account, or by a retry every
-`_RETRY_SECONDS`, which does not wait out the store's pause after a failure. Once written
-they hold the symbol and the wallets back as if written in time (docs/account-events.md).
+still holds may be from before the order. So is a connection's `dropped` (its socket
+closed, or one of its writes failed and left a gap): the state it leaves must not be read.
+Nothing of that account is read or changed here before they are written (a read goes to
+REST), and they are written as soon as the store answers again: by the next call on that
+account, or by a retry every `_RETRY_SECONDS`, which does not wait out the store's pause
+after a failure. Once written they act as if written in time (docs/account-events.md).
 """
 
 import asyncio
@@ -73,6 +74,8 @@ class FieldStore(StreamedAccounts):
         self._orphan_ttl = orphan_ttl
         # Late marks by account, each under the token its order was given here (< 0).
         self._late: dict[str, dict[int, _LateMark]] = {}
+        # Connections whose `dropped` the store did not take, by account.
+        self._late_drops: dict[str, str] = {}
         self._local_tokens = itertools.count(-1, -1)
         self._writing_late = asyncio.Lock()
         self._retrying: asyncio.Task[None] | None = None
@@ -130,7 +133,14 @@ class FieldStore(StreamedAccounts):
         return await self._change(account_id, lambda f: renew(f, stream_id, ttl)) == 1
 
     async def dropped(self, account_id: str, stream_id: str) -> None:
-        await self._change(account_id, lambda f: dropped(f, stream_id))
+        """Never fails: a drop the store does not take now is written late (a state whose
+        writer is gone, or has a gap, must not be read until it expires)."""
+        try:
+            await self._change(account_id, lambda f: dropped(f, stream_id))
+        except Exception:
+            log.warning("streamed account state: %s is dropped late", account_id, exc_info=True)
+            self._late_drops[account_id] = stream_id
+            self._retry_soon()
 
     # --- Mimic's orders and REST reads -------------------------------------------------
 
@@ -216,20 +226,28 @@ class FieldStore(StreamedAccounts):
         if self._retrying is None or self._retrying.done():
             self._retrying = asyncio.create_task(self._retry_late())
 
+    def _unwritten(self, account_id: str) -> bool:
+        marks = self._late.get(account_id, {})
+        return account_id in self._late_drops or any(m.unwritten for m in marks.values())
+
     async def _write_late(self, account_id: str, *, now: bool = False) -> None:
-        """Writes the account's late marks, or raises MarksNotWritten (its state is not to
-        be read or changed meanwhile). `now`: even while the store pauses after a failure."""
-        marks = self._late.get(account_id)
-        if not marks or not any(m.unwritten for m in marks.values()):
+        """Writes the account's late drop and marks, or raises MarksNotWritten (its state is
+        not to be read or changed meanwhile). `now`: even while the store pauses after a
+        failure."""
+        if not self._unwritten(account_id):
             return
         if self._writing_late.locked():  # being written: not read meanwhile
             raise MarksNotWritten(account_id)
         async with self._writing_late:
+            marks = self._late.get(account_id, {})
             written = [(token, mark) for token, mark in marks.items() if mark.unwritten]
             orders = [LateOrder(m.symbol, m.token, m.answered, m.answered_ms) for _, m in written]
+            drop = self._late_drops.get(account_id)
             tokens: list[int] = []
 
             def rule(fields: Fields) -> Change:
+                if drop is not None:  # orders' marks outlive a connection: in either order
+                    fields = dropped(fields, drop).fields
                 change, tokens[:] = late_orders(fields, orders, self._orphan_ttl)
                 return change
 
@@ -238,19 +256,24 @@ class FieldStore(StreamedAccounts):
                 await apply(account_id, rule)
             except Exception as exc:
                 raise MarksNotWritten(account_id) from exc
+            if drop is not None and self._late_drops.get(account_id) == drop:
+                del self._late_drops[account_id]
             for (token, mark), order, store_token in zip(written, orders, tokens, strict=True):
                 if order.answered:
                     del marks[token]
                 else:  # its answer is still to come: under the store's token then
                     mark.token = store_token
             if not marks:
-                del self._late[account_id]
+                self._late.pop(account_id, None)
+
+    def _accounts_late(self) -> list[str]:
+        return [*self._late_drops, *(a for a in self._late if a not in self._late_drops)]
 
     async def _retry_late(self) -> None:
         """Writes every late mark as soon as the store answers again."""
-        while any(m.unwritten for marks in self._late.values() for m in marks.values()):
+        while any(self._unwritten(account_id) for account_id in self._accounts_late()):
             await asyncio.sleep(_RETRY_SECONDS)
-            for account_id in list(self._late):
+            for account_id in self._accounts_late():
                 try:
                     await self._write_late(account_id, now=True)
                 except MarksNotWritten:

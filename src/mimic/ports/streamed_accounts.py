@@ -108,7 +108,9 @@ class StreamedAccounts(Protocol):
         ...
 
     async def dropped(self, account_id: str, stream_id: str) -> None:
-        """The connection is gone: its state is unusable at once."""
+        """The connection is gone (or a write of it failed): its state is unusable at once.
+        Never fails: a drop the store does not take at once is written as soon as it
+        answers again, before anything else of the account."""
         ...
 
     # --- Mimic's orders and REST reads (the gateways) ----------------------------------

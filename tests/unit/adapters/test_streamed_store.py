@@ -170,3 +170,36 @@ async def test_nothing_of_the_account_is_changed_before_its_late_marks(
     sender.away = False
     await sender.update(ACCOUNT, "s1", [long("1", 15)], {}, TTL)
     assert await sender.read(ACCOUNT, BTC) is None  # the mark came first: in flight
+
+
+async def test_a_drop_that_failed_reaches_the_store_once_it_answers(
+    sender: FlakyStore, planner: InMemoryStreamedAccounts
+) -> None:
+    """The stream's holder lost a write (its gap never mended) and could not say so."""
+    await live(sender, long("1", 10))
+    sender.away = True
+    await best_effort("drop", lambda: sender.dropped(ACCOUNT, "s1"))
+    sender.away = False
+    await read_soon(planner, None)
+    # The next connection claims the state after the drop, never before it.
+    await sender.connected(ACCOUNT, "s2", TTL)
+    await sender.seeded(ACCOUNT, "s2", [long("2", 30)], {BTC: 10}, await sender.rest_token(ACCOUNT))
+    assert await planner.read(ACCOUNT, BTC) == SymbolState((long("2", 30),), 10)
+    assert not sender._late_drops
+
+
+async def test_a_late_drop_and_a_late_mark_are_written_together(
+    sender: FlakyStore, planner: InMemoryStreamedAccounts
+) -> None:
+    await live(sender, long("1", 10))
+    sender.away = True
+    token = await sender.order_sending(ACCOUNT, BTC)
+    await sender.dropped(ACCOUNT, "s1")
+    await sender.aclose()
+    sender.away = False
+    await sender.connected(ACCOUNT, "s2", TTL)  # writes the drop and the mark first
+    await sender.seeded(ACCOUNT, "s2", [long("1", 30)], {BTC: 10}, await sender.rest_token(ACCOUNT))
+    assert await planner.read(ACCOUNT, BTC) is None  # the order, still in flight, holds it
+    await sender.order_answered(ACCOUNT, BTC, token, 40)
+    await sender.update(ACCOUNT, "s2", [long("2", 40)], {}, TTL)
+    assert await planner.read(ACCOUNT, BTC) == SymbolState((long("2", 40),), 10)
