@@ -9,7 +9,7 @@ from sqlalchemy import RowMapping, and_, func, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mimic.adapters.sqlalchemy.closes import close_intent
-from mimic.adapters.sqlalchemy.statements import _chunks, _insert
+from mimic.adapters.sqlalchemy.statements import _chunks, _dialect, _insert, unnest_insert
 from mimic.adapters.sqlalchemy.tables import (
     account_fills,
     balance_snapshots,
@@ -224,37 +224,46 @@ def _fill(row: RowMapping, source_id: str | None) -> AccountFill:
     )
 
 
+_ADD_FILLS = unnest_insert(account_fills, [account_fills.c.account_id, account_fills.c.fill_id])
+
+
 class SqlFillRepository(FillRepository):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add_new(self, fills: Sequence[tuple[str, str, AccountFill]]) -> int:
+        """One statement on Postgres whatever the number (a stream's recorder stores a
+        fan-out's fills in batches of up to 1,000 accounts'); no RETURNING: its rowcount."""
+        rows = [
+            {
+                "account_id": account_id,
+                "fill_id": f.fill_id,
+                "user_id": user_id,
+                "symbol": f.symbol,
+                "side": f.side.value,
+                "quantity": f.quantity,
+                "price": f.price,
+                "fee": f.fee,
+                "realized_pnl": f.realized_pnl,
+                "executed_at": f.executed_at,
+                "order_id": f.order_id,
+            }
+            for account_id, user_id, f in fills
+        ]
+        if not rows:
+            return 0
+        if _dialect(self._session).name == "postgresql":
+            columns = {name: [row[name] for row in rows] for name in rows[0]}
+            result = await self._session.execute(_ADD_FILLS, columns)
+            return int(result.rowcount)  # type: ignore[attr-defined]
         c = account_fills.c
-        statement = (
-            _insert(self._session, account_fills)
-            .on_conflict_do_nothing(index_elements=[c.account_id, c.fill_id])
-            .returning(c.fill_id)
+        statement = _insert(self._session, account_fills).on_conflict_do_nothing(
+            index_elements=[c.account_id, c.fill_id]
         )
         added = 0
-        for chunk in _chunks(fills):
-            rows = [
-                {
-                    "account_id": account_id,
-                    "fill_id": f.fill_id,
-                    "user_id": user_id,
-                    "symbol": f.symbol,
-                    "side": f.side.value,
-                    "quantity": f.quantity,
-                    "price": f.price,
-                    "fee": f.fee,
-                    "realized_pnl": f.realized_pnl,
-                    "executed_at": f.executed_at,
-                    "order_id": f.order_id,
-                }
-                for account_id, user_id, f in chunk
-            ]
-            result = await self._session.execute(statement, rows)
-            added += len(list(result.scalars()))
+        for chunk in _chunks(rows):
+            result = await self._session.execute(statement, list(chunk))
+            added += int(result.rowcount)  # type: ignore[attr-defined]
         return added
 
     async def read_marks(self, account_ids: Collection[str]) -> dict[str, datetime]:
