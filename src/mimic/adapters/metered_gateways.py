@@ -36,6 +36,10 @@ class MeteredGateways(ExchangeGateways):
         self._inner = inner
         self._metrics = metrics
         self._clock = clock
+        # Whether each order gets a span: tracing is set up (or not, MIMIC_OTEL_ENDPOINT
+        # unset) before the gateways are built, and asking again per order costs a look-up
+        # in the environment each time.
+        self._traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
     def supports(self, exchange: str) -> bool:
         return self._inner.supports(exchange)
@@ -46,7 +50,9 @@ class MeteredGateways(ExchangeGateways):
         except ExchangeError as exc:
             self._metrics.exchange_error(account.exchange, error_code(exc))
             raise
-        return MeteredGateway(gateway, account.exchange, self._metrics, self._clock)
+        return MeteredGateway(
+            gateway, account.exchange, self._metrics, self._clock, traced=self._traced
+        )
 
 
 class MeteredGateway(ExchangeGateway):
@@ -56,12 +62,19 @@ class MeteredGateway(ExchangeGateway):
     no coroutine more than the count needs."""
 
     def __init__(
-        self, inner: ExchangeGateway, exchange: str, metrics: Metrics, clock: Clock
+        self,
+        inner: ExchangeGateway,
+        exchange: str,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        traced: bool,
     ) -> None:
         self._inner = inner
         self._exchange = exchange
         self._metrics = metrics
         self._clock = clock
+        self._traced = traced
 
     def _count_error(self, error: ExchangeError) -> None:
         self._metrics.exchange_error(self._exchange, error_code(error))
@@ -75,9 +88,8 @@ class MeteredGateway(ExchangeGateway):
 
     async def _order(self, sending: Awaitable[OrderFill]) -> OrderFill:
         """`sending`: the inner gateway's call, not awaited yet (no closure per order)."""
-        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-            # No tracing set up (MIMIC_OTEL_ENDPOINT unset): a no-op span per order would
-            # still cost a fan-out more than its metrics.
+        if not self._traced:
+            # A no-op span per order would still cost a fan-out more than its metrics.
             fill = await self._counted(sending, None)
         else:
             with tracer.start_as_current_span("order", kind=SpanKind.CLIENT) as span:
