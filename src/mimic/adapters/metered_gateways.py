@@ -36,6 +36,10 @@ class MeteredGateways(ExchangeGateways):
         self._inner = inner
         self._metrics = metrics
         self._clock = clock
+        # Whether each order gets a span: tracing is set up (or not, MIMIC_OTEL_ENDPOINT
+        # unset) before the gateways are built, and asking again per order costs a look-up
+        # in the environment each time.
+        self._traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
     def supports(self, exchange: str) -> bool:
         return self._inner.supports(exchange)
@@ -46,56 +50,70 @@ class MeteredGateways(ExchangeGateways):
         except ExchangeError as exc:
             self._metrics.exchange_error(account.exchange, error_code(exc))
             raise
-        return MeteredGateway(gateway, account.exchange, self._metrics, self._clock)
+        return MeteredGateway(
+            gateway, account.exchange, self._metrics, self._clock, traced=self._traced
+        )
 
 
 class MeteredGateway(ExchangeGateway):
     """Passes every member on: the wrapped venue's receive window and order lookups are the
-    ones the order sender must see, not any default."""
+    ones the order sender must see, not any default. What every follower of a fan-out
+    calls (its snapshot, its order, the release of its TP/SL) goes through no closure and
+    no coroutine more than the count needs."""
 
     def __init__(
-        self, inner: ExchangeGateway, exchange: str, metrics: Metrics, clock: Clock
+        self,
+        inner: ExchangeGateway,
+        exchange: str,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        traced: bool,
     ) -> None:
         self._inner = inner
         self._exchange = exchange
         self._metrics = metrics
         self._clock = clock
+        self._traced = traced
+
+    def _count_error(self, error: ExchangeError) -> None:
+        self._metrics.exchange_error(self._exchange, error_code(error))
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
         except ExchangeError as exc:
-            self._metrics.exchange_error(self._exchange, error_code(exc))
+            self._count_error(exc)
             raise
 
-    async def _order(self, send: Callable[[], Awaitable[OrderFill]]) -> OrderFill:
-        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-            # No tracing set up (MIMIC_OTEL_ENDPOINT unset): a no-op span per order would
-            # still cost a fan-out more than its metrics.
-            fill = await self._counted(send, None)
+    async def _order(self, sending: Awaitable[OrderFill]) -> OrderFill:
+        """`sending`: the inner gateway's call, not awaited yet (no closure per order)."""
+        if not self._traced:
+            # A no-op span per order would still cost a fan-out more than its metrics.
+            fill = await self._counted(sending, None)
         else:
             with tracer.start_as_current_span("order", kind=SpanKind.CLIENT) as span:
                 span.set_attribute("mimic.exchange", self._exchange)
                 span.set_attribute("mimic.account_id", work_context.account_id() or "")
-                fill = await self._counted(send, span)
+                fill = await self._counted(sending, span)
         received_at = work_context.signal_received_at()
         if received_at is not None:
             seconds = (self._clock.now() - received_at).total_seconds()
             self._metrics.signal_filled(self._exchange, seconds)
         return fill
 
-    async def _counted(
-        self, send: Callable[[], Awaitable[OrderFill]], span: trace.Span | None
-    ) -> OrderFill:
+    async def _counted(self, sending: Awaitable[OrderFill], span: trace.Span | None) -> OrderFill:
         outcome = "error"  # unless the exchange answered
         try:
-            fill = await self._call(send)
+            fill = await sending
             outcome = "filled"
-        except OutcomeUnknown:
+        except OutcomeUnknown as exc:
             outcome = "unknown"
+            self._count_error(exc)
             raise
         except ExchangeError as exc:
             outcome = "error" if exc.retryable else "rejected"
+            self._count_error(exc)
             raise
         finally:
             if span is not None:
@@ -112,14 +130,12 @@ class MeteredGateway(ExchangeGateway):
         return self._inner.lookup_sees_every_order
 
     async def place_market_order(self, request: OrderRequest) -> OrderFill:
-        return await self._order(lambda: self._inner.place_market_order(request))
+        return await self._order(self._inner.place_market_order(request))
 
     async def place_market_order_at_leverage(
         self, request: OrderRequest, leverage: int | None
     ) -> OrderFill:
-        return await self._order(
-            lambda: self._inner.place_market_order_at_leverage(request, leverage)
-        )
+        return await self._order(self._inner.place_market_order_at_leverage(request, leverage))
 
     async def market_rules(self, symbol: str) -> MarketRules:
         return await self._call(lambda: self._inner.market_rules(symbol))
@@ -137,9 +153,11 @@ class MeteredGateway(ExchangeGateway):
         return await self._call(lambda: self._inner.fetch_position(symbol))
 
     async def fetch_snapshot(self, symbol: str, *, with_balance: bool) -> AccountSnapshot:
-        return await self._call(
-            lambda: self._inner.fetch_snapshot(symbol, with_balance=with_balance)
-        )
+        try:
+            return await self._inner.fetch_snapshot(symbol, with_balance=with_balance)
+        except ExchangeError as exc:
+            self._count_error(exc)
+            raise
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         await self._call(lambda: self._inner.set_leverage(symbol, leverage))
@@ -168,7 +186,11 @@ class MeteredGateway(ExchangeGateway):
         )
 
     async def cancel_protective_orders(self, symbol: str) -> None:
-        await self._call(lambda: self._inner.cancel_protective_orders(symbol))
+        try:
+            await self._inner.cancel_protective_orders(symbol)
+        except ExchangeError as exc:
+            self._count_error(exc)
+            raise
 
     async def fetch_fills(self, symbols: Collection[str], since: datetime) -> list[AccountFill]:
         return await self._call(lambda: self._inner.fetch_fills(symbols, since))

@@ -1,6 +1,7 @@
 """The rules of ports.streamed_accounts over one account's fields, written once for every
 store (memory, Redis): each operation changes a copy of the account's fields, and the
-store writes what changed (Redis: in one optimistic transaction).
+store (adapters/streamed_store.py) writes what changed (Redis: in one optimistic
+transaction).
 
 Fields of one account:
 
@@ -17,14 +18,13 @@ Fields of one account:
 - `seq`: the last token handed out (orders and REST reads share it).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 from mimic.ports.streamed_accounts import (
     PositionReport,
-    StreamedAccounts,
     SymbolState,
     WalletReport,
 )
@@ -140,6 +140,35 @@ def order_answered(
     answer = _UNKNOWN if answered_ms is None else f"{_ANSWERED}{answered_ms}"
     fields[key] = f"{answer}:{_next_token(fields)}"
     return Change(fields, expire_if_none=ttl)
+
+
+@dataclass(frozen=True, slots=True)
+class LateOrder:
+    """What the store could not be told of one of Mimic's orders when it happened (the
+    order went out anyway): its sending (`token` None) and, once `answered`, its answer."""
+
+    symbol: str
+    token: int | None
+    answered: bool
+    answered_ms: int | None
+
+
+def late_orders(
+    fields: Fields, orders: Sequence[LateOrder], ttl: timedelta
+) -> tuple[Change, list[int]]:
+    """Each order's marks, written late, in the order they happened: the change, and each
+    order's token (the one it had, or the one its sending took now)."""
+    tokens = []
+    for order in orders:
+        token = order.token
+        if token is None:
+            sending = order_sending(fields, order.symbol, ttl)
+            fields, token = sending.fields, sending.result
+        if order.answered:
+            answer = order_answered(fields, order.symbol, token, order.answered_ms, ttl)
+            fields = answer.fields
+        tokens.append(token)
+    return Change(dict(fields), expire_if_none=ttl), tokens
 
 
 def rest_token(fields: Fields, ttl: timedelta) -> Change:
@@ -269,88 +298,3 @@ def _next_token(fields: Fields) -> int:
     token = int(fields.get("seq", "0")) + 1
     fields["seq"] = str(token)
     return token
-
-
-class FieldStore(StreamedAccounts):
-    """The port on a store of each account's fields: a store gives `_apply` (run one rule
-    on the account's fields, atomically) and `_load`."""
-
-    def __init__(self, orphan_ttl: timedelta) -> None:
-        """`orphan_ttl`: how long marks written to an account no stream writes (an order's,
-        a REST read's) last: an account whose stream never comes leaves nothing behind."""
-        self._orphan_ttl = orphan_ttl
-
-    async def _apply(self, account_id: str, rule: Callable[[Fields], Change]) -> int:
-        raise NotImplementedError
-
-    async def _load(self, account_id: str) -> Fields:
-        raise NotImplementedError
-
-    async def connected(self, account_id: str, stream_id: str, ttl: timedelta) -> None:
-        await self._apply(account_id, lambda f: connected(f, stream_id, ttl))
-
-    async def seeded(
-        self,
-        account_id: str,
-        stream_id: str,
-        positions: Sequence[PositionReport],
-        leverage: dict[str, int],
-        rest_token: int,
-        *,
-        wallets: Sequence[WalletReport] = (),
-    ) -> None:
-        await self._apply(
-            account_id, lambda f: seeded(f, stream_id, positions, leverage, rest_token, wallets)
-        )
-
-    async def update(
-        self,
-        account_id: str,
-        stream_id: str,
-        positions: Sequence[PositionReport],
-        leverage: dict[str, int],
-        ttl: timedelta,
-        *,
-        wallets: Sequence[WalletReport] = (),
-    ) -> bool:
-        rule = lambda f: update(f, stream_id, positions, leverage, ttl, wallets)  # noqa: E731
-        return await self._apply(account_id, rule) == 1
-
-    async def renew(self, account_id: str, stream_id: str, ttl: timedelta) -> bool:
-        return await self._apply(account_id, lambda f: renew(f, stream_id, ttl)) == 1
-
-    async def dropped(self, account_id: str, stream_id: str) -> None:
-        await self._apply(account_id, lambda f: dropped(f, stream_id))
-
-    async def order_sending(self, account_id: str, symbol: str) -> int:
-        return await self._apply(account_id, lambda f: order_sending(f, symbol, self._orphan_ttl))
-
-    async def order_answered(
-        self, account_id: str, symbol: str, token: int, answered_ms: int | None
-    ) -> None:
-        await self._apply(
-            account_id, lambda f: order_answered(f, symbol, token, answered_ms, self._orphan_ttl)
-        )
-
-    async def rest_token(self, account_id: str) -> int:
-        return await self._apply(account_id, lambda f: rest_token(f, self._orphan_ttl))
-
-    async def refreshed(
-        self,
-        account_id: str,
-        symbol: str,
-        positions: Sequence[PositionReport],
-        leverage: int | None,
-        rest_token: int,
-    ) -> None:
-        await self._apply(
-            account_id, lambda f: refreshed(f, symbol, positions, leverage, rest_token)
-        )
-
-    async def wallets_refreshed(
-        self, account_id: str, wallets: Sequence[WalletReport], rest_token: int
-    ) -> None:
-        await self._apply(account_id, lambda f: wallets_refreshed(f, wallets, rest_token))
-
-    async def read(self, account_id: str, symbol: str) -> SymbolState | None:
-        return read(await self._load(account_id), symbol)

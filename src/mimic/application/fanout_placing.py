@@ -47,6 +47,7 @@ class FanoutPlacer:
             by_account[intent.account_id].append(intent)
         earlier_legs: dict[str, list[OrderIntent]] = defaultdict(list)
         claimed_ids = {i.id for i in claimed}
+        limits = SendLimits(deadline, too_old)
         for intent in all_intents:
             if intent.id not in claimed_ids:
                 earlier_legs[intent.account_id].append(intent)
@@ -70,7 +71,7 @@ class FanoutPlacer:
             for intent in sorted(legs, key=lambda i: LEG_ORDER[i.leg]):
                 blocker = _unfilled_close(previous)
                 if blocker is None:
-                    await self._sender.send(intent, gateway, FANOUT, SendLimits(deadline, too_old))
+                    await self._sender.send(intent, gateway, FANOUT, limits)
                     await self._protection.after_fill(intent, gateway)
                 elif blocker.status.is_final:
                     intent.skip(

@@ -195,7 +195,8 @@ class SignalPlanner:
             snapshot = await gateway.fetch_snapshot(params.symbol, with_balance=opening)
         except ExchangeError as exc:
             return [skip_account(action, f"could not read the account: {exc.reason}")]
-        first_mark.saw(snapshot.mark_price, self._clock.now())
+        if not first_mark.seen:
+            first_mark.saw(snapshot.mark_price, self._clock.now())
         position, equity, mark = snapshot.position, Decimal(0), Decimal(0)
         if opening and snapshot.equity is not None and snapshot.mark_price is not None:
             equity, mark = snapshot.equity, snapshot.mark_price

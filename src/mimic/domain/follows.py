@@ -44,6 +44,8 @@ class SourceFollow:
 
     def settings_over(self, own: FollowerRiskSettings) -> FollowerRiskSettings:
         """The follower's settings for this source's signals (caps apply later, as ever)."""
+        if self.risk_perc is None and self.leverage is None:
+            return own  # no copy per follower of a fan-out when nothing is overridden
         return replace(
             own,
             risk_perc=self.risk_perc if self.risk_perc is not None else own.risk_perc,

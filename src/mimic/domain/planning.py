@@ -65,20 +65,24 @@ def _size_notional(
 ) -> Sized | str:
     if mark_price <= 0:
         return f"no valid mark price for {rules.symbol}"
-    margin = notional / leverage
     quantity = rules.round_quantity_down(min(notional / mark_price, rules.max_qty))
     if quantity < rules.min_qty:
         return (
             f"below minimum quantity: {quantity} < {rules.min_qty} {rules.symbol} "
-            f"(margin {margin:.2f} x leverage {leverage})"
+            f"{_margin_times_leverage(notional, leverage)}"
         )
     order_notional = quantity * mark_price
     if order_notional < rules.min_notional:
         return (
             f"below min notional: {order_notional:.4f} < {rules.min_notional} USDT "
-            f"(margin {margin:.2f} x leverage {leverage})"
+            f"{_margin_times_leverage(notional, leverage)}"
         )
     return Sized(quantity=quantity, notional=order_notional)
+
+
+def _margin_times_leverage(notional: Decimal, leverage: int) -> str:
+    """How the refused size came about (worked out only for a refusal)."""
+    return f"(margin {notional / leverage:.2f} x leverage {leverage})"
 
 
 def size_mirrored_entry(

@@ -10,7 +10,8 @@ The rules that make it safe to size real orders from (docs/account-events.md):
   change it, each position kept at the newest exchange time reported.
 - It lasts `ttl` unless its stream renews it, and a stream that drops says so at once
   (`dropped`): a state whose writer is gone is never read.
-- Mimic's own orders: `order_sending` before an order leaves makes its symbol unusable;
+- Mimic's own orders: `order_sending` before an order leaves makes its symbol unusable
+  (a mark the store did not take is written before anything of the account is read);
   `order_answered` then names the exchange's time of the answer (usable again once the
   stream reports the symbol at or after it) or an unknown outcome; a REST read that began
   after the order was answered (`refreshed`, or a seed) makes it usable too.
@@ -107,21 +108,26 @@ class StreamedAccounts(Protocol):
         ...
 
     async def dropped(self, account_id: str, stream_id: str) -> None:
-        """The connection is gone: its state is unusable at once."""
+        """The connection is gone (or a write of it failed): its state is unusable at once.
+        Never fails: a drop the store does not take at once is written as soon as it
+        answers again, before anything else of the account."""
         ...
 
     # --- Mimic's orders and REST reads (the gateways) ----------------------------------
 
     async def order_sending(self, account_id: str, symbol: str) -> int:
         """Before an order on `symbol` leaves; returns the order's token. The mark lasts
-        as long as the account's state (a state no stream renews expires with it)."""
+        as long as the account's state (a state no stream renews expires with it). Never
+        fails: the order leaves anyway, so a mark the store does not take at once is
+        written as soon as it answers again, before anything of the account is read."""
         ...
 
     async def order_answered(
         self, account_id: str, symbol: str, token: int, answered_ms: int | None
     ) -> None:
         """The exchange answered at `answered_ms` (its time); None: the outcome is unknown
-        (or the order failed): only a REST read makes the symbol usable again."""
+        (or the order failed): only a REST read makes the symbol usable again. Never fails
+        (written late as a mark is)."""
         ...
 
     async def rest_token(self, account_id: str) -> int:

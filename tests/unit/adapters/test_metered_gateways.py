@@ -55,6 +55,8 @@ async def test_orders_are_counted_by_outcome_and_errors_by_kind(
     exchange.read_error = ExchangeUnavailable("502 from the exchange")
     with pytest.raises(ExchangeUnavailable):
         await gateway.fetch_balance()
+    with pytest.raises(ExchangeUnavailable):  # the fan-out's read, passed on without a closure
+        await gateway.fetch_snapshot("BTCUSDT", with_balance=True)
 
     assert metrics.orders == {
         ("paper", "filled"): 1,
@@ -66,7 +68,7 @@ async def test_orders_are_counted_by_outcome_and_errors_by_kind(
         ("paper", "insufficient_margin"): 1,
         ("paper", "rate_limited"): 1,
         ("paper", "outcome_unknown"): 1,
-        ("paper", "exchange_unavailable"): 1,
+        ("paper", "exchange_unavailable"): 2,
     }
     assert metrics.fills == []  # no signal was being worked on
 

@@ -4,7 +4,8 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from mimic.adapters.streamed_state import Change, Fields, FieldStore
+from mimic.adapters.streamed_state import Change, Fields
+from mimic.adapters.streamed_store import FieldStore
 
 
 class InMemoryStreamedAccounts(FieldStore):

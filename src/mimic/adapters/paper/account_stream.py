@@ -19,10 +19,11 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, func, or_, select
+from sqlalchemy import ColumnElement, Dialect, Row, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.paper.rows import account_fill
+from mimic.adapters.sqlalchemy.bulk import one_of
 from mimic.adapters.sqlalchemy.statements import _chunks
 from mimic.adapters.sqlalchemy.tables import (
     paper_account_events,
@@ -126,9 +127,13 @@ class PaperAccountStream(AccountEventFeed):
         e = paper_account_events.c
         async with self._sessions() as session:
             found = await session.execute(
-                select(e.seq, e.account_id, e.order_id.is_not(None)).where(self._unseen())
+                select(e.seq, e.account_id, e.order_id.is_not(None)).where(
+                    self._unseen(session.get_bind().dialect)
+                )
             )
-            new = sorted(row for row in found if row[0] not in self._seen)
+            # Plain tuples: sorting rows compares them in Python, a fan-out's worth each poll.
+            seen = self._seen
+            new = sorted((seq, a, fill) for seq, a, fill in found if seq not in seen)
             followed = [(seq, fill) for seq, account_id, fill in new if account_id in self._sinks]
             events = await _events(session, followed)
         delivered = 0
@@ -148,14 +153,14 @@ class PaperAccountStream(AccountEventFeed):
         self._advance_floor()
         return delivered
 
-    def _unseen(self) -> ColumnElement[bool]:
+    def _unseen(self, dialect: Dialect) -> ColumnElement[bool]:
         """The rows above the highest seq delivered, and the missing ones below it."""
         assert self._floor is not None
         seq = paper_account_events.c.seq
         missing = [s for s in range(self._floor + 1, self._top) if s not in self._seen]
         if len(missing) > MISSING_BY_NUMBER:
             return seq > self._floor
-        return or_(seq > self._top, seq.in_(missing))
+        return or_(seq > self._top, one_of(dialect, seq, missing))
 
     def _advance_floor(self) -> None:
         assert self._floor is not None
@@ -182,19 +187,22 @@ async def _events(session: AsyncSession, rows: list[tuple[int, bool]]) -> dict[i
     """The events of these rows (seq, and whether a fill), by seq: each fill with its order,
     each protective order's change with the order."""
     e, o, p = paper_account_events.c, paper_orders.c, paper_protective_orders.c
+    # One statement text for every chunk (`= ANY` on Postgres): an IN list of each chunk's
+    # length is rendered, and prepared by the driver, anew.
+    dialect = session.get_bind().dialect
     events: dict[int, AccountEvent] = {}
     for chunk in _chunks([seq for seq, fill in rows if fill]):
         fills = (
             select(e.seq, e.position_after, paper_orders)
             .join(paper_orders, o.id == e.order_id)
-            .where(e.seq.in_(chunk))
+            .where(one_of(dialect, e.seq, chunk))
         )
         events.update((row.seq, _fill_event(row)) for row in await session.execute(fills))
     for chunk in _chunks([seq for seq, fill in rows if not fill]):
         protection = (
             select(e.seq, e.kind.label("event"), e.created_at.label("at"), paper_protective_orders)
             .join(paper_protective_orders, p.id == e.protective_order_id)
-            .where(e.seq.in_(chunk))
+            .where(one_of(dialect, e.seq, chunk))
         )
         events.update((row.seq, _order_event(row)) for row in await session.execute(protection))
     return events

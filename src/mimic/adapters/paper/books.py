@@ -6,6 +6,7 @@ memory (`ledger`), and write the changes back in the same transaction.
 """
 
 import secrets
+import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -205,7 +206,7 @@ class PaperBooks:
         book.wallet = book.wallet + realized - fee
         book.positions[symbol] = after
         fill = OrderFill(
-            exchange_order_id=secrets.token_hex(16),  # as uuid4().hex, a fifth of the time
+            exchange_order_id=new_order_id(),
             client_order_id=request.client_order_id,
             symbol=symbol,
             side=request.side,
@@ -308,6 +309,13 @@ class PaperBooks:
         rows = await session.execute(select(paper_prices.c.symbol, paper_prices.c.price))
         marks.update({row.symbol: row.price for row in rows if row.symbol in marks})
         return marks
+
+
+def new_order_id() -> str:
+    """32 hex digits like uuid4().hex, led by the time: each batch's inserts land at the end of
+    paper_orders' primary key, not on random pages of it (which, once the index outgrew the
+    database's cache, cost every insert a page read and a write)."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 def _not_open(account_id: str) -> AuthRejected:

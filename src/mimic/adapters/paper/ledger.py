@@ -141,6 +141,12 @@ def check_margin(book: Book, symbol: str, after: Held, fee: Decimal) -> None:
         )
 
 
+def equity_of(book: Book) -> Decimal:
+    """`balance_of(book).equity` without the available balance: all that planning an order
+    asks of every account, and the margin's sums were half of answering it."""
+    return book.wallet + round_money(book.unrealized_pnl)
+
+
 def balance_of(book: Book) -> Balance:
     unrealized = round_money(book.unrealized_pnl)
     return Balance(

@@ -25,6 +25,7 @@ from mimic.adapters.paper.ledger import (
     balance_of,
     check_leverage,
     check_order,
+    equity_of,
     position_of,
 )
 from mimic.adapters.paper.protection import (
@@ -160,7 +161,7 @@ class PaperVenue(PaperMarket, SymbolCatalog):
         held = book.positions.get(symbol)
         mark = book.marks[symbol]
         position = None if held is None or held.quantity == 0 else position_of(symbol, held, mark)
-        return AccountSnapshot(position, balance_of(book).equity, mark)
+        return AccountSnapshot(position, equity_of(book), mark)
 
     async def set_leverage(self, account_id: str, symbol: str, leverage: int) -> None:
         check_leverage(leverage, self._store.listing(symbol).rules)

@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 from redis.typing import EncodableT, FieldT
 
-from mimic.adapters.streamed_state import Change, Fields, FieldStore
+from mimic.adapters.streamed_state import Change, Fields
+from mimic.adapters.streamed_store import FieldStore
 
 _ATTEMPTS = 20
 # After Redis failed to answer, it is not asked again for this long: each caller would wait
@@ -30,8 +31,9 @@ class RedisStreamedAccounts(FieldStore):
         self._away_until = 0.0
 
     @contextlib.asynccontextmanager
-    async def _reachable(self) -> AsyncIterator[None]:
-        if time.monotonic() < self._away_until:
+    async def _reachable(self, *, now: bool = False) -> AsyncIterator[None]:
+        """`now`: asked even within its pause after a failure."""
+        if not now and time.monotonic() < self._away_until:
             raise RedisError("streamed account state: Redis failed moments ago")
         try:
             yield
@@ -42,6 +44,12 @@ class RedisStreamedAccounts(FieldStore):
     async def _apply(self, account_id: str, rule: Callable[[Fields], Change]) -> int:
         async with self._reachable():
             return await self._transaction(self._prefix + account_id, rule)
+
+    async def _apply_now(self, account_id: str, rule: Callable[[Fields], Change]) -> int:
+        async with self._reachable(now=True):
+            result = await self._transaction(self._prefix + account_id, rule)
+        self._away_until = 0.0  # it answers again: so it does for every caller
+        return result
 
     async def _transaction(self, key: str, rule: Callable[[Fields], Change]) -> int:
         for _ in range(_ATTEMPTS):

@@ -9,7 +9,7 @@ row by row (executemany).
 """
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -30,8 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # Rows per statement: bounded messages on Postgres; SQLite's executemany goes row by row.
 BULK_ROWS = 5000
 
-T = TypeVar("T")
-
 
 def one_of(
     dialect: Dialect, column: ColumnElement[Any], values: Collection[Any]
@@ -44,6 +42,11 @@ def one_of(
     if dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+# One sequence of values per column name, all of the same length: what a repository that
+# writes thousands of objects builds straight from their attributes, without a dict per row.
+Columns = Mapping[str, Sequence[Any]]
 
 
 async def insert_rows(
@@ -62,7 +65,29 @@ async def insert_rows(
     """
     if not rows:
         return []
-    names = list(rows[0])
+    return await insert_columns(
+        session,
+        table,
+        _columns_of(rows),
+        on_conflict=on_conflict,
+        update_on_conflict=update_on_conflict,
+        returning=returning,
+    )
+
+
+async def insert_columns(
+    session: AsyncSession,
+    table: Table,
+    columns: Columns,
+    *,
+    on_conflict: Sequence[Column[Any]] = (),
+    update_on_conflict: Sequence[str] = (),
+    returning: Column[Any] | None = None,
+) -> list[Any]:
+    """`insert_rows` of the rows that `columns` holds column by column."""
+    if _row_count(columns) == 0:
+        return []
+    names = list(columns)
     postgres = session.get_bind().dialect.name == "postgresql"
 
     def finished(statement: postgresql.Insert | sqlite.Insert) -> Executable:
@@ -76,14 +101,14 @@ async def insert_rows(
         return statement if returning is None else statement.returning(returning)
 
     returned: list[Any] = []
-    for chunk in _chunks(rows):
+    for chunk in _column_chunks(columns):
         if postgres:
             # The first column stays an array: it gives the number of rows.
-            fields, params = _bulk_source(table, names, chunk, arrays=names[:1])
+            fields, params = _bulk_source(table, chunk, arrays=names[:1])
             statement = postgresql.insert(table).from_select(names, select(*fields.values()))
             result = await session.execute(finished(statement), params)
         else:
-            result = await session.execute(finished(sqlite.insert(table)), list(chunk))
+            result = await session.execute(finished(sqlite.insert(table)), _rows_of(chunk))
         if returning is not None:
             returned.extend(result.scalars())
     return returned
@@ -100,13 +125,27 @@ async def update_rows(
 ) -> None:
     """For each row: UPDATE table SET <its other columns> (and `also`) WHERE <its `key`>
     (and every condition in `only`)."""
-    if not rows:
+    if rows:
+        await update_columns(session, table, _columns_of(rows), key=key, also=also, only=only)
+
+
+async def update_columns(
+    session: AsyncSession,
+    table: Table,
+    columns: Columns,
+    *,
+    key: Sequence[str],
+    also: Mapping[str, Any] | None = None,
+    only: Sequence[ColumnElement[bool]] = (),
+) -> None:
+    """`update_rows` of the rows that `columns` holds column by column."""
+    if _row_count(columns) == 0:
         return
-    names = list(rows[0])
+    names = list(columns)
     if session.get_bind().dialect.name == "postgresql":
-        for chunk in _chunks(rows):
+        for chunk in _column_chunks(columns):
             # The first key column stays an array: it gives the number of rows.
-            fields, params = _bulk_source(table, names, chunk, arrays=key[:1])
+            fields, params = _bulk_source(table, chunk, arrays=key[:1])
             where = [table.c[name] == fields[name] for name in key]
             values = {n: fields[n] for n in names if n not in key}
             statement = update(table).where(*where, *only).values({**values, **(also or {})})
@@ -116,12 +155,13 @@ async def update_rows(
     where = [table.c[name] == bindparam(f"p_{name}") for name in key]
     values = {n: bindparam(f"p_{n}", type_=table.c[n].type) for n in names if n not in key}
     statement = update(table).where(*where, *only).values({**values, **(also or {})})
-    for chunk in _chunks(rows):
-        await session.execute(statement, [{f"p_{n}": row[n] for n in names} for row in chunk])
+    for chunk in _column_chunks(columns):
+        prefixed = {f"p_{name}": chunk[name] for name in names}
+        await session.execute(statement, _rows_of(prefixed))
 
 
 def _bulk_source(
-    table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]], *, arrays: Sequence[str]
+    table: Table, columns: Columns, *, arrays: Sequence[str]
 ) -> tuple[dict[str, ColumnElement[Any]], dict[str, Any]]:
     """The rows as `unnest` of one array per column, except the columns (other than `arrays`)
     whose value is the same in every row, each bound once.
@@ -129,12 +169,13 @@ def _bulk_source(
     Returns each name's expression (a column of the unnest, or a parameter) and the
     parameters to execute with.
     """
-    columns = {name: [row[name] for row in rows] for name in names}
-    # A column is shared when its first value is all it holds (list.count compares in C).
+    names = list(columns)
+    count = _row_count(columns)
+    # A column is shared when its first value is all it holds (count compares in C).
     shared = [
         name
         for name in names
-        if name not in arrays and columns[name].count(columns[name][0]) == len(rows)
+        if name not in arrays and columns[name].count(columns[name][0]) == count
     ]
     spread = [name for name in names if name not in shared]
     source = (
@@ -148,11 +189,29 @@ def _bulk_source(
         )
         for name in names
     }
-    params = {f"u_{name}": columns[name] for name in spread}
+    params: dict[str, Any] = {f"u_{name}": list(columns[name]) for name in spread}
     params.update((f"s_{name}", columns[name][0]) for name in shared)
     return fields, params
 
 
-def _chunks(items: Sequence[T], size: int = BULK_ROWS) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _columns_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def _rows_of(columns: Columns) -> list[dict[str, Any]]:
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _column_chunks(columns: Columns) -> Iterator[Columns]:
+    """`columns` BULK_ROWS rows at a time (at once when it holds no more)."""
+    count = _row_count(columns)
+    if count <= BULK_ROWS:
+        yield columns
+        return
+    for start in range(0, count, BULK_ROWS):
+        yield {name: values[start : start + BULK_ROWS] for name, values in columns.items()}
+
+
+def _row_count(columns: Columns) -> int:
+    return len(next(iter(columns.values()), ()))

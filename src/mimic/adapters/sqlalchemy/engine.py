@@ -16,11 +16,17 @@ from sqlalchemy.ext.asyncio import (
 
 # WAL lets readers run beside the one writer; busy_timeout makes a second writer wait for
 # the lock instead of failing at once; SQLite leaves foreign keys off unless asked.
+# synchronous=FULL: each commit returns once the WAL is on disk, so an intent committed
+# before its order is sent outlives a power loss or an OS crash, as a Postgres commit does
+# (NORMAL, in WAL mode, loses no commit when the process dies but may roll the last ones
+# back when the machine does, leaving orders sent for intents that no longer exist). It
+# costs one fdatasync per writing commit, in the driver's thread: about 85 of 2 ms each
+# in a fan-out to 10,000 paper followers (docs/performance.md).
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA busy_timeout=30000",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA synchronous=NORMAL",
+    "PRAGMA synchronous=FULL",
 )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mimic.adapters.sqlalchemy.bulk import insert_rows
+from mimic.adapters.sqlalchemy.bulk import insert_columns
 from mimic.adapters.sqlalchemy.statements import _chunks, _insert
 from mimic.adapters.sqlalchemy.tables import (
     NamedRow,
@@ -31,7 +31,7 @@ def _channels(raw: str) -> frozenset[Channel]:
 
 
 def _channels_text(channels: Collection[Channel]) -> str:
-    return ",".join(sorted(channels))
+    return ",".join(sorted(channels)) if channels else ""
 
 
 def _notification(row: NamedRow) -> Notification:
@@ -52,23 +52,22 @@ class SqlNotificationOutbox(NotificationOutbox):
         self._session = session
 
     async def add_many(self, notifications: Sequence[Notification]) -> None:
-        await insert_rows(
+        # Column by column: a fan-out adds one per follower, without a dict per row.
+        created = [n.created_at for n in notifications]
+        await insert_columns(
             self._session,
             notification_outbox,
-            [
-                {
-                    "id": n.id,
-                    "user_id": n.user_id,
-                    "event": n.event,
-                    "text": n.text,
-                    "batch_key": n.batch_key,
-                    "created_at": n.created_at,
-                    "next_attempt_at": n.created_at,
-                    "attempts": n.attempts,
-                    "delivered": _channels_text(n.delivered),
-                }
-                for n in notifications
-            ],
+            {
+                "id": [n.id for n in notifications],
+                "user_id": [n.user_id for n in notifications],
+                "event": [n.event for n in notifications],
+                "text": [n.text for n in notifications],
+                "batch_key": [n.batch_key for n in notifications],
+                "created_at": created,
+                "next_attempt_at": created,
+                "attempts": [n.attempts for n in notifications],
+                "delivered": [_channels_text(n.delivered) for n in notifications],
+            },
         )
 
     async def claim_due(

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -71,10 +72,11 @@ def _protection_values(settings: ProtectionSettings) -> dict[str, Any]:
 
 
 def _protection(row: NamedRow) -> ProtectionSettings:
-    return _shared_protection(*(row[name] for name in _PROTECTION_COLUMNS))
+    return _shared_protection(*_protection_columns(row))
 
 
-_PROTECTION_COLUMNS = (
+# The row's protection settings in one C call (a fan-out reads a user per follower).
+_protection_columns = itemgetter(
     "tp_perc",
     "sl_perc",
     "trailing_enabled",

@@ -207,7 +207,9 @@ class InfrastructureProvider(Provider):
             return
         # A Redis that answers slowly costs every plan its wait: short, then REST instead.
         client = Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
-        yield RedisStreamedAccounts(client, prefix=f"{settings.queue_name}:accounts:")
+        store = RedisStreamedAccounts(client, prefix=f"{settings.queue_name}:accounts:")
+        yield store
+        await store.aclose()
         await client.aclose()
 
     @provide

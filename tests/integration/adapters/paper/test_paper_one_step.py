@@ -46,7 +46,9 @@ def order(side: OrderSide, quantity: str, *, reduce_only: bool = False) -> Order
     return OrderRequest("BTCUSDT", side, D(quantity), f"t-{uuid.uuid4().hex[:12]}", reduce_only)
 
 
-async def test_snapshot_answers_what_the_three_reads_answer(gateway: PaperGateway) -> None:
+async def test_snapshot_answers_what_the_three_reads_answer(
+    venue: PaperVenue, gateway: PaperGateway
+) -> None:
     flat = await gateway.fetch_snapshot("BTCUSDT", with_balance=True)
     assert flat == AccountSnapshot(None, (await gateway.fetch_balance()).equity, D(65000))
 
@@ -57,6 +59,12 @@ async def test_snapshot_answers_what_the_three_reads_answer(gateway: PaperGatewa
     assert snapshot.mark_price == await gateway.fetch_mark_price("BTCUSDT")
     assert snapshot.position is not None
     assert snapshot.position.leverage == 50
+
+    # The equity carries the unrealized PnL, rounded as the balance rounds it.
+    await venue.set_mark_price("BTCUSDT", D("65012.345"))
+    moved = await gateway.fetch_snapshot("BTCUSDT", with_balance=True)
+    assert str(moved.equity) == str((await gateway.fetch_balance()).equity)
+    assert moved.equity != snapshot.equity
 
 
 async def test_an_order_at_a_leverage_sets_it_with_the_fill(gateway: PaperGateway) -> None:

@@ -3,6 +3,9 @@
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
+from mimic.adapters.sqlalchemy import bulk
 from mimic.adapters.sqlalchemy.order_intents import SqlOrderIntentRepository
 from mimic.domain.orders import IntentStatus, OrderFill, OrderSide
 from tests.integration.adapters.sqlalchemy.test_repositories import (
@@ -62,3 +65,47 @@ async def test_a_result_from_a_lease_taken_over_is_not_written(sessions: Session
     async with sessions() as session:
         repo = SqlOrderIntentRepository(session)
         assert await repo.claim(ids, now=later, lease_until=later + LEASE) == []
+
+
+async def test_intents_stored_and_saved_over_several_statements(
+    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More rows than one statement takes: every chunk is written, each row its own values."""
+    monkeypatch.setattr(bulk, "BULK_ROWS", 4)
+    signal = make_signal()
+    await store_signal(sessions, signal)
+    intents = [make_intent(signal, new_id()) for _ in range(10)]
+    for number, intent in enumerate(intents):
+        intent.quantity = Decimal(number + 1)
+        intent.hold_for_sending(NOW)
+    async with sessions() as session:
+        repo = SqlOrderIntentRepository(session)
+        assert await repo.add_new(intents, lease_until=NOW + LEASE) == {i.id for i in intents}
+        for number, intent in enumerate(intents[:7]):
+            intent.record_fill(
+                OrderFill(
+                    exchange_order_id=f"x-{number}",
+                    client_order_id=intent.client_order_id,
+                    symbol=intent.symbol,
+                    side=OrderSide.BUY,
+                    quantity=intent.quantity,
+                    average_price=Decimal(100 + number),
+                    fee=Decimal("0.04"),
+                ),
+                NOW,
+            )
+        intents[7].retry_later("rate limited", NOW)
+        await repo.save_results(intents)
+        await session.commit()
+        stored = {i.id: i for i in await repo.list_for_signal(signal.id)}
+    assert [stored[i.id].quantity for i in intents] == [Decimal(n) for n in range(1, 11)]
+    assert [stored[i.id].average_price for i in intents[:7]] == [Decimal(100 + n) for n in range(7)]
+    assert [stored[i.id].status for i in intents] == [IntentStatus.FILLED] * 7 + [
+        IntentStatus.PENDING,
+        IntentStatus.SUBMITTING,
+        IntentStatus.SUBMITTING,
+    ]
+    assert [stored[i.id].exchange_order_id for i in intents[:8]] == [
+        *(f"x-{n}" for n in range(7)),
+        None,
+    ]

@@ -95,6 +95,27 @@ async def test_order_intents_are_updated_in_place_and_skip_the_parent_index(
     assert options is None
 
 
+def paper_book_storage(connection: Connection) -> dict[str, Any]:
+    """Storage options of the paper venue's per-account tables on Postgres."""
+    rows = connection.execute(
+        text(
+            "SELECT relname, reloptions FROM pg_class "
+            "WHERE relname IN ('paper_accounts', 'paper_positions')"
+        )
+    )
+    return {row.relname: row.reloptions for row in rows}
+
+
+async def test_paper_books_are_updated_in_place(empty_postgres_url: str) -> None:
+    # Fill factors are Postgres storage options: SQLite has nothing to compare.
+    await asyncio.to_thread(upgrade, empty_postgres_url)
+    half_empty = {"paper_accounts": ["fillfactor=50"], "paper_positions": ["fillfactor=50"]}
+    assert await run_sync_on(empty_postgres_url, paper_book_storage) == half_empty
+    await asyncio.to_thread(downgrade, empty_postgres_url, "0022_accounts_created_order")
+    default = {"paper_accounts": None, "paper_positions": None}
+    assert await run_sync_on(empty_postgres_url, paper_book_storage) == default
+
+
 async def test_migrate_command_builds_the_schema_and_the_admin_with_the_real_hasher(
     empty_database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,6 +1,7 @@
 """The FillRepository contract, on the fake and on SQL (SQLite, Postgres)."""
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import timedelta, timezone
 from decimal import Decimal
 
 from mimic.domain.orders import OrderSide
@@ -64,3 +65,25 @@ async def test_read_marks_are_kept_per_account(store: Store) -> None:
             "a1": NOW + timedelta(hours=1),
             "a2": NOW,
         }
+
+
+async def test_a_batch_is_stored_once_exactly_whatever_it_repeats(store: Store) -> None:
+    """A stream's recorder stores a batch of many accounts' fills at once (one statement on
+    Postgres): a fill told twice in it is stored once, every value as it was given."""
+    east = timezone(timedelta(hours=3))
+    exact = replace(
+        fill("f-1", 2),
+        price=Decimal("0.000000123456789012"),
+        realized_pnl=Decimal("-12.5"),
+        executed_at=(NOW + timedelta(minutes=2)).astimezone(east),
+    )
+    batch = [(f"acc-{i}", "cy", fill(f"f-{i}", i)) for i in range(1200)]
+    async with store.unit() as repos:
+        assert await repos.fills.add_new([("acc-x", "cy", exact), *batch, *batch[:3]]) == 1201
+        assert await repos.fills.add_new(batch[-2:]) == 0
+    async with store.unit() as repos:
+        stored = (await repos.fills.for_users(["cy"]))["cy"]
+    assert len(stored) == 1201
+    assert stored["acc-x"] == [exact]
+    assert stored["acc-x"][0].executed_at == NOW + timedelta(minutes=2)
+    assert stored["acc-7"] == [fill("f-7", 7)]

@@ -22,6 +22,8 @@ paper_accounts = Table(
     Column("account_id", ID, primary_key=True),
     Column("currency", String(8), nullable=False),
     Column("wallet_balance", ExactDecimal, nullable=False),
+    # Half-empty pages: every order's update of the row stays on its page (HOT, 0023).
+    postgresql_with={"fillfactor": 50},
 )
 
 paper_positions = Table(
@@ -32,6 +34,7 @@ paper_positions = Table(
     Column("quantity", ExactDecimal, nullable=False),  # signed: short < 0
     Column("entry_price", ExactDecimal, nullable=False),
     Column("leverage", Integer, nullable=False),
+    postgresql_with={"fillfactor": 50},  # as paper_accounts (0023)
 )
 
 paper_orders = Table(
