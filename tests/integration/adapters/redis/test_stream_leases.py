@@ -79,3 +79,28 @@ async def test_a_stalled_worker_renews_none_of_what_another_took_over(redis: Red
     kept = await second.hold(many, held_second)  # the first is live again: room for it
     assert kept == set(sorted(many)[:750])
     assert await first.hold(many, set()) == set(many) - kept
+
+
+async def test_an_account_its_worker_stopped_holding_is_free_for_another_at_once(
+    redis: Redis,
+) -> None:
+    first, second = workers(redis, 2)
+    held_first = await first.hold(ACCOUNTS, set())
+    assert held_first == set(ACCOUNTS)
+    # its stream ended (or the account left the listing): the first holds it no more
+    held_first = await first.hold(ACCOUNTS[1:], held_first - {ACCOUNTS[0]})
+    assert ACCOUNTS[0] in await second.hold(ACCOUNTS, set())  # not a period later
+
+
+async def test_a_worker_keeps_its_accounts_across_many_periods_with_no_one_renewed(
+    redis: Redis,
+) -> None:
+    first, second = workers(redis, 2)
+    held: list[set[str]] = [set(), set()]
+    await rounds([first, second], held, 3)
+    for _ in range(8):  # two lease periods of refreshes every third of one
+        await asyncio.sleep(PERIOD.total_seconds() / 3)
+        await rounds([first, second], held, 1)
+        assert held[0] | held[1] == set(ACCOUNTS)
+        assert held[0] & held[1] == set()
+    assert (len(held[0]), len(held[1])) == (5, 5)
