@@ -19,6 +19,7 @@ import math
 import random
 import time
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from datetime import timedelta
 
 from redis.asyncio import Redis
@@ -110,7 +111,7 @@ class RedisStreamLeases(StreamLeases):
     async def hold(self, wanted: Collection[str], held: Collection[str]) -> set[str]:
         period_ms = int(self._period.total_seconds() * 1000)
         keep_ms = period_ms * _KEEP_PERIODS
-        wanted = wanted if isinstance(wanted, set | frozenset) else set(wanted)
+        wanted = wanted if isinstance(wanted, AbstractSet) else set(wanted)
         held = set(held)
         live, lapsed = await self._heartbeat(
             keys=[self._prefix + "holders"], args=[self._holder, period_ms]
