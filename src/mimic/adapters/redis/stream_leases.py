@@ -27,8 +27,9 @@ from redis.commands.core import AsyncScript
 
 from mimic.ports.account_events import StreamLeases
 
-# KEYS[1] holders; ARGV holder, period ms. Returns the live workers and whether this one's
-# heartbeat had run out (or was never sent): then what it held is checked key by key.
+# KEYS[1] holders, KEYS[2] the count of accounts let go; ARGV holder, period ms. Returns the
+# live workers, whether this one's heartbeat had run out (or was never sent: then what it
+# held is checked key by key), and the count of accounts let go by any worker so far.
 _HEARTBEAT = """
 local clock = redis.call('TIME')
 local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
@@ -37,7 +38,7 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 local lapsed = 0
 if not before or tonumber(before) < now then lapsed = 1 end
-return {redis.call('ZCARD', KEYS[1]), lapsed}
+return {redis.call('ZCARD', KEYS[1]), lapsed, tonumber(redis.call('GET', KEYS[2]) or 0)}
 """
 # KEYS[1] holders, then accounts' keys; ARGV holder, keep ms, how many to take at most.
 # Takes those that are free (see above), in the order given.
@@ -87,6 +88,8 @@ end
 return done
 """
 _CHUNK = 1000  # keys per round trip
+# The accounts wanted, the live workers and the count of accounts let go, as a take saw them.
+_Looked = tuple[AbstractSet[str], int, int]
 _KEEP_PERIODS = 240  # an account key's life, in lease periods (an hour at 15 s)
 
 
@@ -103,6 +106,9 @@ class RedisStreamLeases(StreamLeases):
         self._owned: set[str] = set()  # the accounts whose keys name this worker
         # Monotonic: when the account keys are checked and renewed next (0: at once).
         self._renew_at = 0.0
+        # The last take that found too few free: what it looked at, and until when that
+        # stands (monotonic).
+        self._none_free: tuple[_Looked, float] | None = None
 
     @property
     def period(self) -> timedelta:
@@ -113,15 +119,17 @@ class RedisStreamLeases(StreamLeases):
         keep_ms = period_ms * _KEEP_PERIODS
         wanted = wanted if isinstance(wanted, AbstractSet) else set(wanted)
         held = set(held)
-        live, lapsed = await self._heartbeat(
-            keys=[self._prefix + "holders"], args=[self._holder, period_ms]
+        live, lapsed, let_go_so_far = await self._heartbeat(
+            keys=[self._prefix + "holders", self._prefix + "let-go"], args=[self._holder, period_ms]
         )
+        looked = (wanted, int(live), int(let_go_so_far))
         if lapsed:  # others may have taken some meanwhile: checked before any is trusted
             self._renew_at = 0.0
+            self._none_free = None
         # Held no more (removed, or stopped by the holder): free at once, not in an hour.
         let_go = (self._owned - held) | (held - wanted)
         if let_go:
-            await self._each(self._release, let_go, None)
+            await self._let_go(let_go)
         kept = held.intersection(wanted)
         self._owned = set(kept)
         if lapsed or time.monotonic() >= self._renew_at:
@@ -133,17 +141,38 @@ class RedisStreamLeases(StreamLeases):
         share = math.ceil(len(wanted) / max(int(live), 1)) if wanted else 0
         if len(kept) > share:  # a worker joined: give the others room
             extra = sorted(kept)[share:]
-            await self._each(self._release, extra, None)
+            await self._let_go(extra)
             kept -= set(extra)
             self._owned -= set(extra)
         missing = share - len(kept)
-        if missing > 0:
-            kept |= await self._take([a for a in wanted if a not in kept], missing, keep_ms)
+        if missing > 0 and not self._none_free_since(looked):
+            taken = await self._take([a for a in wanted if a not in kept], missing, keep_ms)
+            kept |= taken
+            # Every candidate looked at and too few free (the accounts do not split evenly):
+            # not again at every refresh, only once the accounts, the live workers or the
+            # count of accounts let go change, or at the latest a period later.
+            self._none_free = (
+                (looked, time.monotonic() + self._period.total_seconds())
+                if len(taken) < missing
+                else None
+            )
         return kept
+
+    def _none_free_since(self, looked: "_Looked") -> bool:
+        if self._none_free is None:
+            return False
+        looked_then, until = self._none_free
+        return time.monotonic() < until and looked_then == looked
+
+    async def _let_go(self, account_ids: Collection[str]) -> None:
+        """Frees these accounts' keys (those still naming this worker) and counts them, so
+        that a worker short of its share looks for free accounts again."""
+        if any(await self._each(self._release, account_ids, None)):
+            await self._client.incr(self._prefix + "let-go")
 
     async def release(self, account_ids: Collection[str]) -> None:
         """A worker stopping: its accounts, and its place among the live ones, go at once."""
-        await self._each(self._release, account_ids, None)
+        await self._let_go(account_ids)
         self._owned.difference_update(account_ids)
         await self._client.zrem(self._prefix + "holders", self._holder)
 
