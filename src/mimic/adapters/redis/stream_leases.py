@@ -158,7 +158,7 @@ class RedisStreamLeases(StreamLeases):
             )
         return kept
 
-    def _none_free_since(self, looked: "_Looked") -> bool:
+    def _none_free_since(self, looked: _Looked) -> bool:
         if self._none_free is None:
             return False
         looked_then, until = self._none_free
