@@ -79,3 +79,68 @@ async def test_a_stalled_worker_renews_none_of_what_another_took_over(redis: Red
     kept = await second.hold(many, held_second)  # the first is live again: room for it
     assert kept == set(sorted(many)[:750])
     assert await first.hold(many, set()) == set(many) - kept
+
+
+async def test_an_account_its_worker_stopped_holding_is_free_for_another_at_once(
+    redis: Redis,
+) -> None:
+    first, second = workers(redis, 2)
+    held_first = await first.hold(ACCOUNTS, set())
+    assert held_first == set(ACCOUNTS)
+    # its stream ended (or the account left the listing): the first holds it no more
+    held_first = await first.hold(ACCOUNTS[1:], held_first - {ACCOUNTS[0]})
+    assert ACCOUNTS[0] in await second.hold(ACCOUNTS, set())  # not a period later
+
+
+async def test_a_worker_keeps_its_accounts_across_many_periods_with_no_one_renewed(
+    redis: Redis,
+) -> None:
+    first, second = workers(redis, 2)
+    held: list[set[str]] = [set(), set()]
+    await rounds([first, second], held, 3)
+    for _ in range(8):  # two lease periods of refreshes every third of one
+        await asyncio.sleep(PERIOD.total_seconds() / 3)
+        await rounds([first, second], held, 1)
+        assert held[0] | held[1] == set(ACCOUNTS)
+        assert held[0] & held[1] == set()
+    assert (len(held[0]), len(held[1])) == (5, 5)
+
+
+async def test_a_worker_short_of_its_share_looks_for_free_accounts_again_only_on_a_change(
+    redis: Redis,
+) -> None:
+    three = ACCOUNTS[:3]  # 2 and 1: the second is one short of its share (2) for good
+    first, second = workers(redis, 2)
+    looks = 0
+    take = second._take_free
+
+    async def counted(**kwargs: object) -> object:
+        nonlocal looks
+        looks += 1
+        return await take(**kwargs)
+
+    second._take_free = counted  # type: ignore[method-assign]
+    held: list[set[str]] = [set(), set()]
+    for _ in range(3):
+        for n, worker in enumerate((first, second)):
+            held[n] = await worker.hold(three, held[n])
+    assert (len(held[0]), len(held[1])) == (2, 1)
+    looks = 0
+    for _ in range(3):
+        held[1] = await second.hold(three, held[1])
+    assert looks == 0  # nothing changed: every account was looked at already
+    four = ACCOUNTS[:4]
+    held[1] = await second.hold(four, held[1])  # a new account: looked for at once
+    assert ACCOUNTS[3] in held[1]
+    assert looks == 1
+    five = ACCOUNTS[:5]
+    held[0] = await first.hold(five, held[0])
+    held[1] = await second.hold(five, held[1])
+    assert (len(held[0]), len(held[1])) == (3, 2)
+    looks = 0
+    held[1] = await second.hold(five, held[1])
+    assert looks == 0
+    held[0] = await first.hold(five, held[0] - {ACCOUNTS[0]})  # the first lets one go
+    await asyncio.sleep(PERIOD.total_seconds() + 0.1)  # and dies: within a period, taken
+    held[1] = await second.hold(five, held[1])
+    assert held[1] == set(five)

@@ -11,6 +11,32 @@ from tests.integration.ports.rows import NOW, make_account, make_user, new_id
 from tests.integration.ports.stores import Store
 
 
+async def test_the_streamed_accounts_of_every_exchange_even_an_odd_id(store: Store) -> None:
+    """The ids and exchanges of approved connections of active users: read as a joined
+    string per exchange on SQL, and read right still if an id has the joining comma."""
+    active, inactive = make_user("active"), make_user("inactive", active=False)
+    paper = [make_account(active, ConnectionStatus.APPROVED) for _ in range(3)]
+    binance = make_account(active, ConnectionStatus.APPROVED, exchange="binance")
+    left_out = [
+        make_account(active, ConnectionStatus.PENDING),
+        make_account(inactive, ConnectionStatus.APPROVED),
+    ]
+    async with store.unit() as repos:
+        for user in (active, inactive):
+            await repos.users.add(user)
+        for account in [*paper, binance, *left_out]:
+            await repos.accounts.add(account)
+    streamed = {a.id: a.exchange for a in [*paper, binance]}
+    async with store.unit() as repos:
+        assert await repos.accounts.list_streamed() == streamed
+
+    odd = make_account(active, ConnectionStatus.APPROVED, id="odd,id")
+    async with store.unit() as repos:
+        await repos.accounts.add(odd)
+    async with store.unit() as repos:
+        assert await repos.accounts.list_streamed() == {**streamed, "odd,id": "paper"}
+
+
 async def test_accounts_and_copy_candidates(store: Store) -> None:
     trailing = TrailingSettings(True, Decimal(2), Decimal(1))
     active = make_user("active")
