@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, String, type_coerce
+from sqlalchemy import ColumnElement, Row, String, cast
 
 from mimic.adapters.paper.protection import (
     ProtectiveOrder,
@@ -62,9 +62,9 @@ def account_fill(row: Row[Any]) -> AccountFill:
 
 
 def undecoded(column: ColumnElement[Decimal]) -> ColumnElement[Any]:
-    """An amount column as the driver gives it (a Decimal on Postgres, text on SQLite), for
-    `Amounts` to decode."""
-    return type_coerce(column, String()).label(column.key)
+    """An amount column as text, for `Amounts` to decode: Postgres's text of a NUMERIC is
+    cheaper for the driver to read than its binary form (SQLite keeps amounts as text)."""
+    return cast(column, String()).label(column.key)
 
 
 class Amounts:
