@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Dialect, Row, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mimic.adapters.paper.rows import account_fill
+from mimic.adapters.paper.rows import FILL_EVENT_COLUMNS, Amounts, fill_event
 from mimic.adapters.sqlalchemy.bulk import one_of
 from mimic.adapters.sqlalchemy.statements import _chunks
 from mimic.adapters.sqlalchemy.tables import (
@@ -30,7 +30,7 @@ from mimic.adapters.sqlalchemy.tables import (
     paper_orders,
     paper_protective_orders,
 )
-from mimic.domain.account_events import AccountEvent, FillEvent, OrderEvent, StreamConnected
+from mimic.domain.account_events import AccountEvent, OrderEvent, StreamConnected
 from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
 from mimic.ports.account_events import AccountEventFeed, AccountEventSink
 from mimic.ports.services import Clock
@@ -191,13 +191,14 @@ async def _events(session: AsyncSession, rows: list[tuple[int, bool]]) -> dict[i
     # length is rendered, and prepared by the driver, anew.
     dialect = session.get_bind().dialect
     events: dict[int, AccountEvent] = {}
+    amount = Amounts()
     for chunk in _chunks([seq for seq, fill in rows if fill]):
         fills = (
-            select(e.seq, e.position_after, paper_orders)
+            select(*FILL_EVENT_COLUMNS)
             .join(paper_orders, o.id == e.order_id)
             .where(one_of(dialect, e.seq, chunk))
         )
-        events.update((row.seq, _fill_event(row)) for row in await session.execute(fills))
+        events.update(fill_event(row, amount) for row in await session.execute(fills))
     for chunk in _chunks([seq for seq, fill in rows if not fill]):
         protection = (
             select(e.seq, e.kind.label("event"), e.created_at.label("at"), paper_protective_orders)
@@ -216,16 +217,4 @@ def _order_event(row: Row[Any]) -> OrderEvent:
         symbol=row.symbol,
         status=row.event,
         at=row.at,
-    )
-
-
-def _fill_event(row: Row[Any]) -> FillEvent:
-    """A paper order executes at once and whole: its one fill is the order done."""
-    return FillEvent(
-        fill=account_fill(row),
-        order_id=row.id,
-        client_order_id=row.client_order_id,
-        order_quantity=row.quantity,
-        order_average_price=row.price,
-        position_after=row.position_after,
     )

@@ -1,15 +1,19 @@
 """Rows of the paper_* tables to domain objects, and fills to the rows that record them."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import ColumnElement, Row, String, cast
 
 from mimic.adapters.paper.protection import (
     ProtectiveOrder,
     ProtectiveStatus,
 )
+from mimic.adapters.sqlalchemy.tables import paper_account_events, paper_orders
+from mimic.domain.account_events import FillEvent
+from mimic.domain.decimals import plain_decimal
 from mimic.domain.orders import OrderFill, OrderSide
 from mimic.domain.performance import AccountFill
 from mimic.domain.positions import PositionSide
@@ -54,6 +58,75 @@ def account_fill(row: Row[Any]) -> AccountFill:
         executed_at=row.created_at,
         order_id=row.id,  # one execution per paper order
         client_order_id=row.client_order_id,
+    )
+
+
+def undecoded(column: ColumnElement[Decimal]) -> ColumnElement[Any]:
+    """An amount column as text, for `Amounts` to decode: Postgres's text of a NUMERIC is
+    cheaper for the driver to read than its binary form (SQLite keeps amounts as text)."""
+    return cast(column, String()).label(column.key)
+
+
+class Amounts:
+    """Decodes amounts as `ExactDecimal` does, each distinct one once: a fan-out's fills share
+    their price and mostly their quantity and fee, and the column type decodes every value."""
+
+    def __init__(self) -> None:
+        self._decoded: dict[Any, Decimal] = {}
+
+    def __call__(self, raw: Any) -> Decimal:
+        decoded = self._decoded.get(raw)
+        if decoded is None:
+            decoded = plain_decimal(Decimal(raw))
+            # Not a zero: -0 equals 0 (same key) yet keeps its sign.
+            if decoded:
+                self._decoded[raw] = decoded
+        return decoded
+
+
+_SIDES = {side.value: side for side in OrderSide}
+
+# What `fill_event` reads of an account event joined to its paper_orders row, in its order:
+# only what the event tells, the amounts undecoded.
+FILL_EVENT_COLUMNS = (
+    paper_account_events.c.seq,
+    undecoded(paper_account_events.c.position_after),
+    paper_orders.c.id,
+    paper_orders.c.client_order_id,
+    paper_orders.c.symbol,
+    paper_orders.c.side,
+    undecoded(paper_orders.c.quantity),
+    undecoded(paper_orders.c.price),
+    undecoded(paper_orders.c.fee),
+    undecoded(paper_orders.c.realized_pnl),
+    paper_orders.c.created_at,
+)
+
+
+def fill_event(values: Sequence[Any], amount: Amounts) -> tuple[int, FillEvent]:
+    """The seq and event of a row of `FILL_EVENT_COLUMNS`. A paper order executes at once and
+    whole: its one fill is the order done."""
+    seq, position_after, order_id, client_order_id, symbol, side, *amounts, at = values
+    quantity, price, fee, realized_pnl = map(amount, amounts)
+    fill = AccountFill(
+        fill_id=order_id,
+        symbol=symbol,
+        side=_SIDES[side],
+        quantity=quantity,
+        price=price,
+        fee=fee,
+        realized_pnl=realized_pnl,
+        executed_at=at,
+        order_id=order_id,  # one execution per paper order
+        client_order_id=client_order_id,
+    )
+    return seq, FillEvent(
+        fill=fill,
+        order_id=order_id,
+        client_order_id=client_order_id,
+        order_quantity=quantity,
+        order_average_price=price,
+        position_after=None if position_after is None else amount(position_after),
     )
 
 

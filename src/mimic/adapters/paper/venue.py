@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mimic.adapters.paper.batching import Coalescer
-from mimic.adapters.paper.books import PaperBooks, cancel_protective_orders
+from mimic.adapters.paper.books import PaperBooks, cancel_protective_orders, new_order_ids
 from mimic.adapters.paper.faults import PaperFaults
 from mimic.adapters.paper.ledger import (
     CURRENCY,
@@ -325,7 +325,8 @@ class PaperVenue(PaperMarket, SymbolCatalog):
                 reduce_only=True,
             )
             known = {order.account_id: set(book.positions)}
-            fill, realized = self._store.fill(book, request, None)
+            [order_id] = new_order_ids(1)
+            fill, realized = self._store.fill(book, request, None, order_id)
             await session.execute(
                 update(paper_protective_orders)
                 .where(t.id == order.order_id)

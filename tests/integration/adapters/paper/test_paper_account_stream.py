@@ -5,6 +5,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,10 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from mimic.adapters.paper.account_stream import PaperAccountStream
 from mimic.adapters.paper.gateway import PaperGateway
+from mimic.adapters.paper.rows import Amounts
 from mimic.adapters.sqlalchemy import tables
+from mimic.adapters.sqlalchemy.tables.types import ExactDecimal
 from mimic.domain.account_events import AccountEvent, FillEvent, OrderEvent, StreamConnected
 from mimic.domain.accounts import PAPER_EXCHANGE, ExchangeAccount
 from mimic.domain.orders import OrderSide
+from mimic.domain.performance import AccountFill
 from mimic.domain.positions import PositionSide
 from mimic.ports.account_events import AccountEventSink
 from tests.fakes.services import FixedClock
@@ -212,3 +216,81 @@ async def test_a_missing_seq_is_read_when_it_commits_and_no_row_twice(
     assert [type(e) for e in sink.told["alice"]] == [StreamConnected, FillEvent, FillEvent]
     assert [type(e) for e in sink.told["bob"]] == [StreamConnected, FillEvent]
     assert stream._floor == floor + 4
+
+
+def exactly(value: object) -> object:
+    """A value as told, down to each Decimal's exponent (`1.5` is not `1.50`)."""
+    if isinstance(value, Decimal):
+        return ("Decimal", str(value))
+    if isinstance(value, (FillEvent, OrderEvent, AccountFill)):
+        return (type(value).__name__, *(exactly(getattr(value, f.name)) for f in fields(value)))
+    return value
+
+
+async def test_every_event_kind_decodes_exactly_as_the_books_hold_it(engine: AsyncEngine) -> None:
+    """The stream decodes the rows its own way (raw columns, each distinct amount once): each
+    fill must be the one the venue's REST view gives, to the Decimal's exponent, and each
+    position the one the books hold. Opening, adding, reducing, flipping, a protective order
+    placed, fired and cancelled, and whole amounts (100 stays 100, not 1E+2)."""
+    venue = make_venue(engine)
+    await venue.set_mark_price("BTCUSDT", D(50000))
+    for name in ("alice", "bob"):
+        await venue.open_account(name)
+    alice, bob = PaperGateway(venue, "alice"), PaperGateway(venue, "bob")
+    stream = PaperAccountStream(async_sessionmaker(engine), FixedClock(), poll_interval=0.02)
+    sink = Sink()
+    await stream.follow(paper_account("alice"), sink)
+    await stream.follow(paper_account("bob"), sink)
+    positions: list[Decimal] = []
+    try:
+        await sink.until("alice", 1)
+        await sink.until("bob", 1)
+        steps = [
+            (OrderSide.BUY, "0.2", False),
+            (OrderSide.BUY, "0.05", False),
+            (OrderSide.SELL, "0.125", True),
+            (OrderSide.SELL, "0.5", False),  # flips long 0.125 to short 0.375
+        ]
+        for side, quantity, reduce_only in steps:
+            await alice.place_market_order(order(side, quantity, reduce_only=reduce_only))
+            await bob.place_market_order(order(side, quantity, reduce_only=reduce_only))
+            [held] = await venue.positions("alice")
+            positions.append(held.quantity if held.side is PositionSide.LONG else -held.quantity)
+            await venue.set_mark_price("BTCUSDT", D(50000) + 100 * len(positions))
+        await alice.place_protective_orders("BTCUSDT", PositionSide.SHORT, D(51000), None, "p-")
+        await venue.set_mark_price("BTCUSDT", D(51000))  # fires: closes alice's short
+        await bob.place_protective_orders("BTCUSDT", PositionSide.SHORT, D(60000), None, "q-")
+        await bob.cancel_protective_orders("BTCUSDT")
+        told_alice = await sink.until("alice", 6)
+        told_bob = await sink.until("bob", 6)
+    finally:
+        for name in ("alice", "bob"):
+            await stream.unfollow(name, sink)
+        await stream.aclose()
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    for name, events in (("alice", told_alice), ("bob", told_bob)):
+        fills = [e for e in events if isinstance(e, FillEvent)]
+        books = await venue.fills(name, since)
+        assert [exactly(e.fill) for e in fills] == [exactly(f) for f in books]
+        for event in fills:
+            assert exactly(event.order_quantity) == exactly(event.fill.quantity)
+            assert exactly(event.order_average_price) == exactly(event.fill.price)
+            assert event.order_id == event.fill.order_id == event.fill.fill_id
+            assert event.client_order_id == event.fill.client_order_id
+    assert [exactly(e.position_after) for e in told_alice if isinstance(e, FillEvent)] == [
+        exactly(p) for p in [*positions, D(0)]
+    ]
+    assert [exactly(p) for p in positions] == [
+        exactly(D(s)) for s in ("0.2", "0.25", "0.125", "-0.375")
+    ]
+    assert told(told_alice) == [("p-sl", "placed")]
+    assert told(told_bob) == [("q-sl", "cancelled"), ("q-sl", "placed")]
+    assert [e.status for e in told_bob[-2:]] == ["placed", "cancelled"]  # in their order
+
+
+def test_amounts_decode_each_value_as_the_column_type_does() -> None:
+    """Equal amounts share a decoding, except zeros: -0 equals 0 but keeps its sign."""
+    amount = Amounts()
+    raws = [D("1.500"), D("1.5"), D("100.000"), "100", D("0E-18"), D("-0"), "-0", "0.0", "1e2"]
+    for raw in raws * 2:
+        assert exactly(amount(raw)) == exactly(ExactDecimal().process_result_value(raw, None))  # type: ignore[arg-type]
