@@ -169,17 +169,27 @@ async def analyze(engine: AsyncEngine) -> None:
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> list[float]:
-    seconds = []
-    for process in processes:
+    return [sum(process.cpu_times()[:2]) for process in processes]
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds the Postgres server has spent so far: its live processes' own, plus the
+    ended ones' (the postmaster's children times, added when it reaps a backend). A backend
+    that ends between two readings moves its time from one term to the other: summing the
+    live processes alone dropped it, and a difference went negative (-18.62)."""
+    processes = {
+        p.pid: p for p in psutil.process_iter(["name"]) if "postgres" in (p.info["name"] or "")
+    }
+    total = 0.0
+    for process in processes.values():
         try:
-            seconds.append(sum(process.cpu_times()[:2]))
-        except psutil.NoSuchProcess:  # a Postgres backend that ended meanwhile
-            seconds.append(0.0)
-    return seconds
-
-
-def postgres_processes() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["name"]) if "postgres" in (p.info["name"] or "")]
+            times = process.cpu_times()
+            total += times.user + times.system
+            if process.ppid() not in processes:  # the postmaster
+                total += times.children_user + times.children_system
+        except psutil.NoSuchProcess:  # ended meanwhile: its time is now the postmaster's
+            continue
+    return total
 
 
 async def main(
@@ -232,7 +242,7 @@ async def main(
             if streams:
                 took = await wait_for_streams(settled, followers)
                 print(f"account streams settled {took:.1f} s after seeding", file=sys.stderr)
-            cpu_before = cpu_seconds(fanning), cpu_seconds(postgres_processes())
+            cpu_before = cpu_seconds(fanning), postgres_cpu_seconds()
             started = time.perf_counter()
             signal = await api.signal(symbol="XRPUSDT", action="long")
             async with engine.connect() as connection:
@@ -259,18 +269,18 @@ async def main(
                 round(after - before, 2)
                 for after, before in zip(cpu_seconds(fanning), cpu_before[0], strict=True)
             ]
-            database = sum(cpu_seconds(postgres_processes())) - sum(cpu_before[1])
+            database = postgres_cpu_seconds() - cpu_before[1]
             print(
                 f"cpu seconds during the fan-out: fanning {spent}, postgres {database:.2f}",
                 file=sys.stderr,
             )
         # Once the platform has stopped: its sender and monitor must not slow the floor.
-        floor_cpu = cpu_seconds([psutil.Process()]), cpu_seconds(postgres_processes())
+        floor_cpu = cpu_seconds([psutil.Process()]), postgres_cpu_seconds()
         floor = await floor_seconds(url, accounts, PAPER_CONCURRENCY)
         print(
             "cpu seconds during the floor: "
             f"own {cpu_seconds([psutil.Process()])[0] - floor_cpu[0][0]:.2f}, "
-            f"postgres {sum(cpu_seconds(postgres_processes())) - sum(floor_cpu[1]):.2f}",
+            f"postgres {postgres_cpu_seconds() - floor_cpu[1]:.2f}",
             file=sys.stderr,
         )
     finally:

@@ -1,11 +1,14 @@
 """Async engine and session factory, tuned per backend (SQLite embedded, Postgres production)."""
 
+import asyncio
+import logging
+import weakref
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,6 +16,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import greenlet_spawn
+
+log = logging.getLogger(__name__)
 
 # WAL lets readers run beside the one writer; busy_timeout makes a second writer wait for
 # the lock instead of failing at once; SQLite leaves foreign keys off unless asked.
@@ -51,10 +58,70 @@ def create_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
-        return engine
-    if parsed.get_backend_name() == "postgresql":
-        return create_async_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
-    return create_async_engine(url)
+    elif parsed.get_backend_name() == "postgresql":
+        engine = create_async_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url)
+    _track_checkouts(engine.sync_engine)
+    return engine
+
+
+# The connections each engine has handed out and not had back, for `close_engine`.
+_checked_out: "weakref.WeakKeyDictionary[Engine, set[ConnectionPoolEntry]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _track_checkouts(engine: Engine) -> None:
+    out = _checked_out.setdefault(engine, set())
+
+    def checkout(_dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        out.add(record)
+
+    def returned(_dbapi: Any, record: ConnectionPoolEntry) -> None:
+        out.discard(record)
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "detach", returned)  # the pool closes a detached one itself
+
+
+def _refuse_connections(*_: Any) -> None:
+    # An OSError: to its caller, as a database that cannot be reached (`database_unreachable`).
+    raise ConnectionRefusedError("the database engine is closed: the process is stopping")
+
+
+async def close_engine(engine: AsyncEngine, grace: float) -> None:
+    """Ends every transaction and closes every connection of `engine`, in about `grace`
+    seconds at most, whatever is still running.
+
+    Work still in flight (a paper batch whose caller was cancelled, say) has `grace` to give
+    its connection back. Then the engine opens no more connections: `dispose` alone closes
+    only those in the pool, and a pool it recreates would open new ones for work that
+    outlives it, never closed (with SQLite each keeps a thread that holds the process at
+    exit, and a write lock if its transaction was cut short). Connections still out are
+    then closed under their users: the database rolls their transactions back, nothing
+    committed is lost."""
+    out = _checked_out.get(engine.sync_engine, set())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while out:  # nothing here says when work gives its connection back: look every 50 ms
+        if loop.time() >= deadline:
+            break
+        await asyncio.sleep(0.05)
+    event.listen(engine.sync_engine, "do_connect", _refuse_connections)
+    await engine.dispose()
+    if not out:
+        return
+    log.warning("closing %d database connections still in use at shutdown", len(out))
+    for record in list(out):
+        try:
+            # Invalidating closes it (aiosqlite: once its queued statements ran) and makes
+            # its user's next statement fail; its checkin then only returns the record.
+            await asyncio.wait_for(greenlet_spawn(record.invalidate), grace)
+        except Exception:
+            log.exception("a database connection could not be closed at shutdown")
+        out.discard(record)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -79,6 +79,24 @@ async def _every(app: Litestar, interval: float, job: type[Job]) -> None:
             log.exception("periodic job %s failed", job.__name__)
 
 
+async def _stop_in_process_tasks(broker: InMemoryBroker) -> None:
+    """The in-process worker's running tasks get SHUTDOWN_GRACE_SECONDS to finish; those
+    still running are then cancelled and unwind (their transactions rolled back) while the
+    database is still open: left running, they would go on using it after it is closed.
+    Unfinished signals are driven again by the next start's sweeper."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(broker.wait_all()), SHUTDOWN_GRACE_SECONDS)
+    running = list(broker._running_tasks)  # taskiq keeps them there (what wait_all awaits)
+    if not running:
+        return
+    log.warning("stopping %d in-process tasks still running at shutdown", len(running))
+    for task in running:
+        task.cancel()
+    _, left = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)
+    if left:
+        log.error("%d in-process tasks did not stop; their connections are closed", len(left))
+
+
 def _with_request_containers(app: ASGIApp, container: AsyncContainer) -> ASGIApp:
     """dishka's `setup_dishka` for Litestar: a request container per HTTP request (a session
     one per WebSocket), where `FromDishka` and the authentication find it. Without the
@@ -161,11 +179,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await job
             if run_worker and isinstance(broker, InMemoryBroker):
-                # Unfinished ones are driven again by the next start's sweeper.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        asyncio.shield(broker.wait_all()), SHUTDOWN_GRACE_SECONDS
-                    )
+                await _stop_in_process_tasks(broker)
             await broker.shutdown()
             await container.close()
             await flush_traces()

@@ -26,6 +26,7 @@ from mimic.adapters.sqlalchemy.activity import SqlPlatformActivity
 from mimic.adapters.sqlalchemy.audit import SqlAuditLog
 from mimic.adapters.sqlalchemy.credentials import SqlConnectionChecks, SqlCredentialRepository
 from mimic.adapters.sqlalchemy.engine import (
+    close_engine,
     create_engine,
     create_session_factory,
     open_intake_pool,
@@ -110,6 +111,10 @@ from mimic.ports.repositories import (
 from mimic.ports.services import Clock, Mailer, PasswordHasher, SignalQueue
 from mimic.ports.streamed_accounts import StreamedAccounts
 
+# How long the database work still in flight when the process stops (the paper venue's
+# batches, whose callers were cancelled) may take before its connections are closed.
+DATABASE_CLOSE_GRACE_SECONDS = 5.0
+
 
 class InfrastructureProvider(Provider):
     """APP scope: one engine, broker, venue and gateway pool per process."""
@@ -136,7 +141,7 @@ class InfrastructureProvider(Provider):
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
         engine = create_engine(settings.database_url)
         yield engine
-        await engine.dispose()
+        await close_engine(engine, DATABASE_CLOSE_GRACE_SECONDS)
 
     @provide
     def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
