@@ -55,6 +55,10 @@ class Coalescer(Generic[K, V]):
                 if not future.done():
                     future.set_exception(exc)
             return
+        except BaseException:  # cancelled (shutdown): so are its callers, or they wait forever
+            for _, future in batch:
+                future.cancel()
+            raise
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue
