@@ -154,7 +154,7 @@ class SqlExchangeAccountRepository(ExchangeAccountRepository):
     async def _list_streamed_rows(self) -> dict[str, str]:
         c = exchange_accounts.c
         statement = select(c.id, c.exchange).where(_streamed(c))
-        return dict((await self._session.execute(statement)).tuples().all())
+        return dict((await self._session.execute(statement)).all())
 
     async def _where(self, condition: Any) -> list[ExchangeAccount]:
         statement = select(*_ACCOUNT_READ).order_by(
