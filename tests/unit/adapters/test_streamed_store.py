@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from mimic.adapters.ccxt.streamed_positions import best_effort
 from mimic.adapters.memory.streamed_accounts import InMemoryStreamedAccounts
 from mimic.adapters.streamed_state import Change, Fields
 from mimic.adapters.streamed_store import MarksNotWritten
@@ -64,13 +63,9 @@ async def send_order(store: StreamedAccounts, away_at: str, answered_ms: int | N
     flaky = store if isinstance(store, FlakyStore) else None
     assert flaky is not None
     flaky.away = away_at == "sending"
-    token = await best_effort("order mark", lambda: store.order_sending(ACCOUNT, BTC))
+    token = await store.order_sending(ACCOUNT, BTC)  # never fails
     flaky.away = away_at == "answer"
-    if token is not None:
-        mark = token
-        await best_effort(
-            "order answer", lambda: store.order_answered(ACCOUNT, BTC, mark, answered_ms)
-        )
+    await store.order_answered(ACCOUNT, BTC, token, answered_ms)
     flaky.away = False
 
 
@@ -178,7 +173,7 @@ async def test_a_drop_that_failed_reaches_the_store_once_it_answers(
     """The stream's holder lost a write (its gap never mended) and could not say so."""
     await live(sender, long("1", 10))
     sender.away = True
-    await best_effort("drop", lambda: sender.dropped(ACCOUNT, "s1"))
+    await sender.dropped(ACCOUNT, "s1")  # never fails
     sender.away = False
     await read_soon(planner, None)
     # The next connection claims the state after the drop, never before it.

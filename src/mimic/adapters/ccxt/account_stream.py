@@ -38,7 +38,6 @@ from mimic.adapters.ccxt.construction import ClientTemplate, rewrite_origin, tls
 from mimic.adapters.ccxt.errors import Call, translate
 from mimic.adapters.ccxt.lazy import STREAMED_EXCHANGES
 from mimic.adapters.ccxt.streamed_positions import (
-    best_effort,
     position_reports,
     row_leverage,
     succeeded,
@@ -290,7 +289,7 @@ class _StateWriter:
     async def _lose(self, store: StreamedAccounts) -> None:
         stream, self._stream = self._stream, ""
         if stream:
-            await best_effort("drop", lambda: store.dropped(self._account, stream))
+            await store.dropped(self._account, stream)  # never fails: written late if need be
 
     async def _claim(self, store: StreamedAccounts) -> None:
         """Mark the state as this connection's (unusable), then seed it by REST beside."""

@@ -220,9 +220,8 @@ class BinanceUsdmGateway(CcxtGateway):
             return await super().place_market_order(request)
         symbol_id = str((await self._market(request.symbol))["id"])
         client_id = request.client_order_id
-        token = await best_effort(
-            "order mark", lambda: streamed.order_sending(self.account.id, symbol_id)
-        )
+        # Neither mark fails (the store keeps one it cannot write yet): the order leaves.
+        token = await streamed.order_sending(self.account.id, symbol_id)
         answered = None
         try:
             fill = await super().place_market_order(request)
@@ -230,12 +229,7 @@ class BinanceUsdmGateway(CcxtGateway):
             return fill
         finally:
             self._answered_ms.pop(client_id, None)
-            if token is not None:
-                mark, at = token, answered
-                await best_effort(
-                    "order answer",
-                    lambda: streamed.order_answered(self.account.id, symbol_id, mark, at),
-                )
+            await streamed.order_answered(self.account.id, symbol_id, token, answered)
 
     async def _detected_hedge_mode(self, pooled: PooledClient) -> bool:
         """Ask Binance: GET /fapi/v1/positionSide/dual, 30 weight of the IP's minute."""
